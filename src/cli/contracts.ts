@@ -1,0 +1,57 @@
+import type { Command } from 'commander';
+import { withApp } from '../app.js';
+import { importContracts } from '../contracts/import.js';
+import { listContracts, type ContractListing } from '../db/contracts.js';
+import { isProductionStatus } from '../domain/status.js';
+import { UsageError } from '../errors.js';
+import { maskPan } from '../security/mask.js';
+import type { PanCipher } from '../security/pan.js';
+import { printTable } from './output.js';
+
+export const order = 20;
+
+export function register(program: Command): void {
+  const contracts = program.command('contracts').description('import and list card contracts');
+
+  contracts
+    .command('import <file>')
+    .description('import cards from JSON Lines or CSV (upsert by contractId + plasticId); bad lines are reported and skipped')
+    .action(async (file: string, _opts: unknown, cmd: Command) => {
+      await withApp(cmd.optsWithGlobals(), async ({ db, cipher, log }) => {
+        const result = await importContracts(db, file, cipher, log);
+        for (const p of result.skipped) process.stderr.write(`${file}: line ${p.line}: ${p.message}\n`);
+        process.stdout.write(`${file}: ${result.inserted} inserted, ${result.updated} updated, ${result.skipped.length} skipped\n`);
+        if (result.skipped.length) process.exitCode = 3;
+      });
+    });
+
+  contracts
+    .command('list')
+    .description('list contracts with masked PAN, status, reason, batch file and shipment')
+    .option('--status <status>', 'only this production status')
+    .option('--limit <n>', 'at most n rows', '1000')
+    .option('--json', 'JSON lines instead of a table')
+    .action(async (opts: { status?: string; limit: string; json?: boolean }, cmd: Command) => {
+      if (opts.status && !isProductionStatus(opts.status)) throw new UsageError(`--status: unknown status ${opts.status}`);
+      await withApp(cmd.optsWithGlobals(), async ({ db, cipher }) => {
+        const rows = await listContracts(db, { status: opts.status as any, limit: Number(opts.limit) });
+        const shown = rows.map((r) => present(r, cipher));
+        if (opts.json) shown.forEach((r) => process.stdout.write(JSON.stringify(r) + '\n'));
+        else printTable(shown);
+      });
+    });
+}
+
+function present(row: ContractListing, cipher: PanCipher) {
+  return {
+    contract: row.contractNumber,
+    plastic: row.plasticId,
+    pan: maskPan(cipher.decrypt(row.panEnc)),
+    status: row.status,
+    reason: row.reason ? `${row.rejectCode ?? ''} ${row.reason}`.trim() : '',
+    batchFile: row.batchFile ?? '',
+    expected: row.expectedShipDate ?? '',
+    shipped: row.shipDate ?? '',
+    tracking: [row.courier, row.trackingNumber].filter(Boolean).join(' '),
+  };
+}

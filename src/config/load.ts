@@ -1,0 +1,105 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { configSchema, type Config } from './schema.js';
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
+export const DEFAULT_CONFIG_FILE = join(PROJECT_ROOT, 'config', 'default.yaml');
+
+/** A loaded configuration, with the file it came from; every path in it is absolute. */
+export interface LoadedConfig extends Config {
+  configFile: string;
+}
+
+/** Path keys (dot paths) resolved against the config file's folder; workDir-relative ones after. */
+const PATH_KEYS = [
+  'workDir', 'perso.layoutsDir', 'pgp.bureauPublicKeyFile', 'pgp.archivePublicKeyFile', 'pgp.sign.privateKeyFile',
+  'sftp.privateKeyFile', 'reports.rsaPrivateKeyFile', 'reports.pgpPrivateKeyFile',
+];
+
+/** Which file to read: the explicit one, else BX_CONFIG, else config/default.yaml of the project. */
+export function configPath(explicit?: string): string {
+  return resolve(explicit ?? process.env.BX_CONFIG ?? DEFAULT_CONFIG_FILE);
+}
+
+/** Load, validate and resolve a config file. A wrong value throws one ConfigError naming the key. */
+export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const path = configPath(file);
+  if (!existsSync(path)) throw new ConfigError(`config file ${path} does not exist`);
+  loadDotEnv(join(dirname(path), '.env'), env);
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  applyEnvOverrides(raw, env);
+  const parsed = configSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ConfigError(`config file ${path}: ${describeIssue(parsed.error)}`);
+  const config = parsed.data as LoadedConfig;
+  config.configFile = path;
+  resolvePaths(config, dirname(path));
+  return config;
+}
+
+/** BX_DATABASE_URL and BX_DATABASE_CLIENT override the file (12-factor deployments, CI). */
+function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): void {
+  if (!raw || typeof raw !== 'object') return;
+  const doc = raw as Record<string, any>;
+  if (env.BX_DATABASE_URL) {
+    doc.database = { ...(doc.database ?? {}), url: env.BX_DATABASE_URL };
+    doc.database.client = env.BX_DATABASE_CLIENT ?? clientOfUrl(env.BX_DATABASE_URL);
+  }
+}
+
+function clientOfUrl(url: string): string {
+  if (/^postgres(ql)?:/.test(url)) return 'pg';
+  if (/^(mysql|mariadb):/.test(url)) return 'mysql';
+  return 'sqlite';
+}
+
+function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0]!;
+  const key = issue.path.join('.') || '(top level)';
+  return `${key}: ${issue.message}${error.issues.length > 1 ? ` (and ${error.issues.length - 1} more)` : ''}`;
+}
+
+function resolvePaths(config: LoadedConfig, base: string): void {
+  for (const key of PATH_KEYS) {
+    const value = getPath(config, key);
+    if (typeof value === 'string' && !isAbsolute(value)) setPath(config, key, resolve(base, value));
+  }
+  if (config.database.client === 'sqlite' && config.database.filename !== ':memory:' && !isAbsolute(config.database.filename)) {
+    config.database.filename = resolve(config.workDir, config.database.filename);
+  }
+}
+
+/** Reads KEY=VALUE lines into env without overriding what the environment already has. */
+function loadDotEnv(file: string, env: NodeJS.ProcessEnv): void {
+  if (!existsSync(file)) return;
+  for (const line of readFileSync(file, 'utf8').split(/\r?\n/)) {
+    const m = /^\s*([A-Z_][A-Z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m && env[m[1]!] === undefined) env[m[1]!] = m[2]!.replace(/^(['"])(.*)\1$/, '$2');
+  }
+}
+
+export function getPath(obj: unknown, key: string): unknown {
+  return key.split('.').reduce<any>((o, k) => (o == null ? undefined : o[k]), obj);
+}
+
+function setPath(obj: any, key: string, value: unknown): void {
+  const keys = key.split('.');
+  const last = keys.pop()!;
+  keys.reduce((o, k) => o[k], obj)[last] = value;
+}
+
+/** Fails with a ConfigError naming the first missing key a job needs (e.g. sftp.host for send). */
+export function requireKeys(config: Config, keys: string[], purpose: string): void {
+  for (const key of keys) {
+    const value = getPath(config, key);
+    if (value === undefined || value === '') throw new ConfigError(`config key ${key} is required for ${purpose}`);
+  }
+}

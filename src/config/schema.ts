@@ -1,0 +1,156 @@
+import { z } from 'zod';
+
+/**
+ * The configuration schema: one section per concern. Paths are resolved against the config file's
+ * folder by load.ts; secrets never live here, only the names of the environment variables holding them.
+ */
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name (A-Z, 0-9, _)');
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time HH:MM');
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD');
+
+const database = z.strictObject({
+  client: z.enum(['sqlite', 'pg', 'mysql']).default('sqlite'),
+  /** SQLite file (relative to workDir when not absolute) */
+  filename: z.string().default('bureau-exchange.sqlite'),
+  /** PostgreSQL / MySQL connection URL, without the password */
+  url: z.string().optional(),
+  /** environment variable holding the database password, if any */
+  passwordEnv: envName.default('BX_DB_PASSWORD'),
+  pool: z.strictObject({ min: z.number().int().min(0).default(0), max: z.number().int().min(1).default(5) }).prefault({}),
+  migrateOnStart: z.boolean().default(true),
+});
+
+const pan = z.strictObject({
+  keyEnv: envName.default('BX_PAN_KEY'),
+  /** during rotation: the previous key, so rows not yet re-encrypted stay readable */
+  previousKeyEnv: envName.default('BX_PAN_KEY_PREVIOUS'),
+});
+
+const perso = z.strictObject({
+  layout: z.string().default('perso-v1'),
+  /** folder of layout YAML files (default: the project's config/layouts) */
+  layoutsDir: z.string().optional(),
+  lineEnding: z.enum(['LF', 'CRLF']).default('LF'),
+  maxCardsPerFile: z.number().int().min(1).max(9_999_999).default(500_000),
+  fileNamePattern: z.string().default('{issuer}_PERSO_{date}_{seq}.dat.pgp'),
+});
+
+const pgp = z.strictObject({
+  /** the bureau's public key (armored or binary) */
+  bureauPublicKeyFile: z.string().optional(),
+  /** its pinned fingerprint, hex, spaces allowed */
+  bureauFingerprint: z.string().optional(),
+  /** also encrypt to this key, so we can read our own archive */
+  archivePublicKeyFile: z.string().optional(),
+  archiveFingerprint: z.string().optional(),
+  sign: z.strictObject({
+    enabled: z.boolean().default(false),
+    privateKeyFile: z.string().optional(),
+    passphraseEnv: envName.default('BX_SIGN_PASSPHRASE'),
+  }).prefault({}),
+  armor: z.boolean().default(false),
+  expiryWarningDays: z.number().int().min(0).default(30),
+});
+
+const sftp = z.strictObject({
+  host: z.string().optional(),
+  port: z.number().int().min(1).max(65535).default(22),
+  username: z.string().optional(),
+  privateKeyFile: z.string().optional(),
+  privateKeyPassphraseEnv: envName.default('BX_SFTP_KEY_PASSPHRASE'),
+  passwordEnv: envName.default('BX_SFTP_PASSWORD'),
+  /** pinned host key, as OpenSSH prints it: SHA256:<base64> */
+  hostKeySha256: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'an OpenSSH fingerprint SHA256:<base64>').optional(),
+  inboundDir: z.string().default('/inbound'),
+  outboundDir: z.string().default('/outbound'),
+  processedDir: z.string().default('/outbound/processed'),
+  failedDir: z.string().default('/outbound/failed'),
+  afterApply: z.enum(['move', 'delete']).default('move'),
+  readyTimeoutMs: z.number().int().min(1000).default(20_000),
+  keepaliveIntervalMs: z.number().int().min(0).default(10_000),
+  retry: z.strictObject({
+    attempts: z.number().int().min(1).default(5),
+    baseDelayMs: z.number().int().min(0).default(1000),
+    maxDelayMs: z.number().int().min(0).default(60_000),
+  }).prefault({}),
+});
+
+const reports = z.strictObject({
+  /** report file names we pick up ({issuer} is replaced by issuer.code) */
+  pattern: z.string().default('^{issuer}_REPORT_\\d{8}_\\d{6}\\.xml\\.(rsa|pgp)$'),
+  rsaPrivateKeyFile: z.string().optional(),
+  rsaPassphraseEnv: envName.default('BX_RSA_PASSPHRASE'),
+  pgpPrivateKeyFile: z.string().optional(),
+  pgpPassphraseEnv: envName.default('BX_PGP_PASSPHRASE'),
+  /** accept a private key file readable by group/other */
+  allowInsecureKeyFile: z.boolean().default(false),
+  maxClearBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
+  /** a remote file must be at least this old (by mtime) and of a stable size to be picked up */
+  minAgeSeconds: z.number().int().min(0).default(60),
+  decryptWorkers: z.number().int().min(0).default(0),
+});
+
+const calendar = z.strictObject({
+  /** ISO weekdays that are business days: 1 Monday … 7 Sunday */
+  workingDays: z.array(z.number().int().min(1).max(7)).default([1, 2, 3, 4, 5]),
+  /** public holidays: country code, optionally with region, e.g. DE, DE-BY, US-NY */
+  holidays: z.string().optional(),
+  extraHolidays: z.array(isoDate).default([]),
+  extraBusinessDays: z.array(isoDate).default([]),
+});
+
+const schedule = z.strictObject({
+  timezone: z.string().default('Europe/Berlin'),
+  /** send cut-off times on business days */
+  sendAt: z.array(hhmm).min(1).default(['17:00']),
+  receiveEveryMinutes: z.number().int().min(1).max(1440).default(15),
+  /** at start, send a business day whose cut-off passed without a sent batch */
+  catchUp: z.boolean().default(true),
+});
+
+const daemon = z.strictObject({
+  leaseTtlSeconds: z.number().int().min(5).default(60),
+  shutdownTimeoutSeconds: z.number().int().min(1).default(30),
+});
+
+const http = z.strictObject({
+  enabled: z.boolean().default(false),
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(9464),
+});
+
+const alerts = z.strictObject({
+  webhookUrl: z.string().url().optional(),
+  retries: z.number().int().min(0).default(3),
+});
+
+const archive = z.strictObject({
+  retentionDays: z.number().int().min(0).default(90),
+});
+
+const log = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+});
+
+export const configSchema = z.strictObject({
+  issuer: z.strictObject({ code: z.string().regex(/^[A-Z0-9]{1,8}$/, '1–8 characters A-Z 0-9') }),
+  bureau: z.strictObject({ code: z.string().regex(/^[A-Z0-9]{1,8}$/, '1–8 characters A-Z 0-9') }),
+  environment: z.enum(['P', 'T']).default('T'),
+  /** work folder: database file, outbox, inbox, archive, quarantine */
+  workDir: z.string().default('var'),
+  database: database.prefault({}),
+  pan: pan.prefault({}),
+  perso: perso.prefault({}),
+  pgp: pgp.prefault({}),
+  sftp: sftp.prefault({}),
+  reports: reports.prefault({}),
+  calendar: calendar.prefault({}),
+  schedule: schedule.prefault({}),
+  daemon: daemon.prefault({}),
+  http: http.prefault({}),
+  alerts: alerts.prefault({}),
+  archive: archive.prefault({}),
+  log: log.prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,97 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parse as parseCsv } from 'csv-parse';
+import type { Knex } from 'knex';
+import { upsertContract } from '../db/contracts.js';
+import type { Logger } from '../log.js';
+import type { PanCipher } from '../security/pan.js';
+import { FieldError, parseCardInput } from './fields.js';
+
+export interface ImportProblem {
+  line: number;
+  field?: string;
+  message: string;
+}
+
+export interface ImportResult {
+  inserted: number;
+  updated: number;
+  skipped: ImportProblem[];
+}
+
+interface SourceRecord {
+  line: number;
+  value?: Record<string, unknown>;
+  error?: string;
+}
+
+const CHUNK = 500;
+
+/**
+ * Imports cards from JSON Lines (.jsonl/.ndjson/.json) or CSV (.csv, header row with field names).
+ * Bad lines are reported with their line number and field, and skipped; good lines commit in chunks.
+ */
+export async function importContracts(db: Knex, file: string, cipher: PanCipher, log: Logger): Promise<ImportResult> {
+  const result: ImportResult = { inserted: 0, updated: 0, skipped: [] };
+  let chunk: SourceRecord[] = [];
+  const flush = async () => {
+    const current = chunk;
+    chunk = [];
+    await db.transaction(async (trx) => {
+      for (const record of current) await importOne(trx, record, cipher, result);
+    });
+  };
+  for await (const record of readRecords(file)) {
+    chunk.push(record);
+    if (chunk.length >= CHUNK) await flush();
+  }
+  await flush();
+  for (const problem of result.skipped) log.warn({ file, line: problem.line, field: problem.field }, `skipped line ${problem.line}: ${problem.message}`);
+  return result;
+}
+
+async function importOne(trx: Knex.Transaction, record: SourceRecord, cipher: PanCipher, result: ImportResult): Promise<void> {
+  if (record.error || !record.value) {
+    result.skipped.push({ line: record.line, message: record.error ?? 'empty record' });
+    return;
+  }
+  try {
+    const { card, status } = parseCardInput(record.value);
+    const outcome = await upsertContract(trx, card, status, cipher);
+    if (outcome.kind === 'refused') result.skipped.push({ line: record.line, message: outcome.reason });
+    else result[outcome.kind]++;
+  } catch (err) {
+    if (!(err instanceof FieldError)) throw err;
+    result.skipped.push({ line: record.line, field: err.field, message: err.message });
+  }
+}
+
+async function* readRecords(file: string): AsyncGenerator<SourceRecord> {
+  if (/\.csv$/i.test(file)) yield* readCsv(file);
+  else yield* readJsonLines(file);
+}
+
+async function* readJsonLines(file: string): AsyncGenerator<SourceRecord> {
+  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  let line = 0;
+  for await (const text of lines) {
+    line++;
+    if (!text.trim()) continue;
+    try {
+      const value = JSON.parse(text);
+      if (!value || typeof value !== 'object' || Array.isArray(value)) yield { line, error: 'not a JSON object' };
+      else yield { line, value };
+    } catch {
+      yield { line, error: 'not valid JSON' };
+    }
+  }
+}
+
+async function* readCsv(file: string): AsyncGenerator<SourceRecord> {
+  const parser = createReadStream(file).pipe(
+    parseCsv({ columns: true, bom: true, skip_empty_lines: true, trim: true, info: true, relax_column_count: true }),
+  );
+  for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+    yield { line: info.lines, value: record };
+  }
+}

@@ -1,0 +1,62 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import type { Config } from '../config/schema.js';
+import { secretFromEnv } from '../config/secrets.js';
+import { ConfigError } from '../errors.js';
+
+export type Db = Knex;
+export type Dialect = 'sqlite' | 'pg' | 'mysql';
+
+/** Opens the configured database. SQLite: the file (and its folder) is created on first use. */
+export function openDatabase(config: Pick<Config, 'database'>): Db {
+  const { client, filename, url, passwordEnv, pool } = config.database;
+  if (client === 'sqlite') {
+    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+    return knexFactory({
+      client: 'better-sqlite3',
+      connection: { filename },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => {
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('synchronous = NORMAL');
+          conn.pragma('foreign_keys = ON');
+          conn.pragma('busy_timeout = 5000');
+          done(null, conn);
+        },
+      },
+    });
+  }
+  if (!url) throw new ConfigError(`config key database.url is required for database.client ${client}`);
+  const password = secretFromEnv(passwordEnv);
+  const connection = password ? { connectionString: url, password } : { connectionString: url };
+  if (client === 'pg') return knexFactory({ client: 'pg', connection, pool });
+  return knexFactory({
+    client: 'mysql2',
+    connection: password ? { uri: url, password, supportBigNumbers: true, bigNumberStrings: true } as any : { uri: url, supportBigNumbers: true, bigNumberStrings: true } as any,
+    pool,
+  });
+}
+
+export function dialectOf(db: Db): Dialect {
+  const name = db.client.config.client as string;
+  if (name === 'pg' || name === 'postgres' || name === 'postgresql') return 'pg';
+  if (name === 'mysql' || name === 'mysql2') return 'mysql';
+  return 'sqlite';
+}
+
+/** The current time as an ISO string: timestamps are stored as UTC ISO text on every dialect. */
+export function nowIso(clock: () => Date = () => new Date()): string {
+  return clock().toISOString();
+}
+
+/** Inserts one row and returns its new id, on every dialect (MySQL has no RETURNING). */
+export async function insertReturningId(trx: Knex | Knex.Transaction, table: string, row: Record<string, unknown>): Promise<number> {
+  const query = trx(table).insert(row);
+  const [result] = dialectOf(trx as Knex) === 'mysql' ? await query : await query.returning('id');
+  const value = typeof result === 'object' && result !== null ? (result as { id: unknown }).id : result;
+  return Number(value);
+}

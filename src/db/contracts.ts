@@ -1,0 +1,199 @@
+import type { Knex } from 'knex';
+import type { CardFields, CardForm, ContractForPerso, RequestType } from '../domain/contract.js';
+import type { ProductionStatus } from '../domain/status.js';
+import type { PanCipher } from '../security/pan.js';
+import { insertReturningId, nowIso } from './connection.js';
+import { recordEvents } from './events.js';
+
+/** card_contracts: one card (plastic) of a contract and its production state. */
+export interface ContractRow {
+  id: number;
+  /** card contract id, digits without leading zeros */
+  contract_number: string;
+  /** plastic id, digits without leading zeros */
+  plastic_id: string;
+  /** clients.id: holder name and delivery address */
+  client_id: number;
+  card_form: CardForm;
+  /** plastic sequence number */
+  plastic_seq: number;
+  /** AES-256-GCM ciphertext, see security/pan.ts */
+  pan_enc: string;
+  pan_last4: string;
+  /** keyed hash of the PAN, for look-up without decrypting */
+  pan_hmac: string;
+  /** YYMM */
+  expiry: string;
+  request_type: RequestType;
+  product_code: string;
+  chip_profile: string;
+  delivery_method: number;
+  pin_mailer: 'Y' | 'N';
+  /** override of emboss line 1 */
+  embossed_name: string | null;
+  production_status: ProductionStatus;
+  /** perso_batches.id once claimed into a batch */
+  batch_id: number | null;
+  /** bureau reject code, or INVALID for our own validation */
+  reject_code: string | null;
+  /** why it was rejected or is invalid (PAN masked) */
+  reject_reason: string | null;
+  expected_ship_date: string | null;
+  ship_date: string | null;
+  courier: string | null;
+  tracking_number: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** clients: the cardholder and delivery address. */
+export interface ClientRow {
+  id: number;
+  title: string;
+  first_name: string;
+  last_name: string;
+  company_name: string;
+  address_line1: string;
+  address_line2: string;
+  address_line3: string;
+  postal_code: string;
+  city: string;
+  country: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Canonical form of a numeric identifier: digits without leading zeros ("0" for zero). */
+export function canonicalId(value: string): string {
+  return value.replace(/^0+(?=\d)/, '');
+}
+
+function clientColumns(card: CardFields) {
+  return {
+    title: card.title, first_name: card.firstName, last_name: card.lastName, company_name: card.companyName,
+    address_line1: card.addressLine1, address_line2: card.addressLine2, address_line3: card.addressLine3,
+    postal_code: card.postalCode, city: card.city, country: card.country,
+  };
+}
+
+function contractColumns(card: CardFields, cipher: PanCipher) {
+  const pan = cipher.encrypt(card.pan);
+  return {
+    card_form: card.cardForm, plastic_seq: card.psn, pan_enc: pan.panEnc, pan_last4: pan.panLast4, pan_hmac: pan.panHmac,
+    expiry: card.expiry, request_type: card.requestType, product_code: card.productCode, chip_profile: card.chipProfile,
+    delivery_method: card.deliveryMethod, pin_mailer: card.pinMailer, embossed_name: card.embossedName ?? null,
+  };
+}
+
+export type UpsertOutcome = { kind: 'inserted' | 'updated'; id: number } | { kind: 'refused'; reason: string };
+
+/**
+ * Inserts or updates a card by contract id + plastic id, in the caller's transaction. A card that is
+ * in a batch (claimed, in production or shipped) is refused: its data is already at the bureau.
+ */
+export async function upsertContract(
+  trx: Knex.Transaction, card: CardFields, status: ProductionStatus, cipher: PanCipher, now = nowIso(),
+): Promise<UpsertOutcome> {
+  const key = { contract_number: canonicalId(card.contractId), plastic_id: canonicalId(card.plasticId) };
+  const existing: ContractRow | undefined = await trx('card_contracts').where(key).first();
+  if (!existing) {
+    const clientId = await insertReturningId(trx, 'clients', { ...clientColumns(card), created_at: now, updated_at: now });
+    const id = await insertReturningId(trx, 'card_contracts', {
+      ...key, ...contractColumns(card, cipher), client_id: clientId, production_status: status, created_at: now, updated_at: now,
+    });
+    await recordEvents(trx, [{ contract_id: id, from_status: null, to_status: status, source_kind: 'import', source_id: null, detail: null }], now);
+    return { kind: 'inserted', id };
+  }
+  if (existing.batch_id !== null && existing.production_status !== 'Rejected') {
+    return { kind: 'refused', reason: `contract is ${existing.production_status} in batch ${existing.batch_id}; its data can no longer change` };
+  }
+  await trx('clients').where({ id: existing.client_id }).update({ ...clientColumns(card), updated_at: now });
+  const reset = status === 'Marked' ? { batch_id: null, reject_code: null, reject_reason: null } : {};
+  await trx('card_contracts').where({ id: existing.id })
+    .update({ ...contractColumns(card, cipher), ...reset, production_status: status, updated_at: now });
+  if (existing.production_status !== status) {
+    await recordEvents(trx, [{ contract_id: existing.id, from_status: existing.production_status, to_status: status, source_kind: 'import', source_id: null, detail: null }], now);
+  }
+  return { kind: 'updated', id: existing.id };
+}
+
+/** Joined contract + client row, as read for rendering. */
+export type ContractWithClientRow = ContractRow & Omit<ClientRow, 'id' | 'created_at' | 'updated_at'>;
+
+export const CONTRACT_WITH_CLIENT_COLUMNS = [
+  'c.*', 'cl.title', 'cl.first_name', 'cl.last_name', 'cl.company_name', 'cl.address_line1', 'cl.address_line2',
+  'cl.address_line3', 'cl.postal_code', 'cl.city', 'cl.country',
+];
+
+/** Converts a joined row into the domain card, decrypting the PAN (in memory only). */
+export function toContractForPerso(row: ContractWithClientRow, cipher: PanCipher): ContractForPerso {
+  return {
+    id: Number(row.id), contractId: row.contract_number, plasticId: row.plastic_id, pan: cipher.decrypt(row.pan_enc),
+    psn: Number(row.plastic_seq), expiry: row.expiry, requestType: row.request_type, cardForm: row.card_form,
+    title: row.title, firstName: row.first_name, lastName: row.last_name, companyName: row.company_name,
+    addressLine1: row.address_line1, addressLine2: row.address_line2, addressLine3: row.address_line3,
+    postalCode: row.postal_code, city: row.city, country: row.country, productCode: row.product_code,
+    chipProfile: row.chip_profile, deliveryMethod: Number(row.delivery_method), pinMailer: row.pin_mailer,
+    embossedName: row.embossed_name ?? undefined,
+  };
+}
+
+/** What `contracts list` shows: no PAN beyond its last four digits (the first six are decrypted then masked). */
+export interface ContractListing {
+  id: number;
+  contractNumber: string;
+  plasticId: string;
+  panEnc: string;
+  status: ProductionStatus;
+  rejectCode: string | null;
+  reason: string | null;
+  batchFile: string | null;
+  expectedShipDate: string | null;
+  shipDate: string | null;
+  courier: string | null;
+  trackingNumber: string | null;
+}
+
+export async function listContracts(db: Knex, filter: { status?: ProductionStatus; limit?: number }): Promise<ContractListing[]> {
+  const query = db('card_contracts as c')
+    .leftJoin('perso_batches as b', 'b.id', 'c.batch_id')
+    .select('c.id', 'c.contract_number', 'c.plastic_id', 'c.pan_enc', 'c.production_status', 'c.reject_code', 'c.reject_reason',
+      'b.file_name', 'c.expected_ship_date', 'c.ship_date', 'c.courier', 'c.tracking_number')
+    .orderBy('c.id')
+    .limit(filter.limit ?? 1000);
+  if (filter.status) query.where('c.production_status', filter.status);
+  const rows = await query;
+  return rows.map((r: any) => ({
+    id: Number(r.id), contractNumber: r.contract_number, plasticId: r.plastic_id, panEnc: r.pan_enc, status: r.production_status,
+    rejectCode: r.reject_code, reason: r.reject_reason, batchFile: r.file_name, expectedShipDate: r.expected_ship_date,
+    shipDate: r.ship_date, courier: r.courier, trackingNumber: r.tracking_number,
+  }));
+}
+
+export async function countByStatus(db: Knex): Promise<Record<string, number>> {
+  const rows = await db('card_contracts').select('production_status').count({ n: '*' }).groupBy('production_status');
+  return Object.fromEntries(rows.map((r: any) => [r.production_status, Number(r.n)]));
+}
+
+/**
+ * Re-encrypts every PAN not yet under the cipher's current key (reading old ones with the previous
+ * key), in transactions of `chunk` rows; resumable: a rerun continues with what is left.
+ */
+export async function rotatePanKey(db: Knex, cipher: PanCipher, chunk = 500): Promise<number> {
+  let lastId = 0;
+  let rotated = 0;
+  for (;;) {
+    const rows: Array<Pick<ContractRow, 'id' | 'pan_enc'>> = await db('card_contracts')
+      .select('id', 'pan_enc').where('id', '>', lastId).orderBy('id').limit(chunk);
+    if (!rows.length) return rotated;
+    lastId = Number(rows[rows.length - 1]!.id);
+    const stale = rows.filter((r) => !cipher.isCurrent(r.pan_enc));
+    await db.transaction(async (trx) => {
+      for (const row of stale) {
+        const stored = cipher.encrypt(cipher.decrypt(row.pan_enc));
+        await trx('card_contracts').where({ id: row.id }).update({ pan_enc: stored.panEnc, pan_hmac: stored.panHmac });
+      }
+    });
+    rotated += stale.length;
+  }
+}

@@ -1,0 +1,55 @@
+/** Typed errors the code acts on. The CLI maps them to one clear line and an exit code. */
+
+/** A configuration value is missing or wrong: exit code 2, never retried. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Bad command-line usage: exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** An input (file, record, field) that cannot be accepted; says where. */
+export class InputError extends Error {
+  override name = 'InputError';
+  constructor(
+    message: string,
+    readonly location: { file?: string; record?: number | string; field?: string } = {},
+    options?: { cause?: unknown },
+  ) {
+    super(formatLocation(location) + message, options);
+  }
+}
+
+/** Retrying will not help (wrong key, refused host key, remote folder read-only…). */
+export class PermanentError extends Error {
+  override name = 'PermanentError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A network or server hiccup worth retrying with backoff. */
+export class TransientError extends Error {
+  override name = 'TransientError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+function formatLocation(loc: { file?: string; record?: number | string; field?: string }): string {
+  const parts: string[] = [];
+  if (loc.file) parts.push(loc.file);
+  if (loc.record !== undefined) parts.push(`record ${loc.record}`);
+  if (loc.field) parts.push(`field ${loc.field}`);
+  return parts.length ? parts.join(', ') + ': ' : '';
+}
+
+/** The message of any thrown value, without its stack. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

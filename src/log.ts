@@ -1,0 +1,56 @@
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
+import { maskPansInText } from './security/mask.js';
+
+export type { Logger } from 'pino';
+
+const PRIVATE_KEY_BLOCK = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/g;
+const secrets = new Set<string>();
+
+/** Remember a secret value (a key, a passphrase) so that it is cut from every log line. */
+export function registerSecret(value: string): void {
+  if (value.length >= 6) secrets.add(value);
+}
+
+/** The last line of defence: masks PANs, drops private key blocks and known secret values. */
+export function scrub(line: string): string {
+  let out = maskPansInText(line).replace(PRIVATE_KEY_BLOCK, '[REDACTED PRIVATE KEY]');
+  for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join('[REDACTED]');
+  return out;
+}
+
+const SENSITIVE_KEYS = ['pan', 'password', 'passphrase', 'privateKey', 'secret', 'key', 'dataKey', 'panKey'];
+const REDACT_PATHS = SENSITIVE_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
+
+export interface LoggerOptions {
+  level?: string;
+  pretty?: boolean;
+  /** where lines go (default: stdout); tests pass a collecting stream */
+  destination?: NodeJS.WritableStream;
+}
+
+/** A pino logger whose every line passes through `scrub` before it is written. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const target = options.destination ?? pino.destination({ dest: 1, sync: true });
+  const sink = options.pretty ? pinoPretty({ destination: target, sync: true, translateTime: 'SYS:standard' }) : target;
+  const scrubbing = new Writable({
+    write(chunk, _encoding, done) {
+      sink.write(scrub(chunk.toString()));
+      done();
+    },
+  });
+  return pino(
+    {
+      level: options.level ?? 'info',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      serializers: { err: pino.stdSerializers.err },
+      base: { pid: process.pid },
+    },
+    scrubbing,
+  );
+}
+
+/** A logger that writes nothing, for tests and library callers that pass none. */
+export const silentLogger: Logger = pino({ level: 'silent' });

@@ -1,0 +1,38 @@
+/** PAN masking and detection, shared by logs, CLI output and error messages. */
+
+/** First 6 and last 4 digits, the rest as '*': 411111******1111. Short values are fully masked. */
+export function maskPan(pan: string): string {
+  const digits = pan.replace(/\D/g, '');
+  if (digits.length < 12) return '*'.repeat(digits.length || 4);
+  return digits.slice(0, 6) + '*'.repeat(digits.length - 10) + digits.slice(-4);
+}
+
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (d < 0 || d > 9) return false;
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return digits.length > 0 && sum % 10 === 0;
+}
+
+// 12–19 digits, optionally grouped by single spaces or dashes, not inside a longer digit run
+const PAN_LIKE = /(?<!\d)\d(?:[ -]?\d){11,18}(?!\d)/g;
+
+/** Whether a digit string would be treated as a PAN by the log scrubber. */
+export function looksLikePan(digits: string): boolean {
+  return digits.length >= 12 && digits.length <= 19 && (digits.length >= 16 || luhnValid(digits));
+}
+
+/** Replaces every PAN-looking number (Luhn-valid 12–19 digits, or any 16–19 digits) in free text. */
+export function maskPansInText(text: string): string {
+  return text.replace(PAN_LIKE, (match) => {
+    const digits = match.replace(/[ -]/g, '');
+    return looksLikePan(digits) ? maskPan(digits) : match;
+  });
+}
