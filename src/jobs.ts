@@ -1,0 +1,41 @@
+/** What the daemon, run-once and the demo know of the two jobs. */
+
+export type Clock = () => Date;
+
+export interface SendOptions {
+  /** YYYY-MM-DD; default: today in the configured time zone */
+  businessDate?: string;
+  /** send even when the date is not a business day */
+  force?: boolean;
+  /** validate and render only: change nothing, upload nothing */
+  dryRun?: boolean;
+  /** abort at the next safe point (graceful shutdown) */
+  signal?: AbortSignal;
+}
+
+export interface SendResult {
+  /** batches sent (or resumed and sent) in this run */
+  batches: Array<{ fileName: string; records: number; state: string }>;
+  cardsSent: number;
+  /** contracts set Invalid in this run, with their reasons (PANs masked) */
+  invalid: Array<{ contractNumber: string; plasticId: string; reason: string }>;
+}
+
+export interface ReceiveOptions {
+  signal?: AbortSignal;
+}
+
+export interface ReceiveResult {
+  applied: Array<{ remoteName: string; rejections: number; shipments: number; stockItems: number; anomalies: number }>;
+  quarantined: Array<{ remoteName: string; reason: string }>;
+  /** already applied before (same content hash): moved on, not applied again */
+  duplicates: number;
+}
+
+export interface SendJob {
+  run(options?: SendOptions): Promise<SendResult>;
+}
+
+export interface ReceiveJob {
+  run(options?: ReceiveOptions): Promise<ReceiveResult>;
+}

@@ -1,0 +1,45 @@
+import type { Readable, Writable } from 'node:stream';
+
+/** One entry of a remote folder listing. */
+export interface RemoteEntry {
+  name: string;
+  type: 'file' | 'dir' | 'other';
+  size: number;
+  modifiedAt: Date;
+}
+
+/**
+ * An open session on the bureau's server: the one interface the jobs use for remote files.
+ * OpenSSH and the sandbox server are both reached through it (SFTP).
+ */
+export interface RemoteSession {
+  list(dir: string): Promise<RemoteEntry[]>;
+  /** null when nothing is at that path */
+  stat(path: string): Promise<RemoteEntry | null>;
+  /**
+   * Writes `source` to `<dir>/<name>.part`, checks the remote size equals `expectedSize`, then
+   * renames it to `<dir>/<name>`. Never overwrites an existing final name.
+   */
+  uploadAtomic(source: Readable | string, dir: string, name: string, expectedSize: number): Promise<void>;
+  /** Streams a remote file into `destination`; returns the bytes written. */
+  download(remotePath: string, destination: Writable): Promise<number>;
+  /** Moves a remote file, creating the target folder when missing. */
+  move(from: string, to: string): Promise<void>;
+  remove(path: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens sessions (with host key pinning, retries and timeouts applied inside). */
+export interface Transport {
+  connect(): Promise<RemoteSession>;
+}
+
+/** Runs `fn` with a session and always closes it. */
+export async function withSession<T>(transport: Transport, fn: (session: RemoteSession) => Promise<T>): Promise<T> {
+  const session = await transport.connect();
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}
