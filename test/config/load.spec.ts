@@ -1,0 +1,78 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_CONFIG_FILE, loadConfig } from '../../src/config/load.js';
+import { dataKeyFromEnv } from '../../src/config/secrets.js';
+import { ConfigError } from '../../src/errors.js';
+
+function writeConfig(yaml: string, dotenv?: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bx-config-'));
+  writeFileSync(join(dir, 'config.yaml'), yaml);
+  if (dotenv !== undefined) writeFileSync(join(dir, '.env'), dotenv);
+  return join(dir, 'config.yaml');
+}
+
+describe('config loading', () => {
+  it('loads the shipped default config and resolves paths against its folder', () => {
+    const config = loadConfig(DEFAULT_CONFIG_FILE, {});
+    assert.equal(config.issuer.code, 'BXISSUER');
+    assert.equal(config.database.client, 'sqlite');
+    assert.ok(config.database.filename.endsWith('/var/bureau-exchange.sqlite'), config.database.filename);
+    assert.equal(config.schedule.timezone, 'Europe/Berlin');
+  });
+
+  it('names the key and what is expected when a value is wrong', () => {
+    const file = writeConfig('issuer: { code: BXISSUER }\nbureau: { code: BUREAU01 }\nsftp: { port: 70000 }\n');
+    assert.throws(() => loadConfig(file, {}), (err: Error) => err instanceof ConfigError && /sftp\.port/.test(err.message));
+  });
+
+  it('names a missing required key', () => {
+    const file = writeConfig('bureau: { code: BUREAU01 }\n');
+    assert.throws(() => loadConfig(file, {}), (err: Error) => err instanceof ConfigError && /issuer/.test(err.message));
+  });
+
+  it('refuses unknown keys (typos) instead of ignoring them', () => {
+    const file = writeConfig('issuer: { code: BXISSUER }\nbureau: { code: BUREAU01 }\nsftp: { hots: x }\n');
+    assert.throws(() => loadConfig(file, {}), (err: Error) => err instanceof ConfigError && /sftp/.test(err.message) && /hots/.test(err.message));
+  });
+
+  it('reports invalid YAML with the file name and no stack', () => {
+    const file = writeConfig('issuer: [unclosed\n');
+    assert.throws(() => loadConfig(file, {}), (err: Error) => err instanceof ConfigError && err.message.includes(file));
+  });
+
+  it('reports a missing file', () => {
+    assert.throws(() => loadConfig('/nonexistent/bx.yaml', {}), /does not exist/);
+  });
+
+  it('reads a .env beside the config without overriding the environment', () => {
+    const file = writeConfig('issuer: { code: BXISSUER }\nbureau: { code: BUREAU01 }\n', 'BX_A=fromfile\nBX_B="quoted"\n');
+    const env: NodeJS.ProcessEnv = { BX_A: 'fromenv' };
+    loadConfig(file, env);
+    assert.equal(env.BX_A, 'fromenv');
+    assert.equal(env.BX_B, 'quoted');
+  });
+
+  it('takes the database URL from BX_DATABASE_URL', () => {
+    const file = writeConfig('issuer: { code: BXISSUER }\nbureau: { code: BUREAU01 }\n');
+    const config = loadConfig(file, { BX_DATABASE_URL: 'postgres://u@h/db' });
+    assert.equal(config.database.client, 'pg');
+    assert.equal(config.database.url, 'postgres://u@h/db');
+  });
+});
+
+describe('PAN data key from the environment', () => {
+  it('refuses to start without a key, saying how to make one', () => {
+    assert.throws(() => dataKeyFromEnv('BX_PAN_KEY', {}), (err: Error) => err instanceof ConfigError && /BX_PAN_KEY/.test(err.message) && /openssl rand/.test(err.message));
+  });
+
+  it('refuses a key of the wrong length', () => {
+    assert.throws(() => dataKeyFromEnv('BX_PAN_KEY', { BX_PAN_KEY: Buffer.alloc(16).toString('base64') }), /32 bytes/);
+  });
+
+  it('accepts a 32-byte base64 key', () => {
+    const key = Buffer.alloc(32, 7);
+    assert.deepEqual(dataKeyFromEnv('BX_PAN_KEY', { BX_PAN_KEY: key.toString('base64') }), key);
+  });
+});

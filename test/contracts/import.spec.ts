@@ -1,0 +1,82 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { importContracts } from '../../src/contracts/import.js';
+import { listContracts, rotatePanKey } from '../../src/db/contracts.js';
+import { eventsOf } from '../../src/db/events.js';
+import { silentLogger } from '../../src/log.js';
+import { PanCipher } from '../../src/security/pan.js';
+import { makeCard } from '../helpers/cards.js';
+import { describeEachDatabase, newPanKey } from '../helpers/db.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'bx-import-'));
+function file(name: string, text: string): string {
+  writeFileSync(join(dir, name), text);
+  return join(dir, name);
+}
+
+describeEachDatabase('contracts import', (ctx) => {
+  const key = newPanKey();
+  const cipher = new PanCipher(key);
+
+  it('imports good JSON lines and reports bad ones with line and field', async () => {
+    const { db } = ctx();
+    const good = [1, 2, 3].map((n) => JSON.stringify({ ...makeCard(n), firstName: 'Jürgen' }));
+    const lines = [
+      good[0], '', good[1], '{"contractId":"12","plasticId":"1","pan":"41x1","expiry":"2911","lastName":"X","productCode":"P"}',
+      'not json', JSON.stringify({ ...makeCard(4), cardForm: 'plastic' }), good[2], JSON.stringify({ ...makeCard(5), expiry: '11/29' }),
+    ];
+    const result = await importContracts(db, file('a.jsonl', lines.join('\n')), cipher, silentLogger);
+    assert.equal(result.inserted, 3);
+    assert.deepEqual(result.skipped.map((s) => [s.line, s.field]), [[4, 'pan'], [5, undefined], [6, 'cardForm'], [8, 'expiry']]);
+    assert.ok(!JSON.stringify(result.skipped).includes('41x1'), 'the bad PAN is not echoed');
+    const rows = await listContracts(db, {});
+    assert.equal(rows.length, 3);
+    assert.equal(cipher.decrypt(rows[0]!.panEnc), makeCard(1).pan);
+    assert.equal(rows[0]!.contractNumber, '1001');
+  });
+
+  it('upserts by contract id + plastic id and records status events', async () => {
+    const { db } = ctx();
+    const updated = JSON.stringify({ ...makeCard(1), lastName: 'Renamed', productionStatus: 'Invalid' });
+    const result = await importContracts(db, file('b.jsonl', updated), cipher, silentLogger);
+    assert.deepEqual([result.inserted, result.updated], [0, 1]);
+    const row = (await listContracts(db, { status: 'Invalid' }))[0]!;
+    const events = await eventsOf(db, row.id);
+    assert.deepEqual(events.map((e) => [e.from_status, e.to_status]), [[null, 'Marked'], ['Marked', 'Invalid']]);
+  });
+
+  it('refuses to change a card already in a batch', async () => {
+    const { db } = ctx();
+    const now = new Date().toISOString();
+    await db('perso_batches').insert({ business_date: '2026-11-26', sequence: 1, file_name: 'F1', state: 'sent', created_at: now, updated_at: now });
+    const batch = await db('perso_batches').where({ file_name: 'F1' }).first();
+    await db('card_contracts').where({ contract_number: '1002' }).update({ batch_id: batch.id, production_status: 'InProduction' });
+    const result = await importContracts(db, file('c.jsonl', JSON.stringify(makeCard(2))), cipher, silentLogger);
+    assert.equal(result.updated, 0);
+    assert.match(result.skipped[0]!.message, /InProduction/);
+  });
+
+  it('imports CSV with a header row, line numbers counted in the file', async () => {
+    const { db } = ctx();
+    const card = makeCard(10, { addressLine1: 'Straße 1, Hinterhaus' });
+    const cols = Object.keys(card);
+    const csvRow = (c: Record<string, unknown>) => cols.map((k) => `"${String(c[k] ?? '').replace(/"/g, '""')}"`).join(',');
+    const text = [cols.join(','), csvRow(card), csvRow({ ...makeCard(11), plasticId: 'abc' })].join('\n');
+    const result = await importContracts(db, file('d.csv', text), cipher, silentLogger);
+    assert.equal(result.inserted, 1);
+    assert.deepEqual(result.skipped.map((s) => [s.line, s.field]), [[3, 'plasticId']]);
+  });
+
+  it('rotates the PAN key and keeps every PAN readable', async () => {
+    const { db } = ctx();
+    const rotated = new PanCipher(newPanKey(), key);
+    const count = await rotatePanKey(db, rotated, 2);
+    assert.equal(count, 4);
+    const rows = await listContracts(db, {});
+    for (const row of rows) assert.ok(rotated.isCurrent(row.panEnc));
+    assert.equal(new PanCipher(newPanKey(), undefined).keyId.length, 8);
+    assert.equal(await rotatePanKey(db, rotated, 2), 0, 'rerun has nothing left');
+  });
+});

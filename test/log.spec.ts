@@ -1,0 +1,56 @@
+import { strict as assert } from 'node:assert';
+import { Writable } from 'node:stream';
+import { createLogger, registerSecret } from '../src/log.js';
+import { withLuhn } from './helpers/cards.js';
+
+function collectingLogger(pretty = false) {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { log: createLogger({ level: 'trace', destination, pretty }), lines };
+}
+
+const PANS = ['4111111111111111', '5500000000000004', '378282246310005', withLuhn('601100000000000'), withLuhn('353011133330000000')];
+
+describe('log redaction', () => {
+  for (const pretty of [false, true]) {
+    it(`no full PAN survives any log path (${pretty ? 'pretty' : 'JSON'})`, () => {
+      const { log, lines } = collectingLogger(pretty);
+      const child = log.child({ job: 'send', contract: { pan: PANS[0] } });
+      for (const pan of PANS) {
+        const spaced = pan.replace(/(\d{4})(?=\d)/g, '$1 ');
+        log.info(`message with ${pan}`);
+        log.info({ pan }, 'field named pan');
+        log.info({ card: { number: pan, nested: { deeper: spaced } } }, 'nested');
+        log.warn({ list: [pan, { v: pan }] }, 'in arrays %s', pan);
+        log.error({ err: new Error(`driver said: insert values ('${pan}')`) }, 'error object');
+        log.error(new Error(`thrown ${pan}`));
+        child.info(`child ${pan}`);
+        log.debug({ PAN: pan, Pan: pan }, 'other casing');
+      }
+      const all = lines.join('');
+      assert.ok(lines.length > 30);
+      for (const pan of PANS) {
+        assert.ok(!all.includes(pan), `PAN ${pan.slice(0, 6)}… leaked`);
+        assert.ok(!all.includes(pan.replace(/(\d{4})(?=\d)/g, '$1 ')), 'spaced PAN leaked');
+      }
+      assert.ok(all.includes('411111******1111'), 'masked form is kept for support');
+    });
+  }
+
+  it('drops private key blocks and registered secrets', () => {
+    const { log, lines } = collectingLogger();
+    registerSecret('s3cr3t-passphrase-value');
+    log.info({ detail: '-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----' }, 'key');
+    log.info({ passphrase: 'p' }, 'passphrase field');
+    log.info('using s3cr3t-passphrase-value now');
+    const all = lines.join('');
+    assert.ok(!all.includes('abc\\n') && all.includes('[REDACTED PRIVATE KEY]'));
+    assert.ok(!all.includes('s3cr3t-passphrase-value'));
+    assert.ok(!/"passphrase":"p"/.test(all));
+  });
+});
