@@ -1,0 +1,30 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { addDays, assertTimezone, isValidDate, makeCalendar, weekdayName } from '../calendar/index.js';
+import { UsageError } from '../errors.js';
+import { printTable } from './output.js';
+
+export const order = 60;
+
+export function register(program: Command): void {
+  program
+    .command('calendar')
+    .description('the coming days: which are business days (sends happen) and why the others are not')
+    .option('--from <date>', 'first day, YYYY-MM-DD (default: today in schedule.timezone)')
+    .option('--days <n>', 'how many days to show', '14')
+    .option('--json', 'one JSON document instead of a table')
+    .action((opts: { from?: string; days: string; json?: boolean }, cmd: Command) => {
+      const config = loadConfig(cmd.optsWithGlobals().config);
+      const calendar = makeCalendar(config.calendar);
+      const from = opts.from ?? calendar.businessDateAt(new Date(), assertTimezone(config.schedule.timezone));
+      if (!isValidDate(from)) throw new UsageError(`--from: "${from}" is not a date YYYY-MM-DD`);
+      const days = Number(opts.days);
+      if (!Number.isInteger(days) || days < 1 || days > 3660) throw new UsageError(`--days: "${opts.days}" is not a number of days from 1 to 3660`);
+      const rows = Array.from({ length: days }, (_, i) => addDays(from, i)).map((date) => {
+        const why = calendar.whyNot(date);
+        return { date, weekday: weekdayName(date), business: why === null ? 'yes' : 'no', why: why ?? '' };
+      });
+      if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      else printTable(rows);
+    });
+}
