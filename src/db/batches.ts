@@ -1,0 +1,300 @@
+import type { Knex } from 'knex';
+import type { ContractForPerso } from '../domain/contract.js';
+import type { PanCipher } from '../security/pan.js';
+import { dialectOf, insertReturningId } from './connection.js';
+import { CONTRACT_WITH_CLIENT_COLUMNS, toContractForPerso, type ContractWithClientRow } from './contracts.js';
+import { recordEvents, type NewEvent } from './events.js';
+
+/** States of a batch, in the order the send job moves it (DESIGN.md, "The send job as a state machine"). */
+export const BATCH_STATES = ['claimed', 'encrypted', 'uploaded', 'sent'] as const;
+export type BatchState = (typeof BATCH_STATES)[number];
+
+/** perso_batches: one personalization file, from the claim of its cards until the bureau has it. */
+export interface BatchRow {
+  id: number;
+  /** YYYY-MM-DD the file is for */
+  business_date: string;
+  /** daily sequence from 1; with business_date unique, so a file name is never reused */
+  sequence: number;
+  /** remote file name, unique */
+  file_name: string;
+  state: BatchState;
+  /** detail records (cards) in the file */
+  record_count: number;
+  /** sum of card contract ids modulo 10^15, as in the trailer */
+  hash_total: string;
+  /** SHA-256 (hex) and size of the clear file: never stored, only hashed in flight */
+  clear_sha256: string | null;
+  clear_size: number | string | null;
+  /** SHA-256 (hex) and size of the encrypted file in the outbox and on the server */
+  enc_sha256: string | null;
+  enc_size: number | string | null;
+  /** the encrypted file: in workDir/outbox until sent, then in workDir/archive */
+  outbox_path: string | null;
+  /** failed attempts to move the batch on */
+  attempts: number;
+  /** the last failure (PAN-safe) */
+  last_error: string | null;
+  /** also the creation time written in the header, so a re-render yields the same clear bytes */
+  created_at: string;
+  updated_at: string;
+  sent_at: string | null;
+}
+
+/** A batch as the send job sees it. */
+export interface Batch {
+  id: number;
+  businessDate: string;
+  sequence: number;
+  fileName: string;
+  state: BatchState;
+  recordCount: number;
+  hashTotal: string;
+  clearSha256: string | null;
+  clearSize: number | null;
+  encSha256: string | null;
+  encSize: number | null;
+  outboxPath: string | null;
+  attempts: number;
+  lastError: string | null;
+  createdAt: string;
+  sentAt: string | null;
+}
+
+export function toBatch(row: BatchRow): Batch {
+  const num = (v: number | string | null) => (v === null ? null : Number(v));
+  return {
+    id: Number(row.id), businessDate: row.business_date, sequence: Number(row.sequence), fileName: row.file_name,
+    state: row.state, recordCount: Number(row.record_count), hashTotal: String(row.hash_total),
+    clearSha256: row.clear_sha256, clearSize: num(row.clear_size), encSha256: row.enc_sha256, encSize: num(row.enc_size),
+    outboxPath: row.outbox_path, attempts: Number(row.attempts), lastError: row.last_error, createdAt: row.created_at,
+    sentAt: row.sent_at,
+  };
+}
+
+/** Outcome of our own validation of one card (perso's prepareCard, PAN-safe reason). */
+export type Validation = { ok: true } | { ok: false; field: string; reason: string };
+
+/** A card set aside as Invalid, as reported to the operator. */
+export interface InvalidCard {
+  contractId: number;
+  contractNumber: string;
+  plasticId: string;
+  reason: string;
+}
+
+export interface ClaimParams {
+  businessDate: string;
+  maxCards: number;
+  /** the file name of the batch with this daily sequence */
+  fileName(sequence: number): string;
+  validate(contract: ContractForPerso): Validation;
+  cipher: PanCipher;
+  now: string;
+  /** how many contracts are read per page (bounded memory) */
+  pageSize?: number;
+}
+
+export interface ClaimOutcome {
+  /** null when no valid card was waiting */
+  batch: Batch | null;
+  /** contracts set Invalid by this claim */
+  invalid: InvalidCard[];
+}
+
+const PAGE = 500;
+
+/**
+ * One transaction: takes up to `maxCards` valid Marked contracts without a batch (stable order by id,
+ * row-locked with SKIP LOCKED on PostgreSQL), creates the batch with the next daily sequence and fixes
+ * each card's record number 1..n; invalid ones met on the way become Invalid with their reason. Either
+ * all of it is committed or none of it.
+ */
+export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOutcome> {
+  return db.transaction(async (trx) => {
+    const invalid: InvalidCard[] = [];
+    let batchId: number | null = null;
+    let count = 0;
+    let hashTotal = 0n;
+    let lastId = 0;
+    for (;;) {
+      const limit = Math.min(params.pageSize ?? PAGE, params.maxCards - count);
+      if (limit <= 0) break;
+      const rows = await lockedMarkedPage(trx, lastId, limit);
+      if (!rows.length) break;
+      lastId = Number(rows[rows.length - 1]!.id);
+      const valid: ContractWithClientRow[] = [];
+      const rejected: InvalidCard[] = [];
+      for (const row of rows) {
+        const verdict = params.validate(toContractForPerso(row, params.cipher));
+        if (verdict.ok) valid.push(row);
+        else rejected.push({ contractId: Number(row.id), contractNumber: row.contract_number, plasticId: row.plastic_id, reason: `${verdict.field}: ${verdict.reason}` });
+      }
+      await markInvalid(trx, rejected, params.now);
+      invalid.push(...rejected);
+      if (!valid.length) continue;
+      batchId ??= await insertBatch(trx, params);
+      await addItems(trx, batchId, count, valid.map((r) => Number(r.id)));
+      for (const r of valid) hashTotal += BigInt(r.contract_number);
+      count += valid.length;
+    }
+    if (batchId === null) return { batch: null, invalid };
+    await trx('perso_batches').where({ id: batchId })
+      .update({ record_count: count, hash_total: (hashTotal % 10n ** 15n).toString(), updated_at: params.now });
+    return { batch: toBatch(await trx('perso_batches').where({ id: batchId }).first()), invalid };
+  });
+}
+
+/** A page of Marked contracts without a batch after `afterId`; on PostgreSQL locked, skipping rows others hold. */
+function lockedMarkedPage(trx: Knex.Transaction, afterId: number, limit: number): Promise<ContractWithClientRow[]> {
+  const query = markedQuery(trx, afterId, limit);
+  if (dialectOf(trx) === 'pg') query.forUpdate('c').skipLocked();
+  else if (dialectOf(trx) === 'mysql') query.forUpdate();
+  return query;
+}
+
+function markedQuery(db: Knex | Knex.Transaction, afterId: number, limit: number) {
+  return db('card_contracts as c')
+    .join('clients as cl', 'cl.id', 'c.client_id')
+    .select(CONTRACT_WITH_CLIENT_COLUMNS)
+    .where({ 'c.production_status': 'Marked' })
+    .whereNull('c.batch_id')
+    .andWhere('c.id', '>', afterId)
+    .orderBy('c.id')
+    .limit(limit);
+}
+
+async function insertBatch(trx: Knex.Transaction, params: ClaimParams): Promise<number> {
+  const sequence = await nextSequence(trx, params.businessDate);
+  return insertReturningId(trx, 'perso_batches', {
+    business_date: params.businessDate, sequence, file_name: params.fileName(sequence), state: 'claimed',
+    record_count: 0, hash_total: '0', attempts: 0, created_at: params.now, updated_at: params.now,
+  });
+}
+
+/** The next daily sequence of a business date (1 for the first file of the day). */
+export async function nextSequence(db: Knex | Knex.Transaction, businessDate: string): Promise<number> {
+  const row = await db('perso_batches').where({ business_date: businessDate }).max({ max: 'sequence' }).first();
+  return Number(row?.max ?? 0) + 1;
+}
+
+/** Record numbers continue after `before`, in the order of `contractIds`. */
+async function addItems(trx: Knex.Transaction, batchId: number, before: number, contractIds: number[]): Promise<void> {
+  const items = contractIds.map((contractId, i) => ({ batch_id: batchId, record_number: before + i + 1, contract_id: contractId }));
+  for (let i = 0; i < items.length; i += PAGE) await trx('batch_items').insert(items.slice(i, i + PAGE));
+  for (let i = 0; i < contractIds.length; i += PAGE) {
+    await trx('card_contracts').whereIn('id', contractIds.slice(i, i + PAGE)).update({ batch_id: batchId });
+  }
+}
+
+/** In the caller's transaction: the cards become Invalid (reject code INVALID, reason kept), with events. */
+export async function markInvalid(trx: Knex.Transaction, cards: InvalidCard[], now: string): Promise<void> {
+  for (const card of cards) {
+    await trx('card_contracts').where({ id: card.contractId, production_status: 'Marked' })
+      .update({ production_status: 'Invalid', reject_code: 'INVALID', reject_reason: card.reason, updated_at: now });
+  }
+  const events: NewEvent[] = cards.map((c) => ({
+    contract_id: c.contractId, from_status: 'Marked', to_status: 'Invalid', source_kind: 'validation', source_id: null, detail: c.reason,
+  }));
+  await recordEvents(trx, events, now);
+}
+
+/** What markEncrypted records about the file in the outbox. */
+export interface EncryptedFile {
+  clearSha256: string;
+  clearSize: number;
+  encSha256: string;
+  encSize: number;
+  outboxPath: string;
+  recordCount: number;
+  hashTotal: string;
+}
+
+/** claimed (or encrypted again) → encrypted: the outbox file with these hashes is the one to deliver. */
+export async function markEncrypted(db: Knex, batchId: number, file: EncryptedFile, now: string): Promise<void> {
+  await moveState(db, batchId, ['claimed', 'encrypted'], 'encrypted', {
+    clear_sha256: file.clearSha256, clear_size: file.clearSize, enc_sha256: file.encSha256, enc_size: file.encSize,
+    outbox_path: file.outboxPath, record_count: file.recordCount, hash_total: file.hashTotal, updated_at: now,
+  });
+}
+
+/** encrypted → uploaded: the final remote name holds the file with the recorded size. */
+export async function markUploaded(db: Knex, batchId: number, now: string): Promise<void> {
+  await moveState(db, batchId, ['encrypted'], 'uploaded', { updated_at: now });
+}
+
+/**
+ * uploaded → sent, in one transaction with its cards Marked → InProduction and one event per card;
+ * `archivePath` is where the encrypted file is kept now.
+ */
+export async function confirmBatch(db: Knex, batchId: number, archivePath: string | null, now: string): Promise<number> {
+  return db.transaction(async (trx) => {
+    await moveState(trx, batchId, ['uploaded'], 'sent', { sent_at: now, updated_at: now, last_error: null, ...(archivePath ? { outbox_path: archivePath } : {}) });
+    // one statement each, whatever the batch size: no per-card round trips, nothing held in memory
+    await trx.raw(
+      `insert into contract_events (contract_id, from_status, to_status, source_kind, source_id, detail, created_at)
+       select id, 'Marked', 'InProduction', 'batch', ?, null, ? from card_contracts where batch_id = ? and production_status = 'Marked'`,
+      [batchId, now, batchId],
+    );
+    return trx('card_contracts').where({ batch_id: batchId, production_status: 'Marked' })
+      .update({ production_status: 'InProduction', updated_at: now });
+  });
+}
+
+/** Counts a failed attempt and keeps its (PAN-safe) message; the state is left as it was. */
+export async function recordBatchFailure(db: Knex, batchId: number, message: string, now: string): Promise<void> {
+  await db('perso_batches').where({ id: batchId })
+    .update({ attempts: db.raw('attempts + 1'), last_error: message.slice(0, 2000), updated_at: now });
+}
+
+export class BatchStateError extends Error {
+  override name = 'BatchStateError';
+}
+
+async function moveState(db: Knex | Knex.Transaction, batchId: number, from: BatchState[], to: BatchState, fields: Record<string, unknown>): Promise<void> {
+  const updated = await db('perso_batches').where({ id: batchId }).whereIn('state', from).update({ ...fields, state: to });
+  if (updated !== 1) {
+    const row: BatchRow | undefined = await db('perso_batches').where({ id: batchId }).first();
+    throw new BatchStateError(`batch ${batchId} cannot move to ${to}: it is ${row ? row.state : 'missing'}`);
+  }
+}
+
+/** Batches not yet sent, oldest first: the send job carries them forward before claiming anything new. */
+export async function unfinishedBatches(db: Knex): Promise<Batch[]> {
+  const rows: BatchRow[] = await db('perso_batches').whereNot({ state: 'sent' }).orderBy('id');
+  return rows.map(toBatch);
+}
+
+export async function getBatch(db: Knex, batchId: number): Promise<Batch | undefined> {
+  const row: BatchRow | undefined = await db('perso_batches').where({ id: batchId }).first();
+  return row && toBatch(row);
+}
+
+/** The contracts of a batch in record order, a page at a time (bounded memory), PANs decrypted in memory. */
+export async function* batchContracts(db: Knex, batchId: number, cipher: PanCipher, pageSize = 1000): AsyncGenerator<ContractForPerso> {
+  let after = 0;
+  for (;;) {
+    const rows: Array<ContractWithClientRow & { record_number: number }> = await db('batch_items as bi')
+      .join('card_contracts as c', 'c.id', 'bi.contract_id')
+      .join('clients as cl', 'cl.id', 'c.client_id')
+      .select([...CONTRACT_WITH_CLIENT_COLUMNS, 'bi.record_number'])
+      .where('bi.batch_id', batchId)
+      .andWhere('bi.record_number', '>', after)
+      .orderBy('bi.record_number')
+      .limit(pageSize);
+    if (!rows.length) return;
+    after = Number(rows[rows.length - 1]!.record_number);
+    for (const row of rows) yield toContractForPerso(row, cipher);
+  }
+}
+
+/** Marked contracts without a batch, in claim order, a page at a time, without locking (dry run). */
+export async function* markedContracts(db: Knex, cipher: PanCipher, pageSize = 1000): AsyncGenerator<ContractForPerso> {
+  let after = 0;
+  for (;;) {
+    const rows: ContractWithClientRow[] = await markedQuery(db, after, pageSize);
+    if (!rows.length) return;
+    after = Number(rows[rows.length - 1]!.id);
+    for (const row of rows) yield toContractForPerso(row, cipher);
+  }
+}

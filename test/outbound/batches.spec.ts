@@ -1,0 +1,92 @@
+import { strict as assert } from 'node:assert';
+import {
+  batchContracts, claimBatch, confirmBatch, markEncrypted, markUploaded, nextSequence, recordBatchFailure,
+  unfinishedBatches, type ClaimParams,
+} from '../../src/db/batches.js';
+import { PanCipher } from '../../src/security/pan.js';
+import { describeEachDatabase, newPanKey } from '../helpers/db.js';
+import { clearSendTables, insertCards } from './fixtures.js';
+
+const cipher = new PanCipher(newPanKey());
+const NOW = '2026-11-26T10:00:00.000Z';
+
+function params(overrides: Partial<ClaimParams> = {}): ClaimParams {
+  return {
+    businessDate: '2026-11-26', maxCards: 1000, fileName: (seq) => `BX_PERSO_20261126_${String(seq).padStart(6, '0')}.dat.pgp`,
+    validate: (c) => (c.lastName === 'BAD' ? { ok: false, field: 'lastName', reason: 'too long' } : { ok: true }),
+    cipher, now: NOW, pageSize: 7, ...overrides,
+  };
+}
+
+const encrypted = { clearSha256: 'a'.repeat(64), clearSize: 10, encSha256: 'b'.repeat(64), encSize: 20, outboxPath: '/x', recordCount: 0, hashTotal: '0' };
+
+describeEachDatabase('batches repository', (ctx) => {
+  beforeEach(async () => clearSendTables(ctx().db));
+
+  it('claims valid Marked cards in id order with record numbers 1..n and sets invalid ones aside with events', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 20, (n) => (n % 5 === 0 ? { lastName: 'BAD' } : {}));
+    await insertCards(db, cipher, 100, 2, () => ({}), 'Shipped');
+    const { batch, invalid } = await claimBatch(db, params());
+    assert.ok(batch);
+    assert.equal(batch.state, 'claimed');
+    assert.equal(batch.sequence, 1);
+    assert.equal(batch.recordCount, 16);
+    assert.deepEqual(invalid.map((i) => i.contractNumber), ['1005', '1010', '1015', '1020']);
+    assert.equal(invalid[0]!.reason, 'lastName: too long');
+    const expectedIds = [1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14, 16, 17, 18, 19].map((n) => String(1000 + n));
+    const items = await db('batch_items as bi').join('card_contracts as c', 'c.id', 'bi.contract_id')
+      .where('bi.batch_id', batch.id).orderBy('bi.record_number').select('bi.record_number', 'c.contract_number');
+    assert.deepEqual(items.map((i: any) => Number(i.record_number)), expectedIds.map((_, i) => i + 1));
+    assert.deepEqual(items.map((i: any) => i.contract_number), expectedIds);
+    assert.equal(batch.hashTotal, String(expectedIds.reduce((s, id) => s + Number(id), 0)));
+    const bad = await db('card_contracts').where({ contract_number: '1005' }).first();
+    assert.equal(bad.production_status, 'Invalid');
+    assert.equal(bad.reject_code, 'INVALID');
+    assert.equal(bad.reject_reason, 'lastName: too long');
+    const events = await db('contract_events').where({ contract_id: bad.id, to_status: 'Invalid' });
+    assert.equal(events.length, 1);
+    assert.equal((await claimBatch(db, params())).batch, null, 'nothing left to claim');
+  });
+
+  it('splits by maxCards and continues the daily sequence; another date starts at 1', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 10);
+    const first = await claimBatch(db, params({ maxCards: 4 }));
+    const second = await claimBatch(db, params({ maxCards: 4 }));
+    const third = await claimBatch(db, params({ maxCards: 4 }));
+    assert.deepEqual([first, second, third].map((o) => [o.batch?.sequence, o.batch?.recordCount]), [[1, 4], [2, 4], [3, 2]]);
+    assert.equal(third.batch!.fileName, 'BX_PERSO_20261126_000003.dat.pgp');
+    assert.equal(await nextSequence(db, '2026-11-26'), 4);
+    assert.equal(await nextSequence(db, '2026-11-27'), 1);
+  });
+
+  it('reads a batch back in record order with PANs decrypted', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 9);
+    const { batch } = await claimBatch(db, params());
+    const read = [];
+    for await (const c of batchContracts(db, batch!.id, cipher, 4)) read.push(c);
+    assert.deepEqual(read.map((c) => c.contractId), ['1001', '1002', '1003', '1004', '1005', '1006', '1007', '1008', '1009']);
+    assert.match(read[0]!.pan, /^411111\d{10}$/);
+  });
+
+  it('moves claimed → encrypted → uploaded → sent and refuses out-of-order moves', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 3);
+    const { batch } = await claimBatch(db, params());
+    await assert.rejects(markUploaded(db, batch!.id, NOW), /cannot move to uploaded: it is claimed/);
+    await assert.rejects(confirmBatch(db, batch!.id, null, NOW), /cannot move to sent/);
+    await markEncrypted(db, batch!.id, { ...encrypted, recordCount: 3 }, NOW);
+    await recordBatchFailure(db, batch!.id, 'connection refused', NOW);
+    await markUploaded(db, batch!.id, NOW);
+    assert.deepEqual((await unfinishedBatches(db)).map((b) => [b.state, b.attempts, b.lastError]), [['uploaded', 1, 'connection refused']]);
+    assert.equal(await confirmBatch(db, batch!.id, '/archive/x', NOW), 3);
+    assert.deepEqual(await unfinishedBatches(db), []);
+    const statuses = await db('card_contracts').distinct('production_status');
+    assert.deepEqual(statuses.map((s: any) => s.production_status), ['InProduction']);
+    const events = await db('contract_events').where({ to_status: 'InProduction', source_kind: 'batch' });
+    assert.equal(events.length, 3);
+    await assert.rejects(confirmBatch(db, batch!.id, null, NOW), /it is sent/);
+  });
+});
