@@ -1,0 +1,122 @@
+import { createWriteStream } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as openpgp from 'openpgp';
+import { PermanentError, messageOf } from '../errors.js';
+import { peekBytes, startsWithArmor } from './pgp-keys.js';
+
+export { loadRecipientKey, loadPrivateKey, type PgpKeyInfo } from './pgp-keys.js';
+export { pgpConfigFromConfig, type PgpEncryptionConfig } from './pgp-config.js';
+
+/**
+ * OpenPGP encryption and decryption of streams (openpgp 6 works on web streams: we convert at the
+ * edges). Messages are SEIPDv1 and uncompressed, which every GnuPG since 2.0 reads.
+ */
+
+/** Nothing is compressed: the bureau's profile says so, and it keeps throughput predictable. */
+const ENCRYPT_CONFIG: openpgp.PartialConfig = {
+  preferredCompressionAlgorithm: openpgp.enums.compression.uncompressed,
+};
+
+/** Encrypts (and optionally signs) a clear stream; the result streams with bounded memory. */
+export function encryptStream(
+  clear: Readable,
+  opts: { recipients: openpgp.PublicKey[]; signingKey?: openpgp.PrivateKey; armor: boolean },
+): Readable {
+  if (opts.recipients.length === 0) throw new PermanentError('OpenPGP encryption needs at least one recipient key');
+  const out = new PassThrough();
+  startEncryption(clear, opts, out).catch((err) => {
+    clear.destroy();
+    out.destroy(new PermanentError(`OpenPGP encryption failed: ${messageOf(err)}`, { cause: err }));
+  });
+  return out;
+}
+
+async function startEncryption(
+  clear: Readable,
+  opts: { recipients: openpgp.PublicKey[]; signingKey?: openpgp.PrivateKey; armor: boolean },
+  out: PassThrough,
+): Promise<void> {
+  const message = await openpgp.createMessage({ binary: Readable.toWeb(clear) as any, format: 'binary' });
+  const encrypted = await openpgp.encrypt({
+    message,
+    encryptionKeys: opts.recipients,
+    signingKeys: opts.signingKey ? [opts.signingKey] : [],
+    sessionKey: await seipdV1SessionKey(opts.recipients),
+    format: opts.armor ? 'armored' : 'binary',
+    config: ENCRYPT_CONFIG,
+  });
+  await pipeline(Readable.fromWeb(encrypted as any), out);
+}
+
+/**
+ * A session key without an AEAD algorithm, so openpgp writes SEIPDv1 even when a recipient key
+ * advertises SEIPDv2: gpg 2.2 cannot read v2 ("encrypted_mdc packet with unknown version 2").
+ */
+async function seipdV1SessionKey(recipients: openpgp.PublicKey[]): Promise<{ data: Uint8Array; algorithm: string }> {
+  const key = await openpgp.generateSessionKey({ encryptionKeys: recipients, config: ENCRYPT_CONFIG });
+  return { data: key.data, algorithm: key.algorithm };
+}
+
+/**
+ * Decrypts a (binary or armored) OpenPGP message into `destination`, streaming. The file is only
+ * valid when this resolves: on any failure (integrity, signature, size over maxBytes) it is deleted
+ * and a PermanentError is thrown.
+ */
+export async function decryptToFile(
+  encrypted: Readable,
+  opts: { decryptionKey: openpgp.PrivateKey; verificationKeys?: openpgp.PublicKey[]; destination: string; maxBytes: number },
+): Promise<{ bytes: number; signatureVerified: boolean }> {
+  const expectSigned = Boolean(opts.verificationKeys?.length);
+  let bytes = 0;
+  try {
+    const message = await readMessage(encrypted);
+    const result = await openpgp.decrypt({
+      message,
+      decryptionKeys: opts.decryptionKey,
+      verificationKeys: opts.verificationKeys,
+      expectSigned,
+      format: 'binary',
+      config: { allowUnauthenticatedStream: true, maxDecompressedMessageSize: opts.maxBytes },
+    });
+    const counter = byteLimit(opts.maxBytes, (n) => (bytes = n));
+    await pipeline(Readable.fromWeb(result.data as any), counter, createWriteStream(opts.destination, { mode: 0o600 }));
+    if (expectSigned) await assertSignatureValid(result.signatures);
+    return { bytes, signatureVerified: expectSigned };
+  } catch (err) {
+    encrypted.destroy();
+    await unlink(opts.destination).catch(() => undefined);
+    throw err instanceof PermanentError ? err : new PermanentError(`OpenPGP decryption failed: ${messageOf(err)}`, { cause: err });
+  }
+}
+
+async function readMessage(encrypted: Readable): Promise<openpgp.Message<any>> {
+  const { head, rest } = await peekBytes(encrypted, 64);
+  const web = Readable.toWeb(rest) as any;
+  return startsWithArmor(head)
+    ? openpgp.readMessage({ armoredMessage: web.pipeThrough(new TextDecoderStream()) })
+    : openpgp.readMessage({ binaryMessage: web });
+}
+
+async function assertSignatureValid(signatures: Array<{ verified: Promise<true> }>): Promise<void> {
+  if (signatures.length === 0) throw new PermanentError('the message is not signed, a signature was required');
+  try {
+    await Promise.all(signatures.map((s) => s.verified));
+  } catch (err) {
+    throw new PermanentError(`the message signature is not valid: ${messageOf(err)}`, { cause: err });
+  }
+}
+
+/** Counts bytes through, failing as soon as the clear text grows past `maxBytes`. */
+function byteLimit(maxBytes: number, report: (bytes: number) => void): Transform {
+  let total = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      total += chunk.length;
+      report(total);
+      if (total > maxBytes) done(new PermanentError(`the decrypted content exceeds the limit of ${maxBytes} bytes`));
+      else done(null, chunk);
+    },
+  });
+}
