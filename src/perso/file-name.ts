@@ -1,0 +1,24 @@
+import { ConfigError } from '../errors.js';
+
+const PLACEHOLDER = /\{([^}]*)\}/g;
+
+/**
+ * The personalization file name from the configured pattern: {issuer}, {date} (YYYYMMDD) and {seq}
+ * (6 digits). An unknown placeholder or a name that could leave its folder is a ConfigError.
+ */
+export function personalizationFileName(pattern: string, issuerCode: string, businessDate: string, sequence: number): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(businessDate)) throw new ConfigError(`business date ${JSON.stringify(businessDate)} is not YYYY-MM-DD`);
+  if (!Number.isInteger(sequence) || sequence < 1 || sequence > 999_999) throw new ConfigError(`file sequence ${sequence} is not 1–999999`);
+  const values: Record<string, string> = {
+    issuer: issuerCode,
+    date: businessDate.replace(/-/g, ''),
+    seq: String(sequence).padStart(6, '0'),
+  };
+  const name = pattern.replace(PLACEHOLDER, (whole, key: string) => {
+    const value = values[key];
+    if (value === undefined) throw new ConfigError(`perso.fileNamePattern: unknown placeholder ${whole} (known: {issuer}, {date}, {seq})`);
+    return value;
+  });
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new ConfigError(`perso.fileNamePattern gives ${JSON.stringify(name)}, not a plain file name`);
+  return name;
+}

@@ -1,0 +1,111 @@
+import { InputError } from '../errors.js';
+import { maskPan, maskPansInText } from '../security/mask.js';
+import { recordSpecs, type FieldSpec, type Layout, type RecordSpec } from './layout-types.js';
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+export interface ParsedRecord {
+  /** record role: header, detail or trailer */
+  type: string;
+  /** by field name, filler left out: N and date fields as written (leading zeros kept), others without trailing padding */
+  fields: Record<string, string>;
+}
+
+/**
+ * Reads one record (without its line ending) strictly: length, printable ASCII, known record type,
+ * constants, N and date fields all digits, AN fields left-aligned, allowed values, filler blank.
+ * Any deviation is an InputError naming the record (line number) and field.
+ */
+export function parsePersoRecord(layout: Layout, line: string, lineNumber: number): ParsedRecord {
+  const fail = (message: string, field?: string): never => {
+    throw new InputError(message, { record: lineNumber, ...(field ? { field } : {}) });
+  };
+  if (!PRINTABLE_ASCII.test(line)) fail(`character at position ${line.search(/[^\x20-\x7e]/) + 1} is not printable ASCII`);
+  if (line.length !== layout.recordLength) fail(`record is ${line.length} characters long, the layout says ${layout.recordLength}`);
+  const spec = specOf(layout, line) ?? fail(`unknown record type ${JSON.stringify(typeCodeOf(layout, line))}`);
+  const fields: Record<string, string> = {};
+  for (const field of spec.fields) {
+    const raw = line.slice(field.offset, field.offset + field.length);
+    const problem = fieldProblem(field, raw);
+    if (problem) fail(problem, field.name);
+    if (field.type !== 'filler') fields[field.name] = field.type === 'N' || field.type === 'date' ? raw : raw.trimEnd();
+  }
+  return { type: spec.role, fields };
+}
+
+/** The record type whose code is at the layout's type-code position, if any. */
+export function specOf(layout: Layout, line: string): RecordSpec | undefined {
+  const code = typeCodeOf(layout, line);
+  return recordSpecs(layout).find((r) => r.code === code);
+}
+
+function typeCodeOf(layout: Layout, line: string): string {
+  return line.slice(layout.typeCode.offset, layout.typeCode.offset + layout.typeCode.length);
+}
+
+/** What is wrong with one field's raw text, or undefined. Messages never quote a PAN field. */
+function fieldProblem(field: FieldSpec, raw: string): string | undefined {
+  const shown = field.source === 'card.pan' ? maskPan(raw) : JSON.stringify(raw);
+  switch (field.type) {
+    case 'constant':
+      return raw === field.value ? undefined : `${shown} should be ${JSON.stringify(field.value)}`;
+    case 'filler':
+      return /^ *$/.test(raw) ? undefined : `filler must be spaces, found ${maskPansInText(JSON.stringify(raw.trim()))}`;
+    case 'N':
+    case 'date':
+      if (!/^\d+$/.test(raw)) return `${shown} must be ${field.length} digits`;
+      if (field.type === 'date' && !validDate(raw, field.format!)) return `${shown} is not a date ${field.format}`;
+      break;
+    case 'AN':
+      if (raw.startsWith(' ') && raw.trim()) return `${shown} must be left-aligned`;
+      if (field.required && !raw.trim()) return 'is required but blank';
+      break;
+  }
+  const value = field.type === 'AN' ? raw.trimEnd() : raw.replace(/^0+(?=\d)/, '');
+  if (field.values && value !== '' && !field.values.includes(value)) return `${shown} is not one of ${field.values.join(', ')}`;
+  return undefined;
+}
+
+function validDate(raw: string, format: 'YYYYMMDD' | 'YYMMDD'): boolean {
+  const iso = format === 'YYYYMMDD' ? `${raw.slice(0, 4)}-${raw.slice(4, 6)}-${raw.slice(6)}` : `20${raw.slice(0, 2)}-${raw.slice(2, 4)}-${raw.slice(4)}`;
+  const date = new Date(`${iso}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(iso);
+}
+
+export interface ExplainedField {
+  name: string;
+  position: number;
+  length: number;
+  type: string;
+  /** the field's text as written, PAN masked */
+  value: string;
+}
+
+export interface ExplainedRecord {
+  lineNumber: number;
+  type: string;
+  fields: ExplainedField[];
+  /** why a strict read refuses this record, if it does */
+  problem?: string;
+}
+
+/**
+ * A record field by field with positions, for support staff. Lenient: a record the strict parser
+ * refuses is still shown (by the layout of its type code) with the problem. PANs are always masked:
+ * the PAN field, and any PAN-looking number anywhere else.
+ */
+export function explainRecord(layout: Layout, line: string, lineNumber: number): ExplainedRecord {
+  let problem: string | undefined;
+  try {
+    parsePersoRecord(layout, line, lineNumber);
+  } catch (err) {
+    problem = maskPansInText((err as Error).message);
+  }
+  const spec = specOf(layout, line);
+  const fields = (spec?.fields ?? []).map((f) => {
+    const raw = line.slice(f.offset, f.offset + f.length);
+    const value = f.source === 'card.pan' ? maskPan(raw) : maskPansInText(raw);
+    return { name: f.name, position: f.position, length: f.length, type: f.type, value };
+  });
+  return { lineNumber, type: spec?.role ?? 'unknown', fields, ...(problem ? { problem } : {}) };
+}

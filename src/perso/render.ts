@@ -1,0 +1,156 @@
+import { Readable } from 'node:stream';
+import type { ContractForPerso } from '../domain/contract.js';
+import { ConfigError, InputError } from '../errors.js';
+import { pad } from './layout.js';
+import type { FieldSpec, Layout, RecordSpec, Source } from './layout-types.js';
+import { prepareCard } from './prepare.js';
+
+/** Everything about the file that is not a card. Nothing is taken from the wall clock: a regeneration yields the same bytes. */
+export interface FileContext {
+  issuerCode: string;
+  bureauCode: string;
+  /** YYYY-MM-DD */
+  businessDate: string;
+  /** daily file sequence, 1… */
+  sequence: number;
+  /** creation time written in the header (HHMMSS, UTC) */
+  createdAt: Date;
+  environment: 'P' | 'T';
+  lineEnding: 'LF' | 'CRLF';
+}
+
+/** What the trailer says, for the batch row: detail records (cards) and the hash total (sum of contract ids mod 10^15). */
+export interface PersoTotals {
+  records: number;
+  hashTotal: string;
+}
+
+/** The clear file as a byte stream; `totals` is set (and a 'totals' event emitted) just before it ends. */
+export interface PersoFileStream extends Readable {
+  totals?: PersoTotals;
+}
+
+const CHUNK_CHARS = 64 * 1024;
+const HASH_MODULUS = 10n ** 15n;
+const NOT_RECORD_TEXT = /[^\x20-\x7e\r\n]/;
+
+/**
+ * Renders header, one detail record per contract (record sequence 1..n in iteration order) and
+ * trailer, in chunks of about 64 KiB; memory does not depend on the number of contracts. A contract
+ * that cannot be rendered fails the stream with an InputError naming the record and field (the
+ * send job sets such contracts aside with prepareCard first).
+ */
+export function renderPersoFile(layout: Layout, ctx: FileContext, contracts: AsyncIterable<ContractForPerso> | Iterable<ContractForPerso>): PersoFileStream {
+  const stream: PersoFileStream = Readable.from(generate(), { objectMode: false });
+  async function* generate(): AsyncGenerator<Buffer> {
+    const eol = ctx.lineEnding === 'CRLF' ? '\r\n' : '\n';
+    const fileValue = fileValues(ctx);
+    let chunk = layout.header ? renderFixed(layout, layout.header, fileValue) + eol : '';
+    const detail = detailPlan(layout, fileValue);
+    let count = 0;
+    let hash = 0n;
+    for await (const contract of contracts) {
+      count++;
+      const prepared = prepareCard(layout, contract, ctx.businessDate);
+      if (!prepared.ok) throw new InputError(withoutFieldPrefix(prepared), { record: count, field: prepared.field });
+      hash += BigInt(prepared.card.contractId);
+      chunk += detail(prepared.card.values, count) + eol;
+      if (chunk.length >= CHUNK_CHARS) {
+        yield toBytes(chunk, count);
+        chunk = '';
+      }
+    }
+    const totals: PersoTotals = { records: count, hashTotal: String(hash % HASH_MODULUS) };
+    if (layout.trailer) {
+      const totalRecords = count + (layout.header ? 1 : 0) + 1;
+      chunk += renderFixed(layout, layout.trailer, (source, field) => {
+        if (source === 'totals.detailCount') return String(count);
+        if (source === 'totals.totalRecords') return String(totalRecords);
+        if (source === 'totals.hashTotal') return String(hash % 10n ** BigInt(field.length));
+        return fileValue(source, field);
+      }) + eol;
+    }
+    if (chunk) yield toBytes(chunk, count);
+    stream.totals = totals;
+    stream.emit('totals', totals);
+  }
+  return stream;
+}
+
+type ValueOf = (source: Source, field: FieldSpec) => string;
+
+function fileValues(ctx: FileContext): ValueOf {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(ctx.businessDate)) throw new ConfigError(`business date ${JSON.stringify(ctx.businessDate)} is not YYYY-MM-DD`);
+  const date = ctx.businessDate.replace(/-/g, '');
+  const time = ctx.createdAt.toISOString().slice(11, 19).replace(/:/g, '');
+  return (source, field) => {
+    switch (source) {
+      case 'file.issuerCode': return ctx.issuerCode;
+      case 'file.bureauCode': return ctx.bureauCode;
+      case 'file.businessDate': return field.format === 'YYMMDD' ? date.slice(2) : date;
+      case 'file.creationTime': return time;
+      case 'file.sequence': return String(ctx.sequence);
+      case 'file.environment': return ctx.environment;
+      default: throw new Error(`no value for ${source} in a ${field.name} field`);
+    }
+  };
+}
+
+/** A header or trailer: every value checked (digits for N, allowed values, fits, printable). */
+function renderFixed(layout: Layout, spec: RecordSpec, valueOf: ValueOf): string {
+  let record = '';
+  for (const field of spec.fields) record += fixedValue(layout, spec, field, valueOf);
+  return record;
+}
+
+function fixedValue(layout: Layout, spec: RecordSpec, field: FieldSpec, valueOf: ValueOf): string {
+  if (field.type === 'constant') return field.value!;
+  if (field.type === 'filler') return ' '.repeat(field.length);
+  const value = valueOf(field.source!, field);
+  const wrong = (problem: string) => new ConfigError(`layout ${layout.name}, ${spec.role} field ${field.name}: ${JSON.stringify(value)} ${problem}`);
+  if ((field.type === 'N' || field.type === 'date') && !/^\d*$/.test(value)) throw wrong('must be digits');
+  if (!/^[\x20-\x7e]*$/.test(value)) throw wrong('must be printable ASCII');
+  if (value.length > field.length) throw wrong(`does not fit ${field.length} characters`);
+  if (field.values && !field.values.includes(value)) throw wrong(`is not one of ${field.values.join(', ')}`);
+  if (field.required && !value) throw wrong('is required');
+  return pad(value, field.length, field.align, field.padding);
+}
+
+/**
+ * The detail record builder: values that do not change within the file (constants, filler, file.*)
+ * are padded once; per record only the card's prepared values and the record sequence are joined.
+ */
+function detailPlan(layout: Layout, fileValue: ValueOf): (values: Array<string | undefined>, sequence: number) => string {
+  const fields = layout.detail.fields;
+  const fixed = fields.map((f) => (f.source?.startsWith('card.') || f.source?.startsWith('emboss.') || f.source === 'record.sequence'
+    ? undefined : fixedValue(layout, layout.detail, f, fileValue)));
+  const sequenceAt = fields.findIndex((f) => f.source === 'record.sequence');
+  const sequenceField = fields[sequenceAt];
+  return (values, sequence) => {
+    let record = '';
+    for (let i = 0; i < fields.length; i++) {
+      if (i === sequenceAt) record += sequenceText(sequenceField!, sequence);
+      else record += values[i] ?? fixed[i]!;
+    }
+    if (record.length !== layout.recordLength) {
+      throw new InputError(`rendered ${record.length} characters instead of ${layout.recordLength}`, { record: sequence });
+    }
+    return record;
+  };
+}
+
+function sequenceText(field: FieldSpec, sequence: number): string {
+  const text = String(sequence);
+  if (text.length > field.length) throw new InputError(`record sequence ${sequence} does not fit ${field.length} digits`, { record: sequence, field: field.name });
+  return text.padStart(field.length, '0');
+}
+
+/** The reason without its leading "field: " (InputError names the field itself). */
+function withoutFieldPrefix(invalid: { field: string; reason: string }): string {
+  return invalid.reason.startsWith(`${invalid.field}: `) ? invalid.reason.slice(invalid.field.length + 2) : invalid.reason;
+}
+
+function toBytes(chunk: string, lastRecord: number): Buffer {
+  if (NOT_RECORD_TEXT.test(chunk)) throw new InputError('a record holds a character outside printable ASCII', { record: `near ${lastRecord}` });
+  return Buffer.from(chunk, 'latin1');
+}
