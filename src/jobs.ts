@@ -17,8 +17,12 @@ export interface SendResult {
   /** batches sent (or resumed and sent) in this run */
   batches: Array<{ fileName: string; records: number; state: string }>;
   cardsSent: number;
-  /** contracts set Invalid in this run, with their reasons (PANs masked) */
+  /** contracts set Invalid in this run, with their reasons (PANs masked); at most the first 1000 */
   invalid: Array<{ contractNumber: string; plasticId: string; reason: string }>;
+  /** how many contracts were set Invalid in this run (may exceed the listed ones) */
+  invalidTotal?: number;
+  /** set when the business date is not a business day and force was not given: nothing new was claimed */
+  notBusinessDay?: string;
 }
 
 export interface ReceiveOptions {

@@ -128,7 +128,7 @@ export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOu
       for (const row of rows) {
         const verdict = params.validate(toContractForPerso(row, params.cipher));
         if (verdict.ok) valid.push(row);
-        else rejected.push({ contractId: Number(row.id), contractNumber: row.contract_number, plasticId: row.plastic_id, reason: `${verdict.field}: ${verdict.reason}` });
+        else rejected.push({ contractId: Number(row.id), contractNumber: row.contract_number, plasticId: row.plastic_id, reason: withField(verdict.field, verdict.reason) });
       }
       await markInvalid(trx, rejected, params.now);
       invalid.push(...rejected);
@@ -143,6 +143,11 @@ export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOu
       .update({ record_count: count, hash_total: (hashTotal % 10n ** 15n).toString(), updated_at: params.now });
     return { batch: toBatch(await trx('perso_batches').where({ id: batchId }).first()), invalid };
   });
+}
+
+/** The reason as stored: it names the field first. */
+export function withField(field: string, reason: string): string {
+  return reason.startsWith(`${field}:`) ? reason : `${field}: ${reason}`;
 }
 
 /** A page of Marked contracts without a batch after `afterId`; on PostgreSQL locked, skipping rows others hold. */
@@ -236,8 +241,9 @@ export async function confirmBatch(db: Knex, batchId: number, archivePath: strin
        select id, 'Marked', 'InProduction', 'batch', ?, null, ? from card_contracts where batch_id = ? and production_status = 'Marked'`,
       [batchId, now, batchId],
     );
-    return trx('card_contracts').where({ batch_id: batchId, production_status: 'Marked' })
+    const moved = await trx('card_contracts').where({ batch_id: batchId, production_status: 'Marked' })
       .update({ production_status: 'InProduction', updated_at: now });
+    return Number(moved);
   });
 }
 

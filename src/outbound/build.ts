@@ -1,0 +1,82 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { EncryptedFile } from '../db/batches.js';
+import type { ContractForPerso } from '../domain/contract.js';
+import { digestingStream } from './digest.js';
+import type { FileIdentity, PersoFileMaker } from './perso-file.js';
+
+export interface BuildRequest {
+  maker: PersoFileMaker;
+  identity: FileIdentity;
+  fileName: string;
+  contracts: AsyncIterable<ContractForPerso>;
+  outbox: string;
+  /** called once, when the first clear bytes flow (fault injection in tests) */
+  onFirstBytes?: () => void | Promise<void>;
+}
+
+/**
+ * Renders the contracts, encrypts in flight and writes only the encrypted bytes, first to
+ * `<outbox>/<name>.tmp`, then (synced) renamed to `<outbox>/<name>`: the clear file never touches disk
+ * and a complete outbox file is never half-written.
+ */
+export async function buildEncryptedFile(req: BuildRequest): Promise<EncryptedFile> {
+  await mkdir(req.outbox, { recursive: true, mode: 0o700 });
+  const finalPath = join(req.outbox, req.fileName);
+  const tmpPath = finalPath + '.tmp';
+  const rendered = req.maker.render(req.identity, req.contracts);
+  const clearDigest = digestingStream();
+  const encDigest = digestingStream();
+  const encrypted = req.maker.encrypt(clearDigest);
+  const clearSide = pipeline(rendered.clear, firstBytesTap(req.onFirstBytes), clearDigest).catch((err) => {
+    encrypted.destroy(err);
+    throw err;
+  });
+  const encryptedSide = pipeline(encrypted, encDigest, createWriteStream(tmpPath, { mode: 0o600 }));
+  try {
+    await settleBoth(clearSide, encryptedSide);
+    await fsyncFile(tmpPath);
+    await rename(tmpPath, finalPath);
+  } catch (err) {
+    rendered.clear.destroy();
+    await unlink(tmpPath).catch(() => undefined);
+    throw err;
+  }
+  const clear = clearDigest.digest();
+  const enc = encDigest.digest();
+  const totals = rendered.totals();
+  return {
+    clearSha256: clear.sha256, clearSize: clear.size, encSha256: enc.sha256, encSize: enc.size,
+    outboxPath: finalPath, recordCount: totals.records, hashTotal: totals.hashTotal,
+  };
+}
+
+/** Waits for both sides; the first error (usually the root cause, the clear side) wins. */
+async function settleBoth(a: Promise<unknown>, b: Promise<unknown>): Promise<void> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+}
+
+function firstBytesTap(onFirstBytes?: () => void | Promise<void>): Transform {
+  let seen = false;
+  return new Transform({
+    transform(chunk, _encoding, done) {
+      if (seen || !onFirstBytes) return done(null, chunk);
+      seen = true;
+      Promise.resolve().then(onFirstBytes).then(() => done(null, chunk), done);
+    },
+  });
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

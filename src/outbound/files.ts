@@ -1,0 +1,46 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Logger } from '../log.js';
+
+/** Where the send job keeps encrypted files: the outbox until sent, then the archive. */
+export interface SendFolders {
+  outbox: string;
+  archive: string;
+}
+
+export function sendFolders(workDir: string): SendFolders {
+  return { outbox: join(workDir, 'outbox'), archive: join(workDir, 'archive') };
+}
+
+/**
+ * Moves a sent file from the outbox to the archive; idempotent, so a confirm repeated after a crash
+ * finds it already there. Returns the archive path, or null when the file is in neither place.
+ */
+export async function archiveFile(outboxPath: string, folders: SendFolders, log: Logger): Promise<string | null> {
+  const target = join(folders.archive, basename(outboxPath));
+  if (existsSync(outboxPath)) {
+    await mkdir(folders.archive, { recursive: true, mode: 0o700 });
+    await rename(outboxPath, target);
+    return target;
+  }
+  if (existsSync(target)) return target;
+  log.warn({ file: basename(outboxPath) }, 'sent file is neither in the outbox nor in the archive');
+  return null;
+}
+
+/** Deletes archived files last modified more than `retentionDays` ago; returns their names. */
+export async function purgeArchive(folders: SendFolders, retentionDays: number, now: Date): Promise<string[]> {
+  if (!existsSync(folders.archive)) return [];
+  const limit = now.getTime() - retentionDays * 86_400_000;
+  const deleted: string[] = [];
+  for (const entry of await readdir(folders.archive, { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(folders.archive, entry.name);
+    if ((await stat(path)).mtimeMs < limit) {
+      await unlink(path);
+      deleted.push(entry.name);
+    }
+  }
+  return deleted;
+}

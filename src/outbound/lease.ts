@@ -1,0 +1,46 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { acquireLease, leaseHolder, releaseLease, renewLease } from '../db/lease.js';
+import { TransientError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export const SEND_LEASE = 'send';
+
+/** The send lease, held for one run and renewed in the background while the run lasts. */
+export interface HeldLease {
+  /** throws once the lease was lost (another runner may have taken over): stop before the next state change */
+  assertHeld(): void;
+  release(): Promise<void>;
+}
+
+/** Takes the lease or throws a TransientError naming the runner that holds it. */
+export async function holdLease(db: Knex, ttlMs: number, log: Logger, name = SEND_LEASE): Promise<HeldLease> {
+  const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  if (!(await acquireLease(db, name, owner, ttlMs))) {
+    const holder = await leaseHolder(db, name);
+    const until = holder ? new Date(Number(holder.expires_at)).toISOString() : 'now';
+    throw new TransientError(`another runner holds the ${name} lease (${holder?.owner ?? 'unknown'}, until ${until})`);
+  }
+  let lost = false;
+  let heldUntil = Date.now() + ttlMs;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    renewLease(db, name, owner, ttlMs, now).then((held) => {
+      if (!held && !lost) log.error({ lease: name }, 'lease lost: stopping at the next checkpoint');
+      lost ||= !held;
+      if (held) heldUntil = now + ttlMs;
+    }, (err) => log.warn({ lease: name, err: String(err) }, 'lease renewal failed; retrying'));
+  }, Math.max(1000, Math.floor(ttlMs / 3)));
+  timer.unref();
+  return {
+    assertHeld() {
+      // a renewal that kept failing (database unreachable) counts as lost once the lease ran out
+      if (lost || Date.now() > heldUntil) throw new TransientError(`the ${name} lease was lost; another runner may continue`);
+    },
+    async release() {
+      clearInterval(timer);
+      await releaseLease(db, name, owner);
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import type { Readable } from 'node:stream';
+import type { ContractForPerso } from '../domain/contract.js';
+import type { Validation } from '../db/batches.js';
+
+/** The clear personalization file of one batch, as a stream; totals are known once it has ended. */
+export interface RenderedFile {
+  clear: Readable;
+  totals(): { records: number; hashTotal: string };
+}
+
+/** What is rendered into a file's header and trailer besides the cards. */
+export interface FileIdentity {
+  businessDate: string;
+  sequence: number;
+  /** the batch's creation time: a re-render after a crash yields the same clear bytes */
+  createdAt: Date;
+}
+
+/**
+ * Everything the send job needs to turn contracts into one encrypted file: the bureau profile
+ * (layout, names) and the keys. `makePersoFileMaker` in perso-file-maker.ts builds it from config.
+ */
+export interface PersoFileMaker {
+  fileName(businessDate: string, sequence: number): string;
+  /** our own validation of one card (PAN-safe reason) */
+  validate(contract: ContractForPerso, businessDate: string): Validation;
+  render(file: FileIdentity, contracts: AsyncIterable<ContractForPerso>): RenderedFile;
+  /** the OpenPGP message for the bureau (and archive key, optionally signed) */
+  encrypt(clear: Readable): Readable;
+}

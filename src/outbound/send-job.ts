@@ -1,0 +1,183 @@
+import { makeCalendar, type BusinessCalendar } from '../calendar/index.js';
+import type { Config } from '../config/schema.js';
+import {
+  batchContracts, claimBatch, confirmBatch, getBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches,
+  type Batch, type InvalidCard,
+} from '../db/batches.js';
+import { nowIso, type Db } from '../db/connection.js';
+import { PermanentError, messageOf } from '../errors.js';
+import type { Clock, SendJob, SendOptions, SendResult } from '../jobs.js';
+import { scrub, type Logger } from '../log.js';
+import type { PanCipher } from '../security/pan.js';
+import { withSession, type Transport } from '../transport/remote.js';
+import { buildEncryptedFile } from './build.js';
+import { alreadyDelivered, outboxIntact } from './deliver.js';
+import { dryRunSend } from './dry-run.js';
+import { archiveFile, purgeArchive, sendFolders } from './files.js';
+import { holdLease, type HeldLease } from './lease.js';
+import { makePersoFileMaker } from './perso-file-maker.js';
+import type { PersoFileMaker } from './perso-file.js';
+
+/** Where tests make a run fail (throw) or die (kill -9): after each state change and in the middle of encryption. */
+export type SendFaultPoint = 'claimed' | 'encrypting' | 'encrypted' | 'transferred' | 'uploaded';
+
+export interface SendJobDeps {
+  db: Db;
+  config: Config;
+  cipher: PanCipher;
+  transport: Transport;
+  log: Logger;
+  clock?: Clock;
+  /** default: the configured business-day calendar */
+  calendar?: BusinessCalendar;
+  /** default: layout and keys from config, loaded at the start of each run */
+  makeFileMaker?: (now: Date) => Promise<PersoFileMaker>;
+  faults?: { at?(point: SendFaultPoint, batch: Batch): void | Promise<void> };
+}
+
+/** At most this many Invalid cards are listed in a result (all are in the database with their reason). */
+const INVALID_LISTED = 1000;
+
+/**
+ * The send job: claimed → encrypted → uploaded → sent (DESIGN.md). Each run first carries every
+ * unfinished batch forward from its state, then claims and sends new batches until no Marked card
+ * is left; one runner at a time (lease).
+ */
+export function makeSendJob(deps: SendJobDeps): SendJob {
+  const { db, config, cipher, transport, log } = deps;
+  const clock = deps.clock ?? (() => new Date());
+  const calendar = deps.calendar ?? makeCalendar(config.calendar);
+  const folders = sendFolders(config.workDir);
+  const makeFileMaker = deps.makeFileMaker ?? ((now: Date) => makePersoFileMaker(config, { log, now }));
+  const fault = async (point: SendFaultPoint, batch: Batch) => deps.faults?.at?.(point, batch);
+  const now = () => nowIso(clock);
+
+  return {
+    async run(options: SendOptions = {}): Promise<SendResult> {
+      const businessDate = options.businessDate ?? calendar.businessDateAt(clock(), config.schedule.timezone);
+      const maker = await makeFileMaker(clock());
+      if (options.dryRun) return dryRunSend({ db, cipher, maker, businessDate, maxCards: config.perso.maxCardsPerFile, clock });
+      const lease = await holdLease(db, config.daemon.leaseTtlSeconds * 1000, log);
+      try {
+        return await sendAll(maker, lease, businessDate, options);
+      } finally {
+        await lease.release();
+      }
+    },
+  };
+
+  async function sendAll(maker: PersoFileMaker, lease: HeldLease, businessDate: string, options: SendOptions): Promise<SendResult> {
+    const result: SendResult = { batches: [], cardsSent: 0, invalid: [] };
+    const sent = (batch: Batch) => {
+      result.batches.push({ fileName: batch.fileName, records: batch.recordCount, state: batch.state });
+      result.cardsSent += batch.recordCount;
+    };
+    for (const batch of await unfinishedBatches(db)) {
+      if (options.signal?.aborted) return result;
+      log.info({ batch: batch.id, file: batch.fileName, state: batch.state }, 'resuming unfinished batch');
+      sent(await carryForward(maker, lease, batch));
+    }
+    const notBusinessDay = calendar.whyNot(businessDate);
+    if (notBusinessDay && !options.force) {
+      log.warn({ businessDate, why: notBusinessDay }, 'not a business day: nothing new claimed (use force to send anyway)');
+      return { ...result, notBusinessDay };
+    }
+    for (;;) {
+      if (options.signal?.aborted) return result;
+      lease.assertHeld();
+      const claim = await claimBatch(db, {
+        businessDate, maxCards: config.perso.maxCardsPerFile, fileName: (seq) => maker.fileName(businessDate, seq),
+        validate: (contract) => maker.validate(contract, businessDate), cipher, now: now(),
+      });
+      noteInvalid(result, claim.invalid);
+      if (!claim.batch) return result;
+      log.info({ batch: claim.batch.id, file: claim.batch.fileName, records: claim.batch.recordCount }, 'batch claimed');
+      await fault('claimed', claim.batch);
+      sent(await carryForward(maker, lease, claim.batch));
+    }
+  }
+
+  /** Moves one batch through its remaining states; a failure is counted on the batch and rethrown. */
+  async function carryForward(maker: PersoFileMaker, lease: HeldLease, batch: Batch): Promise<Batch> {
+    let current = batch;
+    try {
+      if (current.state === 'claimed') current = await encrypt(maker, lease, current);
+      if (current.state === 'encrypted') current = await upload(maker, lease, current);
+      if (current.state === 'uploaded') current = await confirm(lease, current);
+      return current;
+    } catch (err) {
+      await recordBatchFailure(db, batch.id, scrub(messageOf(err)), now())
+        .catch((e) => log.error({ batch: batch.id, err: messageOf(e) }, 'could not record the failure'));
+      log.error({ batch: batch.id, file: batch.fileName, state: current.state, err: messageOf(err) }, 'batch failed; the next run resumes it');
+      throw err;
+    }
+  }
+
+  /** claimed → encrypted (also used again when the outbox file was lost before upload). */
+  async function encrypt(maker: PersoFileMaker, lease: HeldLease, batch: Batch): Promise<Batch> {
+    const file = await buildEncryptedFile({
+      maker, fileName: batch.fileName, outbox: folders.outbox,
+      identity: { businessDate: batch.businessDate, sequence: batch.sequence, createdAt: new Date(batch.createdAt) },
+      contracts: batchContracts(db, batch.id, cipher),
+      onFirstBytes: () => fault('encrypting', batch),
+    });
+    if (file.recordCount !== batch.recordCount || file.hashTotal !== batch.hashTotal) {
+      throw new PermanentError(`batch ${batch.id} rendered ${file.recordCount} records (hash total ${file.hashTotal}), ` +
+        `but ${batch.recordCount} (hash total ${batch.hashTotal}) were claimed`);
+    }
+    lease.assertHeld();
+    await markEncrypted(db, batch.id, file, now());
+    const encrypted = await reload(batch);
+    log.info({ batch: batch.id, file: batch.fileName, bytes: file.encSize, sha256: file.encSha256 }, 'batch encrypted');
+    await fault('encrypted', encrypted);
+    return encrypted;
+  }
+
+  /** encrypted → uploaded: unless already on the server under its final name, upload the outbox file atomically. */
+  async function upload(maker: PersoFileMaker, lease: HeldLease, batch: Batch): Promise<Batch> {
+    const dir = config.sftp.inboundDir;
+    let current = batch;
+    const delivered = await withSession(transport, async (session) => {
+      if (await alreadyDelivered(session, dir, current)) return true;
+      if (!(await outboxIntact(current))) {
+        log.warn({ batch: batch.id, file: batch.fileName }, 'outbox file missing or changed: encrypting again');
+        current = await encrypt(maker, lease, { ...current, state: 'claimed' });
+      }
+      lease.assertHeld();
+      await session.uploadAtomic(current.outboxPath!, dir, current.fileName, current.encSize!);
+      return false;
+    });
+    if (delivered) log.info({ batch: batch.id, file: batch.fileName }, 'file already on the server with the recorded size: not uploaded again');
+    await fault('transferred', current);
+    lease.assertHeld();
+    await markUploaded(db, batch.id, now());
+    const uploaded = await reload(batch);
+    log.info({ batch: batch.id, file: batch.fileName, dir }, 'batch uploaded');
+    await fault('uploaded', uploaded);
+    return uploaded;
+  }
+
+  /** uploaded → sent: cards InProduction; the encrypted file moves to the archive, old archives are purged. */
+  async function confirm(lease: HeldLease, batch: Batch): Promise<Batch> {
+    const archived = batch.outboxPath ? await archiveFile(batch.outboxPath, folders, log) : null;
+    lease.assertHeld();
+    const cards = await confirmBatch(db, batch.id, archived, now());
+    log.info({ batch: batch.id, file: batch.fileName, cards }, 'batch sent');
+    const purged = await purgeArchive(folders, config.archive.retentionDays, clock());
+    if (purged.length) log.info({ files: purged }, 'archived files past retention deleted');
+    return reload(batch);
+  }
+
+  async function reload(batch: Batch): Promise<Batch> {
+    const row = await getBatch(db, batch.id);
+    if (!row) throw new Error(`batch ${batch.id} disappeared`);
+    return row;
+  }
+}
+
+function noteInvalid(result: SendResult, invalid: InvalidCard[]): void {
+  result.invalidTotal = (result.invalidTotal ?? 0) + invalid.length;
+  for (const card of invalid.slice(0, Math.max(0, INVALID_LISTED - result.invalid.length))) {
+    result.invalid.push({ contractNumber: card.contractNumber, plasticId: card.plasticId, reason: card.reason });
+  }
+}
