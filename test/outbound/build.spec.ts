@@ -1,0 +1,68 @@
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { batchContracts, claimBatch } from '../../src/db/batches.js';
+import { buildEncryptedFile } from '../../src/outbound/build.js';
+import { PanCipher } from '../../src/security/pan.js';
+import { describeEachDatabase, newPanKey } from '../helpers/db.js';
+import { clearSendTables, insertCards } from './fixtures.js';
+import { contractIdsOf, decryptedRecords, fileMaker, filesIn, makeBureauKeys, removeDir, sendConfig, type BureauKeys } from './harness.js';
+
+const cipher = new PanCipher(newPanKey());
+
+describeEachDatabase('build the encrypted file of a batch', (ctx) => {
+  let keys: BureauKeys;
+  before(() => { keys = makeBureauKeys(); });
+  after(() => keys.gpg.cleanup());
+  beforeEach(async () => clearSendTables(ctx().db));
+
+  it('renders the batch in record order, encrypts for the bureau (gpg reads it), records hashes; no clear bytes on disk', async () => {
+    const { db } = ctx();
+    const config = sendConfig(keys);
+    const maker = await fileMaker(config);
+    await insertCards(db, cipher, 1, 5);
+    const { batch } = await claimBatch(db, {
+      businessDate: '2026-11-26', maxCards: 100, fileName: (s) => maker.fileName('2026-11-26', s),
+      validate: (c) => maker.validate(c, '2026-11-26'), cipher, now: '2026-11-26T09:00:00.000Z',
+    });
+    const outbox = join(config.workDir, 'outbox');
+    const build = () => buildEncryptedFile({
+      maker, fileName: batch!.fileName, outbox, contracts: batchContracts(db, batch!.id, cipher),
+      identity: { businessDate: '2026-11-26', sequence: 1, createdAt: new Date(batch!.createdAt) },
+    });
+    const file = await build();
+    assert.equal(batch!.fileName, 'BXISSUER_PERSO_20261126_000001.dat.pgp');
+    assert.deepEqual(filesIn(outbox), [batch!.fileName], 'only the final encrypted file, no .tmp left');
+    const encrypted = readFileSync(file.outboxPath);
+    assert.equal(file.encSize, encrypted.length);
+    assert.equal(file.encSha256, createHash('sha256').update(encrypted).digest('hex'));
+    assert.ok(!encrypted.includes(Buffer.from('PERSOREQ')), 'the outbox file is not clear text');
+    const lines = decryptedRecords(keys, file.outboxPath);
+    const clear = Buffer.from(lines.map((l) => l + '\n').join(''), 'latin1');
+    assert.equal(file.clearSize, clear.length);
+    assert.equal(file.clearSha256, createHash('sha256').update(clear).digest('hex'));
+    assert.equal(lines.length, 7);
+    assert.match(lines[0]!, /^HPERSOREQBXISSUERBUREAU0120261126\d{6}000001001T/);
+    assert.deepEqual(contractIdsOf(lines), ['1001', '1002', '1003', '1004', '1005']);
+    assert.deepEqual([file.recordCount, file.hashTotal], [5, String(1001 + 1002 + 1003 + 1004 + 1005)]);
+    const again = await build();
+    assert.equal(again.clearSha256, file.clearSha256, 'a re-render yields the same clear bytes');
+    removeDir(config.workDir);
+  });
+
+  it('a failure in the middle leaves no file in the outbox', async () => {
+    const { db } = ctx();
+    const config = sendConfig(keys);
+    const maker = await fileMaker(config);
+    await insertCards(db, cipher, 1, 3);
+    const outbox = join(config.workDir, 'outbox');
+    await assert.rejects(buildEncryptedFile({
+      maker, fileName: 'X.dat.pgp', outbox, contracts: batchContracts(db, 999, cipher),
+      identity: { businessDate: '2026-11-26', sequence: 1, createdAt: new Date() },
+      onFirstBytes: () => { throw new Error('injected'); },
+    }), /injected/);
+    assert.deepEqual(filesIn(outbox), []);
+    removeDir(config.workDir);
+  });
+}, ['sqlite']);
