@@ -39,12 +39,13 @@ async function startEncryption(
   out: PassThrough,
 ): Promise<void> {
   const message = await openpgp.createMessage({ binary: Readable.toWeb(clear) as any, format: 'binary' });
+  const format = opts.armor ? 'armored' : 'binary';
   const encrypted = await openpgp.encrypt({
     message,
     encryptionKeys: opts.recipients,
     signingKeys: opts.signingKey ? [opts.signingKey] : [],
     sessionKey: await seipdV1SessionKey(opts.recipients),
-    format: opts.armor ? 'armored' : 'binary',
+    format: format as 'binary',
     config: ENCRYPT_CONFIG,
   });
   await pipeline(Readable.fromWeb(encrypted as any), out);
@@ -54,7 +55,7 @@ async function startEncryption(
  * A session key without an AEAD algorithm, so openpgp writes SEIPDv1 even when a recipient key
  * advertises SEIPDv2: gpg 2.2 cannot read v2 ("encrypted_mdc packet with unknown version 2").
  */
-async function seipdV1SessionKey(recipients: openpgp.PublicKey[]): Promise<{ data: Uint8Array; algorithm: string }> {
+async function seipdV1SessionKey(recipients: openpgp.PublicKey[]): Promise<openpgp.SessionKey> {
   const key = await openpgp.generateSessionKey({ encryptionKeys: recipients, config: ENCRYPT_CONFIG });
   return { data: key.data, algorithm: key.algorithm };
 }

@@ -1,0 +1,126 @@
+import { posix } from 'node:path';
+import { Transform, type Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type SftpClient from 'ssh2-sftp-client';
+import { PermanentError, messageOf } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { RemoteEntry, RemoteSession } from './remote.js';
+import { remoteError } from './sftp-errors.js';
+
+/** end() of ssh2-sftp-client can hang on a dead connection: we wait this long, then drop the socket. */
+const CLOSE_TIMEOUT_MS = 5000;
+
+/** Created files: readable by the owner only (the library's default was world-writable). */
+const FILE_MODE = 0o600;
+
+/** One open SFTP connection as a RemoteSession. Not reusable after close(). */
+export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log: Logger }): RemoteSession {
+  let closed = false;
+  const where = (path: string) => `${path} on ${ctx.endpoint}`;
+  const open = () => {
+    if (closed) throw new PermanentError(`the SFTP session to ${ctx.endpoint} is closed`);
+  };
+  const guard = async <T>(action: string, path: string, fn: () => Promise<T>): Promise<T> => {
+    open();
+    try {
+      return await fn();
+    } catch (err) {
+      throw remoteError(err, action, where(path));
+    }
+  };
+
+  const statOf = (path: string): Promise<RemoteEntry | null> =>
+    guard('stat', path, async () => {
+      const type = await client.exists(path);
+      if (!type) return null;
+      const s = await client.stat(path);
+      return { name: posix.basename(path), type: s.isFile ? 'file' : s.isDirectory ? 'dir' : 'other', size: s.size, modifiedAt: new Date(s.modifyTime) };
+    });
+
+  const session: RemoteSession = {
+    list: (dir) =>
+      guard('list', dir, async () =>
+        (await client.list(dir)).map((e) => ({
+          name: e.name,
+          type: e.type === '-' ? 'file' : e.type === 'd' ? 'dir' : 'other',
+          size: e.size,
+          modifiedAt: new Date(e.modifyTime),
+        })),
+      ),
+
+    stat: statOf,
+
+    async uploadAtomic(source, dir, name, expectedSize) {
+      assertPlainName(name);
+      const final = posix.join(dir, name);
+      const part = `${final}.part`;
+      if (await statOf(final)) throw new PermanentError(`${where(final)} already exists: refusing to overwrite it`);
+      if (await statOf(part)) {
+        ctx.log.warn({ file: part }, 'removing a stale partial upload');
+        await guard('remove stale', part, () => client.delete(part));
+      }
+      await guard('upload', part, () => client.put(source, part, { writeStreamOptions: { mode: FILE_MODE, flags: 'w' } }));
+      const uploaded = await statOf(part);
+      if (uploaded?.size !== expectedSize) {
+        throw new PermanentError(`${where(part)} is ${uploaded?.size ?? 'missing'} bytes after upload, expected ${expectedSize}: not renamed`);
+      }
+      await guard('rename', part, () => client.rename(part, final)).catch(async (err) => {
+        if (await statOf(final)) throw new PermanentError(`${where(final)} appeared during the upload: not overwritten, ${part} left in place`);
+        throw err;
+      });
+      ctx.log.info({ file: final, bytes: expectedSize }, 'uploaded');
+    },
+
+    download: (remotePath, destination) =>
+      guard('download', remotePath, async () => {
+        let bytes = 0;
+        const counter = new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            bytes += chunk.length;
+            done(null, chunk);
+          },
+        });
+        await pipeline(client.createReadStream(remotePath) as Readable, counter, destination as Writable);
+        return bytes;
+      }),
+
+    async move(from, to) {
+      const folder = posix.dirname(to);
+      if (!(await statOf(folder))) await guard('create folder', folder, () => client.mkdir(folder, true));
+      if (await statOf(to)) throw new PermanentError(`cannot move ${from} to ${where(to)}: the target already exists`);
+      await guard('move', from, () => client.rename(from, to));
+    },
+
+    /** Removing what is already gone is not an error (resuming after a crash may repeat it). */
+    remove: (path) => guard('remove', path, async () => void (await client.delete(path, true))),
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await endWithin(client, CLOSE_TIMEOUT_MS, ctx.log);
+    },
+  };
+  return session;
+}
+
+async function endWithin(client: SftpClient, timeoutMs: number, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+  const ended = client.end().then(() => 'ended' as const, (err) => {
+    log.debug({ err: messageOf(err) }, 'SFTP end reported an error');
+    return 'ended' as const;
+  });
+  const outcome = await Promise.race([ended, timedOut]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') {
+    log.warn({ timeoutMs }, 'SFTP end() did not finish: dropping the connection');
+    (client as unknown as { client: { destroy(): void } }).client.destroy();
+  }
+}
+
+/** A remote file name we write: one path segment, no traversal. */
+function assertPlainName(name: string): void {
+  if (!name || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
+    throw new PermanentError(`invalid remote file name ${JSON.stringify(name)}: a single path segment is required`);
+  }
+}

@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import SftpClient from 'ssh2-sftp-client';
+import type { Config } from '../config/schema.js';
+import { secretFromEnv } from '../config/secrets.js';
+import { ConfigError, PermanentError, messageOf } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { RemoteSession, Transport } from './remote.js';
+import { isTransientNetworkError, withRetry } from './retry.js';
+import { makeSftpSession } from './sftp-session.js';
+
+export type SftpConfig = Config['sftp'];
+
+/**
+ * The bureau's SFTP server behind the Transport interface. Every connection pins the host key,
+ * uses TCP noDelay (SFTP is ~100× slower without it), keepalive and a handshake timeout, and is
+ * retried with backoff while the failure is a network one.
+ */
+export function makeSftpTransport(config: SftpConfig, deps: { log: Logger; env?: NodeJS.ProcessEnv; signal?: AbortSignal }): Transport {
+  const log = deps.log.child({ component: 'sftp' });
+  return {
+    async connect(): Promise<RemoteSession> {
+      const settings = connectionSettings(config, deps.env);
+      return withRetry(() => openSession(config, settings, log), config.retry, {
+        isTransient: isTransientNetworkError,
+        log,
+        signal: deps.signal,
+        what: `SFTP connection to ${endpoint(config)}`,
+      });
+    },
+  };
+}
+
+interface ConnectionSettings {
+  host: string;
+  username: string;
+  pinnedHostKey: string;
+  auth: { privateKey: Buffer; passphrase?: string } | { password: string };
+}
+
+/** Checks the config before any network traffic: a missing pin or credential is a ConfigError. */
+function connectionSettings(config: SftpConfig, env: NodeJS.ProcessEnv = process.env): ConnectionSettings {
+  if (!config.host) throw new ConfigError('config key sftp.host is required to connect to the bureau');
+  if (!config.username) throw new ConfigError('config key sftp.username is required to connect to the bureau');
+  if (!config.hostKeySha256) {
+    throw new ConfigError(`config key sftp.hostKeySha256 is required: the host key of ${endpoint(config)} must be pinned (ssh-keyscan -p ${config.port} ${config.host} | ssh-keygen -lf -)`);
+  }
+  return { host: config.host, username: config.username, pinnedHostKey: config.hostKeySha256.replace(/=+$/, ''), auth: authOf(config, env) };
+}
+
+function authOf(config: SftpConfig, env: NodeJS.ProcessEnv): ConnectionSettings['auth'] {
+  if (config.privateKeyFile) {
+    let privateKey: Buffer;
+    try {
+      privateKey = readFileSync(config.privateKeyFile);
+    } catch (err) {
+      throw new ConfigError(`cannot read sftp.privateKeyFile ${config.privateKeyFile}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`);
+    }
+    return { privateKey, passphrase: secretFromEnv(config.privateKeyPassphraseEnv, env) };
+  }
+  const password = secretFromEnv(config.passwordEnv, env);
+  if (!password) throw new ConfigError(`SFTP needs sftp.privateKeyFile or a password in $${config.passwordEnv}`);
+  return { password };
+}
+
+async function openSession(config: SftpConfig, settings: ConnectionSettings, log: Logger): Promise<RemoteSession> {
+  const client = new SftpClient('bureau-exchange');
+  let offeredHostKey: string | undefined;
+  try {
+    await client.connect({
+      sock: netConnect({ host: settings.host, port: config.port, noDelay: true }),
+      host: settings.host,
+      port: config.port,
+      username: settings.username,
+      ...settings.auth,
+      readyTimeout: config.readyTimeoutMs,
+      keepaliveInterval: config.keepaliveIntervalMs,
+      keepaliveCountMax: 3,
+      hostVerifier: (key: Buffer) => {
+        offeredHostKey = openSshFingerprint(key);
+        return offeredHostKey === settings.pinnedHostKey;
+      },
+    });
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw connectError(err, config, settings, offeredHostKey);
+  }
+  log.debug({ endpoint: endpoint(config), hostKey: offeredHostKey }, 'SFTP session open');
+  return makeSftpSession(client, { endpoint: endpoint(config), log });
+}
+
+function connectError(err: unknown, config: SftpConfig, settings: ConnectionSettings, offeredHostKey: string | undefined): Error {
+  if (offeredHostKey && offeredHostKey !== settings.pinnedHostKey) {
+    return new PermanentError(`host key ${offeredHostKey} of ${endpoint(config)} does not match the pinned ${settings.pinnedHostKey} (sftp.hostKeySha256): connection refused`);
+  }
+  const message = messageOf(err);
+  if (/authentication methods failed|auth/i.test(message) && !isTransientNetworkError(err)) {
+    return new PermanentError(`SFTP authentication of ${settings.username} at ${endpoint(config)} failed: ${message}`, { cause: err });
+  }
+  return err instanceof Error ? err : new Error(message);
+}
+
+/** OpenSSH's form of a host key fingerprint: SHA256:<base64 of the key blob's digest, unpadded>. */
+export function openSshFingerprint(keyBlob: Buffer): string {
+  return 'SHA256:' + createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '');
+}
+
+function endpoint(config: SftpConfig): string {
+  return `${config.host}:${config.port}`;
+}
