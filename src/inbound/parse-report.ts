@@ -1,0 +1,182 @@
+import { createReadStream, statSync } from 'node:fs';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { InputError } from '../errors.js';
+import {
+  LISTS, REPORT_VERSION, type BureauReport, type ListName, type RejectionRecord, type ReportHeader, type ShipmentRecord, type StockItem,
+} from './report-format.js';
+import { skeletonEvents, type SkeletonEvent } from './xml-skeleton.js';
+import { readFields, type Fields } from './report-fields.js';
+
+/**
+ * Reads a clear bureau report: skeleton split by xml-skeleton.ts, then header and records parsed in
+ * groups with fast-xml-parser (identifiers stay strings) and checked against bureau-interface §2.
+ * Every error is an InputError naming the element path.
+ */
+export interface ReportReadOptions {
+  /** refuse a clear report larger than this (reports.maxClearBytes) */
+  maxBytes: number;
+  /** the header must name our issuer and our bureau */
+  issuer: string;
+  bureau: string;
+  /** records parsed per fast-xml-parser call (and per group yielded) */
+  groupSize?: number;
+}
+
+export type RecordGroup =
+  | { list: 'Rejections'; records: RejectionRecord[] }
+  | { list: 'Shipments'; records: ShipmentRecord[] }
+  | { list: 'Stock'; records: StockItem[] };
+
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: true,
+  processEntities: true, // only the five predefined XML escapes: any DTD was refused by the skeleton
+  htmlEntities: false,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+});
+
+function fileText(file: string, maxBytes: number): AsyncIterable<string> {
+  const size = statSync(file).size;
+  if (size > maxBytes) throw new InputError(`clear report of ${size} bytes exceeds the limit of ${maxBytes} bytes (reports.maxClearBytes)`);
+  return createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
+}
+
+/** The header of a report file; stops reading as soon as the header is found. */
+export async function readReportHeader(file: string, options: ReportReadOptions): Promise<ReportHeader> {
+  for await (const event of skeletonEvents(fileText(file, options.maxBytes))) {
+    if (event.kind === 'root') checkVersion(event.version);
+    if (event.kind === 'header') return parseHeader(event.xml, options);
+  }
+  throw new InputError('BureauReport/Header: missing');
+}
+
+/** The records of a report file, list by list in document order, in groups of at most `groupSize`. */
+export async function* readReportRecords(file: string, header: ReportHeader, options: ReportReadOptions): AsyncGenerator<RecordGroup> {
+  yield* recordGroups(skeletonEvents(fileText(file, options.maxBytes)), header, options);
+}
+
+/** A whole report from text in memory (tests, the sandbox, small reports). */
+export async function parseReport(xml: string, options: ReportReadOptions): Promise<BureauReport> {
+  if (Buffer.byteLength(xml) > options.maxBytes) throw new InputError(`clear report exceeds the limit of ${options.maxBytes} bytes (reports.maxClearBytes)`);
+  let header: ReportHeader | undefined;
+  for await (const event of skeletonEvents(once(xml))) {
+    if (event.kind === 'root') checkVersion(event.version);
+    if (event.kind === 'header') header = parseHeader(event.xml, options);
+  }
+  if (!header) throw new InputError('BureauReport/Header: missing');
+  const report: BureauReport = { header, rejections: [], shipments: [], stock: [] };
+  for await (const group of recordGroups(skeletonEvents(once(xml)), header, options)) {
+    if (group.list === 'Rejections') report.rejections.push(...group.records);
+    else if (group.list === 'Shipments') report.shipments.push(...group.records);
+    else report.stock.push(...group.records);
+  }
+  return report;
+}
+
+async function* once(text: string): AsyncGenerator<string> {
+  yield text;
+}
+
+function checkVersion(version: string | undefined): void {
+  if (version !== REPORT_VERSION) {
+    throw new InputError(`BureauReport/@version: ${version === undefined ? 'missing' : `unknown report version ${JSON.stringify(version.slice(0, 20))}`}, expected ${REPORT_VERSION}`);
+  }
+}
+
+async function* recordGroups(events: AsyncIterable<SkeletonEvent>, header: ReportHeader, options: ReportReadOptions): AsyncGenerator<RecordGroup> {
+  const size = options.groupSize ?? 1000;
+  let group: Array<Extract<SkeletonEvent, { kind: 'record' }>> = [];
+  for await (const event of events) {
+    if (event.kind === 'root') checkVersion(event.version);
+    if (event.kind !== 'record') continue;
+    if (event.list !== 'Stock' && !header.sourceFile) throw new InputError(`${event.path}: a record of a contract in a report whose Header/SourceFile is empty`);
+    if (group.length && (group.length >= size || group[0]!.list !== event.list)) {
+      yield parseGroup(group);
+      group = [];
+    }
+    group.push(event);
+  }
+  if (group.length) yield parseGroup(group);
+}
+
+/** Parses consecutive records of one list in one fast-xml-parser call (per-call overhead dominates small records). */
+function parseGroup(events: Array<Extract<SkeletonEvent, { kind: 'record' }>>): RecordGroup {
+  const list = events[0]!.list;
+  const element = LISTS[list];
+  const xml = `<G>${events.map((e) => e.xml).join('')}</G>`;
+  if (XMLValidator.validate(xml) !== true || UNDECLARED_ENTITY.test(xml)) {
+    for (const e of events) checkWellFormed(e.xml, e.path);
+    checkWellFormed(xml, `BureauReport/${list}`);
+  }
+  const parsed = parser.parse(xml) as { G: Record<string, unknown> | '' };
+  const raw = parsed.G === '' ? [] : ([] as unknown[]).concat(parsed.G[element] ?? []);
+  if (raw.length !== events.length) throw new InputError(`BureauReport/${list}: records could not be separated (${raw.length} of ${events.length})`);
+  const fields = raw.map((r, i) => readFields(r, events[i]!.path));
+  if (list === 'Rejections') return { list, records: fields.map(toRejection) };
+  if (list === 'Shipments') return { list, records: fields.map(toShipment) };
+  return { list, records: fields.map(toStockItem) };
+}
+
+/** Any entity reference but the five predefined ones and character references: none can be declared here. */
+const UNDECLARED_ENTITY = /&(?!(?:amp|lt|gt|quot|apos|#\d{1,7}|#x[0-9A-Fa-f]{1,6});)/;
+
+function checkWellFormed(xml: string, path: string): void {
+  const result = XMLValidator.validate(xml);
+  if (result !== true) throw new InputError(`${path}: malformed XML: ${result.err.msg}`);
+  const entity = UNDECLARED_ENTITY.exec(xml);
+  if (entity) throw new InputError(`${path}: malformed XML: undeclared entity reference ${JSON.stringify(xml.slice(entity.index, entity.index + 12).split(';')[0] + ';')}`);
+}
+
+function parseHeader(xml: string, options: ReportReadOptions): ReportHeader {
+  const path = 'BureauReport/Header';
+  checkWellFormed(xml, path);
+  const f = readFields((parser.parse(xml) as { Header: unknown }).Header, path);
+  const issuer = f.text('Issuer', 8, true);
+  const bureau = f.text('Bureau', 8, true);
+  if (issuer !== options.issuer) f.fail('Issuer', `is ${JSON.stringify(issuer)}, expected our issuer ${options.issuer}`);
+  if (bureau !== options.bureau) f.fail('Bureau', `is ${JSON.stringify(bureau)}, expected bureau ${options.bureau}`);
+  const sourceFile = f.text('SourceFile', 120, false, /^[A-Za-z0-9][A-Za-z0-9._-]*$/);
+  const header: ReportHeader = {
+    issuer, bureau, sourceFile,
+    reportDate: f.date('ReportDate', true)!,
+    createdAt: f.dateTime('CreatedAt'),
+    recordsReceived: f.integer('RecordsReceived', sourceFile !== ''),
+  };
+  f.rejectUnknown();
+  return header;
+}
+
+function toRejection(f: Fields): RejectionRecord {
+  const r: RejectionRecord = {
+    path: f.path, recordSequence: f.integer('RecordSequence', true)!, cardContractId: f.digits('CardContractId', 15),
+    plasticId: f.digits('PlasticId', 12), code: f.text('Code', 10, true), reason: f.text('Reason', 500, false),
+  };
+  f.rejectUnknown();
+  return r;
+}
+
+function toShipment(f: Fields): ShipmentRecord {
+  const s: ShipmentRecord = {
+    path: f.path, recordSequence: f.integer('RecordSequence', true)!, cardContractId: f.digits('CardContractId', 15),
+    plasticId: f.digits('PlasticId', 12), expectedShipDate: f.date('ExpectedShipDate', false), shipDate: f.date('ShipDate', false),
+    courier: f.text('Courier', 50, false), trackingNumber: f.text('TrackingNumber', 100, false),
+  };
+  if (!s.expectedShipDate && !s.shipDate) f.fail('ShipDate', 'neither ShipDate nor ExpectedShipDate is given');
+  f.rejectUnknown();
+  return s;
+}
+
+function toStockItem(f: Fields): StockItem {
+  const item: StockItem = {
+    path: f.path, productCode: f.text('ProductCode', 20, true, /^[A-Za-z0-9_-]+$/), opening: f.integer('Opening', true)!,
+    received: f.integer('Received', true)!, used: f.integer('Used', true)!, spoiled: f.integer('Spoiled', true)!,
+    closing: f.integer('Closing', true)!, minStock: f.integer('MinStock', true)!,
+  };
+  f.rejectUnknown();
+  return item;
+}
+
+export type { ListName };

@@ -1,0 +1,90 @@
+import { InputError } from '../errors.js';
+
+/**
+ * Typed access to the child elements of one parsed XML element, each check failing with an
+ * InputError that names the element path (`BureauReport/Shipments/Shipment[3]/ShipDate`).
+ */
+export interface Fields {
+  readonly path: string;
+  text(name: string, maxLength: number, required: boolean, pattern?: RegExp): string;
+  digits(name: string, maxLength: number): string;
+  integer(name: string, required: boolean): number | null;
+  date(name: string, required: boolean): string | null;
+  dateTime(name: string): string;
+  /** fails on any child element not read so far */
+  rejectUnknown(): void;
+  fail(name: string, message: string): never;
+}
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/** A value quoted in an error message: short, printable (it comes from a hostile file). */
+function quote(value: string): string {
+  const clean = value.replace(/[^\x20-\x7e]/g, '?');
+  return JSON.stringify(clean.length > 40 ? clean.slice(0, 40) + '…' : clean);
+}
+
+export function isCalendarDate(value: string): boolean {
+  const m = DATE.exec(value);
+  if (!m) return false;
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]);
+}
+
+export function readFields(element: unknown, path: string): Fields {
+  const obj: Record<string, unknown> = element === '' || element === undefined ? {} : (element as Record<string, unknown>);
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new InputError(`${path}: expected child elements`);
+  if ('#text' in obj) throw new InputError(`${path}: unexpected text ${quote(String(obj['#text']))} beside the child elements`);
+  const read = new Set<string>();
+  const fail = (name: string, message: string): never => {
+    throw new InputError(`${path}/${name}: ${message}`);
+  };
+  const value = (name: string, required: boolean): string => {
+    read.add(name);
+    const v = obj[name];
+    if (v === undefined) return required ? fail(name, 'missing') : '';
+    if (Array.isArray(v)) fail(name, 'appears more than once');
+    if (typeof v !== 'string') fail(name, 'must be text, not nested elements');
+    if (required && v === '') fail(name, 'is empty');
+    return v as string;
+  };
+  return {
+    path,
+    fail,
+    text(name, maxLength, required, pattern) {
+      const v = value(name, required);
+      if (v.length > maxLength) fail(name, `longer than ${maxLength} characters`);
+      if (/[\x00-\x1f\x7f]/.test(v)) fail(name, 'contains control characters');
+      if (v && pattern && !pattern.test(v)) fail(name, `${quote(v)} has characters that are not allowed`);
+      return v;
+    },
+    digits(name, maxLength) {
+      const v = value(name, true);
+      if (!/^\d+$/.test(v) || v.length > maxLength) fail(name, `${quote(v)} is not an identifier of at most ${maxLength} digits`);
+      return v;
+    },
+    integer(name, required) {
+      const v = value(name, required);
+      if (v === '') return null;
+      if (!/^\d{1,9}$/.test(v)) fail(name, `${quote(v)} is not a whole number`);
+      return Number(v);
+    },
+    date(name, required) {
+      const v = value(name, required);
+      if (v === '') return null;
+      if (!isCalendarDate(v)) fail(name, `${quote(v)} is not a date YYYY-MM-DD`);
+      return v;
+    },
+    dateTime(name) {
+      const v = value(name, true);
+      const m = DATE_TIME.exec(v);
+      if (!m || !isCalendarDate(m[1]!)) fail(name, `${quote(v)} is not a date-time like 2026-11-26T06:15:00Z`);
+      return v;
+    },
+    rejectUnknown() {
+      const unknown = Object.keys(obj).filter((k) => !read.has(k));
+      if (unknown.length) fail(unknown[0]!, 'unknown element');
+    },
+  };
+}

@@ -1,0 +1,132 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InputError } from '../../src/errors.js';
+import { parseReport, readReportHeader, readReportRecords } from '../../src/inbound/parse-report.js';
+import { buildReportXml, reportXmlChunks, type ReportInput } from '../../src/inbound/report-format.js';
+
+const options = { maxBytes: 10_000_000, issuer: 'BXISSUER', bureau: 'BUREAU01' };
+const header = {
+  issuer: 'BXISSUER', bureau: 'BUREAU01', reportDate: '2026-11-26', createdAt: '2026-11-26T06:15:00Z',
+  sourceFile: 'BXISSUER_PERSO_20261125_000001.dat.pgp', recordsReceived: 3,
+};
+const sample: ReportInput = {
+  header,
+  rejections: [{ recordSequence: 2, cardContractId: '000000000001002', plasticId: '000000001002', code: '012', reason: 'Unregistered <plastic> & "co"' }],
+  shipments: [
+    { recordSequence: 1, cardContractId: '000000000001001', plasticId: '000000001001', expectedShipDate: '2026-11-27', shipDate: null, courier: 'DHL', trackingNumber: 'JD014600003SE' },
+    { recordSequence: 3, cardContractId: '0400', plasticId: '0400', expectedShipDate: null, shipDate: '2026-11-26', courier: '', trackingNumber: '' },
+  ],
+  stock: [{ productCode: 'CLASSIC01', opening: 5000, received: 0, used: 2, spoiled: 0, closing: 4998, minStock: 1000 }],
+};
+
+/** Parses `xml` and returns the InputError message (the test fails when it parses). */
+async function errorOf(xml: string, opts = options): Promise<string> {
+  try {
+    await parseReport(xml, opts);
+  } catch (err) {
+    assert.ok(err instanceof InputError, `expected an InputError, got ${err}`);
+    return err.message;
+  }
+  assert.fail('the report was accepted');
+}
+
+describe('inbound/parse-report', () => {
+  let dir: string;
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'bx-parse-')); });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads what buildReportXml writes, identifiers kept as strings with leading zeros', async () => {
+    const report = await parseReport(buildReportXml(sample), options);
+    assert.deepEqual(report.header, header);
+    assert.deepEqual(report.rejections, [{ ...[...sample.rejections!][0]!, path: 'BureauReport/Rejections/Rejection[1]' }]);
+    assert.equal(report.shipments[1]!.cardContractId, '0400');
+    assert.equal(report.shipments[1]!.shipDate, '2026-11-26');
+    assert.equal(report.shipments[1]!.expectedShipDate, null);
+    assert.equal(report.shipments[1]!.path, 'BureauReport/Shipments/Shipment[2]');
+    assert.deepEqual(report.stock[0], { ...[...sample.stock!][0]!, path: 'BureauReport/Stock/Item[1]' });
+  });
+
+  it('takes elements in any order, comments, empty lists and a stock-only report', async () => {
+    const xml = `<?xml version="1.0"?><!-- hi --><BureauReport version="1"><Stock/><Shipments></Shipments>
+      <Header><Bureau>BUREAU01</Bureau><Issuer>BXISSUER</Issuer><CreatedAt>2026-11-26T06:15:00+01:00</CreatedAt>
+      <ReportDate>2026-11-26</ReportDate><SourceFile/></Header></BureauReport>`;
+    const report = await parseReport(xml, options);
+    assert.equal(report.header.sourceFile, '');
+    assert.equal(report.header.recordsReceived, null);
+    assert.equal(report.shipments.length + report.rejections.length + report.stock.length, 0);
+  });
+
+  it('streams a large file in groups across read chunks, header found first even when it comes last', async () => {
+    const shipments = Array.from({ length: 12_000 }, (_, i) => ({
+      recordSequence: i + 1, cardContractId: String(i + 1).padStart(15, '0'), plasticId: String(i + 1).padStart(12, '0'),
+      expectedShipDate: '2026-11-27', shipDate: null, courier: 'DHL', trackingNumber: `T${i}`,
+    }));
+    const parts = [...reportXmlChunks({ header, shipments })];
+    const headerPart = parts.shift()!.replace('<BureauReport version="1">\n', '');
+    const file = join(dir, 'big.xml');
+    writeFileSync(file, '<?xml version="1.0" encoding="UTF-8"?>\n<BureauReport version="1">\n' + parts.join('').replace('</BureauReport>', headerPart.replace(/^<\?xml[^>]*>\n/, '') + '</BureauReport>'));
+    const h = await readReportHeader(file, options);
+    assert.equal(h.sourceFile, header.sourceFile);
+    const sizes: number[] = [];
+    let last = '';
+    for await (const group of readReportRecords(file, h, { ...options, groupSize: 5000 })) {
+      sizes.push(group.records.length);
+      last = (group.records[group.records.length - 1] as { trackingNumber: string }).trackingNumber;
+    }
+    assert.deepEqual(sizes, [5000, 5000, 2000]);
+    assert.equal(last, 'T11999');
+  });
+
+  it('refuses a billion-laughs DTD and external entities before expanding anything', async () => {
+    const bomb = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+      <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><BureauReport version="1"><Header><Issuer>&lol3;</Issuer></Header></BureauReport>`;
+    assert.match(await errorOf(bomb), /DOCTYPE or DTD declaration is not allowed/);
+    const xxe = `<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><BureauReport version="1"/>`;
+    assert.match(await errorOf(xxe), /DOCTYPE or DTD declaration is not allowed/);
+    const undeclared = buildReportXml(sample).replace('<Courier>DHL</Courier>', '<Courier>&lol;</Courier>');
+    assert.match(await errorOf(undeclared), /^BureauReport\/Shipments\/Shipment\[1\]: malformed XML/);
+  });
+
+  it('names the element of malformed XML', async () => {
+    const xml = buildReportXml(sample);
+    assert.match(await errorOf(xml.replace('<Courier>DHL</Courier>', '<Courier>DHL</Courrier>')), /^BureauReport\/Shipments\/Shipment\[1\]: malformed XML/);
+    assert.match(await errorOf(xml.replace('</Shipments>', '</Shipment>')), /^BureauReport\/Shipments: closing tag <\/Shipment> does not match/);
+    assert.match(await errorOf(xml.replace('</BureauReport>', '')), /^BureauReport: document ends before this element is closed/);
+    assert.match(await errorOf(xml.slice(0, xml.indexOf('<TrackingNumber>JD01'))), /^BureauReport\/Shipments\/Shipment\[1\]: document ends inside this element/);
+    assert.match(await errorOf('garbage \x00\x01'), /unexpected text between elements/);
+    assert.match(await errorOf(xml.replace('</Stock>', '<Bogus/></Stock>')), /^BureauReport\/Stock\/Bogus: unexpected element, expected Item/);
+    assert.match(await errorOf(xml.replace('<Stock>', '<Extra/><Stock>')), /^BureauReport\/Extra: unknown element/);
+  });
+
+  it('refuses an unknown or missing version', async () => {
+    const xml = buildReportXml(sample);
+    assert.match(await errorOf(xml.replace('version="1"', 'version="2"')), /^BureauReport\/@version: unknown report version "2", expected 1/);
+    assert.match(await errorOf(xml.replace(' version="1"', '')), /^BureauReport\/@version: missing/);
+  });
+
+  it('names a missing element, a wrong date, a bad identifier and an unknown field', async () => {
+    const xml = buildReportXml(sample);
+    assert.match(await errorOf(xml.replace('<CardContractId>0400</CardContractId>', '')), /^BureauReport\/Shipments\/Shipment\[2\]\/CardContractId: missing$/);
+    assert.match(await errorOf(xml.replace('2026-11-27', '2026-02-30')), /^BureauReport\/Shipments\/Shipment\[1\]\/ExpectedShipDate: "2026-02-30" is not a date YYYY-MM-DD/);
+    assert.match(await errorOf(xml.replace('<PlasticId>0400</PlasticId>', '<PlasticId>04x0</PlasticId>')), /Shipment\[2\]\/PlasticId: "04x0" is not an identifier of at most 12 digits/);
+    assert.match(await errorOf(xml.replace('<Courier/>', '<Courier/><Colour>red</Colour>')), /Shipment\[2\]\/Colour: unknown element/);
+    assert.match(await errorOf(xml.replace('<ReportDate>2026-11-26</ReportDate>', '')), /^BureauReport\/Header\/ReportDate: missing/);
+    assert.match(await errorOf(xml.replace('<Issuer>BXISSUER</Issuer>', '<Issuer>OTHER</Issuer>')), /^BureauReport\/Header\/Issuer: is "OTHER", expected our issuer BXISSUER/);
+    assert.match(await errorOf(xml.replace('<ShipDate>2026-11-26</ShipDate>', '<ShipDate/>').replace('<ExpectedShipDate/>', '')), /Shipment\[2\]\/ShipDate: neither ShipDate nor ExpectedShipDate/);
+    assert.match(await errorOf(xml.replace('<Used>2</Used>', '<Used>-2</Used>')), /^BureauReport\/Stock\/Item\[1\]\/Used: "-2" is not a whole number/);
+    assert.match(await errorOf(xml.replace(/<Header>[\s\S]*<\/Header>/, '')), /^BureauReport\/Header: missing/);
+  });
+
+  it('refuses records of contracts in a report without a source file', async () => {
+    const xml = buildReportXml({ ...sample, header: { ...header, sourceFile: '', recordsReceived: null } });
+    assert.match(await errorOf(xml), /^BureauReport\/Rejections\/Rejection\[1\]: a record of a contract in a report whose Header\/SourceFile is empty/);
+  });
+
+  it('refuses a file over the size limit before reading it', async () => {
+    const file = join(dir, 'large.xml');
+    writeFileSync(file, buildReportXml(sample));
+    await assert.rejects(readReportHeader(file, { ...options, maxBytes: 1024 }), /clear report of \d+ bytes exceeds the limit of 1024 bytes/);
+  });
+});
