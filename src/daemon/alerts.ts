@@ -1,0 +1,83 @@
+import { hostname } from 'node:os';
+import type { Config } from '../config/schema.js';
+import { messageOf } from '../errors.js';
+import type { Clock } from '../jobs.js';
+import { scrub, type Logger } from '../log.js';
+
+export type AlertKind = 'failure' | 'quarantine' | 'key-expiry' | 'low-stock' | 'lease-lost';
+
+/** The JSON document POSTed to the webhook. */
+export interface Alert {
+  kind: AlertKind;
+  severity: 'warning' | 'critical';
+  /** one line for a human (PAN-safe: scrubbed before sending) */
+  message: string;
+  /** machine-readable detail: job, file, product, key… */
+  details?: Record<string, unknown>;
+}
+
+export interface Alerter {
+  /**
+   * Sends the alert unless the same `dedupeKey` was sent within `dedupeHours` (key expiry and low
+   * stock would otherwise repeat at every check). Never throws: a failed delivery is logged.
+   */
+  send(alert: Alert, options?: { dedupeKey?: string; dedupeHours?: number }): Promise<boolean>;
+}
+
+export interface AlerterDeps {
+  log: Logger;
+  clock?: Clock;
+  /** first retry delay; doubles per attempt (tests use a few ms) */
+  retryBaseMs?: number;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** Webhook alerts (JSON POST, retried with backoff); a no-op that only logs when no URL is configured. */
+export function makeAlerter(config: Config['alerts'], deps: AlerterDeps): Alerter {
+  const { log } = deps;
+  const clock = deps.clock ?? (() => new Date());
+  const doFetch = deps.fetch ?? fetch;
+  const retryBaseMs = deps.retryBaseMs ?? 1000;
+  const timeoutMs = deps.timeoutMs ?? 10_000;
+  const sentAt = new Map<string, number>();
+  const source = hostname();
+
+  async function deliver(body: string): Promise<void> {
+    const response = await doFetch(config.webhookUrl!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await response.body?.cancel();
+    if (!response.ok) throw new Error(`webhook answered HTTP ${response.status}`);
+  }
+
+  return {
+    async send(alert, options = {}) {
+      const now = clock().getTime();
+      if (options.dedupeKey) {
+        const last = sentAt.get(options.dedupeKey);
+        if (last !== undefined && now - last < (options.dedupeHours ?? 24) * 3_600_000) return false;
+        sentAt.set(options.dedupeKey, now);
+      }
+      const document = { ...alert, message: scrub(alert.message), source, at: new Date(now).toISOString(), service: 'bureau-exchange' };
+      const body = scrub(JSON.stringify(document));
+      const logFn = alert.severity === 'critical' ? log.error.bind(log) : log.warn.bind(log);
+      logFn({ alert: alert.kind, details: alert.details }, `alert: ${alert.message}`);
+      if (!config.webhookUrl) return false;
+      for (let attempt = 0; attempt <= config.retries; attempt++) {
+        try {
+          await deliver(body);
+          return true;
+        } catch (err) {
+          const last = attempt === config.retries;
+          log.warn({ alert: alert.kind, attempt: attempt + 1, error: messageOf(err) }, last ? 'alert webhook failed: giving up' : 'alert webhook failed: retrying');
+          if (!last) await new Promise((r) => setTimeout(r, retryBaseMs * 2 ** attempt));
+        }
+      }
+      return false;
+    },
+  };
+}

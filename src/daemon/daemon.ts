@@ -1,0 +1,163 @@
+import { makeCalendar, type BusinessCalendar } from '../calendar/index.js';
+import type { Config } from '../config/schema.js';
+import type { Db } from '../db/connection.js';
+import { messageOf } from '../errors.js';
+import type { Clock, ReceiveJob, ReceiveOptions, ReceiveResult, SendJob, SendOptions, SendResult } from '../jobs.js';
+import type { Logger } from '../log.js';
+import { makeAlerter, type Alerter } from './alerts.js';
+import { batchProgressOf } from './batch-progress.js';
+import { evaluateHealth, type Health } from './health.js';
+import { makeJobRunner, type RunRecord } from './job-runner.js';
+import { makeMetrics, type DaemonMetrics, type KeyExpiry } from './metrics.js';
+import { makeSchedulePlan } from './plan.js';
+import { makeLeaseKeeper, runnerOwner } from './runner-lease.js';
+import { makeScheduler, type BatchProgress, type Scheduler } from './scheduler.js';
+import { StatusBoard, type DaemonStatus } from './status.js';
+import { startMinuteTicker, type Ticker } from './ticker.js';
+import { makeWatchers } from './watchers.js';
+
+export interface DaemonDeps {
+  db: Db;
+  config: Config;
+  jobs: { send: SendJob; receive: ReceiveJob };
+  log: Logger;
+  clock?: Clock;
+  calendar?: BusinessCalendar;
+  alerter?: Alerter;
+  metrics?: DaemonMetrics;
+  /** the OpenPGP keys' time left (checked at activation and daily); none when not given */
+  keyExpiries?: (now: Date) => Promise<KeyExpiry[]>;
+  batches?: BatchProgress;
+  owner?: string;
+  /** starts the timer that calls tick every minute (default node-cron; tests tick by hand) */
+  startTicker?: (tick: () => void) => Ticker;
+  /** lease renewal / takeover polling interval (default a third of daemon.leaseTtlSeconds) */
+  leaseIntervalMs?: number;
+}
+
+export interface Daemon {
+  /** starts the lease keeper (standby until the lease is ours) and the minute ticker */
+  start(): void;
+  /** graceful stop: no new runs, abort the current ones at a safe point, wait, release the lease */
+  stop(reason: string): Promise<void>;
+  health(): Promise<Health>;
+  status(): DaemonStatus;
+  readonly metrics: DaemonMetrics;
+  readonly scheduler: Scheduler;
+  /** true while this daemon holds the runner lease */
+  leaseHeld(): boolean;
+}
+
+/**
+ * The long-running service: one active runner per database (the lease); while active, the send
+ * job at each cut-off on business days and the receive job every N minutes, with catch-up at
+ * activation; metrics, health and alerts from every run.
+ */
+export function makeDaemon(deps: DaemonDeps): Daemon {
+  const { db, config, log } = deps;
+  const clock = deps.clock ?? (() => new Date());
+  const owner = deps.owner ?? runnerOwner();
+  const calendar = deps.calendar ?? makeCalendar(config.calendar);
+  const metrics = deps.metrics ?? makeMetrics({ db, log });
+  const alerter = deps.alerter ?? makeAlerter(config.alerts, { log, clock });
+  const board = new StatusBoard(owner);
+  const watchers = makeWatchers({ db, config, alerter, metrics, clock, keyExpiries: deps.keyExpiries, log });
+
+  const send = makeJobRunner<SendOptions, SendResult>({
+    name: 'send', log, clock,
+    run: (options) => deps.jobs.send.run(options),
+    summarize: (r) => ({ files: r.batches.map((b) => b.fileName), cardsSent: r.cardsSent, invalid: r.invalid.length }),
+    onFinished: (record) => afterSend(record),
+  });
+  const receive = makeJobRunner<ReceiveOptions, ReceiveResult>({
+    name: 'receive', log, clock,
+    run: (options) => deps.jobs.receive.run(options),
+    summarize: (r) => ({ applied: r.applied.length, quarantined: r.quarantined.length, duplicates: r.duplicates }),
+    onFinished: (record) => afterReceive(record),
+  });
+  const scheduler = makeScheduler({
+    plan: makeSchedulePlan(calendar, config.schedule), schedule: config.schedule, clock, log, send, receive,
+    batches: deps.batches ?? batchProgressOf(db),
+  });
+
+  async function afterSend(record: RunRecord<SendResult>): Promise<void> {
+    metrics.recordSend(record);
+    board.finished('send', record);
+    if (record.error !== undefined && !record.aborted) await watchers.jobFailed(record);
+    for (const card of record.result?.invalid ?? []) {
+      log.warn({ contract: card.contractNumber, plasticId: card.plasticId, reason: card.reason }, 'contract set Invalid: not sent');
+    }
+  }
+
+  async function afterReceive(record: RunRecord<ReceiveResult>): Promise<void> {
+    metrics.recordReceive(record);
+    board.finished('receive', record);
+    if (record.error !== undefined && !record.aborted) await watchers.jobFailed(record);
+    if (record.result) await watchers.reportsReceived(record.result);
+  }
+
+  const lease = makeLeaseKeeper({
+    db, owner, clock, log,
+    ttlMs: config.daemon.leaseTtlSeconds * 1000,
+    intervalMs: deps.leaseIntervalMs,
+    async onAcquired() {
+      await scheduler.activate();
+      board.setRole('active', clock());
+      metrics.setLeaseHeld(true);
+      watchers.start();
+    },
+    async onLost(reason) {
+      board.setRole('standby', clock());
+      metrics.setLeaseHeld(false);
+      watchers.stop();
+      await alerter.send({ kind: 'lease-lost', severity: 'critical', message: `${owner} lost the runner lease: ${reason}`, details: { owner } });
+      await scheduler.deactivate(`lease lost: ${reason}`);
+    },
+  });
+
+  let ticker: Ticker | undefined;
+  let stopping: Promise<void> | undefined;
+
+  async function databaseCheck(): Promise<{ reachable: boolean; error?: string }> {
+    try {
+      await Promise.race([db.raw('select 1'), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref())]);
+      return { reachable: true };
+    } catch (err) {
+      return { reachable: false, error: messageOf(err) };
+    }
+  }
+
+  const status = () => board.snapshot({ send: send.busy(), receive: receive.busy() });
+
+  return {
+    metrics,
+    scheduler,
+    leaseHeld: () => lease.held(),
+    status,
+    start() {
+      board.setRole('standby', clock());
+      lease.start();
+      ticker = (deps.startTicker ?? ((tick) => startMinuteTicker(tick, log)))(() => scheduler.tick());
+      log.info({ owner, timezone: config.schedule.timezone, sendAt: config.schedule.sendAt, receiveEveryMinutes: config.schedule.receiveEveryMinutes }, 'daemon started');
+    },
+    stop(reason) {
+      stopping ??= (async () => {
+        log.info({ reason }, 'daemon stopping: no new runs');
+        board.setRole('stopping', clock());
+        ticker?.stop();
+        watchers.stop();
+        await scheduler.deactivate(reason);
+        await lease.stop();
+        metrics.setLeaseHeld(false);
+        log.info('daemon stopped');
+      })();
+      return stopping;
+    },
+    async health() {
+      return evaluateHealth({
+        status: status(), database: await databaseCheck(), leaseHeld: lease.held(), now: clock(),
+        receiveEveryMinutes: config.schedule.receiveEveryMinutes,
+      });
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import type { Logger } from '../log.js';
+import { messageOf } from '../errors.js';
+
+/** What a finished run reports to the daemon (metrics, health, alerts). */
+export interface RunRecord<R> {
+  job: string;
+  /** why it ran: a schedule slot, catch-up, resume… */
+  reason: string;
+  startedAt: Date;
+  durationMs: number;
+  result?: R;
+  error?: unknown;
+  /** the run was aborted by shutdown or a lost lease */
+  aborted: boolean;
+}
+
+export interface JobRunner<O, R> {
+  readonly name: string;
+  /** Starts a run unless one is going; resolves when it ends (undefined when skipped as an overlap). */
+  trigger(reason: string, options?: O): Promise<RunRecord<R> | undefined>;
+  /** true while a run is going */
+  busy(): boolean;
+  /** Aborts the current run at its next safe point (its AbortSignal fires). */
+  abort(reason: string): void;
+  /** Resolves when no run is going (never rejects). */
+  idle(): Promise<void>;
+}
+
+export interface JobRunnerDeps<O, R> {
+  name: string;
+  run(options: O & { signal: AbortSignal }): Promise<R>;
+  log: Logger;
+  clock: () => Date;
+  /** called after every run, success or failure */
+  onFinished?(record: RunRecord<R>): void | Promise<void>;
+  /** counts and the like for the log line of a finished run */
+  summarize?(result: R): Record<string, unknown>;
+}
+
+/**
+ * Runs one job with no overlap: a trigger while a run is going is skipped (logged), not queued.
+ * The runner keeps the promise of the running job, so shutdown can wait for it (node-cron's stop()
+ * does not), and an AbortController per run, so shutdown can ask it to stop at a safe point.
+ */
+export function makeJobRunner<O extends object, R>(deps: JobRunnerDeps<O, R>): JobRunner<O, R> {
+  let current: { promise: Promise<RunRecord<R>>; controller: AbortController } | undefined;
+
+  async function execute(reason: string, options: O, controller: AbortController): Promise<RunRecord<R>> {
+    const startedAt = deps.clock();
+    const started = performance.now();
+    const log = deps.log.child({ job: deps.name, reason });
+    log.info('run started');
+    const record: RunRecord<R> = { job: deps.name, reason, startedAt, durationMs: 0, aborted: false };
+    try {
+      record.result = await deps.run({ ...options, signal: controller.signal });
+    } catch (err) {
+      record.error = err;
+    }
+    record.durationMs = Math.round(performance.now() - started);
+    record.aborted = controller.signal.aborted;
+    if (record.error === undefined) {
+      log.info({ durationMs: record.durationMs, ...(deps.summarize?.(record.result as R) ?? {}) }, 'run finished');
+    } else if (record.aborted) {
+      log.warn({ durationMs: record.durationMs, error: messageOf(record.error) }, 'run aborted');
+    } else {
+      log.error({ durationMs: record.durationMs, error: messageOf(record.error) }, 'run failed');
+    }
+    try {
+      await deps.onFinished?.(record);
+    } catch (err) {
+      log.error({ error: messageOf(err) }, 'after-run handling failed');
+    }
+    return record;
+  }
+
+  return {
+    name: deps.name,
+    trigger(reason, options = {} as O) {
+      if (current) {
+        deps.log.warn({ job: deps.name, reason }, 'previous run still going: this run is skipped');
+        return Promise.resolve(undefined);
+      }
+      const controller = new AbortController();
+      const promise = execute(reason, options, controller).finally(() => {
+        current = undefined;
+      });
+      current = { promise, controller };
+      return promise;
+    },
+    busy: () => current !== undefined,
+    abort(reason) {
+      if (current && !current.controller.signal.aborted) {
+        deps.log.warn({ job: deps.name, reason }, 'aborting the current run at its next safe point');
+        current.controller.abort(new Error(reason));
+      }
+    },
+    async idle() {
+      await current?.promise;
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Db } from '../db/connection.js';
+import { messageOf } from '../errors.js';
+import type { ReceiveResult, SendResult } from '../jobs.js';
+import type { Logger } from '../log.js';
+import type { RunRecord } from './job-runner.js';
+
+/** One key's time left, as the key check found it. */
+export interface KeyExpiry {
+  /** what the key is for: bureau, archive… */
+  purpose: string;
+  fingerprint: string;
+  /** null: never expires */
+  daysToExpiry: number | null;
+}
+
+export interface DaemonMetrics {
+  registry: Registry;
+  recordSend(record: RunRecord<SendResult>): void;
+  recordReceive(record: RunRecord<ReceiveResult>): void;
+  setLeaseHeld(held: boolean): void;
+  setKeyExpiry(keys: KeyExpiry[]): void;
+}
+
+/** Outcome label of a run: success, partial (Invalid cards, quarantined reports), failure, aborted. */
+export function outcomeOf(record: RunRecord<SendResult | ReceiveResult>): 'success' | 'partial' | 'failure' | 'aborted' {
+  if (record.aborted) return 'aborted';
+  if (record.error !== undefined) return 'failure';
+  const r = record.result as Partial<SendResult & ReceiveResult> | undefined;
+  return (r?.invalid?.length ?? 0) > 0 || (r?.quarantined?.length ?? 0) > 0 ? 'partial' : 'success';
+}
+
+/**
+ * Prometheus metrics of one daemon, in a registry of its own (tests run several daemons in one
+ * process). Stock and contract gauges are read from the database when scraped.
+ */
+export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolean }): DaemonMetrics {
+  const registry = new Registry();
+  if (deps.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const counter = (name: string, help: string) => new Counter({ name, help, registers });
+
+  const cardsSent = counter('bx_cards_sent_total', 'cards delivered to the bureau in personalization files');
+  const filesSent = counter('bx_files_sent_total', 'personalization files delivered to the bureau');
+  const invalid = counter('bx_contracts_invalid_total', 'contracts set Invalid by our validation before sending');
+  const applied = counter('bx_reports_applied_total', 'bureau reports applied');
+  const quarantined = counter('bx_reports_quarantined_total', 'bureau reports quarantined');
+  const duplicates = counter('bx_reports_duplicate_total', 'bureau reports seen again (same content) and not applied twice');
+  const anomalies = counter('bx_report_anomalies_total', 'report records not applied (anomalies)');
+  const runs = new Counter({ name: 'bx_job_runs_total', help: 'job runs by outcome', labelNames: ['job', 'outcome'], registers });
+  const duration = new Histogram({
+    name: 'bx_job_duration_seconds', help: 'job run duration', labelNames: ['job'], registers,
+    buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+  });
+  const lastSuccess = new Gauge({ name: 'bx_job_last_success_timestamp_seconds', help: 'end of the last successful run (unix time)', labelNames: ['job'], registers });
+  const leaseHeld = new Gauge({ name: 'bx_lease_held', help: '1 when this daemon is the active runner', registers });
+  const keyDays = new Gauge({ name: 'bx_key_days_to_expiry', help: 'days until an OpenPGP key expires', labelNames: ['purpose', 'fingerprint'], registers });
+
+  new Gauge({
+    name: 'bx_plastic_stock_below_minimum', help: '1 when the bureau reported the product below its minimum stock', labelNames: ['product'], registers,
+    async collect() {
+      this.reset();
+      for (const row of await safely<{ product_code: string; low: unknown }>(() => deps.db('plastic_stock').select('product_code', 'low'))) {
+        this.set({ product: row.product_code }, row.low ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'bx_contracts', help: 'card contracts by production status', labelNames: ['status'], registers,
+    async collect() {
+      this.reset();
+      const rows = await safely<{ production_status: string; n: number | string }>(() =>
+        deps.db('card_contracts').select('production_status').count({ n: '*' }).groupBy('production_status') as any);
+      for (const row of rows) this.set({ status: row.production_status }, Number(row.n));
+    },
+  });
+
+  async function safely<T>(query: () => Promise<T[]>): Promise<T[]> {
+    try {
+      return await query();
+    } catch (err) {
+      deps.log.warn({ error: messageOf(err) }, 'metrics: database query failed');
+      return [];
+    }
+  }
+
+  function recordRun(record: RunRecord<SendResult | ReceiveResult>): void {
+    const outcome = outcomeOf(record);
+    runs.inc({ job: record.job, outcome });
+    duration.observe({ job: record.job }, record.durationMs / 1000);
+    if (outcome === 'success' || outcome === 'partial') lastSuccess.set({ job: record.job }, (record.startedAt.getTime() + record.durationMs) / 1000);
+  }
+
+  return {
+    registry,
+    recordSend(record) {
+      recordRun(record);
+      if (!record.result) return;
+      filesSent.inc(record.result.batches.filter((b) => b.state === 'sent').length);
+      cardsSent.inc(record.result.cardsSent);
+      invalid.inc(record.result.invalid.length);
+    },
+    recordReceive(record) {
+      recordRun(record);
+      if (!record.result) return;
+      applied.inc(record.result.applied.length);
+      quarantined.inc(record.result.quarantined.length);
+      duplicates.inc(record.result.duplicates);
+      anomalies.inc(record.result.applied.reduce((sum, r) => sum + r.anomalies, 0));
+    },
+    setLeaseHeld: (held) => leaseHeld.set(held ? 1 : 0),
+    setKeyExpiry(keys) {
+      keyDays.reset();
+      for (const k of keys) if (k.daysToExpiry !== null) keyDays.set({ purpose: k.purpose, fingerprint: k.fingerprint }, k.daysToExpiry);
+    },
+  };
+}

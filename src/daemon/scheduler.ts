@@ -1,0 +1,132 @@
+import type { Config } from '../config/schema.js';
+import type { Clock, ReceiveOptions, ReceiveResult, SendOptions, SendResult } from '../jobs.js';
+import type { Logger } from '../log.js';
+import type { JobRunner } from './job-runner.js';
+import type { SchedulePlan } from './plan.js';
+
+/** What the scheduler reads of the batches table to resume and catch up. */
+export interface BatchProgress {
+  /** business dates of batches not yet sent (claimed, encrypted or uploaded), oldest first */
+  unfinishedDates(): Promise<string[]>;
+  /** true when a batch of the business date reached the bureau */
+  hasSentBatch(businessDate: string): Promise<boolean>;
+}
+
+export interface SchedulerDeps {
+  plan: SchedulePlan;
+  schedule: Config['schedule'];
+  clock: Clock;
+  log: Logger;
+  send: JobRunner<SendOptions, SendResult>;
+  receive: JobRunner<ReceiveOptions, ReceiveResult>;
+  batches: BatchProgress;
+}
+
+/**
+ * Decides when the jobs run while this daemon is the active runner. `tick()` is called every
+ * minute (node-cron) and looks at the whole window since the previous tick, so a delayed tick
+ * still fires the cut-off it passed. A send due while a send is running waits for it and runs
+ * right after (a cut-off must not be lost); a receive poll due during a receive is skipped.
+ */
+export interface Scheduler {
+  /** becomes active: resumes unfinished batches, catches up a missed cut-off, then ticks count */
+  activate(): Promise<void>;
+  /** fires what is due since the previous tick */
+  tick(): void;
+  /** no new runs; aborts the running ones at their next safe point and waits for them */
+  deactivate(reason: string): Promise<void>;
+  /** the send and receive runs started so far and not finished (for tests and shutdown) */
+  settled(): Promise<void>;
+}
+
+interface SendRequest {
+  reason: string;
+  options: SendOptions;
+}
+
+export function makeScheduler(deps: SchedulerDeps): Scheduler {
+  const { plan, clock, log, send, receive } = deps;
+  let active = false;
+  let lastTick = clock();
+  let pendingSend: SendRequest | undefined;
+  const running = new Set<Promise<unknown>>();
+
+  function track(promise: Promise<unknown>): void {
+    running.add(promise);
+    void promise.finally(() => running.delete(promise));
+  }
+
+  function requestSend(request: SendRequest): void {
+    if (!active) return;
+    if (send.busy()) {
+      if (pendingSend) log.info({ replaced: pendingSend.reason, by: request.reason }, 'a send was already waiting: the later one runs instead');
+      pendingSend = request;
+      log.info({ reason: request.reason, businessDate: request.options.businessDate }, 'send waits for the running send to finish');
+      return;
+    }
+    const run = send.trigger(request.reason, request.options).then(() => {
+      const next = pendingSend;
+      pendingSend = undefined;
+      if (next) requestSend(next);
+    });
+    track(run);
+  }
+
+  function requestReceive(reason: string): void {
+    if (!active) return;
+    track(receive.trigger(reason));
+  }
+
+  async function startupSends(now: Date): Promise<SendRequest[]> {
+    const requests: SendRequest[] = [];
+    const unfinished = await deps.batches.unfinishedDates();
+    if (unfinished.length) {
+      log.info({ businessDates: unfinished }, 'unfinished batches found: resuming them');
+      requests.push({ reason: 'resume', options: { businessDate: unfinished[0], force: true } });
+    }
+    if (deps.schedule.catchUp) {
+      const last = plan.lastCutOffDate(now);
+      if (!(await deps.batches.hasSentBatch(last.date))) {
+        log.info({ businessDate: last.date, cutOff: last.at.toISOString() }, 'cut-off passed without a sent batch: catching up');
+        requests.push({ reason: 'catch-up', options: { businessDate: last.date } });
+      }
+    }
+    return requests;
+  }
+
+  return {
+    async activate() {
+      const now = clock();
+      lastTick = now;
+      const requests = await startupSends(now);
+      active = true;
+      for (const request of requests) requestSend(request);
+      requestReceive('start');
+    },
+
+    tick() {
+      const now = clock();
+      const from = lastTick;
+      if (now <= from) return;
+      lastTick = now;
+      if (!active) return;
+      for (const slot of plan.sendSlotsBetween(from, now)) {
+        if (slot.notBusiness) log.info({ date: slot.date, cutOff: slot.time, why: slot.notBusiness }, 'no send: not a business day');
+        else requestSend({ reason: `cut-off ${slot.time}`, options: { businessDate: slot.date } });
+      }
+      if (plan.receiveDueBetween(from, now)) requestReceive('poll');
+    },
+
+    async deactivate(reason) {
+      active = false;
+      pendingSend = undefined;
+      send.abort(reason);
+      receive.abort(reason);
+      await Promise.all([send.idle(), receive.idle()]);
+    },
+
+    async settled() {
+      while (running.size) await Promise.all([...running]);
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import type { Config } from '../config/schema.js';
+import type { Db } from '../db/connection.js';
+import { messageOf } from '../errors.js';
+import type { Clock, ReceiveResult } from '../jobs.js';
+import type { Logger } from '../log.js';
+import type { Alerter } from './alerts.js';
+import type { RunRecord } from './job-runner.js';
+import type { DaemonMetrics, KeyExpiry } from './metrics.js';
+
+const DAY_MS = 86_400_000;
+
+export interface Watchers {
+  /** starts the daily key check (and runs one now) */
+  start(): void;
+  stop(): void;
+  jobFailed(record: RunRecord<unknown>): Promise<void>;
+  /** alerts for quarantined reports and for stock the bureau reported below its minimum */
+  reportsReceived(result: ReceiveResult): Promise<void>;
+  /** one key check: metrics, and an alert per key expiring within pgp.expiryWarningDays */
+  checkKeys(): Promise<void>;
+}
+
+/** Turns runs and periodic checks into alerts (webhook) and gauges. */
+export function makeWatchers(deps: {
+  db: Db;
+  config: Config;
+  alerter: Alerter;
+  metrics: DaemonMetrics;
+  clock: Clock;
+  log: Logger;
+  keyExpiries?: (now: Date) => Promise<KeyExpiry[]>;
+}): Watchers {
+  const { alerter, config } = deps;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function checkKeys(): Promise<void> {
+    if (!deps.keyExpiries) return;
+    let keys: KeyExpiry[];
+    try {
+      keys = await deps.keyExpiries(deps.clock());
+    } catch (err) {
+      await alerter.send({ kind: 'key-expiry', severity: 'critical', message: `OpenPGP key check failed: ${messageOf(err)}` }, { dedupeKey: `key-check:${messageOf(err)}` });
+      return;
+    }
+    deps.metrics.setKeyExpiry(keys);
+    for (const k of keys) {
+      if (k.daysToExpiry === null || k.daysToExpiry > config.pgp.expiryWarningDays) continue;
+      await alerter.send({
+        kind: 'key-expiry', severity: k.daysToExpiry <= 7 ? 'critical' : 'warning',
+        message: `the ${k.purpose} OpenPGP key ${k.fingerprint} expires in ${k.daysToExpiry} days`,
+        details: { purpose: k.purpose, fingerprint: k.fingerprint, daysToExpiry: k.daysToExpiry },
+      }, { dedupeKey: `key:${k.fingerprint}` });
+    }
+  }
+
+  async function lowStockAlerts(): Promise<void> {
+    const rows: Array<{ product_code: string; closing: number; min_stock: number; report_id: number | null }> =
+      await deps.db('plastic_stock').where({ low: true }).select('product_code', 'closing', 'min_stock', 'report_id');
+    for (const row of rows) {
+      await alerter.send({
+        kind: 'low-stock', severity: 'warning',
+        message: `plastic stock of ${row.product_code} is ${row.closing}, below the minimum ${row.min_stock}`,
+        details: { product: row.product_code, closing: Number(row.closing), minimum: Number(row.min_stock) },
+      }, { dedupeKey: `stock:${row.product_code}:${row.report_id}` });
+    }
+  }
+
+  return {
+    checkKeys,
+    start() {
+      if (timer) return;
+      void checkKeys();
+      timer = setInterval(() => void checkKeys(), DAY_MS);
+      timer.unref();
+    },
+    stop() {
+      clearInterval(timer);
+      timer = undefined;
+    },
+    async jobFailed(record) {
+      await alerter.send({
+        kind: 'failure', severity: 'critical',
+        message: `${record.job} run (${record.reason}) failed: ${messageOf(record.error)}`,
+        details: { job: record.job, reason: record.reason, startedAt: record.startedAt.toISOString() },
+      });
+    },
+    async reportsReceived(result) {
+      for (const q of result.quarantined) {
+        await alerter.send({
+          kind: 'quarantine', severity: 'critical',
+          message: `report ${q.remoteName} quarantined: ${q.reason}`,
+          details: { remoteName: q.remoteName, reason: q.reason },
+        });
+      }
+      if (result.applied.some((r) => r.stockItems > 0)) {
+        await lowStockAlerts().catch((err) => deps.log.warn({ error: messageOf(err) }, 'low-stock check failed'));
+      }
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import type { ReceiveJob, ReceiveOptions, ReceiveResult, SendJob, SendOptions, SendResult } from '../../src/jobs.js';
+
+/** A promise the test resolves when it wants. */
+export function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A clock the test moves by hand. */
+export function manualClock(start: string) {
+  let now = new Date(start);
+  const clock = () => new Date(now);
+  return Object.assign(clock, {
+    set: (iso: string) => { now = new Date(iso); },
+    advance: (ms: number) => { now = new Date(now.getTime() + ms); },
+  });
+}
+
+export const emptySend = (): SendResult => ({ batches: [], cardsSent: 0, invalid: [] });
+export const emptyReceive = (): ReceiveResult => ({ applied: [], quarantined: [], duplicates: 0 });
+
+/**
+ * A send job that records each call (the options it got) and, when `hold` is on, stays running
+ * until the test releases it: enough to observe what the scheduler asks for and when.
+ */
+export function recordingSendJob(result: () => SendResult | Promise<SendResult> = emptySend) {
+  const calls: SendOptions[] = [];
+  let gate: ReturnType<typeof deferred> | undefined;
+  const job: SendJob & { calls: SendOptions[]; hold(): void; release(): void } = {
+    calls,
+    async run(options = {}) {
+      calls.push(options);
+      if (gate) await Promise.race([gate.promise, aborted(options.signal)]);
+      return result();
+    },
+    hold() { gate = deferred(); },
+    release() { gate?.resolve(); gate = undefined; },
+  };
+  return job;
+}
+
+export function recordingReceiveJob(result: () => ReceiveResult | Promise<ReceiveResult> = emptyReceive) {
+  const calls: ReceiveOptions[] = [];
+  let gate: ReturnType<typeof deferred> | undefined;
+  const job: ReceiveJob & { calls: ReceiveOptions[]; hold(): void; release(): void } = {
+    calls,
+    async run(options = {}) {
+      calls.push(options);
+      if (gate) await Promise.race([gate.promise, aborted(options.signal)]);
+      return result();
+    },
+    hold() { gate = deferred(); },
+    release() { gate?.resolve(); gate = undefined; },
+  };
+  return job;
+}
+
+/** Rejects when the signal aborts (as a real job does at its next safe point). */
+function aborted(signal: AbortSignal | undefined): Promise<never> {
+  return new Promise((_, reject) => {
+    if (!signal) return;
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
