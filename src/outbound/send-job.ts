@@ -92,7 +92,6 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
       noteInvalid(result, claim.invalid);
       if (!claim.batch) return result;
       log.info({ batch: claim.batch.id, file: claim.batch.fileName, records: claim.batch.recordCount }, 'batch claimed');
-      await fault('claimed', claim.batch);
       sent(await carryForward(maker, lease, claim.batch));
     }
   }
@@ -101,6 +100,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
   async function carryForward(maker: PersoFileMaker, lease: HeldLease, batch: Batch): Promise<Batch> {
     let current = batch;
     try {
+      if (current.state === 'claimed') await fault('claimed', current);
       if (current.state === 'claimed') current = await encrypt(maker, lease, current);
       if (current.state === 'encrypted') current = await upload(maker, lease, current);
       if (current.state === 'uploaded') current = await confirm(lease, current);

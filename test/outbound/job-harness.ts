@@ -1,0 +1,66 @@
+import { strict as assert } from 'node:assert';
+import { join } from 'node:path';
+import type { Knex } from 'knex';
+import type { Config } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/log.js';
+import { makeSendJob, type SendJobDeps } from '../../src/outbound/send-job.js';
+import type { PanCipher } from '../../src/security/pan.js';
+import type { RemoteSession, Transport } from '../../src/transport/remote.js';
+import { makeSftpTransport } from '../../src/transport/sftp.js';
+import type { SshdServer } from '../helpers/sshd.js';
+import { contractIdsOf, contractsByStatus, decryptedRecords, filesIn, type BureauKeys } from './harness.js';
+
+/** A send job on the test sshd, with the given config and extra deps (faults, transport…). */
+export function sendJobFor(db: Knex, cipher: PanCipher, config: Config, sshd: SshdServer, extra: Partial<SendJobDeps> = {}) {
+  const transport = makeSftpTransport(config.sftp, { log: silentLogger });
+  return makeSendJob({ db, config, cipher, transport, log: silentLogger, ...extra });
+}
+
+export function withSftp(config: Config, sshd: SshdServer, overrides: Partial<Config['sftp']> = {}): Config {
+  return { ...config, sftp: sshd.sftpConfig(overrides) };
+}
+
+/** The final (delivered) files in the server's inbound folder. */
+export function remoteFiles(sshd: SshdServer): string[] {
+  return filesIn(join(sshd.root, 'inbound'));
+}
+
+/**
+ * The product invariant: every expected card is in exactly one delivered file, nothing else is,
+ * every batch is sent and its cards InProduction, and no partial or outbox file is left.
+ */
+export async function assertDeliveredExactlyOnce(db: Knex, sshd: SshdServer, keys: BureauKeys, config: Config, expected: string[]): Promise<void> {
+  const names = remoteFiles(sshd);
+  assert.deepEqual(names.filter((n) => !n.endsWith('.dat.pgp')), [], 'no partial file left on the server');
+  const seen: string[] = [];
+  for (const name of names) seen.push(...contractIdsOf(decryptedRecords(keys, join(sshd.root, 'inbound', name))));
+  assert.equal(new Set(seen).size, seen.length, `a card arrived twice: ${seen.join(',')}`);
+  assert.deepEqual([...seen].sort(), [...expected].sort(), 'the cards in files are the cards marked');
+  const batches = await db('perso_batches').select('file_name', 'state').orderBy('id');
+  assert.deepEqual(batches.map((b: any) => b.state), batches.map(() => 'sent'));
+  assert.deepEqual(batches.map((b: any) => b.file_name).sort(), names, 'one batch per delivered file');
+  assert.deepEqual(((await contractsByStatus(db)).InProduction ?? []).sort(), [...expected].sort());
+  assert.deepEqual(filesIn(join(config.workDir, 'outbox')), [], 'outbox empty');
+}
+
+/** Wraps a transport so that uploads fail in the given way (after leaving what a real failure leaves). */
+export function failingUploads(inner: Transport, how: 'mid-upload' | 'before-rename'): Transport {
+  return {
+    async connect() {
+      const session = await inner.connect();
+      const uploadAtomic: RemoteSession['uploadAtomic'] = async (source, dir, name, expectedSize) => {
+        if (how === 'mid-upload') {
+          // the connection drops after part of the file went through: a short .part stays behind
+          const { createReadStream } = await import('node:fs');
+          const half = createReadStream(source as string, { end: Math.floor(expectedSize / 2) });
+          await session.uploadAtomic(half, dir, name, expectedSize).catch(() => undefined);
+          throw new Error('injected: connection lost mid-upload');
+        }
+        // the whole file reached <name>.part, then the process stopped before the rename
+        await session.uploadAtomic(source, dir, name + '.part', expectedSize);
+        throw new Error('injected: stopped before rename');
+      };
+      return { ...session, uploadAtomic };
+    },
+  };
+}

@@ -1,0 +1,191 @@
+import { strict as assert } from 'node:assert';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../../src/config/schema.js';
+import type { SendFaultPoint } from '../../src/outbound/send-job.js';
+import { PanCipher } from '../../src/security/pan.js';
+import { makeSftpTransport } from '../../src/transport/sftp.js';
+import { silentLogger } from '../../src/log.js';
+import { describeEachDatabase, newPanKey } from '../helpers/db.js';
+import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
+import { clearSendTables, insertCards } from './fixtures.js';
+import { assertDeliveredExactlyOnce, failingUploads, remoteFiles, sendJobFor, withSftp } from './job-harness.js';
+import { contractIdsOf, contractsByStatus, decryptedRecords, filesIn, makeBureauKeys, removeDir, sendConfig, type BureauKeys } from './harness.js';
+
+const cipher = new PanCipher(newPanKey());
+const DATE = '2026-11-26';
+const ids = (from: number, count: number) => Array.from({ length: count }, (_, i) => String(1000 + from + i));
+
+describeEachDatabase('send job through a real sshd', (ctx) => {
+  let sshd: SshdServer;
+  let keys: BureauKeys;
+  let config: Config;
+
+  before(async function () {
+    requireSshd(this);
+    sshd = await startSshd();
+    keys = makeBureauKeys();
+  });
+  after(async () => {
+    await sshd?.stop();
+    keys?.gpg.cleanup();
+  });
+  beforeEach(async () => {
+    await clearSendTables(ctx().db);
+    for (const name of readdirSync(join(sshd.root, 'inbound'))) rmSync(join(sshd.root, 'inbound', name), { recursive: true, force: true });
+    config = withSftp(sendConfig(keys), sshd);
+  });
+  afterEach(() => removeDir(config.workDir));
+
+  it('sends Marked physical cards in one file gpg reads; Invalid ones are set aside with their reason', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 5);
+    await insertCards(db, cipher, 6, 1, () => ({ cardForm: 'virtual', psn: 1 }));
+    const result = await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+    assert.deepEqual(result.batches, [{ fileName: 'BXISSUER_PERSO_20261126_000001.dat.pgp', records: 5, state: 'sent' }]);
+    assert.equal(result.cardsSent, 5);
+    assert.deepEqual(result.invalid.map((i) => [i.contractNumber, i.reason.split(':')[0]]), [['1006', 'cardForm']]);
+    const lines = decryptedRecords(keys, join(sshd.root, 'inbound', result.batches[0]!.fileName));
+    assert.match(lines[0]!, /^HPERSOREQBXISSUERBUREAU0120261126\d{6}000001/);
+    assert.match(lines[lines.length - 1]!, /^T00000050000007/);
+    await assertDeliveredExactlyOnce(db, sshd, keys, config, ids(1, 5));
+    assert.deepEqual((await contractsByStatus(db)).Invalid, ['1006']);
+    assert.deepEqual(filesIn(join(config.workDir, 'archive')), [result.batches[0]!.fileName]);
+    const events = await db('contract_events').where({ to_status: 'InProduction' }).count({ n: '*' });
+    assert.equal(Number(events[0]!.n), 5);
+  });
+
+  it('splits by perso.maxCardsPerFile and continues the daily sequence across runs', async () => {
+    const { db } = ctx();
+    config = { ...config, perso: { ...config.perso, maxCardsPerFile: 3 } };
+    await insertCards(db, cipher, 1, 7);
+    const first = await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+    assert.deepEqual(first.batches.map((b) => [b.fileName.slice(-14), b.records]), [['000001.dat.pgp', 3], ['000002.dat.pgp', 3], ['000003.dat.pgp', 1]]);
+    await insertCards(db, cipher, 8, 2);
+    const second = await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+    assert.deepEqual(second.batches.map((b) => b.fileName.slice(-14)), ['000004.dat.pgp']);
+    const nothing = await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+    assert.deepEqual(nothing.batches, []);
+    await assertDeliveredExactlyOnce(db, sshd, keys, config, ids(1, 9));
+  });
+
+  const points: SendFaultPoint[] = ['claimed', 'encrypting', 'encrypted', 'transferred', 'uploaded'];
+  for (const point of points) {
+    it(`a failure at '${point}' is resumed by the next run: every card exactly once`, async () => {
+      const { db } = ctx();
+      config = { ...config, perso: { ...config.perso, maxCardsPerFile: 4 } };
+      await insertCards(db, cipher, 1, 6);
+      let fired = 0;
+      const faults = { at: (p: SendFaultPoint) => { if (p === point && fired++ === 0) throw new Error(`injected at ${p}`); } };
+      await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), new RegExp(`injected at ${point}`));
+      const failed = await db('perso_batches').where({ id: (await db('perso_batches').min({ id: 'id' }).first())!.id }).first();
+      assert.equal(Number(failed.attempts), 1);
+      assert.match(failed.last_error, /injected/);
+      assert.deepEqual((await contractsByStatus(db)).InProduction, undefined, 'nothing confirmed yet');
+      const result = await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+      assert.equal(result.cardsSent, 6);
+      await assertDeliveredExactlyOnce(db, sshd, keys, config, ids(1, 6));
+      assert.equal(remoteFiles(sshd).length, 2);
+    });
+  }
+
+  for (const how of ['mid-upload', 'before-rename'] as const) {
+    it(`an upload that fails ${how} is redone by the next run; the partial file never becomes a delivery`, async () => {
+      const { db } = ctx();
+      await insertCards(db, cipher, 1, 4);
+      const broken = failingUploads(makeSftpTransport(config.sftp, { log: silentLogger }), how);
+      await assert.rejects(sendJobFor(db, cipher, config, sshd, { transport: broken }).run({ businessDate: DATE }), /injected/);
+      assert.deepEqual(remoteFiles(sshd), ['BXISSUER_PERSO_20261126_000001.dat.pgp.part']);
+      assert.equal((await db('perso_batches').first()).state, 'encrypted');
+      await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+      await assertDeliveredExactlyOnce(db, sshd, keys, config, ids(1, 4));
+    });
+  }
+
+  it('a lost outbox file is encrypted again before upload', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 2);
+    const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected'); } };
+    await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }));
+    rmSync(join(config.workDir, 'outbox'), { recursive: true });
+    await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+    await assertDeliveredExactlyOnce(db, sshd, keys, config, ids(1, 2));
+  });
+
+  it('wrong host key: refused with a clear error, nothing sent', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 2);
+    config = withSftp(config, sshd, { hostKeySha256: 'SHA256:' + 'A'.repeat(43) });
+    await assert.rejects(sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE }), /host key/i);
+    await assertNothingSent(db);
+  });
+
+  it('wrong bureau fingerprint: refused before anything is claimed', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 2);
+    config = { ...config, pgp: { ...config.pgp, bureauFingerprint: 'AAAA'.repeat(10) } };
+    await assert.rejects(sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE }), /does not match the pinned/);
+    assert.equal(Number((await db('perso_batches').count({ n: '*' }))[0]!.n), 0);
+    assert.deepEqual((await contractsByStatus(db)).Marked, ids(1, 2));
+  });
+
+  it('unreachable server: a clear error after the retries, nothing sent; the next run delivers', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 2);
+    const good = config;
+    config = withSftp(config, sshd, { port: 1, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } });
+    await assert.rejects(sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE }), /ECONNREFUSED|refused|connect/i);
+    await assertNothingSent(db);
+    await sendJobFor(db, cipher, good, sshd).run({ businessDate: DATE });
+    await assertDeliveredExactlyOnce(db, sshd, keys, good, ids(1, 2));
+  });
+
+  it('read-only remote folder: a clear error, nothing marked sent', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 2);
+    config = withSftp(config, sshd, { inboundDir: '/readonly' });
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(sshd.root, 'readonly'), { recursive: true, mode: 0o755 }); // owned by root: the SFTP user cannot write
+    await assert.rejects(sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE }), /permission|denied|read-only/i);
+    await assertNothingSent(db);
+  });
+
+  it('dry run renders and counts, changes nothing and uploads nothing', async () => {
+    const { db } = ctx();
+    config = { ...config, perso: { ...config.perso, maxCardsPerFile: 2 } };
+    await insertCards(db, cipher, 1, 3);
+    await insertCards(db, cipher, 4, 1, () => ({ country: 'XX' }));
+    const result = await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE, dryRun: true });
+    assert.deepEqual(result.batches.map((b) => [b.fileName.slice(-14), b.records, b.state]), [['000001.dat.pgp', 2, 'dry-run'], ['000002.dat.pgp', 1, 'dry-run']]);
+    assert.deepEqual(result.invalid.map((i) => i.contractNumber), ['1004']);
+    assert.match(result.invalid[0]!.reason, /^country/);
+    assert.deepEqual((await contractsByStatus(db)).Marked, ids(1, 4));
+    assert.equal(Number((await db('perso_batches').count({ n: '*' }))[0]!.n), 0);
+    assert.deepEqual(remoteFiles(sshd), []);
+  });
+
+  it('not a business day: nothing new is claimed unless forced', async () => {
+    const { db } = ctx();
+    config = { ...config, calendar: { ...config.calendar, workingDays: [1, 2, 3, 4, 5] } };
+    await insertCards(db, cipher, 1, 1);
+    const saturday = await sendJobFor(db, cipher, config, sshd).run({ businessDate: '2026-11-28' });
+    assert.equal(saturday.notBusinessDay, 'Saturday');
+    assert.deepEqual(remoteFiles(sshd), []);
+    const forced = await sendJobFor(db, cipher, config, sshd).run({ businessDate: '2026-11-28', force: true });
+    assert.deepEqual(forced.batches.map((b) => b.fileName), ['BXISSUER_PERSO_20261128_000001.dat.pgp']);
+  });
+
+  it('one runner at a time: a second run while the lease is held is refused', async () => {
+    const { db } = ctx();
+    const { acquireLease } = await import('../../src/db/lease.js');
+    assert.equal(await acquireLease(db, 'send', 'other-host:1:x', 60_000), true);
+    await assert.rejects(sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE }), /another runner holds the send lease \(other-host/);
+  });
+
+  async function assertNothingSent(db: import('knex').Knex): Promise<void> {
+    assert.deepEqual(remoteFiles(sshd).filter((n) => n.endsWith('.dat.pgp')), []);
+    const states = await db('perso_batches').select('state', 'attempts', 'last_error');
+    assert.ok(states.every((s: any) => s.state !== 'sent' && Number(s.attempts) >= 1 && s.last_error), JSON.stringify(states));
+    assert.equal((await contractsByStatus(db)).InProduction, undefined);
+  }
+}, ['sqlite', 'pg']);
