@@ -1,0 +1,54 @@
+import { relative } from 'node:path';
+import type { Command } from 'commander';
+import { makeLogger, type GlobalOptions } from '../app.js';
+import { loadConfig } from '../config/load.js';
+import { UsageError } from '../errors.js';
+import { initSandbox } from '../sandbox/init.js';
+import { startSandbox } from '../sandbox/serve.js';
+
+export const order = 80;
+
+export function register(program: Command): void {
+  const sandbox = program.command('sandbox').description('a local test bureau: SFTP server and bureau simulator (TEST ONLY)');
+
+  sandbox
+    .command('init <dir>')
+    .description('create a self-contained sandbox in DIR: config.yaml, .env with a PAN key, fresh test keys, sftp/ folders')
+    .action(async (dir: string) => {
+      const result = await initSandbox(dir);
+      const show = (p: string) => relative(process.cwd(), p) || '.';
+      process.stdout.write([
+        `Sandbox created in ${result.dir} (TEST ONLY keys in ${show(result.keysDir)}/)`,
+        `  config      ${show(result.configFile)}  (SFTP on 127.0.0.1:${result.port}, host key ${result.keys.hostKeySha256})`,
+        `  bureau key  ${result.keys.bureauFingerprint}`,
+        `  SFTP root   ${show(result.sftpRoot)}/  (inbound/, outbound/)`,
+        `  simulator   ${show(result.settingsFile)}`,
+        '',
+        'Next:',
+        `  bureau-exchange sandbox serve --config ${show(result.configFile)}`,
+        `  bureau-exchange --config ${show(result.configFile)} contracts import samples/contracts.jsonl`,
+        '',
+      ].join('\n'));
+    });
+
+  sandbox
+    .command('serve')
+    .description('serve the sandbox SFTP folder and answer each new personalization file with a report, until stopped')
+    .option('--seed <n>', 'seed of the simulated decisions (default: bureau.yaml)')
+    .action(async (opts: { seed?: string }, cmd: Command) => {
+      const global = cmd.optsWithGlobals() as GlobalOptions;
+      if (!global.config) throw new UsageError('sandbox serve needs --config DIR/config.yaml (made by `sandbox init DIR`)');
+      if (opts.seed !== undefined && !/^-?\d+$/.test(opts.seed)) throw new UsageError('--seed must be an integer');
+      const config = loadConfig(global.config);
+      const log = makeLogger(config, global);
+      const running = await startSandbox(config, { log, ...(opts.seed === undefined ? {} : { seed: Number(opts.seed) }) });
+      log.info({ host: running.server.host, port: running.server.port, hostKey: running.server.hostKeySha256, seed: running.settings.seed },
+        'sandbox bureau serving (Ctrl-C to stop)');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await running.close();
+      log.info('sandbox bureau stopped');
+    });
+}
