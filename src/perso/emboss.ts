@@ -38,11 +38,22 @@ export function toAscii(text: string): string {
   return s.replace(NON_ASCII_ALL, '');
 }
 
+// Names, cities and streets repeat a lot within a file: remembering recent results saves most of the
+// work when rendering. Bounded: cleared when full, so memory does not grow with the file.
+const MEMO_LIMIT = 20_000;
+const memo: Record<'name' | 'address', Map<string, string>> = { name: new Map(), address: new Map() };
+
 /** Names and addresses: ASCII, uppercase, allowed characters only, single spaces, trimmed. */
 export function embossText(text: string, charset: 'name' | 'address'): string {
+  const known = memo[charset].get(text);
+  if (known !== undefined) return known;
   const upper = toAscii(text).toUpperCase();
-  if (CLEAN[charset].test(upper)) return upper;
-  return upper.replace(WHITESPACE, ' ').replace(NOT_ALLOWED[charset], '').replace(/ {2,}/g, ' ').trim();
+  const result = CLEAN[charset].test(upper)
+    ? upper
+    : upper.replace(WHITESPACE, ' ').replace(NOT_ALLOWED[charset], '').replace(/ {2,}/g, ' ').trim();
+  if (memo[charset].size >= MEMO_LIMIT) memo[charset].clear();
+  memo[charset].set(text, result);
+  return result;
 }
 
 /** A code: trimmed and uppercased, or undefined when it holds characters a code may not have. */
@@ -70,24 +81,37 @@ export function fitName(given: string[], surname: string, max: number, compose: 
   return text.length <= max ? text : undefined;
 }
 
+const words = (text: string) => (text ? text.split(' ') : []);
 const embossLine = (given: string[], surname: string) => [...given, surname].filter(Boolean).join(' ');
 const track1 = (given: string[], surname: string) => `${surname}/${given.join(' ')}`;
-const words = (text: string) => (text ? text.split(' ') : []);
 
 /** Emboss line 1: the embossed-name override if set, else first + last name; shortened to fit `max`. */
-export function embossName(card: { firstName: string; lastName: string; embossedName?: string | undefined }, max: number): string | undefined {
-  const override = card.embossedName ? embossText(card.embossedName, 'name') : '';
-  if (override) {
+export function embossName(firstName: string, lastName: string, embossedName: string | undefined, max: number): string | undefined {
+  if (embossedName) {
+    const override = embossText(embossedName, 'name');
+    if (override.length <= max) return override;
     const all = words(override);
     return fitName(all.slice(0, -1), all[all.length - 1]!, max, embossLine);
   }
-  return fitName(words(embossText(card.firstName, 'name')), embossText(card.lastName, 'name'), max, embossLine);
+  const given = embossText(firstName, 'name');
+  const surname = embossText(lastName, 'name');
+  const whole = given && surname ? `${given} ${surname}` : given || surname;
+  if (whole.length <= max) return whole;
+  return fitName(words(given), surname, max, embossLine);
 }
 
 /** Track-1 name `SURNAME/GIVEN NAMES` (ISO/IEC 7813), '/' removed from the parts; shortened to fit `max`. */
-export function track1Name(card: { firstName: string; lastName: string }, max: number): string | undefined {
-  const part = (text: string) => embossText(text, 'name').replace(/\//g, ' ').replace(/ {2,}/g, ' ').trim();
-  const surname = part(card.lastName);
+export function track1Name(firstName: string, lastName: string, max: number): string | undefined {
+  const surname = track1Part(lastName);
   if (!surname) return '';
-  return fitName(words(part(card.firstName)), surname, max, track1);
+  const given = track1Part(firstName);
+  const whole = `${surname}/${given}`;
+  if (whole.length <= max) return whole;
+  return fitName(words(given), surname, max, track1);
+}
+
+/** '/' separates surname and given names on track 1, so it may not appear inside either. */
+function track1Part(text: string): string {
+  const part = embossText(text, 'name');
+  return part.includes('/') ? part.replace(/\//g, ' ').replace(/ {2,}/g, ' ').trim() : part;
 }

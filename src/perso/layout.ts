@@ -163,6 +163,18 @@ export function pad(value: string, length: number, align: 'left' | 'right', padd
   return align === 'left' ? value.padEnd(length, padding) : value.padStart(length, padding);
 }
 
+const SPACES = ' '.repeat(1024);
+const ZEROS = '0'.repeat(1024);
+
+/** A value (already known to fit) padded to its field; the hot path of rendering. */
+export function padded(field: FieldSpec, value: string): string {
+  const missing = field.length - value.length;
+  if (missing === 0) return value;
+  if (missing > 1024) return pad(value, field.length, field.align, field.padding);
+  const fill = (field.padding === ' ' ? SPACES : ZEROS).slice(0, missing);
+  return field.align === 'left' ? value + fill : fill + value;
+}
+
 /** A zod issue as "records.detail, field pan: message" (the field by name when it has one). */
 function describeShapeIssue(error: z.ZodError, raw: unknown): string {
   const issue = error.issues[0]!;

@@ -3,7 +3,7 @@ import type { ContractForPerso } from '../domain/contract.js';
 import { luhnValid, maskPan, maskPansInText } from '../security/mask.js';
 import { isIsoAlpha3 } from './countries.js';
 import { applyCharset, embossName, track1Name } from './emboss.js';
-import { pad } from './layout.js';
+import { padded } from './layout.js';
 import type { CardSource, FieldSpec, Layout } from './layout-types.js';
 
 /** A contract after the embossing rules and checks: its detail fields, padded, ready to render. */
@@ -60,26 +60,61 @@ function fieldValuesOf(layout: Layout): Array<FieldValue | undefined> {
 /** The function giving a card-dependent field its padded value (undefined for computed fields). */
 function compileField(field: FieldSpec): FieldValue | undefined {
   const source = field.source;
-  if (source === 'emboss.name') return (c) => finish(field, fitted(field, embossName(text(c, 'firstName', 'lastName', 'embossedName'), field.length), 'the name'));
-  if (source === 'emboss.track1') return (c) => finish(field, fitted(field, track1Name(text(c, 'firstName', 'lastName'), field.length), 'the track-1 name'));
+  if (source === 'emboss.name') {
+    return (c) => finish(field, fitted(field, embossName(asText(c.firstName), asText(c.lastName), c.embossedName, field.length), 'the name'));
+  }
+  if (source === 'emboss.track1') {
+    return (c) => finish(field, fitted(field, track1Name(asText(c.firstName), asText(c.lastName), field.length), 'the track-1 name'));
+  }
   if (!source?.startsWith('card.')) return undefined;
   const name = source.slice(5) as CardSource;
   const check = SOURCE_CHECKS[name];
+  const get = CARD_GETTERS[name];
+  const canonical = name === 'contractId' || name === 'plasticId';
+  if (field.type === 'N') {
+    return (c, businessDate) => {
+      const value = digits(field, asText(get(c)), canonical);
+      if (check && value) check(field, value, businessDate);
+      return finish(field, value);
+    };
+  }
+  if (!field.charset) {
+    return (c, businessDate) => {
+      const value = asText(get(c));
+      if (check && value) check(field, value, businessDate);
+      return finish(field, value);
+    };
+  }
+  // text fields repeat (cities, first names, product codes): remember the outcome per raw value
+  const outcomes = new Map<string, string | Unfit>();
   return (c, businessDate) => {
-    let value = asText(c[name]);
-    if (field.type === 'N') value = digits(field, value);
-    else if (field.charset) value = charsetApplied(field, value);
-    if (check && value) check(field, value, businessDate);
-    return finish(field, value);
+    const raw = asText(get(c));
+    let outcome = outcomes.get(raw);
+    if (outcome === undefined) {
+      outcome = outcomeOf(() => {
+        const value = charsetApplied(field, raw);
+        if (check && value) check(field, value, businessDate);
+        return finish(field, value);
+      });
+      if (outcomes.size >= 10_000) outcomes.clear();
+      outcomes.set(raw, outcome);
+    }
+    if (outcome instanceof Unfit) throw outcome;
+    return outcome;
   };
 }
 
-function text<K extends keyof ContractForPerso>(c: ContractForPerso, ...keys: K[]): Record<K, string> {
-  return Object.fromEntries(keys.map((k) => [k, asText(c[k])])) as Record<K, string>;
+function outcomeOf(compute: () => string): string | Unfit {
+  try {
+    return compute();
+  } catch (err) {
+    if (err instanceof Unfit) return err;
+    throw err;
+  }
 }
 
 function asText(value: unknown): string {
-  return value === undefined || value === null ? '' : String(value);
+  return typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value);
 }
 
 function fitted(field: FieldSpec, value: string | undefined, what: string): string {
@@ -87,10 +122,15 @@ function fitted(field: FieldSpec, value: string | undefined, what: string): stri
   return value;
 }
 
-function digits(field: FieldSpec, value: string): string {
-  const trimmed = value.trim();
-  if (!/^\d*$/.test(trimmed)) throw new Unfit(field.name, `${quote(trimmed)} must be digits only`);
-  return field.source === 'card.contractId' || field.source === 'card.plasticId' ? canonicalId(trimmed) : trimmed;
+const DIGITS = /^\d*$/;
+
+function digits(field: FieldSpec, value: string, canonical: boolean): string {
+  if (!DIGITS.test(value)) {
+    const trimmed = value.trim();
+    if (!DIGITS.test(trimmed)) throw new Unfit(field.name, `${quote(trimmed)} must be digits only`);
+    value = trimmed;
+  }
+  return canonical && value.charCodeAt(0) === 48 ? canonicalId(value) : value;
 }
 
 function charsetApplied(field: FieldSpec, value: string): string {
@@ -103,14 +143,24 @@ function charsetApplied(field: FieldSpec, value: string): string {
 function finish(field: FieldSpec, value: string): string {
   if (!value) {
     if (field.required) throw new Unfit(field.name, 'is required but empty after the embossing rules');
-    return pad('', field.length, field.align, field.padding);
+    return padded(field, '');
   }
   if (field.values && !field.values.includes(value)) throw new Unfit(field.name, `${quote(value)} is not one of ${field.values.join(', ')}`);
   if (value.length > field.length) {
     throw new Unfit(field.name, `${quote(value)} is ${value.length} characters after the embossing rules; the field holds ${field.length}`);
   }
-  return pad(value, field.length, field.align, field.padding);
+  return padded(field, value);
 }
+
+/** One getter per card field: a named property read stays fast where `c[name]` would not. */
+const CARD_GETTERS: Record<CardSource, (c: ContractForPerso) => unknown> = {
+  contractId: (c) => c.contractId, plasticId: (c) => c.plasticId, pan: (c) => c.pan, psn: (c) => c.psn, expiry: (c) => c.expiry,
+  requestType: (c) => c.requestType, title: (c) => c.title, firstName: (c) => c.firstName, lastName: (c) => c.lastName,
+  companyName: (c) => c.companyName, addressLine1: (c) => c.addressLine1, addressLine2: (c) => c.addressLine2,
+  addressLine3: (c) => c.addressLine3, postalCode: (c) => c.postalCode, city: (c) => c.city, country: (c) => c.country,
+  productCode: (c) => c.productCode, chipProfile: (c) => c.chipProfile, deliveryMethod: (c) => c.deliveryMethod,
+  pinMailer: (c) => c.pinMailer,
+};
 
 type SourceCheck = (field: FieldSpec, value: string, businessDate: string) => void;
 
