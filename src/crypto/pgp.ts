@@ -26,9 +26,12 @@ export function encryptStream(
 ): Readable {
   if (opts.recipients.length === 0) throw new PermanentError('OpenPGP encryption needs at least one recipient key');
   const out = new PassThrough();
+  let sourceError: Error | undefined;
+  clear.once('error', (err) => (sourceError = err));
   startEncryption(clear, opts, out).catch((err) => {
     clear.destroy();
-    out.destroy(new PermanentError(`OpenPGP encryption failed: ${messageOf(err)}`, { cause: err }));
+    // a failing source (database, renderer) keeps its own error, so its caller can classify it
+    out.destroy(sourceError ?? new PermanentError(`OpenPGP encryption failed: ${messageOf(err)}`, { cause: err }));
   });
   return out;
 }

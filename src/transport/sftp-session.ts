@@ -52,6 +52,13 @@ export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log
 
     async uploadAtomic(source, dir, name, expectedSize) {
       assertPlainName(name);
+      // listen at once: a source failing while we check the server must not become an uncaught error
+      let sourceError: Error | undefined;
+      if (typeof source !== 'string') source.once('error', (err) => (sourceError ??= err));
+      const failedSource = () => {
+        if (!sourceError) return;
+        throw sourceError;
+      };
       const final = posix.join(dir, name);
       const part = `${final}.part`;
       if (await statOf(final)) throw new PermanentError(`${where(final)} already exists: refusing to overwrite it`);
@@ -59,7 +66,11 @@ export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log
         ctx.log.warn({ file: part }, 'removing a stale partial upload');
         await guard('remove stale', part, () => client.delete(part));
       }
-      await guard('upload', part, () => client.put(source, part, { writeStreamOptions: { mode: FILE_MODE, flags: 'w' } }));
+      failedSource();
+      await guard('upload', part, () => client.put(source, part, { writeStreamOptions: { mode: FILE_MODE, flags: 'w' } })).catch((err) => {
+        failedSource();
+        throw err;
+      });
       const uploaded = await statOf(part);
       if (uploaded?.size !== expectedSize) {
         throw new PermanentError(`${where(part)} is ${uploaded?.size ?? 'missing'} bytes after upload, expected ${expectedSize}: not renamed`);

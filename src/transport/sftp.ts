@@ -65,7 +65,12 @@ function authOf(config: SftpConfig, env: NodeJS.ProcessEnv): ConnectionSettings[
 }
 
 async function openSession(config: SftpConfig, settings: ConnectionSettings, log: Logger): Promise<RemoteSession> {
-  const client = new SftpClient('bureau-exchange');
+  // the library's default callbacks print to the console: route them to our (scrubbed) log
+  const client = new SftpClient('bureau-exchange', {
+    error: (err: unknown) => log.warn({ endpoint: endpoint(config), err: messageOf(err) }, 'SFTP connection error'),
+    end: () => log.debug({ endpoint: endpoint(config) }, 'SFTP connection ended by the server'),
+    close: () => log.debug({ endpoint: endpoint(config) }, 'SFTP connection closed'),
+  });
   let offeredHostKey: string | undefined;
   try {
     await client.connect({

@@ -93,6 +93,14 @@ describe('crypto/pgp: encryptStream read by gpg, decryptToFile of gpg output', f
     assert.match(result.status, /GOODSIG/);
   });
 
+  it('passes the error of a failing clear stream through, unchanged', async function () {
+    const { key } = await load(bureauPub, bureauFpr);
+    const source = new Readable({ read() {} });
+    source.push(clear);
+    setTimeout(() => source.destroy(new Error('database connection lost')), 20);
+    await assert.rejects(pipeline(encryptStream(source, { recipients: [key], armor: false }), createWriteStream(join(dir, 'failed.pgp'))), /database connection lost/);
+  });
+
   it('refuses a passphrase-protected private key without or with a wrong passphrase', async function () {
     const { privateKey } = await openpgp.generateKey({ userIDs: [{ name: 'X' }], type: 'ecc', format: 'armored', passphrase: 'right-passphrase' });
     const file = join(dir, 'locked.sec.asc');

@@ -113,6 +113,26 @@ describe('transport/sftp against a real OpenSSH sshd', function () {
     assert.ok(elapsed >= 150 && elapsed < 5000, `two backoff waits (50–100 ms, then 100–200 ms), took ${elapsed} ms`);
   });
 
+  it('times out a server that accepts TCP but never speaks SSH, retrying it as transient', async function () {
+    const { createServer } = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const mute = createServer((sock) => sockets.push(sock));
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    const port = (mute.address() as { port: number }).port;
+    let accepted = 0;
+    mute.on('connection', () => accepted++);
+    try {
+      await assert.rejects(
+        transport({ port, readyTimeoutMs: 1000, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 } }).connect(),
+        (err: Error) => err instanceof TransientError && /failed after 2 attempts: .*handshake/i.test(err.message),
+      );
+      assert.equal(accepted, 2);
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      await new Promise((resolve) => mute.close(resolve));
+    }
+  });
+
   it('refuses a wrong client key as a permanent authentication error', async function () {
     const otherKey = join(local, 'other_key');
     const { execFileSync } = await import('node:child_process');
@@ -152,10 +172,17 @@ describe('transport/sftp against a real OpenSSH sshd', function () {
   });
 
   it('a failing source stream aborts the upload without a final name', async function () {
-    const source = new Readable({ read() {} });
-    source.push(randomBytes(1000));
-    setTimeout(() => source.destroy(new Error('encryption failed')), 50);
-    await assert.rejects(withSession(transport(), (s) => s.uploadAtomic(source, '/inbound', 'G.pgp', 2000)));
+    for (const delayMs of [0, 20, 100]) {
+      await assert.rejects(
+        withSession(transport(), (s) => {
+          const source = new Readable({ read() {} });
+          source.push(randomBytes(1000));
+          setTimeout(() => source.destroy(new Error('encryption failed')), delayMs);
+          return s.uploadAtomic(source, '/inbound', 'G.pgp', 2000);
+        }),
+        /encryption failed/,
+      );
+    }
     assert.equal(existsSync(remoteFile('inbound/G.pgp')), false);
   });
 
