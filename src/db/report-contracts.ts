@@ -1,0 +1,105 @@
+import type { Knex } from 'knex';
+import type { ProductionStatus } from '../domain/status.js';
+import { nowIso } from './connection.js';
+
+/**
+ * The card_contracts side of applying a bureau report: finding the contracts of the named source
+ * file, and set-based status updates (one statement per a few hundred contracts, so 100,000
+ * updates take seconds, not minutes, on PostgreSQL too).
+ */
+
+/** A contract as a report record sees it: the columns a rejection or shipment reads or changes. */
+export interface ReportedContract {
+  id: number;
+  contract_number: string;
+  plastic_id: string;
+  production_status: ProductionStatus;
+  /** the batch the card is currently in */
+  batch_id: number | null;
+  reject_code: string | null;
+  reject_reason: string | null;
+  expected_ship_date: string | null;
+  ship_date: string | null;
+  courier: string | null;
+  tracking_number: string | null;
+}
+
+export interface SourceBatch {
+  id: number;
+  file_name: string;
+  record_count: number;
+  state: string;
+}
+
+/** SQLite binds at most 999 values per statement: every IN list and CASE stays below. */
+const LOOKUP_CHUNK = 900;
+const UPDATE_CHUNK = 200;
+
+export async function findBatchByFileName(trx: Knex | Knex.Transaction, fileName: string): Promise<SourceBatch | undefined> {
+  const row = await trx('perso_batches').select('id', 'file_name', 'record_count', 'state').where({ file_name: fileName }).first();
+  return row ? { ...row, id: Number(row.id), record_count: Number(row.record_count) } : undefined;
+}
+
+/** The contracts (all their plastics) that were items of batch `batchId`, among `contractNumbers` (canonical). */
+export async function contractsInBatch(trx: Knex.Transaction, batchId: number, contractNumbers: string[]): Promise<ReportedContract[]> {
+  const unique = [...new Set(contractNumbers)];
+  const found: ReportedContract[] = [];
+  for (let i = 0; i < unique.length; i += LOOKUP_CHUNK) {
+    const rows = await trx('card_contracts as c')
+      .join('batch_items as bi', 'bi.contract_id', 'c.id')
+      .where('bi.batch_id', batchId)
+      .whereIn('c.contract_number', unique.slice(i, i + LOOKUP_CHUNK))
+      .select('c.id', 'c.contract_number', 'c.plastic_id', 'c.production_status', 'c.batch_id', 'c.reject_code', 'c.reject_reason', 'c.expected_ship_date', 'c.ship_date', 'c.courier', 'c.tracking_number');
+    for (const r of rows) found.push({ ...r, id: Number(r.id), batch_id: r.batch_id === null ? null : Number(r.batch_id) });
+  }
+  return found;
+}
+
+export interface RejectionUpdate {
+  id: number;
+  code: string;
+  reason: string;
+}
+
+export interface ShipmentUpdate {
+  id: number;
+  expectedShipDate: string | null;
+  shipDate: string | null;
+  courier: string | null;
+  trackingNumber: string | null;
+}
+
+/** Sets contracts Rejected with the bureau's code and reason (ids must be distinct). */
+export async function markRejected(trx: Knex.Transaction, updates: RejectionUpdate[], now = nowIso()): Promise<void> {
+  await updateByCase(trx, updates, 'Rejected', { reject_code: (u) => u.code, reject_reason: (u) => u.reason }, now);
+}
+
+/** Sets contracts Shipped with expected and/or actual date, courier and tracking (ids must be distinct). */
+export async function markShipped(trx: Knex.Transaction, updates: ShipmentUpdate[], now = nowIso()): Promise<void> {
+  await updateByCase(trx, updates, 'Shipped', {
+    expected_ship_date: (u) => u.expectedShipDate, ship_date: (u) => u.shipDate, courier: (u) => u.courier, tracking_number: (u) => u.trackingNumber,
+  }, now);
+}
+
+/**
+ * One UPDATE per chunk: `SET col = CASE id WHEN 1 THEN ? … END … WHERE id IN (1, …)`. Portable to
+ * SQLite, PostgreSQL and MariaDB; ids are our own integers (checked), only values are bound.
+ */
+async function updateByCase<U extends { id: number }>(
+  trx: Knex.Transaction, updates: U[], status: ProductionStatus, columns: Record<string, (u: U) => string | null>, now: string,
+): Promise<void> {
+  const names = Object.keys(columns);
+  for (let i = 0; i < updates.length; i += UPDATE_CHUNK) {
+    const chunk = updates.slice(i, i + UPDATE_CHUNK);
+    const ids = chunk.map((u) => {
+      if (!Number.isSafeInteger(u.id)) throw new Error(`contract id ${u.id} is not an integer`);
+      return u.id;
+    });
+    const bindings: Array<string | null> = [status, now];
+    const sets = names.map((name) => {
+      for (const u of chunk) bindings.push(columns[name]!(u));
+      return `${name} = CASE id ${ids.map((id) => `WHEN ${id} THEN ?`).join(' ')} END`;
+    });
+    await trx.raw(`UPDATE card_contracts SET production_status = ?, updated_at = ?, ${sets.join(', ')} WHERE id IN (${ids.join(',')})`, bindings);
+  }
+}

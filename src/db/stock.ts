@@ -1,0 +1,49 @@
+import type { Knex } from 'knex';
+import type { StockItem } from '../inbound/report-format.js';
+import { nowIso } from './connection.js';
+
+/** plastic_stock: the latest stock level of a plastic (product code) reported by the bureau. */
+export interface PlasticStockRow {
+  product_code: string;
+  opening: number;
+  received: number;
+  used: number;
+  spoiled: number;
+  closing: number;
+  min_stock: number;
+  /** closing below min_stock */
+  low: boolean;
+  /** bureau_reports.id of the report it came from */
+  report_id: number | null;
+  /** that report's date: an older report never overwrites a newer level */
+  report_date: string | null;
+  updated_at: string;
+}
+
+/**
+ * Stores the stock levels of a report, skipping products for which a newer report was already
+ * applied. Returns the items of this report that are below their minimum.
+ */
+export async function upsertStockLevels(
+  trx: Knex.Transaction, items: StockItem[], report: { id: number; date: string }, now = nowIso(),
+): Promise<StockItem[]> {
+  const low: StockItem[] = [];
+  for (const item of items) {
+    const existing: PlasticStockRow | undefined = await trx('plastic_stock').where({ product_code: item.productCode }).first();
+    const isLow = item.closing < item.minStock;
+    if (isLow) low.push(item);
+    if (existing?.report_date && existing.report_date > report.date) continue;
+    const row = {
+      opening: item.opening, received: item.received, used: item.used, spoiled: item.spoiled, closing: item.closing,
+      min_stock: item.minStock, low: isLow, report_id: report.id, report_date: report.date, updated_at: now,
+    };
+    if (existing) await trx('plastic_stock').where({ product_code: item.productCode }).update(row);
+    else await trx('plastic_stock').insert({ product_code: item.productCode, ...row });
+  }
+  return low;
+}
+
+export async function stockLevels(db: Knex): Promise<PlasticStockRow[]> {
+  const rows: PlasticStockRow[] = await db('plastic_stock').orderBy('product_code');
+  return rows.map((r) => ({ ...r, low: Boolean(r.low) }));
+}

@@ -1,0 +1,173 @@
+import type { Knex } from 'knex';
+import { canonicalId } from '../db/contracts.js';
+import { recordEvents, type NewEvent } from '../db/events.js';
+import {
+  contractsInBatch, findBatchByFileName, markRejected, markShipped, type ReportedContract, type RejectionUpdate, type ShipmentUpdate, type SourceBatch,
+} from '../db/report-contracts.js';
+import type { Db } from '../db/connection.js';
+import { beginAppliedReport, finishAppliedReport, recordAnomalies, type NewAnomaly, type ReportCounts, type ReportKind } from '../db/reports.js';
+import { upsertStockLevels } from '../db/stock.js';
+import { canTransition, type ProductionStatus } from '../domain/status.js';
+import type { Logger } from '../log.js';
+import { readReportRecords, type RecordGroup, type ReportReadOptions } from './parse-report.js';
+import type { RejectionRecord, ReportHeader, ShipmentRecord } from './report-format.js';
+
+/** Anomalies logged one by one; beyond that only counted (a report of unknown contracts must not flood the log). */
+const LOGGED_ANOMALIES = 20;
+
+export interface ApplyContext {
+  trx: Knex.Transaction;
+  reportId: number;
+  header: ReportHeader;
+  now: string;
+  log: Logger;
+  /** called after each group is applied (inside the transaction): progress, and fault tests */
+  afterGroup?: () => Promise<void> | void;
+}
+
+export interface ReportFile {
+  /** the decrypted XML */
+  clearFile: string;
+  header: ReportHeader;
+  remoteName: string;
+  sha256: string;
+  kind: ReportKind;
+  /** our copy of the encrypted file */
+  localPath: string;
+}
+
+/**
+ * Applies a decrypted report in ONE transaction, together with its bureau_reports row (state
+ * applied, counts): all or nothing, and the content hash makes a second application impossible.
+ * A parse error in the middle throws an InputError and rolls everything back.
+ */
+export async function applyReportFile(
+  db: Db, report: ReportFile, options: { read: ReportReadOptions; log: Logger; now: string; afterGroup?: () => Promise<void> | void },
+): Promise<{ reportId: number; counts: ReportCounts }> {
+  return db.transaction(async (trx) => {
+    const reportId = await beginAppliedReport(trx, report, options.now);
+    const ctx = { trx, reportId, header: report.header, now: options.now, log: options.log, afterGroup: options.afterGroup };
+    const counts = await applyReport(ctx, readReportRecords(report.clearFile, report.header, options.read));
+    await finishAppliedReport(trx, reportId, counts, options.now);
+    return { reportId, counts };
+  });
+}
+
+/**
+ * Applies the records of one report inside the caller's transaction: rejections → Rejected,
+ * shipments → Shipped, stock → plastic_stock. A record naming a contract that was not in the
+ * source file, or asking for a transition the status rules forbid, becomes an anomaly (recorded,
+ * counted, logged) and the rest still applies. Every status change writes a contract event.
+ */
+export async function applyReport(ctx: ApplyContext, groups: AsyncIterable<RecordGroup>): Promise<ReportCounts> {
+  const counts: ReportCounts = { rejections: 0, shipments: 0, stockItems: 0, anomalies: 0 };
+  const batch = ctx.header.sourceFile ? await findBatchByFileName(ctx.trx, ctx.header.sourceFile) : undefined;
+  if (batch && ctx.header.recordsReceived !== null && ctx.header.recordsReceived !== batch.record_count) {
+    ctx.log.warn({ sourceFile: batch.file_name, recordsReceived: ctx.header.recordsReceived, recordsSent: batch.record_count },
+      'the bureau reports receiving a different number of records than the file held');
+  }
+  for await (const group of groups) {
+    if (group.list === 'Stock') {
+      const low = await upsertStockLevels(ctx.trx, group.records, { id: ctx.reportId, date: ctx.header.reportDate }, ctx.now);
+      for (const item of low) ctx.log.warn({ productCode: item.productCode, closing: item.closing, minStock: item.minStock }, 'plastic stock below its minimum');
+      counts.stockItems += group.records.length;
+    } else {
+      const anomalies = await applyContractGroup(ctx, batch, group, counts);
+      await recordAnomalies(ctx.trx, ctx.reportId, anomalies);
+      for (const a of anomalies) {
+        if (++counts.anomalies <= LOGGED_ANOMALIES) ctx.log.warn({ reportId: ctx.reportId, element: a.element, contract: a.contract_number, plastic: a.plastic_id }, `report anomaly: ${a.reason}`);
+      }
+    }
+    await ctx.afterGroup?.();
+  }
+  if (counts.anomalies > LOGGED_ANOMALIES) ctx.log.warn({ reportId: ctx.reportId, anomalies: counts.anomalies }, `report anomalies: ${counts.anomalies - LOGGED_ANOMALIES} more not logged one by one`);
+  return counts;
+}
+
+type ContractGroup = Exclude<RecordGroup, { list: 'Stock' }>;
+
+/** Decides each record of a group against the contracts' current state, then writes the changes set-based. */
+async function applyContractGroup(ctx: ApplyContext, batch: SourceBatch | undefined, group: ContractGroup, counts: ReportCounts): Promise<NewAnomaly[]> {
+  const anomalies: NewAnomaly[] = [];
+  const contracts = batch ? await contractsInBatch(ctx.trx, batch.id, group.records.map((r) => canonicalId(r.cardContractId))) : [];
+  const byKey = new Map(contracts.map((c) => [`${c.contract_number}/${c.plastic_id}`, c]));
+  const changed = new Map<number, ReportedContract>();
+  const events: NewEvent[] = [];
+  for (const record of group.records as Array<RejectionRecord | ShipmentRecord>) {
+    const contractNumber = canonicalId(record.cardContractId);
+    const plasticId = canonicalId(record.plasticId);
+    const anomaly = (reason: string) => anomalies.push({ element: record.path, contract_number: contractNumber, plastic_id: plasticId, reason });
+    const contract = byKey.get(`${contractNumber}/${plasticId}`);
+    if (!batch) {
+      anomaly(`source file ${ctx.header.sourceFile} is not one of our personalization files`);
+      continue;
+    }
+    if (!contract) {
+      const otherPlastic = contracts.some((c) => c.contract_number === contractNumber);
+      anomaly(otherPlastic ? `plastic ${plasticId} is not the plastic of contract ${contractNumber} in ${batch.file_name}` : `contract ${contractNumber} was not in ${batch.file_name}`);
+      continue;
+    }
+    if (contract.batch_id !== batch.id) {
+      anomaly(`contract ${contractNumber} has since been sent again in another batch (${contract.batch_id ?? 'none'}): this report is out of date for it`);
+      continue;
+    }
+    const next = group.list === 'Rejections' ? rejected(contract, record as RejectionRecord) : shipped(contract, record as ShipmentRecord);
+    if (typeof next === 'string') {
+      anomaly(next);
+      continue;
+    }
+    if (group.list === 'Rejections') counts.rejections++;
+    else counts.shipments++;
+    if (!next) continue; // the same shipment again: nothing changes
+    events.push({ contract_id: contract.id, from_status: contract.production_status, to_status: next.state.production_status, source_kind: 'report', source_id: ctx.reportId, detail: next.detail });
+    Object.assign(contract, next.state);
+    changed.set(contract.id, contract);
+  }
+  await writeChanges(ctx, group.list, [...changed.values()], events);
+  return anomalies;
+}
+
+type Decision = string | null | { state: Partial<ReportedContract> & { production_status: ProductionStatus }; detail: string };
+
+function refusal(contract: ReportedContract, to: ProductionStatus, what: string): string | undefined {
+  if (canTransition(contract.production_status, to)) return undefined;
+  if (to === 'Rejected' && contract.production_status === 'Shipped') return `${what} after shipment: contract ${contract.contract_number} is already Shipped`;
+  return `${what} not allowed: contract ${contract.contract_number} is ${contract.production_status}`;
+}
+
+/** Rejected with code and reason, or why not (a string). */
+function rejected(contract: ReportedContract, r: RejectionRecord): Decision {
+  const refused = refusal(contract, 'Rejected', 'rejection');
+  if (refused) return refused;
+  const state = { production_status: 'Rejected' as const, reject_code: r.code, reject_reason: r.reason };
+  return { state, detail: `rejected ${r.code}: ${r.reason}`.slice(0, 500) };
+}
+
+/** Shipped, merging what an earlier report said (a later report adds the actual date); null when nothing changes. */
+function shipped(contract: ReportedContract, s: ShipmentRecord): Decision {
+  const refused = refusal(contract, 'Shipped', 'shipment');
+  if (refused) return refused;
+  const state = {
+    production_status: 'Shipped' as const,
+    expected_ship_date: s.expectedShipDate ?? contract.expected_ship_date,
+    ship_date: s.shipDate ?? contract.ship_date,
+    courier: s.courier || contract.courier,
+    tracking_number: s.trackingNumber || contract.tracking_number,
+  };
+  const same = contract.production_status === 'Shipped' && (Object.keys(state) as Array<keyof typeof state>).every((k) => state[k] === contract[k]);
+  if (same) return null;
+  const via = [state.courier, state.tracking_number].filter(Boolean).join(' ');
+  return { state, detail: (state.ship_date ? `shipped ${state.ship_date}` : `shipment expected ${state.expected_ship_date}`) + (via ? ` via ${via}` : '') };
+}
+
+async function writeChanges(ctx: ApplyContext, list: ContractGroup['list'], changed: ReportedContract[], events: NewEvent[]): Promise<void> {
+  if (list === 'Rejections') {
+    await markRejected(ctx.trx, changed.map((c): RejectionUpdate => ({ id: c.id, code: c.reject_code ?? '', reason: c.reject_reason ?? '' })), ctx.now);
+  } else {
+    const updates: ShipmentUpdate[] = changed.map((c) => ({
+      id: c.id, expectedShipDate: c.expected_ship_date, shipDate: c.ship_date, courier: c.courier, trackingNumber: c.tracking_number,
+    }));
+    await markShipped(ctx.trx, updates, ctx.now);
+  }
+  await recordEvents(ctx.trx, events, ctx.now);
+}
