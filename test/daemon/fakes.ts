@@ -31,15 +31,16 @@ export const emptyReceive = (): ReceiveResult => ({ applied: [], quarantined: []
 export function recordingSendJob(result: () => SendResult | Promise<SendResult> = emptySend) {
   const calls: SendOptions[] = [];
   let gate: ReturnType<typeof deferred> | undefined;
-  const job: SendJob & { calls: SendOptions[]; hold(): void; release(): void } = {
+  const job: SendJob & { calls: SendOptions[]; hold(): void; release(): void; fail?: Error } = {
     calls,
     async run(options = {}) {
       calls.push(options);
       if (gate) await Promise.race([gate.promise, aborted(options.signal)]);
+      if (job.fail) throw job.fail;
       return result();
     },
     hold() { gate = deferred(); },
-    release() { gate?.resolve(); gate = undefined; },
+    release() { gate?.resolve(undefined); gate = undefined; },
   };
   return job;
 }
@@ -55,7 +56,7 @@ export function recordingReceiveJob(result: () => ReceiveResult | Promise<Receiv
       return result();
     },
     hold() { gate = deferred(); },
-    release() { gate?.resolve(); gate = undefined; },
+    release() { gate?.resolve(undefined); gate = undefined; },
   };
   return job;
 }

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { makeAlerter } from '../../src/daemon/alerts.js';
+import { makeDaemon, type Daemon } from '../../src/daemon/daemon.js';
+import { startHttpServer, type HttpEndpoint } from '../../src/daemon/http.js';
+import type { ReceiveResult, SendResult } from '../../src/jobs.js';
+import { silentLogger } from '../../src/log.js';
+import { testConfig } from '../helpers/config.js';
+import { createTestDatabase, describeEachDatabase } from '../helpers/db.js';
+import { manualClock, recordingReceiveJob, recordingSendJob } from './fakes.js';
+
+const sendResult = (): SendResult => ({
+  batches: [{ fileName: 'BXISSUER_PERSO_20261127_000001.dat.pgp', records: 3, state: 'sent' }],
+  cardsSent: 3,
+  invalid: [{ contractNumber: '1001', plasticId: '2001', reason: 'embossName: too long' }],
+});
+let receiveRuns = 0;
+/** the first receive finds two reports (one applied, one quarantined), later ones nothing */
+const receiveResult = (): ReceiveResult => (receiveRuns++ > 0 ? { applied: [], quarantined: [], duplicates: 0 } : {
+  applied: [{ remoteName: 'BXISSUER_REPORT_20261127_000001.xml.rsa', rejections: 1, shipments: 2, stockItems: 1, anomalies: 2 }],
+  quarantined: [{ remoteName: 'BXISSUER_REPORT_20261127_000002.xml.rsa', reason: 'not valid XML' }],
+  duplicates: 0,
+});
+
+async function get(url: string): Promise<{ status: number; type: string; text: string }> {
+  const response = await fetch(url);
+  return { status: response.status, type: response.headers.get('content-type') ?? '', text: await response.text() };
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The value of one Prometheus sample line, e.g. metric('bx_cards_sent_total'). */
+function sample(text: string, name: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
+describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {
+  let daemon: Daemon;
+  let http: HttpEndpoint;
+  const alerts: any[] = [];
+  let hook: ReturnType<typeof createServer>;
+  const clock = manualClock('2026-11-27T15:00:00Z'); // Friday 16:00 Berlin
+  const sendJob = recordingSendJob(sendResult);
+  const receiveJob = recordingReceiveJob(receiveResult);
+
+  before(async () => {
+    receiveRuns = 0;
+    hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d)).on('end', () => { alerts.push(JSON.parse(body)); res.end(); });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const config = testConfig({
+      schedule: { catchUp: false },
+      http: { enabled: true, port: 0 },
+      alerts: { webhookUrl: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`, retries: 0 },
+      pgp: { expiryWarningDays: 30 },
+    });
+    const { db } = ctx();
+    await db('plastic_stock').insert({
+      product_code: 'CLASSIC01', opening: 1000, received: 0, used: 950, spoiled: 0, closing: 50, min_stock: 100,
+      low: true, report_id: null, report_date: '2026-11-27', updated_at: clock().toISOString(),
+    });
+    daemon = makeDaemon({
+      db, config, log: silentLogger, clock, jobs: { send: sendJob, receive: receiveJob },
+      alerter: makeAlerter(config.alerts, { log: silentLogger, clock }),
+      keyExpiries: async () => [{ purpose: 'bureau', fingerprint: 'ABCDEF0123456789', daysToExpiry: 12 }],
+      startTicker: () => ({ stop() {} }),
+    });
+    http = await startHttpServer(config.http, { health: () => daemon.health(), registry: daemon.metrics.registry, log: silentLogger });
+    daemon.start();
+    await waitFor('active', () => daemon.status().role === 'active');
+    await daemon.scheduler.settled();
+    clock.set('2026-11-27T16:00:00Z'); // 17:00 Berlin cut-off
+    daemon.scheduler.tick();
+    await daemon.scheduler.settled();
+  });
+
+  after(async () => {
+    await daemon?.stop('test over');
+    await http?.close();
+    await new Promise((r) => hook.close(r));
+  });
+
+  it('/healthz answers 200 with the database, the lease and the last successful runs', async () => {
+    const { status, type, text } = await get(`${http.url}/healthz`);
+    assert.equal(status, 200, text);
+    assert.match(type, /application\/json/);
+    const health = JSON.parse(text);
+    assert.equal(health.healthy, true);
+    assert.deepEqual(health.database, { reachable: true });
+    assert.deepEqual(health.lease, { held: true });
+    assert.equal(health.status.role, 'active');
+    assert.equal(health.status.jobs.send.lastSuccessAt, '2026-11-27T16:00:00.000Z');
+    assert.equal(health.status.jobs.send.lastOutcome, 'partial', 'one contract was Invalid');
+    assert.equal(health.status.jobs.receive.lastOutcome, 'success', 'the last poll found nothing');
+    assert.equal(health.status.jobs.receive.lastSuccessAt, '2026-11-27T16:00:00.000Z');
+  });
+
+  it('/metrics gives the counters, gauges and durations in Prometheus format', async () => {
+    const { status, type, text } = await get(`${http.url}/metrics`);
+    assert.equal(status, 200);
+    assert.match(type, /^text\/plain; version=0\.0\.4/);
+    assert.equal(sample(text, 'bx_cards_sent_total'), 3);
+    assert.equal(sample(text, 'bx_files_sent_total'), 1);
+    assert.equal(sample(text, 'bx_contracts_invalid_total'), 1);
+    assert.equal(sample(text, 'bx_reports_applied_total'), 1);
+    assert.equal(sample(text, 'bx_reports_quarantined_total'), 1);
+    assert.equal(sample(text, 'bx_report_anomalies_total'), 2);
+    assert.equal(sample(text, 'bx_lease_held'), 1);
+    assert.equal(sample(text, 'bx_key_days_to_expiry{purpose="bureau",fingerprint="ABCDEF0123456789"}'), 12);
+    assert.equal(sample(text, 'bx_plastic_stock_below_minimum{product="CLASSIC01"}'), 1);
+    assert.equal(sample(text, 'bx_job_runs_total{job="send",outcome="partial"}'), 1);
+    assert.equal(sample(text, 'bx_job_duration_seconds_count{job="send"}'), 1);
+    assert.equal(sample(text, 'bx_job_last_success_timestamp_seconds{job="send"}'), Date.parse('2026-11-27T16:00:00Z') / 1000);
+    assert.ok(sample(text, 'process_resident_memory_bytes')! > 0);
+  });
+
+  it('alerted the quarantine, the key near expiry and the low stock, once each', async () => {
+    await waitFor('alerts', () => alerts.length >= 3);
+    const kinds = alerts.map((a) => a.kind).sort();
+    assert.deepEqual(kinds, ['key-expiry', 'low-stock', 'quarantine']);
+    assert.match(alerts.find((a) => a.kind === 'key-expiry').message, /bureau OpenPGP key ABCDEF0123456789 expires in 12 days/);
+    assert.match(alerts.find((a) => a.kind === 'low-stock').message, /CLASSIC01 is 50, below the minimum 100/);
+  });
+
+  it('/healthz answers 503 after a failed send, and a failure alert goes out', async () => {
+    sendJob.fail = new Error('SFTP server refused the upload');
+    clock.set('2026-11-30T16:00:00Z'); // Monday 17:00 Berlin
+    daemon.scheduler.tick();
+    await daemon.scheduler.settled();
+    const { status, text } = await get(`${http.url}/healthz`);
+    assert.equal(status, 503);
+    assert.deepEqual(JSON.parse(text).problems, ['last send failed: SFTP server refused the upload']);
+    await waitFor('failure alert', () => alerts.some((a) => a.kind === 'failure'));
+    assert.match(alerts.find((a) => a.kind === 'failure').message, /send run \(cut-off 17:00\) failed: SFTP server refused the upload/);
+  });
+
+  it('unknown paths are 404', async () => {
+    assert.equal((await get(`${http.url}/nope`)).status, 404);
+  });
+}, ['sqlite', 'pg']);
+
+describe('daemon health when the database is gone', () => {
+  it('/healthz answers 503 naming the database', async () => {
+    const database = await createTestDatabase('sqlite');
+    const daemon = makeDaemon({
+      db: database.db, config: testConfig(), log: silentLogger,
+      jobs: { send: recordingSendJob(), receive: recordingReceiveJob() }, startTicker: () => ({ stop() {} }),
+    });
+    const http = await startHttpServer({ enabled: true, host: '127.0.0.1', port: 0 }, { health: () => daemon.health(), registry: daemon.metrics.registry, log: silentLogger });
+    try {
+      await database.drop();
+      const { status, text } = await get(`${http.url}/healthz`);
+      assert.equal(status, 503);
+      const health = JSON.parse(text);
+      assert.equal(health.database.reachable, false);
+      assert.match(health.problems[0], /^database unreachable/);
+    } finally {
+      await http.close();
+    }
+  });
+});

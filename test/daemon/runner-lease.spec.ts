@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { RUNNER_LEASE, makeLeaseKeeper, type LeaseKeeper } from '../../src/daemon/runner-lease.js';
+import { leaseHolder } from '../../src/db/lease.js';
+import { silentLogger } from '../../src/log.js';
+import { describeEachDatabase } from '../helpers/db.js';
+
+async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describeEachDatabase('runner lease keeper', (ctx) => {
+  const keepers: LeaseKeeper[] = [];
+  afterEach(async () => {
+    await Promise.all(keepers.splice(0).map((k) => k.stop()));
+    await ctx().db('leases').delete();
+  });
+
+  function keeper(owner: string, ttlMs = 600) {
+    const events: string[] = [];
+    const k = makeLeaseKeeper({
+      db: ctx().db, owner, ttlMs, intervalMs: 50, clock: () => new Date(), log: silentLogger,
+      onAcquired: async () => { events.push('acquired'); },
+      onLost: async (reason) => { events.push(`lost: ${reason}`); },
+    });
+    keepers.push(k);
+    return Object.assign(k, { events });
+  }
+
+  it('one runner holds the lease, the other waits; a clean stop hands over at once', async () => {
+    const a = keeper('a');
+    a.start();
+    await waitFor('a active', () => a.held());
+    const b = keeper('b', 60_000);
+    b.start();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(b.held(), false);
+    await a.stop();
+    await waitFor('b takes over', () => b.held(), 1000);
+    assert.equal((await leaseHolder(ctx().db, RUNNER_LEASE))?.owner, 'b');
+    assert.deepEqual(b.events, ['acquired']);
+  });
+
+  it('a standby takes over when the holder stops renewing (crashed) and the lease expires', async () => {
+    await ctx().db('leases').insert({ name: RUNNER_LEASE, owner: 'crashed', expires_at: Date.now() + 400, acquired_at: new Date().toISOString() });
+    const b = keeper('b');
+    b.start();
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(b.held(), false, 'not before the lease expired');
+    await waitFor('b takes over', () => b.held(), 2000);
+  });
+
+  it('reports a lost lease when another runner took it over', async () => {
+    const a = keeper('a', 60_000);
+    a.start();
+    await waitFor('a active', () => a.held());
+    // as if our process had stalled past its expiry and another runner had taken the lease
+    await ctx().db('leases').where({ name: RUNNER_LEASE }).update({ owner: 'usurper', expires_at: Date.now() + 60_000 });
+    await waitFor('a notices', () => a.events.length === 2);
+    assert.equal(a.held(), false);
+    assert.match(a.events[1]!, /^lost: the lease expired and was taken by another runner/);
+    await a.stop();
+    assert.equal((await leaseHolder(ctx().db, RUNNER_LEASE))?.owner, 'usurper', 'stop() must not release a lease we no longer hold');
+  });
+
+  it('gives the lease back when it cannot start (onAcquired fails), and tries again', async () => {
+    let attempts = 0;
+    const k = makeLeaseKeeper({
+      db: ctx().db, owner: 'flaky', ttlMs: 60_000, intervalMs: 50, clock: () => new Date(), log: silentLogger,
+      onAcquired: async () => { if (++attempts === 1) throw new Error('database hiccup'); },
+      onLost: async () => undefined,
+    });
+    keepers.push(k);
+    k.start();
+    await waitFor('second attempt', () => k.held());
+    assert.equal(attempts, 2);
+  });
+});
