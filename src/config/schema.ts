@@ -88,6 +88,8 @@ const reports = z.strictObject({
   /** a remote file must be at least this old (by mtime) and of a stable size to be picked up */
   minAgeSeconds: z.number().int().min(0).default(60),
   decryptWorkers: z.number().int().min(0).default(0),
+  /** a second listing this many seconds after the first must show the same size and time (still being written otherwise) */
+  stableCheckSeconds: z.number().min(0).max(300).default(3),
 });
 
 const calendar = z.strictObject({
