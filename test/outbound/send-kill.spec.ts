@@ -1,0 +1,66 @@
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PanCipher } from '../../src/security/pan.js';
+import type { SendFaultPoint } from '../../src/outbound/send-job.js';
+import { describeEachDatabase } from '../helpers/db.js';
+import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
+import type { ChildSpec } from './send-child.js';
+import { clearSendTables, insertCards } from './fixtures.js';
+import { makeBureauKeys, removeDir, sendConfig, type BureauKeys } from './harness.js';
+import { assertDeliveredExactlyOnce, sendJobFor, withSftp } from './job-harness.js';
+
+const CHILD = fileURLToPath(new URL('./send-child.ts', import.meta.url));
+const LEASE_TTL_S = 5;
+
+/** Runs the child until it kills itself; resolves with the signal that ended it. */
+function runChild(spec: ChildSpec): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+      env: { ...process.env, BX_SEND_CHILD: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => (signal ? resolve(signal) : reject(new Error(`child exited ${code}: ${output}`))));
+  });
+}
+
+describeEachDatabase('send job killed with SIGKILL, then restarted', (ctx) => {
+  let sshd: SshdServer;
+  let keys: BureauKeys;
+  before(async function () {
+    requireSshd(this);
+    sshd = await startSshd();
+    keys = makeBureauKeys();
+  });
+  after(async () => {
+    await sshd?.stop();
+    keys?.gpg.cleanup();
+  });
+
+  for (const killAt of ['encrypting', 'transferred'] as SendFaultPoint[]) {
+    it(`killed at '${killAt}': after the lease expires the next run delivers every card exactly once`, async function () {
+      this.timeout(60_000);
+      const { db, database } = ctx();
+      await clearSendTables(db);
+      for (const name of readdirSync(join(sshd.root, 'inbound'))) rmSync(join(sshd.root, 'inbound', name), { force: true });
+      const panKey = randomBytes(32);
+      const cipher = new PanCipher(panKey);
+      const base = withSftp(sendConfig(keys), sshd);
+      const config = { ...base, database, daemon: { ...base.daemon, leaseTtlSeconds: LEASE_TTL_S }, perso: { ...base.perso, maxCardsPerFile: 3 } };
+      await insertCards(db, cipher, 1, 5);
+      assert.equal(await runChild({ config, panKey: panKey.toString('base64'), killAt, businessDate: '2026-11-26' }), 'SIGKILL');
+      await assert.rejects(sendJobFor(db, cipher, config, sshd).run({ businessDate: '2026-11-26' }), /lease/, 'the dead runner still holds the lease');
+      await new Promise((r) => setTimeout(r, LEASE_TTL_S * 1000 + 200));
+      const result = await sendJobFor(db, cipher, config, sshd).run({ businessDate: '2026-11-26' });
+      assert.ok(result.cardsSent > 0);
+      await assertDeliveredExactlyOnce(db, sshd, keys, config, ['1001', '1002', '1003', '1004', '1005']);
+      removeDir(config.workDir);
+    });
+  }
+}, ['sqlite', 'pg']);
