@@ -75,11 +75,11 @@ export function layoutFromObject(raw: unknown, file: string): Layout {
     checkTypeCode(fields, rec.code, typeCode, (msg) => fail(`records.${role}`, msg));
     return { role, code: rec.code, fields };
   };
+  const header = doc.records.header ? build('header', doc.records.header) : undefined;
+  const detail = build('detail', doc.records.detail);
+  const trailer = doc.records.trailer ? build('trailer', doc.records.trailer) : undefined;
   const layout: Layout = {
-    name: doc.name, file, recordLength: doc.recordLength, typeCode,
-    detail: build('detail', doc.records.detail),
-    ...(doc.records.header ? { header: build('header', doc.records.header) } : {}),
-    ...(doc.records.trailer ? { trailer: build('trailer', doc.records.trailer) } : {}),
+    name: doc.name, file, recordLength: doc.recordLength, typeCode, detail, ...(header ? { header } : {}), ...(trailer ? { trailer } : {}),
   };
   const codes = [layout.header, layout.detail, layout.trailer].filter(Boolean).map((r) => r!.code);
   if (new Set(codes).size !== codes.length) fail('records', `record type codes must differ (${codes.join(', ')})`);

@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import type { ContractForPerso } from '../../src/domain/contract.js';
+import { loadLayout, parsePersoRecord, prepareCard, renderPersoFile, type Prepared } from '../../src/perso/index.js';
+import { BUSINESS_DATE, collect, contract, fileContext } from './fixtures.js';
+
+describe('perso/prepare', () => {
+  const layout = loadLayout('perso-v1');
+  const prepare = (overrides: Partial<ContractForPerso>): Prepared => prepareCard(layout, contract(1, overrides), BUSINESS_DATE);
+  const invalid = (overrides: Partial<ContractForPerso>, field: string, reason: RegExp) => {
+    const result = prepare(overrides);
+    assert.equal(result.ok, false, `expected ${field} to be refused`);
+    if (result.ok) return;
+    assert.equal(result.field, field);
+    assert.match(result.reason, reason);
+    assert.ok(result.reason.startsWith(`${field}: `), `the reason names the field: ${result.reason}`);
+  };
+
+  it('accepts a valid physical card and pads its values to the layout', () => {
+    const result = prepare({});
+    assert.ok(result.ok);
+    assert.equal(result.card.id, 1);
+    assert.equal(result.card.contractId, '1001');
+    const pan = layout.detail.fields.findIndex((f) => f.name === 'pan');
+    assert.equal(result.card.values[pan], '4111110000000013   ');
+  });
+
+  describe('each Invalid reason', () => {
+    it('a virtual card', () => invalid({ cardForm: 'virtual' }, 'cardForm', /virtual card is never sent/));
+
+    it('a PAN failing the Luhn check, masked in the reason', () => {
+      invalid({ pan: '4111111111111112' }, 'pan', /^pan: PAN 411111\*{6}1112 fails the Luhn check$/);
+    });
+
+    it('a PAN of fewer than 12 or more than 19 digits', () => {
+      invalid({ pan: '41111111113' }, 'pan', /has 11 digits; 12–19 expected/);
+      invalid({ pan: '41111111111111111113' }, 'pan', /has 20 digits; 12–19 expected/);
+    });
+
+    it('a PAN with something else than digits', () => invalid({ pan: '4111-1111-1111-1111' }, 'pan', /must be digits only/));
+
+    it('a reason never holds the clear PAN', () => {
+      for (const pan of ['4111111111111112', '41111111111111111113', '4111 1111 1111 1112', '4111111111111111X']) {
+        const result = prepare({ pan });
+        assert.ok(!result.ok);
+        assert.ok(!result.reason.includes(pan) && !result.reason.includes(pan.replace(/\D/g, '')), result.reason);
+      }
+    });
+
+    it('an expiry before the business date\'s month, or not YYMM', () => {
+      invalid({ expiry: '2610' }, 'expiry', /2610 \(YYMM\) is before the business date's month 2611/);
+      invalid({ expiry: '2613' }, 'expiry', /"2613" is not an expiry YYMM/);
+      invalid({ expiry: '261' }, 'expiry', /is not an expiry YYMM/);
+      invalid({ expiry: '26AB' }, 'expiry', /must be digits only/);
+      assert.ok(prepare({ expiry: '2611' }).ok, 'the business date\'s own month is still valid');
+    });
+
+    it('a country that is not ISO 3166 alpha-3', () => {
+      invalid({ country: 'XYZ' }, 'country', /"XYZ" is not an ISO 3166 alpha-3 country code/);
+      invalid({ country: 'DE' }, 'country', /not an ISO 3166 alpha-3/);
+      assert.ok(prepare({ country: 'deu' }).ok, 'uppercased first');
+    });
+
+    it('a required field empty after the embossing rules', () => {
+      invalid({ firstName: '', lastName: '😀😀' }, 'embossLine1', /required but empty/);
+      invalid({ lastName: '😀😀' }, 'track1Name', /required but empty/);
+      invalid({ addressLine1: '   ' }, 'addressLine1', /required but empty/);
+      invalid({ city: '' }, 'city', /required but empty/);
+      invalid({ productCode: '' }, 'productCode', /required but empty/);
+      invalid({ contractId: '' }, 'contractId', /required but empty/);
+    });
+
+    it('a value that does not fit its field after the rules', () => {
+      invalid({ city: 'Llanfairpwllgwyngyllgogerychwyrndrobwll' }, 'city', /is 39 characters after the embossing rules; the field holds 30/);
+      invalid({ addressLine2: 'Straße '.repeat(7) }, 'addressLine2', /the field holds 40/);
+      invalid({ contractId: '1234567890123456' }, 'contractId', /16 characters .* holds 15/);
+    });
+
+    it('a name that does not fit even with given names as initials', () => {
+      invalid({ firstName: 'Ann', lastName: 'Wolfeschlegelsteinhausenbergerdorff' }, 'embossLine1', /does not fit 26 characters even with given names as initials/);
+    });
+
+    it('a code holding characters a code may not have (never altered)', () => {
+      invalid({ productCode: 'CLÄSSIC' }, 'productCode', /may hold only A-Z 0-9/);
+      invalid({ chipProfile: 'VSDC_CL' }, 'chipProfile', /may hold only A-Z 0-9/);
+    });
+
+    it('a value outside the allowed ones', () => {
+      invalid({ deliveryMethod: 5 }, 'deliveryMethod', /"5" is not one of 1, 2, 3, 4/);
+      invalid({ pinMailer: 'X' as 'Y' }, 'pinMailer', /"X" is not one of Y, N/);
+      invalid({ requestType: 'NEWISH' as 'NEW' }, 'requestType', /is not one of NEW, REISSUE, RENEW, REPLACE, REPRINT/);
+    });
+
+    it('an identifier that is not digits', () => invalid({ plasticId: '12A4' }, 'plasticId', /"12A4" must be digits only/));
+  });
+
+  it('gives the same outcome for the same contract every time (the renderer prepares again)', () => {
+    const card = contract(5, { firstName: 'Jürgen Øystein', lastName: 'Müller' });
+    assert.deepEqual(prepareCard(layout, card, BUSINESS_DATE), prepareCard(layout, card, BUSINESS_DATE));
+    assert.deepEqual(prepareCard(layout, { ...card, city: '' }, BUSINESS_DATE), prepareCard(layout, { ...card, city: '' }, BUSINESS_DATE));
+  });
+
+  describe('hostile names', () => {
+    it('thousands of generated contracts: each valid one renders as a pure ASCII record of exactly 450 bytes', async () => {
+      const random = seededRandom(20261126);
+      const cards = Array.from({ length: 5000 }, (_, i) => contract(i + 1, hostileFields(random)));
+      const valid: ContractForPerso[] = [];
+      for (const card of cards) {
+        const result = prepareCard(layout, card, BUSINESS_DATE);
+        if (result.ok) valid.push(card);
+        else assert.match(result.reason, /^\w+: .+/, 'an invalid one has a reason naming its field');
+      }
+      assert.ok(valid.length > 1000 && valid.length < cards.length, `a mix of valid and invalid (${valid.length} valid)`);
+      const bytes = await collect(renderPersoFile(layout, fileContext(), valid));
+      for (const byte of bytes) assert.ok(byte === 0x0a || (byte >= 0x20 && byte <= 0x7e), `byte ${byte} is not printable ASCII`);
+      const lines = bytes.toString('latin1').split('\n');
+      assert.equal(lines.pop(), '');
+      assert.equal(lines.length, valid.length + 2);
+      lines.forEach((line, i) => {
+        assert.equal(line.length, 450);
+        parsePersoRecord(layout, line, i + 1);
+      });
+    });
+  });
+});
+
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+const PIECES = [
+  'Anna', 'Jürgen', 'Øystein', 'ß', 'Ł', 'e\u0301', 'Z\u0351\u0308\u0323a\u036b\u0330l\u0352go', '😀', '👩‍👩‍👧', '\u200f', '\u202e',
+  'שלום', 'مرحبا', 'Иван', 'Γιώργος', '北京', '東京', '\t', '\n', '  ', '\u0000', '\u00a0', "O'Neil", 'Smith-Jones', '&', '#', '%$@!',
+  'Wolfeschlegelsteinhausenbergerdorff', 'ﬁ', 'İ', 'ı', '\ufeff', '\ud800', 'Ⅻ', '①', 'Ｆｕｌｌ', '\u0301',
+];
+
+function hostileText(random: () => number, maxPieces: number): string {
+  const count = Math.floor(random() * maxPieces);
+  let text = '';
+  for (let i = 0; i < count; i++) text += PIECES[Math.floor(random() * PIECES.length)] + (random() < 0.5 ? ' ' : '');
+  return text;
+}
+
+function hostileFields(random: () => number): Partial<ContractForPerso> {
+  const long = random() < 0.05 ? 40 : 4;
+  return {
+    firstName: hostileText(random, long), lastName: hostileText(random, 3) || 'X', companyName: hostileText(random, 3),
+    embossedName: random() < 0.1 ? hostileText(random, 4) : undefined, title: hostileText(random, 2).slice(0, 3),
+    addressLine1: `1 ${hostileText(random, 3)}`, addressLine2: hostileText(random, 3), addressLine3: hostileText(random, 3),
+    postalCode: hostileText(random, 2).slice(0, 4), city: hostileText(random, 3) || 'Berlin',
+  };
+}
