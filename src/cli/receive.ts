@@ -1,0 +1,48 @@
+import type { Command } from 'commander';
+import { withApp } from '../app.js';
+import { requireKeys } from '../config/load.js';
+import { makeReceiveJob } from '../inbound/receive-job.js';
+import type { ReceiveResult } from '../jobs.js';
+import { makeSftpTransport } from '../transport/sftp.js';
+import { printTable } from './output.js';
+
+export const order = 41;
+
+export function register(program: Command): void {
+  program
+    .command('receive')
+    .description('one pass: download bureau reports, decrypt, apply status updates exactly once, quarantine bad ones (exit 1 if any was quarantined)')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      await withApp(cmd.optsWithGlobals(), async ({ config, db, log }) => {
+        requireKeys(config, ['sftp.host', 'sftp.username'], 'receive');
+        const job = makeReceiveJob({ db, config, log, transport: makeSftpTransport(config.sftp, { log }) });
+        const controller = new AbortController();
+        const onSignal = () => {
+          if (controller.signal.aborted) process.exit(130);
+          process.stderr.write('bureau-exchange: stopping after the current report (again to exit now)\n');
+          controller.abort();
+        };
+        process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+        try {
+          const result = await job.run({ signal: controller.signal });
+          if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+          else printResult(result);
+          if (result.quarantined.length) process.exitCode = 1;
+        } finally {
+          process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+        }
+      });
+    });
+}
+
+function printResult(result: ReceiveResult): void {
+  const out = process.stdout;
+  out.write('Applied reports\n');
+  printTable(result.applied.map((r) => ({ file: r.remoteName, rejected: r.rejections, shipped: r.shipments, stock: r.stockItems, anomalies: r.anomalies })));
+  if (result.quarantined.length) {
+    out.write('\nQuarantined reports\n');
+    printTable(result.quarantined.map((r) => ({ file: r.remoteName, reason: r.reason })));
+  }
+  out.write(`\n${result.applied.length} applied, ${result.quarantined.length} quarantined, ${result.duplicates} already applied before\n`);
+}

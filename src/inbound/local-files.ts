@@ -1,0 +1,80 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import type { ReportKind } from '../db/reports.js';
+import type { RemoteSession } from '../transport/remote.js';
+
+/**
+ * Our local folders for reports. Local names are ours — `<sha256>.<kind>` — never the remote name:
+ * a hostile remote name cannot reach the file system.
+ */
+export interface ReportFolders {
+  /** downloads in progress and reports being processed */
+  inbox: string;
+  /** encrypted copies of quarantined reports */
+  quarantine: string;
+  /** encrypted copies of applied reports */
+  archive: string;
+}
+
+export function reportFolders(workDir: string): ReportFolders {
+  const folders = { inbox: join(workDir, 'inbox'), quarantine: join(workDir, 'quarantine'), archive: join(workDir, 'archive', 'reports') };
+  for (const dir of Object.values(folders)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return folders;
+}
+
+/** Removes what an interrupted run left in the inbox: partial downloads and clear XML. */
+export function cleanInbox(folders: ReportFolders): void {
+  for (const name of readdirSync(folders.inbox)) {
+    if (name.endsWith('.part') || name.endsWith('.xml')) rmSync(join(folders.inbox, name), { force: true });
+  }
+}
+
+export interface DownloadedReport {
+  /** inbox/<sha256>.<kind> */
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/** Downloads to a temporary name while hashing, then renames to the content-hash name. */
+export async function downloadReport(session: RemoteSession, remotePath: string, kind: ReportKind, folders: ReportFolders): Promise<DownloadedReport> {
+  const temp = join(folders.inbox, `.dl-${randomBytes(8).toString('hex')}.part`);
+  const hash = createHash('sha256');
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  const file = createWriteStream(temp, { mode: 0o600 });
+  hashing.pipe(file);
+  try {
+    const size = await session.download(remotePath, hashing);
+    if (!file.writableFinished) await new Promise<void>((resolve, reject) => file.once('finish', resolve).once('error', reject));
+    const sha256 = hash.digest('hex');
+    const path = join(folders.inbox, `${sha256}.${kind}`);
+    renameSync(temp, path);
+    return { path, sha256, size };
+  } catch (err) {
+    file.destroy();
+    rmSync(temp, { force: true });
+    throw err;
+  }
+}
+
+/** Moves our copy into `dir` under its hash name (replacing an identical earlier copy). */
+export function keepCopy(download: DownloadedReport, kind: ReportKind, dir: string): string {
+  const target = join(dir, `${download.sha256}.${kind}`);
+  if (download.path !== target) renameSync(download.path, target);
+  return target;
+}
+
+export function clearFileOf(download: DownloadedReport, folders: ReportFolders): string {
+  return join(folders.inbox, `${download.sha256}.xml`);
+}
+
+export function removeIfPresent(path: string | null | undefined): void {
+  if (path && existsSync(path)) rmSync(path, { force: true });
+}
