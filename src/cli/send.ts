@@ -1,0 +1,75 @@
+import type { Command } from 'commander';
+import { withApp } from '../app.js';
+import { requireKeys } from '../config/load.js';
+import { UsageError } from '../errors.js';
+import type { SendResult } from '../jobs.js';
+import { makeSendJob } from '../outbound/send-job.js';
+import { makeSftpTransport } from '../transport/sftp.js';
+import { printTable } from './output.js';
+
+export const order = 40;
+
+interface SendFlags {
+  businessDate?: string;
+  force?: boolean;
+  dryRun?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('send')
+    .description('finish unfinished batches, then claim Marked cards, encrypt their personalization file(s) and upload them')
+    .option('--business-date <date>', 'YYYY-MM-DD (default: today in schedule.timezone)')
+    .option('--force', 'send even when the date is not a business day')
+    .option('--dry-run', 'validate and render only: print counts and Invalid reasons, change nothing, upload nothing')
+    .action(async (opts: SendFlags, cmd: Command) => {
+      if (opts.businessDate !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(opts.businessDate)) {
+        throw new UsageError(`--business-date: ${JSON.stringify(opts.businessDate)} is not YYYY-MM-DD`);
+      }
+      await withApp(cmd.optsWithGlobals(), async ({ config, db, log, cipher }) => {
+        requireKeys(config, ['pgp.bureauPublicKeyFile', 'pgp.bureauFingerprint', ...(opts.dryRun ? [] : ['sftp.host', 'sftp.username'])], 'send');
+        const job = makeSendJob({ db, config, cipher, log, transport: makeSftpTransport(config.sftp, { log }) });
+        const stop = stopOnSignals();
+        try {
+          const result = await job.run({ businessDate: opts.businessDate, force: opts.force, dryRun: opts.dryRun, signal: stop.signal });
+          printResult(result, Boolean(opts.dryRun));
+          if ((result.invalidTotal ?? result.invalid.length) > 0) process.exitCode = 3;
+        } finally {
+          stop.dispose();
+        }
+      });
+    });
+}
+
+/** The first SIGINT/SIGTERM lets the current batch reach its next state and stops there; a second one exits. */
+function stopOnSignals(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write(`bureau-exchange: ${name}: stopping after the current batch (again to exit now)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+function printResult(result: SendResult, dryRun: boolean): void {
+  const out = process.stdout;
+  if (result.notBusinessDay) out.write(`not a business day (${result.notBusinessDay}): nothing new claimed; --force sends anyway\n`);
+  out.write(dryRun ? 'Files a send would make (nothing changed, nothing uploaded)\n' : 'Files\n');
+  printTable(result.batches.map((b) => ({ file: b.fileName, records: b.records, state: b.state })));
+  const invalidTotal = result.invalidTotal ?? result.invalid.length;
+  if (!dryRun) out.write(`${result.cardsSent} card(s) sent in ${result.batches.length} file(s)\n`);
+  out.write(`${invalidTotal} card(s) ${dryRun ? 'would be set' : 'set'} Invalid\n`);
+  if (result.invalid.length) {
+    printTable(result.invalid.map((i) => ({ contract: i.contractNumber, plastic: i.plasticId, reason: i.reason })));
+    if (invalidTotal > result.invalid.length) out.write(`… and ${invalidTotal - result.invalid.length} more (contracts list --status Invalid)\n`);
+  }
+}

@@ -1,0 +1,66 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../src/config/load.js';
+import { runCli } from '../helpers/cli.js';
+import { newPanKey } from '../helpers/db.js';
+import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
+import { contractIdsOf, decryptedRecords, makeBureauKeys, removeDir, type BureauKeys } from './harness.js';
+import { remoteFiles } from './job-harness.js';
+
+describe('bureau-exchange send (CLI, SQLite, real sshd)', function () {
+  let sshd: SshdServer;
+  let keys: BureauKeys;
+  let dir: string;
+  let config: string;
+  const env = { BX_PAN_KEY: newPanKey().toString('base64') };
+
+  before(async function () {
+    requireSshd(this);
+    sshd = await startSshd();
+    keys = makeBureauKeys();
+    dir = mkdtempSync(join(tmpdir(), 'bx-send-cli-'));
+    config = join(dir, 'config.yaml');
+    writeFileSync(config, [
+      'issuer: { code: BXISSUER }', 'bureau: { code: BUREAU01 }', `workDir: ${dir}/var`,
+      `pgp: { bureauPublicKeyFile: ${keys.publicKeyFile}, bureauFingerprint: "${keys.fingerprint}" }`,
+      `sftp: { host: 127.0.0.1, port: ${sshd.port}, username: ${sshd.username}, privateKeyFile: ${sshd.privateKeyFile}, hostKeySha256: "${sshd.hostKeySha256}", retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } }`,
+      '',
+    ].join('\n'));
+    await runCli(['--config', config, 'migrate'], env);
+    await runCli(['--config', config, 'contracts', 'import', join(PROJECT_ROOT, 'samples', 'contracts.jsonl')], env);
+  });
+  after(async () => {
+    await sshd?.stop();
+    keys?.gpg.cleanup();
+    if (dir) removeDir(dir);
+  });
+
+  it('rejects a malformed --business-date with exit 2', async () => {
+    const r = await runCli(['--config', config, 'send', '--business-date', '26.11.2026'], env);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--business-date/);
+  });
+
+  it('--dry-run prints the planned file and counts, uploads nothing', async () => {
+    const r = await runCli(['--config', config, 'send', '--dry-run', '--business-date', '2026-11-26', '--force'], env);
+    assert.ok(r.code === 0 || r.code === 3, r.stderr);
+    assert.match(r.stdout, /BXISSUER_PERSO_20261126_000001\.dat\.pgp\s+\d+\s+dry-run/);
+    assert.deepEqual(remoteFiles(sshd), []);
+  });
+
+  it('sends the samples: the file is on the server, gpg reads it, no full PAN printed; a second send has nothing to do', async () => {
+    const r = await runCli(['--config', config, 'send', '--business-date', '2026-11-26', '--force'], env);
+    assert.ok(r.code === 0 || r.code === 3, r.stderr);
+    assert.match(r.stdout, /BXISSUER_PERSO_20261126_000001\.dat\.pgp\s+\d+\s+sent/);
+    assert.doesNotMatch(r.stdout + r.stderr, /\d{13,19}/, 'no full PAN in the output');
+    assert.deepEqual(remoteFiles(sshd), ['BXISSUER_PERSO_20261126_000001.dat.pgp']);
+    const cards = contractIdsOf(decryptedRecords(keys, join(sshd.root, 'inbound', remoteFiles(sshd)[0]!)));
+    const sent = Number(/(\d+) card\(s\) sent/.exec(r.stdout)![1]);
+    assert.equal(cards.length, sent);
+    const again = await runCli(['--config', config, 'send', '--business-date', '2026-11-26', '--force'], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /0 card\(s\) sent in 0 file\(s\)/);
+  });
+});
