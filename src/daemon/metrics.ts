@@ -27,7 +27,7 @@ export function outcomeOf(record: RunRecord<SendResult | ReceiveResult>): 'succe
   if (record.aborted) return 'aborted';
   if (record.error !== undefined) return 'failure';
   const r = record.result as Partial<SendResult & ReceiveResult> | undefined;
-  return (r?.invalid?.length ?? 0) > 0 || (r?.quarantined?.length ?? 0) > 0 ? 'partial' : 'success';
+  return (r?.invalidTotal ?? r?.invalid?.length ?? 0) > 0 || (r?.quarantined?.length ?? 0) > 0 ? 'partial' : 'success';
 }
 
 /**
@@ -98,7 +98,7 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
       if (!record.result) return;
       filesSent.inc(record.result.batches.filter((b) => b.state === 'sent').length);
       cardsSent.inc(record.result.cardsSent);
-      invalid.inc(record.result.invalid.length);
+      invalid.inc(record.result.invalidTotal ?? record.result.invalid.length);
     },
     recordReceive(record) {
       recordRun(record);

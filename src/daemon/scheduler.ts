@@ -77,30 +77,29 @@ export function makeScheduler(deps: SchedulerDeps): Scheduler {
     track(receive.trigger(reason));
   }
 
-  async function startupSends(now: Date): Promise<SendRequest[]> {
-    const requests: SendRequest[] = [];
+  /**
+   * At activation: one send run when batches are unfinished (a crash mid-run) or, with catchUp,
+   * when the last business day's cut-off passed without a sent batch. A send run always carries
+   * unfinished batches forward first, then sends what is marked, for the last cut-off's date.
+   */
+  async function startupSend(now: Date): Promise<SendRequest | undefined> {
+    const last = plan.lastCutOffDate(now);
     const unfinished = await deps.batches.unfinishedDates();
-    if (unfinished.length) {
-      log.info({ businessDates: unfinished }, 'unfinished batches found: resuming them');
-      requests.push({ reason: 'resume', options: { businessDate: unfinished[0], force: true } });
-    }
-    if (deps.schedule.catchUp) {
-      const last = plan.lastCutOffDate(now);
-      if (!(await deps.batches.hasSentBatch(last.date))) {
-        log.info({ businessDate: last.date, cutOff: last.at.toISOString() }, 'cut-off passed without a sent batch: catching up');
-        requests.push({ reason: 'catch-up', options: { businessDate: last.date } });
-      }
-    }
-    return requests;
+    const missed = deps.schedule.catchUp && !(await deps.batches.hasSentBatch(last.date));
+    if (unfinished.length) log.info({ businessDates: unfinished }, 'unfinished batches found: resuming them');
+    if (missed) log.info({ businessDate: last.date, cutOff: last.at.toISOString() }, 'cut-off passed without a sent batch: catching up');
+    if (!unfinished.length && !missed) return undefined;
+    const reason = [unfinished.length ? 'resume' : '', missed ? 'catch-up' : ''].filter(Boolean).join(' and ');
+    return { reason, options: { businessDate: last.date } };
   }
 
   return {
     async activate() {
       const now = clock();
       lastTick = now;
-      const requests = await startupSends(now);
+      const startup = await startupSend(now);
       active = true;
-      for (const request of requests) requestSend(request);
+      if (startup) requestSend(startup);
       requestReceive('start');
     },
 

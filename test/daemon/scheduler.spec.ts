@@ -189,13 +189,22 @@ describe('daemon scheduler (controllable clock)', () => {
       assert.deepEqual(sendJob.calls, []);
     });
 
-    it('resumes an unfinished batch first, then catches up', async () => {
+    it('resumes unfinished batches with one send run for the last cut-off, even when catch-up is off', async () => {
       await insertBatch('2026-11-26', 'sent');
       await insertBatch('2026-11-26', 'encrypted', 2);
+      const { sendJob, scheduler } = setup('2026-11-27T10:00:00Z', { catchUp: false });
+      await scheduler.activate();
+      await scheduler.settled();
+      assert.deepEqual(sendJob.calls.map((c) => [c.businessDate, c.force]), [['2026-11-26', undefined]]);
+    });
+
+    it('resume and catch-up are one run', async () => {
+      await insertBatch('2026-11-26', 'sent');
+      await insertBatch('2026-11-26', 'uploaded', 2);
       const { sendJob, scheduler } = setup('2026-11-27T18:00:00Z', { catchUp: true });
       await scheduler.activate();
       await scheduler.settled();
-      assert.deepEqual(sendJob.calls.map((c) => [c.businessDate, c.force]), [['2026-11-26', true], ['2026-11-27', undefined]]);
+      assert.deepEqual(sendDates(sendJob.calls), ['2026-11-27']);
     });
   });
 

@@ -1,0 +1,117 @@
+import type { Command } from 'commander';
+import { openApp, type App } from '../app.js';
+import { isValidDate } from '../calendar/index.js';
+import { requireKeys } from '../config/load.js';
+import { makeAlerter } from '../daemon/alerts.js';
+import { makeMetrics } from '../daemon/metrics.js';
+import { exitCodeOf, settle, type RunOnceOutcome } from '../daemon/outcome.js';
+import { onShutdownSignals } from '../daemon/shutdown.js';
+import { makeWatchers } from '../daemon/watchers.js';
+import { makeProductionJobs } from '../daemon/wiring.js';
+import { migrateLatest } from '../db/migrate.js';
+import { UsageError } from '../errors.js';
+import { printTable } from './output.js';
+
+export const order = 21;
+
+interface RunOnceFlags {
+  sendOnly?: boolean;
+  receiveOnly?: boolean;
+  businessDate?: string;
+  force?: boolean;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('run-once')
+    .description('one send (finishing unfinished batches first) and one receive, then exit: 0 all good, 1 a job failed, 3 partial (Invalid cards, quarantined report)')
+    .option('--send-only', 'only the send job')
+    .option('--receive-only', 'only the receive job')
+    .option('--business-date <date>', 'YYYY-MM-DD of the files sent (default: today in schedule.timezone)')
+    .option('--force', 'send even when the date is not a business day')
+    .option('--json', 'print the outcome as JSON')
+    .action(async (flags: RunOnceFlags, cmd: Command) => {
+      checkFlags(flags);
+      const app = await openApp(cmd.optsWithGlobals(), { migrate: false });
+      try {
+        const outcome = await runOnce(app, flags);
+        if (flags.json) process.stdout.write(JSON.stringify(outcome, null, 2) + '\n');
+        else printOutcome(outcome);
+        process.exitCode = exitCodeOf(outcome);
+      } finally {
+        await app.close();
+      }
+    });
+}
+
+function checkFlags(flags: RunOnceFlags): void {
+  if (flags.sendOnly && flags.receiveOnly) throw new UsageError('--send-only and --receive-only exclude each other');
+  if (flags.businessDate !== undefined && !isValidDate(flags.businessDate)) {
+    throw new UsageError(`--business-date: ${JSON.stringify(flags.businessDate)} is not a date YYYY-MM-DD`);
+  }
+  if (flags.receiveOnly && (flags.businessDate || flags.force)) throw new UsageError('--business-date and --force apply to sending: not with --receive-only');
+}
+
+async function runOnce(app: App, flags: RunOnceFlags): Promise<RunOnceOutcome> {
+  const { config, db, log } = app;
+  const send = !flags.receiveOnly;
+  const receive = !flags.sendOnly;
+  requireKeys(config, ['sftp.host', 'sftp.username', ...(send ? ['pgp.bureauPublicKeyFile', 'pgp.bureauFingerprint'] : [])], 'run-once');
+  if (config.database.migrateOnStart) await migrateLatest(db);
+
+  const stop = new AbortController();
+  const dispose = onShutdownSignals({
+    graceful: (signal) => {
+      log.warn({ signal }, 'stopping at the next safe point (again to exit now)');
+      stop.abort();
+    },
+    forced: () => process.exit(130),
+  });
+  const alerter = makeAlerter(config.alerts, { log });
+  const watchers = makeWatchers({ db, config, alerter, metrics: makeMetrics({ db, log, defaultMetrics: false }), clock: () => new Date(), log });
+  const jobs = makeProductionJobs(app, { signal: stop.signal });
+  const outcome: RunOnceOutcome = {};
+  try {
+    if (send) {
+      outcome.send = await settle(() => jobs.send.run({ businessDate: flags.businessDate, force: flags.force, signal: stop.signal }));
+      if (outcome.send.error !== undefined) await alertFailure('send', outcome.send.error);
+    }
+    if (receive && !stop.signal.aborted) {
+      outcome.receive = await settle(() => jobs.receive.run({ signal: stop.signal }));
+      if (outcome.receive.error !== undefined) await alertFailure('receive', outcome.receive.error);
+      if (outcome.receive.result) await watchers.reportsReceived(outcome.receive.result);
+    }
+  } finally {
+    dispose();
+  }
+  return outcome;
+
+  async function alertFailure(job: string, error: string): Promise<void> {
+    log.error({ job, error }, `${job} failed`);
+    await alerter.send({ kind: 'failure', severity: 'critical', message: `${job} run (run-once) failed: ${error}`, details: { job, reason: 'run-once' } });
+  }
+}
+
+function printOutcome(outcome: RunOnceOutcome): void {
+  const out = process.stdout;
+  if (outcome.send) {
+    const { result, error } = outcome.send;
+    if (error !== undefined) out.write(`send: FAILED: ${error}\n`);
+    if (result) {
+      if (result.notBusinessDay) out.write(`send: not a business day (${result.notBusinessDay}): nothing new claimed; --force sends anyway\n`);
+      out.write(`send: ${result.cardsSent} card(s) in ${result.batches.length} file(s), ${result.invalidTotal ?? result.invalid.length} Invalid\n`);
+      if (result.batches.length) printTable(result.batches.map((b) => ({ file: b.fileName, records: b.records, state: b.state })));
+      if (result.invalid.length) printTable(result.invalid.map((i) => ({ contract: i.contractNumber, plastic: i.plasticId, reason: i.reason })));
+    }
+  }
+  if (outcome.receive) {
+    const { result, error } = outcome.receive;
+    if (error !== undefined) out.write(`receive: FAILED: ${error}\n`);
+    if (result) {
+      out.write(`receive: ${result.applied.length} report(s) applied, ${result.quarantined.length} quarantined, ${result.duplicates} already applied\n`);
+      if (result.applied.length) printTable(result.applied.map((r) => ({ report: r.remoteName, rejected: r.rejections, shipped: r.shipments, stock: r.stockItems, anomalies: r.anomalies })));
+      if (result.quarantined.length) printTable(result.quarantined.map((q) => ({ quarantined: q.remoteName, reason: q.reason })));
+    }
+  }
+}
