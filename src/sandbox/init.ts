@@ -108,6 +108,7 @@ sftp:
 reports:
   rsaPrivateKeyFile: keys/${K.issuerRsaPrivate}
   minAgeSeconds: 0            # the sandbox writes reports atomically: take them at once
+  stableCheckSeconds: 0       # (no second look needed either)
 
 schedule:
   timezone: UTC

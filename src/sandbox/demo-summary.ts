@@ -1,0 +1,81 @@
+import { existsSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { DemoOutcome } from './demo.js';
+
+const n = (x: number) => x.toLocaleString('en');
+
+/** Counts of values, most frequent first: "22 × 012 Unregistered plastic, 13 × …". */
+function tally(values: string[]): string {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([v, c]) => `${n(c)} × ${v}`).join(', ');
+}
+
+function sizeOf(file: string): string {
+  if (!existsSync(file)) return '';
+  const bytes = statSync(file).size;
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`;
+}
+
+/** Where a remote file ended up in the sandbox's SFTP folder (reports move to processed/ once applied). */
+function localReportPath(outcome: DemoOutcome, name: string): string {
+  const { sftpRoot } = outcome.sandbox;
+  const { outboundDir, processedDir, failedDir } = outcome.config.sftp;
+  return [processedDir, failedDir, outboundDir].map((d) => join(sftpRoot, d, name)).find(existsSync) ?? join(sftpRoot, outboundDir, name);
+}
+
+/** The short summary a person reads after `bureau-exchange demo`. */
+export function formatDemoSummary(o: DemoOutcome): string {
+  const dir = o.sandbox.dir;
+  const rel = (p: string) => relative(dir, p);
+  const cfg = o.sandbox.configFile;
+  const rejections = o.answers.flatMap((a) => a.decisions.rejections);
+  const shipments = o.answers.flatMap((a) => a.decisions.shipments);
+  const shipped = shipments.filter((s) => s.shipDate);
+  const expected = shipments.filter((s) => !s.shipDate).map((s) => s.expectedShipDate!).sort();
+  const invalid = o.status.contracts.Invalid ?? 0;
+  const lines: string[] = [];
+  const row = (label: string, text: string) => lines.push(`  ${label.padEnd(13)}${text}`);
+
+  lines.push('', `bureau-exchange demo — sandbox in ${dir} (TEST ONLY keys and data)`, '');
+  row('Imported', `${n(o.imported.inserted)} contracts${o.imported.skipped.length ? `, ${o.imported.skipped.length} lines skipped` : ''}`);
+  row('Sent', `${n(o.sent.cardsSent)} cards in ${o.sent.batches.length} file(s): ${o.sent.batches.map((b) => b.fileName).join(', ')}`);
+  row('Invalid', `${n(invalid)} not sent (our own validation):`);
+  for (const i of o.sent.invalid.slice(0, 12)) lines.push(`      contract ${i.contractNumber}: ${i.reason}`);
+  if (o.sent.invalid.length > 12) lines.push(`      … and ${o.sent.invalid.length - 12} more (contracts list --status Invalid)`);
+  row('Rejected', `${n(rejections.length)} by the bureau${rejections.length ? ': ' + tally(rejections.map((r) => `${r.code} ${r.reason}`)) : ''}`);
+  row('Shipped', `${n(shipped.length)} shipped${shipped.length ? ' (' + tally(shipped.map((s) => s.courier)) + ')' : ''}`);
+  row('Expected', `${n(expected.length)} to ship${expected.length ? ` between ${expected[0]} and ${expected[expected.length - 1]}` : ''}`);
+  row('Stock', o.status.stock.map((s) => `${s.productCode} ${n(s.closing)}${s.low ? ` LOW (min ${n(s.minStock)})` : ''}`).join(', ') || '(no stock report)');
+  for (const q of o.received.quarantined) row('QUARANTINED', `${q.remoteName}: ${q.reason}`);
+  for (const a of o.answers.filter((x) => !x.accepted)) row('FILE REJECTED', `${a.sourceFile}: ${a.reason}`);
+  lines.push('');
+  if (o.ok) lines.push(`  OK: all ${n(o.imported.inserted)} cards reached a final state consistent with the bureau's report.`);
+  else {
+    lines.push(`  NOT OK: ${n(o.check.problemCount)} card(s) differ from the bureau's report:`);
+    for (const p of o.check.problems) lines.push(`      ${p}`);
+  }
+
+  lines.push('', '  Files');
+  for (const b of o.sent.batches) {
+    const file = join(o.sandbox.sftpRoot, o.config.sftp.inboundDir, b.fileName);
+    row('  sent', `${rel(file)}  (OpenPGP, ${sizeOf(file)})`);
+  }
+  for (const a of o.answers) row('  report', `${rel(localReportPath(o, a.reportName))}  (RSA-OAEP)`);
+  row('  database', rel(o.config.database.filename));
+  row('  contracts', `${rel(o.contractsFile)}  (generated test data)`);
+  row('  keys', `${rel(o.sandbox.keysDir)}/  (TEST ONLY)`);
+  row('  log', rel(o.logFile));
+
+  const first = o.sent.batches[0];
+  lines.push('', '  Look further');
+  lines.push(`    bureau-exchange --config ${cfg} contracts list`);
+  lines.push(`    bureau-exchange --config ${cfg} status`);
+  if (first) {
+    const file = join(o.sandbox.sftpRoot, o.config.sftp.inboundDir, first.fileName);
+    lines.push(`    G=$(mktemp -d) && gpg --homedir $G --import ${join(o.sandbox.keysDir, 'bureau-pgp.sec.asc')} && gpg --homedir $G --decrypt ${file} | head -3`);
+  }
+  lines.push(`    bureau-exchange sandbox serve --config ${cfg}    # the sandbox bureau, for your own runs`);
+  lines.push('');
+  return lines.join('\n');
+}
