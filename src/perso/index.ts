@@ -7,3 +7,4 @@ export { explainRecord, parsePersoRecord, type ExplainedField, type ExplainedRec
 export { personalizationFileName } from './file-name.js';
 export { embossName, embossText, toAscii, track1Name } from './emboss.js';
 export { isIsoAlpha3 } from './countries.js';
+export { explainFile, type ExplainedLine, type ExplainSelection } from './explain.js';
