@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import * as openpgp from 'openpgp';
 import { PermanentError, messageOf } from '../errors.js';
 import { peekBytes, startsWithArmor } from './pgp-keys.js';
+import { encryptStreamInWorker } from './pgp-worker.js';
 
 export { loadRecipientKey, loadPrivateKey, type PgpKeyInfo } from './pgp-keys.js';
 export { pgpConfigFromConfig, type PgpEncryptionConfig } from './pgp-config.js';
@@ -19,12 +20,22 @@ const ENCRYPT_CONFIG: openpgp.PartialConfig = {
   preferredCompressionAlgorithm: openpgp.enums.compression.uncompressed,
 };
 
-/** Encrypts (and optionally signs) a clear stream; the result streams with bounded memory. */
+/**
+ * Encrypts (and optionally signs) a clear stream; the result streams with bounded memory. The work
+ * runs on a worker thread unless `inWorker` is false.
+ */
 export function encryptStream(
+  clear: Readable,
+  opts: { recipients: openpgp.PublicKey[]; signingKey?: openpgp.PrivateKey; armor: boolean; inWorker?: boolean },
+): Readable {
+  if (opts.recipients.length === 0) throw new PermanentError('OpenPGP encryption needs at least one recipient key');
+  return opts.inWorker === false ? encryptOnThisThread(clear, opts) : encryptStreamInWorker(clear, opts);
+}
+
+function encryptOnThisThread(
   clear: Readable,
   opts: { recipients: openpgp.PublicKey[]; signingKey?: openpgp.PrivateKey; armor: boolean },
 ): Readable {
-  if (opts.recipients.length === 0) throw new PermanentError('OpenPGP encryption needs at least one recipient key');
   const out = new PassThrough();
   let sourceError: Error | undefined;
   clear.once('error', (err) => (sourceError = err));

@@ -1,0 +1,128 @@
+/**
+ * OpenPGP encryption and SFTP upload throughput, each against the tool a sysadmin would use, in
+ * the same run: encryptStream vs `gpg --encrypt -z0`, uploadAtomic vs OpenSSH `sftp put` (loopback
+ * sshd from the test helpers), and encryptStream piped straight into uploadAtomic (the send path).
+ *
+ *   npx tsx bench/pgp-sftp.ts [--mb 200] [--runs 3]
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createReadStream, createWriteStream, mkdtempSync, openSync, rmSync, statSync, unlinkSync, writeSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { encryptStream, loadRecipientKey } from '../src/crypto/pgp.js';
+import { silentLogger } from '../src/log.js';
+import { withSession } from '../src/transport/remote.js';
+import { makeSftpTransport } from '../src/transport/sftp.js';
+import { createGpgHome } from '../test/helpers/gpg.js';
+import { startSshd } from '../test/helpers/sshd.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const MB = option('mb', 200);
+const RUNS = option('runs', 3);
+
+interface Measure { seconds: number; peakRssMb?: number }
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bx-bench-pgp-'));
+  const gpg = createGpgHome();
+  const server = await startSshd();
+  try {
+    const fpr = gpg.generateKey('Bench bureau <bench@example.test>', { algo: 'rsa3072' });
+    const pubFile = gpg.exportPublicKey(fpr);
+    const { key } = await loadRecipientKey(pubFile, fpr, { warnDays: 0, log: silentLogger, purpose: 'bureau' });
+    const clear = join(dir, 'clear.dat');
+    writeClearFile(clear, MB);
+    const ours = join(dir, 'ours.pgp');
+    const theirs = join(dir, 'gpg.pgp');
+    const transport = makeSftpTransport(server.sftpConfig(), { log: silentLogger });
+    let n = 0;
+    const results: Record<string, Measure[]> = { encryptOurs: [], encryptInline: [], encryptGpg: [], uploadOurs: [], uploadSftp: [], encryptAndUpload: [] };
+    for (let run = 0; run < RUNS; run++) {
+      results.encryptOurs!.push(await measure(() => pipeline(encryptStream(createReadStream(clear), { recipients: [key], armor: false }), createWriteStream(ours))));
+      results.encryptInline!.push(await measure(() => pipeline(encryptStream(createReadStream(clear), { recipients: [key], armor: false, inWorker: false }), createWriteStream(ours))));
+      results.encryptGpg!.push(await measure(async () => {
+        gpgRun(gpg.home, ['--compress-level', '0', '--trust-model', 'always', '--recipient-file', pubFile, '--output', theirs, '--encrypt', clear]);
+      }));
+      const size = statSync(ours).size;
+      results.uploadOurs!.push(await measure(() => withSession(transport, (s) => s.uploadAtomic(ours, '/inbound', `ours-${++n}.pgp`, size))));
+      results.uploadSftp!.push(await measure(async () => sftpPut(server, ours, `/inbound/sftp-${++n}.pgp`)));
+      results.encryptAndUpload!.push(await measure(() => withSession(transport, (s) =>
+        s.uploadAtomic(encryptStream(createReadStream(clear), { recipients: [key], armor: false }), '/inbound', `piped-${++n}.pgp`, size))));
+      cleanRemote(server.root);
+      unlinkSync(theirs);
+    }
+    report(results, statSync(ours).size);
+  } finally {
+    await server.stop();
+    gpg.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Fixed-width 450-byte records, like the personalization file (distinct record numbers). */
+function writeClearFile(file: string, mb: number): void {
+  const fd = openSync(file, 'w');
+  const recordsPerBlock = 2000;
+  const total = Math.ceil((mb * 1024 * 1024) / 451);
+  for (let start = 0; start < total; start += recordsPerBlock) {
+    const lines: string[] = [];
+    for (let i = start; i < Math.min(total, start + recordsPerBlock); i++) {
+      lines.push(`D${String(i % 1e7).padStart(7, '0')}${String(1e9 + i).padStart(15, '0')}${'JANE DOE'.padEnd(427, ' ')}\n`.slice(0, 451));
+    }
+    writeSync(fd, lines.join(''));
+  }
+  closeSync(fd);
+}
+
+async function measure(fn: () => Promise<unknown>): Promise<Measure> {
+  global.gc?.();
+  const baseline = process.memoryUsage().rss;
+  let peak = baseline;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const started = process.hrtime.bigint();
+  await fn();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  clearInterval(sampler);
+  return { seconds, peakRssMb: Math.round(peak / 1048576) };
+}
+
+function gpgRun(home: string, extra: string[]): void {
+  execFileSync('gpg', ['--homedir', home, '--batch', '--yes', '--no-tty', ...extra], { stdio: 'ignore' });
+}
+
+function sftpPut(server: Awaited<ReturnType<typeof startSshd>>, local: string, remote: string): void {
+  const run = spawnSync('sftp', ['-q', '-b', '-', '-i', server.privateKeyFile, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+    '-P', String(server.port), `${server.username}@${server.host}`], { input: `put ${local} ${remote}\n` });
+  if (run.status !== 0) throw new Error(`sftp put failed: ${run.stderr}`);
+}
+
+function cleanRemote(root: string): void {
+  rmSync(join(root, 'inbound'), { recursive: true, force: true });
+  execFileSync('install', ['-d', '-o', 'nobody', '-g', 'nogroup', '-m', '755', join(root, 'inbound')]);
+}
+
+function report(results: Record<string, Measure[]>, encryptedBytes: number): void {
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const row = (label: string, key: string, mb: number) => {
+    const s = median(results[key]!.map((m) => m.seconds));
+    const peak = Math.max(...results[key]!.map((m) => m.peakRssMb ?? 0));
+    return `| ${label} | ${s.toFixed(2)} s | ${(mb / s).toFixed(0)} MB/s | ${key.endsWith('Gpg') || key.endsWith('Sftp') ? '(other process)' : `${peak} MB`} |`;
+  };
+  const encMb = encryptedBytes / 1048576;
+  console.log(`\n${MB} MiB clear (450-byte records), ${encMb.toFixed(0)} MiB encrypted, RSA-3072 recipient, median of ${RUNS}, node ${process.version}, ${new Date().toISOString()}\n`);
+  console.log('| step | time | throughput | peak RSS of this process |');
+  console.log('| --- | --- | --- | --- |');
+  console.log(row('encryptStream (openpgp on a worker thread, binary, SEIPDv1, no compression)', 'encryptOurs', MB));
+  console.log(row('encryptStream with `inWorker: false` (on the main thread)', 'encryptInline', MB));
+  console.log(row('`gpg --encrypt -z0` (GnuPG 2.2)', 'encryptGpg', MB));
+  console.log(row('uploadAtomic of the encrypted file (ssh2-sftp-client, noDelay)', 'uploadOurs', encMb));
+  console.log(row('OpenSSH `sftp put` of the same file', 'uploadSftp', encMb));
+  console.log(row('encryptStream piped into uploadAtomic (the send path)', 'encryptAndUpload', MB));
+}
+
+await main();
