@@ -62,7 +62,7 @@ describeEachDatabase('contracts import', (ctx) => {
     const { db } = ctx();
     const card = makeCard(10, { addressLine1: 'Straße 1, Hinterhaus' });
     const cols = Object.keys(card);
-    const csvRow = (c: Record<string, unknown>) => cols.map((k) => `"${String(c[k] ?? '').replace(/"/g, '""')}"`).join(',');
+    const csvRow = (c: object) => cols.map((k) => `"${String((c as Record<string, unknown>)[k] ?? '').replace(/"/g, '""')}"`).join(',');
     const text = [cols.join(','), csvRow(card), csvRow({ ...makeCard(11), plasticId: 'abc' })].join('\n');
     const result = await importContracts(db, file('d.csv', text), cipher, silentLogger);
     assert.equal(result.inserted, 1);
