@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { DemoOutcome } from './demo.js';
+import { SANDBOX_KEY_FILES } from './keys.js';
 
 const n = (x: number) => x.toLocaleString('en');
 
@@ -73,7 +74,8 @@ export function formatDemoSummary(o: DemoOutcome): string {
   lines.push(`    bureau-exchange --config ${cfg} status`);
   if (first) {
     const file = join(o.sandbox.sftpRoot, o.config.sftp.inboundDir, first.fileName);
-    lines.push(`    G=$(mktemp -d) && gpg --homedir $G --import ${join(o.sandbox.keysDir, 'bureau-pgp.sec.asc')} && gpg --homedir $G --decrypt ${file} | head -3`);
+    const keys = [SANDBOX_KEY_FILES.bureauPgpSecret, SANDBOX_KEY_FILES.issuerPgpPublic].map((k) => join(o.sandbox.keysDir, k)).join(' ');
+    lines.push(`    G=$(mktemp -d) && gpg --homedir $G --import ${keys} && gpg --homedir $G --decrypt ${file} | head -3`);
   }
   lines.push(`    bureau-exchange sandbox serve --config ${cfg}    # the sandbox bureau, for your own runs`);
   lines.push('');

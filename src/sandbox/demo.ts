@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { dataKeyFromEnv } from '../config/secrets.js';
 import { importContracts, type ImportResult } from '../contracts/import.js';
 import { listContracts } from '../db/contracts.js';
@@ -12,11 +13,13 @@ import { migrateLatest } from '../db/migrate.js';
 import { UsageError } from '../errors.js';
 import { makeReceiveJob } from '../inbound/receive-job.js';
 import type { Clock, ReceiveResult, SendResult } from '../jobs.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { makeSendJob } from '../outbound/send-job.js';
 import { PanCipher } from '../security/pan.js';
 import { makeSftpTransport } from '../transport/sftp.js';
-import type { AnsweredFile } from './bureau.js';
+import { makeBureauSimulator, type AnsweredFile, type BureauSimulator } from './bureau.js';
+import { BUREAU_STATE_FILE } from './bureau-state.js';
+import { loadBureauSettings } from './settings.js';
 import { checkFinalStates, type ConsistencyResult } from './demo-check.js';
 import { writeDemoContracts, type DemoCardsWritten } from './demo-data.js';
 import { initSandbox, type InitResult } from './init.js';
@@ -32,6 +35,11 @@ export interface DemoOptions {
   /** default: a copy of process.env (the sandbox's .env fills in what is missing) */
   env?: NodeJS.ProcessEnv;
   clock?: Clock;
+  /**
+   * Run the exchange against another SFTP server (the tests use OpenSSH): its settings, and the
+   * local folder it serves as "/", where the sandbox bureau answers instead of its own server.
+   */
+  server?: { sftp: Config['sftp']; root: string };
 }
 
 /** Everything the demo did, for the summary and the tests. */
@@ -76,7 +84,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   const log = createLogger({ level: 'info', destination: logStream });
   const cipher = new PanCipher(dataKeyFromEnv(config.pan.keyEnv, env)!);
   const db = openDatabase(config);
-  const running = await startSandbox(config, { log, seed, poll: false });
+  const running = await startBureau(config, sandbox, { log, seed, server: options.server });
   try {
     await migrateLatest(db);
     step(2, `importing ${options.cards.toLocaleString('en')} generated contracts`);
@@ -105,4 +113,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     logStream.end();
     await once(logStream, 'finish');
   }
+}
+
+/** The sandbox server and bureau in this process, or only the bureau, answering on another server's folder. */
+async function startBureau(
+  config: LoadedConfig, sandbox: InitResult, options: { log: Logger; seed: number; server?: DemoOptions['server'] },
+): Promise<{ simulator: BureauSimulator; close(): Promise<void> }> {
+  if (!options.server) return startSandbox(config, { log: options.log, seed: options.seed, poll: false });
+  config.sftp = options.server.sftp;
+  const simulator = makeBureauSimulator({
+    config, sftpRoot: options.server.root, keysDir: sandbox.keysDir, stateFile: join(sandbox.dir, BUREAU_STATE_FILE),
+    settings: loadBureauSettings(sandbox.settingsFile, { seed: options.seed }), log: options.log,
+  });
+  return { simulator, close: () => simulator.stop() };
 }
