@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The shell pipeline a sysadmin would write, as the anchor of bench/send.ts:
+# database CLI export → awk printf to the perso-v1 fixed width → gpg --encrypt -z0 → OpenSSH sftp put.
+# It does less than bureau-exchange (no claim, no validation, no embossing rules, no state; the PAN
+# column is last four digits behind a constant prefix, since awk cannot decrypt AES-GCM).
+#
+#   bench/send-shell.sh sqlite|pg <sqlite file|postgres url> <recipient key file> <sftp port> <ssh key> <user> <remote dir>
+set -euo pipefail
+dialect=$1 source=$2 recipient=$3 port=$4 sshkey=$5 user=$6 remotedir=$7
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+name=BXISSUER_PERSO_20261126_000001.dat.pgp
+query="select c.contract_number, c.plastic_id, c.pan_last4, c.plastic_seq, c.expiry, c.request_type, cl.first_name, cl.last_name,
+  cl.company_name, cl.title, cl.address_line1, cl.address_line2, cl.address_line3, cl.postal_code, cl.city, cl.country, c.product_code,
+  c.chip_profile, c.delivery_method, c.pin_mailer
+  from card_contracts c join clients cl on cl.id = c.client_id
+  where c.production_status = 'Marked' and c.batch_id is null and c.card_form = 'physical' order by c.id"
+
+export_rows() {
+  if [ "$dialect" = sqlite ]; then sqlite3 -batch -noheader -separator $'\t' "$source" "$query"
+  else psql -X -q "$source" -c "copy ($query) to stdout"; fi
+}
+
+export_rows | awk -F'\t' -v OFS='' '
+  BEGIN { printf "HPERSOREQ%-8s%-8s%08d%06d%06d001T%401s\n", "BXISSUER", "BUREAU01", 20261126, 120000, 1, "" }
+  {
+    n++; hash = (hash + $1) % 1000000000000000
+    first = toupper($7); last = toupper($8)
+    printf "D%07d%015d%012d%-19s%03d%04d%-10s%-26s%-26s%-26s%-4s%-30s%-30s%-40s%-40s%-40s%-10s%-30s%-3s%-10s%-20s%1d%1s%42s\n",
+      n, $1, $2, "411111XXXXXX" $3, $4, $5, $6, substr(first " " last, 1, 26), toupper($9), substr(last "/" first, 1, 26),
+      toupper($10), first, last, toupper($11), toupper($12), toupper($13), $14, toupper($15), $16, $17, $18, $19, $20, ""
+  }
+  END { printf "T%07d%07d%015d%08d%06d%406s\n", n, n + 2, hash, 20261126, 1, "" }
+' | gpg --batch --no-tty --quiet --homedir "$work" --trust-model always --compress-level 0 --recipient-file "$recipient" --encrypt --output "$work/$name"
+
+sftp -q -i "$sshkey" -P "$port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -b - "$user@127.0.0.1" <<SFTP
+put $work/$name $remotedir/$name.part
+rename $remotedir/$name.part $remotedir/$name
+SFTP

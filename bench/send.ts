@@ -1,0 +1,165 @@
+/**
+ * Send benchmark: N Marked cards (default 1,000,000) from SQLite and from PostgreSQL to one encrypted
+ * file on a loopback OpenSSH server, end to end (claim → render → encrypt → upload → confirm), against
+ * the shell pipeline of bench/send-shell.sh on the same database in the same run.
+ *
+ *   node --import tsx bench/send.ts [--cards 1000000] [--db sqlite,pg] [--no-shell]
+ *
+ * Each Node run is a child process, so its peak RSS is the send's alone (seeding is not counted).
+ * Needs root (the test sshd chroots), gpg, sqlite3 and psql.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import type { Knex } from 'knex';
+import type { Config } from '../src/config/schema.js';
+import { openDatabase, type Dialect } from '../src/db/connection.js';
+import { silentLogger } from '../src/log.js';
+import { makeSendJob } from '../src/outbound/send-job.js';
+import { PanCipher } from '../src/security/pan.js';
+import { makeSftpTransport } from '../src/transport/sftp.js';
+import { makeCard } from '../test/helpers/cards.js';
+import { createTestDatabase } from '../test/helpers/db.js';
+import { startSshd, type SshdServer } from '../test/helpers/sshd.js';
+import { makeBureauKeys, sendConfig } from '../test/outbound/harness.js';
+import { withSftp } from '../test/outbound/job-harness.js';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const DATE = '2026-11-26';
+
+interface ChildSpec { config: Config; panKey: string }
+interface NodeFigures { seconds: number; maxRssMb: number; cardsSent: number; phases: Record<string, number> }
+
+if (process.argv[2] === '--child') await child(JSON.parse(process.env.BX_BENCH_SPEC!));
+else await main();
+
+async function main(): Promise<void> {
+  const cards = Number(argValue('--cards') ?? 1_000_000);
+  const dialects = (argValue('--db') ?? 'sqlite,pg').split(',') as Dialect[];
+  const withShell = !process.argv.includes('--no-shell');
+  const sshd = await startSshd();
+  const keys = makeBureauKeys();
+  try {
+    for (const dialect of dialects) {
+      const database = await createTestDatabase(dialect);
+      try {
+        const panKey = randomBytes(32);
+        const seedStart = Date.now();
+        await seed(database.db, new PanCipher(panKey), cards);
+        log(`${dialect}: seeded ${cards} cards in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+        const config = withSftp({ ...sendConfig(keys), database: database.database }, sshd);
+        config.perso.maxCardsPerFile = Math.max(cards, 1);
+        const shell = withShell ? runShell(dialect, database.database, keys.publicKeyFile, sshd) : undefined;
+        if (shell) log(`${dialect}: shell pipeline ${shell.seconds.toFixed(1)} s, ${mb(shell.bytes)} MB`);
+        clearInbound(sshd);
+        const node = await runNodeChild({ config, panKey: panKey.toString('base64') });
+        const bytes = inboundBytes(sshd);
+        log(`${dialect}: node send ${node.seconds.toFixed(1)} s, peak RSS ${node.maxRssMb} MB, ${node.cardsSent} cards, ${mb(bytes)} MB ` +
+          `(${Object.entries(node.phases).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')})`);
+        console.log(`| ${dialect} | ${cards.toLocaleString('en')} | ${node.seconds.toFixed(1)} s | ${node.maxRssMb} MB | ${shell ? shell.seconds.toFixed(1) + ' s' : '–'} | ${shell ? (node.seconds / shell.seconds).toFixed(2) + '×' : '–'} |`);
+        clearInbound(sshd);
+        rmSync(config.workDir, { recursive: true, force: true });
+      } finally {
+        await database.drop();
+      }
+    }
+  } finally {
+    await sshd.stop();
+    keys.gpg.cleanup();
+  }
+}
+
+/** The send job alone, in this (child) process; prints its figures as JSON. */
+async function child(spec: ChildSpec): Promise<void> {
+  const db = openDatabase(spec.config);
+  const phases: Record<string, number> = {};
+  let last = Date.now();
+  const mark = (name: string) => {
+    const now = Date.now();
+    phases[name] = (now - last) / 1000;
+    last = now;
+  };
+  const job = makeSendJob({
+    db, config: spec.config, cipher: new PanCipher(Buffer.from(spec.panKey, 'base64')), log: silentLogger,
+    transport: makeSftpTransport(spec.config.sftp, { log: silentLogger }),
+    faults: { at: (point) => { if (point !== 'encrypting') mark(point); } },
+  });
+  const start = Date.now();
+  last = start;
+  const result = await job.run({ businessDate: DATE, force: true });
+  mark('confirm');
+  const seconds = (Date.now() - start) / 1000;
+  await db.destroy();
+  const figures: NodeFigures = { seconds, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), cardsSent: result.cardsSent, phases };
+  process.stdout.write(JSON.stringify(figures) + '\n');
+}
+
+function runNodeChild(spec: ChildSpec): Promise<NodeFigures> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [...(process.env.BX_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', join(HERE, 'send.ts'), '--child'], {
+      env: { ...process.env, BX_BENCH_SPEC: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    proc.stdout.on('data', (d) => (out += d));
+    proc.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`node send exited ${code}`))));
+  });
+}
+
+function runShell(dialect: Dialect, database: Config['database'], recipientKey: string, sshd: SshdServer): { seconds: number; bytes: number } {
+  const source = dialect === 'sqlite' ? database.filename : database.url!;
+  const start = Date.now();
+  const run = spawnSync('bash', [join(HERE, 'send-shell.sh'), dialect, source, recipientKey, String(sshd.port), sshd.privateKeyFile, sshd.username, '/inbound'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (run.status !== 0) throw new Error(`send-shell.sh exited ${run.status}`);
+  return { seconds: (Date.now() - start) / 1000, bytes: inboundBytes(sshd) };
+}
+
+/** Bulk insert of n Marked physical cards with their clients (explicit ids, 500 rows per statement). */
+async function seed(db: Knex, cipher: PanCipher, n: number): Promise<void> {
+  const now = new Date().toISOString();
+  const CHUNK = 500;
+  for (let start = 0; start < n; start += CHUNK) {
+    const clients: Record<string, unknown>[] = [];
+    const contracts: Record<string, unknown>[] = [];
+    for (let i = start; i < Math.min(n, start + CHUNK); i++) {
+      const card = makeCard(i + 1);
+      const pan = cipher.encrypt(card.pan);
+      clients.push({
+        id: i + 1, title: card.title, first_name: card.firstName, last_name: card.lastName, company_name: '', address_line1: card.addressLine1,
+        address_line2: '', address_line3: '', postal_code: card.postalCode, city: card.city, country: card.country, created_at: now, updated_at: now,
+      });
+      contracts.push({
+        id: i + 1, contract_number: card.contractId, plastic_id: card.plasticId, client_id: i + 1, card_form: 'physical', plastic_seq: 2,
+        pan_enc: pan.panEnc, pan_last4: pan.panLast4, pan_hmac: pan.panHmac, expiry: card.expiry, request_type: 'NEW', product_code: card.productCode,
+        chip_profile: card.chipProfile, delivery_method: 1, pin_mailer: 'Y', production_status: 'Marked', created_at: now, updated_at: now,
+      });
+    }
+    await db.transaction(async (trx) => {
+      await trx('clients').insert(clients);
+      await trx('card_contracts').insert(contracts);
+    });
+  }
+  if (db.client.config.client === 'pg') await db.raw('analyze');
+}
+
+function clearInbound(sshd: SshdServer): void {
+  for (const name of readdirSync(join(sshd.root, 'inbound'))) rmSync(join(sshd.root, 'inbound', name), { force: true });
+}
+
+function inboundBytes(sshd: SshdServer): number {
+  return readdirSync(join(sshd.root, 'inbound')).reduce((sum, name) => sum + statSync(join(sshd.root, 'inbound', name)).size, 0);
+}
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1e6).toFixed(0);
+}
+
+function log(line: string): void {
+  process.stderr.write(line + '\n');
+}
