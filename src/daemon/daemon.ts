@@ -13,7 +13,7 @@ import { makeSchedulePlan } from './plan.js';
 import { makeLeaseKeeper, runnerOwner } from './runner-lease.js';
 import { makeScheduler, type BatchProgress, type Scheduler } from './scheduler.js';
 import { StatusBoard, type DaemonStatus } from './status.js';
-import { startMinuteTicker, type Ticker } from './ticker.js';
+import { startTicker, type Ticker } from './ticker.js';
 import { makeWatchers } from './watchers.js';
 
 export interface DaemonDeps {
@@ -29,7 +29,7 @@ export interface DaemonDeps {
   keyExpiries?: (now: Date) => Promise<KeyExpiry[]>;
   batches?: BatchProgress;
   owner?: string;
-  /** starts the timer that calls tick every minute (default node-cron; tests tick by hand) */
+  /** starts the timer that calls tick (default node-cron, every 10 s; tests tick by hand) */
   startTicker?: (tick: () => void) => Ticker;
   /** lease renewal / takeover polling interval (default a third of daemon.leaseTtlSeconds) */
   leaseIntervalMs?: number;
@@ -78,6 +78,8 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
   const scheduler = makeScheduler({
     plan: makeSchedulePlan(calendar, config.schedule), schedule: config.schedule, clock, log, send, receive,
     batches: deps.batches ?? batchProgressOf(db),
+    // by then a dead runner's send lease has expired
+    sendRetryBaseMs: config.daemon.leaseTtlSeconds * 1000,
   });
 
   async function afterSend(record: RunRecord<SendResult>): Promise<void> {
@@ -137,7 +139,7 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
     start() {
       board.setRole('standby', clock());
       lease.start();
-      ticker = (deps.startTicker ?? ((tick) => startMinuteTicker(tick, log)))(() => scheduler.tick());
+      ticker = (deps.startTicker ?? ((tick) => startTicker(tick, log)))(() => scheduler.tick());
       log.info({ owner, timezone: config.schedule.timezone, sendAt: config.schedule.sendAt, receiveEveryMinutes: config.schedule.receiveEveryMinutes }, 'daemon started');
     },
     stop(reason) {

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { ConfigError, PermanentError, messageOf } from '../errors.js';
 import type { Clock, ReceiveOptions, ReceiveResult, SendOptions, SendResult } from '../jobs.js';
 import type { Logger } from '../log.js';
 import type { JobRunner } from './job-runner.js';
@@ -20,13 +21,19 @@ export interface SchedulerDeps {
   send: JobRunner<SendOptions, SendResult>;
   receive: JobRunner<ReceiveOptions, ReceiveResult>;
   batches: BatchProgress;
+  /** first delay before a failed send is tried again; doubles per failure up to 30 min */
+  sendRetryBaseMs: number;
 }
+
+const MAX_SEND_RETRY_MS = 30 * 60_000;
 
 /**
  * Decides when the jobs run while this daemon is the active runner. `tick()` is called every
- * minute (node-cron) and looks at the whole window since the previous tick, so a delayed tick
+ * 10 seconds (node-cron) and looks at the whole window since the previous tick, so a delayed tick
  * still fires the cut-off it passed. A send due while a send is running waits for it and runs
- * right after (a cut-off must not be lost); a receive poll due during a receive is skipped.
+ * right after (a cut-off must not be lost); a receive poll due during a receive is skipped. A send
+ * that failed for a reason that may pass (network, a dead runner's lease not yet expired) is tried
+ * again with a doubling delay until one succeeds: claimed cards must not wait for the next cut-off.
  */
 export interface Scheduler {
   /** becomes active: resumes unfinished batches, catches up a missed cut-off, then ticks count */
@@ -49,6 +56,7 @@ export function makeScheduler(deps: SchedulerDeps): Scheduler {
   let active = false;
   let lastTick = clock();
   let pendingSend: SendRequest | undefined;
+  let retry: { request: SendRequest; at: number; attempt: number } | undefined;
   const running = new Set<Promise<unknown>>();
 
   function track(promise: Promise<unknown>): void {
@@ -64,12 +72,30 @@ export function makeScheduler(deps: SchedulerDeps): Scheduler {
       log.info({ reason: request.reason, businessDate: request.options.businessDate }, 'send waits for the running send to finish');
       return;
     }
-    const run = send.trigger(request.reason, request.options).then(() => {
+    const run = send.trigger(request.reason, request.options).then((record) => {
+      if (record) planRetry(request, record.error, record.aborted);
       const next = pendingSend;
       pendingSend = undefined;
       if (next) requestSend(next);
     });
     track(run);
+  }
+
+  function planRetry(request: SendRequest, error: unknown, aborted: boolean): void {
+    if (error === undefined || aborted) {
+      retry = undefined;
+      return;
+    }
+    if (error instanceof PermanentError || error instanceof ConfigError) {
+      retry = undefined;
+      log.error({ error: messageOf(error) }, 'send failed for a reason a retry cannot fix: not retried before the next cut-off');
+      return;
+    }
+    const attempt = (retry?.attempt ?? 0) + 1;
+    const delayMs = Math.min(deps.sendRetryBaseMs * 2 ** (attempt - 1), MAX_SEND_RETRY_MS);
+    const original = retry?.request ?? request;
+    retry = { request: { reason: `retry ${attempt} of ${original.reason.replace(/^retry \d+ of /, '')}`, options: original.options }, at: clock().getTime() + delayMs, attempt };
+    log.warn({ attempt, inSeconds: Math.round(delayMs / 1000) }, 'send will be tried again');
   }
 
   function requestReceive(reason: string): void {
@@ -113,12 +139,14 @@ export function makeScheduler(deps: SchedulerDeps): Scheduler {
         if (slot.notBusiness) log.info({ date: slot.date, cutOff: slot.time, why: slot.notBusiness }, 'no send: not a business day');
         else requestSend({ reason: `cut-off ${slot.time}`, options: { businessDate: slot.date } });
       }
+      if (retry && retry.at <= now.getTime() && !send.busy() && !pendingSend) requestSend(retry.request);
       if (plan.receiveDueBetween(from, now)) requestReceive('poll');
     },
 
     async deactivate(reason) {
       active = false;
       pendingSend = undefined;
+      retry = undefined;
       send.abort(reason);
       receive.abort(reason);
       await Promise.all([send.idle(), receive.idle()]);

@@ -5,10 +5,13 @@ export interface Ticker {
   stop(): void;
 }
 
-/** Calls `tick` at the start of every minute (node-cron), logging through our logger. */
-export function startMinuteTicker(tick: () => void, log: Logger): Ticker {
+/**
+ * Calls `tick` every 10 seconds (node-cron), logging through our logger. The scheduler looks at
+ * the window since the previous tick, so the period only bounds how late a cut-off or retry fires.
+ */
+export function startTicker(tick: () => void, log: Logger): Ticker {
   const cronLog = log.child({ component: 'node-cron' });
-  const task = cron.schedule('* * * * *', tick, {
+  const task = cron.schedule('*/10 * * * * *', tick, {
     name: 'bureau-exchange-tick',
     noOverlap: true,
     logger: {

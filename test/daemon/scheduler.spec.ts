@@ -5,6 +5,7 @@ import { makeJobRunner } from '../../src/daemon/job-runner.js';
 import { makeSchedulePlan } from '../../src/daemon/plan.js';
 import { makeScheduler, type Scheduler } from '../../src/daemon/scheduler.js';
 import type { Db } from '../../src/db/connection.js';
+import { PermanentError, TransientError } from '../../src/errors.js';
 import type { ReceiveOptions, ReceiveResult, SendOptions, SendResult } from '../../src/jobs.js';
 import { silentLogger } from '../../src/log.js';
 import { testConfig } from '../helpers/config.js';
@@ -32,7 +33,7 @@ describe('daemon scheduler (controllable clock)', () => {
     const receive = makeJobRunner<ReceiveOptions, ReceiveResult>({ name: 'receive', run: (o) => receiveJob.run(o), log: silentLogger, clock });
     const scheduler = makeScheduler({
       plan: makeSchedulePlan(makeCalendar(config.calendar), config.schedule), schedule: config.schedule,
-      clock, log: silentLogger, send, receive, batches: batchProgressOf(db),
+      clock, log: silentLogger, send, receive, batches: batchProgressOf(db), sendRetryBaseMs: 60_000,
     });
     /** ticks once a minute (as node-cron does) up to the instant, then lets the runs finish */
     async function runUntil(iso: string): Promise<void> {
@@ -205,6 +206,38 @@ describe('daemon scheduler (controllable clock)', () => {
       await scheduler.activate();
       await scheduler.settled();
       assert.deepEqual(sendDates(sendJob.calls), ['2026-11-27']);
+    });
+  });
+
+  describe('retry of a failed send', () => {
+    it('tries again after 1, 2, 4 minutes while it fails for a passing reason, then stops retrying', async () => {
+      const { clock, sendJob, scheduler } = setup('2026-11-27T15:59:00Z');
+      await scheduler.activate();
+      sendJob.fail = new TransientError('another runner holds the send lease');
+      const at = (iso: string) => { clock.set(iso); scheduler.tick(); return scheduler.settled(); };
+      await at('2026-11-27T16:00:00Z'); // cut-off: fails
+      await at('2026-11-27T16:00:50Z');
+      assert.equal(sendJob.calls.length, 1, 'not before the delay');
+      await at('2026-11-27T16:01:00Z'); // retry 1 fails
+      await at('2026-11-27T16:03:00Z'); // retry 2 fails
+      assert.equal(sendJob.calls.length, 3);
+      sendJob.fail = undefined;
+      await at('2026-11-27T16:07:00Z'); // retry 3 succeeds
+      await at('2026-11-27T17:00:00Z');
+      assert.deepEqual(sendDates(sendJob.calls), ['2026-11-27', '2026-11-27', '2026-11-27', '2026-11-27']);
+    });
+
+    it('does not retry a permanent failure (a wrong key will not fix itself)', async () => {
+      const { clock, sendJob, scheduler } = setup('2026-11-27T15:59:00Z');
+      await scheduler.activate();
+      sendJob.fail = new PermanentError('the bureau key has expired');
+      clock.set('2026-11-27T16:00:00Z');
+      scheduler.tick();
+      await scheduler.settled();
+      clock.set('2026-11-27T20:00:00Z');
+      scheduler.tick();
+      await scheduler.settled();
+      assert.equal(sendJob.calls.length, 1);
     });
   });
 

@@ -1,0 +1,77 @@
+import type { App } from '../app.js';
+import { assertTimezone, makeCalendar } from '../calendar/index.js';
+import { requireKeys } from '../config/load.js';
+import { migrateLatest } from '../db/migrate.js';
+import { messageOf } from '../errors.js';
+import type { ReceiveJob, SendJob } from '../jobs.js';
+import { makeDaemon } from './daemon.js';
+import { startHttpServer } from './http.js';
+import { pgpKeyExpiries } from './key-check.js';
+import { onShutdownSignals, stopWithin } from './shutdown.js';
+import { makeProductionJobs } from './wiring.js';
+
+/** Config keys without which the daemon cannot do its work: refuse to start rather than fail at the cut-off. */
+export const DAEMON_REQUIRED_KEYS = ['sftp.host', 'sftp.username', 'sftp.hostKeySha256', 'pgp.bureauPublicKeyFile', 'pgp.bureauFingerprint'];
+
+export interface ServiceOptions {
+  /** the jobs to schedule, given the shutdown signal (default: the real jobs over SFTP) */
+  makeJobs?: (signal: AbortSignal) => { send: SendJob; receive: ReceiveJob };
+}
+
+/** Checks the config and migrates (database.migrateOnStart): everything that must hold before serving. */
+export async function prepareDaemon({ config, db, log }: App): Promise<void> {
+  requireKeys(config, DAEMON_REQUIRED_KEYS, 'the daemon');
+  makeCalendar(config.calendar);
+  assertTimezone(config.schedule.timezone);
+  if (config.database.migrateOnStart) {
+    const applied = await migrateLatest(db);
+    if (applied.length) log.info({ applied }, 'database migrated');
+  }
+}
+
+/**
+ * The daemon as a process: schedules, lease, optional HTTP endpoint, until SIGTERM/SIGINT. The
+ * first signal stops new runs and aborts the current one at its next safe point, waiting at most
+ * daemon.shutdownTimeoutSeconds; a second signal exits at once. Resolves with the exit code after
+ * closing everything (the app included); exits the process itself when a step had to be abandoned.
+ */
+export async function runDaemonService(app: App, options: ServiceOptions = {}): Promise<number> {
+  const { config, db, log } = app;
+  const shutdown = new AbortController();
+  const jobs = (options.makeJobs ?? ((signal) => makeProductionJobs(app, { signal })))(shutdown.signal);
+  const daemon = makeDaemon({ db, config, log, jobs, keyExpiries: (now) => pgpKeyExpiries(config.pgp, now) });
+  const http = config.http.enabled
+    ? await startHttpServer(config.http, { health: () => daemon.health(), registry: daemon.metrics.registry, log })
+    : undefined;
+  let exitCode = 0;
+
+  const stopped = new Promise<boolean>((resolve) => {
+    const stop = (reason: string) => {
+      if (shutdown.signal.aborted) return;
+      shutdown.abort();
+      void stopWithin(() => daemon.stop(reason), config.daemon.shutdownTimeoutSeconds * 1000, log).then(resolve);
+    };
+    onShutdownSignals({
+      graceful: (signal) => stop(`${signal} received`),
+      forced: (signal) => {
+        log.error({ signal }, 'second signal: exiting now; unfinished steps resume at the next start');
+        process.exit(1);
+      },
+    });
+    process.on('unhandledRejection', (err) => {
+      log.fatal({ error: messageOf(err) }, 'unexpected error: stopping');
+      exitCode = 1;
+      stop('unexpected error');
+    });
+  });
+
+  daemon.start();
+  const finished = await stopped;
+  await http?.close();
+  if (!finished) process.exit(exitCode); // a step is still running: do not wait for it, the next start resumes it
+  await app.close();
+  log.info({ exitCode }, 'exiting');
+  // every timer and connection is closed by now; should a library keep a handle open, do not hang
+  setTimeout(() => process.exit(exitCode), 2000).unref();
+  return exitCode;
+}
