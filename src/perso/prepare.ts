@@ -85,22 +85,10 @@ function compileField(field: FieldSpec): FieldValue | undefined {
       return finish(field, value);
     };
   }
-  // text fields repeat (cities, first names, product codes): remember the outcome per raw value
-  const outcomes = new Map<string, string | Unfit>();
   return (c, businessDate) => {
-    const raw = asText(get(c));
-    let outcome = outcomes.get(raw);
-    if (outcome === undefined) {
-      outcome = outcomeOf(() => {
-        const value = charsetApplied(field, raw);
-        if (check && value) check(field, value, businessDate);
-        return finish(field, value);
-      });
-      if (outcomes.size >= 10_000) outcomes.clear();
-      outcomes.set(raw, outcome);
-    }
-    if (outcome instanceof Unfit) throw outcome;
-    return outcome;
+    const value = charsetApplied(field, asText(get(c)));
+    if (check && value) check(field, value, businessDate);
+    return finish(field, value);
   };
 }
 
