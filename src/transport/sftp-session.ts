@@ -10,11 +10,20 @@ import { remoteError } from './sftp-errors.js';
 /** end() of ssh2-sftp-client can hang on a dead connection: we wait this long, then drop the socket. */
 const CLOSE_TIMEOUT_MS = 5000;
 
+/**
+ * Bytes the upload buffers ahead: ssh2 sends buffered chunks as parallel write requests (writev),
+ * instead of one request per round trip with the default 16 KiB.
+ */
+const WRITE_BUFFER_BYTES = 1024 * 1024;
+
 /** Created files: readable by the owner only (the library's default was world-writable). */
 const FILE_MODE = 0o600;
 
+/** (ssh2's WriteStream takes any Writable option; the typings list only its own) */
+const WRITE_OPTIONS = { mode: FILE_MODE, flags: 'w', highWaterMark: WRITE_BUFFER_BYTES } as { mode: number; flags: 'w' };
+
 /** One open SFTP connection as a RemoteSession. Not reusable after close(). */
-export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log: Logger }): RemoteSession {
+export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log: Logger; closeTimeoutMs?: number }): RemoteSession {
   let closed = false;
   const where = (path: string) => `${path} on ${ctx.endpoint}`;
   const open = () => {
@@ -67,7 +76,7 @@ export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log
         await guard('remove stale', part, () => client.delete(part));
       }
       failedSource();
-      await guard('upload', part, () => client.put(source, part, { writeStreamOptions: { mode: FILE_MODE, flags: 'w' } })).catch((err) => {
+      await guard('upload', part, () => client.put(source, part, { writeStreamOptions: WRITE_OPTIONS })).catch((err) => {
         failedSource();
         throw err;
       });
@@ -108,7 +117,7 @@ export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log
     async close() {
       if (closed) return;
       closed = true;
-      await endWithin(client, CLOSE_TIMEOUT_MS, ctx.log);
+      await endWithin(client, ctx.closeTimeoutMs ?? CLOSE_TIMEOUT_MS, ctx.log);
     },
   };
   return session;

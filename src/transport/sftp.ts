@@ -17,12 +17,15 @@ export type SftpConfig = Config['sftp'];
  * uses TCP noDelay (SFTP is ~100× slower without it), keepalive and a handshake timeout, and is
  * retried with backoff while the failure is a network one.
  */
-export function makeSftpTransport(config: SftpConfig, deps: { log: Logger; env?: NodeJS.ProcessEnv; signal?: AbortSignal }): Transport {
+export function makeSftpTransport(
+  config: SftpConfig,
+  deps: { log: Logger; env?: NodeJS.ProcessEnv; signal?: AbortSignal; closeTimeoutMs?: number },
+): Transport {
   const log = deps.log.child({ component: 'sftp' });
   return {
     async connect(): Promise<RemoteSession> {
       const settings = connectionSettings(config, deps.env);
-      return withRetry(() => openSession(config, settings, log), config.retry, {
+      return withRetry(() => openSession(config, settings, log, deps.closeTimeoutMs), config.retry, {
         isTransient: isTransientNetworkError,
         log,
         signal: deps.signal,
@@ -64,7 +67,7 @@ function authOf(config: SftpConfig, env: NodeJS.ProcessEnv): ConnectionSettings[
   return { password };
 }
 
-async function openSession(config: SftpConfig, settings: ConnectionSettings, log: Logger): Promise<RemoteSession> {
+async function openSession(config: SftpConfig, settings: ConnectionSettings, log: Logger, closeTimeoutMs?: number): Promise<RemoteSession> {
   // the library's default callbacks print to the console: route them to our (scrubbed) log
   const client = new SftpClient('bureau-exchange', {
     error: (err: unknown) => log.warn({ endpoint: endpoint(config), err: messageOf(err) }, 'SFTP connection error'),
@@ -92,7 +95,7 @@ async function openSession(config: SftpConfig, settings: ConnectionSettings, log
     throw connectError(err, config, settings, offeredHostKey);
   }
   log.debug({ endpoint: endpoint(config), hostKey: offeredHostKey }, 'SFTP session open');
-  return makeSftpSession(client, { endpoint: endpoint(config), log });
+  return makeSftpSession(client, { endpoint: endpoint(config), log, closeTimeoutMs });
 }
 
 function connectError(err: unknown, config: SftpConfig, settings: ConnectionSettings, offeredHostKey: string | undefined): Error {

@@ -24,6 +24,8 @@ export interface SshdServer {
   sftpConfig(overrides?: Partial<Config['sftp']>): Config['sftp'];
   /** kills the open SFTP sessions (the connection drops), the listener keeps running */
   killSessions(): void;
+  /** sends a signal to the open sessions' processes, e.g. SIGSTOP for a server that stops answering */
+  signalSessions(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -92,9 +94,10 @@ export async function startSshd(): Promise<SshdServer> {
       retry: { attempts: 3, baseDelayMs: 50, maxDelayMs: 200 },
       ...overrides,
     }),
-    killSessions: () => killChildren(child.pid!),
+    killSessions: () => signalDescendants(child.pid!, 'SIGKILL'),
+    signalSessions: (signal) => signalDescendants(child.pid!, signal),
     stop: async () => {
-      killChildren(child.pid!);
+      signalDescendants(child.pid!, 'SIGKILL');
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGKILL');
@@ -187,12 +190,12 @@ function waitListening(child: ChildProcess, output: string[]): Promise<void> {
   });
 }
 
-/** Kills, by pid, the processes sshd forked for open sessions (and theirs). */
-function killChildren(pid: number): void {
+/** Signals, by pid, the processes sshd forked for open sessions (and theirs). */
+function signalDescendants(pid: number, signal: NodeJS.Signals): void {
   for (const child of childPids(pid)) {
-    killChildren(child);
+    signalDescendants(child, signal);
     try {
-      process.kill(child, 'SIGKILL');
+      process.kill(child, signal);
     } catch {
       // already gone
     }

@@ -160,7 +160,7 @@ describe('transport/sftp against a real OpenSSH sshd', function () {
     await waitFor(() => existsSync(remoteFile('inbound/F.pgp.part')) && statSync(remoteFile('inbound/F.pgp.part')).size > 0);
     server.killSessions();
     source.write(randomBytes(200_000));
-    await assert.rejects(upload, (err: Error) => err instanceof TransientError || err instanceof PermanentError);
+    await assert.rejects(upload, (err: Error) => err instanceof TransientError && /F\.pgp\.part on .*connection was lost/.test(err.message));
     await session.close();
     assert.equal(existsSync(remoteFile('inbound/F.pgp')), false);
     assert.ok(existsSync(remoteFile('inbound/F.pgp.part')));
@@ -184,6 +184,19 @@ describe('transport/sftp against a real OpenSSH sshd', function () {
       );
     }
     assert.equal(existsSync(remoteFile('inbound/G.pgp')), false);
+  });
+
+  it('close() returns within its timeout when the server stopped answering', async function () {
+    const session = await makeSftpTransport(server.sftpConfig(), { log: silentLogger, closeTimeoutMs: 300 }).connect();
+    server.signalSessions('SIGSTOP');
+    try {
+      const started = Date.now();
+      await session.close();
+      assert.ok(Date.now() - started < 2000, `closed in ${Date.now() - started} ms`);
+    } finally {
+      server.signalSessions('SIGCONT');
+      server.killSessions();
+    }
   });
 
   it('close() is idempotent and a closed session is not reused', async function () {
