@@ -30,6 +30,8 @@ export function writeDaemonConfig(opts: {
   httpPort: number;
   workDir?: string;
   shutdownTimeoutSeconds: number;
+  /** more sections, merged over the ones above */
+  extra?: Record<string, unknown>;
 }): { file: string; workDir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'bx-daemon-'));
   const workDir = opts.workDir ?? join(dir, 'work');
@@ -46,6 +48,7 @@ export function writeDaemonConfig(opts: {
     daemon: { leaseTtlSeconds: 5, shutdownTimeoutSeconds: opts.shutdownTimeoutSeconds },
     http: { enabled: true, host: '127.0.0.1', port: opts.httpPort },
     log: { level: 'info' },
+    ...opts.extra,
   };
   const file = join(dir, 'config.yaml');
   writeFileSync(file, JSON.stringify(config, null, 2));
