@@ -82,7 +82,12 @@ export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log
       });
       const uploaded = await statOf(part);
       if (uploaded?.size !== expectedSize) {
-        throw new PermanentError(`${where(part)} is ${uploaded?.size ?? 'missing'} bytes after upload, expected ${expectedSize}: not renamed`);
+        // ssh2 can drop a write error (its stream closes quietly): the size is the proof
+        await guard('remove short', part, () => client.delete(part, true)).catch(() => undefined);
+        throw new PermanentError(
+          `${where(part)} is ${uploaded?.size ?? 'missing'} bytes after upload, expected ${expectedSize}: not renamed, removed ` +
+            `(${(uploaded?.size ?? 0) < expectedSize ? 'the server stored less: disk full or quota exceeded?' : 'the source was longer than announced'})`,
+        );
       }
       await guard('rename', part, () => client.rename(part, final)).catch(async (err) => {
         if (await statOf(final)) throw new PermanentError(`${where(final)} appeared during the upload: not overwritten, ${part} left in place`);

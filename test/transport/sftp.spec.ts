@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,7 +58,7 @@ describe('transport/sftp against a real OpenSSH sshd', function () {
   it('refuses to rename when the uploaded size differs from the expected one', async function () {
     await assert.rejects(
       withSession(transport(), (s) => s.uploadAtomic(Readable.from([Buffer.from('12345')]), '/inbound', 'D.pgp', 6)),
-      /D\.pgp\.part on .* is 5 bytes after upload, expected 6: not renamed/,
+      /D\.pgp\.part on .* is 5 bytes after upload, expected 6: not renamed, removed/,
     );
     assert.equal(existsSync(remoteFile('inbound/D.pgp')), false);
   });
@@ -150,6 +151,26 @@ describe('transport/sftp against a real OpenSSH sshd', function () {
       withSession(transport(), (s) => s.uploadAtomic(Readable.from([Buffer.from('x')]), '/no-such-folder', 'E.pgp', 1)),
       (err: Error) => err instanceof PermanentError && /no such file or folder/.test(err.message),
     );
+  });
+
+  it('reports a full remote disk as a permanent error, without a final name', async function () {
+    const full = remoteFile('full');
+    mkdirSync(full);
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', full]).status !== 0) {
+      if (process.env.CI) throw new Error('CI requires mounting a small tmpfs to simulate a full disk');
+      this.skip();
+    }
+    try {
+      chownSync(full, userIds('nobody').uid, userIds('nobody').gid);
+      const content = randomBytes(1024 * 1024);
+      await assert.rejects(
+        withSession(transport(), (s) => s.uploadAtomic(Readable.from([content]), '/full', 'H.pgp', content.length)),
+        (err: Error) => err instanceof PermanentError && /full\/H\.pgp\.part on .* is \d+ bytes after upload, expected 1048576: not renamed, removed \(.*disk full/.test(err.message),
+      );
+      assert.deepEqual(readdirSync(full), [], 'neither the final name nor a short .part');
+    } finally {
+      spawnSync('umount', [full]);
+    }
   });
 
   it('a connection killed mid-upload leaves at most the .part, never the final name', async function () {
