@@ -46,6 +46,31 @@ export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log
       return { name: posix.basename(path), type: s.isFile ? 'file' : s.isDirectory ? 'dir' : 'other', size: s.size, modifiedAt: new Date(s.modifyTime) };
     });
 
+  const uploadThenRename = async (source: Readable | string, final: string, expectedSize: number, checkSource: () => void) => {
+    const part = `${final}.part`;
+    if (await statOf(final)) throw new PermanentError(`${where(final)} already exists: refusing to overwrite it`);
+    if (await statOf(part)) {
+      ctx.log.warn({ file: part }, 'removing a stale partial upload');
+      await guard('remove stale', part, () => client.delete(part));
+    }
+    checkSource();
+    await guard('upload', part, () => client.put(source, part, { writeStreamOptions: WRITE_OPTIONS }));
+    const uploaded = await statOf(part);
+    if (uploaded?.size !== expectedSize) {
+      // ssh2 can drop a write error (its stream closes quietly): the size is the proof
+      await guard('remove short', part, () => client.delete(part, true)).catch(() => undefined);
+      throw new PermanentError(
+        `${where(part)} is ${uploaded?.size ?? 'missing'} bytes after upload, expected ${expectedSize}: not renamed, removed ` +
+          `(${(uploaded?.size ?? 0) < expectedSize ? 'the server stored less: disk full or quota exceeded?' : 'the source was longer than announced'})`,
+      );
+    }
+    await guard('rename', part, () => client.rename(part, final)).catch(async (err) => {
+      if (await statOf(final)) throw new PermanentError(`${where(final)} appeared during the upload: not overwritten, ${part} left in place`);
+      throw err;
+    });
+    ctx.log.info({ file: final, bytes: expectedSize }, 'uploaded');
+  };
+
   const session: RemoteSession = {
     list: (dir) =>
       guard('list', dir, async () =>
@@ -64,36 +89,15 @@ export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log
       // listen at once: a source failing while we check the server must not become an uncaught error
       let sourceError: Error | undefined;
       if (typeof source !== 'string') source.once('error', (err) => (sourceError ??= err));
-      const failedSource = () => {
-        if (!sourceError) return;
-        throw sourceError;
-      };
-      const final = posix.join(dir, name);
-      const part = `${final}.part`;
-      if (await statOf(final)) throw new PermanentError(`${where(final)} already exists: refusing to overwrite it`);
-      if (await statOf(part)) {
-        ctx.log.warn({ file: part }, 'removing a stale partial upload');
-        await guard('remove stale', part, () => client.delete(part));
+      try {
+        await uploadThenRename(source, posix.join(dir, name), expectedSize, () => {
+          if (sourceError) throw sourceError;
+        });
+      } catch (err) {
+        // the source is ours once handed over: never leave it (and an encryption worker) hanging
+        if (typeof source !== 'string') source.destroy();
+        throw sourceError ?? err;
       }
-      failedSource();
-      await guard('upload', part, () => client.put(source, part, { writeStreamOptions: WRITE_OPTIONS })).catch((err) => {
-        failedSource();
-        throw err;
-      });
-      const uploaded = await statOf(part);
-      if (uploaded?.size !== expectedSize) {
-        // ssh2 can drop a write error (its stream closes quietly): the size is the proof
-        await guard('remove short', part, () => client.delete(part, true)).catch(() => undefined);
-        throw new PermanentError(
-          `${where(part)} is ${uploaded?.size ?? 'missing'} bytes after upload, expected ${expectedSize}: not renamed, removed ` +
-            `(${(uploaded?.size ?? 0) < expectedSize ? 'the server stored less: disk full or quota exceeded?' : 'the source was longer than announced'})`,
-        );
-      }
-      await guard('rename', part, () => client.rename(part, final)).catch(async (err) => {
-        if (await statOf(final)) throw new PermanentError(`${where(final)} appeared during the upload: not overwritten, ${part} left in place`);
-        throw err;
-      });
-      ctx.log.info({ file: final, bytes: expectedSize }, 'uploaded');
     },
 
     download: (remotePath, destination) =>

@@ -48,11 +48,13 @@ describe('transport/sftp against a real OpenSSH sshd', function () {
 
   it('never overwrites an existing final name', async function () {
     writeFileSync(remoteFile('inbound/C.pgp'), 'already delivered');
+    const source = Readable.from([Buffer.from('other')]);
     await assert.rejects(
-      withSession(transport(), (s) => s.uploadAtomic(Readable.from([Buffer.from('other')]), '/inbound', 'C.pgp', 5)),
+      withSession(transport(), (s) => s.uploadAtomic(source, '/inbound', 'C.pgp', 5)),
       (err: Error) => err instanceof PermanentError && /C\.pgp on 127\.0\.0\.1:\d+ already exists/.test(err.message),
     );
     assert.equal(readFileSync(remoteFile('inbound/C.pgp'), 'utf8'), 'already delivered');
+    assert.ok(source.destroyed, 'the unread source is destroyed, not left hanging');
   });
 
   it('refuses to rename when the uploaded size differs from the expected one', async function () {
