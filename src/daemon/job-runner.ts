@@ -10,7 +10,7 @@ export interface RunRecord<R> {
   durationMs: number;
   result?: R;
   error?: unknown;
-  /** the run was aborted by shutdown or a lost lease */
+  /** the run failed after it was asked to abort (shutdown, lost lease) */
   aborted: boolean;
 }
 
@@ -57,7 +57,8 @@ export function makeJobRunner<O extends object, R>(deps: JobRunnerDeps<O, R>): J
       record.error = err;
     }
     record.durationMs = Math.round(performance.now() - started);
-    record.aborted = controller.signal.aborted;
+    // a run that returned normally after the abort stopped at a safe point: its result counts
+    record.aborted = controller.signal.aborted && record.error !== undefined;
     if (record.error === undefined) {
       log.info({ durationMs: record.durationMs, ...(deps.summarize?.(record.result as R) ?? {}) }, 'run finished');
     } else if (record.aborted) {

@@ -9,9 +9,9 @@ export interface Ticker {
  * Calls `tick` every 10 seconds (node-cron), logging through our logger. The scheduler looks at
  * the window since the previous tick, so the period only bounds how late a cut-off or retry fires.
  */
-export function startTicker(tick: () => void, log: Logger): Ticker {
+export function startTicker(tick: () => void, log: Logger, expression = '*/10 * * * * *'): Ticker {
   const cronLog = log.child({ component: 'node-cron' });
-  const task = cron.schedule('*/10 * * * * *', tick, {
+  const task = cron.schedule(expression, tick, {
     name: 'bureau-exchange-tick',
     noOverlap: true,
     logger: {

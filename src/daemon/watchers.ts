@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/connection.js';
-import { messageOf } from '../errors.js';
+import { TransientError, messageOf } from '../errors.js';
 import type { Clock, ReceiveResult } from '../jobs.js';
 import type { Logger } from '../log.js';
 import type { Alerter } from './alerts.js';
@@ -78,8 +78,9 @@ export function makeWatchers(deps: {
       timer = undefined;
     },
     async jobFailed(record) {
+      // a transient failure (network, a lease still held by a dead runner) is retried by the daemon
       await alerter.send({
-        kind: 'failure', severity: 'critical',
+        kind: 'failure', severity: record.error instanceof TransientError ? 'warning' : 'critical',
         message: `${record.job} run (${record.reason}) failed: ${messageOf(record.error)}`,
         details: { job: record.job, reason: record.reason, startedAt: record.startedAt.toISOString() },
       });
