@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { canonicalId } from '../db/contracts.js';
 import { recordEvents, type NewEvent } from '../db/events.js';
 import {
-  contractsInBatch, findBatchByFileName, markRejected, markShipped, type ReportedContract, type RejectionUpdate, type ShipmentUpdate, type SourceBatch,
+  contractsByRecordNumber, contractsInBatch, findBatchByFileName, markRejected, markShipped, type ReportedContract, type RejectionUpdate, type ShipmentUpdate, type SourceBatch,
 } from '../db/report-contracts.js';
 import type { Db } from '../db/connection.js';
 import { beginAppliedReport, finishAppliedReport, recordAnomalies, type NewAnomaly, type ReportCounts, type ReportKind } from '../db/reports.js';
@@ -89,21 +89,20 @@ type ContractGroup = Exclude<RecordGroup, { list: 'Stock' }>;
 /** Decides each record of a group against the contracts' current state, then writes the changes set-based. */
 async function applyContractGroup(ctx: ApplyContext, batch: SourceBatch | undefined, group: ContractGroup, counts: ReportCounts): Promise<NewAnomaly[]> {
   const anomalies: NewAnomaly[] = [];
-  const contracts = batch ? await contractsInBatch(ctx.trx, batch.id, group.records.map((r) => canonicalId(r.cardContractId))) : [];
-  const byKey = new Map(contracts.map((c) => [`${c.contract_number}/${c.plastic_id}`, c]));
+  const records = group.records as Array<RejectionRecord | ShipmentRecord>;
+  const find = batch ? await contractFinder(ctx.trx, batch, records) : () => ({ contract: undefined, otherPlastic: false });
   const changed = new Map<number, ReportedContract>();
   const events: NewEvent[] = [];
-  for (const record of group.records as Array<RejectionRecord | ShipmentRecord>) {
+  for (const record of records) {
     const contractNumber = canonicalId(record.cardContractId);
     const plasticId = canonicalId(record.plasticId);
     const anomaly = (reason: string) => anomalies.push({ element: record.path, contract_number: contractNumber, plastic_id: plasticId, reason });
-    const contract = byKey.get(`${contractNumber}/${plasticId}`);
+    const { contract, otherPlastic } = find(record);
     if (!batch) {
       anomaly(`source file ${ctx.header.sourceFile} is not one of our personalization files`);
       continue;
     }
     if (!contract) {
-      const otherPlastic = contracts.some((c) => c.contract_number === contractNumber);
       anomaly(otherPlastic ? `plastic ${plasticId} is not the plastic of contract ${contractNumber} in ${batch.file_name}` : `contract ${contractNumber} was not in ${batch.file_name}`);
       continue;
     }
@@ -125,6 +124,32 @@ async function applyContractGroup(ctx: ApplyContext, batch: SourceBatch | undefi
   }
   await writeChanges(ctx, group.list, [...changed.values()], events);
   return anomalies;
+}
+
+type Finder = (record: RejectionRecord | ShipmentRecord) => { contract: ReportedContract | undefined; otherPlastic: boolean };
+
+/**
+ * Finds the contract each record names among the items of the source batch: first by record
+ * number (RecordSequence, an index range), then by contract number for records whose sequence
+ * does not point at them. One object per contract, so two records of one contract see each other.
+ */
+async function contractFinder(trx: Knex.Transaction, batch: SourceBatch, records: Array<RejectionRecord | ShipmentRecord>): Promise<Finder> {
+  const key = (contractNumber: string, plasticId: string) => `${contractNumber}/${plasticId}`;
+  const keyOf = (r: RejectionRecord | ShipmentRecord) => key(canonicalId(r.cardContractId), canonicalId(r.plasticId));
+  const bySequence = await contractsByRecordNumber(trx, batch.id, records.map((r) => r.recordSequence));
+  const byKey = new Map<string, ReportedContract>([...bySequence.values()].map((c) => [key(c.contract_number, c.plastic_id), c]));
+  const misses = records.filter((r) => !byKey.has(keyOf(r)));
+  const numbersSeen = new Set<string>();
+  if (misses.length) {
+    for (const c of await contractsInBatch(trx, batch.id, misses.map((r) => canonicalId(r.cardContractId)))) {
+      if (!byKey.has(key(c.contract_number, c.plastic_id))) byKey.set(key(c.contract_number, c.plastic_id), c);
+      numbersSeen.add(c.contract_number);
+    }
+  }
+  return (record) => {
+    const contract = byKey.get(keyOf(record));
+    return { contract, otherPlastic: !contract && numbersSeen.has(canonicalId(record.cardContractId)) };
+  };
 }
 
 type Decision = string | null | { state: Partial<ReportedContract> & { production_status: ProductionStatus }; detail: string };

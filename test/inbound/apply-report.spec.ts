@@ -19,8 +19,8 @@ const header = (sourceFile: string, reportDate = '2026-11-26') => ({
 });
 const contractId = (n: number) => String(1000 + n).padStart(15, '0');
 const plasticId = (n: number) => String(5000 + n).padStart(12, '0');
-const shipment = (n: number, o: { expected?: string; shipped?: string; plastic?: string } = {}) => ({
-  recordSequence: n, cardContractId: contractId(n), plasticId: o.plastic ?? plasticId(n), expectedShipDate: o.expected ?? null,
+const shipment = (n: number, o: { expected?: string; shipped?: string; plastic?: string; sequence?: number } = {}) => ({
+  recordSequence: o.sequence ?? n, cardContractId: contractId(n), plasticId: o.plastic ?? plasticId(n), expectedShipDate: o.expected ?? null,
   shipDate: o.shipped ?? null, courier: 'DHL', trackingNumber: `JD${n}`,
 });
 const rejection = (n: number) => ({ recordSequence: n, cardContractId: contractId(n), plasticId: plasticId(n), code: '012', reason: 'Unregistered plastic' });
@@ -127,10 +127,12 @@ describeEachDatabase('inbound/apply-report', (ctx) => {
     assert.equal(Number((await db('bureau_reports').count({ n: '*' }))[0]!.n), before);
   });
 
-  it('applies 3,000 shipments across groups and update chunks', async () => {
+  it('applies 3,000 shipments across groups and update chunks, found by record sequence or by contract number', async () => {
     const cards = Array.from({ length: 3000 }, (_, i) => 10_000 + i);
     const batch = await seedBatch(db, cards);
-    const { counts } = await apply({ header: header(batch.fileName), shipments: cards.map((n) => shipment(n, { shipped: '2026-11-26' })) });
+    // most records carry their record number in the file; every 7th a wrong one (found by contract number instead)
+    const shipments = cards.map((n, i) => shipment(n, { shipped: '2026-11-26', sequence: i % 7 ? i + 1 : 1 }));
+    const { counts } = await apply({ header: header(batch.fileName), shipments });
     assert.equal(counts.shipments, 3000);
     const rows = await db('card_contracts').where({ batch_id: batch.batchId, production_status: 'Shipped' }).select('contract_number', 'tracking_number');
     assert.equal(rows.length, 3000);

@@ -13,8 +13,9 @@ export function header(sourceFile: string, reportDate = '2026-11-26') {
   return { issuer: 'BXISSUER', bureau: 'BUREAU01', reportDate, createdAt: `${reportDate}T06:15:00Z`, sourceFile, recordsReceived: 1 };
 }
 
-export function shipment(n: number, o: { expected?: string; shipped?: string } = {}) {
-  return { recordSequence: n, cardContractId: contractId(n), plasticId: plasticId(n), expectedShipDate: o.expected ?? null, shipDate: o.shipped ?? null, courier: 'DHL', trackingNumber: `JD${n}` };
+/** A shipment of card n; `sequence` is its record number in our file (default n: found by contract number then). */
+export function shipment(n: number, o: { expected?: string; shipped?: string; sequence?: number } = {}) {
+  return { recordSequence: o.sequence ?? n, cardContractId: contractId(n), plasticId: plasticId(n), expectedShipDate: o.expected ?? null, shipDate: o.shipped ?? null, courier: 'DHL', trackingNumber: `JD${n}` };
 }
 
 export function rejection(n: number) {
