@@ -4,7 +4,7 @@ import { luhnValid, maskPan, maskPansInText } from '../security/mask.js';
 import { isIsoAlpha3 } from './countries.js';
 import { applyCharset, embossName, track1Name } from './emboss.js';
 import { padded } from './layout.js';
-import type { CardSource, FieldSpec, Layout } from './layout-types.js';
+import { CARD_SOURCES, type CardSource, type FieldSpec, type Layout } from './layout-types.js';
 
 /** A contract after the embossing rules and checks: its detail fields, padded, ready to render. */
 export interface PreparedCard {
@@ -23,8 +23,17 @@ class Unfit {
   constructor(readonly field: string, readonly problem: string) {}
 }
 
-type FieldValue = (contract: ContractForPerso, businessDate: string) => string;
-const compiled = new WeakMap<Layout, Array<FieldValue | undefined>>();
+/** How one detail field gets its value; a switch over these keeps every call site monomorphic (fast). */
+const enum Step { Computed, Digits, Pan, Expiry, Text, Country, Raw, EmbossName, Track1 }
+interface FieldPlan {
+  field: FieldSpec;
+  step: Step;
+  /** index into the card's raw values (CARD_SOURCES order) */
+  source: number;
+  /** contract and plastic ids lose leading zeros */
+  canonical: boolean;
+}
+const plans = new WeakMap<Layout, FieldPlan[]>();
 
 /**
  * Applies the embossing rules and checks one contract against the layout: physical card, PAN (12–19
@@ -35,70 +44,71 @@ const compiled = new WeakMap<Layout, Array<FieldValue | undefined>>();
 export function prepareCard(layout: Layout, contract: ContractForPerso, businessDate: string): Prepared {
   try {
     if (contract.cardForm !== 'physical') throw new Unfit('cardForm', `a ${contract.cardForm} card is never sent to the bureau`);
-    const fields = fieldValuesOf(layout);
-    const values = new Array<string | undefined>(fields.length);
-    for (let i = 0; i < fields.length; i++) {
-      const value = fields[i];
-      if (value) values[i] = value(contract, businessDate);
+    const plan = planOf(layout);
+    const raw = rawValues(contract);
+    const values = new Array<string | undefined>(plan.length);
+    for (let i = 0; i < plan.length; i++) {
+      const step = plan[i]!;
+      if (step.step !== Step.Computed) values[i] = finish(step.field, valueOf(step, raw, contract, businessDate));
     }
-    return { ok: true, card: { id: contract.id, contractId: canonicalId(String(contract.contractId)), values } };
+    return { ok: true, card: { id: contract.id, contractId: canonicalId(raw[CONTRACT_ID]!.trim()), values } };
   } catch (err) {
     if (!(err instanceof Unfit)) throw err;
     return { ok: false, field: err.field, reason: `${err.field}: ${maskPansInText(err.problem)}` };
   }
 }
 
-function fieldValuesOf(layout: Layout): Array<FieldValue | undefined> {
-  let fields = compiled.get(layout);
-  if (!fields) {
-    fields = layout.detail.fields.map(compileField);
-    compiled.set(layout, fields);
+function valueOf(plan: FieldPlan, raw: string[], contract: ContractForPerso, businessDate: string): string {
+  const field = plan.field;
+  switch (plan.step) {
+    case Step.Digits: return digits(field, raw[plan.source]!, plan.canonical);
+    case Step.Pan: return checkPan(field, raw[plan.source]!);
+    case Step.Expiry: return checkExpiry(field, digits(field, raw[plan.source]!, false), businessDate);
+    case Step.Text: return charsetApplied(field, raw[plan.source]!);
+    case Step.Country: return checkCountry(field, charsetApplied(field, raw[plan.source]!));
+    case Step.Raw: return raw[plan.source]!;
+    case Step.EmbossName: return fitted(field, embossName(raw[FIRST_NAME]!, raw[LAST_NAME]!, contract.embossedName, field.length), 'the name');
+    case Step.Track1: return fitted(field, track1Name(raw[FIRST_NAME]!, raw[LAST_NAME]!, field.length), 'the track-1 name');
+    default: throw new Error(`no value for field ${field.name}`);
   }
-  return fields;
 }
 
-/** The function giving a card-dependent field its padded value (undefined for computed fields). */
-function compileField(field: FieldSpec): FieldValue | undefined {
-  const source = field.source;
-  if (source === 'emboss.name') {
-    return (c) => finish(field, fitted(field, embossName(asText(c.firstName), asText(c.lastName), c.embossedName, field.length), 'the name'));
+function planOf(layout: Layout): FieldPlan[] {
+  let plan = plans.get(layout);
+  if (!plan) {
+    plan = layout.detail.fields.map(planField);
+    plans.set(layout, plan);
   }
-  if (source === 'emboss.track1') {
-    return (c) => finish(field, fitted(field, track1Name(asText(c.firstName), asText(c.lastName), field.length), 'the track-1 name'));
-  }
-  if (!source?.startsWith('card.')) return undefined;
-  const name = source.slice(5) as CardSource;
-  const check = SOURCE_CHECKS[name];
-  const get = CARD_GETTERS[name];
-  const canonical = name === 'contractId' || name === 'plasticId';
-  if (field.type === 'N') {
-    return (c, businessDate) => {
-      const value = digits(field, asText(get(c)), canonical);
-      if (check && value) check(field, value, businessDate);
-      return finish(field, value);
-    };
-  }
-  if (!field.charset) {
-    return (c, businessDate) => {
-      const value = asText(get(c));
-      if (check && value) check(field, value, businessDate);
-      return finish(field, value);
-    };
-  }
-  return (c, businessDate) => {
-    const value = charsetApplied(field, asText(get(c)));
-    if (check && value) check(field, value, businessDate);
-    return finish(field, value);
-  };
+  return plan;
 }
 
-function outcomeOf(compute: () => string): string | Unfit {
-  try {
-    return compute();
-  } catch (err) {
-    if (err instanceof Unfit) return err;
-    throw err;
-  }
+function planField(field: FieldSpec): FieldPlan {
+  const plan = (step: Step, source = -1): FieldPlan => ({ field, step, source, canonical: source === CONTRACT_ID || source === PLASTIC_ID });
+  if (field.source === 'emboss.name') return plan(Step.EmbossName);
+  if (field.source === 'emboss.track1') return plan(Step.Track1);
+  if (!field.source?.startsWith('card.')) return plan(Step.Computed);
+  const name = field.source.slice(5) as CardSource;
+  const source = CARD_SOURCES.indexOf(name);
+  if (name === 'expiry') return plan(Step.Expiry, source);
+  if (field.type === 'N') return plan(Step.Digits, source);
+  if (name === 'pan') return plan(Step.Pan, source);
+  if (name === 'country' && field.charset) return plan(Step.Country, source);
+  return plan(field.charset ? Step.Text : Step.Raw, source);
+}
+
+const CONTRACT_ID = CARD_SOURCES.indexOf('contractId');
+const PLASTIC_ID = CARD_SOURCES.indexOf('plasticId');
+const FIRST_NAME = CARD_SOURCES.indexOf('firstName');
+const LAST_NAME = CARD_SOURCES.indexOf('lastName');
+
+/** The card's fields as text, in CARD_SOURCES order: named property reads, in one place. */
+function rawValues(c: ContractForPerso): string[] {
+  return [
+    asText(c.contractId), asText(c.plasticId), asText(c.pan), asText(c.psn), asText(c.expiry), asText(c.requestType),
+    asText(c.title), asText(c.firstName), asText(c.lastName), asText(c.companyName), asText(c.addressLine1),
+    asText(c.addressLine2), asText(c.addressLine3), asText(c.postalCode), asText(c.city), asText(c.country),
+    asText(c.productCode), asText(c.chipProfile), asText(c.deliveryMethod), asText(c.pinMailer),
+  ];
 }
 
 function asText(value: unknown): string {
@@ -140,34 +150,27 @@ function finish(field: FieldSpec, value: string): string {
   return padded(field, value);
 }
 
-/** One getter per card field: a named property read stays fast where `c[name]` would not. */
-const CARD_GETTERS: Record<CardSource, (c: ContractForPerso) => unknown> = {
-  contractId: (c) => c.contractId, plasticId: (c) => c.plasticId, pan: (c) => c.pan, psn: (c) => c.psn, expiry: (c) => c.expiry,
-  requestType: (c) => c.requestType, title: (c) => c.title, firstName: (c) => c.firstName, lastName: (c) => c.lastName,
-  companyName: (c) => c.companyName, addressLine1: (c) => c.addressLine1, addressLine2: (c) => c.addressLine2,
-  addressLine3: (c) => c.addressLine3, postalCode: (c) => c.postalCode, city: (c) => c.city, country: (c) => c.country,
-  productCode: (c) => c.productCode, chipProfile: (c) => c.chipProfile, deliveryMethod: (c) => c.deliveryMethod,
-  pinMailer: (c) => c.pinMailer,
-};
+function checkPan(field: FieldSpec, value: string): string {
+  if (!value) return value;
+  if (!/^\d+$/.test(value)) throw new Unfit(field.name, `PAN ${maskPan(value)} must be digits only`);
+  if (value.length < 12 || value.length > 19) throw new Unfit(field.name, `PAN ${maskPan(value)} has ${value.length} digits; 12–19 expected`);
+  if (!luhnValid(value)) throw new Unfit(field.name, `PAN ${maskPan(value)} fails the Luhn check`);
+  return value;
+}
 
-type SourceCheck = (field: FieldSpec, value: string, businessDate: string) => void;
+function checkExpiry(field: FieldSpec, value: string, businessDate: string): string {
+  if (!value) return value;
+  const month = Number(value.slice(2));
+  if (value.length !== 4 || month < 1 || month > 12) throw new Unfit(field.name, `${quote(value)} is not an expiry YYMM`);
+  const current = businessDate.slice(2, 4) + businessDate.slice(5, 7);
+  if (value < current) throw new Unfit(field.name, `${value} (YYMM) is before the business date's month ${current}`);
+  return value;
+}
 
-const SOURCE_CHECKS: Partial<Record<CardSource, SourceCheck>> = {
-  pan(field, value) {
-    if (!/^\d+$/.test(value)) throw new Unfit(field.name, `PAN ${maskPan(value)} must be digits only`);
-    if (value.length < 12 || value.length > 19) throw new Unfit(field.name, `PAN ${maskPan(value)} has ${value.length} digits; 12–19 expected`);
-    if (!luhnValid(value)) throw new Unfit(field.name, `PAN ${maskPan(value)} fails the Luhn check`);
-  },
-  expiry(field, value, businessDate) {
-    const month = Number(value.slice(2));
-    if (!/^\d{4}$/.test(value) || month < 1 || month > 12) throw new Unfit(field.name, `${quote(value)} is not an expiry YYMM`);
-    const current = businessDate.slice(2, 4) + businessDate.slice(5, 7);
-    if (value < current) throw new Unfit(field.name, `${value} (YYMM) is before the business date's month ${current}`);
-  },
-  country(field, value) {
-    if (!isIsoAlpha3(value)) throw new Unfit(field.name, `${quote(value)} is not an ISO 3166 alpha-3 country code`);
-  },
-};
+function checkCountry(field: FieldSpec, value: string): string {
+  if (value && !isIsoAlpha3(value)) throw new Unfit(field.name, `${quote(value)} is not an ISO 3166 alpha-3 country code`);
+  return value;
+}
 
 function quote(value: string): string {
   return JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value);

@@ -30,9 +30,8 @@ export interface PersoFileStream extends Readable {
   totals?: PersoTotals;
 }
 
-const CHUNK_CHARS = 64 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 const HASH_MODULUS = 10n ** 15n;
-const NOT_RECORD_TEXT = /[^\x20-\x7e\r\n]/;
 
 /**
  * Renders header, one detail record per contract (record sequence 1..n in iteration order) and
@@ -45,32 +44,30 @@ export function renderPersoFile(layout: Layout, ctx: FileContext, contracts: Asy
   async function* generate(): AsyncGenerator<Buffer> {
     const eol = ctx.lineEnding === 'CRLF' ? '\r\n' : '\n';
     const fileValue = fileValues(ctx);
-    let chunk = layout.header ? renderFixed(layout, layout.header, fileValue) + eol : '';
+    const out = new ChunkWriter();
+    if (layout.header) out.add(renderFixed(layout, layout.header, fileValue) + eol, 0);
     const detail = detailPlan(layout, fileValue);
+    const hash = new HashTotal();
     let count = 0;
-    let hash = 0n;
     for await (const contract of contracts) {
       count++;
       const prepared = prepareCard(layout, contract, ctx.businessDate);
       if (!prepared.ok) throw new InputError(withoutFieldPrefix(prepared), { record: count, field: prepared.field });
-      hash += BigInt(prepared.card.contractId);
-      chunk += detail(prepared.card.values, count) + eol;
-      if (chunk.length >= CHUNK_CHARS) {
-        yield toBytes(chunk, count);
-        chunk = '';
-      }
+      hash.add(prepared.card.contractId);
+      out.add(detail(prepared.card.values, count) + eol, count);
+      if (out.full()) yield out.take();
     }
-    const totals: PersoTotals = { records: count, hashTotal: String(hash % HASH_MODULUS) };
+    const totals: PersoTotals = { records: count, hashTotal: String(hash.modulo(HASH_MODULUS)) };
     if (layout.trailer) {
       const totalRecords = count + (layout.header ? 1 : 0) + 1;
-      chunk += renderFixed(layout, layout.trailer, (source, field) => {
+      out.add(renderFixed(layout, layout.trailer, (source, field) => {
         if (source === 'totals.detailCount') return String(count);
         if (source === 'totals.totalRecords') return String(totalRecords);
-        if (source === 'totals.hashTotal') return String(hash % 10n ** BigInt(field.length));
+        if (source === 'totals.hashTotal') return String(hash.modulo(10n ** BigInt(field.length)));
         return fileValue(source, field);
-      }) + eol;
+      }) + eol, totalRecords);
     }
-    if (chunk) yield toBytes(chunk, count);
+    if (!out.empty()) yield out.take();
     stream.totals = totals;
     stream.emit('totals', totals);
   }
@@ -150,7 +147,64 @@ function withoutFieldPrefix(invalid: { field: string; reason: string }): string 
   return invalid.reason.startsWith(`${invalid.field}: `) ? invalid.reason.slice(invalid.field.length + 2) : invalid.reason;
 }
 
-function toBytes(chunk: string, lastRecord: number): Buffer {
-  if (NOT_RECORD_TEXT.test(chunk)) throw new InputError('a record holds a character outside printable ASCII', { record: `near ${lastRecord}` });
-  return Buffer.from(chunk, 'latin1');
+/**
+ * Records written straight into ~64 KiB buffers (the pieces of a record die young, which keeps
+ * garbage collection cheap). Every value was checked to be printable ASCII on its way in; as a last
+ * guard, a record whose UTF-8 byte count differs from its length held a non-ASCII character.
+ */
+class ChunkWriter {
+  private buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  private used = 0;
+
+  add(record: string, recordNumber: number): void {
+    if (this.used + record.length * 3 > this.buffer.length) this.grow(record.length * 3);
+    const written = this.buffer.write(record, this.used, 'utf8');
+    if (written !== record.length) throw new InputError('the record holds a character outside ASCII', { record: recordNumber });
+    this.used += written;
+  }
+
+  full(): boolean {
+    return this.used >= CHUNK_BYTES - 4096;
+  }
+
+  empty(): boolean {
+    return this.used === 0;
+  }
+
+  take(): Buffer {
+    const chunk = this.buffer.subarray(0, this.used);
+    this.buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.used = 0;
+    return chunk;
+  }
+
+  private grow(extra: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, this.used + extra));
+    this.buffer.copy(bigger, 0, 0, this.used);
+    this.buffer = bigger;
+  }
+}
+
+/**
+ * Sum of contract ids modulo 10^15, exact: ids (< 10^15) are added as numbers while the sum stays
+ * below 2^53, and folded into a BigInt before it could lose precision.
+ */
+class HashTotal {
+  private big = 0n;
+  private small = 0;
+
+  add(contractId: string): void {
+    this.small += Number(contractId);
+    if (this.small >= 8e15) this.fold();
+  }
+
+  modulo(modulus: bigint): bigint {
+    this.fold();
+    return this.big % modulus;
+  }
+
+  private fold(): void {
+    this.big += BigInt(this.small);
+    this.small = 0;
+  }
 }
