@@ -93,6 +93,8 @@ export interface ClaimParams {
   now: string;
   /** how many contracts are read per page (bounded memory) */
   pageSize?: number;
+  /** called in the transaction before each page (the job renews its lease there) */
+  beforePage?(trx: Knex.Transaction): Promise<void>;
 }
 
 export interface ClaimOutcome {
@@ -120,6 +122,7 @@ export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOu
     for (;;) {
       const limit = Math.min(params.pageSize ?? PAGE, params.maxCards - count);
       if (limit <= 0) break;
+      await params.beforePage?.(trx);
       const rows = await lockedMarkedPage(trx, lastId, limit);
       if (!rows.length) break;
       lastId = Number(rows[rows.length - 1]!.id);

@@ -11,6 +11,11 @@ export const SEND_LEASE = 'send';
 export interface HeldLease {
   /** throws once the lease was lost (another runner may have taken over): stop before the next state change */
   assertHeld(): void;
+  /**
+   * Renews through the caller's transaction when due: a long transaction (a big claim) holds SQLite's
+   * only connection, so the background renewal cannot run meanwhile. Throws when the lease is lost.
+   */
+  renewWithin(trx: Knex.Transaction): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -24,19 +29,36 @@ export async function holdLease(db: Knex, ttlMs: number, log: Logger, name = SEN
   }
   let lost = false;
   let heldUntil = Date.now() + ttlMs;
+  let renewedAt = Date.now();
+  let renewing = false;
+  const renewed = (held: boolean, at: number) => {
+    if (!held && !lost) log.error({ lease: name }, 'lease lost: stopping at the next checkpoint');
+    lost ||= !held;
+    if (held) {
+      heldUntil = at + ttlMs;
+      renewedAt = at;
+    }
+  };
   const timer = setInterval(() => {
+    if (renewing) return;
+    renewing = true;
     const now = Date.now();
-    renewLease(db, name, owner, ttlMs, now).then((held) => {
-      if (!held && !lost) log.error({ lease: name }, 'lease lost: stopping at the next checkpoint');
-      lost ||= !held;
-      if (held) heldUntil = now + ttlMs;
-    }, (err) => log.warn({ lease: name, err: String(err) }, 'lease renewal failed; retrying'));
+    renewLease(db, name, owner, ttlMs, now).then((held) => renewed(held, now), (err) => log.warn({ lease: name, err: String(err) }, 'lease renewal failed; retrying'))
+      .finally(() => (renewing = false));
   }, Math.max(1000, Math.floor(ttlMs / 3)));
   timer.unref();
+  const assertHeld = () => {
+    // a renewal that kept failing (database unreachable) counts as lost once the lease ran out
+    if (lost || Date.now() > heldUntil) throw new TransientError(`the ${name} lease was lost; another runner may continue`);
+  };
   return {
-    assertHeld() {
-      // a renewal that kept failing (database unreachable) counts as lost once the lease ran out
-      if (lost || Date.now() > heldUntil) throw new TransientError(`the ${name} lease was lost; another runner may continue`);
+    assertHeld,
+    async renewWithin(trx) {
+      assertHeld();
+      const now = Date.now();
+      if (now - renewedAt < ttlMs / 3) return;
+      renewed(await renewLease(trx, name, owner, ttlMs, now), now);
+      assertHeld();
     },
     async release() {
       clearInterval(timer);

@@ -88,6 +88,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
       const claim = await claimBatch(db, {
         businessDate, maxCards: config.perso.maxCardsPerFile, fileName: (seq) => maker.fileName(businessDate, seq),
         validate: (contract) => maker.validate(contract, businessDate), cipher, now: now(),
+        beforePage: (trx) => lease.renewWithin(trx),
       });
       noteInvalid(result, claim.invalid);
       if (!claim.batch) return result;
