@@ -47,10 +47,31 @@ export async function applyReportFile(
   return db.transaction(async (trx) => {
     const reportId = await beginAppliedReport(trx, report, options.now);
     const ctx = { trx, reportId, header: report.header, now: options.now, log: options.log, afterGroup: options.afterGroup };
-    const counts = await applyReport(ctx, readReportRecords(report.clearFile, report.header, options.read));
+    const counts = await applyReport(ctx, readAhead(readReportRecords(report.clearFile, report.header, options.read)));
     await finishAppliedReport(trx, reportId, counts, options.now);
     return { reportId, counts };
   });
+}
+
+/**
+ * Parses the next group while the database works on the current one (PostgreSQL and MariaDB do
+ * their part in another process, so parsing and writing overlap).
+ */
+async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  let next = it.next();
+  try {
+    for (;;) {
+      const current = await next;
+      if (current.done) return;
+      next = it.next();
+      next.catch(() => undefined); // awaited on the next turn; a failure then surfaces there
+      yield current.value;
+    }
+  } finally {
+    await next.catch(() => undefined);
+    await it.return?.(undefined);
+  }
 }
 
 /**
