@@ -16,8 +16,13 @@ export function register(program: Command): void {
       if (!/^\d+$/.test(opts.cards) || Number(opts.cards) < 1) throw new UsageError('--cards must be a whole number of at least 1');
       if (!/^-?\d+$/.test(opts.seed)) throw new UsageError('--seed must be an integer');
       const started = Date.now();
-      const outcome = await runDemo({ cards: Number(opts.cards), dir: opts.dir, seed: Number(opts.seed), progress: progressLine() });
-      process.stderr.write(process.stderr.isTTY ? '\r\x1b[K' : '');
+      let outcome;
+      try {
+        outcome = await runDemo({ cards: Number(opts.cards), dir: opts.dir, seed: Number(opts.seed), progress: progressLine() });
+      } finally {
+        // an error message must not land on the end of the progress line
+        if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      }
       process.stdout.write(formatDemoSummary(outcome));
       process.stdout.write(`  (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
       if (!outcome.ok) process.exitCode = 1;

@@ -9,8 +9,13 @@ const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp;
 
 /** Largest READ answered at once (clients ask for 32–256 KiB). */
 const MAX_READ = 256 * 1024;
+/** Entries per READDIR answer: keeps each NAME packet far below the clients' packet limit. */
+const NAMES_PER_READDIR = 100;
+/** Open handles per session: a client that never closes cannot exhaust the server's descriptors. */
+const MAX_HANDLES = 256;
 
-type Handle = { kind: 'file'; file: FileHandle } | { kind: 'dir'; local: string; done: boolean };
+type Entry = { filename: string; longname: string; attrs: Attributes };
+type Handle = { kind: 'file'; file: FileHandle } | { kind: 'dir'; local: string; entries?: Entry[]; next: number };
 
 /** An SFTP status answer carried as an error through the request handlers. */
 class StatusError extends Error {
@@ -27,6 +32,7 @@ export function serveSftpSession(sftp: SFTPWrapper, root: ConfinedRoot, log: Log
   const handles = new Map<string, Handle>();
   let nextHandle = 0;
   const newHandle = (h: Handle): Buffer => {
+    if (handles.size >= MAX_HANDLES) throw new StatusError(STATUS_CODE.FAILURE, `too many open handles (${MAX_HANDLES})`);
     const id = Buffer.alloc(4);
     id.writeUInt32BE(nextHandle++);
     handles.set(id.toString('hex'), h);
@@ -54,6 +60,7 @@ export function serveSftpSession(sftp: SFTPWrapper, root: ConfinedRoot, log: Log
 
   sftp.on('OPEN', (reqid, filename, flags, attrs) => answer(reqid, 'open', async () => {
     const local = await root.followedPath(filename);
+    if (handles.size >= MAX_HANDLES) throw new StatusError(STATUS_CODE.FAILURE, `too many open handles (${MAX_HANDLES})`);
     const file = await open(local, openFlags(flags), (attrs.mode ?? 0o600) & 0o777);
     sftp.handle(reqid, newHandle({ kind: 'file', file }));
   }));
@@ -99,14 +106,15 @@ export function serveSftpSession(sftp: SFTPWrapper, root: ConfinedRoot, log: Log
   sftp.on('OPENDIR', (reqid, path) => answer(reqid, 'opendir', async () => {
     const local = await root.followedPath(path);
     if (!(await stat(local)).isDirectory()) throw new StatusError(STATUS_CODE.FAILURE, 'not a directory');
-    sftp.handle(reqid, newHandle({ kind: 'dir', local, done: false }));
+    sftp.handle(reqid, newHandle({ kind: 'dir', local, next: 0 }));
   }));
   sftp.on('READDIR', (reqid, id) => answer(reqid, 'readdir', async () => {
     const h = handleOf(id);
     if (h.kind !== 'dir') throw new StatusError(STATUS_CODE.FAILURE, 'not a directory handle');
-    if (h.done) return sftp.status(reqid, STATUS_CODE.EOF);
-    h.done = true;
-    sftp.name(reqid, await listEntries(h.local));
+    h.entries ??= await listEntries(h.local);
+    if (h.next >= h.entries.length) return sftp.status(reqid, STATUS_CODE.EOF);
+    sftp.name(reqid, h.entries.slice(h.next, h.next + NAMES_PER_READDIR));
+    h.next += NAMES_PER_READDIR;
   }));
   sftp.on('REALPATH', (reqid, path) => answer(reqid, 'realpath', async () => {
     const virtual = root.virtualPath(path);
@@ -171,9 +179,9 @@ async function applyAttrs(local: string, attrs: InputAttributes): Promise<void> 
   if (attrs.atime !== undefined && attrs.mtime !== undefined) await utimes(local, attrs.atime, attrs.mtime);
 }
 
-async function listEntries(local: string) {
+async function listEntries(local: string): Promise<Entry[]> {
   const names = (await readdir(local)).sort();
-  const entries = [];
+  const entries: Entry[] = [];
   for (const filename of names) {
     const stats = await lstat(join(local, filename)).catch(() => undefined);
     if (stats) entries.push({ filename, longname: longName(filename, stats), attrs: toAttrs(stats) });

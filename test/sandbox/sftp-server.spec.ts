@@ -119,6 +119,26 @@ describe('sandbox SFTP server', function () {
     assert.equal(await sftp.exists('/inbound/nothing-here'), false);
   });
 
+  it('lists a large folder completely, in several READDIR answers', async function () {
+    mkdirSync(join(root, 'many'));
+    for (let i = 0; i < 350; i++) writeFileSync(join(root, 'many', `f${String(i).padStart(3, '0')}`), '');
+    const names = (await sftp.list('/many')).map((e) => e.name).sort();
+    assert.equal(names.length, 350);
+    assert.equal(names[349], 'f349');
+  });
+
+  it('limits the handles one session may hold open', async function () {
+    const raw = (sftp as unknown as { sftp: import('ssh2').SFTPWrapper }).sftp;
+    const open = () => new Promise<Buffer>((resolve, reject) => raw.open('/inbound/inside.txt', 'r', (err, h) => (err ? reject(err) : resolve(h))));
+    const close = (h: Buffer) => new Promise<void>((resolve, reject) => raw.close(h, (err) => (err ? reject(err) : resolve())));
+    const held: Buffer[] = [];
+    for (let i = 0; i < 256; i++) held.push(await open());
+    await assert.rejects(open(), /too many open handles/);
+    await close(held.pop()!);
+    held.push(await open());
+    for (const h of held) await close(h);
+  });
+
   it('stops accepting connections once closed', async function () {
     const other = await startSftpServer({ root, hostKey: hostKey.private, authorizedKeys: [clientKey.public] });
     const c = new Client();
