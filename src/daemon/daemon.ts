@@ -82,20 +82,23 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
     sendRetryBaseMs: config.daemon.leaseTtlSeconds * 1000,
   });
 
-  async function afterSend(record: RunRecord<SendResult>): Promise<void> {
+  // alerts go out in the background: a slow or unreachable webhook must not hold up the next run
+  const inBackground = (work: Promise<void>) => void work.catch((err) => log.warn({ error: messageOf(err) }, 'alerting failed'));
+
+  function afterSend(record: RunRecord<SendResult>): void {
     metrics.recordSend(record);
     board.finished('send', record);
-    if (record.error !== undefined && !record.aborted) await watchers.jobFailed(record);
+    if (record.error !== undefined && !record.aborted) inBackground(watchers.jobFailed(record));
     for (const card of record.result?.invalid ?? []) {
       log.warn({ contract: card.contractNumber, plasticId: card.plasticId, reason: card.reason }, 'contract set Invalid: not sent');
     }
   }
 
-  async function afterReceive(record: RunRecord<ReceiveResult>): Promise<void> {
+  function afterReceive(record: RunRecord<ReceiveResult>): void {
     metrics.recordReceive(record);
     board.finished('receive', record);
-    if (record.error !== undefined && !record.aborted) await watchers.jobFailed(record);
-    if (record.result) await watchers.reportsReceived(record.result);
+    if (record.error !== undefined && !record.aborted) inBackground(watchers.jobFailed(record));
+    if (record.result) inBackground(watchers.reportsReceived(record.result));
   }
 
   const lease = makeLeaseKeeper({
@@ -112,8 +115,10 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
       board.setRole('standby', clock());
       metrics.setLeaseHeld(false);
       watchers.stop();
+      // stop the runs first: another runner may already be starting
+      const stopped = scheduler.deactivate(`lease lost: ${reason}`);
       await alerter.send({ kind: 'lease-lost', severity: 'critical', message: `${owner} lost the runner lease: ${reason}`, details: { owner } });
-      await scheduler.deactivate(`lease lost: ${reason}`);
+      await stopped;
     },
   });
 
