@@ -12,10 +12,11 @@ export function register(program: Command): void {
       const app = await openApp(cmd.optsWithGlobals(), { migrate: false });
       try {
         await prepareDaemon(app);
+        process.exitCode = await runDaemonService(app);
       } catch (err) {
-        await app.close();
+        // e.g. the HTTP port is taken: close the database so the process can exit with the error
+        await app.close().catch(() => undefined);
         throw err;
       }
-      process.exitCode = await runDaemonService(app);
     });
 }
