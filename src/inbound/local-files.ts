@@ -24,11 +24,12 @@ export function reportFolders(workDir: string): ReportFolders {
   return folders;
 }
 
-/** Removes what an interrupted run left in the inbox: partial downloads and clear XML. */
+/**
+ * Empties the inbox at the start of a run: it only ever holds work in progress (partial downloads,
+ * clear XML, a report whose run was interrupted — downloaded again, as the hash decides).
+ */
 export function cleanInbox(folders: ReportFolders): void {
-  for (const name of readdirSync(folders.inbox)) {
-    if (name.endsWith('.part') || name.endsWith('.xml')) rmSync(join(folders.inbox, name), { force: true });
-  }
+  for (const name of readdirSync(folders.inbox)) rmSync(join(folders.inbox, name), { force: true, recursive: true });
 }
 
 export interface DownloadedReport {

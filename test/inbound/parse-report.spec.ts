@@ -48,6 +48,11 @@ describe('inbound/parse-report', () => {
     assert.deepEqual(report.stock[0], { ...[...sample.stock!][0]!, path: 'BureauReport/Stock/Item[1]' });
   });
 
+  it('decodes the predefined escapes and character references, nothing else', async () => {
+    const xml = buildReportXml(sample).replace('<Reason>Unregistered &lt;plastic&gt; &amp; &quot;co&quot;</Reason>', '<Reason>A&#38;B &#x41; &amp;lt;</Reason>');
+    assert.equal((await parseReport(xml, options)).rejections[0]!.reason, 'A&B A &lt;');
+  });
+
   it('takes elements in any order, comments, empty lists and a stock-only report', async () => {
     const xml = `<?xml version="1.0"?><!-- hi --><BureauReport version="1"><Stock/><Shipments></Shipments>
       <Header><Bureau>BUREAU01</Bureau><Issuer>BXISSUER</Issuer><CreatedAt>2026-11-26T06:15:00+01:00</CreatedAt>
