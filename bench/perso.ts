@@ -5,6 +5,7 @@
  *
  *   npx tsx bench/perso.ts [records] [--accented PERCENT]
  */
+import { cpus, loadavg } from 'node:os';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ContractForPerso } from '../src/domain/contract.js';
@@ -59,22 +60,28 @@ async function main(): Promise<void> {
   let peakRss = 0;
   const marks: string[] = [];
   const started = process.hrtime.bigint();
+  const cpuStart = process.cpuUsage();
   const stream = renderPersoFile(layout, ctx, contracts(total));
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       bytes += chunk.length;
       const records = Math.floor(bytes / 451);
-      peakRss = Math.max(peakRss, process.memoryUsage.rss());
+      if (records % 16 === 0) peakRss = Math.max(peakRss, process.memoryUsage.rss());
       if (marks.length === 0 && records >= 100_000) marks.push(`at 100k: rss ${mb(process.memoryUsage.rss())}, heap ${mb(process.memoryUsage().heapUsed)}`);
       done();
     },
   });
   await pipeline(stream, sink);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpuStart);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const mem = process.memoryUsage();
   marks.push(`at end (${total.toLocaleString('en')}): rss ${mb(mem.rss)}, heap ${mb(mem.heapUsed)}, peak rss ${mb(peakRss)}`);
   console.log(`records: ${stream.totals?.records.toLocaleString('en')} (${accentedPercent}% with accented names), ${mb(bytes)} clear`);
-  console.log(`time: ${seconds.toFixed(2)} s, ${Math.round(total / seconds).toLocaleString('en')} detail records/s, ${(bytes / 1024 / 1024 / seconds).toFixed(0)} MB/s`);
+  console.log(`wall: ${seconds.toFixed(2)} s, ${Math.round(total / seconds).toLocaleString('en')} detail records/s, ${(bytes / 1024 / 1024 / seconds).toFixed(0)} MB/s`);
+  // CPU time of this process (all threads, GC included): the fair figure on a shared machine
+  console.log(`cpu: ${cpuSeconds.toFixed(2)} s, ${Math.round(total / cpuSeconds).toLocaleString('en')} detail records per CPU-second`);
+  console.log(`load average during the run: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`);
   for (const m of marks) console.log(m);
 }
 

@@ -69,13 +69,39 @@ function fastState(text: string, table: Uint8Array): 0 | 1 | 2 {
   return lower ? 2 : 1;
 }
 
+// First and last name are used three times per card (emboss line, track 1, their own fields):
+// the last two results per charset are kept, compared by identity first.
+const recent = { name: ['', '', '', ''], address: ['', '', '', ''] };
+
 /** Names and addresses: ASCII, uppercase, allowed characters only, single spaces, trimmed. */
 export function embossText(text: string, charset: 'name' | 'address'): string {
+  const last = recent[charset];
+  if (text === last[0]) return last[1]!;
+  if (text === last[2]) return last[3]!;
+  const result = embossUncached(text, charset);
+  last[2] = last[0]!;
+  last[3] = last[1]!;
+  last[0] = text;
+  last[1] = result;
+  return result;
+}
+
+function embossUncached(text: string, charset: 'name' | 'address'): string {
   const state = fastState(text, CHARSET_TABLES[charset]);
   if (state === 1) return text;
   if (state === 2) return text.toUpperCase();
-  return toAscii(text).toUpperCase().replace(WHITESPACE, ' ').replace(NOT_ALLOWED[charset], '').replace(/ {2,}/g, ' ').trim();
+  const known = slowMemo[charset].get(text);
+  if (known !== undefined) return known;
+  const result = toAscii(text).toUpperCase().replace(WHITESPACE, ' ').replace(NOT_ALLOWED[charset], '').replace(/ {2,}/g, ' ').trim();
+  if (slowMemo[charset].size >= SLOW_MEMO_LIMIT) slowMemo[charset].clear();
+  slowMemo[charset].set(text, result);
+  return result;
 }
+
+// The full rules (normalization, transliteration) cost microseconds; names and cities with accents
+// repeat, so recent outcomes are remembered. Bounded: cleared when full.
+const SLOW_MEMO_LIMIT = 10_000;
+const slowMemo = { name: new Map<string, string>(), address: new Map<string, string>() };
 
 /** A code: trimmed and uppercased, or undefined when it holds characters a code may not have. */
 export function codeText(text: string): string | undefined {

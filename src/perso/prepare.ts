@@ -152,10 +152,10 @@ function finish(field: FieldSpec, value: string): string {
 
 function checkPan(field: FieldSpec, value: string): string {
   if (!value) return value;
+  if (luhnValid(value) && value.length >= 12 && value.length <= 19) return value; // luhnValid is false for non-digits
   if (!/^\d+$/.test(value)) throw new Unfit(field.name, `PAN ${maskPan(value)} must be digits only`);
   if (value.length < 12 || value.length > 19) throw new Unfit(field.name, `PAN ${maskPan(value)} has ${value.length} digits; 12–19 expected`);
-  if (!luhnValid(value)) throw new Unfit(field.name, `PAN ${maskPan(value)} fails the Luhn check`);
-  return value;
+  throw new Unfit(field.name, `PAN ${maskPan(value)} fails the Luhn check`);
 }
 
 function checkExpiry(field: FieldSpec, value: string, businessDate: string): string {
