@@ -51,7 +51,9 @@ export function prepareCard(layout: Layout, contract: ContractForPerso, business
       const step = plan[i]!;
       if (step.step !== Step.Computed) values[i] = finish(step.field, valueOf(step, raw, contract, businessDate));
     }
-    return { ok: true, card: { id: contract.id, contractId: canonicalId(raw[CONTRACT_ID]!.trim()), values } };
+    const contractId = canonicalId(raw[CONTRACT_ID]!.trim());
+    if (!DIGITS_ONLY.test(contractId)) throw new Unfit('contractId', `${quote(contractId)} must be digits (the trailer's hash total adds contract ids)`);
+    return { ok: true, card: { id: contract.id, contractId, values } };
   } catch (err) {
     if (!(err instanceof Unfit)) throw err;
     return { ok: false, field: err.field, reason: `${err.field}: ${maskPansInText(err.problem)}` };
@@ -121,6 +123,7 @@ function fitted(field: FieldSpec, value: string | undefined, what: string): stri
 }
 
 const DIGITS = /^\d*$/;
+const DIGITS_ONLY = /^\d+$/;
 
 function digits(field: FieldSpec, value: string, canonical: boolean): string {
   if (!DIGITS.test(value)) {

@@ -189,14 +189,18 @@ class ChunkWriter {
 }
 
 /**
- * Sum of contract ids modulo 10^15, exact: ids (< 10^15) are added as numbers while the sum stays
- * below 2^53, and folded into a BigInt before it could lose precision.
+ * Sum of contract ids (digits, checked by prepareCard), exact: ids below 10^15 are added as numbers
+ * while the sum stays below 2^53 and folded into a BigInt before it could lose precision.
  */
 class HashTotal {
   private big = 0n;
   private small = 0;
 
   add(contractId: string): void {
+    if (contractId.length > 15) {
+      this.big += BigInt(contractId);
+      return;
+    }
     this.small += Number(contractId);
     if (this.small >= 8e15) this.fold();
   }
