@@ -1,4 +1,4 @@
-import { relative } from 'node:path';
+import { isAbsolute, relative } from 'node:path';
 import type { Command } from 'commander';
 import { makeLogger, type GlobalOptions } from '../app.js';
 import { loadConfig } from '../config/load.js';
@@ -16,7 +16,10 @@ export function register(program: Command): void {
     .description('create a self-contained sandbox in DIR: config.yaml, .env with a PAN key, fresh test keys, sftp/ folders')
     .action(async (dir: string) => {
       const result = await initSandbox(dir);
-      const show = (p: string) => relative(process.cwd(), p) || '.';
+      const show = (p: string) => {
+        const rel = relative(process.cwd(), p);
+        return rel.startsWith('..') || isAbsolute(rel) ? p : rel || '.';
+      };
       process.stdout.write([
         `Sandbox created in ${result.dir} (TEST ONLY keys in ${show(result.keysDir)}/)`,
         `  config      ${show(result.configFile)}  (SFTP on 127.0.0.1:${result.port}, host key ${result.keys.hostKeySha256})`,
@@ -25,8 +28,10 @@ export function register(program: Command): void {
         `  simulator   ${show(result.settingsFile)}`,
         '',
         'Next:',
-        `  bureau-exchange sandbox serve --config ${show(result.configFile)}`,
-        `  bureau-exchange --config ${show(result.configFile)} contracts import samples/contracts.jsonl`,
+        `  npx bureau-exchange sandbox serve --config ${show(result.configFile)}     # in one terminal`,
+        `  npx bureau-exchange --config ${show(result.configFile)} contracts import samples/contracts.jsonl`,
+        `  npx bureau-exchange --config ${show(result.configFile)} send --force`,
+        `  npx bureau-exchange --config ${show(result.configFile)} receive`,
         '',
       ].join('\n'));
     });

@@ -70,14 +70,15 @@ export function formatDemoSummary(o: DemoOutcome): string {
 
   const first = o.sent.batches[0];
   lines.push('', '  Look further');
-  lines.push(`    bureau-exchange --config ${cfg} contracts list`);
-  lines.push(`    bureau-exchange --config ${cfg} status`);
+  lines.push(`    npx bureau-exchange --config ${cfg} status`);
+  lines.push(`    npx bureau-exchange --config ${cfg} contracts list --status Rejected`);
+  lines.push(`    npx bureau-exchange --config ${cfg} contracts list`);
   if (first) {
     const file = join(o.sandbox.sftpRoot, o.config.sftp.inboundDir, first.fileName);
     const keys = [SANDBOX_KEY_FILES.bureauPgpSecret, SANDBOX_KEY_FILES.issuerPgpPublic].map((k) => join(o.sandbox.keysDir, k)).join(' ');
     lines.push(`    G=$(mktemp -d) && gpg --homedir $G --import ${keys} && gpg --homedir $G --decrypt ${file} | head -3`);
   }
-  lines.push(`    bureau-exchange sandbox serve --config ${cfg}    # the sandbox bureau, for your own runs`);
+  lines.push(`    npx bureau-exchange sandbox serve --config ${cfg}    # the sandbox bureau, for your own runs`);
   lines.push('');
   return lines.join('\n');
 }
