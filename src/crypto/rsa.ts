@@ -117,11 +117,12 @@ async function decryptInOrder(source: Readable, pool: RsaWorkerPool, out: Writab
   }
 }
 
-/** Re-chunks a byte stream into buffers of exactly `size` bytes (the last one shorter). */
+/** Re-chunks a byte (or text, as UTF-8) stream into buffers of exactly `size` bytes (the last one shorter). */
 async function* wholeBlocks(source: Readable, size: number): AsyncGenerator<Buffer> {
   let pending: Buffer[] = [];
   let length = 0;
-  for await (const chunk of source as AsyncIterable<Buffer>) {
+  for await (const piece of source as AsyncIterable<Buffer | string>) {
+    const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
     pending.push(chunk);
     length += chunk.length;
     while (length >= size) {
