@@ -40,13 +40,16 @@ export function register(program: Command): void {
     .command('serve')
     .description('serve the sandbox SFTP folder and answer each new personalization file with a report, until stopped')
     .option('--seed <n>', 'seed of the simulated decisions (default: bureau.yaml)')
-    .action(async (opts: { seed?: string }, cmd: Command) => {
+    .option('--reject-rate <share>', 'share of records rejected, 0–1 (default: bureau.yaml)')
+    .option('--ship-rate <share>', 'share of accepted records already shipped, 0–1 (default: bureau.yaml)')
+    .action(async (opts: { seed?: string; rejectRate?: string; shipRate?: string }, cmd: Command) => {
       const global = cmd.optsWithGlobals() as GlobalOptions;
       if (!global.config) throw new UsageError('sandbox serve needs --config DIR/config.yaml (made by `sandbox init DIR`)');
       if (opts.seed !== undefined && !/^-?\d+$/.test(opts.seed)) throw new UsageError('--seed must be an integer');
       const config = loadConfig(global.config);
       const log = makeLogger(config, global);
-      const running = await startSandbox(config, { log, ...(opts.seed === undefined ? {} : { seed: Number(opts.seed) }) });
+      const settings = { ...share('--reject-rate', 'rejectRate', opts.rejectRate), ...share('--ship-rate', 'shipRate', opts.shipRate) };
+      const running = await startSandbox(config, { log, settings, ...(opts.seed === undefined ? {} : { seed: Number(opts.seed) }) });
       log.info({ host: running.server.host, port: running.server.port, hostKey: running.server.hostKeySha256, seed: running.settings.seed },
         'sandbox bureau serving (Ctrl-C to stop)');
       await new Promise<void>((resolve) => {
@@ -56,4 +59,11 @@ export function register(program: Command): void {
       await running.close();
       log.info('sandbox bureau stopped');
     });
+}
+
+function share(flag: string, key: 'rejectRate' | 'shipRate', value: string | undefined): Partial<Record<typeof key, number>> {
+  if (value === undefined) return {};
+  const n = Number(value);
+  if (!/^\d*\.?\d+$/.test(value) || n > 1) throw new UsageError(`${flag} must be a share between 0 and 1, e.g. 0.05`);
+  return { [key]: n };
 }

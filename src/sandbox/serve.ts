@@ -24,13 +24,22 @@ export interface RunningSandbox {
  */
 export async function startSandbox(
   config: LoadedConfig,
-  options: { log: Logger; seed?: number; clock?: Clock; onAnswer?: (answered: AnsweredFile) => void; poll?: boolean },
+  options: {
+    log: Logger;
+    seed?: number;
+    /** over bureau.yaml: e.g. { rejectRate: 0.5 } */
+    settings?: Partial<BureauSettings>;
+    clock?: Clock;
+    onAnswer?: (answered: AnsweredFile) => void;
+    /** false: no polling, the caller calls simulator.answerNewFiles() */
+    poll?: boolean;
+  },
 ): Promise<RunningSandbox> {
   const paths = sandboxPaths(dirname(config.configFile));
   if (config.sftp.host !== '127.0.0.1' && config.sftp.host !== 'localhost') {
     throw new ConfigError(`sftp.host is ${config.sftp.host}: the sandbox serves on loopback only (127.0.0.1)`);
   }
-  const settings = loadBureauSettings(paths.settingsFile, options.seed === undefined ? {} : { seed: options.seed });
+  const settings = loadBureauSettings(paths.settingsFile, { ...options.settings, ...(options.seed === undefined ? {} : { seed: options.seed }) });
   const server = await startSftpServer({
     root: paths.sftpRoot,
     hostKey: readFileSync(join(paths.keysDir, SANDBOX_KEY_FILES.sftpHostPrivate)),
