@@ -40,6 +40,8 @@ export interface DemoOptions {
    * local folder it serves as "/", where the sandbox bureau answers instead of its own server.
    */
   server?: { sftp: Config['sftp']; root: string };
+  /** another (empty or freshly migrated) database instead of the sandbox's SQLite file, e.g. PostgreSQL */
+  database?: Config['database'];
 }
 
 /** Everything the demo did, for the summary and the tests. */
@@ -79,6 +81,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   const sandbox = await initSandbox(dir);
   const env = { ...(options.env ?? process.env) };
   const config = loadConfig(sandbox.configFile, env);
+  if (options.database) config.database = options.database;
   const logFile = join(sandbox.dir, 'demo.log');
   const logStream = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
   const log = createLogger({ level: 'info', destination: logStream });

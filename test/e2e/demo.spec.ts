@@ -8,6 +8,7 @@ import { openDatabase } from '../../src/db/connection.js';
 import { runDemo, type DemoOutcome } from '../../src/sandbox/demo.js';
 import { SANDBOX_KEY_FILES as K } from '../../src/sandbox/keys.js';
 import { runCli } from '../helpers/cli.js';
+import { createTestDatabase } from '../helpers/db.js';
 import { gpgAvailable } from '../helpers/gpg.js';
 import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
 import { readSandboxReport, type ReadReport } from '../sandbox/helpers.js';
@@ -77,6 +78,24 @@ describe('e2e: the demo exchange', function () {
     assert.equal(outcome.imported.inserted, CARDS);
     assert.deepEqual(outcome.received.quarantined, []);
     await assertEveryCardMatchesTheReport(outcome, outcome.sandbox.sftpRoot);
+  });
+
+  it('on PostgreSQL and MariaDB too: the same exchange, the same outcome', async function () {
+    for (const dialect of ['pg', 'mysql'] as const) {
+      const database = await createTestDatabase(dialect).catch((err) => {
+        if (process.env.CI) throw err;
+        console.warn(`  (${dialect} skipped: ${(err as Error).message})`);
+        return undefined;
+      });
+      if (!database) continue;
+      try {
+        const outcome = await runDemo({ cards: CARDS, dir: join(base, dialect), seed: 3, database: database.database });
+        assert.equal(outcome.ok, true, `${dialect}: ${outcome.check.problems.join('\n')}`);
+        await assertEveryCardMatchesTheReport(outcome, outcome.sandbox.sftpRoot);
+      } finally {
+        await database.drop();
+      }
+    }
   });
 
   it('against a real OpenSSH sshd: the same exchange, the same outcome', async function () {
