@@ -12,8 +12,11 @@ export interface PreparedCard {
   id: number;
   /** card contract id, canonical digits (for the hash total) */
   contractId: string;
-  /** per detail field (layout order): the padded value, or undefined for values computed at render time */
-  values: Array<string | undefined>;
+  /**
+   * The detail record as text, cut where the renderer inserts values known only per file or per
+   * record (record sequence, file.*): one more segment than such fields.
+   */
+  segments: string[];
 }
 
 export type Prepared = { ok: true; card: PreparedCard } | { ok: false; field: string; reason: string };
@@ -24,7 +27,7 @@ class Unfit {
 }
 
 /** How one detail field gets its value; a switch over these keeps every call site monomorphic (fast). */
-const enum Step { Computed, Digits, Pan, Expiry, Text, Country, Raw, EmbossName, Track1 }
+const enum Step { Computed, Fixed, Digits, Pan, Expiry, Text, Country, Raw, EmbossName, Track1 }
 interface FieldPlan {
   field: FieldSpec;
   step: Step;
@@ -46,14 +49,20 @@ export function prepareCard(layout: Layout, contract: ContractForPerso, business
     if (contract.cardForm !== 'physical') throw new Unfit('cardForm', `a ${contract.cardForm} card is never sent to the bureau`);
     const plan = planOf(layout);
     const raw = rawValues(contract);
-    const values = new Array<string | undefined>(plan.length);
+    const segments: string[] = [];
+    let text = '';
     for (let i = 0; i < plan.length; i++) {
       const step = plan[i]!;
-      if (step.step !== Step.Computed) values[i] = finish(step.field, valueOf(step, raw, contract, businessDate));
+      if (step.step === Step.Computed) {
+        segments.push(text);
+        text = '';
+      } else if (step.step === Step.Fixed) text += step.field.value ?? padded(step.field, '');
+      else text += finish(step.field, valueOf(step, raw, contract, businessDate));
     }
+    segments.push(text);
     const contractId = canonicalId(raw[CONTRACT_ID]!.trim());
     if (!DIGITS_ONLY.test(contractId)) throw new Unfit('contractId', `${quote(contractId)} must be digits (the trailer's hash total adds contract ids)`);
-    return { ok: true, card: { id: contract.id, contractId, values } };
+    return { ok: true, card: { id: contract.id, contractId, segments } };
   } catch (err) {
     if (!(err instanceof Unfit)) throw err;
     return { ok: false, field: err.field, reason: `${err.field}: ${maskPansInText(err.problem)}` };
@@ -88,6 +97,7 @@ function planField(field: FieldSpec): FieldPlan {
   const plan = (step: Step, source = -1): FieldPlan => ({ field, step, source, canonical: source === CONTRACT_ID || source === PLASTIC_ID });
   if (field.source === 'emboss.name') return plan(Step.EmbossName);
   if (field.source === 'emboss.track1') return plan(Step.Track1);
+  if (field.type === 'constant' || field.type === 'filler') return plan(Step.Fixed);
   if (!field.source?.startsWith('card.')) return plan(Step.Computed);
   const name = field.source.slice(5) as CardSource;
   const source = CARD_SOURCES.indexOf(name);

@@ -54,7 +54,7 @@ export function renderPersoFile(layout: Layout, ctx: FileContext, contracts: Asy
       const prepared = prepareCard(layout, contract, ctx.businessDate);
       if (!prepared.ok) throw new InputError(withoutFieldPrefix(prepared), { record: count, field: prepared.field });
       hash.add(prepared.card.contractId);
-      out.add(detail(prepared.card.values, count) + eol, count);
+      out.add(detail(prepared.card.segments, count) + eol, count);
       if (out.full()) yield out.take();
     }
     const totals: PersoTotals = { records: count, hashTotal: String(hash.modulo(HASH_MODULUS)) };
@@ -114,21 +114,15 @@ function fixedValue(layout: Layout, spec: RecordSpec, field: FieldSpec, valueOf:
 }
 
 /**
- * The detail record builder: values that do not change within the file (constants, filler, file.*)
- * are padded once; per record only the card's prepared values and the record sequence are joined.
+ * The detail record builder: between the card's prepared segments go the values computed here —
+ * file.* values (padded once per file) and the record sequence.
  */
-function detailPlan(layout: Layout, fileValue: ValueOf): (values: Array<string | undefined>, sequence: number) => string {
-  const fields = layout.detail.fields;
-  const fixed = fields.map((f) => (f.source?.startsWith('card.') || f.source?.startsWith('emboss.') || f.source === 'record.sequence'
-    ? undefined : fixedValue(layout, layout.detail, f, fileValue)));
-  const sequenceAt = fields.findIndex((f) => f.source === 'record.sequence');
-  const sequenceField = fields[sequenceAt];
-  return (values, sequence) => {
-    let record = '';
-    for (let i = 0; i < fields.length; i++) {
-      if (i === sequenceAt) record += sequenceText(sequenceField!, sequence);
-      else record += values[i] ?? fixed[i]!;
-    }
+function detailPlan(layout: Layout, fileValue: ValueOf): (segments: string[], sequence: number) => string {
+  const computed = layout.detail.fields.filter((f) => f.type !== 'constant' && f.type !== 'filler' && !f.source!.startsWith('card.') && !f.source!.startsWith('emboss.'));
+  const values = computed.map((f) => (f.source === 'record.sequence' ? undefined : fixedValue(layout, layout.detail, f, fileValue)));
+  return (segments, sequence) => {
+    let record = segments[0]!;
+    for (let i = 0; i < computed.length; i++) record += (values[i] ?? sequenceText(computed[i]!, sequence)) + segments[i + 1]!;
     if (record.length !== layout.recordLength) {
       throw new InputError(`rendered ${record.length} characters instead of ${layout.recordLength}`, { record: sequence });
     }

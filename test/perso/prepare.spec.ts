@@ -20,8 +20,10 @@ describe('perso/prepare', () => {
     assert.ok(result.ok);
     assert.equal(result.card.id, 1);
     assert.equal(result.card.contractId, '1001');
-    const pan = layout.detail.fields.findIndex((f) => f.name === 'pan');
-    assert.equal(result.card.values[pan], '4111110000000013   ');
+    assert.equal(result.card.segments.length, 2, 'cut at the record sequence');
+    assert.equal(result.card.segments[0], 'D');
+    assert.equal(result.card.segments[1]!.length, 450 - 8);
+    assert.equal(result.card.segments[1]!.slice(27, 46), '4111110000000013   ', 'the PAN at position 36, padded');
   });
 
   describe('each Invalid reason', () => {
