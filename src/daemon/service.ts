@@ -55,7 +55,7 @@ export async function runDaemonService(app: App, options: ServiceOptions = {}): 
       graceful: (signal) => stop(`${signal} received`),
       forced: (signal) => {
         log.error({ signal }, 'second signal: exiting now; unfinished steps resume at the next start');
-        process.exit(1);
+        exitNow(1);
       },
     });
     process.on('unhandledRejection', (err) => {
@@ -68,10 +68,15 @@ export async function runDaemonService(app: App, options: ServiceOptions = {}): 
   daemon.start();
   const finished = await stopped;
   await http?.close();
-  if (!finished) process.exit(exitCode); // a step is still running: do not wait for it, the next start resumes it
+  if (!finished) exitNow(exitCode); // a step is still running: do not wait for it, the next start resumes it
   await app.close();
   log.info({ exitCode }, 'exiting');
   // every timer and connection is closed by now; should a library keep a handle open, do not hang
-  setTimeout(() => process.exit(exitCode), 2000).unref();
+  setTimeout(() => exitNow(exitCode), 2000).unref();
   return exitCode;
+
+  function exitNow(code: number): never {
+    log.flush();
+    process.exit(code);
+  }
 }
