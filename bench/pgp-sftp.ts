@@ -25,7 +25,31 @@ const option = (name: string, fallback: number) => {
 const MB = option('mb', 200);
 const RUNS = option('runs', 3);
 
-interface Measure { seconds: number; peakRssMb?: number }
+interface Measure { seconds: number; peakRssMb?: number; baselineMb?: number }
+
+/** Our steps run in a fresh process each, so that their peak RSS is theirs alone. */
+interface Step { step: 'encrypt' | 'encryptInline' | 'upload' | 'encryptAndUpload' | 'encryptInlineAndUpload'; clear: string; encrypted: string; pubFile: string; fpr: string; sftp: unknown; remoteName: string; size: number }
+
+async function runStep(step: Step): Promise<Measure> {
+  const { key } = await loadRecipientKey(step.pubFile, step.fpr, { warnDays: 0, log: silentLogger, purpose: 'bureau' });
+  const transport = makeSftpTransport(step.sftp as Parameters<typeof makeSftpTransport>[0], { log: silentLogger });
+  const baselineMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  const started = process.hrtime.bigint();
+  const encrypt = (inWorker = true) => encryptStream(createReadStream(step.clear), { recipients: [key], armor: false, inWorker });
+  if (step.step === 'encrypt') await pipeline(encrypt(), createWriteStream(step.encrypted));
+  if (step.step === 'encryptInline') await pipeline(encrypt(false), createWriteStream(step.encrypted));
+  if (step.step === 'upload') await withSession(transport, (s) => s.uploadAtomic(step.encrypted, '/inbound', step.remoteName, step.size));
+  if (step.step === 'encryptAndUpload') await withSession(transport, (s) => s.uploadAtomic(encrypt(), '/inbound', step.remoteName, step.size));
+  if (step.step === 'encryptInlineAndUpload') await withSession(transport, (s) => s.uploadAtomic(encrypt(false), '/inbound', step.remoteName, step.size));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return { seconds, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), baselineMb };
+}
+
+function inChild(step: Step): Measure {
+  const run = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, '--child', JSON.stringify(step)], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`step ${step.step} failed: ${run.stderr}`);
+  return JSON.parse(run.stdout.trim().split('\n').pop()!);
+}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bx-bench-pgp-'));
@@ -34,28 +58,28 @@ async function main(): Promise<void> {
   try {
     const fpr = gpg.generateKey('Bench bureau <bench@example.test>', { algo: 'rsa3072' });
     const pubFile = gpg.exportPublicKey(fpr);
-    const { key } = await loadRecipientKey(pubFile, fpr, { warnDays: 0, log: silentLogger, purpose: 'bureau' });
     const clear = join(dir, 'clear.dat');
     writeClearFile(clear, MB);
     const ours = join(dir, 'ours.pgp');
     const theirs = join(dir, 'gpg.pgp');
-    const transport = makeSftpTransport(server.sftpConfig(), { log: silentLogger });
     let n = 0;
-    const results: Record<string, Measure[]> = { encryptOurs: [], encryptInline: [], encryptGpg: [], uploadOurs: [], uploadSftp: [], encryptAndUpload: [] };
+    const base = { clear, encrypted: ours, pubFile, fpr, sftp: server.sftpConfig(), size: 0 };
+    const results: Record<string, Measure[]> = { encryptOurs: [], encryptInline: [], encryptGpg: [], uploadOurs: [], uploadSftp: [], encryptAndUpload: [], encryptInlineAndUpload: [] };
     for (let run = 0; run < RUNS; run++) {
-      results.encryptOurs!.push(await measure(() => pipeline(encryptStream(createReadStream(clear), { recipients: [key], armor: false }), createWriteStream(ours))));
-      results.encryptInline!.push(await measure(() => pipeline(encryptStream(createReadStream(clear), { recipients: [key], armor: false, inWorker: false }), createWriteStream(ours))));
+      results.encryptOurs!.push(inChild({ ...base, step: 'encrypt', remoteName: '' }));
+      results.encryptInline!.push(inChild({ ...base, step: 'encryptInline', remoteName: '' }));
       results.encryptGpg!.push(await measure(async () => {
         gpgRun(gpg.home, ['--compress-level', '0', '--trust-model', 'always', '--recipient-file', pubFile, '--output', theirs, '--encrypt', clear]);
       }));
       const size = statSync(ours).size;
-      results.uploadOurs!.push(await measure(() => withSession(transport, (s) => s.uploadAtomic(ours, '/inbound', `ours-${++n}.pgp`, size))));
+      results.uploadOurs!.push(inChild({ ...base, size, step: 'upload', remoteName: `ours-${++n}.pgp` }));
       results.uploadSftp!.push(await measure(async () => sftpPut(server, ours, `/inbound/sftp-${++n}.pgp`)));
-      results.encryptAndUpload!.push(await measure(() => withSession(transport, (s) =>
-        s.uploadAtomic(encryptStream(createReadStream(clear), { recipients: [key], armor: false }), '/inbound', `piped-${++n}.pgp`, size))));
+      results.encryptAndUpload!.push(inChild({ ...base, size, step: 'encryptAndUpload', remoteName: `piped-${++n}.pgp` }));
+      results.encryptInlineAndUpload!.push(inChild({ ...base, size, step: 'encryptInlineAndUpload', remoteName: `piped-${++n}.pgp` }));
       cleanRemote(server.root);
       unlinkSync(theirs);
     }
+    results.shellSum = results.encryptGpg!.map((m, i) => ({ seconds: m.seconds + results.uploadSftp![i]!.seconds }));
     report(results, statSync(ours).size);
   } finally {
     await server.stop();
@@ -80,15 +104,9 @@ function writeClearFile(file: string, mb: number): void {
 }
 
 async function measure(fn: () => Promise<unknown>): Promise<Measure> {
-  global.gc?.();
-  const baseline = process.memoryUsage().rss;
-  let peak = baseline;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   const started = process.hrtime.bigint();
   await fn();
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  clearInterval(sampler);
-  return { seconds, peakRssMb: Math.round(peak / 1048576) };
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
 function gpgRun(home: string, extra: string[]): void {
@@ -111,11 +129,12 @@ function report(results: Record<string, Measure[]>, encryptedBytes: number): voi
   const row = (label: string, key: string, mb: number) => {
     const s = median(results[key]!.map((m) => m.seconds));
     const peak = Math.max(...results[key]!.map((m) => m.peakRssMb ?? 0));
-    return `| ${label} | ${s.toFixed(2)} s | ${(mb / s).toFixed(0)} MB/s | ${key.endsWith('Gpg') || key.endsWith('Sftp') ? '(other process)' : `${peak} MB`} |`;
+    const baseline = Math.max(...results[key]!.map((m) => m.baselineMb ?? 0));
+    return `| ${label} | ${s.toFixed(2)} s | ${(mb / s).toFixed(0)} MB/s | ${peak ? `${peak} MB (${baseline} MB before the step)` : '(other process)'} |`;
   };
   const encMb = encryptedBytes / 1048576;
   console.log(`\n${MB} MiB clear (450-byte records), ${encMb.toFixed(0)} MiB encrypted, RSA-3072 recipient, median of ${RUNS}, node ${process.version}, ${new Date().toISOString()}\n`);
-  console.log('| step | time | throughput | peak RSS of this process |');
+  console.log('| step | time | throughput | peak RSS of the process |');
   console.log('| --- | --- | --- | --- |');
   console.log(row('encryptStream (openpgp on a worker thread, binary, SEIPDv1, no compression)', 'encryptOurs', MB));
   console.log(row('encryptStream with `inWorker: false` (on the main thread)', 'encryptInline', MB));
@@ -123,6 +142,10 @@ function report(results: Record<string, Measure[]>, encryptedBytes: number): voi
   console.log(row('uploadAtomic of the encrypted file (ssh2-sftp-client, noDelay)', 'uploadOurs', encMb));
   console.log(row('OpenSSH `sftp put` of the same file', 'uploadSftp', encMb));
   console.log(row('encryptStream piped into uploadAtomic (the send path)', 'encryptAndUpload', MB));
+  console.log(row('the same with `inWorker: false`', 'encryptInlineAndUpload', MB));
+  console.log(row('shell: `gpg --encrypt -z0` then `sftp put` (sum of the two rows above)', 'shellSum', MB));
 }
 
-await main();
+const childIndex = args.indexOf('--child');
+if (childIndex >= 0) console.log(JSON.stringify(await runStep(JSON.parse(args[childIndex + 1]!))));
+else await main();

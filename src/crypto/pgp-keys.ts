@@ -51,9 +51,20 @@ export async function loadRecipientKey(
   return { key, info };
 }
 
-/** Loads a private key, decrypting it with the passphrase when it is protected. */
-export async function loadPrivateKey(file: string, passphrase: string | undefined): Promise<openpgp.PrivateKey> {
+/**
+ * Loads a private key, decrypting it with the passphrase when it is protected. Refuses a file
+ * readable by group or other unless `allowInsecure` (as for the RSA report key).
+ */
+export async function loadPrivateKey(
+  file: string,
+  passphrase: string | undefined,
+  { allowInsecure = false }: { allowInsecure?: boolean } = {},
+): Promise<openpgp.PrivateKey> {
   const data = await readKeyFile(file);
+  const mode = (await stat(file)).mode;
+  if ((mode & 0o077) !== 0 && !allowInsecure) {
+    throw new ConfigError(`OpenPGP private key file ${file} is readable by group/other (mode ${(mode & 0o777).toString(8)}): chmod 600 it`);
+  }
   let key: openpgp.PrivateKey;
   try {
     key = startsWithArmor(data)

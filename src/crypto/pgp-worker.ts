@@ -70,6 +70,7 @@ const input = new ReadableStream({
 `;
 
 const IN_FLIGHT_LIMIT = 4 * 1024 * 1024;
+const OUTPUT_BUFFER_BYTES = 1024 * 1024;
 const OPENPGP_CJS = createRequire(import.meta.url).resolve('openpgp');
 
 type WorkerMessage =
@@ -96,6 +97,8 @@ export function encryptStreamInWorker(
   let finished = false;
   let inFlight = 0;
   const out = new Readable({
+    // room for a few chunks, so that the worker is not paused and resumed for every one
+    highWaterMark: OUTPUT_BUFFER_BYTES,
     read: () => worker.postMessage({ type: 'resume' }),
     destroy: (err, callback) => {
       finished = true;

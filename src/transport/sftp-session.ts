@@ -57,10 +57,10 @@ export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log
     await guard('upload', part, () => client.put(source, part, { writeStreamOptions: WRITE_OPTIONS }));
     const uploaded = await statOf(part);
     if (uploaded?.size !== expectedSize) {
-      // ssh2 can drop a write error (its stream closes quietly): the size is the proof
-      await guard('remove short', part, () => client.delete(part, true)).catch(() => undefined);
+      // ssh2 can drop a write error (its stream closes quietly): the size is the proof. The .part
+      // stays, like after a dropped connection; the next upload of this name removes it first.
       throw new PermanentError(
-        `${where(part)} is ${uploaded?.size ?? 'missing'} bytes after upload, expected ${expectedSize}: not renamed, removed ` +
+        `${where(part)} is ${uploaded?.size ?? 'missing'} bytes after upload, expected ${expectedSize}: not renamed ` +
           `(${(uploaded?.size ?? 0) < expectedSize ? 'the server stored less: disk full or quota exceeded?' : 'the source was longer than announced'})`,
       );
     }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import SftpClient from 'ssh2-sftp-client';
 import type { Config } from '../config/schema.js';
@@ -56,8 +56,14 @@ function authOf(config: SftpConfig, env: NodeJS.ProcessEnv): ConnectionSettings[
   if (config.privateKeyFile) {
     let privateKey: Buffer;
     try {
+      const mode = statSync(config.privateKeyFile).mode;
+      // as OpenSSH's own client refuses an "UNPROTECTED PRIVATE KEY FILE"
+      if ((mode & 0o077) !== 0) {
+        throw new ConfigError(`sftp.privateKeyFile ${config.privateKeyFile} is readable by group/other (mode ${(mode & 0o777).toString(8)}): chmod 600 it`);
+      }
       privateKey = readFileSync(config.privateKeyFile);
     } catch (err) {
+      if (err instanceof ConfigError) throw err;
       throw new ConfigError(`cannot read sftp.privateKeyFile ${config.privateKeyFile}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`);
     }
     return { privateKey, passphrase: secretFromEnv(config.privateKeyPassphraseEnv, env) };

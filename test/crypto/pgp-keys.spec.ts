@@ -27,7 +27,7 @@ describe('crypto/pgp key checks', function () {
 
   function writeKey(name: string, armored: string): string {
     const file = join(dir, name);
-    writeFileSync(file, armored);
+    writeFileSync(file, armored, { mode: 0o600 });
     return file;
   }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -81,7 +81,7 @@ describe('crypto/pgp: encryptStream read by gpg, decryptToFile of gpg output', f
     it('signs so that gpg reports a good signature by our key', async function () {
       const { privateKey, publicKey } = await openpgp.generateKey({ userIDs: [{ name: 'Issuer', email: 'sign@issuer.test' }], type: 'ecc', format: 'armored', passphrase: 'sign-passphrase-1' });
       const secretFile = join(dir, `issuer-${inWorker}.sec.asc`);
-      writeFileSync(secretFile, privateKey);
+      writeFileSync(secretFile, privateKey, { mode: 0o600 });
       writeFileSync(join(dir, `issuer-${inWorker}.pub.asc`), publicKey);
       gpg.importKey(join(dir, `issuer-${inWorker}.pub.asc`));
       const signingKey = await loadPrivateKey(secretFile, 'sign-passphrase-1');
@@ -123,9 +123,18 @@ describe('crypto/pgp: encryptStream read by gpg, decryptToFile of gpg output', f
   it('refuses a passphrase-protected private key without or with a wrong passphrase', async function () {
     const { privateKey } = await openpgp.generateKey({ userIDs: [{ name: 'X' }], type: 'ecc', format: 'armored', passphrase: 'right-passphrase' });
     const file = join(dir, 'locked.sec.asc');
-    writeFileSync(file, privateKey);
+    writeFileSync(file, privateKey, { mode: 0o600 });
     await assert.rejects(loadPrivateKey(file, undefined), /passphrase-protected, but no passphrase/);
     await assert.rejects(loadPrivateKey(file, 'wrong-passphrase'), /cannot unlock .*locked\.sec\.asc/);
+  });
+
+  it('refuses a private key file readable by group/other unless allowed', async function () {
+    const { privateKey } = await openpgp.generateKey({ userIDs: [{ name: 'X' }], type: 'ecc', format: 'armored' });
+    const file = join(dir, 'open.sec.asc');
+    writeFileSync(file, privateKey, { mode: 0o644 });
+    chmodSync(file, 0o644);
+    await assert.rejects(loadPrivateKey(file, undefined), /open\.sec\.asc is readable by group\/other \(mode 644\): chmod 600 it/);
+    assert.ok((await loadPrivateKey(file, undefined, { allowInsecure: true })).isDecrypted());
   });
 
   describe('decryptToFile', function () {

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -13,7 +13,7 @@ export interface GpgHome {
   generateKey(userId: string, options?: { algo?: string; expire?: string }): string;
   /** writes the public key (armored unless binary) to a file in the home; returns the path */
   exportPublicKey(fingerprint: string, options?: { binary?: boolean }): string;
-  /** writes the secret key (armored, no passphrase) to a file in the home; returns the path */
+  /** writes the secret key (armored, no passphrase, mode 0600) to a file in the home; returns the path */
   exportSecretKey(fingerprint: string): string;
   /** imports a key file (e.g. our signing key's public half) */
   importKey(file: string): void;
@@ -57,6 +57,7 @@ export function createGpgHome(): GpgHome {
     exportSecretKey(fingerprint) {
       const file = join(home, `export-${++exported}.sec.asc`);
       gpg(['--output', file, '--armor', '--export-secret-keys', fingerprint]);
+      chmodSync(file, 0o600);
       return file;
     },
     importKey(file) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
@@ -60,7 +60,7 @@ describe('transport/sftp against a real OpenSSH sshd', function () {
   it('refuses to rename when the uploaded size differs from the expected one', async function () {
     await assert.rejects(
       withSession(transport(), (s) => s.uploadAtomic(Readable.from([Buffer.from('12345')]), '/inbound', 'D.pgp', 6)),
-      /D\.pgp\.part on .* is 5 bytes after upload, expected 6: not renamed, removed/,
+      /D\.pgp\.part on .* is 5 bytes after upload, expected 6: not renamed/,
     );
     assert.equal(existsSync(remoteFile('inbound/D.pgp')), false);
   });
@@ -143,6 +143,13 @@ describe('transport/sftp against a real OpenSSH sshd', function () {
     await assert.rejects(transport({ privateKeyFile: otherKey }).connect(), (err: Error) => err instanceof PermanentError && /authentication of nobody/.test(err.message));
   });
 
+  it('refuses an SFTP private key file readable by group/other, like OpenSSH', async function () {
+    const loose = join(local, 'loose_key');
+    writeFileSync(loose, readFileSync(server.privateKeyFile), { mode: 0o644 });
+    chmodSync(loose, 0o644);
+    await assert.rejects(transport({ privateKeyFile: loose }).connect(), (err: Error) => err instanceof ConfigError && /loose_key is readable by group\/other/.test(err.message));
+  });
+
   it('reports a read-only remote folder as a permanent permission error', async function () {
     mkdirSync(remoteFile('readonly'), { mode: 0o755 });
     await assert.rejects(
@@ -167,9 +174,9 @@ describe('transport/sftp against a real OpenSSH sshd', function () {
       const content = randomBytes(1024 * 1024);
       await assert.rejects(
         withSession(transport(), (s) => s.uploadAtomic(Readable.from([content]), '/full', 'H.pgp', content.length)),
-        (err: Error) => err instanceof PermanentError && /full\/H\.pgp\.part on .* is \d+ bytes after upload, expected 1048576: not renamed, removed \(.*disk full/.test(err.message),
+        (err: Error) => err instanceof PermanentError && /full\/H\.pgp\.part on .* is \d+ bytes after upload, expected 1048576: not renamed \(.*disk full/.test(err.message),
       );
-      assert.deepEqual(readdirSync(full), [], 'neither the final name nor a short .part');
+      assert.deepEqual(readdirSync(full), ['H.pgp.part'], 'only the short .part, never the final name');
     } finally {
       spawnSync('umount', [full]);
     }
