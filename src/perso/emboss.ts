@@ -36,7 +36,7 @@ export function toAscii(text: string): string {
 
 // The fast path: most values are already plain ASCII words. One pass over the characters decides
 // whether a value is clean as it is (allowed characters, single inner spaces), needs only uppercasing,
-// or must go through the full rules. Measured ~3× faster than regular expressions plus toUpperCase.
+// or must go through the full rules (measured faster than testing with a regular expression).
 const ALLOWED = 1;
 const LOWER = 2;
 const SPACE = 3;
@@ -70,7 +70,7 @@ function fastState(text: string, table: Uint8Array): 0 | 1 | 2 {
 }
 
 // First and last name are used three times per card (emboss line, track 1, their own fields):
-// the last two results per charset are kept, compared by identity first.
+// the last two results per charset are kept (a string compare is cheaper than the rules).
 const recent = { name: ['', '', '', ''], address: ['', '', '', ''] };
 
 /** Names and addresses: ASCII, uppercase, allowed characters only, single spaces, trimmed. */
