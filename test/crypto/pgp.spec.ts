@@ -203,6 +203,12 @@ describe('crypto/pgp: encryptStream read by gpg, decryptToFile of gpg output', f
       await assertRefused(gpg.gpgEncrypt(clear, ourPubFile), /exceeds the limit of 1000 bytes/, { maxBytes: 1000 });
     });
 
+    it('refuses a compressed message that inflates past maxBytes (zip bomb) without writing it out', async function () {
+      const bomb = gpg.gpgEncrypt(Buffer.alloc(64 * 1024 * 1024), ourPubFile, { compress: true });
+      assert.ok(bomb.length < 1024 * 1024, `compressed to ${bomb.length} bytes`);
+      await assertRefused(bomb, /exceed|too large|limit/i, { maxBytes: 1024 * 1024 });
+    });
+
     it('refuses a message for another key', async function () {
       const forBureau = gpg.gpgEncrypt(clear, bureauPub);
       await assertRefused(forBureau, /decryption failed/i);

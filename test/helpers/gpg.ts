@@ -21,8 +21,8 @@ export interface GpgHome {
   gpgDecrypt(file: string): Buffer;
   /** decrypts and reports the status lines (GOODSIG, VALIDSIG, DECRYPTION_OKAY…) */
   gpgDecryptWithStatus(file: string): { clear: Buffer; status: string; stderr: string; ok: boolean };
-  /** encrypts to the key in `recipientKeyFile` (no compression), optionally signed by a key in this home */
-  gpgEncrypt(clear: Buffer, recipientKeyFile: string, options?: { signWith?: string; armor?: boolean }): Buffer;
+  /** encrypts to the key in `recipientKeyFile` (no compression unless asked), optionally signed by a key in this home */
+  gpgEncrypt(clear: Buffer, recipientKeyFile: string, options?: { signWith?: string; armor?: boolean; compress?: boolean }): Buffer;
   cleanup(): void;
 }
 
@@ -74,8 +74,8 @@ export function createGpgHome(): GpgHome {
       const status = stderr.split('\n').filter((l) => l.startsWith('[GNUPG:]')).join('\n');
       return { clear: run.stdout, status, stderr, ok: run.status === 0 };
     },
-    gpgEncrypt(clear, recipientKeyFile, { signWith, armor = false } = {}) {
-      const args = ['--compress-level', '0', '--trust-model', 'always', '--recipient-file', recipientKeyFile];
+    gpgEncrypt(clear, recipientKeyFile, { signWith, armor = false, compress = false } = {}) {
+      const args = ['--compress-level', compress ? '9' : '0', '--trust-model', 'always', '--recipient-file', recipientKeyFile];
       if (signWith) args.push('--local-user', signWith, '--sign');
       if (armor) args.push('--armor');
       return gpg([...args, '--encrypt', '--output', '-'], clear);
