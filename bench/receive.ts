@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -72,6 +72,13 @@ async function prepare(records: number, dialects: Dialect[]): Promise<void> {
   }
 }
 
+/** utime + stime of a local process (the PostgreSQL backend serving our connection), from /proc. */
+function backendCpuSeconds(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks (USER_HZ = 100)
+}
+
 /** The receive path alone: decrypt with worker threads, then parse + apply per database. */
 async function measure(input: ChildInput): Promise<void> {
   const cores = availableParallelism();
@@ -90,14 +97,18 @@ async function measure(input: ChildInput): Promise<void> {
   for await (const chunk of createReadStream(input.encrypted)) sha256.update(chunk as Buffer);
   const digest = sha256.digest('hex');
   for (const { dialect, database } of input.databases) {
-    const db = openDatabase({ database });
+    // one connection, so the PostgreSQL backend doing the work is the one we measure
+    const db = openDatabase({ database: { ...database, pool: { min: 1, max: 1 } } });
     try {
+      const backend = dialect === 'pg' ? Number((await db.raw('select pg_backend_pid() as pid')).rows[0].pid) : undefined;
+      const serverCpuBefore = backendCpuSeconds(backend);
       t0 = process.hrtime.bigint();
       cpu = process.cpuUsage();
       const h = await readReportHeader(clearFile, read);
       const { counts } = await applyReportFile(db, { clearFile, header: h, remoteName: 'bench.xml.rsa', sha256: digest, kind: 'rsa', localPath: input.encrypted },
         { read, log: silentLogger, now: new Date().toISOString() });
-      console.log(`parse + apply on ${dialect}: ${seconds(t0).toFixed(2)} s wall, ${cpuSeconds(cpu).toFixed(1)} s CPU in node (${counts.shipments} shipments applied, ${counts.anomalies} anomalies)`);
+      const server = backend ? `, ${(backendCpuSeconds(backend)! - serverCpuBefore!).toFixed(1)} s CPU in the PostgreSQL backend` : '';
+      console.log(`parse + apply on ${dialect}: ${seconds(t0).toFixed(2)} s wall, ${cpuSeconds(cpu).toFixed(1)} s CPU in node${server} (${counts.shipments} shipments applied, ${counts.anomalies} anomalies)`);
     } finally {
       await db.destroy();
     }
