@@ -6,6 +6,7 @@ import type { Db } from '../db/connection.js';
 import { nowIso } from '../db/connection.js';
 import { findReportByHash, markRemoteState, quarantineReport, type BureauReportRow } from '../db/reports.js';
 import { InputError, messageOf } from '../errors.js';
+import { maskPansInText } from '../security/mask.js';
 import type { Clock, ReceiveJob, ReceiveOptions, ReceiveResult } from '../jobs.js';
 import type { Logger } from '../log.js';
 import { withSession, type RemoteSession, type Transport } from '../transport/remote.js';
@@ -120,7 +121,8 @@ async function decryptParseApply(ctx: RunContext, report: ReadyReport, download:
   }
 }
 
-async function quarantine(ctx: RunContext, report: ReadyReport, download: DownloadedReport, reason: string): Promise<void> {
+async function quarantine(ctx: RunContext, report: ReadyReport, download: DownloadedReport, why: string): Promise<void> {
+  const reason = maskPansInText(why); // stored and printed, not only logged: no PAN may slip through
   const localPath = keepCopy(download, report.kind, ctx.folders.quarantine);
   const id = await quarantineReport(ctx.deps.db, { remoteName: report.name, sha256: download.sha256, kind: report.kind, localPath, error: reason }, nowIso(ctx.deps.clock));
   ctx.result.quarantined.push({ remoteName: report.name, reason });

@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js';
+import { maskPansInText } from '../security/mask.js';
 
 /**
  * Typed access to the child elements of one parsed XML element, each check failing with an
@@ -19,9 +20,9 @@ export interface Fields {
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
-/** A value quoted in an error message: short, printable (it comes from a hostile file). */
+/** A value quoted in an error message: short, printable, no PAN (it comes from a hostile file and ends up in logs and the database). */
 function quote(value: string): string {
-  const clean = value.replace(/[^\x20-\x7e]/g, '?');
+  const clean = maskPansInText(value.replace(/[^\x20-\x7e]/g, '?'));
   return JSON.stringify(clean.length > 40 ? clean.slice(0, 40) + '…' : clean);
 }
 

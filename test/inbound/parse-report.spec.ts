@@ -116,6 +116,8 @@ describe('inbound/parse-report', () => {
     assert.match(await errorOf(xml.replace('<CardContractId>0400</CardContractId>', '')), /^BureauReport\/Shipments\/Shipment\[2\]\/CardContractId: missing$/);
     assert.match(await errorOf(xml.replace('2026-11-27', '2026-02-30')), /^BureauReport\/Shipments\/Shipment\[1\]\/ExpectedShipDate: "2026-02-30" is not a date YYYY-MM-DD/);
     assert.match(await errorOf(xml.replace('<PlasticId>0400</PlasticId>', '<PlasticId>04x0</PlasticId>')), /Shipment\[2\]\/PlasticId: "04x0" is not an identifier of at most 12 digits/);
+    const panInId = await errorOf(xml.replace('<CardContractId>0400</CardContractId>', '<CardContractId>4111111111111111</CardContractId>'));
+    assert.match(panInId, /Shipment\[2\]\/CardContractId: "411111\*+1111" is not an identifier of at most 15 digits/);
     assert.match(await errorOf(xml.replace('<Courier/>', '<Courier/><Colour>red</Colour>')), /Shipment\[2\]\/Colour: unknown element/);
     assert.match(await errorOf(xml.replace('<ReportDate>2026-11-26</ReportDate>', '')), /^BureauReport\/Header\/ReportDate: missing/);
     assert.match(await errorOf(xml.replace('<Issuer>BXISSUER</Issuer>', '<Issuer>OTHER</Issuer>')), /^BureauReport\/Header\/Issuer: is "OTHER", expected our issuer BXISSUER/);
