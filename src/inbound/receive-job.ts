@@ -9,6 +9,7 @@ import { InputError, messageOf } from '../errors.js';
 import { maskPansInText } from '../security/mask.js';
 import type { Clock, ReceiveJob, ReceiveOptions, ReceiveResult } from '../jobs.js';
 import type { Logger } from '../log.js';
+import { holdLease } from '../outbound/lease.js';
 import { withSession, type RemoteSession, type Transport } from '../transport/remote.js';
 import { applyReportFile } from './apply-report.js';
 import { makeReportDecryptor, type ReportDecryptor } from './decrypt-report.js';
@@ -40,6 +41,8 @@ export interface ReceiveHooks {
   beforeRemoteMove?(remoteName: string): Promise<void> | void;
 }
 
+export const RECEIVE_LEASE = 'receive';
+
 export function makeReceiveJob(deps: ReceiveJobDeps): ReceiveJob {
   const ignored = new Set<string>();
   const decryptor = makeReportDecryptor(deps.config.reports);
@@ -59,17 +62,25 @@ interface RunContext {
 
 async function receiveOnce(deps: ReceiveJobDeps, decryptor: ReportDecryptor, ignored: Set<string>, options: ReceiveOptions): Promise<ReceiveResult> {
   const log = deps.log.child({ job: 'receive' });
-  const folders = reportFolders(deps.config.workDir);
-  cleanInbox(folders);
+  // one receive run per database at a time (daemon and a manual `receive` share the inbox); the
+  // content hash alone already prevents a second application
+  const lease = await holdLease(deps.db, deps.config.daemon.leaseTtlSeconds * 1000, log, RECEIVE_LEASE);
   const result: ReceiveResult = { applied: [], quarantined: [], duplicates: 0 };
-  const now = () => (deps.clock ?? (() => new Date()))();
-  await withSession(deps.transport, async (session) => {
-    const ready = await pickReadyReports(session, { config: deps.config, log, now, sleep: deps.sleep ?? ((ms) => sleep(ms)), ignored });
-    for (const report of ready) {
-      if (options.signal?.aborted) break;
-      await receiveReport({ deps, session, folders, decryptor, result, log: log.child({ remoteName: report.name }) }, report);
-    }
-  });
+  try {
+    const folders = reportFolders(deps.config.workDir);
+    cleanInbox(folders);
+    const now = () => (deps.clock ?? (() => new Date()))();
+    await withSession(deps.transport, async (session) => {
+      const ready = await pickReadyReports(session, { config: deps.config, log, now, sleep: deps.sleep ?? ((ms) => sleep(ms)), ignored });
+      for (const report of ready) {
+        if (options.signal?.aborted) break;
+        lease.assertHeld();
+        await receiveReport({ deps, session, folders, decryptor, result, log: log.child({ remoteName: report.name }) }, report);
+      }
+    });
+  } finally {
+    await lease.release();
+  }
   log.info({ applied: result.applied.length, quarantined: result.quarantined.length, duplicates: result.duplicates }, 'receive run finished');
   return result;
 }

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../../src/config/schema.js';
 import type { Db } from '../../src/db/connection.js';
 import { encryptRsaReport } from '../../src/crypto/rsa.js';
-import { makeReceiveJob, type ReceiveHooks } from '../../src/inbound/receive-job.js';
+import { RECEIVE_LEASE, makeReceiveJob, type ReceiveHooks } from '../../src/inbound/receive-job.js';
+import { acquireLease } from '../../src/db/lease.js';
 import { silentLogger } from '../../src/log.js';
 import type { Transport } from '../../src/transport/remote.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
@@ -202,6 +203,15 @@ describeEachDatabase('inbound/receive-job through sshd', (ctx) => {
     assert.equal((await db('bureau_reports').where({ remote_name: deleted }).first()).remote_state, 'deleted');
   });
 
+  it('refuses to run while another receive run holds the lease', async () => {
+    assert.ok(await acquireLease(db, RECEIVE_LEASE, 'other-host:1:abcd', 60_000));
+    try {
+      await assert.rejects(run(), /another runner holds the receive lease \(other-host:1:abcd/);
+    } finally {
+      await db('leases').where({ name: RECEIVE_LEASE }).delete();
+    }
+  });
+
   for (const step of ['after-download', 'during-apply', 'before-move']) {
     it(`applies exactly once when killed ${step} and run again`, async function () {
       const cards = Array.from({ length: 30 }, (_, i) => 1000 + i + 100 * ['after-download', 'during-apply', 'before-move'].indexOf(step));
@@ -212,6 +222,7 @@ describeEachDatabase('inbound/receive-job through sshd', (ctx) => {
       const c = { ...config(), database: ctx().database };
       const signal = await runChild(c, step);
       assert.equal(signal, 'SIGKILL', 'the child should have been killed at the hook');
+      assert.equal(await db('leases').where({ name: RECEIVE_LEASE }).delete(), 1, 'the dead run left its lease'); // as if its TTL ran out
       const result = await run(c);
       assert.equal(result.applied.length + result.duplicates, 1);
       assert.equal(result.duplicates, step === 'before-move' ? 1 : 0);
