@@ -88,6 +88,8 @@ async function receiveOnce(deps: ReceiveJobDeps, decryptor: ReportDecryptor, ign
 async function receiveReport(ctx: RunContext, report: ReadyReport): Promise<void> {
   const { deps } = ctx;
   const remotePath = posix.join(deps.config.sftp.outboundDir, report.name);
+  const maxEncrypted = encryptedSizeLimit(deps.config.reports.maxClearBytes);
+  if (report.size > maxEncrypted) return quarantineUnread(ctx, report, `file of ${report.size} bytes is larger than any report within reports.maxClearBytes could be (${maxEncrypted}): not downloaded`);
   const download = await downloadReport(ctx.session, remotePath, report.kind, ctx.folders);
   if (download.size !== report.size) {
     ctx.log.info({ listed: report.size, downloaded: download.size }, 'report changed while downloading: next run');
@@ -141,6 +143,18 @@ async function quarantine(ctx: RunContext, report: ReadyReport, download: Downlo
   await finishRemote(ctx, report.name, id, download.sha256, 'failed');
 }
 
+/** RSA-OAEP grows text by k/(k−42) ≤ 1.2 for k ≥ 256; OpenPGP adds little (compression only shrinks). */
+function encryptedSizeLimit(maxClearBytes: number): number {
+  return Math.ceil(maxClearBytes * 1.2) + (1 << 20);
+}
+
+/** A file too large to be a report: never downloaded (it could fill the disk), moved to failed/ remotely. */
+async function quarantineUnread(ctx: RunContext, report: ReadyReport, reason: string): Promise<void> {
+  ctx.result.quarantined.push({ remoteName: report.name, reason });
+  ctx.log.warn(`report quarantined: ${reason}`);
+  await finishRemote(ctx, report.name, null, `${report.size}`, 'failed');
+}
+
 /** Same content seen before: never applied again, only moved where it belongs. */
 async function handleKnownReport(ctx: RunContext, report: ReadyReport, download: DownloadedReport, existing: BureauReportRow): Promise<void> {
   if (existing.local_path && !existsSync(existing.local_path)) keepCopy(download, report.kind, dirname(existing.local_path));
@@ -161,21 +175,21 @@ async function handleKnownReport(ctx: RunContext, report: ReadyReport, download:
  * Moves the remote file to processed/ or failed/ (or deletes an applied one, by config). A failure
  * is logged and left for the next run: the content hash keeps the report from applying twice.
  */
-async function finishRemote(ctx: RunContext, name: string, reportId: number, sha256: string, outcome: 'processed' | 'failed'): Promise<void> {
+async function finishRemote(ctx: RunContext, name: string, reportId: number | null, tag: string, outcome: 'processed' | 'failed'): Promise<void> {
   const { sftp } = ctx.deps.config;
   const from = posix.join(sftp.outboundDir, name);
   try {
     if (outcome === 'processed' && sftp.afterApply === 'delete') {
       await ctx.session.remove(from);
-      await markRemoteState(ctx.deps.db, reportId, 'deleted', nowIso(ctx.deps.clock));
+      if (reportId !== null) await markRemoteState(ctx.deps.db, reportId, 'deleted', nowIso(ctx.deps.clock));
       return;
     }
     const dir = outcome === 'processed' ? sftp.processedDir : sftp.failedDir;
     let to = posix.join(dir, name);
-    if (await ctx.session.stat(to)) to = posix.join(dir, `${name}.${sha256.slice(0, 12)}`);
+    if (await ctx.session.stat(to)) to = posix.join(dir, `${name}.${tag.slice(0, 12)}`);
     if (await ctx.session.stat(to)) await ctx.session.remove(from); // this very content is already there
     else await ctx.session.move(from, to);
-    await markRemoteState(ctx.deps.db, reportId, outcome, nowIso(ctx.deps.clock));
+    if (reportId !== null) await markRemoteState(ctx.deps.db, reportId, outcome, nowIso(ctx.deps.clock));
   } catch (err) {
     ctx.log.warn({ reportId, err: messageOf(err) }, `could not move the remote report to ${outcome}: retried next run (it will not apply twice)`);
   }
