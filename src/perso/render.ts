@@ -3,7 +3,8 @@ import type { ContractForPerso } from '../domain/contract.js';
 import { ConfigError, InputError } from '../errors.js';
 import { pad } from './layout.js';
 import type { FieldSpec, Layout, RecordSpec, Source } from './layout-types.js';
-import { prepareCard } from './prepare.js';
+import { detailWriterOf } from './detail-writer.js';
+import { contractIdOf, invalidOf } from './prepare.js';
 
 /** Everything about the file that is not a card. Nothing is taken from the wall clock: a regeneration yields the same bytes. */
 export interface FileContext {
@@ -45,22 +46,31 @@ export function renderPersoFile(layout: Layout, ctx: FileContext, contracts: Asy
     const eol = ctx.lineEnding === 'CRLF' ? '\r\n' : '\n';
     const fileValue = fileValues(ctx);
     const out = new ChunkWriter();
-    if (layout.header) out.add(renderFixed(layout, layout.header, fileValue) + eol, 0);
-    const detail = detailPlan(layout, fileValue);
+    if (layout.header) out.addText(renderFixed(layout, layout.header, fileValue) + eol, 0);
+    const writer = detailWriterOf(layout);
+    const template = detailTemplate(layout, writer.template, fileValue, eol);
+    const sequence = sequenceWriter(layout);
     const hash = new HashTotal();
     let count = 0;
     for await (const contract of contracts) {
       count++;
-      const prepared = prepareCard(layout, contract, ctx.businessDate);
-      if (!prepared.ok) throw new InputError(withoutFieldPrefix(prepared), { record: count, field: prepared.field });
-      hash.add(prepared.card.contractId);
-      out.add(detail(prepared.card.segments, count) + eol, count);
+      const at = out.reserve(template.length);
+      template.copy(out.buffer, at);
+      try {
+        writer.write(contract, ctx.businessDate, out.buffer, at);
+        hash.add(contractIdOf(contract));
+      } catch (err) {
+        const invalid = invalidOf(err);
+        throw invalid ? new InputError(withoutFieldPrefix(invalid), { record: count, field: invalid.field }) : err;
+      }
+      sequence(out.buffer, at, count);
+      out.commit(template.length);
       if (out.full()) yield out.take();
     }
     const totals: PersoTotals = { records: count, hashTotal: String(hash.modulo(HASH_MODULUS)) };
     if (layout.trailer) {
       const totalRecords = count + (layout.header ? 1 : 0) + 1;
-      out.add(renderFixed(layout, layout.trailer, (source, field) => {
+      out.addText(renderFixed(layout, layout.trailer, (source, field) => {
         if (source === 'totals.detailCount') return String(count);
         if (source === 'totals.totalRecords') return String(totalRecords);
         if (source === 'totals.hashTotal') return String(hash.modulo(10n ** BigInt(field.length)));
@@ -113,27 +123,25 @@ function fixedValue(layout: Layout, spec: RecordSpec, field: FieldSpec, valueOf:
   return pad(value, field.length, field.align, field.padding);
 }
 
-/**
- * The detail record builder: between the card's prepared segments go the values computed here —
- * file.* values (padded once per file) and the record sequence.
- */
-function detailPlan(layout: Layout, fileValue: ValueOf): (segments: string[], sequence: number) => string {
-  const computed = layout.detail.fields.filter((f) => f.type !== 'constant' && f.type !== 'filler' && !f.source!.startsWith('card.') && !f.source!.startsWith('emboss.'));
-  const values = computed.map((f) => (f.source === 'record.sequence' ? undefined : fixedValue(layout, layout.detail, f, fileValue)));
-  return (segments, sequence) => {
-    let record = segments[0]!;
-    for (let i = 0; i < computed.length; i++) record += (values[i] ?? sequenceText(computed[i]!, sequence)) + segments[i + 1]!;
-    if (record.length !== layout.recordLength) {
-      throw new InputError(`rendered ${record.length} characters instead of ${layout.recordLength}`, { record: sequence });
-    }
-    return record;
-  };
+/** The detail template of this file: the layout's, with the file.* values and the line ending. */
+function detailTemplate(layout: Layout, layoutTemplate: Buffer, fileValue: ValueOf, eol: string): Buffer {
+  const template = Buffer.concat([layoutTemplate, Buffer.from(eol, 'latin1')]);
+  for (const field of layout.detail.fields) {
+    if (field.source?.startsWith('file.')) template.write(fixedValue(layout, layout.detail, field, fileValue), field.offset, 'latin1');
+  }
+  return template;
 }
 
-function sequenceText(field: FieldSpec, sequence: number): string {
-  const text = String(sequence);
-  if (text.length > field.length) throw new InputError(`record sequence ${sequence} does not fit ${field.length} digits`, { record: sequence, field: field.name });
-  return text.padStart(field.length, '0');
+/** Writes the record sequence into its zero-filled field (digits from the right); refuses an overflow. */
+function sequenceWriter(layout: Layout): (target: Buffer, offset: number, sequence: number) => void {
+  const field = layout.detail.fields.find((f) => f.source === 'record.sequence');
+  if (!field) return () => undefined;
+  const max = 10 ** field.length - 1;
+  return (target, offset, sequence) => {
+    if (sequence > max) throw new InputError(`record sequence ${sequence} does not fit ${field.length} digits`, { record: sequence, field: field.name });
+    const text = field.align === 'right' ? String(sequence).padStart(field.length, field.padding) : String(sequence).padEnd(field.length, field.padding);
+    target.write(text, offset + field.offset, 'latin1');
+  };
 }
 
 /** The reason without its leading "field: " (InputError names the field itself). */
@@ -142,22 +150,33 @@ function withoutFieldPrefix(invalid: { field: string; reason: string }): string 
 }
 
 /**
- * Records written straight into ~64 KiB buffers (the pieces of a record die young, which keeps
- * garbage collection cheap). Every value was checked to be printable ASCII on its way in; as a last
- * guard, a record whose UTF-8 byte count differs from its length held a non-ASCII character.
+ * Records written straight into ~64 KiB buffers, handed out as they fill: memory does not grow with
+ * the number of records.
  */
-/** Buffer's own utf8Write: what buffer.write calls after checking its arguments (a measurable cost per record). */
-type FastBuffer = Buffer & { utf8Write(text: string, offset: number): number };
-
 class ChunkWriter {
-  private buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  buffer = Buffer.allocUnsafe(CHUNK_BYTES);
   private used = 0;
 
-  add(record: string, recordNumber: number): void {
-    if (this.used + record.length * 3 > this.buffer.length) this.grow(record.length * 3);
-    const written = (this.buffer as FastBuffer).utf8Write(record, this.used);
+  /** Room for `bytes` more; returns where they go (commit them after writing). */
+  reserve(bytes: number): number {
+    if (this.used + bytes > this.buffer.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, this.used + bytes));
+      this.buffer.copy(bigger, 0, 0, this.used);
+      this.buffer = bigger;
+    }
+    return this.used;
+  }
+
+  commit(bytes: number): void {
+    this.used += bytes;
+  }
+
+  /** A header or trailer; a non-ASCII character would make its UTF-8 length differ from its length. */
+  addText(record: string, recordNumber: number): void {
+    const at = this.reserve(record.length * 3);
+    const written = this.buffer.write(record, at, 'utf8');
     if (written !== record.length) throw new InputError('the record holds a character outside ASCII', { record: recordNumber });
-    this.used += written;
+    this.commit(written);
   }
 
   full(): boolean {
@@ -173,12 +192,6 @@ class ChunkWriter {
     this.buffer = Buffer.allocUnsafe(CHUNK_BYTES);
     this.used = 0;
     return chunk;
-  }
-
-  private grow(extra: number): void {
-    const bigger = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, this.used + extra));
-    this.buffer.copy(bigger, 0, 0, this.used);
-    this.buffer = bigger;
   }
 }
 

@@ -20,10 +20,11 @@ describe('perso/prepare', () => {
     assert.ok(result.ok);
     assert.equal(result.card.id, 1);
     assert.equal(result.card.contractId, '1001');
-    assert.equal(result.card.segments.length, 2, 'cut at the record sequence');
-    assert.equal(result.card.segments[0], 'D');
-    assert.equal(result.card.segments[1]!.length, 450 - 8);
-    assert.equal(result.card.segments[1]!.slice(27, 46), '4111110000000013   ', 'the PAN at position 36, padded');
+    const record = result.card.record.toString('latin1');
+    assert.equal(record.length, 450);
+    assert.equal(record.slice(0, 8), 'D0000000', 'the record sequence is left to the renderer');
+    assert.equal(record.slice(35, 54), '4111110000000013   ', 'the PAN at position 36, padded');
+    assert.equal(record.slice(71, 97), 'JANE DOE1'.padEnd(26), 'emboss line 1 uppercased');
   });
 
   describe('each Invalid reason', () => {

@@ -1,0 +1,150 @@
+import type { ContractForPerso } from '../domain/contract.js';
+import {
+  charsetApplied, checkCountry, checkExpiry, checkFits, checkPan, digitsOf, fitted, Unfit,
+} from './checks.js';
+import { embossName, track1Name } from './emboss.js';
+import { CARD_SOURCES, type CardSource, type FieldSpec, type Layout } from './layout-types.js';
+
+/**
+ * Writes the card part of a detail record as bytes, straight into the output buffer: the hot path
+ * of rendering. A record starts as a copy of the template (constants, filler, every field's padding);
+ * each card field is then checked and its characters written over it. Plain values (ASCII words,
+ * the common case) are checked, uppercased and written in one pass over their characters; anything
+ * else goes through the string rules of emboss.ts and checks.ts, so both paths give the same bytes.
+ */
+export interface DetailWriter {
+  /** the detail record with only the layout's constants and padding (recordLength bytes) */
+  template: Buffer;
+  /** checks the card and writes its fields at target[offset…]; throws Unfit for the first problem */
+  write(contract: ContractForPerso, businessDate: string, target: Buffer, offset: number): void;
+}
+
+const enum Step { None, Digits, Pan, Expiry, Text, Checked, Country, EmbossName, Track1 }
+interface FieldPlan {
+  field: FieldSpec;
+  step: Step;
+  source: CardSource | undefined;
+  /** bytes allowed as they are (uppercased) on the one-pass path, by char code; 0 = take the string path */
+  table: Uint8Array | undefined;
+}
+
+const writers = new WeakMap<Layout, DetailWriter>();
+
+export function detailWriterOf(layout: Layout): DetailWriter {
+  let writer = writers.get(layout);
+  if (!writer) {
+    writer = makeDetailWriter(layout);
+    writers.set(layout, writer);
+  }
+  return writer;
+}
+
+function makeDetailWriter(layout: Layout): DetailWriter {
+  const plans = layout.detail.fields.map(planField).filter((p) => p.step !== Step.None);
+  const template = Buffer.alloc(layout.recordLength, 0x20);
+  for (const field of layout.detail.fields) {
+    template.write(field.value ?? field.padding.repeat(field.length), field.offset, 'latin1');
+  }
+  return {
+    template,
+    write(contract, businessDate, target, offset) {
+      if (contract.cardForm !== 'physical') throw new Unfit('cardForm', `a ${contract.cardForm} card is never sent to the bureau`);
+      for (let i = 0; i < plans.length; i++) writeField(plans[i]!, contract, businessDate, target, offset);
+    },
+  };
+}
+
+function planField(field: FieldSpec): FieldPlan {
+  const plan = (step: Step, table?: Uint8Array): FieldPlan => ({ field, step, source: cardSource(field), table });
+  if (field.source === 'emboss.name') return plan(Step.EmbossName);
+  if (field.source === 'emboss.track1') return plan(Step.Track1);
+  const source = cardSource(field);
+  if (!source) return plan(Step.None);
+  if (source === 'expiry') return plan(Step.Expiry);
+  if (field.type === 'N') return plan(Step.Digits);
+  if (source === 'pan') return plan(Step.Pan);
+  if (source === 'country' && field.charset) return plan(Step.Country);
+  if (!field.charset) throw new Error(`field ${field.name}: AN card field without a charset`);
+  // fields with allowed values need the whole string to compare: they take the string path
+  return field.values ? plan(Step.Checked) : plan(Step.Text, FAST_TABLES[field.charset]);
+}
+
+function cardSource(field: FieldSpec): CardSource | undefined {
+  const name = field.source?.startsWith('card.') ? field.source.slice(5) : undefined;
+  return name && (CARD_SOURCES as readonly string[]).includes(name) ? (name as CardSource) : undefined;
+}
+
+function writeField(plan: FieldPlan, c: ContractForPerso, businessDate: string, target: Buffer, offset: number): void {
+  const field = plan.field;
+  const at = offset + field.offset;
+  switch (plan.step) {
+    case Step.Text: {
+      const text = asText(c[plan.source!]);
+      const start = field.align === 'left' ? at : at + field.length - text.length;
+      if (text.length > 0 && text.length <= field.length && writePlain(text, plan.table!, target, start)) return;
+      target.fill(field.padding, at, at + field.length);
+      return writeAscii(field, checkFits(field, charsetApplied(field, text)), target, at);
+    }
+    case Step.Digits: return writeAscii(field, checkFits(field, digitsOf(field, asText(c[plan.source!]))), target, at);
+    case Step.Pan: return writeAscii(field, checkFits(field, checkPan(field, asText(c.pan))), target, at);
+    case Step.Expiry: return writeAscii(field, checkFits(field, checkExpiry(field, digitsOf(field, asText(c.expiry)), businessDate)), target, at);
+    case Step.Checked: return writeAscii(field, checkFits(field, charsetApplied(field, asText(c[plan.source!]))), target, at);
+    case Step.Country: return writeAscii(field, checkFits(field, checkCountry(field, charsetApplied(field, asText(c.country)))), target, at);
+    case Step.EmbossName: {
+      const name = embossName(asText(c.firstName), asText(c.lastName), c.embossedName, field.length);
+      return writeAscii(field, checkFits(field, fitted(field, name, 'the name')), target, at);
+    }
+    case Step.Track1: {
+      const name = track1Name(asText(c.firstName), asText(c.lastName), field.length);
+      return writeAscii(field, checkFits(field, fitted(field, name, 'the track-1 name')), target, at);
+    }
+  }
+}
+
+/**
+ * The one-pass path: true when the text is plain (allowed characters, single inner spaces, no
+ * space at either end) and has been written uppercased at `at`; false when it needs the string
+ * rules (some bytes may have been written: the caller restores the padding).
+ */
+function writePlain(text: string, table: Uint8Array, target: Buffer, at: number): boolean {
+  const last = text.length - 1;
+  let previous = SPACE;
+  for (let i = 0; i <= last; i++) {
+    const code = text.charCodeAt(i);
+    const byte = code < 128 ? table[code]! : 0;
+    if (byte === 0) return false;
+    if (byte === SPACE && (previous === SPACE || i === last)) return false;
+    target[at + i] = byte;
+    previous = byte;
+  }
+  return true;
+}
+
+/** A checked value written at its alignment; every character is asserted printable ASCII. */
+function writeAscii(field: FieldSpec, value: string, target: Buffer, at: number): void {
+  const start = field.align === 'left' ? at : at + field.length - value.length;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e) throw new Unfit(field.name, `holds a character outside printable ASCII (code ${code})`);
+    target[start + i] = code;
+  }
+}
+
+function asText(value: unknown): string {
+  return typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value);
+}
+
+const SPACE = 0x20;
+
+/** Per charset: the uppercase byte of each allowed character; 0 for the rest (they take the string path). */
+const FAST_TABLES = { name: fastTable(".,/&'-"), address: fastTable(".,/&'#-"), code: fastTable('./-') };
+
+function fastTable(punctuation: string): Uint8Array {
+  const table = new Uint8Array(128);
+  for (let c = 0x30; c <= 0x39; c++) table[c] = c;
+  for (let c = 0x41; c <= 0x5a; c++) table[c] = c;
+  for (let c = 0x61; c <= 0x7a; c++) table[c] = c - 0x20;
+  for (const ch of punctuation) table[ch.charCodeAt(0)] = ch.charCodeAt(0);
+  table[SPACE] = SPACE;
+  return table;
+}
