@@ -25,7 +25,7 @@ const option = (name: string, fallback: number) => {
 const MB = option('mb', 200);
 const RUNS = option('runs', 3);
 
-interface Measure { seconds: number; peakRssMb?: number; baselineMb?: number }
+interface Measure { seconds: number; cpuSeconds?: number; peakRssMb?: number; baselineMb?: number }
 
 /** Our steps run in a fresh process each, so that their peak RSS is theirs alone. */
 interface Step { step: 'encrypt' | 'encryptInline' | 'upload' | 'encryptAndUpload' | 'encryptInlineAndUpload'; clear: string; encrypted: string; pubFile: string; fpr: string; sftp: unknown; remoteName: string; size: number }
@@ -34,15 +34,17 @@ async function runStep(step: Step): Promise<Measure> {
   const { key } = await loadRecipientKey(step.pubFile, step.fpr, { warnDays: 0, log: silentLogger, purpose: 'bureau' });
   const transport = makeSftpTransport(step.sftp as Parameters<typeof makeSftpTransport>[0], { log: silentLogger });
   const baselineMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  const cpuBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
-  const encrypt = (inWorker = true) => encryptStream(createReadStream(step.clear), { recipients: [key], armor: false, inWorker });
-  if (step.step === 'encrypt') await pipeline(encrypt(), createWriteStream(step.encrypted));
-  if (step.step === 'encryptInline') await pipeline(encrypt(false), createWriteStream(step.encrypted));
+  const encrypt = (inWorker = false) => encryptStream(createReadStream(step.clear), { recipients: [key], armor: false, inWorker });
+  if (step.step === 'encrypt') await pipeline(encrypt(true), createWriteStream(step.encrypted));
+  if (step.step === 'encryptInline') await pipeline(encrypt(), createWriteStream(step.encrypted));
   if (step.step === 'upload') await withSession(transport, (s) => s.uploadAtomic(step.encrypted, '/inbound', step.remoteName, step.size));
-  if (step.step === 'encryptAndUpload') await withSession(transport, (s) => s.uploadAtomic(encrypt(), '/inbound', step.remoteName, step.size));
-  if (step.step === 'encryptInlineAndUpload') await withSession(transport, (s) => s.uploadAtomic(encrypt(false), '/inbound', step.remoteName, step.size));
+  if (step.step === 'encryptAndUpload') await withSession(transport, (s) => s.uploadAtomic(encrypt(true), '/inbound', step.remoteName, step.size));
+  if (step.step === 'encryptInlineAndUpload') await withSession(transport, (s) => s.uploadAtomic(encrypt(), '/inbound', step.remoteName, step.size));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { seconds, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), baselineMb };
+  const cpu = process.cpuUsage(cpuBefore);
+  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), baselineMb };
 }
 
 function inChild(step: Step): Measure {
@@ -68,18 +70,16 @@ async function main(): Promise<void> {
     for (let run = 0; run < RUNS; run++) {
       results.encryptOurs!.push(inChild({ ...base, step: 'encrypt', remoteName: '' }));
       results.encryptInline!.push(inChild({ ...base, step: 'encryptInline', remoteName: '' }));
-      results.encryptGpg!.push(await measure(async () => {
-        gpgRun(gpg.home, ['--compress-level', '0', '--trust-model', 'always', '--recipient-file', pubFile, '--output', theirs, '--encrypt', clear]);
-      }));
+      results.encryptGpg!.push(gpgEncrypt(gpg.home, pubFile, clear, theirs));
       const size = statSync(ours).size;
       results.uploadOurs!.push(inChild({ ...base, size, step: 'upload', remoteName: `ours-${++n}.pgp` }));
-      results.uploadSftp!.push(await measure(async () => sftpPut(server, ours, `/inbound/sftp-${++n}.pgp`)));
+      results.uploadSftp!.push(sftpPut(server, ours, `/inbound/sftp-${++n}.pgp`));
       results.encryptAndUpload!.push(inChild({ ...base, size, step: 'encryptAndUpload', remoteName: `piped-${++n}.pgp` }));
       results.encryptInlineAndUpload!.push(inChild({ ...base, size, step: 'encryptInlineAndUpload', remoteName: `piped-${++n}.pgp` }));
       cleanRemote(server.root);
       unlinkSync(theirs);
     }
-    results.shellSum = results.encryptGpg!.map((m, i) => ({ seconds: m.seconds + results.uploadSftp![i]!.seconds }));
+    results.shellSum = results.encryptGpg!.map((m, i) => ({ seconds: m.seconds + results.uploadSftp![i]!.seconds, cpuSeconds: m.cpuSeconds! + results.uploadSftp![i]!.cpuSeconds! }));
     report(results, statSync(ours).size);
   } finally {
     await server.stop();
@@ -103,20 +103,21 @@ function writeClearFile(file: string, mb: number): void {
   closeSync(fd);
 }
 
-async function measure(fn: () => Promise<unknown>): Promise<Measure> {
-  const started = process.hrtime.bigint();
-  await fn();
-  return { seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+/** Wall and CPU time of an external command, from /usr/bin/time. */
+function timed(command: string, argv: string[], input?: string): Measure {
+  const run = spawnSync('/usr/bin/time', ['-f', 'BXTIME %e %U %S', command, ...argv], { input, encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (run.status !== 0) throw new Error(`${command} failed: ${run.stderr}`);
+  const [, wall, user, sys] = /BXTIME ([\d.]+) ([\d.]+) ([\d.]+)/.exec(run.stderr)!;
+  return { seconds: Number(wall), cpuSeconds: Number(user) + Number(sys) };
 }
 
-function gpgRun(home: string, extra: string[]): void {
-  execFileSync('gpg', ['--homedir', home, '--batch', '--yes', '--no-tty', ...extra], { stdio: 'ignore' });
+function gpgEncrypt(home: string, pubFile: string, clear: string, out: string): Measure {
+  return timed('gpg', ['--homedir', home, '--batch', '--yes', '--no-tty', '--compress-level', '0', '--trust-model', 'always', '--recipient-file', pubFile, '--output', out, '--encrypt', clear]);
 }
 
-function sftpPut(server: Awaited<ReturnType<typeof startSshd>>, local: string, remote: string): void {
-  const run = spawnSync('sftp', ['-q', '-b', '-', '-i', server.privateKeyFile, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
-    '-P', String(server.port), `${server.username}@${server.host}`], { input: `put ${local} ${remote}\n` });
-  if (run.status !== 0) throw new Error(`sftp put failed: ${run.stderr}`);
+function sftpPut(server: Awaited<ReturnType<typeof startSshd>>, local: string, remote: string): Measure {
+  return timed('sftp', ['-q', '-b', '-', '-i', server.privateKeyFile, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+    '-P', String(server.port), `${server.username}@${server.host}`], `put ${local} ${remote}\n`);
 }
 
 function cleanRemote(root: string): void {
@@ -130,19 +131,20 @@ function report(results: Record<string, Measure[]>, encryptedBytes: number): voi
     const s = median(results[key]!.map((m) => m.seconds));
     const peak = Math.max(...results[key]!.map((m) => m.peakRssMb ?? 0));
     const baseline = Math.max(...results[key]!.map((m) => m.baselineMb ?? 0));
-    return `| ${label} | ${s.toFixed(2)} s | ${(mb / s).toFixed(0)} MB/s | ${peak ? `${peak} MB (${baseline} MB before the step)` : '(other process)'} |`;
+    const cpu = median(results[key]!.map((m) => m.cpuSeconds ?? 0));
+    return `| ${label} | ${s.toFixed(2)} s | ${(mb / s).toFixed(0)} MB/s | ${cpu.toFixed(2)} s | ${(mb / cpu).toFixed(0)} MB/s | ${peak ? `${peak} MB (${baseline} MB before)` : '–'} |`;
   };
   const encMb = encryptedBytes / 1048576;
   console.log(`\n${MB} MiB clear (450-byte records), ${encMb.toFixed(0)} MiB encrypted, RSA-3072 recipient, median of ${RUNS}, node ${process.version}, ${new Date().toISOString()}\n`);
-  console.log('| step | time | throughput | peak RSS of the process |');
-  console.log('| --- | --- | --- | --- |');
-  console.log(row('encryptStream (openpgp on a worker thread, binary, SEIPDv1, no compression)', 'encryptOurs', MB));
-  console.log(row('encryptStream with `inWorker: false` (on the main thread)', 'encryptInline', MB));
+  console.log('| step | wall | wall rate | CPU (user+sys, client side) | per CPU-second | peak RSS of our process |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  console.log(row('encryptStream (openpgp, binary, SEIPDv1, no compression; default: calling thread)', 'encryptInline', MB));
+  console.log(row('encryptStream with `inWorker: true`', 'encryptOurs', MB));
   console.log(row('`gpg --encrypt -z0` (GnuPG 2.2)', 'encryptGpg', MB));
   console.log(row('uploadAtomic of the encrypted file (ssh2-sftp-client, noDelay)', 'uploadOurs', encMb));
   console.log(row('OpenSSH `sftp put` of the same file', 'uploadSftp', encMb));
-  console.log(row('encryptStream piped into uploadAtomic (the send path)', 'encryptAndUpload', MB));
-  console.log(row('the same with `inWorker: false`', 'encryptInlineAndUpload', MB));
+  console.log(row('encryptStream piped into uploadAtomic (the send path)', 'encryptInlineAndUpload', MB));
+  console.log(row('the same with `inWorker: true`', 'encryptAndUpload', MB));
   console.log(row('shell: `gpg --encrypt -z0` then `sftp put` (sum of the two rows above)', 'shellSum', MB));
 }
 

@@ -6,7 +6,9 @@ import { PermanentError } from '../errors.js';
 
 /**
  * OpenPGP encryption on a worker thread, so that encrypting and what surrounds it (rendering
- * records, the SSH transport) use two cores instead of taking turns on one.
+ * records, the SSH transport) can use two cores instead of taking turns on one. Opt-in
+ * (`inWorker: true`): it costs ~60–90 MB more RSS than encrypting on the calling thread, and on
+ * the loaded 2-core test machine it did not finish sooner (bench/RESULTS.md, "PGP and SFTP").
  *
  * The worker is CommonJS source text run with `eval: true` (worker threads do not inherit the tsx
  * loader; see rsa-worker.ts). Flow control both ways keeps memory bounded: the main thread stops
@@ -69,7 +71,7 @@ const input = new ReadableStream({
 });
 `;
 
-const IN_FLIGHT_LIMIT = 4 * 1024 * 1024;
+const IN_FLIGHT_LIMIT = 2 * 1024 * 1024;
 const OUTPUT_BUFFER_BYTES = 1024 * 1024;
 const OPENPGP_CJS = createRequire(import.meta.url).resolve('openpgp');
 

@@ -21,8 +21,8 @@ const ENCRYPT_CONFIG: openpgp.PartialConfig = {
 };
 
 /**
- * Encrypts (and optionally signs) a clear stream; the result streams with bounded memory. The work
- * runs on a worker thread unless `inWorker` is false.
+ * Encrypts (and optionally signs) a clear stream; the result streams with bounded memory. With
+ * `inWorker: true` the work runs on a worker thread (see pgp-worker.ts for the trade-off).
  */
 export function encryptStream(
   clear: Readable,
@@ -30,7 +30,7 @@ export function encryptStream(
 ): Readable {
   if (opts.recipients.length === 0) throw new PermanentError('OpenPGP encryption needs at least one recipient key');
   const input = coalesce(clear, COALESCE_BYTES);
-  return opts.inWorker === false ? encryptOnThisThread(input, opts) : encryptStreamInWorker(input, opts);
+  return opts.inWorker ? encryptStreamInWorker(input, opts) : encryptOnThisThread(input, opts);
 }
 
 /** openpgp's cost per chunk is high: 256 KiB chunks took ~30 % less CPU than fs streams' 64 KiB. */

@@ -34,7 +34,7 @@ describe('crypto/pgp: encryptStream read by gpg, decryptToFile of gpg output', f
   });
 
   async function encryptToFile(name: string, opts: Parameters<typeof encryptStream>[1]): Promise<string> {
-    const file = join(dir, `${opts.inWorker === false ? 'inline' : 'worker'}-${name}`);
+    const file = join(dir, `${opts.inWorker ? 'worker' : 'inline'}-${name}`);
     await pipeline(encryptStream(Readable.from([clear.subarray(0, 1000), clear.subarray(1000)]), opts), createWriteStream(file));
     return file;
   }
