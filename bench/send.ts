@@ -10,7 +10,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
@@ -45,10 +45,7 @@ async function main(): Promise<void> {
     for (const dialect of dialects) {
       const database = await createTestDatabase(dialect);
       try {
-        const panKey = randomBytes(32);
-        const seedStart = Date.now();
-        await seed(database.db, new PanCipher(panKey), cards);
-        log(`${dialect}: seeded ${cards} cards in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+        const panKey = await seeded(dialect, database, cards);
         const config = withSftp({ ...sendConfig(keys), database: database.database }, sshd);
         config.perso.maxCardsPerFile = Math.max(cards, 1);
         const shell = withShell ? runShell(dialect, database.database, keys.publicKeyFile, sshd) : undefined;
@@ -62,6 +59,7 @@ async function main(): Promise<void> {
         clearInbound(sshd);
         rmSync(config.workDir, { recursive: true, force: true });
       } finally {
+        await database.db.destroy();
         await database.drop();
       }
     }
@@ -76,9 +74,11 @@ async function child(spec: ChildSpec): Promise<void> {
   const db = openDatabase(spec.config);
   const phases: Record<string, number> = {};
   let last = Date.now();
+  const rss: Record<string, number> = {};
   const mark = (name: string) => {
     const now = Date.now();
     phases[name] = (now - last) / 1000;
+    rss[name] = Math.round(process.memoryUsage().rss / 1e6);
     last = now;
   };
   const job = makeSendJob({
@@ -94,6 +94,7 @@ async function child(spec: ChildSpec): Promise<void> {
   await db.destroy();
   const figures: NodeFigures = { seconds, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), cardsSent: result.cardsSent, phases };
   process.stdout.write(JSON.stringify(figures) + '\n');
+  if (process.env.BX_BENCH_VERBOSE) process.stderr.write(`rss MB after each phase: ${JSON.stringify(rss)}, heap ${JSON.stringify(process.memoryUsage())}\n`);
 }
 
 function runNodeChild(spec: ChildSpec): Promise<NodeFigures> {
@@ -113,6 +114,33 @@ function runShell(dialect: Dialect, database: Config['database'], recipientKey: 
   const run = spawnSync('bash', [join(HERE, 'send-shell.sh'), dialect, source, recipientKey, String(sshd.port), sshd.privateKeyFile, sshd.username, '/inbound'], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (run.status !== 0) throw new Error(`send-shell.sh exited ${run.status}`);
   return { seconds: (Date.now() - start) / 1000, bytes: inboundBytes(sshd) };
+}
+
+/**
+ * Seeds the database (minutes for 1M cards). With BX_BENCH_CACHE=<dir>, a seeded SQLite file is kept
+ * there and copied for the next runs.
+ */
+async function seeded(dialect: Dialect, database: { db: Knex; database: Config['database'] }, cards: number): Promise<Buffer> {
+  const cache = process.env.BX_BENCH_CACHE;
+  const cached = cache && join(cache, `sqlite-${cards}.sqlite`);
+  if (dialect === 'sqlite' && cached && existsSync(cached)) {
+    await database.db.destroy();
+    copyFileSync(cached, database.database.filename);
+    for (const suffix of ['-wal', '-shm']) rmSync(database.database.filename + suffix, { force: true });
+    database.db = openDatabase(database);
+    return readFileSync(cached + '.key');
+  }
+  const panKey = randomBytes(32);
+  const start = Date.now();
+  await seed(database.db, new PanCipher(panKey), cards);
+  log(`${dialect}: seeded ${cards} cards in ${((Date.now() - start) / 1000).toFixed(1)} s`);
+  if (dialect === 'sqlite' && cached) {
+    mkdirSync(cache, { recursive: true });
+    await database.db.raw('pragma wal_checkpoint(TRUNCATE)');
+    copyFileSync(database.database.filename, cached);
+    writeFileSync(cached + '.key', panKey, { mode: 0o600 });
+  }
+  return panKey;
 }
 
 /** Bulk insert of n Marked physical cards with their clients (explicit ids, 500 rows per statement). */

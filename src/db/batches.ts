@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { ContractForPerso } from '../domain/contract.js';
 import type { PanCipher } from '../security/pan.js';
 import { dialectOf, insertReturningId } from './connection.js';
-import { CONTRACT_WITH_CLIENT_COLUMNS, toContractForPerso, type ContractWithClientRow } from './contracts.js';
+import { toContractForPerso, type ContractWithClientRow } from './contracts.js';
 import { recordEvents, type NewEvent } from './events.js';
 
 /** States of a batch, in the order the send job moves it (DESIGN.md, "The send job as a state machine"). */
@@ -95,6 +95,20 @@ export interface ClaimParams {
   pageSize?: number;
   /** called in the transaction before each page (the job renews its lease there) */
   beforePage?(trx: Knex.Transaction): Promise<void>;
+  /**
+   * Receives the valid contracts of each page, in record order, while the transaction is open (the
+   * job renders and encrypts them on the way: one read of each card instead of two). The claim waits
+   * for it, and fails (rolls back) when it fails.
+   */
+  onClaimed?(batch: ClaimedBatch, contracts: ContractForPerso[]): Promise<void>;
+}
+
+/** What a new batch is known by while its claim is still open. */
+export interface ClaimedBatch {
+  id: number;
+  sequence: number;
+  fileName: string;
+  createdAt: string;
 }
 
 export interface ClaimOutcome {
@@ -106,6 +120,19 @@ export interface ClaimOutcome {
 
 const PAGE = 500;
 
+/** What toContractForPerso reads, and nothing more: over a million rows every unused column costs time. */
+const PERSO_FIELDS = [
+  'id', 'contract_number', 'plastic_id', 'pan_enc', 'plastic_seq', 'expiry', 'request_type', 'card_form', 'product_code',
+  'chip_profile', 'delivery_method', 'pin_mailer', 'embossed_name',
+] as const;
+const CLIENT_FIELDS = ['title', 'first_name', 'last_name', 'company_name', 'address_line1', 'address_line2', 'address_line3', 'postal_code', 'city', 'country'] as const;
+const PERSO_COLUMNS = [...PERSO_FIELDS.map((f) => `c.${f}`), ...CLIENT_FIELDS.map((f) => `cl.${f}`)];
+type PersoRow = Pick<ContractWithClientRow, (typeof PERSO_FIELDS)[number] | (typeof CLIENT_FIELDS)[number]>;
+
+function toPerso(row: PersoRow, cipher: PanCipher): ContractForPerso {
+  return toContractForPerso(row as ContractWithClientRow, cipher);
+}
+
 /**
  * One transaction: takes up to `maxCards` valid Marked contracts without a batch (stable order by id,
  * row-locked with SKIP LOCKED on PostgreSQL), creates the batch with the next daily sequence and fixes
@@ -115,7 +142,7 @@ const PAGE = 500;
 export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOutcome> {
   return db.transaction(async (trx) => {
     const invalid: InvalidCard[] = [];
-    let batchId: number | null = null;
+    let batch: ClaimedBatch | null = null;
     let count = 0;
     let hashTotal = 0n;
     let lastId = 0;
@@ -126,25 +153,27 @@ export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOu
       const rows = await lockedMarkedPage(trx, lastId, limit);
       if (!rows.length) break;
       lastId = Number(rows[rows.length - 1]!.id);
-      const valid: ContractWithClientRow[] = [];
+      const valid: ContractForPerso[] = [];
       const rejected: InvalidCard[] = [];
       for (const row of rows) {
-        const verdict = params.validate(toContractForPerso(row, params.cipher));
-        if (verdict.ok) valid.push(row);
+        const contract = toPerso(row, params.cipher);
+        const verdict = params.validate(contract);
+        if (verdict.ok) valid.push(contract);
         else rejected.push({ contractId: Number(row.id), contractNumber: row.contract_number, plasticId: row.plastic_id, reason: withField(verdict.field, verdict.reason) });
       }
       await markInvalid(trx, rejected, params.now);
       invalid.push(...rejected);
       if (!valid.length) continue;
-      batchId ??= await insertBatch(trx, params);
-      await addItems(trx, batchId, count, valid.map((r) => Number(r.id)));
-      for (const r of valid) hashTotal += BigInt(r.contract_number);
+      batch ??= await insertBatch(trx, params);
+      await addItems(trx, batch.id, count, valid.map((c) => c.id));
+      for (const c of valid) hashTotal += BigInt(c.contractId);
       count += valid.length;
+      await params.onClaimed?.(batch, valid);
     }
-    if (batchId === null) return { batch: null, invalid };
-    await trx('perso_batches').where({ id: batchId })
+    if (batch === null) return { batch: null, invalid };
+    await trx('perso_batches').where({ id: batch.id })
       .update({ record_count: count, hash_total: (hashTotal % 10n ** 15n).toString(), updated_at: params.now });
-    return { batch: toBatch(await trx('perso_batches').where({ id: batchId }).first()), invalid };
+    return { batch: toBatch(await trx('perso_batches').where({ id: batch.id }).first()), invalid };
   });
 }
 
@@ -154,7 +183,7 @@ export function withField(field: string, reason: string): string {
 }
 
 /** A page of Marked contracts without a batch after `afterId`; on PostgreSQL locked, skipping rows others hold. */
-function lockedMarkedPage(trx: Knex.Transaction, afterId: number, limit: number): Promise<ContractWithClientRow[]> {
+function lockedMarkedPage(trx: Knex.Transaction, afterId: number, limit: number): Promise<PersoRow[]> {
   const query = markedQuery(trx, afterId, limit);
   if (dialectOf(trx) === 'pg') query.forUpdate('c').skipLocked();
   else if (dialectOf(trx) === 'mysql') query.forUpdate();
@@ -164,7 +193,7 @@ function lockedMarkedPage(trx: Knex.Transaction, afterId: number, limit: number)
 function markedQuery(db: Knex | Knex.Transaction, afterId: number, limit: number) {
   return db('card_contracts as c')
     .join('clients as cl', 'cl.id', 'c.client_id')
-    .select(CONTRACT_WITH_CLIENT_COLUMNS)
+    .select(PERSO_COLUMNS)
     .where({ 'c.production_status': 'Marked' })
     .whereNull('c.batch_id')
     .andWhere('c.id', '>', afterId)
@@ -172,12 +201,14 @@ function markedQuery(db: Knex | Knex.Transaction, afterId: number, limit: number
     .limit(limit);
 }
 
-async function insertBatch(trx: Knex.Transaction, params: ClaimParams): Promise<number> {
+async function insertBatch(trx: Knex.Transaction, params: ClaimParams): Promise<ClaimedBatch> {
   const sequence = await nextSequence(trx, params.businessDate);
-  return insertReturningId(trx, 'perso_batches', {
-    business_date: params.businessDate, sequence, file_name: params.fileName(sequence), state: 'claimed',
+  const fileName = params.fileName(sequence);
+  const id = await insertReturningId(trx, 'perso_batches', {
+    business_date: params.businessDate, sequence, file_name: fileName, state: 'claimed',
     record_count: 0, hash_total: '0', attempts: 0, created_at: params.now, updated_at: params.now,
   });
+  return { id, sequence, fileName, createdAt: params.now };
 }
 
 /** The next daily sequence of a business date (1 for the first file of the day). */
@@ -283,17 +314,17 @@ export async function getBatch(db: Knex, batchId: number): Promise<Batch | undef
 export async function* batchContracts(db: Knex, batchId: number, cipher: PanCipher, pageSize = 1000): AsyncGenerator<ContractForPerso> {
   let after = 0;
   for (;;) {
-    const rows: Array<ContractWithClientRow & { record_number: number }> = await db('batch_items as bi')
+    const rows: Array<PersoRow & { record_number: number }> = await db('batch_items as bi')
       .join('card_contracts as c', 'c.id', 'bi.contract_id')
       .join('clients as cl', 'cl.id', 'c.client_id')
-      .select([...CONTRACT_WITH_CLIENT_COLUMNS, 'bi.record_number'])
+      .select([...PERSO_COLUMNS, 'bi.record_number'])
       .where('bi.batch_id', batchId)
       .andWhere('bi.record_number', '>', after)
       .orderBy('bi.record_number')
       .limit(pageSize);
     if (!rows.length) return;
     after = Number(rows[rows.length - 1]!.record_number);
-    for (const row of rows) yield toContractForPerso(row, cipher);
+    for (const row of rows) yield toPerso(row, cipher);
   }
 }
 
@@ -301,9 +332,9 @@ export async function* batchContracts(db: Knex, batchId: number, cipher: PanCiph
 export async function* markedContracts(db: Knex, cipher: PanCipher, pageSize = 1000): AsyncGenerator<ContractForPerso> {
   let after = 0;
   for (;;) {
-    const rows: ContractWithClientRow[] = await markedQuery(db, after, pageSize);
+    const rows: PersoRow[] = await markedQuery(db, after, pageSize);
     if (!rows.length) return;
     after = Number(rows[rows.length - 1]!.id);
-    for (const row of rows) yield toContractForPerso(row, cipher);
+    for (const row of rows) yield toPerso(row, cipher);
   }
 }

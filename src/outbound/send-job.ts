@@ -2,10 +2,11 @@ import { makeCalendar, type BusinessCalendar } from '../calendar/index.js';
 import type { Config } from '../config/schema.js';
 import {
   batchContracts, claimBatch, confirmBatch, getBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches,
-  type Batch, type InvalidCard,
+  type Batch, type EncryptedFile, type InvalidCard,
 } from '../db/batches.js';
 import { nowIso, type Db } from '../db/connection.js';
 import { PermanentError, messageOf } from '../errors.js';
+import type { ContractForPerso } from '../domain/contract.js';
 import type { Clock, SendJob, SendOptions, SendResult } from '../jobs.js';
 import { scrub, type Logger } from '../log.js';
 import type { PanCipher } from '../security/pan.js';
@@ -13,6 +14,7 @@ import { withSession, type Transport } from '../transport/remote.js';
 import { buildEncryptedFile } from './build.js';
 import { alreadyDelivered, outboxIntact } from './deliver.js';
 import { dryRunSend } from './dry-run.js';
+import { Feed } from './feed.js';
 import { archiveFile, purgeArchive, sendFolders } from './files.js';
 import { holdLease, type HeldLease } from './lease.js';
 import { makePersoFileMaker } from './perso-file-maker.js';
@@ -32,7 +34,7 @@ export interface SendJobDeps {
   calendar?: BusinessCalendar;
   /** default: layout and keys from config, loaded at the start of each run */
   makeFileMaker?: (now: Date) => Promise<PersoFileMaker>;
-  faults?: { at?(point: SendFaultPoint, batch: Batch): void | Promise<void> };
+  faults?: { at?(point: SendFaultPoint, batch: Pick<Batch, 'id' | 'fileName'>): void | Promise<void> };
 }
 
 /** At most this many Invalid cards are listed in a result (all are in the database with their reason). */
@@ -49,7 +51,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
   const calendar = deps.calendar ?? makeCalendar(config.calendar);
   const folders = sendFolders(config.workDir);
   const makeFileMaker = deps.makeFileMaker ?? ((now: Date) => makePersoFileMaker(config, { log, now }));
-  const fault = async (point: SendFaultPoint, batch: Batch) => deps.faults?.at?.(point, batch);
+  const fault = async (point: SendFaultPoint, batch: Pick<Batch, 'id' | 'fileName'>) => deps.faults?.at?.(point, batch);
   const now = () => nowIso(clock);
 
   return {
@@ -85,24 +87,56 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     for (;;) {
       if (options.signal?.aborted) return result;
       lease.assertHeld();
+      const { claim, built } = await claimAndBuild(maker, lease, businessDate);
+      noteInvalid(result, claim.invalid);
+      if (!claim.batch) return result;
+      log.info({ batch: claim.batch.id, file: claim.batch.fileName, records: claim.batch.recordCount }, 'batch claimed');
+      try {
+        sent(await carryForward(maker, lease, claim.batch, built));
+      } finally {
+        // never leave a build writing the outbox behind a failed run: the next run may write the same file
+        await built?.catch(() => undefined);
+      }
+    }
+  }
+
+  /**
+   * The claim of one batch, its cards rendered and encrypted into the outbox as the claim reads them
+   * (each card read and decrypted once). The file only counts once the claim has committed and
+   * markEncrypted recorded it; if the claim fails, it rolls back and the build is abandoned.
+   */
+  async function claimAndBuild(maker: PersoFileMaker, lease: HeldLease, businessDate: string) {
+    const feed = new Feed<ContractForPerso>();
+    let built: Promise<EncryptedFile> | undefined;
+    try {
       const claim = await claimBatch(db, {
         businessDate, maxCards: config.perso.maxCardsPerFile, fileName: (seq) => maker.fileName(businessDate, seq),
         validate: (contract) => maker.validate(contract, businessDate), cipher, now: now(),
         beforePage: (trx) => lease.renewWithin(trx),
+        onClaimed: async (batch, contracts) => {
+          built ??= buildEncryptedFile({
+            maker, fileName: batch.fileName, outbox: folders.outbox, contracts: feed,
+            identity: { businessDate, sequence: batch.sequence, createdAt: new Date(batch.createdAt) },
+            onFirstBytes: () => fault('encrypting', batch),
+          });
+          await Promise.race([feed.push(contracts), built.then(() => { throw new Error('the file ended before the claim'); })]);
+        },
       });
-      noteInvalid(result, claim.invalid);
-      if (!claim.batch) return result;
-      log.info({ batch: claim.batch.id, file: claim.batch.fileName, records: claim.batch.recordCount }, 'batch claimed');
-      sent(await carryForward(maker, lease, claim.batch));
+      feed.end();
+      return { claim, built };
+    } catch (err) {
+      feed.fail(err);
+      await built?.catch(() => undefined);
+      throw err;
     }
   }
 
   /** Moves one batch through its remaining states; a failure is counted on the batch and rethrown. */
-  async function carryForward(maker: PersoFileMaker, lease: HeldLease, batch: Batch): Promise<Batch> {
+  async function carryForward(maker: PersoFileMaker, lease: HeldLease, batch: Batch, built?: Promise<EncryptedFile>): Promise<Batch> {
     let current = batch;
     try {
       if (current.state === 'claimed') await fault('claimed', current);
-      if (current.state === 'claimed') current = await encrypt(maker, lease, current);
+      if (current.state === 'claimed') current = await encrypt(maker, lease, current, built);
       if (current.state === 'encrypted') current = await upload(maker, lease, current);
       if (current.state === 'uploaded') current = await confirm(lease, current);
       return current;
@@ -114,9 +148,9 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     }
   }
 
-  /** claimed → encrypted (also used again when the outbox file was lost before upload). */
-  async function encrypt(maker: PersoFileMaker, lease: HeldLease, batch: Batch): Promise<Batch> {
-    const file = await buildEncryptedFile({
+  /** claimed → encrypted: the file built during the claim, else rendered again from batch_items (same clear bytes). */
+  async function encrypt(maker: PersoFileMaker, lease: HeldLease, batch: Batch, built?: Promise<EncryptedFile>): Promise<Batch> {
+    const file = built ? await built : await buildEncryptedFile({
       maker, fileName: batch.fileName, outbox: folders.outbox,
       identity: { businessDate: batch.businessDate, sequence: batch.sequence, createdAt: new Date(batch.createdAt) },
       contracts: batchContracts(db, batch.id, cipher),

