@@ -9,8 +9,10 @@ export function batchProgressOf(db: Db): BatchProgress {
       const dates = (await unfinishedBatches(db)).map((b) => b.businessDate);
       return [...new Set(dates)].sort();
     },
-    async hasSentBatch(businessDate) {
-      const row = await db('perso_batches').where({ business_date: businessDate, state: 'sent' }).first('id');
+    async hasSentBatch(businessDate, since) {
+      // sent_at is UTC ISO text on every dialect: text order is time order
+      const row = await db('perso_batches').where({ business_date: businessDate, state: 'sent' })
+        .andWhere('sent_at', '>=', since.toISOString()).first('id');
       return row !== undefined;
     },
   };

@@ -25,8 +25,8 @@ export interface SchedulePlan {
   sendSlotsBetween(from: Date, to: Date): SendSlot[];
   /** true when a receive poll (every N minutes from midnight in the zone) falls in (from, to] */
   receiveDueBetween(from: Date, to: Date): boolean;
-  /** the business date whose first cut-off is the latest one at or before `now` */
-  lastCutOffDate(now: Date): { date: string; at: Date };
+  /** the latest cut-off at or before `now` on a business day, with its business date */
+  lastCutOff(now: Date): { date: string; at: Date };
 }
 
 export function makeSchedulePlan(calendar: BusinessCalendar, schedule: Config['schedule']): SchedulePlan {
@@ -69,16 +69,16 @@ export function makeSchedulePlan(calendar: BusinessCalendar, schedule: Config['s
     return Math.round((instant.getTime() - instantOf(date, '00:00').getTime()) / MINUTE);
   }
 
-  function lastCutOffDate(now: Date): { date: string; at: Date } {
+  function lastCutOff(now: Date): { date: string; at: Date } {
     const today = dateInZone(now, timezone);
     let date = calendar.isBusinessDay(today) ? today : calendar.previousBusinessDay(today);
-    let at = instantOf(date, times[0]!);
-    if (at > now) {
+    let passed = times.map((t) => instantOf(date, t)).filter((at) => at <= now);
+    if (!passed.length) {
       date = calendar.previousBusinessDay(date);
-      at = instantOf(date, times[0]!);
+      passed = times.map((t) => instantOf(date, t));
     }
-    return { date, at };
+    return { date, at: passed[passed.length - 1]! };
   }
 
-  return { sendSlotsBetween, receiveDueBetween, lastCutOffDate };
+  return { sendSlotsBetween, receiveDueBetween, lastCutOff };
 }

@@ -9,8 +9,8 @@ import type { SchedulePlan } from './plan.js';
 export interface BatchProgress {
   /** business dates of batches not yet sent (claimed, encrypted or uploaded), oldest first */
   unfinishedDates(): Promise<string[]>;
-  /** true when a batch of the business date reached the bureau */
-  hasSentBatch(businessDate: string): Promise<boolean>;
+  /** true when a batch of the business date reached the bureau at or after `since` */
+  hasSentBatch(businessDate: string, since: Date): Promise<boolean>;
 }
 
 export interface SchedulerDeps {
@@ -105,15 +105,15 @@ export function makeScheduler(deps: SchedulerDeps): Scheduler {
 
   /**
    * At activation: one send run when batches are unfinished (a crash mid-run) or, with catchUp,
-   * when the last business day's cut-off passed without a sent batch. A send run always carries
-   * unfinished batches forward first, then sends what is marked, for the last cut-off's date.
+   * when the last cut-off passed without a batch sent since. A send run always carries unfinished
+   * batches forward first, then sends what is marked, for the last cut-off's business date.
    */
   async function startupSend(now: Date): Promise<SendRequest | undefined> {
-    const last = plan.lastCutOffDate(now);
+    const last = plan.lastCutOff(now);
     const unfinished = await deps.batches.unfinishedDates();
-    const missed = deps.schedule.catchUp && !(await deps.batches.hasSentBatch(last.date));
+    const missed = deps.schedule.catchUp && !(await deps.batches.hasSentBatch(last.date, last.at));
     if (unfinished.length) log.info({ businessDates: unfinished }, 'unfinished batches found: resuming them');
-    if (missed) log.info({ businessDate: last.date, cutOff: last.at.toISOString() }, 'cut-off passed without a sent batch: catching up');
+    if (missed) log.info({ businessDate: last.date, cutOff: last.at.toISOString() }, 'cut-off passed without a batch sent since: catching up');
     if (!unfinished.length && !missed) return undefined;
     const reason = [unfinished.length ? 'resume' : '', missed ? 'catch-up' : ''].filter(Boolean).join(' and ');
     return { reason, options: { businessDate: last.date } };

@@ -49,11 +49,12 @@ describe('daemon scheduler (controllable clock)', () => {
 
   const sendDates = (calls: SendOptions[]) => calls.map((c) => c.businessDate);
 
-  async function insertBatch(businessDate: string, state: string, sequence = 1): Promise<void> {
+  /** a batch of the business date; a sent one was sent at `sentAt` (default: that day, 17:00:05 Berlin in winter) */
+  async function insertBatch(businessDate: string, state: string, sequence = 1, sentAt = `${businessDate}T16:00:05.000Z`): Promise<void> {
     const now = new Date().toISOString();
     await db('perso_batches').insert({
       business_date: businessDate, sequence, file_name: `BXISSUER_PERSO_${businessDate.replaceAll('-', '')}_${String(sequence).padStart(6, '0')}.dat.pgp`,
-      state, created_at: now, updated_at: now,
+      state, created_at: now, updated_at: now, sent_at: state === 'sent' ? sentAt : null,
     });
   }
 
@@ -183,6 +184,22 @@ describe('daemon scheduler (controllable clock)', () => {
       assert.deepEqual(sendJob.calls, []);
     });
 
+    it('a batch sent before the cut-off (by hand, in the morning) does not count: the cut-off is caught up', async () => {
+      await insertBatch('2026-11-27', 'sent', 1, '2026-11-27T09:00:00.000Z');
+      const { sendJob, scheduler } = setup('2026-11-29T12:00:00Z', { catchUp: true });
+      await scheduler.activate();
+      await scheduler.settled();
+      assert.deepEqual(sendDates(sendJob.calls), ['2026-11-27']);
+    });
+
+    it('with two cut-offs a day, the later one missed is caught up', async () => {
+      await insertBatch('2026-11-27', 'sent', 1, '2026-11-27T10:00:04.000Z'); // the 11:00 Berlin run
+      const { sendJob, scheduler } = setup('2026-11-27T17:00:00Z', { catchUp: true, sendAt: ['11:00', '17:00'] });
+      await scheduler.activate();
+      await scheduler.settled();
+      assert.deepEqual(sendDates(sendJob.calls), ['2026-11-27']);
+    });
+
     it('does nothing when catchUp is off', async () => {
       const { sendJob, scheduler } = setup('2026-11-30T08:00:00Z', { catchUp: false });
       await scheduler.activate();
@@ -276,9 +293,12 @@ describe('schedule plan', () => {
   });
 
   it('the last cut-off before an instant is on the last business day', () => {
-    assert.equal(plan.lastCutOffDate(new Date('2026-12-28T10:00:00Z')).date, '2026-12-24');
-    assert.equal(plan.lastCutOffDate(new Date('2026-12-28T16:00:00Z')).date, '2026-12-28');
-    assert.equal(plan.lastCutOffDate(new Date('2026-12-28T15:59:59Z')).date, '2026-12-24');
+    assert.equal(plan.lastCutOff(new Date('2026-12-28T10:00:00Z')).date, '2026-12-24');
+    assert.equal(plan.lastCutOff(new Date('2026-12-28T16:00:00Z')).date, '2026-12-28');
+    assert.equal(plan.lastCutOff(new Date('2026-12-28T15:59:59Z')).at.toISOString(), '2026-12-24T16:00:00.000Z');
+    const twice = makeSchedulePlan(makeCalendar(config.calendar), { ...config.schedule, sendAt: ['17:00', '11:00'] });
+    assert.equal(twice.lastCutOff(new Date('2026-12-28T12:00:00Z')).at.toISOString(), '2026-12-28T10:00:00.000Z');
+    assert.equal(twice.lastCutOff(new Date('2026-12-28T09:00:00Z')).at.toISOString(), '2026-12-24T16:00:00.000Z');
   });
 
   it('receive polls on multiples of the interval from midnight in the zone', () => {
