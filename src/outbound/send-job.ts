@@ -108,18 +108,24 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
   async function claimAndBuild(maker: PersoFileMaker, lease: HeldLease, businessDate: string) {
     const feed = new Feed<ContractForPerso>();
     let built: Promise<EncryptedFile> | undefined;
+    let buildStopped: Promise<never> | undefined;
     try {
       const claim = await claimBatch(db, {
         businessDate, maxCards: config.perso.maxCardsPerFile, fileName: (seq) => maker.fileName(businessDate, seq),
         validate: (contract) => maker.validate(contract, businessDate), cipher, now: now(),
         beforePage: (trx) => lease.renewWithin(trx),
         onClaimed: async (batch, contracts) => {
-          built ??= buildEncryptedFile({
-            maker, fileName: batch.fileName, outbox: folders.outbox, contracts: feed,
-            identity: { businessDate, sequence: batch.sequence, createdAt: new Date(batch.createdAt) },
-            onFirstBytes: () => fault('encrypting', batch),
-          });
-          await Promise.race([feed.push(contracts), built.then(() => { throw new Error('the file ended before the claim'); })]);
+          if (!built) {
+            built = buildEncryptedFile({
+              maker, fileName: batch.fileName, outbox: folders.outbox, contracts: feed,
+              identity: { businessDate, sequence: batch.sequence, createdAt: new Date(batch.createdAt) },
+              onFirstBytes: () => fault('encrypting', batch),
+            });
+            // a build that stops taking cards (failed) must fail the claim, not leave it waiting
+            buildStopped = built.then(() => Promise.reject(new Error('the file ended before the claim')));
+            buildStopped.catch(() => undefined);
+          }
+          await Promise.race([feed.push(contracts), buildStopped!]);
         },
       });
       feed.end();
