@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as openpgp from 'openpgp';
@@ -6,17 +6,17 @@ import { dateInZone, makeCalendar, type BusinessCalendar } from '../calendar/ind
 import type { LoadedConfig } from '../config/load.js';
 import { decryptToFile, loadPrivateKey } from '../crypto/pgp.js';
 import { loadKeyFile } from '../crypto/pgp-keys.js';
-import { encryptRsaReport } from '../crypto/rsa.js';
 import { messageOf } from '../errors.js';
-import { buildReportXml, type ReportHeader } from '../inbound/report-format.js';
+import type { ReportHeader } from '../inbound/report-format.js';
 import type { Clock } from '../jobs.js';
 import type { Logger } from '../log.js';
 import { loadLayout } from '../perso/layout.js';
 import type { Layout } from '../perso/layout-types.js';
 import { loadBureauState, saveBureauState, type BureauState } from './bureau-state.js';
-import { decideRecords, rejectWholeFile, seededRandom, type Decisions } from './decide.js';
+import { fileRejection, makeDecider, type DeciderContext, type Decisions, type Rejection, type Shipment, type Stock } from './decide.js';
 import { SANDBOX_KEY_FILES } from './keys.js';
-import { checkPersoFile, type CheckedFile } from './perso-check.js';
+import { checkPersoFile, readDetailRecords, type CheckedFile, type FileExpectations } from './perso-check.js';
+import { nextReportName, writeEncryptedReport, type ReportParts } from './report-writer.js';
 import type { BureauSettings } from './settings.js';
 
 export interface BureauSimulatorDeps {
@@ -31,6 +31,8 @@ export interface BureauSimulatorDeps {
   settings: BureauSettings;
   log: Logger;
   clock?: Clock;
+  /** keep every decision in AnsweredFile.decisions (the demo checks them; memory grows with the file) */
+  keepDecisions?: boolean;
 }
 
 /** One personalization file answered with one report. */
@@ -42,7 +44,12 @@ export interface AnsweredFile {
   reason?: string;
   recordsReceived: number;
   signatureVerified: boolean;
-  decisions: Decisions;
+  rejected: number;
+  shipped: number;
+  expected: number;
+  stock: Stock[];
+  /** every rejection and shipment, when the simulator keeps them (keepDecisions) */
+  decisions?: Decisions;
 }
 
 export interface BureauSimulator {
@@ -93,35 +100,37 @@ export function makeBureauSimulator(deps: BureauSimulatorDeps): BureauSimulator 
   }
 
   async function answerFile(name: string, ids: { date: string; seq: string }, state: BureauState): Promise<AnsweredFile> {
-    const { bureau, issuer } = await loadKeys();
     const now = clock();
     const reportDate = dateInZone(now, config.schedule.timezone);
-    const opened = await openFile(join(inbound, name), bureau, issuer, layout, {
+    const expect: FileExpectations = {
       issuer: config.issuer.code, bureau: config.bureau.code, environment: config.environment,
       businessDate: ids.date, fileSequence: ids.seq, lineEnding: config.perso.lineEnding,
+    };
+    return withClearFile(join(inbound, name), await loadKeys(), async (clear) => {
+      const checked: CheckedFile = clear.file !== undefined
+        ? await checkPersoFile(clear.file, layout, expect)
+        : { ok: false, reason: clear.reason ?? 'cannot decrypt', records: 0 };
+      const tally = new Tally(deps.keepDecisions ?? false);
+      const header: ReportHeader = {
+        issuer: config.issuer.code, bureau: config.bureau.code, reportDate, createdAt: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        sourceFile: name, recordsReceived: checked.records,
+      };
+      const decider: DeciderContext = { settings, calendar, reportDate, fileName: name, stock: new Map(Object.entries(state.stock)) };
+      const parts = checked.ok ? acceptedReport(header, clear.file!, layout, decider, tally) : rejectedReport(header, clear.file, layout, checked.reason, tally);
+      const reportName = nextReportName(state, config.issuer.code, reportDate, reportFolders);
+      await writeEncryptedReport(outbound, reportName, parts, rsaPublicKey);
+      for (const item of tally.stock) state.stock[item.productCode] = item.closing;
+      state.answered[name] = { report: reportName, accepted: checked.ok, at: now.toISOString() };
+      const answer: AnsweredFile = {
+        sourceFile: name, reportName, accepted: checked.ok, recordsReceived: checked.records, signatureVerified: clear.signatureVerified,
+        ...tally.counts(), ...(checked.ok ? {} : { reason: checked.reason }),
+      };
+      log.info({
+        file: name, report: reportName, accepted: answer.accepted, records: answer.recordsReceived,
+        rejected: answer.rejected, shipped: answer.shipped, expected: answer.expected, reason: answer.reason,
+      }, 'sandbox bureau: answered a personalization file');
+      return answer;
     });
-    const checked = opened.checked;
-    const stock = new Map(Object.entries(state.stock));
-    const decisions = checked.ok
-      ? decideRecords(checked.records, { settings, calendar, reportDate, rng: seededRandom(settings.seed, name), stock })
-      : rejectWholeFile(checked.records, checked.reason);
-    const header: ReportHeader = {
-      issuer: config.issuer.code, bureau: config.bureau.code, reportDate, createdAt: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      sourceFile: name, recordsReceived: checked.records.length,
-    };
-    const reportName = nextReportName(state, config.issuer.code, reportDate, reportFolders);
-    writeReport(outbound, reportName, encryptRsaReport(Buffer.from(buildReportXml({ header, ...decisions }), 'utf8'), rsaPublicKey));
-    for (const item of decisions.stock) state.stock[item.productCode] = item.closing;
-    state.answered[name] = { report: reportName, accepted: checked.ok, at: now.toISOString() };
-    const answer: AnsweredFile = {
-      sourceFile: name, reportName, accepted: checked.ok, recordsReceived: checked.records.length,
-      signatureVerified: opened.signatureVerified, decisions, ...(checked.ok ? {} : { reason: checked.reason }),
-    };
-    log.info({
-      file: name, report: reportName, accepted: answer.accepted, records: answer.recordsReceived,
-      rejected: decisions.rejections.length, shipments: decisions.shipments.length, reason: answer.reason,
-    }, 'sandbox bureau: answered a personalization file');
-    return answer;
   }
 
   let timer: NodeJS.Timeout | undefined;
@@ -148,25 +157,97 @@ export function makeBureauSimulator(deps: BureauSimulatorDeps): BureauSimulator 
   };
 }
 
-/** Decrypts into a private temp folder, checks the clear file, and removes it whatever happens. */
-async function openFile(
-  path: string, bureau: openpgp.PrivateKey, issuer: openpgp.PublicKey | undefined, layout: Layout,
-  expect: Parameters<typeof checkPersoFile>[2],
-): Promise<{ checked: CheckedFile; signatureVerified: boolean }> {
+type ClearFile = { file: string; signatureVerified: boolean; reason?: undefined } | { file?: undefined; signatureVerified: false; reason: string };
+
+/** Decrypts into a private temp folder for `use`, and removes the clear file whatever happens. */
+async function withClearFile<T>(
+  path: string, keys: { bureau: openpgp.PrivateKey; issuer?: openpgp.PublicKey }, use: (clear: ClearFile) => Promise<T>,
+): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'bx-bureau-'));
   try {
-    const destination = join(dir, 'clear.dat');
-    let signatureVerified = false;
+    const file = join(dir, 'clear.dat');
+    let clear: ClearFile;
     try {
-      ({ signatureVerified } = await decryptToFile(createReadStream(path), {
-        decryptionKey: bureau, verificationKeys: issuer ? [issuer] : undefined, destination, maxBytes: MAX_CLEAR_BYTES,
-      }));
+      const { signatureVerified } = await decryptToFile(createReadStream(path), {
+        decryptionKey: keys.bureau, verificationKeys: keys.issuer ? [keys.issuer] : undefined, destination: file, maxBytes: MAX_CLEAR_BYTES,
+      });
+      clear = { file, signatureVerified };
     } catch (err) {
-      return { checked: { ok: false, reason: `cannot decrypt or verify: ${messageOf(err)}`, records: [] }, signatureVerified };
+      clear = { signatureVerified: false, reason: `cannot decrypt or verify: ${messageOf(err)}` };
     }
-    return { checked: await checkPersoFile(destination, layout, expect), signatureVerified };
+    return await use(clear);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** An accepted file's report: rejections in one pass over the file, shipments in a second, with the same decisions. */
+function acceptedReport(header: ReportHeader, file: string, layout: Layout, ctx: DeciderContext, tally: Tally): ReportParts {
+  const shipping = makeDecider(ctx);
+  return {
+    header,
+    rejections: (function* () {
+      const deciding = makeDecider(ctx);
+      for (const record of readDetailRecords(file, layout)) {
+        const { rejection } = deciding.decide(record);
+        if (rejection) yield tally.rejection(rejection);
+      }
+    })(),
+    shipments: (function* () {
+      for (const record of readDetailRecords(file, layout)) {
+        const { shipment } = shipping.decide(record);
+        if (shipment) yield tally.shipment(shipment);
+      }
+    })(),
+    stock: (function* () {
+      tally.stock = shipping.stock();
+      yield* tally.stock;
+    })(),
+  };
+}
+
+/** A broken file's report: every record that can be read is rejected with the reason. */
+function rejectedReport(header: ReportHeader, file: string | undefined, layout: Layout, reason: string, tally: Tally): ReportParts {
+  return {
+    header,
+    rejections: (function* () {
+      if (file) for (const record of readDetailRecords(file, layout)) yield tally.rejection(fileRejection(record, reason));
+    })(),
+    shipments: [],
+    stock: [],
+  };
+}
+
+/** Counts what a report says while it is written; keeps the records only when asked to. */
+class Tally {
+  private rejected = 0;
+  private shipped = 0;
+  private expected = 0;
+  stock: Stock[] = [];
+  private readonly kept: Decisions | undefined;
+
+  constructor(keep: boolean) {
+    this.kept = keep ? { rejections: [], shipments: [], stock: [] } : undefined;
+  }
+
+  rejection(r: Rejection): Rejection {
+    this.rejected++;
+    this.kept?.rejections.push(r);
+    return r;
+  }
+
+  shipment(s: Shipment): Shipment {
+    if (s.shipDate) this.shipped++;
+    else this.expected++;
+    this.kept?.shipments.push(s);
+    return s;
+  }
+
+  counts() {
+    return {
+      rejected: this.rejected, shipped: this.shipped, expected: this.expected, stock: this.stock,
+      ...(this.kept ? { decisions: { ...this.kept, stock: this.stock } } : {}),
+    };
   }
 }
 
@@ -180,28 +261,4 @@ async function loadBureauKeys(keysDir: string, verifySignature: boolean) {
 export function persoFileNameRegex(pattern: string, issuer: string): RegExp {
   const escaped = pattern.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
   return new RegExp('^' + escaped.replace('{issuer}', issuer).replace('{date}', '(?<date>\\d{8})').replace('{seq}', '(?<seq>\\d{6})') + '$');
-}
-
-/** The next report name of the day; a name already on the server (a lost state file) is skipped, never reused. */
-function nextReportName(state: BureauState, issuer: string, reportDate: string, folders: string[]): string {
-  const day = reportDate.replace(/-/g, '');
-  for (let seq = (state.reportSequence[day] ?? 0) + 1; ; seq++) {
-    const name = `${issuer}_REPORT_${day}_${String(seq).padStart(6, '0')}.xml.rsa`;
-    if (folders.some((dir) => existsSync(join(dir, name)))) continue;
-    state.reportSequence[day] = seq;
-    return name;
-  }
-}
-
-/** Writes under a temp name, then links to the final name (never replacing one) and drops the temp. */
-function writeReport(outbound: string, name: string, content: Buffer): void {
-  mkdirSync(outbound, { recursive: true });
-  const temp = join(outbound, `${name}.part`);
-  writeFileSync(temp, content, { mode: 0o644 });
-  try {
-    if (existsSync(join(outbound, name))) throw new Error(`report ${name} already exists in ${outbound}`);
-    linkSync(temp, join(outbound, name));
-  } finally {
-    unlinkSync(temp);
-  }
 }

@@ -8,7 +8,7 @@ export type Rejection = Omit<RejectionRecord, 'path'>;
 export type Shipment = Omit<ShipmentRecord, 'path'>;
 export type Stock = Omit<StockItem, 'path'>;
 
-/** The bureau's answer to one file, before it is written as XML. */
+/** The bureau's answer to one file, as records (kept only on request: reports are written streaming). */
 export interface Decisions {
   rejections: Rejection[];
   shipments: Shipment[];
@@ -50,41 +50,56 @@ function digits(rng: () => number, n: number): string {
   return s;
 }
 
+export interface DeciderContext {
+  settings: BureauSettings;
+  calendar: BusinessCalendar;
+  /** YYYY-MM-DD */
+  reportDate: string;
+  /** seeds the decisions, with the file name: the same file is decided the same way in every pass */
+  fileName: string;
+  /** closing stock per product before this file */
+  stock: ReadonlyMap<string, number>;
+}
+
+export type Decision = { rejection: Rejection; shipment?: undefined } | { shipment: Shipment; rejection?: undefined };
+
+export interface RecordDecider {
+  /** the fate of the next record of an accepted file (call in file order) */
+  decide(record: ReceivedRecord): Decision;
+  /** stock per product used so far: some plastics spoil in production */
+  stock(): Stock[];
+}
+
 /**
- * Decides the fate of each record of an accepted file: a share rejected with realistic codes,
- * the rest shipped (today, with courier and tracking) or expected on one of the next business
- * days; plastics used per product come out of the stock, and a product out of stock rejects.
+ * Decides record by record: a share rejected with realistic codes, the rest shipped (today, with
+ * courier and tracking) or expected on one of the next business days; the plastics used per product
+ * come out of the stock, and a product out of stock rejects. Two deciders for the same context make
+ * the same decisions, so a report can be written in several passes over the file.
  */
-export function decideRecords(
-  records: ReceivedRecord[], ctx: { settings: BureauSettings; calendar: BusinessCalendar; reportDate: string; rng: () => number; stock: Map<string, number> },
-): Decisions {
-  const { settings, calendar, reportDate, rng } = ctx;
-  const rejections: Rejection[] = [];
-  const shipments: Shipment[] = [];
+export function makeDecider(ctx: DeciderContext): RecordDecider {
+  const { settings, calendar, reportDate } = ctx;
+  const rng = seededRandom(settings.seed, ctx.fileName);
   const used = new Map<string, number>();
   const opening = (product: string) => ctx.stock.get(product) ?? settings.stock.opening[product] ?? settings.stock.defaultOpening;
-  for (const r of records) {
-    const ids = { recordSequence: r.recordSequence, cardContractId: r.contractId, plasticId: r.plasticId };
-    if (rng() < settings.rejectRate) {
-      const { code, reason } = pickWeighted(REJECT_REASONS, rng);
-      rejections.push({ ...ids, code, reason });
-      continue;
-    }
-    const usedSoFar = used.get(r.productCode) ?? 0;
-    if (usedSoFar >= opening(r.productCode)) {
-      rejections.push({ ...ids, ...OUT_OF_STOCK });
-      continue;
-    }
-    used.set(r.productCode, usedSoFar + 1);
-    const courier = COURIERS[r.deliveryMethod] ?? COURIERS['1']!;
-    const expected = calendar.nextBusinessDay(reportDate, 1 + Math.floor(rng() * settings.shipWithinBusinessDays));
-    if (rng() < settings.shipRate) {
-      shipments.push({ ...ids, expectedShipDate: reportDate, shipDate: reportDate, courier: courier.courier, trackingNumber: courier.tracking(rng) });
-    } else {
-      shipments.push({ ...ids, expectedShipDate: expected, shipDate: null, courier: courier.courier, trackingNumber: '' });
-    }
-  }
-  return { rejections, shipments, stock: stockMovements(used, opening, settings, rng) };
+  return {
+    decide(r) {
+      const ids = { recordSequence: r.recordSequence, cardContractId: r.contractId, plasticId: r.plasticId };
+      if (rng() < settings.rejectRate) {
+        const { code, reason } = pickWeighted(REJECT_REASONS, rng);
+        return { rejection: { ...ids, code, reason } };
+      }
+      const usedSoFar = used.get(r.productCode) ?? 0;
+      if (usedSoFar >= opening(r.productCode)) return { rejection: { ...ids, ...OUT_OF_STOCK } };
+      used.set(r.productCode, usedSoFar + 1);
+      const courier = COURIERS[r.deliveryMethod] ?? COURIERS['1']!;
+      const expected = calendar.nextBusinessDay(reportDate, 1 + Math.floor(rng() * settings.shipWithinBusinessDays));
+      if (rng() < settings.shipRate) {
+        return { shipment: { ...ids, expectedShipDate: reportDate, shipDate: reportDate, courier: courier.courier, trackingNumber: courier.tracking(rng) } };
+      }
+      return { shipment: { ...ids, expectedShipDate: expected, shipDate: null, courier: courier.courier, trackingNumber: '' } };
+    },
+    stock: () => stockMovements(used, opening, settings, seededRandom(settings.seed, `${ctx.fileName}:stock`)),
+  };
 }
 
 /** Stock per product used in this file: some plastics spoil in production. */
@@ -96,14 +111,9 @@ function stockMovements(used: Map<string, number>, opening: (p: string) => numbe
   });
 }
 
-/** A broken file: every record that could be read is rejected with the reason. */
-export function rejectWholeFile(records: ReceivedRecord[], reason: string): Decisions {
-  const text = `File rejected: ${reason}`;
-  return {
-    rejections: records.map((r) => ({ recordSequence: r.recordSequence, cardContractId: r.contractId, plasticId: r.plasticId, code: FILE_REJECTED_CODE, reason: text })),
-    shipments: [],
-    stock: [],
-  };
+/** A record of a broken file: rejected with the reason the whole file was. */
+export function fileRejection(r: ReceivedRecord, reason: string): Rejection {
+  return { recordSequence: r.recordSequence, cardContractId: r.contractId, plasticId: r.plasticId, code: FILE_REJECTED_CODE, reason: `File rejected: ${reason}` };
 }
 
 function pickWeighted<T extends { weight: number }>(items: readonly T[], rng: () => number): T {

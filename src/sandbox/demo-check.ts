@@ -58,6 +58,7 @@ function expectations(answers: AnsweredFile[]): Map<string, Expected> {
   const map = new Map<string, Expected>();
   const keyOf = (r: { cardContractId: string; plasticId: string }) => `${canonicalId(r.cardContractId)}/${canonicalId(r.plasticId)}`;
   for (const a of answers) {
+    if (!a.decisions) throw new Error(`the sandbox bureau did not keep its decisions for ${a.sourceFile} (keepDecisions)`);
     for (const r of a.decisions.rejections) map.set(keyOf(r), { kind: 'Rejected', code: r.code, file: a.sourceFile });
     for (const s of a.decisions.shipments) {
       map.set(keyOf(s), { kind: 'Shipped', expectedShipDate: s.expectedShipDate, shipDate: s.shipDate, trackingNumber: s.trackingNumber, file: a.sourceFile });

@@ -30,8 +30,8 @@ export function formatDemoSummary(o: DemoOutcome): string {
   const dir = o.sandbox.dir;
   const rel = (p: string) => relative(dir, p);
   const cfg = o.sandbox.configFile;
-  const rejections = o.answers.flatMap((a) => a.decisions.rejections);
-  const shipments = o.answers.flatMap((a) => a.decisions.shipments);
+  const rejections = o.answers.flatMap((a) => a.decisions?.rejections ?? []);
+  const shipments = o.answers.flatMap((a) => a.decisions?.shipments ?? []);
   const shipped = shipments.filter((s) => s.shipDate);
   const expected = shipments.filter((s) => !s.shipDate).map((s) => s.expectedShipDate!).sort();
   const invalid = o.status.contracts.Invalid ?? 0;

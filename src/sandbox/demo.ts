@@ -122,11 +122,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
 async function startBureau(
   config: LoadedConfig, sandbox: InitResult, options: { log: Logger; seed: number; server?: DemoOptions['server'] },
 ): Promise<{ simulator: BureauSimulator; close(): Promise<void> }> {
-  if (!options.server) return startSandbox(config, { log: options.log, seed: options.seed, poll: false });
+  if (!options.server) return startSandbox(config, { log: options.log, seed: options.seed, poll: false, keepDecisions: true });
   config.sftp = options.server.sftp;
   const simulator = makeBureauSimulator({
     config, sftpRoot: options.server.root, keysDir: sandbox.keysDir, stateFile: join(sandbox.dir, BUREAU_STATE_FILE),
-    settings: loadBureauSettings(sandbox.settingsFile, { seed: options.seed }), log: options.log,
+    settings: loadBureauSettings(sandbox.settingsFile, { seed: options.seed }), log: options.log, keepDecisions: true,
   });
   return { simulator, close: () => simulator.stop() };
 }

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { messageOf } from '../errors.js';
 import type { Layout, RecordSpec, Source } from '../perso/layout-types.js';
 import { parsePersoRecord, specOf } from '../perso/parse.js';
@@ -26,12 +26,11 @@ export interface FileExpectations {
 }
 
 /**
- * The result of the strict check. A broken file still lists the detail records that could be read
- * (leniently, by position), so that the report can reject each of them.
+ * The result of the strict check, and how many detail records `readDetailRecords` will yield: in a
+ * broken file, those that can still be read by position, so that the report rejects each of them.
+ * Nothing per record is kept: the report is written in further passes over the file.
  */
-export type CheckedFile =
-  | { ok: true; records: ReceivedRecord[] }
-  | { ok: false; reason: string; records: ReceivedRecord[] };
+export type CheckedFile = { ok: true; records: number } | { ok: false; reason: string; records: number };
 
 const HASH_MODULUS = 10n ** 15n;
 
@@ -43,6 +42,53 @@ export async function checkPersoFile(clearFile: string, layout: Layout, expect: 
 }
 
 type LineEnding = 'LF' | 'CRLF' | 'none';
+
+/**
+ * The detail records of a clear file, read by position (leniently: a record the strict check refused
+ * is still yielded when its ids are digits). Synchronous, so that a report writer can pull records
+ * while it writes; one 64 KiB buffer at a time.
+ */
+export function* readDetailRecords(file: string, layout: Layout): Generator<ReceivedRecord> {
+  const fd = openSync(file, 'r');
+  const buffer = Buffer.alloc(64 * 1024);
+  let rest = '';
+  let count = 0;
+  const recordOf = (line: string) => {
+    const record = detailAt(layout, line.endsWith('\r') ? line.slice(0, -1) : line, count + 1);
+    if (record) count++;
+    return record;
+  };
+  try {
+    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0;) {
+      const parts = (rest + buffer.toString('latin1', 0, n)).split('\n');
+      rest = parts.pop()!;
+      for (const part of parts) {
+        const record = recordOf(part);
+        if (record) yield record;
+      }
+    }
+    const last = rest === '' ? undefined : recordOf(rest);
+    if (last) yield last;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The detail record in a line, by field positions, if the line is one and its ids are digits. */
+function detailAt(layout: Layout, line: string, position: number): ReceivedRecord | undefined {
+  const spec = specOf(layout, line);
+  if (spec?.role !== 'detail') return undefined;
+  const get = (source: Source) => {
+    const f = spec.fields.find((x) => x.source === source);
+    return f ? line.slice(f.offset, f.offset + f.length).trimEnd() : '';
+  };
+  const record = {
+    recordSequence: /^\d+$/.test(get('record.sequence')) ? Number(get('record.sequence')) : position,
+    contractId: get('card.contractId'), plasticId: get('card.plasticId'),
+    productCode: get('card.productCode'), deliveryMethod: get('card.deliveryMethod'),
+  };
+  return /^\d+$/.test(record.contractId) && /^\d+$/.test(record.plasticId) ? record : undefined;
+}
 
 /** Records of a file without their line ending, and which ending each had. */
 async function* splitRecords(file: string): AsyncGenerator<{ text: string; ending: LineEnding }> {
@@ -58,7 +104,10 @@ async function* splitRecords(file: string): AsyncGenerator<{ text: string; endin
 }
 
 class PersoFileCheck {
-  private readonly records: ReceivedRecord[] = [];
+  /** detail records readDetailRecords yields */
+  private readable = 0;
+  /** detail records that passed the strict parser */
+  private details = 0;
   private problem: string | undefined;
   private lineNumber = 0;
   private header: Record<string, string> | undefined;
@@ -73,12 +122,12 @@ class PersoFileCheck {
     if (ending !== this.expect.lineEnding) {
       this.fail(`record ${this.lineNumber}: ends with ${ending === 'none' ? 'no line ending' : ending}, the agreement says ${this.expect.lineEnding}`);
     }
+    if (detailAt(this.layout, line, this.readable + 1)) this.readable++;
     let parsed: { type: string; fields: Record<string, string> };
     try {
       parsed = parsePersoRecord(this.layout, line, this.lineNumber);
     } catch (err) {
       this.fail(messageOf(err));
-      this.readLeniently(line);
       return;
     }
     if (this.trailer) this.fail(`record ${this.lineNumber}: a record after the trailer`);
@@ -93,8 +142,8 @@ class PersoFileCheck {
     else if (!this.trailer && this.layout.trailer) this.fail('the file has no trailer record');
     else if (this.trailer) this.checkTrailer(this.trailer);
     return this.problem === undefined
-      ? { ok: true, records: this.records }
-      : { ok: false, reason: maskPansInText(this.problem), records: this.records };
+      ? { ok: true, records: this.readable }
+      : { ok: false, reason: maskPansInText(this.problem), records: this.readable };
   }
 
   private addHeader(fields: Record<string, string>): void {
@@ -111,19 +160,18 @@ class PersoFileCheck {
   private addDetail(fields: Record<string, string>): void {
     if (this.layout.header && !this.header) this.fail(`record ${this.lineNumber}: a detail record before the header`);
     const record = this.detailRecord(fields);
-    if (record.recordSequence !== this.records.length + 1) {
-      this.fail(`record ${this.lineNumber}: record sequence ${record.recordSequence}, expected ${this.records.length + 1}`);
+    this.details++;
+    if (record.recordSequence !== this.details) {
+      this.fail(`record ${this.lineNumber}: record sequence ${record.recordSequence}, expected ${this.details}`);
     }
     const key = `${BigInt(record.contractId)}/${BigInt(record.plasticId)}`;
     if (this.seen.has(key)) this.fail(`record ${this.lineNumber}: card contract ${record.contractId} plastic ${record.plasticId} appears twice`);
     this.seen.add(key);
     this.hashTotal = (this.hashTotal + BigInt(record.contractId)) % HASH_MODULUS;
-    this.records.push(record);
   }
 
   private checkTrailer(fields: Record<string, string>): void {
-    const details = this.records.length;
-    this.expectNumber('trailer', fields, 'totals.detailCount', BigInt(details), 'detail records in the file');
+    this.expectNumber('trailer', fields, 'totals.detailCount', BigInt(this.readable), 'detail records in the file');
     this.expectNumber('trailer', fields, 'totals.totalRecords', BigInt(this.lineNumber), 'records in the file');
     this.expectNumber('trailer', fields, 'totals.hashTotal', this.hashTotal, 'the sum of the card contract ids modulo 10^15');
     if (this.header) {
@@ -135,22 +183,12 @@ class PersoFileCheck {
   private detailRecord(fields: Record<string, string>): ReceivedRecord {
     const get = (source: Source) => this.fieldBySource('detail', fields, source) ?? '';
     return {
-      recordSequence: Number(get('record.sequence') || this.records.length + 1),
+      recordSequence: Number(get('record.sequence') || this.details + 1),
       contractId: get('card.contractId'),
       plasticId: get('card.plasticId'),
       productCode: get('card.productCode'),
       deliveryMethod: get('card.deliveryMethod'),
     };
-  }
-
-  /** A detail record the strict parser refused: its ids by position, if they are digits at all. */
-  private readLeniently(line: string): void {
-    const spec = specOf(this.layout, line);
-    if (spec?.role !== 'detail') return;
-    const fields: Record<string, string> = {};
-    for (const f of spec.fields) fields[f.name] = line.slice(f.offset, f.offset + f.length).trimEnd();
-    const record = this.detailRecord(fields);
-    if (/^\d+$/.test(record.contractId) && /^\d+$/.test(record.plasticId)) this.records.push({ ...record, recordSequence: this.records.length + 1 });
   }
 
   private fieldBySource(role: 'header' | 'detail' | 'trailer', fields: Record<string, string>, source: Source): string | undefined {

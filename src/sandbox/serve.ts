@@ -33,6 +33,8 @@ export async function startSandbox(
     onAnswer?: (answered: AnsweredFile) => void;
     /** false: no polling, the caller calls simulator.answerNewFiles() */
     poll?: boolean;
+    /** keep every decision in the answers (memory grows with the files) */
+    keepDecisions?: boolean;
   },
 ): Promise<RunningSandbox> {
   const paths = sandboxPaths(dirname(config.configFile));
@@ -55,7 +57,7 @@ export async function startSandbox(
   }
   const simulator = makeBureauSimulator({
     config, sftpRoot: paths.sftpRoot, keysDir: paths.keysDir, stateFile: join(paths.dir, BUREAU_STATE_FILE),
-    settings, log: options.log, clock: options.clock,
+    settings, log: options.log, clock: options.clock, keepDecisions: options.keepDecisions,
   });
   if (options.poll !== false) simulator.start(options.onAnswer);
   return {

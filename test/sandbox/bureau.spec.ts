@@ -32,7 +32,7 @@ describe('sandbox bureau simulator', function () {
   after(() => rmSync(base, { recursive: true, force: true }));
 
   const simulator = (overrides: Record<string, unknown> = {}, stateFile = join(sandbox.dir, BUREAU_STATE_FILE)) => makeBureauSimulator({
-    config, sftpRoot: sandbox.sftpRoot, keysDir: sandbox.keysDir, stateFile, clock: CLOCK, log: silentLogger,
+    config, sftpRoot: sandbox.sftpRoot, keysDir: sandbox.keysDir, stateFile, clock: CLOCK, log: silentLogger, keepDecisions: true,
     settings: loadBureauSettings(sandbox.settingsFile, { rejectRate: 0.2, shipRate: 0.5, ...overrides }),
   });
 
@@ -63,6 +63,7 @@ describe('sandbox bureau simulator', function () {
     assert.ok(answer);
     assert.equal(answer.accepted, true, answer.reason);
     assert.equal(answer.signatureVerified, true);
+    assert.equal(answer.rejected + answer.shipped + answer.expected, 200);
     assert.match(answer.reportName, /^BXISSUER_REPORT_20261126_\d{6}\.xml\.rsa$/);
     assert.deepEqual(readdirSync(sandbox.outbound), [answer.reportName], 'no temp file left behind');
 
@@ -100,7 +101,7 @@ describe('sandbox bureau simulator', function () {
     const decide = async (seed: number, tag: string) => {
       const answer = (await simulator({ seed }, join(base, `state-${tag}.json`)).answerNewFiles()).find((a) => a.sourceFile === file)!;
       assert.equal(answer.accepted, true, answer.reason);
-      return answer.decisions.rejections.map((r) => r.recordSequence);
+      return answer.decisions!.rejections.map((r) => r.recordSequence);
     };
     const first = await decide(7, 'a');
     assert.deepEqual(await decide(7, 'b'), first);

@@ -14,6 +14,7 @@ function contract(n: number, overrides: Partial<ContractListing>): ContractListi
 
 const answer: AnsweredFile = {
   sourceFile: FILE, reportName: 'BXISSUER_REPORT_20261126_000001.xml.rsa', accepted: true, recordsReceived: 2, signatureVerified: true,
+  rejected: 1, shipped: 0, expected: 1, stock: [],
   decisions: {
     rejections: [{ recordSequence: 1, cardContractId: '000000000000001', plasticId: '000000000501', code: '012', reason: 'Unregistered plastic' }],
     shipments: [{ recordSequence: 2, cardContractId: '000000000000002', plasticId: '000000000502', expectedShipDate: '2026-11-27', shipDate: null, courier: 'DHL EXPRESS', trackingNumber: '' }],
@@ -35,7 +36,7 @@ describe('demo final-state check', function () {
       contract(1, { status: 'Rejected', rejectCode: '021', reason: 'x' }),
       contract(2, { expectedShipDate: '2026-11-30' }),
       contract(4, { status: 'InProduction' }),
-    ], [{ ...answer, decisions: { ...answer.decisions, shipments: [...answer.decisions.shipments, { ...answer.decisions.shipments[0]!, cardContractId: '9', plasticId: '9' }] } }]);
+    ], [{ ...answer, decisions: { ...answer.decisions!, shipments: [...answer.decisions!.shipments, { ...answer.decisions!.shipments[0]!, cardContractId: '9', plasticId: '9' }] } }]);
     assert.equal(result.consistent, false);
     assert.equal(result.problemCount, 4);
     assert.match(result.problems.join('\n'), /rejected with code 021, the bureau said 012/);
