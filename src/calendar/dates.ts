@@ -38,7 +38,3 @@ export function isoWeekday(date: string): number {
 export function weekdayName(date: string): string {
   return WEEKDAY_NAMES[isoWeekday(date) - 1]!;
 }
-
-export function yearOf(date: string): number {
-  return Number(date.slice(0, 4));
-}
