@@ -109,10 +109,14 @@ function connectError(err: unknown, config: SftpConfig, settings: ConnectionSett
     return new PermanentError(`host key ${offeredHostKey} of ${endpoint(config)} does not match the pinned ${settings.pinnedHostKey} (sftp.hostKeySha256): connection refused`);
   }
   const message = messageOf(err);
-  if (/authentication methods failed|auth/i.test(message) && !isTransientNetworkError(err)) {
+  if (isTransientNetworkError(err)) return err instanceof Error ? err : new Error(message);
+  if (/private ?key|passphrase/i.test(message)) {
+    return new ConfigError(`cannot use sftp.privateKeyFile ${config.privateKeyFile}: ${message} (passphrase in $${config.privateKeyPassphraseEnv})`);
+  }
+  if (/authentication/i.test(message)) {
     return new PermanentError(`SFTP authentication of ${settings.username} at ${endpoint(config)} failed: ${message}`, { cause: err });
   }
-  return err instanceof Error ? err : new Error(message);
+  return new PermanentError(`SFTP connection to ${endpoint(config)} failed: ${message}`, { cause: err });
 }
 
 /** OpenSSH's form of a host key fingerprint: SHA256:<base64 of the key blob's digest, unpadded>. */

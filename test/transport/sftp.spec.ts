@@ -150,6 +150,17 @@ describe('transport/sftp against a real OpenSSH sshd', function () {
     await assert.rejects(transport({ privateKeyFile: loose }).connect(), (err: Error) => err instanceof ConfigError && /loose_key is readable by group\/other/.test(err.message));
   });
 
+  it('refuses a passphrase-protected client key without its passphrase as a config error', async function () {
+    const locked = join(local, 'locked_key');
+    spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'client-key-passphrase', '-f', locked]);
+    await assert.rejects(transport({ privateKeyFile: locked, privateKeyPassphraseEnv: 'BX_TEST_UNSET_PASSPHRASE' }).connect(),
+      (err: Error) => err instanceof ConfigError && /locked_key: .*passphrase/i.test(err.message));
+    const withPassphrase = makeSftpTransport(server.sftpConfig({ privateKeyFile: locked, privateKeyPassphraseEnv: 'BX_TEST_KEY_PASS' }),
+      { log: silentLogger, env: { BX_TEST_KEY_PASS: 'client-key-passphrase' } });
+    // the right passphrase unlocks it; the server then refuses the unknown key
+    await assert.rejects(withPassphrase.connect(), (err: Error) => err instanceof PermanentError && /authentication of nobody/.test(err.message));
+  });
+
   it('reports a read-only remote folder as a permanent permission error', async function () {
     mkdirSync(remoteFile('readonly'), { mode: 0o755 });
     await assert.rejects(
