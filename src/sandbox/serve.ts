@@ -50,6 +50,9 @@ export async function startSandbox(
     host: '127.0.0.1',
     port: config.sftp.port,
     log: options.log,
+  }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EADDRINUSE') throw err;
+    throw new ConfigError(`127.0.0.1:${config.sftp.port} (sftp.port) is in use: is this sandbox already being served?`);
   });
   if (config.sftp.hostKeySha256 && config.sftp.hostKeySha256 !== server.hostKeySha256) {
     await server.close();

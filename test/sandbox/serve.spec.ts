@@ -49,6 +49,16 @@ describe('sandbox serve', function () {
     }
   });
 
+  it('says so when the sandbox port is already in use', async function () {
+    const config = loadSandboxConfig(sandbox.configFile);
+    const first = await startSandbox(config, { log: silentLogger, poll: false });
+    try {
+      await assert.rejects(startSandbox(config, { log: silentLogger, poll: false }), /is in use: is this sandbox already being served/);
+    } finally {
+      await first.close();
+    }
+  });
+
   it('refuses to start when the pinned host key is not the sandbox key', async function () {
     const config = loadSandboxConfig(sandbox.configFile);
     config.sftp.hostKeySha256 = 'SHA256:' + 'A'.repeat(43);
