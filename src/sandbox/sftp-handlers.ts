@@ -24,54 +24,90 @@ class StatusError extends Error {
   }
 }
 
+/** The open file and directory handles of one session, by their opaque id. */
+class HandleTable {
+  private readonly handles = new Map<string, Handle>();
+  private next = 0;
+
+  add(h: Handle): Buffer {
+    if (this.handles.size >= MAX_HANDLES) throw new StatusError(STATUS_CODE.FAILURE, `too many open handles (${MAX_HANDLES})`);
+    const id = Buffer.alloc(4);
+    id.writeUInt32BE(this.next++);
+    this.handles.set(id.toString('hex'), h);
+    return id;
+  }
+
+  get(id: Buffer): Handle {
+    const h = this.handles.get(id.toString('hex'));
+    if (!h) throw new StatusError(STATUS_CODE.FAILURE, 'invalid handle');
+    return h;
+  }
+
+  file(id: Buffer): FileHandle {
+    const h = this.get(id);
+    if (h.kind !== 'file') throw new StatusError(STATUS_CODE.FAILURE, 'not a file handle');
+    return h.file;
+  }
+
+  dir(id: Buffer): Extract<Handle, { kind: 'dir' }> {
+    const h = this.get(id);
+    if (h.kind !== 'dir') throw new StatusError(STATUS_CODE.FAILURE, 'not a directory handle');
+    return h;
+  }
+
+  async remove(id: Buffer): Promise<void> {
+    const h = this.get(id);
+    this.handles.delete(id.toString('hex'));
+    if (h.kind === 'file') await h.file.close();
+  }
+
+  /** the session ended: close whatever the client left open */
+  closeAll(): void {
+    for (const h of this.handles.values()) if (h.kind === 'file') void h.file.close().catch(() => undefined);
+    this.handles.clear();
+  }
+}
+
+type Answer = (reqid: number, op: string, work: () => Promise<void>) => void;
+
 /**
  * Serves SFTP version 3 requests of one session on a confined folder. Every request handler
  * answers exactly once, with data or a status; file system errors become SFTP status codes.
  */
 export function serveSftpSession(sftp: SFTPWrapper, root: ConfinedRoot, log: Logger): void {
-  const handles = new Map<string, Handle>();
-  let nextHandle = 0;
-  const newHandle = (h: Handle): Buffer => {
-    if (handles.size >= MAX_HANDLES) throw new StatusError(STATUS_CODE.FAILURE, `too many open handles (${MAX_HANDLES})`);
-    const id = Buffer.alloc(4);
-    id.writeUInt32BE(nextHandle++);
-    handles.set(id.toString('hex'), h);
-    return id;
-  };
-  const handleOf = (id: Buffer): Handle => {
-    const h = handles.get(id.toString('hex'));
-    if (!h) throw new StatusError(STATUS_CODE.FAILURE, 'invalid handle');
-    return h;
-  };
-  const fileOf = (id: Buffer): FileHandle => {
-    const h = handleOf(id);
-    if (h.kind !== 'file') throw new StatusError(STATUS_CODE.FAILURE, 'not a file handle');
-    return h.file;
-  };
-
-  const answer = (reqid: number, op: string, work: () => Promise<void>) => {
+  const handles = new HandleTable();
+  const answer: Answer = (reqid, op, work) => {
     work().catch((err) => {
       const [code, message] = statusOf(err);
       log.debug({ op, code, err: message }, 'sftp request refused');
       sftp.status(reqid, code, message);
     });
   };
-  const ok = (reqid: number) => sftp.status(reqid, STATUS_CODE.OK);
+  serveFileRequests(sftp, root, handles, answer);
+  servePathRequests(sftp, root, handles, answer);
+  sftp.on('close', () => handles.closeAll());
+}
 
+/** Requests on open files: OPEN, READ, WRITE, CLOSE, FSTAT, FSETSTAT. */
+function serveFileRequests(sftp: SFTPWrapper, root: ConfinedRoot, handles: HandleTable, answer: Answer): void {
+  const ok = (reqid: number) => sftp.status(reqid, STATUS_CODE.OK);
   sftp.on('OPEN', (reqid, filename, flags, attrs) => answer(reqid, 'open', async () => {
-    const local = await root.followedPath(filename);
-    if (handles.size >= MAX_HANDLES) throw new StatusError(STATUS_CODE.FAILURE, `too many open handles (${MAX_HANDLES})`);
-    const file = await open(local, openFlags(flags), (attrs.mode ?? 0o600) & 0o777);
-    sftp.handle(reqid, newHandle({ kind: 'file', file }));
+    const file = await open(await root.followedPath(filename), openFlags(flags), (attrs.mode ?? 0o600) & 0o777);
+    try {
+      sftp.handle(reqid, handles.add({ kind: 'file', file }));
+    } catch (err) {
+      await file.close();
+      throw err;
+    }
   }));
   sftp.on('READ', (reqid, id, offset, length) => answer(reqid, 'read', async () => {
     const buffer = Buffer.alloc(Math.min(length, MAX_READ));
-    const { bytesRead } = await fileOf(id).read(buffer, 0, buffer.length, offset);
+    const { bytesRead } = await handles.file(id).read(buffer, 0, buffer.length, offset);
     if (bytesRead === 0) sftp.status(reqid, STATUS_CODE.EOF);
     else sftp.data(reqid, buffer.subarray(0, bytesRead));
   }));
   sftp.on('WRITE', (reqid, id, offset, data) => answer(reqid, 'write', async () => {
-    const file = fileOf(id);
+    const file = handles.file(id);
     for (let done = 0; done < data.length;) {
       const { bytesWritten } = await file.write(data, done, data.length - done, offset + done);
       done += bytesWritten;
@@ -79,14 +115,23 @@ export function serveSftpSession(sftp: SFTPWrapper, root: ConfinedRoot, log: Log
     ok(reqid);
   }));
   sftp.on('CLOSE', (reqid, id) => answer(reqid, 'close', async () => {
-    const h = handleOf(id);
-    handles.delete(id.toString('hex'));
-    if (h.kind === 'file') await h.file.close();
+    await handles.remove(id);
     ok(reqid);
   }));
   sftp.on('FSTAT', (reqid, id) => answer(reqid, 'fstat', async () => {
-    sftp.attrs(reqid, toAttrs(await fileOf(id).stat()));
+    sftp.attrs(reqid, toAttrs(await handles.file(id).stat()));
   }));
+  sftp.on('FSETSTAT', (reqid, id, attrs) => answer(reqid, 'fsetstat', async () => {
+    const file = handles.file(id);
+    if (attrs.mode !== undefined) await file.chmod(Number(attrs.mode) & 0o777);
+    if (attrs.atime !== undefined && attrs.mtime !== undefined) await file.utimes(attrs.atime, attrs.mtime);
+    ok(reqid);
+  }));
+}
+
+/** Requests on paths and folders: STAT, LSTAT, SETSTAT, OPENDIR, READDIR, REALPATH, RENAME, REMOVE, MKDIR, RMDIR. */
+function servePathRequests(sftp: SFTPWrapper, root: ConfinedRoot, handles: HandleTable, answer: Answer): void {
+  const ok = (reqid: number) => sftp.status(reqid, STATUS_CODE.OK);
   sftp.on('STAT', (reqid, path) => answer(reqid, 'stat', async () => {
     sftp.attrs(reqid, toAttrs(await stat(await root.followedPath(path))));
   }));
@@ -97,20 +142,13 @@ export function serveSftpSession(sftp: SFTPWrapper, root: ConfinedRoot, log: Log
     await applyAttrs(await root.followedPath(path), attrs);
     ok(reqid);
   }));
-  sftp.on('FSETSTAT', (reqid, id, attrs) => answer(reqid, 'fsetstat', async () => {
-    const file = fileOf(id);
-    if (attrs.mode !== undefined) await file.chmod(Number(attrs.mode) & 0o777);
-    if (attrs.atime !== undefined && attrs.mtime !== undefined) await file.utimes(attrs.atime, attrs.mtime);
-    ok(reqid);
-  }));
   sftp.on('OPENDIR', (reqid, path) => answer(reqid, 'opendir', async () => {
     const local = await root.followedPath(path);
     if (!(await stat(local)).isDirectory()) throw new StatusError(STATUS_CODE.FAILURE, 'not a directory');
-    sftp.handle(reqid, newHandle({ kind: 'dir', local, next: 0 }));
+    sftp.handle(reqid, handles.add({ kind: 'dir', local, next: 0 }));
   }));
   sftp.on('READDIR', (reqid, id) => answer(reqid, 'readdir', async () => {
-    const h = handleOf(id);
-    if (h.kind !== 'dir') throw new StatusError(STATUS_CODE.FAILURE, 'not a directory handle');
+    const h = handles.dir(id);
     h.entries ??= await listEntries(h.local);
     if (h.next >= h.entries.length) return sftp.status(reqid, STATUS_CODE.EOF);
     sftp.name(reqid, h.entries.slice(h.next, h.next + NAMES_PER_READDIR));
@@ -140,10 +178,6 @@ export function serveSftpSession(sftp: SFTPWrapper, root: ConfinedRoot, log: Log
     await rmdir(local);
     ok(reqid);
   }));
-  sftp.on('close', () => {
-    for (const h of handles.values()) if (h.kind === 'file') void h.file.close().catch(() => undefined);
-    handles.clear();
-  });
 }
 
 /** SFTP open flags → fs flags. */
