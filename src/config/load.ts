@@ -22,7 +22,7 @@ const PATH_KEYS = [
 
 /** Which file to read: the explicit one, else BX_CONFIG, else config/default.yaml of the project. */
 export function configPath(explicit?: string): string {
-  return resolve(explicit ?? process.env.BX_CONFIG ?? DEFAULT_CONFIG_FILE);
+  return resolve(explicit || process.env.BX_CONFIG || DEFAULT_CONFIG_FILE);
 }
 
 /** Load, validate and resolve a config file. A wrong value throws one ConfigError naming the key. */

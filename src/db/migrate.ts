@@ -1,11 +1,12 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
-import { PROJECT_ROOT } from '../config/load.js';
 import type { Db } from './connection.js';
 
-const MIGRATIONS_DIR = join(PROJECT_ROOT, 'migrations');
+// <root>/migrations beside src/ when run from TypeScript; dist/migrations (compiled) beside dist/src/
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
 
 /**
  * Migrations are listed without their extension, so the same history is valid whether they run
