@@ -81,9 +81,10 @@ async function openSession(config: SftpConfig, settings: ConnectionSettings, log
     close: () => log.debug({ endpoint: endpoint(config) }, 'SFTP connection closed'),
   });
   let offeredHostKey: string | undefined;
+  const sock = netConnect({ host: settings.host, port: config.port, noDelay: true });
   try {
     await client.connect({
-      sock: netConnect({ host: settings.host, port: config.port, noDelay: true }),
+      sock,
       host: settings.host,
       port: config.port,
       username: settings.username,
@@ -97,6 +98,7 @@ async function openSession(config: SftpConfig, settings: ConnectionSettings, log
       },
     });
   } catch (err) {
+    sock.destroy(); // never leave a half-open connection behind a failed attempt
     await client.end().catch(() => undefined);
     throw connectError(err, config, settings, offeredHostKey);
   }

@@ -26,6 +26,8 @@ export interface SshdServer {
   killSessions(): void;
   /** sends a signal to the open sessions' processes, e.g. SIGSTOP for a server that stops answering */
   signalSessions(signal: NodeJS.Signals): void;
+  /** connections the server holds open now (one sshd process per connection) */
+  openConnections(): number;
   stop(): Promise<void>;
 }
 
@@ -96,6 +98,7 @@ export async function startSshd(): Promise<SshdServer> {
     }),
     killSessions: () => signalDescendants(child.pid!, 'SIGKILL'),
     signalSessions: (signal) => signalDescendants(child.pid!, signal),
+    openConnections: () => childPids(child.pid!).length,
     stop: async () => {
       signalDescendants(child.pid!, 'SIGKILL');
       if (child.exitCode === null && child.signalCode === null) {

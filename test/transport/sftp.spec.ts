@@ -102,6 +102,18 @@ describe('transport/sftp against a real OpenSSH sshd', function () {
     assert.equal(lines.filter((l) => /retrying/.test(l)).length, 0, 'a wrong host key is not retried');
   });
 
+  it('leaves no connection open after a session, a refused host key or a failed authentication', async function () {
+    await withSession(transport(), async (s) => {
+      await s.list('/inbound');
+      assert.ok(server.openConnections() >= 1, 'the session is seen by the server');
+    });
+    await assert.rejects(transport({ hostKeySha256: 'SHA256:' + 'B'.repeat(43) }).connect(), PermanentError);
+    const strangerKey = join(local, 'stranger_key');
+    spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', strangerKey]);
+    await assert.rejects(transport({ privateKeyFile: strangerKey }).connect(), /authentication of nobody/);
+    await waitFor(() => server.openConnections() === 0);
+  });
+
   it('requires a pinned host key (ConfigError, no connection)', async function () {
     await assert.rejects(transport({ hostKeySha256: undefined }).connect(), (err: Error) => err instanceof ConfigError && /sftp\.hostKeySha256 is required/.test(err.message));
   });
