@@ -75,9 +75,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   const clock = options.clock ?? (() => new Date());
   const seed = options.seed ?? 1;
 
+  if (options.dir && existsSync(options.dir) && readdirSync(options.dir).length) {
+    throw new UsageError(`--dir ${options.dir} is not empty: the demo needs an empty or new folder`);
+  }
   step(1, 'creating the sandbox: test keys, SFTP folders, config');
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'bureau-exchange-demo-'));
-  if (options.dir && existsSync(dir) && readdirSync(dir).length) throw new UsageError(`--dir ${dir} is not empty: the demo needs an empty or new folder`);
   const sandbox = await initSandbox(dir);
   const env = { ...(options.env ?? process.env) };
   const config = loadConfig(sandbox.configFile, env);
@@ -87,8 +89,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   const log = createLogger({ level: 'info', destination: logStream });
   const cipher = new PanCipher(dataKeyFromEnv(config.pan.keyEnv, env)!);
   const db = openDatabase(config);
-  const running = await startBureau(config, sandbox, { log, seed, server: options.server });
+  let running: Awaited<ReturnType<typeof startBureau>> | undefined;
   try {
+    running = await startBureau(config, sandbox, { log, seed, server: options.server });
     await migrateLatest(db);
     step(2, `importing ${options.cards.toLocaleString('en')} generated contracts`);
     const contractsFile = join(sandbox.dir, 'contracts.jsonl');
@@ -108,10 +111,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     step(6, "checking every card's final state against the report");
     const check = checkFinalStates(await listContracts(db, { limit: options.cards + 1000 }), answers);
     const status = await statusSummary(db);
-    const ok = check.consistent && received.quarantined.length === 0 && answers.length > 0 && answers.every((a) => a.accepted);
+    const everyFileAnswered = answers.length > 0 && answers.length === sent.batches.length && answers.every((a) => a.accepted);
+    const ok = check.consistent && received.quarantined.length === 0 && everyFileAnswered;
     return { sandbox, config, generated, imported, sent, answers, received, check, status, logFile, contractsFile, ok };
   } finally {
-    await running.close();
+    await running?.close();
     await db.destroy();
     logStream.end();
     await once(logStream, 'finish');
