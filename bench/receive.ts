@@ -1,6 +1,6 @@
 /**
  * Receive benchmark: a report of 100,000 shipment records, RSA-2048 encrypted.
- *   npx tsx bench/receive.ts [records]      (BX_BENCH_DIALECTS=sqlite,pg by default)
+ *   npx tsx bench/receive.ts [records]      (BX_BENCH_DIALECTS=sqlite,pg by default; BX_BENCH_HEAP_MB=64 caps the receive path's heap)
  * The parent prepares (key, report, seeded databases); a child process runs only the receive path
  * (decrypt → parse → apply) so its peak RSS is the receive path's. Measured: RSA decryption against
  * `openssl speed rsa2048` × 214 bytes × cores in the same run, parse + apply time per database.
@@ -64,7 +64,9 @@ async function prepare(records: number, dialects: Dialect[]): Promise<void> {
     console.log(`openssl speed rsa2048: ${opsPerCore.toFixed(0)} private ops/s per core (CPU time) → ${mb(opsPerCore * 214 * cores).toFixed(2)} MB/s on ${cores} cores; ` +
       `-elapsed -multi ${cores} now: ${multiOps.toFixed(0)} ops/s = ${mb(multiOps * 214).toFixed(2)} MB/s wall`);
     const input: ChildInput = { keyFile: keys.keyFile, encrypted, dir, databases: dbs.map((d) => ({ dialect: d.dialect, database: d.database })), opsPerCore, multiOps };
-    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', JSON.stringify(input)], { stdio: 'inherit' });
+    // BX_BENCH_HEAP_MB caps the child's V8 heap: the receive path must fit whatever the report size
+    const heap = process.env.BX_BENCH_HEAP_MB ? [`--max-old-space-size=${process.env.BX_BENCH_HEAP_MB}`] : [];
+    const child = spawnSync(process.execPath, [...heap, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', JSON.stringify(input)], { stdio: 'inherit' });
     if (child.status !== 0) throw new Error(`benchmark child failed (${child.status ?? child.signal})`);
   } finally {
     for (const d of dbs) await d.drop().catch(() => undefined);
