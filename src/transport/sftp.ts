@@ -4,7 +4,7 @@ import { connect as netConnect } from 'node:net';
 import SftpClient from 'ssh2-sftp-client';
 import type { Config } from '../config/schema.js';
 import { secretFromEnv } from '../config/secrets.js';
-import { ConfigError, PermanentError, messageOf } from '../errors.js';
+import { ConfigError, PermanentError, TransientError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RemoteSession, Transport } from './remote.js';
 import { isTransientNetworkError, withRetry } from './retry.js';
@@ -119,6 +119,33 @@ function connectError(err: unknown, config: SftpConfig, settings: ConnectionSett
     return new PermanentError(`SFTP authentication of ${settings.username} at ${endpoint(config)} failed: ${message}`, { cause: err });
   }
   return new PermanentError(`SFTP connection to ${endpoint(config)} failed: ${message}`, { cause: err });
+}
+
+/**
+ * The fingerprint of the key the server presents, without logging in (the connection is refused
+ * at the host key step). For onboarding: compare it with the bureau's out of band, then pin it.
+ */
+export async function fetchHostKeyFingerprint(config: SftpConfig): Promise<string> {
+  if (!config.host) throw new ConfigError('config key sftp.host is required to connect to the bureau');
+  const client = new SftpClient('bureau-exchange-keyscan', { error: () => undefined, end: () => undefined, close: () => undefined });
+  const sock = netConnect({ host: config.host, port: config.port, noDelay: true });
+  let offered: string | undefined;
+  try {
+    await client.connect({
+      sock, host: config.host, port: config.port, username: config.username ?? 'keyscan', readyTimeout: config.readyTimeoutMs,
+      hostVerifier: (key: Buffer) => {
+        offered = openSshFingerprint(key);
+        return false;
+      },
+    });
+  } catch (err) {
+    if (!offered) throw new TransientError(`cannot reach ${endpoint(config)}: ${messageOf(err)}`, { cause: err });
+  } finally {
+    sock.destroy();
+    await client.end().catch(() => undefined);
+  }
+  if (!offered) throw new PermanentError(`${endpoint(config)} presented no host key`);
+  return offered;
 }
 
 /** OpenSSH's form of a host key fingerprint: SHA256:<base64 of the key blob's digest, unpadded>. */
