@@ -140,4 +140,15 @@ describe('e2e: the demo exchange', function () {
       rmSync(home, { recursive: true, force: true });
     }
   });
+
+  it('refuses bad usage before doing anything: exit 2 with one clear line', async function () {
+    const bad = await runCli(['demo', '--cards', '0']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--cards must be a whole number of at least 1/);
+    const used = join(base, 'cli');
+    const again = await runCli(['demo', '--dir', used]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /is not empty/);
+    assert.doesNotMatch(again.stderr, /\[1\/6\]/);
+  });
 });
