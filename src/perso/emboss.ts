@@ -92,10 +92,19 @@ function embossUncached(text: string, charset: 'name' | 'address'): string {
   if (state === 2) return text.toUpperCase();
   const known = slowMemo[charset].get(text);
   if (known !== undefined) return known;
-  const result = toAscii(text).toUpperCase().replace(WHITESPACE, ' ').replace(NOT_ALLOWED[charset], '').replace(/ {2,}/g, ' ').trim();
+  const result = oneByte(toAscii(text).toUpperCase().replace(WHITESPACE, ' ').replace(NOT_ALLOWED[charset], '').replace(/ {2,}/g, ' ').trim());
   if (slowMemo[charset].size >= SLOW_MEMO_LIMIT) slowMemo[charset].clear();
   slowMemo[charset].set(text, result);
   return result;
+}
+
+/**
+ * The same ASCII text in V8's one-byte representation: strings derived from accented input stay
+ * two-byte, and reading those character by character when writing the record was measured to cost
+ * more than this copy (done once per distinct text, thanks to the memo).
+ */
+function oneByte(ascii: string): string {
+  return Buffer.from(ascii, 'latin1').toString('latin1');
 }
 
 // The full rules (normalization, transliteration) cost microseconds; names and cities with accents

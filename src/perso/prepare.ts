@@ -37,9 +37,13 @@ export function prepareCard(layout: Layout, contract: ContractForPerso, business
   }
 }
 
+const DIGITS_WITHOUT_LEADING_ZERO = /^[1-9]\d*$/;
+
 /** The contract id for the hash total: digits, whatever the layout does with it. */
 export function contractIdOf(contract: ContractForPerso): string {
-  const id = canonicalId(String(contract.contractId ?? '').trim());
+  const raw = typeof contract.contractId === 'string' ? contract.contractId : String(contract.contractId ?? '');
+  if (DIGITS_WITHOUT_LEADING_ZERO.test(raw)) return raw;
+  const id = canonicalId(raw.trim());
   if (!/^\d+$/.test(id)) throw new Unfit('contractId', `${quote(id)} must be digits (the trailer's hash total adds contract ids)`);
   return id;
 }

@@ -55,7 +55,7 @@ export function renderPersoFile(layout: Layout, ctx: FileContext, contracts: Asy
     for await (const contract of contracts) {
       count++;
       const at = out.reserve(template.length);
-      template.copy(out.buffer, at);
+      out.buffer.set(template, at);
       try {
         writer.write(contract, ctx.businessDate, out.buffer, at);
         hash.add(contractIdOf(contract));
@@ -137,10 +137,15 @@ function sequenceWriter(layout: Layout): (target: Buffer, offset: number, sequen
   const field = layout.detail.fields.find((f) => f.source === 'record.sequence');
   if (!field) return () => undefined;
   const max = 10 ** field.length - 1;
+  const zeroFilledRight = field.align === 'right' && field.padding === '0';
   return (target, offset, sequence) => {
     if (sequence > max) throw new InputError(`record sequence ${sequence} does not fit ${field.length} digits`, { record: sequence, field: field.name });
-    const text = field.align === 'right' ? String(sequence).padStart(field.length, field.padding) : String(sequence).padEnd(field.length, field.padding);
-    target.write(text, offset + field.offset, 'latin1');
+    if (!zeroFilledRight) {
+      target.write(String(sequence).padEnd(field.length, field.padding), offset + field.offset, 'latin1');
+      return;
+    }
+    // the template holds zeros there: write the digits from the right
+    for (let at = offset + field.offset + field.length - 1, n = sequence; n > 0; at--, n = Math.floor(n / 10)) target[at] = 0x30 + (n % 10);
   };
 }
 
