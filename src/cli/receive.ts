@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { withApp } from '../app.js';
 import { requireKeys } from '../config/load.js';
 import { makeReceiveJob } from '../inbound/receive-job.js';
+import { requeueQuarantined } from '../inbound/requeue.js';
+import { UsageError } from '../errors.js';
 import type { ReceiveResult } from '../jobs.js';
 import { makeSftpTransport } from '../transport/sftp.js';
 import { printTable } from './output.js';
@@ -13,10 +15,23 @@ export function register(program: Command): void {
     .command('receive')
     .description('one pass: download bureau reports, decrypt, apply status updates exactly once, quarantine bad ones (exit 1 if any was quarantined)')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
+    .option('--requeue <id|all>', 'first put quarantined report(s) back from failed/ (after fixing the cause), then run the pass')
+    .action(async (opts: { json?: boolean; requeue?: string }, cmd: Command) => {
+      if (opts.requeue !== undefined && opts.requeue !== 'all' && !/^\d+$/.test(opts.requeue)) {
+        throw new UsageError(`--requeue: ${JSON.stringify(opts.requeue)} is neither a report id nor "all"`);
+      }
       await withApp(cmd.optsWithGlobals(), async ({ config, db, log }) => {
         requireKeys(config, ['sftp.host', 'sftp.username'], 'receive');
-        const job = makeReceiveJob({ db, config, log, transport: makeSftpTransport(config.sftp, { log }) });
+        const transport = makeSftpTransport(config.sftp, { log });
+        if (opts.requeue !== undefined) {
+          const requeued = await requeueQuarantined({ db, config, log, transport }, opts.requeue === 'all' ? undefined : Number(opts.requeue));
+          if (!opts.json) {
+            process.stdout.write('Requeued reports\n');
+            printTable(requeued.map((r) => ({ id: r.id, file: r.remoteName, outcome: r.refused ?? 'put back' })));
+            process.stdout.write('\n');
+          }
+        }
+        const job = makeReceiveJob({ db, config, log, transport });
         const controller = new AbortController();
         const onSignal = () => {
           if (controller.signal.aborted) process.exit(130);

@@ -107,3 +107,17 @@ export async function markRemoteState(db: Knex, id: number, remoteState: RemoteS
 export async function anomaliesOf(db: Knex, reportId: number): Promise<ReportAnomalyRow[]> {
   return db('report_anomalies').where({ report_id: reportId }).orderBy('id');
 }
+
+export async function quarantinedReports(db: Knex, id?: number): Promise<BureauReportRow[]> {
+  const query = db('bureau_reports').where({ state: 'quarantined' }).orderBy('id');
+  return id === undefined ? query : query.where({ id });
+}
+
+/**
+ * Forgets a quarantined report (after its file was put back for another try, e.g. once a wrong key
+ * was fixed): without the row, the next run processes the same content again. Applied reports are
+ * never forgotten.
+ */
+export async function forgetQuarantinedReport(db: Knex, id: number): Promise<boolean> {
+  return (await db('bureau_reports').where({ id, state: 'quarantined' }).delete()) === 1;
+}

@@ -60,6 +60,12 @@ describe('bureau-exchange receive (CLI, SQLite, real sshd)', function () {
     assert.match(failed.stdout, new RegExp(`${bad}\\s+decryption failed: encrypted size 300 is not a multiple of the 256-byte RSA block`));
     const status = await runCli(['--config', config, 'status'], env);
     assert.match(status.stdout, /Quarantined reports[\s\S]*encrypted size 300/);
+    const requeued = await runCli(['--config', config, 'receive', '--requeue', 'all'], env);
+    assert.equal(requeued.code, 1, 'the same bad file is quarantined again');
+    assert.match(requeued.stdout, new RegExp(`Requeued reports[\\s\\S]*${bad}\\s+put back`));
+    const usage = await runCli(['--config', config, 'receive', '--requeue', 'some'], env);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--requeue: "some" is neither a report id nor "all"/);
   });
 
   it('exits 2 when the RSA key is not configured readable', async () => {

@@ -9,6 +9,7 @@ import type { Db } from '../../src/db/connection.js';
 import { encryptRsaReport } from '../../src/crypto/rsa.js';
 import { RECEIVE_LEASE, makeReceiveJob, type ReceiveHooks } from '../../src/inbound/receive-job.js';
 import { acquireLease } from '../../src/db/lease.js';
+import { requeueQuarantined } from '../../src/inbound/requeue.js';
 import { silentLogger } from '../../src/log.js';
 import type { Transport } from '../../src/transport/remote.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
@@ -203,6 +204,24 @@ describeEachDatabase('inbound/receive-job through sshd', (ctx) => {
     assert.deepEqual(bureau.files(), []);
     assert.ok(!bureau.files('processed').includes(deleted));
     assert.equal((await db('bureau_reports').where({ remote_name: deleted }).first()).remote_state, 'deleted');
+  });
+
+  it('requeues a quarantined report once the cause is fixed: it applies on the next run', async () => {
+    const batch = await seedBatch(db, [61]);
+    const name = reportName();
+    bureau.put(name, encryptRsaReport(Buffer.from(xmlOf({ header: header(batch.fileName), shipments: [shipment(61, { shipped: '2026-11-26' })] })), other.publicPem));
+    const first = await run();
+    assert.match(first.quarantined[0]!.reason, /wrong key/);
+    assert.deepEqual(bureau.files('failed'), [name]);
+    const fixed = config({ rsaPrivateKeyFile: other.keyFile });
+    const row = await db('bureau_reports').where({ remote_name: name }).first();
+    const requeued = await requeueQuarantined({ db, config: fixed, transport: transportOf(fixed), log: silentLogger }, Number(row.id));
+    assert.deepEqual(requeued, [{ id: Number(row.id), remoteName: name, refused: null }]);
+    assert.deepEqual(bureau.files(), [name]);
+    const again = await run(fixed);
+    assert.deepEqual(again.applied.map((r) => r.remoteName), [name]);
+    assert.equal((await contractOf(db, 61)).production_status, 'Shipped');
+    assert.deepEqual(await requeueQuarantined({ db, config: fixed, transport: transportOf(fixed), log: silentLogger }, Number(row.id)), []);
   });
 
   it('refuses to run while another receive run holds the lease', async () => {
