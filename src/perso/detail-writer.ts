@@ -82,12 +82,22 @@ function writeField(plan: FieldPlan, c: ContractForPerso, businessDate: string, 
   switch (plan.step) {
     case Step.Text: {
       const text = asText(c[plan.source!]);
+      if (text.length === 0) {
+        checkFits(field, text); // required?
+        return; // the template holds the padding
+      }
       const start = field.align === 'left' ? at : at + field.length - text.length;
-      if (text.length > 0 && text.length <= field.length && writePlain(text, plan.table!, target, start)) return;
+      if (text.length <= field.length && writePlain(text, plan.table!, target, start)) return;
       target.fill(plan.paddingByte, at, at + field.length);
       return writeAscii(field, checkFits(field, charsetApplied(field, text)), target, at);
     }
-    case Step.Digits: return writeAscii(field, checkFits(field, digitsOf(field, asText(c[plan.source!]))), target, at);
+    case Step.Digits: {
+      const text = asText(c[plan.source!]);
+      const start = field.align === 'left' ? at : at + field.length - text.length;
+      if (!field.values && text.length > 0 && text.length <= field.length && writeDigits(text, target, start)) return;
+      target.fill(plan.paddingByte, at, at + field.length);
+      return writeAscii(field, checkFits(field, digitsOf(field, text)), target, at);
+    }
     case Step.Pan: return writeAscii(field, checkFits(field, checkPan(field, asText(c.pan))), target, at);
     case Step.Expiry: return writeAscii(field, checkFits(field, checkExpiry(field, digitsOf(field, asText(c.expiry)), businessDate)), target, at);
     case Step.Checked: return writeAscii(field, checkFits(field, charsetApplied(field, asText(c[plan.source!]))), target, at);
@@ -118,6 +128,16 @@ function writePlain(text: string, table: Uint8Array, target: Buffer, at: number)
     if (byte === SPACE && (previous === SPACE || i === last)) return false;
     target[at + i] = byte;
     previous = byte;
+  }
+  return true;
+}
+
+/** The one-pass path for N fields: true when the text is all digits and has been written at `at`. */
+function writeDigits(text: string, target: Buffer, at: number): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x30 || code > 0x39) return false;
+    target[at + i] = code;
   }
   return true;
 }
