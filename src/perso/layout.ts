@@ -163,18 +163,6 @@ export function pad(value: string, length: number, align: 'left' | 'right', padd
   return align === 'left' ? value.padEnd(length, padding) : value.padStart(length, padding);
 }
 
-// Fills of every length up to 512, made once: padding is on the hot path of rendering.
-const FILLS = { ' ': Array.from({ length: 513 }, (_, n) => ' '.repeat(n)), '0': Array.from({ length: 513 }, (_, n) => '0'.repeat(n)) };
-
-/** A value (already known to fit) padded to its field. */
-export function padded(field: FieldSpec, value: string): string {
-  const missing = field.length - value.length;
-  if (missing === 0) return value;
-  if (missing > 512) return pad(value, field.length, field.align, field.padding);
-  const fill = FILLS[field.padding][missing]!;
-  return field.align === 'left' ? value + fill : fill + value;
-}
-
 /** A zod issue as "records.detail, field pan: message" (the field by name when it has one). */
 function describeShapeIssue(error: z.ZodError, raw: unknown): string {
   const issue = error.issues[0]!;

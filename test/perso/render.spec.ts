@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/config/load.js';
 import { InputError } from '../../src/errors.js';
-import { loadLayout, renderPersoFile, type PersoTotals } from '../../src/perso/index.js';
+import { loadLayout, prepareCard, renderPersoFile, type PersoTotals } from '../../src/perso/index.js';
 import { collect, contract, fileContext, goldenContracts } from './fixtures.js';
 
 const GOLDEN = join(PROJECT_ROOT, 'test', 'perso', 'golden', 'perso-v1-golden.dat');
@@ -104,6 +104,16 @@ describe('perso/render', () => {
     const text = (await collect(stream)).toString('latin1');
     assert.deepEqual(text.split('\n').map((l) => l[0]), ['H', 'T', undefined]);
     assert.deepEqual(stream.totals, { records: 0, hashTotal: '0' });
+  });
+
+  it('renders each detail exactly as prepareCard prepared it, plus the record sequence', async () => {
+    const lines = (await collect(renderPersoFile(layout, fileContext(), goldenContracts()))).toString('latin1').split('\n');
+    goldenContracts().forEach((card, i) => {
+      const prepared = prepareCard(layout, card, fileContext().businessDate);
+      assert.ok(prepared.ok);
+      const expected = prepared.card.record.toString('latin1');
+      assert.equal(lines[i + 1], expected.slice(0, 1) + String(i + 1).padStart(7, '0') + expected.slice(8));
+    });
   });
 
   it('gives the same bytes when rendered twice (no wall clock)', async () => {
