@@ -16,6 +16,8 @@ export interface HeldLease {
    * only connection, so the background renewal cannot run meanwhile. Throws when the lease is lost.
    */
   renewWithin(trx: Knex.Transaction): Promise<void>;
+  /** Runs `fn` (a transaction renewing through renewWithin) with the background renewal paused. */
+  duringTransaction<T>(fn: () => Promise<T>): Promise<T>;
   release(): Promise<void>;
 }
 
@@ -31,16 +33,19 @@ export async function holdLease(db: Knex, ttlMs: number, log: Logger, name = SEN
   let heldUntil = Date.now() + ttlMs;
   let renewedAt = Date.now();
   let renewing = false;
+  let transactions = 0;
   const renewed = (held: boolean, at: number) => {
     if (!held && !lost) log.error({ lease: name }, 'lease lost: stopping at the next checkpoint');
     lost ||= !held;
     if (held) {
-      heldUntil = at + ttlMs;
-      renewedAt = at;
+      heldUntil = Math.max(heldUntil, at + ttlMs);
+      renewedAt = Math.max(renewedAt, at);
     }
   };
   const timer = setInterval(() => {
-    if (renewing) return;
+    // during a transaction that renews the lease itself, a renewal from outside would wait for its
+    // row lock (PostgreSQL) or connection (SQLite) and then write an expiry computed minutes earlier
+    if (renewing || transactions > 0) return;
     renewing = true;
     const now = Date.now();
     renewLease(db, name, owner, ttlMs, now).then((held) => renewed(held, now), (err) => log.warn({ lease: name, err: String(err) }, 'lease renewal failed; retrying'))
@@ -53,6 +58,14 @@ export async function holdLease(db: Knex, ttlMs: number, log: Logger, name = SEN
   };
   return {
     assertHeld,
+    async duringTransaction(fn) {
+      transactions++;
+      try {
+        return await fn();
+      } finally {
+        transactions--;
+      }
+    },
     async renewWithin(trx) {
       assertHeld();
       const now = Date.now();

@@ -110,7 +110,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     let built: Promise<EncryptedFile> | undefined;
     let buildStopped: Promise<never> | undefined;
     try {
-      const claim = await claimBatch(db, {
+      const claim = await lease.duringTransaction(() => claimBatch(db, {
         businessDate, maxCards: config.perso.maxCardsPerFile, fileName: (seq) => maker.fileName(businessDate, seq),
         validate: (contract) => maker.validate(contract, businessDate), cipher, now: now(),
         beforePage: (trx) => lease.renewWithin(trx),
@@ -127,7 +127,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
           }
           await Promise.race([feed.push(contracts), buildStopped!]);
         },
-      });
+      }));
       feed.end();
       return { claim, built };
     } catch (err) {
