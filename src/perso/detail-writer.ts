@@ -28,6 +28,10 @@ interface FieldPlan {
   table: Uint8Array | undefined;
   /** the padding as a byte (Buffer.fill with a number is much faster than with a string) */
   paddingByte: number;
+  /** string-path fields repeat from card to card (request type, country, expiry): the last input and its checked value */
+  lastText: string | undefined;
+  lastDate: string | undefined;
+  lastValue: string;
 }
 
 const writers = new WeakMap<Layout, DetailWriter>();
@@ -57,7 +61,9 @@ function makeDetailWriter(layout: Layout): DetailWriter {
 }
 
 function planField(field: FieldSpec): FieldPlan {
-  const plan = (step: Step, table?: Uint8Array): FieldPlan => ({ field, step, source: cardSource(field), table, paddingByte: field.padding.charCodeAt(0) });
+  const plan = (step: Step, table?: Uint8Array): FieldPlan => ({
+    field, step, source: cardSource(field), table, paddingByte: field.padding.charCodeAt(0), lastText: undefined, lastDate: undefined, lastValue: '',
+  });
   if (field.source === 'emboss.name') return plan(Step.EmbossName);
   if (field.source === 'emboss.track1') return plan(Step.Track1);
   const source = cardSource(field);
@@ -99,9 +105,17 @@ function writeField(plan: FieldPlan, c: ContractForPerso, businessDate: string, 
       return writeAscii(field, checkFits(field, digitsOf(field, text)), target, at);
     }
     case Step.Pan: return writeAscii(field, checkFits(field, checkPan(field, asText(c.pan))), target, at);
-    case Step.Expiry: return writeAscii(field, checkFits(field, checkExpiry(field, digitsOf(field, asText(c.expiry)), businessDate)), target, at);
-    case Step.Checked: return writeAscii(field, checkFits(field, charsetApplied(field, asText(c[plan.source!]))), target, at);
-    case Step.Country: return writeAscii(field, checkFits(field, checkCountry(field, charsetApplied(field, asText(c.country)))), target, at);
+    case Step.Expiry:
+    case Step.Checked:
+    case Step.Country: {
+      const text = asText(c[plan.source!]);
+      if (text !== plan.lastText || businessDate !== plan.lastDate) {
+        plan.lastValue = checkedValue(plan, text, businessDate);
+        plan.lastText = text;
+        plan.lastDate = businessDate;
+      }
+      return writeAscii(field, plan.lastValue, target, at);
+    }
     case Step.EmbossName: {
       const name = embossName(asText(c.firstName), asText(c.lastName), c.embossedName, field.length);
       return writeAscii(field, checkFits(field, fitted(field, name, 'the name')), target, at);
@@ -111,6 +125,14 @@ function writeField(plan: FieldPlan, c: ContractForPerso, businessDate: string, 
       return writeAscii(field, checkFits(field, fitted(field, name, 'the track-1 name')), target, at);
     }
   }
+}
+
+/** The string path of a field whose checked value depends only on its text and the business date. */
+function checkedValue(plan: FieldPlan, text: string, businessDate: string): string {
+  const field = plan.field;
+  if (plan.step === Step.Expiry) return checkFits(field, checkExpiry(field, digitsOf(field, text), businessDate));
+  if (plan.step === Step.Country) return checkFits(field, checkCountry(field, charsetApplied(field, text)));
+  return checkFits(field, charsetApplied(field, text));
 }
 
 /**
