@@ -117,10 +117,14 @@ function writeField(plan: FieldPlan, c: ContractForPerso, businessDate: string, 
       return writeAscii(field, plan.lastValue, target, at);
     }
     case Step.EmbossName: {
+      if (!c.embossedName && field.align === 'left' && writeTwoNames(asText(c.firstName), SPACE, asText(c.lastName), FAST_TABLES.name, field, target, at)) return;
+      target.fill(plan.paddingByte, at, at + field.length);
       const name = embossName(asText(c.firstName), asText(c.lastName), c.embossedName, field.length);
       return writeAscii(field, checkFits(field, fitted(field, name, 'the name')), target, at);
     }
     case Step.Track1: {
+      if (field.align === 'left' && writeTwoNames(asText(c.lastName), SLASH, asText(c.firstName), TRACK1_TABLE, field, target, at)) return;
+      target.fill(plan.paddingByte, at, at + field.length);
       const name = track1Name(asText(c.firstName), asText(c.lastName), field.length);
       return writeAscii(field, checkFits(field, fitted(field, name, 'the track-1 name')), target, at);
     }
@@ -154,6 +158,18 @@ function writePlain(text: string, table: Uint8Array, target: Buffer, at: number)
   return true;
 }
 
+/**
+ * The one-pass path of emboss line 1 (`FIRST LAST`) and track 1 (`LAST/FIRST`): both parts plain and
+ * the whole fitting as it is — else false, and the string rules decide (shortening, transliteration).
+ */
+function writeTwoNames(first: string, separator: number, second: string, table: Uint8Array, field: FieldSpec, target: Buffer, at: number): boolean {
+  const length = first.length + 1 + second.length;
+  if (length > field.length || first.length === 0 || (second.length === 0 && separator === SPACE)) return false;
+  if (!writePlain(first, table, target, at)) return false;
+  target[at + first.length] = separator;
+  return second.length === 0 || writePlain(second, table, target, at + first.length + 1);
+}
+
 /** The one-pass path for N fields: true when the text is all digits and has been written at `at`. */
 function writeDigits(text: string, target: Buffer, at: number): boolean {
   for (let i = 0; i < text.length; i++) {
@@ -179,9 +195,12 @@ function asText(value: unknown): string {
 }
 
 const SPACE = 0x20;
+const SLASH = 0x2f;
 
 /** Per charset: the uppercase byte of each allowed character; 0 for the rest (they take the string path). */
 const FAST_TABLES = { name: fastTable(".,/&'-"), address: fastTable(".,/&'#-"), code: fastTable('./-') };
+/** Track-1 name parts: the name set without '/', which separates surname and given names there. */
+const TRACK1_TABLE = fastTable(".,&'-");
 
 function fastTable(punctuation: string): Uint8Array {
   const table = new Uint8Array(128);

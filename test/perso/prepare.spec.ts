@@ -96,6 +96,20 @@ describe('perso/prepare', () => {
     it('an identifier that is not digits', () => invalid({ plasticId: '12A4' }, 'plasticId', /"12A4" must be digits only/));
   });
 
+  it('renders names the same whether plain (one-pass path) or not (string rules)', () => {
+    const record = (overrides: Partial<ContractForPerso>) => {
+      const result = prepare(overrides);
+      assert.ok(result.ok);
+      const text = result.card.record.toString('latin1');
+      return { emboss: text.slice(71, 97).trimEnd(), track1: text.slice(123, 149).trimEnd(), first: text.slice(153, 183).trimEnd() };
+    };
+    assert.deepEqual(record({ firstName: 'ann marie', lastName: 'smith' }), { emboss: 'ANN MARIE SMITH', track1: 'SMITH/ANN MARIE', first: 'ANN MARIE' });
+    assert.deepEqual(record({ firstName: ' Ann  Marie ', lastName: 'Smith ' }), { emboss: 'ANN MARIE SMITH', track1: 'SMITH/ANN MARIE', first: 'ANN MARIE' });
+    assert.deepEqual(record({ firstName: 'Ann/Marie', lastName: 'Smith' }), { emboss: 'ANN/MARIE SMITH', track1: 'SMITH/ANN MARIE', first: 'ANN/MARIE' });
+    assert.deepEqual(record({ firstName: '', lastName: 'Madonna' }), { emboss: 'MADONNA', track1: 'MADONNA/', first: '' });
+    assert.deepEqual(record({ firstName: 'Maximilian Alexander', lastName: 'Schmidt-Rottluff' }), { emboss: 'M A SCHMIDT-ROTTLUFF', track1: 'SCHMIDT-ROTTLUFF/M A', first: 'MAXIMILIAN ALEXANDER' });
+  });
+
   it('gives the same outcome for the same contract every time (the renderer prepares again)', () => {
     const card = contract(5, { firstName: 'Jürgen Øystein', lastName: 'Müller' });
     assert.deepEqual(prepareCard(layout, card, BUSINESS_DATE), prepareCard(layout, card, BUSINESS_DATE));
