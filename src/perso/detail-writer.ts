@@ -69,11 +69,11 @@ function planField(field: FieldSpec): FieldPlan {
   const source = cardSource(field);
   if (!source) return plan(Step.None);
   if (source === 'expiry') return plan(Step.Expiry);
-  if (field.type === 'N') return plan(Step.Digits);
+  if (field.type === 'N') return plan(field.values ? Step.Checked : Step.Digits);
   if (source === 'pan') return plan(Step.Pan);
   if (source === 'country' && field.charset) return plan(Step.Country);
   if (!field.charset) throw new Error(`field ${field.name}: AN card field without a charset`);
-  // fields with allowed values need the whole string to compare: they take the string path
+  // fields with allowed values need the whole string to compare: they take the (remembered) string path
   return field.values ? plan(Step.Checked) : plan(Step.Text, FAST_TABLES[field.charset]);
 }
 
@@ -100,7 +100,7 @@ function writeField(plan: FieldPlan, c: ContractForPerso, businessDate: string, 
     case Step.Digits: {
       const text = asText(c[plan.source!]);
       const start = field.align === 'left' ? at : at + field.length - text.length;
-      if (!field.values && text.length > 0 && text.length <= field.length && writeDigits(text, target, start)) return;
+      if (text.length > 0 && text.length <= field.length && writeDigits(text, target, start)) return;
       target.fill(plan.paddingByte, at, at + field.length);
       return writeAscii(field, checkFits(field, digitsOf(field, text)), target, at);
     }
@@ -136,7 +136,7 @@ function checkedValue(plan: FieldPlan, text: string, businessDate: string): stri
   const field = plan.field;
   if (plan.step === Step.Expiry) return checkFits(field, checkExpiry(field, digitsOf(field, text), businessDate));
   if (plan.step === Step.Country) return checkFits(field, checkCountry(field, charsetApplied(field, text)));
-  return checkFits(field, charsetApplied(field, text));
+  return checkFits(field, field.type === 'N' ? digitsOf(field, text) : charsetApplied(field, text));
 }
 
 /**
