@@ -92,7 +92,7 @@ async function child(spec: ChildSpec): Promise<void> {
   mark('confirm');
   const seconds = (Date.now() - start) / 1000;
   await db.destroy();
-  const figures: NodeFigures = { seconds, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), cardsSent: result.cardsSent, phases };
+  const figures: NodeFigures = { seconds, maxRssMb: Math.round((process.resourceUsage().maxRSS * 1024) / 1e6), cardsSent: result.cardsSent, phases };
   process.stdout.write(JSON.stringify(figures) + '\n');
   if (process.env.BX_BENCH_VERBOSE) process.stderr.write(`rss MB after each phase: ${JSON.stringify(rss)}, heap ${JSON.stringify(process.memoryUsage())}\n`);
 }
