@@ -116,9 +116,13 @@ export interface ClaimOutcome {
   batch: Batch | null;
   /** contracts set Invalid by this claim */
   invalid: InvalidCard[];
+  /** all contracts set Invalid by this claim (`invalid` lists the first INVALID_LISTED of them) */
+  invalidCount: number;
 }
 
 const PAGE = 500;
+/** Invalid cards listed in a claim's outcome (memory stays bounded even if every card is invalid). */
+export const INVALID_LISTED = 1000;
 
 /** What toContractForPerso reads, and nothing more: over a million rows every unused column costs time. */
 const PERSO_FIELDS = [
@@ -142,6 +146,7 @@ function toPerso(row: PersoRow, cipher: PanCipher): ContractForPerso {
 export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOutcome> {
   return db.transaction(async (trx) => {
     const invalid: InvalidCard[] = [];
+    let invalidCount = 0;
     let batch: ClaimedBatch | null = null;
     let count = 0;
     let hashTotal = 0n;
@@ -162,7 +167,8 @@ export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOu
         else rejected.push({ contractId: Number(row.id), contractNumber: row.contract_number, plasticId: row.plastic_id, reason: withField(verdict.field, verdict.reason) });
       }
       await markInvalid(trx, rejected, params.now);
-      invalid.push(...rejected);
+      invalid.push(...rejected.slice(0, Math.max(0, INVALID_LISTED - invalid.length)));
+      invalidCount += rejected.length;
       if (!valid.length) continue;
       batch ??= await insertBatch(trx, params);
       await addItems(trx, batch.id, count, valid.map((c) => c.id));
@@ -170,10 +176,10 @@ export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOu
       count += valid.length;
       await params.onClaimed?.(batch, valid);
     }
-    if (batch === null) return { batch: null, invalid };
+    if (batch === null) return { batch: null, invalid, invalidCount };
     await trx('perso_batches').where({ id: batch.id })
       .update({ record_count: count, hash_total: (hashTotal % 10n ** 15n).toString(), updated_at: params.now });
-    return { batch: toBatch(await trx('perso_batches').where({ id: batch.id }).first()), invalid };
+    return { batch: toBatch(await trx('perso_batches').where({ id: batch.id }).first()), invalid, invalidCount };
   });
 }
 

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { markedContracts, nextSequence, unfinishedBatches, withField } from '../db/batches.js';
+import { INVALID_LISTED, markedContracts, nextSequence, unfinishedBatches, withField } from '../db/batches.js';
 import type { Db } from '../db/connection.js';
 import type { ContractForPerso } from '../domain/contract.js';
 import type { Clock, SendResult } from '../jobs.js';
@@ -15,9 +15,6 @@ export interface DryRunRequest {
   maxCards: number;
   clock: Clock;
 }
-
-/** Listed Invalid reasons at most (the total is counted). */
-const INVALID_LISTED = 1000;
 
 /**
  * What a send would do, without changing anything: unfinished batches (state 'would resume'),

@@ -2,7 +2,7 @@ import { makeCalendar, type BusinessCalendar } from '../calendar/index.js';
 import type { Config } from '../config/schema.js';
 import {
   batchContracts, claimBatch, confirmBatch, getBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches,
-  type Batch, type EncryptedFile, type InvalidCard,
+  INVALID_LISTED, type Batch, type ClaimOutcome, type EncryptedFile,
 } from '../db/batches.js';
 import { nowIso, type Db } from '../db/connection.js';
 import { PermanentError, messageOf } from '../errors.js';
@@ -36,9 +36,6 @@ export interface SendJobDeps {
   makeFileMaker?: (now: Date) => Promise<PersoFileMaker>;
   faults?: { at?(point: SendFaultPoint, batch: Pick<Batch, 'id' | 'fileName'>): void | Promise<void> };
 }
-
-/** At most this many Invalid cards are listed in a result (all are in the database with their reason). */
-const INVALID_LISTED = 1000;
 
 /**
  * The send job: claimed → encrypted → uploaded → sent (DESIGN.md). Each run first carries every
@@ -88,7 +85,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
       if (options.signal?.aborted) return result;
       lease.assertHeld();
       const { claim, built } = await claimAndBuild(maker, lease, businessDate);
-      noteInvalid(result, claim.invalid);
+      noteInvalid(result, claim);
       if (!claim.batch) return result;
       log.info({ batch: claim.batch.id, file: claim.batch.fileName, records: claim.batch.recordCount }, 'batch claimed');
       try {
@@ -216,9 +213,9 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
   }
 }
 
-function noteInvalid(result: SendResult, invalid: InvalidCard[]): void {
-  result.invalidTotal = (result.invalidTotal ?? 0) + invalid.length;
-  for (const card of invalid.slice(0, Math.max(0, INVALID_LISTED - result.invalid.length))) {
+function noteInvalid(result: SendResult, claim: ClaimOutcome): void {
+  result.invalidTotal = (result.invalidTotal ?? 0) + claim.invalidCount;
+  for (const card of claim.invalid.slice(0, Math.max(0, INVALID_LISTED - result.invalid.length))) {
     result.invalid.push({ contractNumber: card.contractNumber, plasticId: card.plasticId, reason: card.reason });
   }
 }

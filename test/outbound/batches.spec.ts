@@ -27,8 +27,9 @@ describeEachDatabase('batches repository', (ctx) => {
     const { db } = ctx();
     await insertCards(db, cipher, 1, 20, (n) => (n % 5 === 0 ? { lastName: 'BAD' } : {}));
     await insertCards(db, cipher, 100, 2, () => ({}), 'Shipped');
-    const { batch, invalid } = await claimBatch(db, params());
+    const { batch, invalid, invalidCount } = await claimBatch(db, params());
     assert.ok(batch);
+    assert.equal(invalidCount, 4);
     assert.equal(batch.state, 'claimed');
     assert.equal(batch.sequence, 1);
     assert.equal(batch.recordCount, 16);
