@@ -62,6 +62,31 @@ describeEachDatabase('batches repository', (ctx) => {
     assert.equal(await nextSequence(db, '2026-11-27'), 1);
   });
 
+  it('two claims at once (no lease) never put a card in two batches nor reuse a file name', async function () {
+    const { db, dialect } = ctx();
+    if (dialect === 'sqlite') this.skip(); // one connection: claims cannot overlap
+    await insertCards(db, cipher, 1, 10);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inFirst = new Promise<void>((resolve) => (entered = resolve));
+    const first = claimBatch(db, params({ maxCards: 5, onClaimed: async () => { entered(); await gate; } }));
+    await inFirst; // the first claim holds its rows and its uncommitted batch
+    const second = claimBatch(db, params({ maxCards: 10 })).then((o) => o, (err: Error) => err);
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    assert.equal((await first).batch!.recordCount, 5);
+    const outcome = await second;
+    // the second either took only the cards the first had not locked (SKIP LOCKED) or failed on the
+    // daily sequence the first had taken: never a duplicate
+    if (!(outcome instanceof Error)) assert.equal(outcome.batch!.recordCount, 5);
+    const items = await db('batch_items').select('contract_id');
+    assert.equal(new Set(items.map((i: any) => Number(i.contract_id))).size, items.length);
+    const again = await claimBatch(db, params({ maxCards: 10 }));
+    const total = Number((await db('batch_items').count({ n: '*' }))[0]!.n);
+    assert.equal(total, 10, `all cards claimed exactly once (last claim: ${again.batch?.recordCount ?? 0})`);
+  });
+
   it('reads a batch back in record order with PANs decrypted', async () => {
     const { db } = ctx();
     await insertCards(db, cipher, 1, 9);
