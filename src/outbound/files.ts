@@ -44,3 +44,11 @@ export async function purgeArchive(folders: SendFolders, retentionDays: number, 
   }
   return deleted;
 }
+
+/** Deletes half-written `.tmp` files a killed run left in the outbox (call with the lease held). */
+export async function removeStaleTemporaries(folders: SendFolders): Promise<string[]> {
+  if (!existsSync(folders.outbox)) return [];
+  const stale = (await readdir(folders.outbox)).filter((name) => name.endsWith('.tmp'));
+  for (const name of stale) await unlink(join(folders.outbox, name));
+  return stale;
+}

@@ -15,7 +15,7 @@ import { buildEncryptedFile } from './build.js';
 import { alreadyDelivered, outboxIntact } from './deliver.js';
 import { dryRunSend } from './dry-run.js';
 import { Feed } from './feed.js';
-import { archiveFile, purgeArchive, sendFolders } from './files.js';
+import { archiveFile, purgeArchive, removeStaleTemporaries, sendFolders } from './files.js';
 import { holdLease, type HeldLease } from './lease.js';
 import { makePersoFileMaker } from './perso-file-maker.js';
 import type { PersoFileMaker } from './perso-file.js';
@@ -71,6 +71,8 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
       result.batches.push({ fileName: batch.fileName, records: batch.recordCount, state: batch.state });
       result.cardsSent += batch.recordCount;
     };
+    const stale = await removeStaleTemporaries(folders);
+    if (stale.length) log.warn({ files: stale }, 'removed half-written files of an interrupted run from the outbox');
     for (const batch of await unfinishedBatches(db)) {
       if (options.signal?.aborted) return result;
       log.info({ batch: batch.id, file: batch.fileName, state: batch.state }, 'resuming unfinished batch');

@@ -105,6 +105,16 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
     });
   }
 
+  it('half-written outbox files of an interrupted run are removed', async () => {
+    const { db } = ctx();
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(join(config.workDir, 'outbox'), { recursive: true });
+    writeFileSync(join(config.workDir, 'outbox', 'BXISSUER_PERSO_20261125_000007.dat.pgp.tmp'), 'partial');
+    await insertCards(db, cipher, 1, 1);
+    await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+    await assertDeliveredExactlyOnce(db, sshd, keys, config, ids(1, 1));
+  });
+
   it('a lost outbox file is encrypted again before upload', async () => {
     const { db } = ctx();
     await insertCards(db, cipher, 1, 2);
