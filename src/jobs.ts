@@ -11,6 +11,8 @@ export interface SendOptions {
   dryRun?: boolean;
   /** abort at the next safe point (graceful shutdown) */
   signal?: AbortSignal;
+  /** only carry unfinished batches forward; claim nothing new (daemon start-up before the cut-off) */
+  resumeOnly?: boolean;
 }
 
 export interface SendResult {

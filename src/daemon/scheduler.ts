@@ -106,7 +106,7 @@ export function makeScheduler(deps: SchedulerDeps): Scheduler {
   /**
    * At activation: one send run when batches are unfinished (a crash mid-run) or, with catchUp,
    * when the last cut-off passed without a batch sent since. A send run always carries unfinished
-   * batches forward first, then sends what is marked, for the last cut-off's business date.
+   * batches forward first; only a catch-up also sends what is marked, for the last cut-off's business date.
    */
   async function startupSend(now: Date): Promise<SendRequest | undefined> {
     const last = plan.lastCutOff(now);
@@ -116,7 +116,8 @@ export function makeScheduler(deps: SchedulerDeps): Scheduler {
     if (missed) log.info({ businessDate: last.date, cutOff: last.at.toISOString() }, 'cut-off passed without a batch sent since: catching up');
     if (!unfinished.length && !missed) return undefined;
     const reason = [unfinished.length ? 'resume' : '', missed ? 'catch-up' : ''].filter(Boolean).join(' and ');
-    return { reason, options: { businessDate: last.date } };
+    // a resume alone must not send cards marked since the last cut-off: they wait for the next one
+    return { reason, options: { businessDate: last.date, ...(missed ? {} : { resumeOnly: true }) } };
   }
 
   return {

@@ -78,6 +78,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
       log.info({ batch: batch.id, file: batch.fileName, state: batch.state }, 'resuming unfinished batch');
       sent(await carryForward(maker, lease, batch));
     }
+    if (options.resumeOnly) return result;
     const notBusinessDay = calendar.whyNot(businessDate);
     if (notBusinessDay && !options.force) {
       log.warn({ businessDate, why: notBusinessDay }, 'not a business day: nothing new claimed (use force to send anyway)');

@@ -207,13 +207,13 @@ describe('daemon scheduler (controllable clock)', () => {
       assert.deepEqual(sendJob.calls, []);
     });
 
-    it('resumes unfinished batches with one send run for the last cut-off, even when catch-up is off', async () => {
+    it('resumes unfinished batches with one resume-only send run, even when catch-up is off', async () => {
       await insertBatch('2026-11-26', 'sent');
       await insertBatch('2026-11-26', 'encrypted', 2);
       const { sendJob, scheduler } = setup('2026-11-27T10:00:00Z', { catchUp: false });
       await scheduler.activate();
       await scheduler.settled();
-      assert.deepEqual(sendJob.calls.map((c) => [c.businessDate, c.force]), [['2026-11-26', undefined]]);
+      assert.deepEqual(sendJob.calls.map((c) => [c.businessDate, c.force, c.resumeOnly]), [['2026-11-26', undefined, true]]);
     });
 
     it('resume and catch-up are one run', async () => {
@@ -223,6 +223,7 @@ describe('daemon scheduler (controllable clock)', () => {
       await scheduler.activate();
       await scheduler.settled();
       assert.deepEqual(sendDates(sendJob.calls), ['2026-11-27']);
+      assert.equal(sendJob.calls[0]!.resumeOnly, undefined, 'a catch-up also sends what is marked');
     });
   });
 

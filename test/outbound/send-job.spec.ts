@@ -92,6 +92,19 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
     });
   }
 
+  it('resumeOnly finishes an unfinished batch and claims nothing new', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 3);
+    const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected at encrypted'); } };
+    await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), /injected/);
+    await insertCards(db, cipher, 4, 2);
+    const resumed = await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE, resumeOnly: true });
+    assert.deepEqual(resumed.batches.map((b) => [b.records, b.state]), [[3, 'sent']]);
+    assert.deepEqual((await contractsByStatus(db)).Marked, ['1004', '1005'], 'cards marked since wait for the next cut-off');
+    await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+    await assertDeliveredExactlyOnce(db, sshd, keys, config, ids(1, 5));
+  });
+
   for (const how of ['mid-upload', 'before-rename'] as const) {
     it(`an upload that fails ${how} is redone by the next run; the partial file never becomes a delivery`, async () => {
       const { db } = ctx();
