@@ -28,7 +28,7 @@ export function makeReportDecryptor(reports: Config['reports'], env: NodeJS.Proc
   };
   const pgp = () => {
     if (!reports.pgpPrivateKeyFile) throw new ConfigError('config key reports.pgpPrivateKeyFile is required to decrypt .pgp reports');
-    pgpKey ??= loadPrivateKey(reports.pgpPrivateKeyFile, secretFromEnv(reports.pgpPassphraseEnv, env));
+    pgpKey ??= loadPrivateKey(reports.pgpPrivateKeyFile, secretFromEnv(reports.pgpPassphraseEnv, env), { allowInsecure: reports.allowInsecureKeyFile });
     return pgpKey;
   };
   return {
