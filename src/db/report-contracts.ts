@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { ProductionStatus } from '../domain/status.js';
+import type { ContractRow } from './contracts.js';
 import { dialectOf, nowIso } from './connection.js';
 
 /**
@@ -9,20 +10,9 @@ import { dialectOf, nowIso } from './connection.js';
  */
 
 /** A contract as a report record sees it: the columns a rejection or shipment reads or changes. */
-export interface ReportedContract {
-  id: number;
-  contract_number: string;
-  plastic_id: string;
-  production_status: ProductionStatus;
-  /** the batch the card is currently in */
-  batch_id: number | null;
-  reject_code: string | null;
-  reject_reason: string | null;
-  expected_ship_date: string | null;
-  ship_date: string | null;
-  courier: string | null;
-  tracking_number: string | null;
-}
+export type ReportedContract = Pick<ContractRow,
+  'id' | 'contract_number' | 'plastic_id' | 'production_status' | 'batch_id' | 'reject_code' | 'reject_reason'
+  | 'expected_ship_date' | 'ship_date' | 'courier' | 'tracking_number'>;
 
 export interface SourceBatch {
   id: number;
