@@ -59,10 +59,10 @@ export async function generateSandboxKeys(dir: string): Promise<SandboxKeys> {
   write(SANDBOX_KEY_FILES.issuerRsaPrivate, rsa.privateKey, true);
   write(SANDBOX_KEY_FILES.issuerRsaPublic, rsa.publicKey, false);
 
-  const client = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'sandbox-sftp-client TEST ONLY' });
+  const client = generateSshKeyPair('sandbox-sftp-client TEST ONLY');
   write(SANDBOX_KEY_FILES.sftpClientPrivate, client.private, true);
   write(SANDBOX_KEY_FILES.sftpClientPublic, client.public + '\n', false);
-  const host = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'sandbox-sftp-host TEST ONLY' });
+  const host = generateSshKeyPair('sandbox-sftp-host TEST ONLY');
   write(SANDBOX_KEY_FILES.sftpHostPrivate, host.private, true);
   write(SANDBOX_KEY_FILES.sftpHostPublic, host.public + '\n', false);
 
@@ -80,4 +80,16 @@ async function generatePgpPair(name: string, email: string) {
   });
   const fingerprint = (await openpgp.readKey({ armoredKey: publicKey })).getFingerprint().toUpperCase();
   return { privateKey, publicKey, fingerprint };
+}
+
+/**
+ * An ed25519 SSH key pair in OpenSSH format. ssh2 (1.17) drops a leading zero byte of the public
+ * key about once in 200 keys and then cannot parse its own output ("Malformed OpenSSH public
+ * key"): such a pair is made again.
+ */
+export function generateSshKeyPair(comment?: string): { private: string; public: string } {
+  for (;;) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', comment ? { comment } : {});
+    if (!(ssh2.utils.parseKey(pair.public) instanceof Error) && !(ssh2.utils.parseKey(pair.private) instanceof Error)) return pair;
+  }
 }

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
+import { generateSshKeyPair } from '../../src/sandbox/keys.js';
 import Client from 'ssh2-sftp-client';
 import { startSftpServer, sshFingerprint, type RunningSftpServer } from '../../src/sandbox/sftp-server.js';
 
 describe('sandbox SFTP server', function () {
-  const clientKey = ssh2.utils.generateKeyPairSync('ed25519');
-  const hostKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const clientKey = generateSshKeyPair();
+  const hostKey = generateSshKeyPair();
   let base: string;
   let root: string;
   let outside: string;
@@ -50,7 +50,7 @@ describe('sandbox SFTP server', function () {
   });
 
   it('refuses an unknown key, a wrong user name and password logins', async function () {
-    const stranger = ssh2.utils.generateKeyPairSync('ed25519');
+    const stranger = generateSshKeyPair();
     await assert.rejects(connect(stranger.private), /authentication/i);
     await assert.rejects(connect(clientKey.private, { username: 'someone-else' }), /authentication/i);
     await assert.rejects(connect('', { privateKey: undefined, password: 'secret' }), /authentication/i);
