@@ -29,7 +29,7 @@ export function makeLogger(config: LoadedConfig | undefined, options: GlobalOpti
 
 /**
  * Loads config, checks the PAN key (the program refuses to start without it), opens the database,
- * and runs pending migrations when `migrate` is true.
+ * and runs pending migrations when `migrate` is true and database.migrateOnStart allows it.
  */
 export async function openApp(options: GlobalOptions, { migrate = false } = {}): Promise<App> {
   const config = loadConfig(options.config);
@@ -40,7 +40,7 @@ export async function openApp(options: GlobalOptions, { migrate = false } = {}):
   );
   const db = openDatabase(config);
   try {
-    if (migrate) {
+    if (migrate && config.database.migrateOnStart) {
       const applied = await migrateLatest(db);
       if (applied.length) log.info({ applied }, 'database migrated');
     }
