@@ -145,6 +145,8 @@ function toPerso(row: PersoRow, cipher: PanCipher): ContractForPerso {
  */
 export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOutcome> {
   return db.transaction(async (trx) => {
+    // on SQLite the transaction's own (only) connection, through prepared statements: knex costs several times more per row
+    const sqlite = await sqliteClaimStatements(trx);
     const invalid: InvalidCard[] = [];
     let invalidCount = 0;
     let batch: ClaimedBatch | null = null;
@@ -152,10 +154,10 @@ export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOu
     let hashTotal = 0n;
     let lastId = 0;
     for (;;) {
-      const limit = Math.min(params.pageSize ?? PAGE, params.maxCards - count);
+      const limit = Math.min(params.pageSize ?? (sqlite ? SQLITE_PAGE : PAGE), params.maxCards - count);
       if (limit <= 0) break;
       await params.beforePage?.(trx);
-      const rows = await lockedMarkedPage(trx, lastId, limit);
+      const rows = sqlite ? sqlite.page(lastId, limit) : await lockedMarkedPage(trx, lastId, limit);
       if (!rows.length) break;
       lastId = Number(rows[rows.length - 1]!.id);
       const valid: ContractForPerso[] = [];
@@ -171,7 +173,8 @@ export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOu
       invalidCount += rejected.length;
       if (!valid.length) continue;
       batch ??= await insertBatch(trx, params);
-      await addItems(trx, batch.id, count, valid.map((c) => c.id));
+      if (sqlite) sqlite.addItems(batch.id, count, valid);
+      else await addItems(trx, batch.id, count, valid.map((c) => c.id));
       for (const c of valid) hashTotal += BigInt(c.contractId);
       count += valid.length;
       await params.onClaimed?.(batch, valid);
@@ -186,6 +189,44 @@ export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOu
 /** The reason as stored: it names the field first. */
 export function withField(field: string, reason: string): string {
   return reason.startsWith(`${field}:`) ? reason : `${field}: ${reason}`;
+}
+
+/** The subset of a better-sqlite3 connection the claim uses. */
+interface SqliteConnection {
+  prepare(sql: string): { all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown };
+  inTransaction: boolean;
+}
+
+/** Contracts per page on SQLite's direct path (one page of contracts and prepared records is in memory at a time). */
+const SQLITE_PAGE = 1000;
+
+/**
+ * On SQLite (better-sqlite3), the claim's queries as prepared statements on the transaction's own
+ * connection (SQLite has one; a statement through another would wait for this transaction), in the
+ * same transaction: the same rows read and written as through knex, at a fraction of the cost per
+ * row. Undefined on other databases.
+ */
+async function sqliteClaimStatements(trx: Knex.Transaction) {
+  if (dialectOf(trx) !== 'sqlite') return undefined;
+  const conn = (await trx.client.acquireConnection()) as Partial<SqliteConnection> | null;
+  if (!conn || typeof conn.prepare !== 'function' || conn.inTransaction !== true) return undefined;
+  const pageStmt = conn.prepare(
+    `select ${PERSO_COLUMNS.map((c) => `${c} as ${c.slice(c.indexOf('.') + 1)}`).join(', ')}
+     from card_contracts as c inner join clients as cl on cl.id = c.client_id
+     where c.production_status = 'Marked' and c.batch_id is null and c.id > ? order by c.id limit ?`,
+  );
+  const insertItem = conn.prepare('insert into batch_items (batch_id, record_number, contract_id) values (?, ?, ?)');
+  const setBatch = conn.prepare('update card_contracts set batch_id = ? where id = ?');
+  return {
+    page: (afterId: number, limit: number) => pageStmt.all(afterId, limit) as PersoRow[],
+    /** record numbers continue after `before`, in the order of `contracts` */
+    addItems(batchId: number, before: number, contracts: ContractForPerso[]): void {
+      for (let i = 0; i < contracts.length; i++) {
+        insertItem.run(batchId, before + i + 1, contracts[i]!.id);
+        setBatch.run(batchId, contracts[i]!.id);
+      }
+    },
+  };
 }
 
 /** A page of Marked contracts without a batch after `afterId`; on PostgreSQL locked, skipping rows others hold. */

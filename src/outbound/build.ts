@@ -5,6 +5,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EncryptedFile } from '../db/batches.js';
 import type { ContractForPerso } from '../domain/contract.js';
+import type { PreparedCard } from '../perso/index.js';
 import { digestingStream } from './digest.js';
 import type { FileIdentity, PersoFileMaker } from './perso-file.js';
 
@@ -12,7 +13,8 @@ export interface BuildRequest {
   maker: PersoFileMaker;
   identity: FileIdentity;
   fileName: string;
-  contracts: AsyncIterable<ContractForPerso>;
+  /** the cards, as contracts (rendered and checked) or as prepared by maker.validate */
+  contracts: AsyncIterable<ContractForPerso> | { prepared: AsyncIterable<PreparedCard> };
   outbox: string;
   /** called once, when the first clear bytes flow (fault injection in tests) */
   onFirstBytes?: () => void | Promise<void>;
@@ -27,7 +29,9 @@ export async function buildEncryptedFile(req: BuildRequest): Promise<EncryptedFi
   await mkdir(req.outbox, { recursive: true, mode: 0o700 });
   const finalPath = join(req.outbox, req.fileName);
   const tmpPath = finalPath + '.tmp';
-  const rendered = req.maker.render(req.identity, req.contracts);
+  const rendered = 'prepared' in req.contracts
+    ? req.maker.renderPrepared(req.identity, req.contracts.prepared)
+    : req.maker.render(req.identity, req.contracts);
   const clearDigest = digestingStream();
   const encDigest = digestingStream();
   const encrypted = req.maker.encrypt(clearDigest);

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ContractForPerso } from '../domain/contract.js';
-import type { Validation } from '../db/batches.js';
+import type { Prepared, PreparedCard } from '../perso/index.js';
 
 /** The clear personalization file of one batch, as a stream; totals are known once it has ended. */
 export interface RenderedFile {
@@ -22,9 +22,11 @@ export interface FileIdentity {
  */
 export interface PersoFileMaker {
   fileName(businessDate: string, sequence: number): string;
-  /** our own validation of one card (PAN-safe reason) */
-  validate(contract: ContractForPerso, businessDate: string): Validation;
+  /** our own validation of one card (PAN-safe reason); a valid card comes back prepared for renderPrepared */
+  validate(contract: ContractForPerso, businessDate: string): Prepared;
   render(file: FileIdentity, contracts: AsyncIterable<ContractForPerso>): RenderedFile;
+  /** the same bytes as `render` of their contracts, from cards `validate` prepared for the file's business date */
+  renderPrepared(file: FileIdentity, cards: AsyncIterable<PreparedCard>): RenderedFile;
   /** the OpenPGP message for the bureau (and archive key, optionally signed) */
   encrypt(clear: Readable): Readable;
 }

@@ -9,6 +9,7 @@ import { PermanentError, messageOf } from '../errors.js';
 import type { ContractForPerso } from '../domain/contract.js';
 import type { Clock, SendJob, SendOptions, SendResult } from '../jobs.js';
 import { scrub, type Logger } from '../log.js';
+import type { PreparedCard } from '../perso/index.js';
 import type { PanCipher } from '../security/pan.js';
 import { withSession, type Transport } from '../transport/remote.js';
 import { buildEncryptedFile } from './build.js';
@@ -106,18 +107,25 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
    * markEncrypted recorded it; if the claim fails, it rolls back and the build is abandoned.
    */
   async function claimAndBuild(maker: PersoFileMaker, lease: HeldLease, businessDate: string) {
-    const feed = new Feed<ContractForPerso>();
+    const feed = new Feed<PreparedCard>();
+    // each valid card as the claim's validation prepared it: rendered from that, not prepared a second time
+    const prepared = new WeakMap<ContractForPerso, PreparedCard>();
     let built: Promise<EncryptedFile> | undefined;
     let buildStopped: Promise<never> | undefined;
     try {
       const claim = await lease.duringTransaction(() => claimBatch(db, {
         businessDate, maxCards: config.perso.maxCardsPerFile, fileName: (seq) => maker.fileName(businessDate, seq),
-        validate: (contract) => maker.validate(contract, businessDate), cipher, now: now(),
+        validate: (contract) => {
+          const verdict = maker.validate(contract, businessDate);
+          if (verdict.ok) prepared.set(contract, verdict.card);
+          return verdict;
+        },
+        cipher, now: now(),
         beforePage: (trx) => lease.renewWithin(trx),
         onClaimed: async (batch, contracts) => {
           if (!built) {
             built = buildEncryptedFile({
-              maker, fileName: batch.fileName, outbox: folders.outbox, contracts: feed,
+              maker, fileName: batch.fileName, outbox: folders.outbox, contracts: { prepared: feed },
               identity: { businessDate, sequence: batch.sequence, createdAt: new Date(batch.createdAt) },
               onFirstBytes: () => fault('encrypting', batch),
             });
@@ -125,7 +133,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
             buildStopped = built.then(() => Promise.reject(new Error('the file ended before the claim')));
             buildStopped.catch(() => undefined);
           }
-          await Promise.race([feed.push(contracts), buildStopped!]);
+          await Promise.race([feed.push(contracts.map((c) => preparedOf(prepared, c))), buildStopped!]);
         },
       }));
       feed.end();
@@ -214,6 +222,12 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     if (!row) throw new Error(`batch ${batch.id} disappeared`);
     return row;
   }
+}
+
+function preparedOf(prepared: WeakMap<ContractForPerso, PreparedCard>, contract: ContractForPerso): PreparedCard {
+  const card = prepared.get(contract);
+  if (!card) throw new Error(`contract ${contract.id} was claimed without being prepared`);
+  return card;
 }
 
 function noteInvalid(result: SendResult, claim: ClaimOutcome): void {

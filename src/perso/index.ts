@@ -2,7 +2,7 @@
 export { DEFAULT_LAYOUTS_DIR, layoutFromObject, loadLayout } from './layout.js';
 export type { Charset, FieldSpec, FieldType, Layout, RecordRole, RecordSpec, Source } from './layout-types.js';
 export { prepareCard, type Prepared, type PreparedCard } from './prepare.js';
-export { renderPersoFile, type FileContext, type PersoFileStream, type PersoTotals } from './render.js';
+export { renderPersoFile, renderPreparedFile, type FileContext, type PersoFileStream, type PersoTotals } from './render.js';
 export { explainRecord, parsePersoRecord, type ExplainedField, type ExplainedRecord, type ParsedRecord } from './parse.js';
 export { personalizationFileName } from './file-name.js';
 export { embossName, embossText, toAscii, track1Name } from './emboss.js';

@@ -4,7 +4,7 @@ import { ConfigError, InputError } from '../errors.js';
 import { pad } from './layout.js';
 import type { FieldSpec, Layout, RecordSpec, Source } from './layout-types.js';
 import { detailWriterOf } from './detail-writer.js';
-import { contractIdOf, invalidOf } from './prepare.js';
+import { contractIdOf, invalidOf, type PreparedCard } from './prepare.js';
 
 /** Everything about the file that is not a card. Nothing is taken from the wall clock: a regeneration yields the same bytes. */
 export interface FileContext {
@@ -41,6 +41,41 @@ const HASH_MODULUS = 10n ** 15n;
  * send job sets such contracts aside with prepareCard first).
  */
 export function renderPersoFile(layout: Layout, ctx: FileContext, contracts: AsyncIterable<ContractForPerso> | Iterable<ContractForPerso>): PersoFileStream {
+  const writer = detailWriterOf(layout);
+  return renderFile(layout, ctx, contracts, (contract, template, target, at, count) => {
+    target.set(template, at);
+    try {
+      writer.write(contract, ctx.businessDate, target, at);
+      return contractIdOf(contract);
+    } catch (err) {
+      const invalid = invalidOf(err);
+      throw invalid ? new InputError(withoutFieldPrefix(invalid), { record: count, field: invalid.field }) : err;
+    }
+  });
+}
+
+/**
+ * The same file as renderPersoFile, from cards already prepared with prepareCard for the same layout
+ * and business date (each card checked and laid out once, not twice): byte for byte the file
+ * renderPersoFile makes of their contracts.
+ */
+export function renderPreparedFile(layout: Layout, ctx: FileContext, cards: AsyncIterable<PreparedCard> | Iterable<PreparedCard>): PersoFileStream {
+  const recordLength = detailWriterOf(layout).template.length;
+  // the parts of the file's detail template a prepared record does not hold: file.* fields and the line ending
+  const fileRanges = layout.detail.fields.filter((f) => f.source?.startsWith('file.')).map((f) => [f.offset, f.offset + f.length] as const);
+  return renderFile(layout, ctx, cards, (card, template, target, at) => {
+    if (card.record.length !== recordLength) throw new Error(`a prepared record of ${card.record.length} bytes for a layout of ${recordLength}`);
+    target.set(card.record, at);
+    for (const [from, to] of fileRanges) template.copy(target, at + from, from, to);
+    template.copy(target, at + recordLength, recordLength);
+    return card.contractId;
+  });
+}
+
+/** Puts one record (detail template, card fields) at target[at…] and returns its contract id (digits). */
+type PutRecord<T> = (item: T, template: Buffer, target: Buffer, at: number, count: number) => string;
+
+function renderFile<T>(layout: Layout, ctx: FileContext, items: AsyncIterable<T> | Iterable<T>, put: PutRecord<T>): PersoFileStream {
   const stream: PersoFileStream = Readable.from(generate(), { objectMode: false });
   async function* generate(): AsyncGenerator<Buffer> {
     const eol = ctx.lineEnding === 'CRLF' ? '\r\n' : '\n';
@@ -52,17 +87,10 @@ export function renderPersoFile(layout: Layout, ctx: FileContext, contracts: Asy
     const sequence = sequenceWriter(layout);
     const hash = new HashTotal();
     let count = 0;
-    for await (const contract of contracts) {
+    for await (const item of items) {
       count++;
       const at = out.reserve(template.length);
-      out.buffer.set(template, at);
-      try {
-        writer.write(contract, ctx.businessDate, out.buffer, at);
-        hash.add(contractIdOf(contract));
-      } catch (err) {
-        const invalid = invalidOf(err);
-        throw invalid ? new InputError(withoutFieldPrefix(invalid), { record: count, field: invalid.field }) : err;
-      }
+      hash.add(put(item, template, out.buffer, at, count));
       sequence(out.buffer, at, count);
       out.commit(template.length);
       if (out.full()) yield out.take();

@@ -2,7 +2,9 @@ import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { batchContracts, claimBatch } from '../../src/db/batches.js';
+import type { Readable } from 'node:stream';
+import { batchContracts, claimBatch, markedContracts } from '../../src/db/batches.js';
+import type { ContractForPerso } from '../../src/domain/contract.js';
 import { buildEncryptedFile } from '../../src/outbound/build.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
@@ -51,6 +53,34 @@ describeEachDatabase('build the encrypted file of a batch', (ctx) => {
     removeDir(config.workDir);
   });
 
+  it('renders the cards the claim prepared byte for byte as it renders their contracts (LF and CRLF)', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 40, (n) => ({
+      ...(n % 3 === 0 ? { firstName: 'Zoë', lastName: 'Ñúñez-O\'Brien' } : {}),
+      ...(n % 4 === 0 ? { addressLine2: '' } : {}),
+      ...(n % 5 === 0 ? { embossedName: 'MR J SMITH' } : {}),
+    }));
+    for (const lineEnding of ['LF', 'CRLF'] as const) {
+      const base = sendConfig(keys);
+      const maker = await fileMaker({ ...base, perso: { ...base.perso, lineEnding } });
+      const contracts: ContractForPerso[] = [];
+      for await (const c of markedContracts(db, cipher)) contracts.push(c);
+      const cards = contracts.map((c) => {
+        const verdict = maker.validate(c, '2026-11-26');
+        assert.ok(verdict.ok, 'every fixture card is valid');
+        return verdict.card;
+      });
+      const identity = { businessDate: '2026-11-26', sequence: 7, createdAt: new Date('2026-11-26T08:09:10.000Z') };
+      const fromContracts = maker.render(identity, iterate(contracts));
+      const fromPrepared = maker.renderPrepared(identity, iterate(cards));
+      const [a, b] = await Promise.all([bytesOf(fromContracts.clear), bytesOf(fromPrepared.clear)]);
+      assert.equal(a.length, (contracts.length + 2) * (450 + (lineEnding === 'CRLF' ? 2 : 1)));
+      assert.ok(a.equals(b), `the same clear bytes (${lineEnding})`);
+      assert.deepEqual(fromPrepared.totals(), fromContracts.totals());
+      removeDir(base.workDir);
+    }
+  });
+
   it('a failure in the middle leaves no file in the outbox', async () => {
     const { db } = ctx();
     const config = sendConfig(keys);
@@ -66,3 +96,13 @@ describeEachDatabase('build the encrypted file of a batch', (ctx) => {
     removeDir(config.workDir);
   });
 }, ['sqlite']);
+
+async function* iterate<T>(items: T[]): AsyncGenerator<T> {
+  yield* items;
+}
+
+async function bytesOf(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
