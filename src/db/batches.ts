@@ -153,13 +153,38 @@ export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOu
     let count = 0;
     let hashTotal = 0n;
     let lastId = 0;
+    const pageSize = params.pageSize ?? (sqlite ? SQLITE_PAGE : PAGE);
+    // PostgreSQL: the next page is asked for, and a page's writes are sent, without waiting for them, so
+    // that the server works while this process decrypts and validates (pages are by id: the next one does
+    // not depend on this one's writes). Every statement of the loop goes through one queue, in order, one
+    // at a time on the transaction's connection; all are awaited before the end, and the first failure
+    // fails the claim. Elsewhere each statement is awaited in turn.
+    const pipelined = dialectOf(trx) === 'pg';
+    const queue = new StatementQueue();
+    const inTurn = <T>(statement: () => Promise<T>): Promise<T> => (pipelined ? queue.add(statement) : statement());
+    const readPage = (afterId: number, limit: number): Promise<PersoRow[]> =>
+      sqlite ? Promise.resolve(sqlite.page(afterId, limit)) : inTurn(() => lockedMarkedPage(trx, afterId, limit));
+    let prefetched: { afterId: number; rows: Promise<PersoRow[]> } | undefined;
     for (;;) {
-      const limit = Math.min(params.pageSize ?? (sqlite ? SQLITE_PAGE : PAGE), params.maxCards - count);
+      const limit = Math.min(pageSize, params.maxCards - count);
       if (limit <= 0) break;
-      await params.beforePage?.(trx);
-      const rows = sqlite ? sqlite.page(lastId, limit) : await lockedMarkedPage(trx, lastId, limit);
+      queue.throwIfFailed();
+      if (params.beforePage) {
+        const before = inTurn(() => params.beforePage!(trx));
+        if (pipelined) before.catch(() => undefined); // in turn before the next page's statements; rethrown by the queue
+        else await before;
+      }
+      const next = prefetched?.afterId === lastId ? prefetched.rows : readPage(lastId, limit);
+      prefetched = undefined;
+      const rows = await next;
       if (!rows.length) break;
       lastId = Number(rows[rows.length - 1]!.id);
+      // as many as could still be claimed if every card of this page is valid
+      const nextLimit = Math.min(pageSize, params.maxCards - count - rows.length);
+      if (pipelined && nextLimit > 0 && rows.length === limit) {
+        prefetched = { afterId: lastId, rows: readPage(lastId, nextLimit) };
+        prefetched.rows.catch(() => undefined); // its failure is the queue's: rethrown by drained() if not awaited here
+      }
       const valid: ContractForPerso[] = [];
       const rejected: InvalidCard[] = [];
       for (const row of rows) {
@@ -168,22 +193,62 @@ export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOu
         if (verdict.ok) valid.push(contract);
         else rejected.push({ contractId: Number(row.id), contractNumber: row.contract_number, plasticId: row.plastic_id, reason: withField(verdict.field, verdict.reason) });
       }
-      await markInvalid(trx, rejected, params.now);
       invalid.push(...rejected.slice(0, Math.max(0, INVALID_LISTED - invalid.length)));
       invalidCount += rejected.length;
+      if (valid.length) batch ??= await inTurn(() => insertBatch(trx, params));
+      const before = count;
+      const written = inTurn(async () => {
+        await markInvalid(trx, rejected, params.now);
+        if (!valid.length) return;
+        if (sqlite) sqlite.addItems(batch!.id, before, valid);
+        else await addItems(trx, batch!.id, before, valid.map((c) => c.id));
+      });
+      if (pipelined) written.catch(() => undefined); // rethrown by throwIfFailed() / drained()
+      else await written;
       if (!valid.length) continue;
-      batch ??= await insertBatch(trx, params);
-      if (sqlite) sqlite.addItems(batch.id, count, valid);
-      else await addItems(trx, batch.id, count, valid.map((c) => c.id));
       for (const c of valid) hashTotal += BigInt(c.contractId);
       count += valid.length;
-      await params.onClaimed?.(batch, valid);
+      await params.onClaimed?.(batch!, valid);
     }
+    await queue.drained();
     if (batch === null) return { batch: null, invalid, invalidCount };
     await trx('perso_batches').where({ id: batch.id })
       .update({ record_count: count, hash_total: (hashTotal % 10n ** 15n).toString(), updated_at: params.now });
     return { batch: toBatch(await trx('perso_batches').where({ id: batch.id }).first()), invalid, invalidCount };
   });
+}
+
+/**
+ * Statements of one transaction run one at a time in the order they were added, without the caller
+ * waiting for each (the pg driver's own queueing of concurrent queries is deprecated). The first
+ * failure is kept: `drained` and `throwIfFailed` rethrow it, so the root cause wins over the errors of
+ * the statements that came after it on an aborted transaction.
+ */
+class StatementQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+  private failure: { err: unknown } | undefined;
+
+  add<T>(statement: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(() => {
+      if (this.failure) throw this.failure.err;
+      return statement();
+    });
+    this.tail = run.catch((err) => {
+      this.failure ??= { err };
+    });
+    return run.catch((err) => {
+      throw this.failure?.err ?? err;
+    });
+  }
+
+  throwIfFailed(): void {
+    if (this.failure) throw this.failure.err;
+  }
+
+  async drained(): Promise<void> {
+    await this.tail;
+    this.throwIfFailed();
+  }
 }
 
 /** The reason as stored: it names the field first. */
