@@ -75,10 +75,13 @@ async function child(spec: ChildSpec): Promise<void> {
   const phases: Record<string, number> = {};
   let last = Date.now();
   const rss: Record<string, number> = {};
+  // the peak so far at the end of each phase (maxRSS only grows): which phase made the peak
+  const peak: Record<string, number> = { start: Math.round((process.resourceUsage().maxRSS * 1024) / 1e6) };
   const mark = (name: string) => {
     const now = Date.now();
     phases[name] = (now - last) / 1000;
     rss[name] = Math.round(process.memoryUsage().rss / 1e6);
+    peak[name] = Math.round((process.resourceUsage().maxRSS * 1024) / 1e6);
     last = now;
   };
   const job = makeSendJob({
@@ -94,7 +97,7 @@ async function child(spec: ChildSpec): Promise<void> {
   await db.destroy();
   const figures: NodeFigures = { seconds, maxRssMb: Math.round((process.resourceUsage().maxRSS * 1024) / 1e6), cardsSent: result.cardsSent, phases };
   process.stdout.write(JSON.stringify(figures) + '\n');
-  if (process.env.BX_BENCH_VERBOSE) process.stderr.write(`rss MB after each phase: ${JSON.stringify(rss)}, heap ${JSON.stringify(process.memoryUsage())}\n`);
+  if (process.env.BX_BENCH_VERBOSE) process.stderr.write(`rss MB after each phase: ${JSON.stringify(rss)}, peak RSS MB by then: ${JSON.stringify(peak)}, heap ${JSON.stringify(process.memoryUsage())}\n`);
 }
 
 function runNodeChild(spec: ChildSpec): Promise<NodeFigures> {
