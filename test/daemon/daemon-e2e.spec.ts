@@ -4,10 +4,10 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase } from '../helpers/db.js';
-import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
+import type { SshdServer } from '../helpers/sshd.js';
 import { clearSendTables, insertCards } from '../outbound/fixtures.js';
-import { makeBureauKeys, type BureauKeys } from '../outbound/harness.js';
-import { assertDeliveredExactlyOnce } from '../outbound/job-harness.js';
+import type { BureauKeys } from '../outbound/harness.js';
+import { assertDeliveredExactlyOnce, useSshdAndBureauKeys } from '../outbound/job-harness.js';
 import { freePort, getJson, startDaemonChild, waitUntil, writeDaemonConfig, type DaemonChild } from './e2e-harness.js';
 
 const CARDS = ['1001', '1002', '1003', '1004', '1005'];
@@ -19,14 +19,8 @@ describeEachDatabase('daemon as a child process (real sshd, gpg)', (ctx) => {
   const panKey = randomBytes(32);
   const env = { BX_PAN_KEY: panKey.toString('base64') };
 
-  before(async function () {
-    requireSshd(this);
-    sshd = await startSshd();
-    keys = makeBureauKeys();
-  });
-  after(async () => {
-    await sshd?.stop();
-    keys?.gpg.cleanup();
+  useSshdAndBureauKeys((started) => {
+    ({ sshd, keys } = started);
   });
   beforeEach(async () => {
     await clearSendTables(ctx().db);
@@ -93,17 +87,14 @@ describeEachDatabase('two daemons on one database (failover)', (ctx) => {
   const panKey = randomBytes(32);
   const env = { BX_PAN_KEY: panKey.toString('base64') };
 
-  before(async function () {
-    requireSshd(this);
-    sshd = await startSshd();
-    keys = makeBureauKeys();
+  // registered first, so it runs before the sshd is stopped
+  after(() => {
+    for (const child of children.splice(0)) if (child.process.exitCode === null) child.process.kill('SIGKILL');
+  });
+  useSshdAndBureauKeys(async (started) => {
+    ({ sshd, keys } = started);
     await clearSendTables(ctx().db);
     await insertCards(ctx().db, new PanCipher(panKey), 1, CARDS.length);
-  });
-  after(async () => {
-    for (const child of children.splice(0)) if (child.process.exitCode === null) child.process.kill('SIGKILL');
-    await sshd?.stop();
-    keys?.gpg.cleanup();
   });
 
   async function daemon(pause?: { at: string; ms: number }, workDir?: string) {

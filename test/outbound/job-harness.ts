@@ -7,8 +7,8 @@ import { makeSendJob, type SendJobDeps } from '../../src/outbound/send-job.js';
 import type { PanCipher } from '../../src/security/pan.js';
 import type { RemoteSession, Transport } from '../../src/transport/remote.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
-import type { SshdServer } from '../helpers/sshd.js';
-import { contractIdsOf, contractsByStatus, decryptedRecords, filesIn, type BureauKeys } from './harness.js';
+import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
+import { contractIdsOf, contractsByStatus, decryptedRecords, filesIn, makeBureauKeys, type BureauKeys } from './harness.js';
 
 /** A send job on the test sshd, with the given config and extra deps (faults, transport…). */
 export function sendJobFor(db: Knex, cipher: PanCipher, config: Config, sshd: SshdServer, extra: Partial<SendJobDeps> = {}) {
@@ -63,4 +63,23 @@ export function failingUploads(inner: Transport, how: 'mid-upload' | 'before-ren
       return { ...session, uploadAtomic };
     },
   };
+}
+
+/**
+ * For the enclosing suite: a real OpenSSH sshd and a gpg-made bureau key pair, handed to `use`
+ * once started (the suite goes pending without sshd, fails under CI); both stopped after the suite.
+ */
+export function useSshdAndBureauKeys(use: (started: { sshd: SshdServer; keys: BureauKeys }) => void | Promise<void>): void {
+  let sshd: SshdServer | undefined;
+  let keys: BureauKeys | undefined;
+  before(async function () {
+    requireSshd(this);
+    sshd = await startSshd();
+    keys = makeBureauKeys();
+    await use({ sshd, keys });
+  });
+  after(async () => {
+    await sshd?.stop();
+    keys?.gpg.cleanup();
+  });
 }

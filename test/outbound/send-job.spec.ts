@@ -7,10 +7,10 @@ import { PanCipher } from '../../src/security/pan.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { silentLogger } from '../../src/log.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
+import type { SshdServer } from '../helpers/sshd.js';
 import { clearSendTables, insertCards } from './fixtures.js';
-import { assertDeliveredExactlyOnce, failingUploads, remoteFiles, sendJobFor, withSftp } from './job-harness.js';
-import { contractIdsOf, contractsByStatus, decryptedRecords, filesIn, makeBureauKeys, removeDir, sendConfig, type BureauKeys } from './harness.js';
+import { assertDeliveredExactlyOnce, failingUploads, remoteFiles, sendJobFor, useSshdAndBureauKeys, withSftp } from './job-harness.js';
+import { contractIdsOf, contractsByStatus, decryptedRecords, filesIn, removeDir, sendConfig, type BureauKeys } from './harness.js';
 
 const cipher = new PanCipher(newPanKey());
 const DATE = '2026-11-26';
@@ -21,14 +21,8 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   let keys: BureauKeys;
   let config: Config;
 
-  before(async function () {
-    requireSshd(this);
-    sshd = await startSshd();
-    keys = makeBureauKeys();
-  });
-  after(async () => {
-    await sshd?.stop();
-    keys?.gpg.cleanup();
+  useSshdAndBureauKeys((started) => {
+    ({ sshd, keys } = started);
   });
   beforeEach(async () => {
     await clearSendTables(ctx().db);

@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { PanCipher } from '../../src/security/pan.js';
 import type { SendFaultPoint } from '../../src/outbound/send-job.js';
 import { describeEachDatabase } from '../helpers/db.js';
-import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
+import type { SshdServer } from '../helpers/sshd.js';
 import type { ChildSpec } from './send-child.js';
 import { clearSendTables, insertCards } from './fixtures.js';
-import { makeBureauKeys, removeDir, sendConfig, type BureauKeys } from './harness.js';
-import { assertDeliveredExactlyOnce, sendJobFor, withSftp } from './job-harness.js';
+import { removeDir, sendConfig, type BureauKeys } from './harness.js';
+import { assertDeliveredExactlyOnce, sendJobFor, useSshdAndBureauKeys, withSftp } from './job-harness.js';
 
 const CHILD = fileURLToPath(new URL('./send-child.ts', import.meta.url));
 const LEASE_TTL_S = 5;
@@ -45,14 +45,8 @@ async function runWhenLeaseFree<T>(run: () => Promise<T>): Promise<T> {
 describeEachDatabase('send job killed with SIGKILL, then restarted', (ctx) => {
   let sshd: SshdServer;
   let keys: BureauKeys;
-  before(async function () {
-    requireSshd(this);
-    sshd = await startSshd();
-    keys = makeBureauKeys();
-  });
-  after(async () => {
-    await sshd?.stop();
-    keys?.gpg.cleanup();
+  useSshdAndBureauKeys((started) => {
+    ({ sshd, keys } = started);
   });
 
   for (const killAt of ['encrypting', 'transferred'] as SendFaultPoint[]) {
