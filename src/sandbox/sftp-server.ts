@@ -1,7 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import ssh2, { type AuthContext, type Connection, type ParsedKey } from 'ssh2';
 import { silentLogger, type Logger } from '../log.js';
+import { openSshFingerprint } from '../transport/sftp.js';
 import { ConfinedRoot } from './confined-root.js';
 import { serveSftpSession } from './sftp-handlers.js';
 
@@ -32,8 +33,7 @@ export interface RunningSftpServer {
 
 /** The fingerprint of a public or private SSH key as `ssh-keygen -lf` prints it. */
 export function sshFingerprint(key: string | Buffer): string {
-  const blob = parseSshKey(key).getPublicSSH();
-  return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
+  return openSshFingerprint(parseSshKey(key).getPublicSSH());
 }
 
 function parseSshKey(key: string | Buffer): ParsedKey {

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,16 +10,7 @@ import type { BureauKeys } from '../outbound/harness.js';
 
 const CHILD = fileURLToPath(new URL('./daemon-child.ts', import.meta.url));
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freeLoopbackPort as freePort } from '../../src/sandbox/init.js';
 
 /** A config file for a daemon child: every day a business day, one cut-off at 00:00 (so catch-up sends at start). */
 export function writeDaemonConfig(opts: {

@@ -1,9 +1,9 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/schema.js';
+import { freeLoopbackPort } from '../../src/sandbox/init.js';
+import { openSshFingerprint } from '../../src/transport/sftp.js';
 import { testConfig } from './config.js';
 
 /**
@@ -67,7 +67,7 @@ export async function startSshd(): Promise<SshdServer> {
   keygen(hostKey);
   keygen(clientKey);
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(clientKey + '.pub'), { mode: 0o644 });
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const configFile = join(dir, 'sshd_config');
   writeFileSync(configFile, sshdConfig(dir, port, root));
   const child = spawn(SSHD, ['-D', '-e', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -159,20 +159,9 @@ function keygen(file: string): void {
 
 /** SHA256:<base64 without padding> of an OpenSSH public key line, as `ssh-keygen -lf` prints it. */
 export function fingerprintOf(publicKeyLine: string): string {
-  const blob = Buffer.from(publicKeyLine.trim().split(/\s+/)[1]!, 'base64');
-  return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
+  return openSshFingerprint(Buffer.from(publicKeyLine.trim().split(/\s+/)[1]!, 'base64'));
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function waitListening(child: ChildProcess, output: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
