@@ -53,3 +53,20 @@ function formatLocation(loc: { file?: string; record?: number | string; field?: 
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** An error as it crosses to another thread: its class (by name) and message, never its stack. */
+export interface WireError {
+  name: string;
+  message: string;
+}
+
+export function toWireError(err: unknown): WireError {
+  return { name: err instanceof Error ? err.name : 'Error', message: messageOf(err) };
+}
+
+/** The error of `toWireError` again, of the same class where the code acts on the class. */
+export function fromWireError(wire: WireError): Error {
+  const classes: Record<string, new (message: string) => Error> = { ConfigError, PermanentError, TransientError, PanIntegrityError: PermanentError };
+  const Class = classes[wire.name] ?? Error;
+  return new Class(wire.message);
+}

@@ -2,8 +2,8 @@ import type { Knex } from 'knex';
 import type { ContractForPerso } from '../domain/contract.js';
 import type { PanCipher } from '../security/pan.js';
 import { dialectOf, insertReturningId } from './connection.js';
-import { toContractForPerso, type ContractWithClientRow } from './contracts.js';
 import { recordEvents, type NewEvent } from './events.js';
+import { PERSO_COLUMNS, persoRowOf, persoValuesOf, toPerso, type PersoRow, type PersoValues } from './perso-rows.js';
 
 /** States of a batch, in the order the send job moves it (DESIGN.md, "The send job as a state machine"). */
 export const BATCH_STATES = ['claimed', 'encrypted', 'uploaded', 'sent'] as const;
@@ -88,19 +88,24 @@ export interface ClaimParams {
   maxCards: number;
   /** the file name of the batch with this daily sequence */
   fileName(sequence: number): string;
-  validate(contract: ContractForPerso): Validation;
-  cipher: PanCipher;
+  /**
+   * Our own verdict on each contract of a page, in order (PANs still encrypted in the page). The next
+   * page is read and handed over before this one's verdicts are awaited, so the screening (on a worker
+   * thread in the send job) runs beside the claim's own reads and writes.
+   */
+  screen(page: PersoValues[]): Promise<Validation[]>;
   now: string;
   /** how many contracts are read per page (bounded memory) */
   pageSize?: number;
   /** called in the transaction before each page (the job renews its lease there) */
   beforePage?(trx: Knex.Transaction): Promise<void>;
   /**
-   * Receives the valid contracts of each page, in record order, while the transaction is open (the
-   * job renders and encrypts them on the way: one read of each card instead of two). The claim waits
-   * for it, and fails (rolls back) when it fails.
+   * Told, page by page while the transaction is open, how many valid cards were just given their record
+   * numbers (the next ones of the batch, in the order `screen` saw them): the job renders and encrypts
+   * them on the way, one read of each card instead of two. The claim waits for it, and fails (rolls
+   * back) when it fails.
    */
-  onClaimed?(batch: ClaimedBatch, contracts: ContractForPerso[]): Promise<void>;
+  onClaimed?(batch: ClaimedBatch, validCards: number): Promise<void>;
 }
 
 /** What a new batch is known by while its claim is still open. */
@@ -124,17 +129,11 @@ const PAGE = 500;
 /** Invalid cards listed in a claim's outcome (memory stays bounded even if every card is invalid). */
 export const INVALID_LISTED = 1000;
 
-/** What toContractForPerso reads, and nothing more: over a million rows every unused column costs time. */
-const PERSO_FIELDS = [
-  'id', 'contract_number', 'plastic_id', 'pan_enc', 'plastic_seq', 'expiry', 'request_type', 'card_form', 'product_code',
-  'chip_profile', 'delivery_method', 'pin_mailer', 'embossed_name',
-] as const;
-const CLIENT_FIELDS = ['title', 'first_name', 'last_name', 'company_name', 'address_line1', 'address_line2', 'address_line3', 'postal_code', 'city', 'country'] as const;
-const PERSO_COLUMNS = [...PERSO_FIELDS.map((f) => `c.${f}`), ...CLIENT_FIELDS.map((f) => `cl.${f}`)];
-type PersoRow = Pick<ContractWithClientRow, (typeof PERSO_FIELDS)[number] | (typeof CLIENT_FIELDS)[number]>;
-
-function toPerso(row: PersoRow, cipher: PanCipher): ContractForPerso {
-  return toContractForPerso(row as ContractWithClientRow, cipher);
+/** A page read by the claim, its screening under way. */
+interface OpenPage {
+  rows: PersoValues[];
+  limit: number;
+  verdicts: Promise<Validation[]>;
 }
 
 /**
@@ -142,79 +141,72 @@ function toPerso(row: PersoRow, cipher: PanCipher): ContractForPerso {
  * row-locked with SKIP LOCKED on PostgreSQL), creates the batch with the next daily sequence and fixes
  * each card's record number 1..n; invalid ones met on the way become Invalid with their reason. Either
  * all of it is committed or none of it.
+ *
+ * Every statement goes through one queue, in order, one at a time on the transaction's connection,
+ * without the loop waiting for the writes: the database works while the next page is screened (pages
+ * are by id, so the next one does not depend on this one's writes). All are awaited before the end,
+ * and the first failure fails the claim.
  */
 export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOutcome> {
   return db.transaction(async (trx) => {
-    // on SQLite the transaction's own (only) connection, through prepared statements: knex costs several times more per row
-    const sqlite = await sqliteClaimStatements(trx);
+    const store = await claimStore(trx);
+    const queue = new StatementQueue();
+    const pageSize = params.pageSize ?? store.pageSize;
     const invalid: InvalidCard[] = [];
     let invalidCount = 0;
     let batch: ClaimedBatch | null = null;
     let count = 0;
     let hashTotal = 0n;
-    let lastId = 0;
-    const pageSize = params.pageSize ?? (sqlite ? SQLITE_PAGE : PAGE);
-    // PostgreSQL: the next page is asked for, and a page's writes are sent, without waiting for them, so
-    // that the server works while this process decrypts and validates (pages are by id: the next one does
-    // not depend on this one's writes). Every statement of the loop goes through one queue, in order, one
-    // at a time on the transaction's connection; all are awaited before the end, and the first failure
-    // fails the claim. Elsewhere each statement is awaited in turn.
-    const pipelined = dialectOf(trx) === 'pg';
-    const queue = new StatementQueue();
-    const inTurn = <T>(statement: () => Promise<T>): Promise<T> => (pipelined ? queue.add(statement) : statement());
-    const readPage = (afterId: number, limit: number): Promise<PersoRow[]> =>
-      sqlite ? Promise.resolve(sqlite.page(afterId, limit)) : inTurn(() => lockedMarkedPage(trx, afterId, limit));
-    let prefetched: { afterId: number; rows: Promise<PersoRow[]> } | undefined;
-    for (;;) {
-      const limit = Math.min(pageSize, params.maxCards - count);
-      if (limit <= 0) break;
+
+    const openPage = async (afterId: number, limit: number): Promise<OpenPage | undefined> => {
       queue.throwIfFailed();
-      if (params.beforePage) {
-        const before = inTurn(() => params.beforePage!(trx));
-        if (pipelined) before.catch(() => undefined); // in turn before the next page's statements; rethrown by the queue
-        else await before;
-      }
-      const next = prefetched?.afterId === lastId ? prefetched.rows : readPage(lastId, limit);
-      prefetched = undefined;
-      const rows = await next;
-      if (!rows.length) break;
-      lastId = Number(rows[rows.length - 1]!.id);
-      // as many as could still be claimed if every card of this page is valid
-      const nextLimit = Math.min(pageSize, params.maxCards - count - rows.length);
-      if (pipelined && nextLimit > 0 && rows.length === limit) {
-        prefetched = { afterId: lastId, rows: readPage(lastId, nextLimit) };
-        prefetched.rows.catch(() => undefined); // its failure is the queue's: rethrown by drained() if not awaited here
-      }
-      const valid: ContractForPerso[] = [];
+      if (params.beforePage) await queue.add(() => params.beforePage!(trx));
+      const rows = await queue.add(async () => store.readPage(afterId, limit));
+      return rows.length ? { rows, limit, verdicts: params.screen(rows) } : undefined;
+    };
+
+    const claimPage = async (rows: PersoValues[], verdicts: Validation[]): Promise<void> => {
+      if (verdicts.length !== rows.length) throw new Error(`screening gave ${verdicts.length} verdicts for ${rows.length} contracts`);
+      const valid: number[] = [];
       const rejected: InvalidCard[] = [];
-      for (const row of rows) {
-        const contract = toPerso(row, params.cipher);
-        const verdict = params.validate(contract);
-        if (verdict.ok) valid.push(contract);
-        else rejected.push({ contractId: Number(row.id), contractNumber: row.contract_number, plasticId: row.plastic_id, reason: withField(verdict.field, verdict.reason) });
-      }
+      verdicts.forEach((verdict, i) => {
+        const row = persoRowOf(rows[i]!);
+        if (verdict.ok) {
+          valid.push(Number(row.id));
+          hashTotal += BigInt(row.contract_number);
+        } else rejected.push({ contractId: Number(row.id), contractNumber: row.contract_number, plasticId: row.plastic_id, reason: withField(verdict.field, verdict.reason) });
+      });
       invalid.push(...rejected.slice(0, Math.max(0, INVALID_LISTED - invalid.length)));
       invalidCount += rejected.length;
-      if (valid.length) batch ??= await inTurn(() => insertBatch(trx, params));
+      if (valid.length) batch ??= await queue.add(() => insertBatch(trx, params));
       const before = count;
-      const written = inTurn(async () => {
+      queue.add(async () => {
         await markInvalid(trx, rejected, params.now);
-        if (!valid.length) return;
-        if (sqlite) sqlite.addItems(batch!.id, before, valid);
-        else await addItems(trx, batch!.id, before, valid.map((c) => c.id));
-      });
-      if (pipelined) written.catch(() => undefined); // rethrown by throwIfFailed() / drained()
-      else await written;
-      if (!valid.length) continue;
-      for (const c of valid) hashTotal += BigInt(c.contractId);
+        if (valid.length) await store.addItems(batch!.id, before, valid);
+      }).catch(() => undefined); // rethrown by throwIfFailed() / drained()
       count += valid.length;
-      await params.onClaimed?.(batch!, valid);
+      if (valid.length) await params.onClaimed?.(batch!, valid.length);
+    };
+
+    let page = await openPage(0, Math.min(pageSize, params.maxCards));
+    while (page) {
+      const { rows, limit } = page;
+      const lastId = Number(persoRowOf(rows[rows.length - 1]!).id);
+      const more = rows.length === limit;
+      // read and screened while this page is claimed: as many as could still be claimed if all of this page is valid
+      const room = params.maxCards - count - rows.length;
+      let next = more && room > 0 ? openPage(lastId, Math.min(pageSize, room)) : undefined;
+      next?.catch(() => undefined); // awaited below
+      await claimPage(rows, await page.verdicts);
+      if (!next && more && count < params.maxCards) next = openPage(lastId, Math.min(pageSize, params.maxCards - count));
+      page = await next;
     }
     await queue.drained();
     if (batch === null) return { batch: null, invalid, invalidCount };
-    await trx('perso_batches').where({ id: batch.id })
+    const claimed: ClaimedBatch = batch;
+    await trx('perso_batches').where({ id: claimed.id })
       .update({ record_count: count, hash_total: (hashTotal % 10n ** 15n).toString(), updated_at: params.now });
-    return { batch: toBatch(await trx('perso_batches').where({ id: batch.id }).first()), invalid, invalidCount };
+    return { batch: toBatch(await trx('perso_batches').where({ id: claimed.id }).first()), invalid, invalidCount };
   });
 }
 
@@ -256,6 +248,23 @@ export function withField(field: string, reason: string): string {
   return reason.startsWith(`${field}:`) ? reason : `${field}: ${reason}`;
 }
 
+/** How the claim reads Marked contracts and writes a page of items, on the transaction's connection. */
+interface ClaimStore {
+  pageSize: number;
+  readPage(afterId: number, limit: number): Promise<PersoValues[]> | PersoValues[];
+  /** record numbers continue after `before`, in the order of `contractIds`; each contract gets the batch id */
+  addItems(batchId: number, before: number, contractIds: number[]): Promise<void> | void;
+}
+
+async function claimStore(trx: Knex.Transaction): Promise<ClaimStore> {
+  // on SQLite the transaction's own (only) connection, through prepared statements: knex costs several times more per row
+  return (await sqliteClaimStore(trx)) ?? {
+    pageSize: PAGE,
+    readPage: async (afterId, limit) => (await lockedMarkedPage(trx, afterId, limit)).map(persoValuesOf),
+    addItems: (batchId, before, contractIds) => addItems(trx, batchId, before, contractIds),
+  };
+}
+
 /** The subset of a better-sqlite3 connection the claim uses. */
 interface SqliteConnection {
   prepare(sql: string): { all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown; raw(on: boolean): unknown };
@@ -271,43 +280,30 @@ const SQLITE_PAGE = 1000;
  * same transaction: the same rows read and written as through knex, at a fraction of the cost per
  * row. Undefined on other databases.
  */
-async function sqliteClaimStatements(trx: Knex.Transaction) {
+async function sqliteClaimStore(trx: Knex.Transaction): Promise<ClaimStore | undefined> {
   if (dialectOf(trx) !== 'sqlite') return undefined;
   const conn = (await trx.client.acquireConnection()) as Partial<SqliteConnection> | null;
   if (!conn || typeof conn.prepare !== 'function' || conn.inTransaction !== true) return undefined;
   const pageStmt = conn.prepare(
-    `select ${PERSO_COLUMNS.map((c) => `${c} as ${c.slice(c.indexOf('.') + 1)}`).join(', ')}
+    `select ${PERSO_COLUMNS.join(', ')}
      from card_contracts as c inner join clients as cl on cl.id = c.client_id
      where c.production_status = 'Marked' and c.batch_id is null and c.id > ? order by c.id limit ?`,
   );
-  // rows as arrays, made into objects of one shape here: better-sqlite3's own row objects cost twice the whole read
+  // rows as arrays (PersoValues): better-sqlite3's own row objects cost twice the whole read
   pageStmt.raw(true);
   // a page of ids as one JSON array per statement (json_each keeps the array's order): a third cheaper than a statement per card
   const insertItems = conn.prepare('insert into batch_items (batch_id, record_number, contract_id) select ?, ? + key + 1, value from json_each(?)');
   const setBatch = conn.prepare('update card_contracts set batch_id = ? where id in (select value from json_each(?))');
   return {
-    page: (afterId: number, limit: number) => (pageStmt.all(afterId, limit) as unknown[][]).map(persoRowOf),
-    /** record numbers continue after `before`, in the order of `contracts` */
-    addItems(batchId: number, before: number, contracts: ContractForPerso[]): void {
-      const ids = JSON.stringify(contracts.map((c) => c.id));
+    pageSize: SQLITE_PAGE,
+    readPage: (afterId, limit) => pageStmt.all(afterId, limit) as PersoValues[],
+    addItems(batchId, before, contractIds) {
+      const ids = JSON.stringify(contractIds);
       insertItems.run(batchId, before, ids);
       setBatch.run(batchId, ids);
     },
   };
 }
-
-/** A row of PERSO_COLUMNS as an array (in that order) as the row object knex would give. */
-function persoRowOf(r: unknown[]): PersoRow {
-  return {
-    id: r[0], contract_number: r[1], plastic_id: r[2], pan_enc: r[3], plastic_seq: r[4], expiry: r[5], request_type: r[6],
-    card_form: r[7], product_code: r[8], chip_profile: r[9], delivery_method: r[10], pin_mailer: r[11], embossed_name: r[12],
-    title: r[13], first_name: r[14], last_name: r[15], company_name: r[16], address_line1: r[17], address_line2: r[18],
-    address_line3: r[19], postal_code: r[20], city: r[21], country: r[22],
-  } as PersoRow;
-}
-// persoRowOf follows PERSO_COLUMNS: checked once at load
-const PERSO_ROW_ORDER = Object.keys(persoRowOf(PERSO_COLUMNS.map((_, i) => i)));
-if (PERSO_ROW_ORDER.join() !== [...PERSO_FIELDS, ...CLIENT_FIELDS].join()) throw new Error('persoRowOf does not follow PERSO_COLUMNS');
 
 /** A page of Marked contracts without a batch after `afterId`; on PostgreSQL locked, skipping rows others hold. */
 function lockedMarkedPage(trx: Knex.Transaction, afterId: number, limit: number): Promise<PersoRow[]> {
@@ -455,13 +451,13 @@ export async function* batchContracts(db: Knex, batchId: number, cipher: PanCiph
   }
 }
 
-/** Marked contracts without a batch, in claim order, a page at a time, without locking (dry run). */
-export async function* markedContracts(db: Knex, cipher: PanCipher, pageSize = 1000): AsyncGenerator<ContractForPerso> {
+/** Marked contracts without a batch, in claim order, a page at a time, without locking (dry run); PANs still encrypted. */
+export async function* markedPages(db: Knex, pageSize = 1000): AsyncGenerator<PersoValues[]> {
   let after = 0;
   for (;;) {
     const rows: PersoRow[] = await markedQuery(db, after, pageSize);
     if (!rows.length) return;
     after = Number(rows[rows.length - 1]!.id);
-    for (const row of rows) yield toPerso(row, cipher);
+    yield rows.map(persoValuesOf);
   }
 }

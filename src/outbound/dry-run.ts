@@ -1,11 +1,13 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { INVALID_LISTED, markedContracts, nextSequence, unfinishedBatches, withField } from '../db/batches.js';
+import { INVALID_LISTED, markedPages, nextSequence, unfinishedBatches, withField } from '../db/batches.js';
+import { persoRowOf } from '../db/perso-rows.js';
 import type { Db } from '../db/connection.js';
-import type { ContractForPerso } from '../domain/contract.js';
+import type { PreparedCard } from '../perso/index.js';
 import type { Clock, SendResult } from '../jobs.js';
 import type { PanCipher } from '../security/pan.js';
 import type { PersoFileMaker } from './perso-file.js';
+import { screenPage } from './screen.js';
 
 export interface DryRunRequest {
   db: Db;
@@ -24,32 +26,34 @@ export interface DryRunRequest {
 export async function dryRunSend(req: DryRunRequest): Promise<SendResult> {
   const result: SendResult = { batches: [], cardsSent: 0, invalid: [], invalidTotal: 0 };
   for (const b of await unfinishedBatches(req.db)) result.batches.push({ fileName: b.fileName, records: b.recordCount, state: `would resume (${b.state})` });
-  const valid = validOnly(req, markedContracts(req.db, req.cipher), result)[Symbol.asyncIterator]();
+  const valid = validOnly(req, result)[Symbol.asyncIterator]();
   let sequence = await nextSequence(req.db, req.businessDate);
   for (;;) {
     const first = await valid.next();
     if (first.done) return result;
-    const rendered = req.maker.render({ businessDate: req.businessDate, sequence, createdAt: req.clock() }, take(first.value, valid, req.maxCards));
+    const rendered = req.maker.renderPrepared({ businessDate: req.businessDate, sequence, createdAt: req.clock() }, take(first.value, valid, req.maxCards));
     await pipeline(rendered.clear, discard());
     result.batches.push({ fileName: req.maker.fileName(req.businessDate, sequence), records: rendered.totals().records, state: 'dry-run' });
     sequence++;
   }
 }
 
-async function* validOnly(req: DryRunRequest, contracts: AsyncIterable<ContractForPerso>, result: SendResult): AsyncGenerator<ContractForPerso> {
-  for await (const contract of contracts) {
-    const verdict = req.maker.validate(contract, req.businessDate);
-    if (verdict.ok) {
-      yield contract;
-      continue;
-    }
-    result.invalidTotal = (result.invalidTotal ?? 0) + 1;
-    if (result.invalid.length < INVALID_LISTED) result.invalid.push({ contractNumber: contract.contractId, plasticId: contract.plasticId, reason: withField(verdict.field, verdict.reason) });
+/** The Marked cards prepared for a file, screened as the send's claim screens them; the invalid ones counted and listed. */
+async function* validOnly(req: DryRunRequest, result: SendResult): AsyncGenerator<PreparedCard> {
+  for await (const page of markedPages(req.db)) {
+    const { verdicts, prepared } = screenPage(page, req.cipher, (contract) => req.maker.validate(contract, req.businessDate));
+    verdicts.forEach((verdict, i) => {
+      if (verdict.ok) return;
+      const row = persoRowOf(page[i]!);
+      result.invalidTotal = (result.invalidTotal ?? 0) + 1;
+      if (result.invalid.length < INVALID_LISTED) result.invalid.push({ contractNumber: row.contract_number, plasticId: row.plastic_id, reason: withField(verdict.field, verdict.reason) });
+    });
+    yield* prepared;
   }
 }
 
 /** `first`, then at most max-1 more from the shared iterator (the rest stays for the next file). */
-async function* take(first: ContractForPerso, rest: AsyncIterator<ContractForPerso>, max: number): AsyncGenerator<ContractForPerso> {
+async function* take<T>(first: T, rest: AsyncIterator<T>, max: number): AsyncGenerator<T> {
   yield first;
   for (let n = 1; n < max; n++) {
     const next = await rest.next();

@@ -2,20 +2,18 @@ import { makeCalendar, type BusinessCalendar } from '../calendar/index.js';
 import type { Config } from '../config/schema.js';
 import {
   batchContracts, claimBatch, confirmBatch, getBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches,
-  INVALID_LISTED, type Batch, type ClaimOutcome, type EncryptedFile,
+  INVALID_LISTED, type Batch, type ClaimedBatch, type ClaimOutcome, type EncryptedFile,
 } from '../db/batches.js';
 import { nowIso, type Db } from '../db/connection.js';
 import { PermanentError, messageOf } from '../errors.js';
-import type { ContractForPerso } from '../domain/contract.js';
 import type { Clock, SendJob, SendOptions, SendResult } from '../jobs.js';
 import { scrub, type Logger } from '../log.js';
-import type { PreparedCard } from '../perso/index.js';
 import type { PanCipher } from '../security/pan.js';
 import { withSession, type Transport } from '../transport/remote.js';
 import { buildEncryptedFile } from './build.js';
 import { alreadyDelivered, outboxIntact } from './deliver.js';
 import { dryRunSend } from './dry-run.js';
-import { Feed } from './feed.js';
+import { FileThread } from './file-thread.js';
 import { archiveFile, purgeArchive, removeStaleTemporaries, sendFolders } from './files.js';
 import { holdLease, type HeldLease } from './lease.js';
 import { makePersoFileMaker } from './perso-file-maker.js';
@@ -33,8 +31,6 @@ export interface SendJobDeps {
   clock?: Clock;
   /** default: the configured business-day calendar */
   calendar?: BusinessCalendar;
-  /** default: layout and keys from config, loaded at the start of each run */
-  makeFileMaker?: (now: Date) => Promise<PersoFileMaker>;
   faults?: { at?(point: SendFaultPoint, batch: Pick<Batch, 'id' | 'fileName'>): void | Promise<void> };
 }
 
@@ -48,25 +44,26 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
   const clock = deps.clock ?? (() => new Date());
   const calendar = deps.calendar ?? makeCalendar(config.calendar);
   const folders = sendFolders(config.workDir);
-  const makeFileMaker = deps.makeFileMaker ?? ((now: Date) => makePersoFileMaker(config, { log, now }));
   const fault = async (point: SendFaultPoint, batch: Pick<Batch, 'id' | 'fileName'>) => deps.faults?.at?.(point, batch);
   const now = () => nowIso(clock);
 
   return {
     async run(options: SendOptions = {}): Promise<SendResult> {
       const businessDate = options.businessDate ?? calendar.businessDateAt(clock(), config.schedule.timezone);
-      const maker = await makeFileMaker(clock());
+      const started = clock();
+      // layout and keys from config, loaded (and the bureau key checked) at the start of each run
+      const maker = await makePersoFileMaker(config, { log, now: started });
       if (options.dryRun) return dryRunSend({ db, cipher, maker, businessDate, maxCards: config.perso.maxCardsPerFile, clock });
       const lease = await holdLease(db, config.daemon.leaseTtlSeconds * 1000, log);
       try {
-        return await sendAll(maker, lease, businessDate, options);
+        return await sendAll(maker, started, lease, businessDate, options);
       } finally {
         await lease.release();
       }
     },
   };
 
-  async function sendAll(maker: PersoFileMaker, lease: HeldLease, businessDate: string, options: SendOptions): Promise<SendResult> {
+  async function sendAll(maker: PersoFileMaker, started: Date, lease: HeldLease, businessDate: string, options: SendOptions): Promise<SendResult> {
     const result: SendResult = { batches: [], cardsSent: 0, invalid: [] };
     const sent = (batch: Batch) => {
       result.batches.push({ fileName: batch.fileName, records: batch.recordCount, state: batch.state });
@@ -88,7 +85,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     for (;;) {
       if (options.signal?.aborted) return result;
       lease.assertHeld();
-      const { claim, built } = await claimAndBuild(maker, lease, businessDate);
+      const { claim, built } = await claimAndBuild(maker, started, lease, businessDate);
       noteInvalid(result, claim);
       if (!claim.batch) return result;
       log.info({ batch: claim.batch.id, file: claim.batch.fileName, records: claim.batch.recordCount }, 'batch claimed');
@@ -102,45 +99,37 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
   }
 
   /**
-   * The claim of one batch, its cards rendered and encrypted into the outbox as the claim reads them
-   * (each card read and decrypted once). The file only counts once the claim has committed and
-   * markEncrypted recorded it; if the claim fails, it rolls back and the build is abandoned.
+   * The claim of one batch, its cards screened, rendered and encrypted into the outbox on the file
+   * thread as the claim reads them (each card read and decrypted once, on two cores). The file only
+   * counts once the claim has committed and markEncrypted recorded it; if the claim fails, it rolls
+   * back and the file is abandoned.
    */
-  async function claimAndBuild(maker: PersoFileMaker, lease: HeldLease, businessDate: string) {
-    const feed = new Feed<PreparedCard>();
-    // each valid card as the claim's validation prepared it: rendered from that, not prepared a second time
-    const prepared = new WeakMap<ContractForPerso, PreparedCard>();
-    let built: Promise<EncryptedFile> | undefined;
-    let buildStopped: Promise<never> | undefined;
+  async function claimAndBuild(maker: PersoFileMaker, started: Date, lease: HeldLease, businessDate: string): Promise<{ claim: ClaimOutcome; built?: Promise<EncryptedFile> }> {
+    let claimedBatch: ClaimedBatch | undefined;
+    const file = new FileThread({
+      config, cipher, businessDate, now: started, outbox: folders.outbox,
+      onFirstBytes: () => (claimedBatch ? fault('encrypting', claimedBatch) : undefined),
+    });
     try {
       const claim = await lease.duringTransaction(() => claimBatch(db, {
         businessDate, maxCards: config.perso.maxCardsPerFile, fileName: (seq) => maker.fileName(businessDate, seq),
-        validate: (contract) => {
-          const verdict = maker.validate(contract, businessDate);
-          if (verdict.ok) prepared.set(contract, verdict.card);
-          return verdict;
-        },
-        cipher, now: now(),
+        screen: (page) => file.screen(page),
+        now: now(),
         beforePage: (trx) => lease.renewWithin(trx),
-        onClaimed: async (batch, contracts) => {
-          if (!built) {
-            built = buildEncryptedFile({
-              maker, fileName: batch.fileName, outbox: folders.outbox, contracts: { prepared: feed },
-              identity: { businessDate, sequence: batch.sequence, createdAt: new Date(batch.createdAt) },
-              onFirstBytes: () => fault('encrypting', batch),
-            });
-            // a build that stops taking cards (failed) must fail the claim, not leave it waiting
-            buildStopped = built.then(() => Promise.reject(new Error('the file ended before the claim')));
-            buildStopped.catch(() => undefined);
-          }
-          await Promise.race([feed.push(contracts.map((c) => preparedOf(prepared, c))), buildStopped!]);
+        onClaimed: (batch, validCards) => {
+          claimedBatch = batch;
+          return file.claimed(batch, validCards);
         },
       }));
-      feed.end();
+      if (!claim.batch) {
+        await file.abort();
+        return { claim };
+      }
+      const built = file.finish();
+      built.catch(() => undefined); // awaited by encrypt()
       return { claim, built };
     } catch (err) {
-      feed.fail(err);
-      await built?.catch(() => undefined);
+      await file.abort().catch(() => undefined);
       throw err;
     }
   }
@@ -222,12 +211,6 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     if (!row) throw new Error(`batch ${batch.id} disappeared`);
     return row;
   }
-}
-
-function preparedOf(prepared: WeakMap<ContractForPerso, PreparedCard>, contract: ContractForPerso): PreparedCard {
-  const card = prepared.get(contract);
-  if (!card) throw new Error(`contract ${contract.id} was claimed without being prepared`);
-  return card;
 }
 
 function noteInvalid(result: SendResult, claim: ClaimOutcome): void {

@@ -12,6 +12,15 @@ export interface StoredPan {
 
 const VERSION = 'v1';
 
+/**
+ * One stored PAN cannot be read (tampered, truncated, not our format): that card is bad, not the run.
+ * A PAN under an unknown key is a plain PermanentError instead: a wrong key configured would fail
+ * every card, which is the operator's to fix, not a reason to set every card aside.
+ */
+export class PanIntegrityError extends PermanentError {
+  override name = 'PanIntegrityError';
+}
+
 /** AES-256-GCM encryption of PANs under one data key (plus, during rotation, the previous one). */
 export class PanCipher {
   readonly keyId: string;
@@ -45,7 +54,7 @@ export class PanCipher {
   decrypt(panEnc: string): string {
     if (!panEnc.startsWith(this.prefix)) return this.decryptOther(panEnc);
     const raw = Buffer.from(panEnc.slice(this.prefix.length), 'base64');
-    if (raw.length < 12 + 16 + 1) throw new PermanentError('stored PAN is truncated');
+    if (raw.length < 12 + 16 + 1) throw new PanIntegrityError('stored PAN is truncated');
     const decipher = createDecipheriv('aes-256-gcm', this.secretKey, raw.subarray(0, 12));
     decipher.setAAD(this.aad);
     decipher.setAuthTag(raw.subarray(raw.length - 16));
@@ -53,7 +62,7 @@ export class PanCipher {
     try {
       decipher.final();
     } catch (err) {
-      throw new PermanentError('stored PAN failed its integrity check (tampered or wrong key)', { cause: err });
+      throw new PanIntegrityError('stored PAN failed its integrity check (tampered or wrong key)', { cause: err });
     }
     return pan.toString('utf8');
   }
@@ -61,13 +70,18 @@ export class PanCipher {
   /** A value not under the current key: under the previous one during rotation, else refused. */
   private decryptOther(panEnc: string): string {
     const [version, keyId, packed] = panEnc.split(':');
-    if (version !== VERSION || !keyId || !packed) throw new PermanentError('stored PAN has an unknown format');
+    if (version !== VERSION || !keyId || !packed) throw new PanIntegrityError('stored PAN has an unknown format');
     if (this.previous && keyId === this.previous.keyId) return this.previous.decrypt(panEnc);
     throw new PermanentError(`stored PAN is encrypted under key ${keyId}, not the configured key ${this.keyId}`);
   }
 
   lookupHash(pan: string): string {
     return createHmac('sha256', this.hmacKey).update(pan).digest('hex');
+  }
+
+  /** The key material, to make the same cipher on a worker thread (in memory only; never logged). */
+  keyMaterial(): { key: Buffer; previousKey?: Buffer } {
+    return { key: this.key, ...(this.previous ? { previousKey: this.previous.key } : {}) };
   }
 
   /** Whether a stored value is under the current key (rotation skips those). */

@@ -5,7 +5,7 @@ import {
 } from '../../src/db/batches.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import { clearSendTables, insertCards } from './fixtures.js';
+import { clearSendTables, insertCards, screenWith } from './fixtures.js';
 
 const cipher = new PanCipher(newPanKey());
 const NOW = '2026-11-26T10:00:00.000Z';
@@ -13,8 +13,8 @@ const NOW = '2026-11-26T10:00:00.000Z';
 function params(overrides: Partial<ClaimParams> = {}): ClaimParams {
   return {
     businessDate: '2026-11-26', maxCards: 1000, fileName: (seq) => `BX_PERSO_20261126_${String(seq).padStart(6, '0')}.dat.pgp`,
-    validate: (c) => (c.lastName === 'BAD' ? { ok: false, field: 'lastName', reason: 'too long' } : { ok: true }),
-    cipher, now: NOW, pageSize: 7, ...overrides,
+    screen: screenWith(cipher, (c) => (c.lastName === 'BAD' ? { ok: false, field: 'lastName', reason: 'too long' } : { ok: true })),
+    now: NOW, pageSize: 7, ...overrides,
   };
 }
 

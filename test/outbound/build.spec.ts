@@ -3,12 +3,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { batchContracts, claimBatch, markedContracts } from '../../src/db/batches.js';
+import { batchContracts, claimBatch } from '../../src/db/batches.js';
 import type { ContractForPerso } from '../../src/domain/contract.js';
 import { buildEncryptedFile } from '../../src/outbound/build.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import { clearSendTables, insertCards } from './fixtures.js';
+import { clearSendTables, insertCards, markedContracts, screenWith } from './fixtures.js';
 import { contractIdsOf, decryptedRecords, fileMaker, filesIn, makeBureauKeys, removeDir, sendConfig, type BureauKeys } from './harness.js';
 
 const cipher = new PanCipher(newPanKey());
@@ -26,7 +26,7 @@ describeEachDatabase('build the encrypted file of a batch', (ctx) => {
     await insertCards(db, cipher, 1, 5);
     const { batch } = await claimBatch(db, {
       businessDate: '2026-11-26', maxCards: 100, fileName: (s) => maker.fileName('2026-11-26', s),
-      validate: (c) => maker.validate(c, '2026-11-26'), cipher, now: '2026-11-26T09:00:00.000Z',
+      screen: screenWith(cipher, (c) => maker.validate(c, '2026-11-26')), now: '2026-11-26T09:00:00.000Z',
     });
     const outbox = join(config.workDir, 'outbox');
     const build = () => buildEncryptedFile({
@@ -63,8 +63,7 @@ describeEachDatabase('build the encrypted file of a batch', (ctx) => {
     for (const lineEnding of ['LF', 'CRLF'] as const) {
       const base = sendConfig(keys);
       const maker = await fileMaker({ ...base, perso: { ...base.perso, lineEnding } });
-      const contracts: ContractForPerso[] = [];
-      for await (const c of markedContracts(db, cipher)) contracts.push(c);
+      const contracts = await markedContracts(db, cipher);
       const cards = contracts.map((c) => {
         const verdict = maker.validate(c, '2026-11-26');
         assert.ok(verdict.ok, 'every fixture card is valid');

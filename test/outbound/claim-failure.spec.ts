@@ -2,10 +2,9 @@ import { strict as assert } from 'node:assert';
 import type { Knex } from 'knex';
 import { claimBatch } from '../../src/db/batches.js';
 import { dialectOf } from '../../src/db/connection.js';
-import type { ContractForPerso } from '../../src/domain/contract.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import { clearSendTables, insertCards } from './fixtures.js';
+import { clearSendTables, insertCards, screenWith } from './fixtures.js';
 
 const cipher = new PanCipher(newPanKey());
 
@@ -37,9 +36,9 @@ describeEachDatabase('claim: a write failing in the middle', (ctx) => {
     try {
       await assert.rejects(claimBatch(db, {
         businessDate: '2026-11-26', maxCards: 1000, fileName: (seq) => `F_${seq}.dat.pgp`,
-        validate: (c) => (c.lastName === 'BAD' ? { ok: false, field: 'lastName', reason: 'bad' } : { ok: true }),
-        cipher, now: '2026-11-26T10:00:00.000Z', pageSize: 5,
-        onClaimed: async (_batch, contracts: ContractForPerso[]) => { handed.push(...contracts.map((c) => c.id)); },
+        screen: screenWith(cipher, (c) => (c.lastName === 'BAD' ? { ok: false, field: 'lastName', reason: 'bad' } : { ok: true })),
+        now: '2026-11-26T10:00:00.000Z', pageSize: 5,
+        onClaimed: async (_batch, validCards) => { handed.push(validCards); },
       }), /injected/);
     } finally {
       await restore();

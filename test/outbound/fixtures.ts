@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
+import type { Validation } from '../../src/db/batches.js';
 import { upsertContract } from '../../src/db/contracts.js';
-import type { CardFields } from '../../src/domain/contract.js';
+import { persoRowOf, toPerso, type PersoValues } from '../../src/db/perso-rows.js';
+import type { CardFields, ContractForPerso } from '../../src/domain/contract.js';
 import type { ProductionStatus } from '../../src/domain/status.js';
 import type { PanCipher } from '../../src/security/pan.js';
 import { makeCard } from '../helpers/cards.js';
@@ -18,4 +20,20 @@ export async function insertCards(
 /** Empties the tables the send job writes, so that each test starts from no cards and no batches. */
 export async function clearSendTables(db: Knex): Promise<void> {
   for (const table of ['contract_events', 'batch_items', 'card_contracts', 'perso_batches', 'clients', 'leases']) await db(table).delete();
+}
+
+/** A claim's `screen` on this thread: each contract decrypted and judged by `validate`. */
+export function screenWith(cipher: PanCipher, validate: (contract: ContractForPerso) => Validation) {
+  return async (page: PersoValues[]): Promise<Validation[]> => page.map((values) => validate(toPerso(persoRowOf(values), cipher)));
+}
+
+/** Every Marked contract without a batch, in id order, its PAN decrypted. */
+export async function markedContracts(db: Knex, cipher: PanCipher): Promise<ContractForPerso[]> {
+  const rows = await db('card_contracts').where({ production_status: 'Marked' }).whereNull('batch_id').orderBy('id').select('id');
+  return Promise.all(rows.map(async ({ id }: { id: number }) => contractById(db, cipher, id)));
+}
+
+async function contractById(db: Knex, cipher: PanCipher, id: number): Promise<ContractForPerso> {
+  const row = await db('card_contracts as c').join('clients as cl', 'cl.id', 'c.client_id').where('c.id', id).first();
+  return toPerso(row, cipher);
 }
