@@ -16,29 +16,31 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../src/config/schema.js';
 import { openDatabase, type Dialect } from '../src/db/connection.js';
-import { silentLogger } from '../src/log.js';
-import { makeSendJob } from '../src/outbound/send-job.js';
 import { PanCipher } from '../src/security/pan.js';
-import { makeSftpTransport } from '../src/transport/sftp.js';
 import { makeCard } from '../test/helpers/cards.js';
 import { createTestDatabase } from '../test/helpers/db.js';
 import { startSshd, type SshdServer } from '../test/helpers/sshd.js';
 import { makeBureauKeys, sendConfig } from '../test/outbound/harness.js';
 import { withSftp } from '../test/outbound/job-harness.js';
+import type { ChildSpec, NodeFigures } from './send-child.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const DATE = '2026-11-26';
+/**
+ * The Node side runs compiled, as in production (`npm run build`), not through tsx: tsx's loader costs
+ * ~40 MB of RSS per thread. Compiled into bench/.build (not dist/, which the CLI would then run).
+ */
+const CHILD = join(HERE, '.build', 'bench', 'send-child.js');
 
-interface ChildSpec { config: Config; panKey: string }
-interface NodeFigures { seconds: number; maxRssMb: number; cardsSent: number; phases: Record<string, number> }
 
-if (process.argv[2] === '--child') await child(JSON.parse(process.env.BX_BENCH_SPEC!));
-else await main();
+
+await main();
 
 async function main(): Promise<void> {
   const cards = Number(argValue('--cards') ?? 1_000_000);
   const dialects = (argValue('--db') ?? 'sqlite,pg').split(',') as Dialect[];
   const withShell = !process.argv.includes('--no-shell');
+  buildChild();
   const sshd = await startSshd();
   const keys = makeBureauKeys();
   try {
@@ -51,7 +53,7 @@ async function main(): Promise<void> {
         const shell = withShell ? runShell(dialect, database.database, keys.publicKeyFile, sshd) : undefined;
         if (shell) log(`${dialect}: shell pipeline ${shell.seconds.toFixed(1)} s, ${mb(shell.bytes)} MB`);
         clearInbound(sshd);
-        const node = await runNodeChild({ config, panKey: panKey.toString('base64') });
+        const node = await runNodeChild({ config, panKey: panKey.toString('base64'), businessDate: DATE });
         const bytes = inboundBytes(sshd);
         log(`${dialect}: node send ${node.seconds.toFixed(1)} s, peak RSS ${node.maxRssMb} MB, ${node.cardsSent} cards, ${mb(bytes)} MB ` +
           `(${Object.entries(node.phases).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')})`);
@@ -69,40 +71,14 @@ async function main(): Promise<void> {
   }
 }
 
-/** The send job alone, in this (child) process; prints its figures as JSON. */
-async function child(spec: ChildSpec): Promise<void> {
-  const db = openDatabase(spec.config);
-  const phases: Record<string, number> = {};
-  let last = Date.now();
-  const rss: Record<string, number> = {};
-  // the peak so far at the end of each phase (maxRSS only grows): which phase made the peak
-  const peak: Record<string, number> = { start: Math.round((process.resourceUsage().maxRSS * 1024) / 1e6) };
-  const mark = (name: string) => {
-    const now = Date.now();
-    phases[name] = (now - last) / 1000;
-    rss[name] = Math.round(process.memoryUsage().rss / 1e6);
-    peak[name] = Math.round((process.resourceUsage().maxRSS * 1024) / 1e6);
-    last = now;
-  };
-  const job = makeSendJob({
-    db, config: spec.config, cipher: new PanCipher(Buffer.from(spec.panKey, 'base64')), log: silentLogger,
-    transport: makeSftpTransport(spec.config.sftp, { log: silentLogger }),
-    faults: { at: (point) => { if (point !== 'encrypting') mark(point); } },
-  });
-  const start = Date.now();
-  last = start;
-  const result = await job.run({ businessDate: DATE, force: true });
-  mark('confirm');
-  const seconds = (Date.now() - start) / 1000;
-  await db.destroy();
-  const figures: NodeFigures = { seconds, maxRssMb: Math.round((process.resourceUsage().maxRSS * 1024) / 1e6), cardsSent: result.cardsSent, phases };
-  process.stdout.write(JSON.stringify(figures) + '\n');
-  if (process.env.BX_BENCH_VERBOSE) process.stderr.write(`rss MB after each phase: ${JSON.stringify(rss)}, peak RSS MB by then: ${JSON.stringify(peak)}, heap ${JSON.stringify(process.memoryUsage())}\n`);
+function buildChild(): void {
+  const tsc = spawnSync(process.execPath, [join(HERE, '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(HERE, 'tsconfig.json')], { stdio: 'inherit' });
+  if (tsc.status !== 0) throw new Error('compiling the benchmark child failed');
 }
 
 function runNodeChild(spec: ChildSpec): Promise<NodeFigures> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...(process.env.BX_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', join(HERE, 'send.ts'), '--child'], {
+    const proc = spawn(process.execPath, [...(process.env.BX_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), CHILD], {
       env: { ...process.env, BX_BENCH_SPEC: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';

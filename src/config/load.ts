@@ -6,7 +6,8 @@ import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
+/** The folder of package.json above this module: the same for src/ under tsx and for compiled code (dist/…). */
+export const PROJECT_ROOT = projectRoot(dirname(fileURLToPath(import.meta.url)));
 export const DEFAULT_CONFIG_FILE = join(PROJECT_ROOT, 'config', 'default.yaml');
 
 /** A loaded configuration, with the file it came from; every path in it is absolute. */
@@ -101,5 +102,12 @@ export function requireKeys(config: Config, keys: string[], purpose: string): vo
   for (const key of keys) {
     const value = getPath(config, key);
     if (value === undefined || value === '') throw new ConfigError(`config key ${key} is required for ${purpose}`);
+  }
+}
+
+function projectRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
   }
 }

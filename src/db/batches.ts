@@ -160,7 +160,8 @@ export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOu
 
     const openPage = async (afterId: number, limit: number): Promise<OpenPage | undefined> => {
       queue.throwIfFailed();
-      if (params.beforePage) await queue.add(() => params.beforePage!(trx));
+      // queued together, ahead of the current page's writes: the read does not wait for them
+      if (params.beforePage) queue.add(() => params.beforePage!(trx)).catch(() => undefined); // its failure fails the read
       const rows = await queue.add(async () => store.readPage(afterId, limit));
       return rows.length ? { rows, limit, verdicts: params.screen(rows) } : undefined;
     };

@@ -49,6 +49,29 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
     assert.equal(Number(events[0]!.n), 5);
   });
 
+  it('a stored PAN that fails its integrity check makes its card Invalid; the rest of the batch is sent', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 4);
+    const victim = await db('card_contracts').where({ contract_number: '1002' }).first();
+    const packed = Buffer.from(victim.pan_enc.split(':')[2], 'base64');
+    packed[14] = packed[14]! ^ 0x01; // one bit of the ciphertext
+    const tampered = `${victim.pan_enc.split(':').slice(0, 2).join(':')}:${packed.toString('base64')}`;
+    await db('card_contracts').where({ id: victim.id }).update({ pan_enc: tampered });
+    const result = await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+    assert.equal(result.cardsSent, 3);
+    assert.deepEqual(result.invalid.map((i) => [i.contractNumber, i.reason]), [['1002', 'pan: stored PAN failed its integrity check (tampered or wrong key)']]);
+    await assertDeliveredExactlyOnce(db, sshd, keys, config, ['1001', '1003', '1004']);
+  });
+
+  it('PANs under a key that is not configured fail the run before anything is claimed', async () => {
+    const { db } = ctx();
+    await insertCards(db, new PanCipher(newPanKey()), 1, 2);
+    await assert.rejects(sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE }), /stored PAN is encrypted under key \w+, not the configured key/);
+    assert.deepEqual((await contractsByStatus(db)).Marked, ['1001', '1002']);
+    assert.equal(Number((await db('perso_batches').count({ n: '*' }).first())!.n), 0);
+    assert.deepEqual(remoteFiles(sshd), []);
+  });
+
   it('splits by perso.maxCardsPerFile and continues the daily sequence across runs', async () => {
     const { db } = ctx();
     config = { ...config, perso: { ...config.perso, maxCardsPerFile: 3 } };

@@ -1,0 +1,45 @@
+/**
+ * The send job alone, in this (child) process, compiled (bench/tsconfig.json); started by bench/send.ts
+ * with BX_BENCH_SPEC. Prints its figures as JSON on stdout.
+ */
+import type { Config } from '../src/config/schema.js';
+import { openDatabase } from '../src/db/connection.js';
+import { silentLogger } from '../src/log.js';
+import { makeSendJob } from '../src/outbound/send-job.js';
+import { PanCipher } from '../src/security/pan.js';
+import { makeSftpTransport } from '../src/transport/sftp.js';
+
+export interface ChildSpec { config: Config; panKey: string; businessDate: string }
+export interface NodeFigures { seconds: number; maxRssMb: number; cardsSent: number; phases: Record<string, number> }
+
+await child(JSON.parse(process.env.BX_BENCH_SPEC!));
+
+async function child(spec: ChildSpec): Promise<void> {
+  const db = openDatabase(spec.config);
+  const phases: Record<string, number> = {};
+  let last = Date.now();
+  const rss: Record<string, number> = {};
+  // the peak so far at the end of each phase (maxRSS only grows): which phase made the peak
+  const peak: Record<string, number> = { start: Math.round((process.resourceUsage().maxRSS * 1024) / 1e6) };
+  const mark = (name: string) => {
+    const now = Date.now();
+    phases[name] = (now - last) / 1000;
+    rss[name] = Math.round(process.memoryUsage().rss / 1e6);
+    peak[name] = Math.round((process.resourceUsage().maxRSS * 1024) / 1e6);
+    last = now;
+  };
+  const job = makeSendJob({
+    db, config: spec.config, cipher: new PanCipher(Buffer.from(spec.panKey, 'base64')), log: silentLogger,
+    transport: makeSftpTransport(spec.config.sftp, { log: silentLogger }),
+    faults: { at: (point) => { if (point !== 'encrypting') mark(point); } },
+  });
+  const start = Date.now();
+  last = start;
+  const result = await job.run({ businessDate: spec.businessDate, force: true });
+  mark('confirm');
+  const seconds = (Date.now() - start) / 1000;
+  await db.destroy();
+  const figures: NodeFigures = { seconds, maxRssMb: Math.round((process.resourceUsage().maxRSS * 1024) / 1e6), cardsSent: result.cardsSent, phases };
+  process.stdout.write(JSON.stringify(figures) + '\n');
+  if (process.env.BX_BENCH_VERBOSE) process.stderr.write(`rss MB after each phase: ${JSON.stringify(rss)}, peak RSS MB by then: ${JSON.stringify(peak)}, heap ${JSON.stringify(process.memoryUsage())}\n`);
+}
