@@ -3,7 +3,9 @@ import type { ContractForPerso } from '../domain/contract.js';
 import type { PanCipher } from '../security/pan.js';
 import { dialectOf, insertReturningId } from './connection.js';
 import { recordEvents, type NewEvent } from './events.js';
-import { PERSO_COLUMNS, persoRowOf, persoValuesOf, toPerso, type PersoRow, type PersoValues } from './perso-rows.js';
+import {
+  PERSO_COLUMNS, PERSO_COLUMNS_AS_NAMES, persoPageOf, sqlitePersoPageColumns, toPerso, type PersoPage, type PersoRow,
+} from './perso-rows.js';
 
 /** States of a batch, in the order the send job moves it (DESIGN.md, "The send job as a state machine"). */
 export const BATCH_STATES = ['claimed', 'encrypted', 'uploaded', 'sent'] as const;
@@ -72,8 +74,15 @@ export function toBatch(row: BatchRow): Batch {
   };
 }
 
-/** Outcome of our own validation of one card (perso's prepareCard, PAN-safe reason). */
-export type Validation = { ok: true } | { ok: false; field: string; reason: string };
+/** Our own verdict on a page of contracts (ClaimParams.screen). */
+export interface PageVerdict {
+  /** the valid contracts' ids, in page order: they get the batch's next record numbers */
+  validIds: number[];
+  /** the sum of their contract numbers, decimal (the trailer's hash total adds these up) */
+  contractNumberSum: string;
+  /** the others, each with its reason naming the field */
+  invalid: InvalidCard[];
+}
 
 /** A card set aside as Invalid, as reported to the operator. */
 export interface InvalidCard {
@@ -89,11 +98,11 @@ export interface ClaimParams {
   /** the file name of the batch with this daily sequence */
   fileName(sequence: number): string;
   /**
-   * Our own verdict on each contract of a page, in order (PANs still encrypted in the page). The next
-   * page is read and handed over before this one's verdicts are awaited, so the screening (on a worker
-   * thread in the send job) runs beside the claim's own reads and writes.
+   * Our own verdict on the contracts of a page (PANs still encrypted in the page). The next page is
+   * read and handed over before this one's verdict is awaited, so the screening (on a worker thread in
+   * the send job) runs beside the claim's own reads and writes.
    */
-  screen(page: PersoValues[]): Promise<Validation[]>;
+  screen(page: PersoPage): Promise<PageVerdict>;
   now: string;
   /** how many contracts are read per page (bounded memory) */
   pageSize?: number;
@@ -131,9 +140,9 @@ export const INVALID_LISTED = 1000;
 
 /** A page read by the claim, its screening under way. */
 interface OpenPage {
-  rows: PersoValues[];
+  page: PersoPage;
   limit: number;
-  verdicts: Promise<Validation[]>;
+  verdict: Promise<PageVerdict>;
 }
 
 /**
@@ -162,45 +171,39 @@ export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOu
       queue.throwIfFailed();
       // queued together, ahead of the current page's writes: the read does not wait for them
       if (params.beforePage) queue.add(() => params.beforePage!(trx)).catch(() => undefined); // its failure fails the read
-      const rows = await queue.add(async () => store.readPage(afterId, limit));
-      return rows.length ? { rows, limit, verdicts: params.screen(rows) } : undefined;
+      const page = await queue.add(async () => store.readPage(afterId, limit));
+      return page.count ? { page, limit, verdict: params.screen(page) } : undefined;
     };
 
-    const claimPage = async (rows: PersoValues[], verdicts: Validation[]): Promise<void> => {
-      if (verdicts.length !== rows.length) throw new Error(`screening gave ${verdicts.length} verdicts for ${rows.length} contracts`);
-      const valid: number[] = [];
-      const rejected: InvalidCard[] = [];
-      verdicts.forEach((verdict, i) => {
-        const row = persoRowOf(rows[i]!);
-        if (verdict.ok) {
-          valid.push(Number(row.id));
-          hashTotal += BigInt(row.contract_number);
-        } else rejected.push({ contractId: Number(row.id), contractNumber: row.contract_number, plasticId: row.plastic_id, reason: withField(verdict.field, verdict.reason) });
-      });
-      invalid.push(...rejected.slice(0, Math.max(0, INVALID_LISTED - invalid.length)));
-      invalidCount += rejected.length;
+    const claimPage = async (page: PersoPage, verdict: PageVerdict): Promise<void> => {
+      const valid = verdict.validIds;
+      if (valid.length + verdict.invalid.length !== page.count) {
+        throw new Error(`screening judged ${valid.length + verdict.invalid.length} contracts of a page of ${page.count}`);
+      }
+      invalid.push(...verdict.invalid.slice(0, Math.max(0, INVALID_LISTED - invalid.length)));
+      invalidCount += verdict.invalid.length;
       if (valid.length) batch ??= await queue.add(() => insertBatch(trx, params));
       const before = count;
       queue.add(async () => {
-        await markInvalid(trx, rejected, params.now);
+        await markInvalid(trx, verdict.invalid, params.now);
         if (valid.length) await store.addItems(batch!.id, before, valid);
       }).catch(() => undefined); // rethrown by throwIfFailed() / drained()
       count += valid.length;
+      hashTotal += BigInt(verdict.contractNumberSum);
       if (valid.length) await params.onClaimed?.(batch!, valid.length);
     };
 
-    let page = await openPage(0, Math.min(pageSize, params.maxCards));
-    while (page) {
-      const { rows, limit } = page;
-      const lastId = Number(persoRowOf(rows[rows.length - 1]!).id);
-      const more = rows.length === limit;
+    let open = await openPage(0, Math.min(pageSize, params.maxCards));
+    while (open) {
+      const { page, limit } = open;
+      const more = page.count === limit;
       // read and screened while this page is claimed: as many as could still be claimed if all of this page is valid
-      const room = params.maxCards - count - rows.length;
-      let next = more && room > 0 ? openPage(lastId, Math.min(pageSize, room)) : undefined;
+      const room = params.maxCards - count - page.count;
+      let next = more && room > 0 ? openPage(page.lastId, Math.min(pageSize, room)) : undefined;
       next?.catch(() => undefined); // awaited below
-      await claimPage(rows, await page.verdicts);
-      if (!next && more && count < params.maxCards) next = openPage(lastId, Math.min(pageSize, params.maxCards - count));
-      page = await next;
+      await claimPage(page, await open.verdict);
+      if (!next && more && count < params.maxCards) next = openPage(page.lastId, Math.min(pageSize, params.maxCards - count));
+      open = await next;
     }
     await queue.drained();
     if (batch === null) return { batch: null, invalid, invalidCount };
@@ -252,7 +255,7 @@ export function withField(field: string, reason: string): string {
 /** How the claim reads Marked contracts and writes a page of items, on the transaction's connection. */
 interface ClaimStore {
   pageSize: number;
-  readPage(afterId: number, limit: number): Promise<PersoValues[]> | PersoValues[];
+  readPage(afterId: number, limit: number): Promise<PersoPage> | PersoPage;
   /** record numbers continue after `before`, in the order of `contractIds`; each contract gets the batch id */
   addItems(batchId: number, before: number, contractIds: number[]): Promise<void> | void;
 }
@@ -261,14 +264,14 @@ async function claimStore(trx: Knex.Transaction): Promise<ClaimStore> {
   // on SQLite the transaction's own (only) connection, through prepared statements: knex costs several times more per row
   return (await sqliteClaimStore(trx)) ?? {
     pageSize: PAGE,
-    readPage: async (afterId, limit) => (await lockedMarkedPage(trx, afterId, limit)).map(persoValuesOf),
+    readPage: async (afterId, limit) => persoPageOf(await lockedMarkedPage(trx, afterId, limit)),
     addItems: (batchId, before, contractIds) => addItems(trx, batchId, before, contractIds),
   };
 }
 
 /** The subset of a better-sqlite3 connection the claim uses. */
 interface SqliteConnection {
-  prepare(sql: string): { all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown; raw(on: boolean): unknown };
+  prepare(sql: string): { get(...params: unknown[]): unknown; run(...params: unknown[]): unknown };
   inTransaction: boolean;
 }
 
@@ -285,19 +288,17 @@ async function sqliteClaimStore(trx: Knex.Transaction): Promise<ClaimStore | und
   if (dialectOf(trx) !== 'sqlite') return undefined;
   const conn = (await trx.client.acquireConnection()) as Partial<SqliteConnection> | null;
   if (!conn || typeof conn.prepare !== 'function' || conn.inTransaction !== true) return undefined;
-  const pageStmt = conn.prepare(
-    `select ${PERSO_COLUMNS.join(', ')}
+  const pageStmt = conn.prepare(sqlitePersoPageColumns(
+    `select ${PERSO_COLUMNS_AS_NAMES.join(', ')}
      from card_contracts as c inner join clients as cl on cl.id = c.client_id
      where c.production_status = 'Marked' and c.batch_id is null and c.id > ? order by c.id limit ?`,
-  );
-  // rows as arrays (PersoValues): better-sqlite3's own row objects cost twice the whole read
-  pageStmt.raw(true);
+  ));
   // a page of ids as one JSON array per statement (json_each keeps the array's order): a third cheaper than a statement per card
   const insertItems = conn.prepare('insert into batch_items (batch_id, record_number, contract_id) select ?, ? + key + 1, value from json_each(?)');
   const setBatch = conn.prepare('update card_contracts set batch_id = ? where id in (select value from json_each(?))');
   return {
     pageSize: SQLITE_PAGE,
-    readPage: (afterId, limit) => pageStmt.all(afterId, limit) as PersoValues[],
+    readPage: (afterId, limit) => pageStmt.get(afterId, limit) as PersoPage,
     addItems(batchId, before, contractIds) {
       const ids = JSON.stringify(contractIds);
       insertItems.run(batchId, before, ids);
@@ -453,12 +454,12 @@ export async function* batchContracts(db: Knex, batchId: number, cipher: PanCiph
 }
 
 /** Marked contracts without a batch, in claim order, a page at a time, without locking (dry run); PANs still encrypted. */
-export async function* markedPages(db: Knex, pageSize = 1000): AsyncGenerator<PersoValues[]> {
+export async function* markedPages(db: Knex, pageSize = 1000): AsyncGenerator<PersoPage> {
   let after = 0;
   for (;;) {
     const rows: PersoRow[] = await markedQuery(db, after, pageSize);
     if (!rows.length) return;
     after = Number(rows[rows.length - 1]!.id);
-    yield rows.map(persoValuesOf);
+    yield persoPageOf(rows);
   }
 }

@@ -1,7 +1,6 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { INVALID_LISTED, markedPages, nextSequence, unfinishedBatches, withField } from '../db/batches.js';
-import { persoRowOf } from '../db/perso-rows.js';
+import { INVALID_LISTED, markedPages, nextSequence, unfinishedBatches } from '../db/batches.js';
 import type { Db } from '../db/connection.js';
 import type { PreparedCard } from '../perso/index.js';
 import type { Clock, SendResult } from '../jobs.js';
@@ -41,13 +40,11 @@ export async function dryRunSend(req: DryRunRequest): Promise<SendResult> {
 /** The Marked cards prepared for a file, screened as the send's claim screens them; the invalid ones counted and listed. */
 async function* validOnly(req: DryRunRequest, result: SendResult): AsyncGenerator<PreparedCard> {
   for await (const page of markedPages(req.db)) {
-    const { verdicts, prepared } = screenPage(page, req.cipher, (contract) => req.maker.validate(contract, req.businessDate));
-    verdicts.forEach((verdict, i) => {
-      if (verdict.ok) return;
-      const row = persoRowOf(page[i]!);
-      result.invalidTotal = (result.invalidTotal ?? 0) + 1;
-      if (result.invalid.length < INVALID_LISTED) result.invalid.push({ contractNumber: row.contract_number, plasticId: row.plastic_id, reason: withField(verdict.field, verdict.reason) });
-    });
+    const { verdict, prepared } = screenPage(page, req.cipher, (contract) => req.maker.validate(contract, req.businessDate));
+    result.invalidTotal = (result.invalidTotal ?? 0) + verdict.invalid.length;
+    for (const card of verdict.invalid.slice(0, Math.max(0, INVALID_LISTED - result.invalid.length))) {
+      result.invalid.push({ contractNumber: card.contractNumber, plasticId: card.plasticId, reason: card.reason });
+    }
     yield* prepared;
   }
 }

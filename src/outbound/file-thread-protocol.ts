@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
-import type { EncryptedFile, Validation } from '../db/batches.js';
-import type { PersoValues } from '../db/perso-rows.js';
+import type { EncryptedFile, PageVerdict } from '../db/batches.js';
+import type { PersoPage } from '../db/perso-rows.js';
 import type { WireError } from '../errors.js';
 
 /** What the file thread is started with (workerData.data). */
@@ -25,7 +25,7 @@ export interface FileThreadBatch {
 
 /** Main thread → file thread. Each request with an `id` is answered once, in order. */
 export type FileThreadRequest =
-  | { id: number; type: 'screen'; page: PersoValues[] }
+  | { id: number; type: 'screen'; page: PersoPage }
   | { id: number; type: 'claimed'; batch: FileThreadBatch; validCards: number }
   | { id: number; type: 'finish' }
   | { id: number; type: 'abort' }
@@ -34,6 +34,6 @@ export type FileThreadRequest =
 
 /** File thread → main thread. */
 export type FileThreadReply =
-  | { id: number; type: 'done'; verdicts?: Validation[]; file?: EncryptedFile }
+  | { id: number; type: 'done'; verdict?: PageVerdict; file?: EncryptedFile }
   | { id: number; type: 'failed'; error: WireError }
   | { type: 'first-bytes' };

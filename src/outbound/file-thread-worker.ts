@@ -3,7 +3,7 @@
  * writes the valid cards of each claimed page into the batch's outbox file.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { EncryptedFile, Validation } from '../db/batches.js';
+import type { EncryptedFile, PageVerdict } from '../db/batches.js';
 import { fromWireError, toWireError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import type { PreparedCard } from '../perso/index.js';
@@ -40,13 +40,13 @@ port.on('message', (msg: FileThreadRequest) => {
   );
 });
 
-async function handle(msg: Extract<FileThreadRequest, { id: number }>): Promise<{ verdicts?: Validation[]; file?: EncryptedFile }> {
+async function handle(msg: Extract<FileThreadRequest, { id: number }>): Promise<{ verdict?: PageVerdict; file?: EncryptedFile }> {
   const { validate } = await maker;
   switch (msg.type) {
     case 'screen': {
-      const { verdicts, prepared } = screenPage(msg.page, cipher, (contract) => validate(contract, setup.businessDate));
+      const { verdict, prepared } = screenPage(msg.page, cipher, (contract) => validate(contract, setup.businessDate));
       screened.push(prepared);
-      return { verdicts };
+      return { verdict };
     }
     case 'claimed': {
       const cards = screened.shift();

@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
-import type { ClaimedBatch, EncryptedFile, Validation } from '../db/batches.js';
-import type { PersoValues } from '../db/perso-rows.js';
+import type { ClaimedBatch, EncryptedFile, PageVerdict } from '../db/batches.js';
+import type { PersoPage } from '../db/perso-rows.js';
 import { fromWireError, toWireError } from '../errors.js';
 import type { PanCipher } from '../security/pan.js';
 import { startModuleWorker } from '../threads.js';
@@ -35,9 +35,9 @@ export class FileThread {
 
   constructor(private readonly options: FileThreadOptions) {}
 
-  /** Our verdict on each contract of the page, in order; the valid ones wait in the thread for `claimed`. */
-  async screen(page: PersoValues[]): Promise<Validation[]> {
-    return (await this.request({ type: 'screen', page })).verdicts!;
+  /** Our verdict on the contracts of the page; the valid ones wait in the thread for `claimed`. */
+  async screen(page: PersoPage): Promise<PageVerdict> {
+    return (await this.request({ type: 'screen', page })).verdict!;
   }
 
   /** The next `validCards` screened valid cards are the batch's next records: they go into its file. */

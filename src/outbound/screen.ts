@@ -1,12 +1,12 @@
-import type { Validation } from '../db/batches.js';
-import { persoRowOf, toPerso, type PersoValues } from '../db/perso-rows.js';
+import { withField, type PageVerdict } from '../db/batches.js';
+import { persoRowOf, persoValuesOfPage, toPerso, type PersoPage, type PersoRow } from '../db/perso-rows.js';
 import type { ContractForPerso } from '../domain/contract.js';
 import type { Prepared, PreparedCard } from '../perso/index.js';
 import { PanIntegrityError, type PanCipher } from '../security/pan.js';
 
-/** A page of contracts as screened for a batch: a verdict per contract, in order, and the valid ones prepared. */
+/** A page of contracts as screened for a batch: the claim's verdict, and the valid cards prepared for the file. */
 export interface ScreenedPage {
-  verdicts: Validation[];
+  verdict: PageVerdict;
   prepared: PreparedCard[];
 }
 
@@ -15,23 +15,29 @@ export interface ScreenedPage {
  * for the file (maker.validate). A PAN that cannot be read is that card's problem (Invalid, field
  * `pan`), not the batch's.
  */
-export function screenPage(page: PersoValues[], cipher: PanCipher, validate: (contract: ContractForPerso) => Prepared): ScreenedPage {
-  const verdicts: Validation[] = [];
+export function screenPage(page: PersoPage, cipher: PanCipher, validate: (contract: ContractForPerso) => Prepared): ScreenedPage {
+  const verdict: PageVerdict = { validIds: [], contractNumberSum: '0', invalid: [] };
   const prepared: PreparedCard[] = [];
-  for (const values of page) {
-    const verdict = screenOne(values, cipher, validate);
-    if (verdict.ok) {
-      prepared.push(verdict.card);
-      verdicts.push({ ok: true });
-    } else verdicts.push({ ok: false, field: verdict.field, reason: verdict.reason });
+  let sum = 0n;
+  for (const values of persoValuesOfPage(page)) {
+    const row = persoRowOf(values);
+    const outcome = screenOne(row, cipher, validate);
+    if (outcome.ok) {
+      verdict.validIds.push(Number(row.id));
+      sum += BigInt(row.contract_number);
+      prepared.push(outcome.card);
+    } else {
+      verdict.invalid.push({ contractId: Number(row.id), contractNumber: row.contract_number, plasticId: row.plastic_id, reason: withField(outcome.field, outcome.reason) });
+    }
   }
-  return { verdicts, prepared };
+  verdict.contractNumberSum = sum.toString();
+  return { verdict, prepared };
 }
 
-function screenOne(values: PersoValues, cipher: PanCipher, validate: (contract: ContractForPerso) => Prepared): Prepared {
+function screenOne(row: PersoRow, cipher: PanCipher, validate: (contract: ContractForPerso) => Prepared): Prepared {
   let contract: ContractForPerso;
   try {
-    contract = toPerso(persoRowOf(values), cipher);
+    contract = toPerso(row, cipher);
   } catch (err) {
     if (err instanceof PanIntegrityError) return { ok: false, field: 'pan', reason: err.message };
     throw err;

@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
-import type { Validation } from '../../src/db/batches.js';
+import type { PageVerdict } from '../../src/db/batches.js';
 import { upsertContract } from '../../src/db/contracts.js';
-import { persoRowOf, toPerso, type PersoValues } from '../../src/db/perso-rows.js';
+import { toPerso, type PersoPage } from '../../src/db/perso-rows.js';
+import { screenPage } from '../../src/outbound/screen.js';
+import type { Prepared } from '../../src/perso/index.js';
 import type { CardFields, ContractForPerso } from '../../src/domain/contract.js';
 import type { ProductionStatus } from '../../src/domain/status.js';
 import type { PanCipher } from '../../src/security/pan.js';
@@ -23,8 +25,12 @@ export async function clearSendTables(db: Knex): Promise<void> {
 }
 
 /** A claim's `screen` on this thread: each contract decrypted and judged by `validate`. */
-export function screenWith(cipher: PanCipher, validate: (contract: ContractForPerso) => Validation) {
-  return async (page: PersoValues[]): Promise<Validation[]> => page.map((values) => validate(toPerso(persoRowOf(values), cipher)));
+export function screenWith(cipher: PanCipher, validate: (contract: ContractForPerso) => { ok: true } | { ok: false; field: string; reason: string }) {
+  const prepared = (contract: ContractForPerso): Prepared => {
+    const verdict = validate(contract);
+    return verdict.ok ? { ok: true, card: { id: contract.id, contractId: contract.contractId, record: Buffer.alloc(0) } } : verdict;
+  };
+  return async (page: PersoPage): Promise<PageVerdict> => screenPage(page, cipher, prepared).verdict;
 }
 
 /** Every Marked contract without a batch, in id order, its PAN decrypted. */
