@@ -7,6 +7,8 @@ export interface RunRecord<R> {
   /** why it ran: a schedule slot, catch-up, resume… */
   reason: string;
   startedAt: Date;
+  /** by the daemon's clock, like startedAt (durationMs is measured, not a difference of clock times) */
+  finishedAt: Date;
   durationMs: number;
   result?: R;
   error?: unknown;
@@ -50,13 +52,14 @@ export function makeJobRunner<O extends object, R>(deps: JobRunnerDeps<O, R>): J
     const started = performance.now();
     const log = deps.log.child({ job: deps.name, reason });
     log.info('run started');
-    const record: RunRecord<R> = { job: deps.name, reason, startedAt, durationMs: 0, aborted: false };
+    const record: RunRecord<R> = { job: deps.name, reason, startedAt, finishedAt: startedAt, durationMs: 0, aborted: false };
     try {
       record.result = await deps.run({ ...options, signal: controller.signal });
     } catch (err) {
       record.error = err;
     }
     record.durationMs = Math.round(performance.now() - started);
+    record.finishedAt = deps.clock();
     // a run that returned normally after the abort stopped at a safe point: its result counts
     record.aborted = controller.signal.aborted && record.error !== undefined;
     if (record.error === undefined) {

@@ -88,7 +88,7 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
     const outcome = outcomeOf(record);
     runs.inc({ job: record.job, outcome });
     duration.observe({ job: record.job }, record.durationMs / 1000);
-    if (outcome === 'success' || outcome === 'partial') lastSuccess.set({ job: record.job }, (record.startedAt.getTime() + record.durationMs) / 1000);
+    if (outcome === 'success' || outcome === 'partial') lastSuccess.set({ job: record.job }, record.finishedAt.getTime() / 1000);
   }
 
   return {

@@ -47,7 +47,7 @@ export class StatusBoard {
     s.lastRunAt = record.startedAt.toISOString();
     s.lastOutcome = outcome;
     if (outcome === 'success' || outcome === 'partial') {
-      s.lastSuccessAt = new Date(record.startedAt.getTime() + record.durationMs).toISOString();
+      s.lastSuccessAt = record.finishedAt.toISOString();
       s.lastError = null;
       s.consecutiveFailures = 0;
     } else if (outcome === 'failure') {

@@ -247,11 +247,6 @@ class StatementQueue {
   }
 }
 
-/** The reason as stored: it names the field first. */
-export function withField(field: string, reason: string): string {
-  return reason.startsWith(`${field}:`) ? reason : `${field}: ${reason}`;
-}
-
 /** How the claim reads Marked contracts and writes a page of items, on the transaction's connection. */
 interface ClaimStore {
   pageSize: number;

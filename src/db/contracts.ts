@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { CardFields, CardForm, ContractForPerso, RequestType } from '../domain/contract.js';
+import { canonicalId, type CardFields, type CardForm, type RequestType } from '../domain/contract.js';
 import type { ProductionStatus } from '../domain/status.js';
 import type { PanCipher } from '../security/pan.js';
 import { insertReturningId, nowIso } from './connection.js';
@@ -63,11 +63,6 @@ export interface ClientRow {
   updated_at: string;
 }
 
-/** Canonical form of a numeric identifier: digits without leading zeros ("0" for zero). */
-export function canonicalId(value: string): string {
-  return value.replace(/^0+(?=\d)/, '');
-}
-
 function clientColumns(card: CardFields) {
   return {
     title: card.title, first_name: card.firstName, last_name: card.lastName, company_name: card.companyName,
@@ -124,19 +119,6 @@ export const CONTRACT_WITH_CLIENT_COLUMNS = [
   'c.*', 'cl.title', 'cl.first_name', 'cl.last_name', 'cl.company_name', 'cl.address_line1', 'cl.address_line2',
   'cl.address_line3', 'cl.postal_code', 'cl.city', 'cl.country',
 ];
-
-/** Converts a joined row into the domain card, decrypting the PAN (in memory only). */
-export function toContractForPerso(row: ContractWithClientRow, cipher: PanCipher): ContractForPerso {
-  return {
-    id: Number(row.id), contractId: row.contract_number, plasticId: row.plastic_id, pan: cipher.decrypt(row.pan_enc),
-    psn: Number(row.plastic_seq), expiry: row.expiry, requestType: row.request_type, cardForm: row.card_form,
-    title: row.title, firstName: row.first_name, lastName: row.last_name, companyName: row.company_name,
-    addressLine1: row.address_line1, addressLine2: row.address_line2, addressLine3: row.address_line3,
-    postalCode: row.postal_code, city: row.city, country: row.country, productCode: row.product_code,
-    chipProfile: row.chip_profile, deliveryMethod: Number(row.delivery_method), pinMailer: row.pin_mailer,
-    embossedName: row.embossed_name ?? undefined,
-  };
-}
 
 /** What `contracts list` shows: no PAN beyond its last four digits (the first six are decrypted then masked). */
 export interface ContractListing {

@@ -1,6 +1,7 @@
 import type { ContractForPerso } from '../domain/contract.js';
 import type { PanCipher } from '../security/pan.js';
-import { toContractForPerso, type ContractWithClientRow } from './contracts.js';
+// types only: this module runs on the file thread too, which has no use for knex
+import type { ContractWithClientRow } from './contracts.js';
 
 /**
  * The columns a personalization record is made of, and nothing more: over a million rows every
@@ -69,5 +70,13 @@ if (Object.keys(persoRowOf(FIELDS.map((_, i) => i))).join() !== FIELDS.join()) t
 
 /** The contract of a row, its PAN decrypted (in memory only). */
 export function toPerso(row: PersoRow, cipher: PanCipher): ContractForPerso {
-  return toContractForPerso(row as ContractWithClientRow, cipher);
+  return {
+    id: Number(row.id), contractId: row.contract_number, plasticId: row.plastic_id, pan: cipher.decrypt(row.pan_enc),
+    psn: Number(row.plastic_seq), expiry: row.expiry, requestType: row.request_type, cardForm: row.card_form,
+    title: row.title, firstName: row.first_name, lastName: row.last_name, companyName: row.company_name,
+    addressLine1: row.address_line1, addressLine2: row.address_line2, addressLine3: row.address_line3,
+    postalCode: row.postal_code, city: row.city, country: row.country, productCode: row.product_code,
+    chipProfile: row.chip_profile, deliveryMethod: Number(row.delivery_method), pinMailer: row.pin_mailer,
+    embossedName: row.embossed_name ?? undefined,
+  };
 }

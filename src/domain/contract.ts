@@ -43,3 +43,8 @@ export interface ContractForPerso extends CardFields {
   /** card_contracts.id */
   id: number;
 }
+
+/** Canonical form of a numeric identifier: digits without leading zeros ("0" for zero). */
+export function canonicalId(value: string): string {
+  return value.replace(/^0+(?=\d)/, '');
+}

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { canonicalId } from '../db/contracts.js';
+import { canonicalId } from '../domain/contract.js';
 import { recordEvents, type NewEvent } from '../db/events.js';
 import {
   contractsByRecordNumber, contractsInBatch, findBatchByFileName, markRejected, markShipped, type ReportedContract, type RejectionUpdate, type ShipmentUpdate, type SourceBatch,

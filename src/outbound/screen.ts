@@ -1,4 +1,4 @@
-import { withField, type PageVerdict } from '../db/batches.js';
+import type { PageVerdict } from '../db/batches.js';
 import { persoRowOf, persoValuesOfPage, toPerso, type PersoPage, type PersoRow } from '../db/perso-rows.js';
 import type { ContractForPerso } from '../domain/contract.js';
 import type { Prepared, PreparedCard } from '../perso/index.js';
@@ -43,4 +43,9 @@ function screenOne(row: PersoRow, cipher: PanCipher, validate: (contract: Contra
     throw err;
   }
   return validate(contract);
+}
+
+/** The reason as stored: it names the field first. */
+export function withField(field: string, reason: string): string {
+  return reason.startsWith(`${field}:`) ? reason : `${field}: ${reason}`;
 }

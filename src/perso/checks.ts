@@ -1,4 +1,4 @@
-import { canonicalId } from '../db/contracts.js';
+import { canonicalId } from '../domain/contract.js';
 import { luhnValid, maskPan } from '../security/mask.js';
 import { isIsoAlpha3 } from './countries.js';
 import { applyCharset } from './emboss.js';

@@ -1,4 +1,4 @@
-import { canonicalId } from '../db/contracts.js';
+import { canonicalId } from '../domain/contract.js';
 import type { ContractForPerso } from '../domain/contract.js';
 import { maskPansInText } from '../security/mask.js';
 import { quote, Unfit } from './checks.js';

@@ -1,5 +1,5 @@
 import type { ContractListing } from '../db/contracts.js';
-import { canonicalId } from '../db/contracts.js';
+import { canonicalId } from '../domain/contract.js';
 import type { AnsweredFile } from './bureau.js';
 
 type Expected =

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../../src/config/schema.js';
-import { canonicalId } from '../../src/db/contracts.js';
+import { canonicalId } from '../../src/domain/contract.js';
 import { silentLogger } from '../../src/log.js';
 import { makePersoFileMaker } from '../../src/outbound/perso-file-maker.js';
 import type { PersoFileMaker } from '../../src/outbound/perso-file.js';
