@@ -4,24 +4,22 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EncryptedFile } from '../db/batches.js';
-import type { ContractForPerso } from '../domain/contract.js';
-import type { PreparedCard } from '../perso/index.js';
 import { digestingStream } from './digest.js';
-import type { FileIdentity, PersoFileMaker } from './perso-file.js';
+import type { PersoFileMaker, RenderedFile } from './perso-file.js';
 
 export interface BuildRequest {
-  maker: PersoFileMaker;
-  identity: FileIdentity;
+  /** its keys encrypt the file */
+  maker: Pick<PersoFileMaker, 'encrypt'>;
+  /** the clear file, as maker.render made it (here or on the file thread) */
+  rendered: RenderedFile;
   fileName: string;
-  /** the cards, as contracts (rendered and checked) or as prepared by maker.validate */
-  contracts: AsyncIterable<ContractForPerso> | { prepared: AsyncIterable<PreparedCard> };
   outbox: string;
   /** called once, when the first clear bytes flow (fault injection in tests) */
   onFirstBytes?: () => void | Promise<void>;
 }
 
 /**
- * Renders the contracts, encrypts in flight and writes only the encrypted bytes, first to
+ * Encrypts the rendered file in flight and writes only the encrypted bytes, first to
  * `<outbox>/<name>.tmp`, then (synced) renamed to `<outbox>/<name>`: the clear file never touches disk
  * and a complete outbox file is never half-written.
  */
@@ -29,9 +27,7 @@ export async function buildEncryptedFile(req: BuildRequest): Promise<EncryptedFi
   await mkdir(req.outbox, { recursive: true, mode: 0o700 });
   const finalPath = join(req.outbox, req.fileName);
   const tmpPath = finalPath + '.tmp';
-  const rendered = 'prepared' in req.contracts
-    ? req.maker.renderPrepared(req.identity, req.contracts.prepared)
-    : req.maker.render(req.identity, req.contracts);
+  const { rendered } = req;
   const clearDigest = digestingStream();
   const encDigest = digestingStream();
   const encrypted = req.maker.encrypt(clearDigest);

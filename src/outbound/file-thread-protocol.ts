@@ -1,23 +1,20 @@
 import type { Config } from '../config/schema.js';
-import type { EncryptedFile, PageVerdict } from '../db/batches.js';
+import type { PageVerdict } from '../db/batches.js';
 import type { PersoPage } from '../db/perso-rows.js';
 import type { WireError } from '../errors.js';
+import type { PersoTotals } from '../perso/index.js';
 
 /** What the file thread is started with (workerData.data). */
 export interface FileThreadSetup {
   config: Config;
   businessDate: string;
-  /** when the job run started: the bureau key's expiry is checked at that time */
-  now: string;
   /** the PAN data keys, in memory only */
   panKey: Uint8Array;
   previousPanKey?: Uint8Array;
-  outbox: string;
 }
 
-/** The batch a claimed page belongs to, as its file's header names it. */
-export interface FileThreadBatch {
-  fileName: string;
+/** The file's header fields besides the cards (FileIdentity, with its date as text). */
+export interface FileThreadIdentity {
   businessDate: string;
   sequence: number;
   createdAt: string;
@@ -26,14 +23,18 @@ export interface FileThreadBatch {
 /** Main thread → file thread. Each request with an `id` is answered once, in order. */
 export type FileThreadRequest =
   | { id: number; type: 'screen'; page: PersoPage }
-  | { id: number; type: 'claimed'; batch: FileThreadBatch; validCards: number }
+  | { id: number; type: 'render'; identity: FileThreadIdentity }
+  | { id: number; type: 'claimed'; validCards: number }
   | { id: number; type: 'finish' }
   | { id: number; type: 'abort' }
-  | { type: 'first-bytes-ok' }
-  | { type: 'first-bytes-failed'; error: WireError };
+  /** the main thread has taken this many more clear bytes (flow control) */
+  | { type: 'consumed'; bytes: number };
 
 /** File thread → main thread. */
 export type FileThreadReply =
-  | { id: number; type: 'done'; verdict?: PageVerdict; file?: EncryptedFile }
+  | { id: number; type: 'done'; verdict?: PageVerdict }
   | { id: number; type: 'failed'; error: WireError }
-  | { type: 'first-bytes' };
+  /** the clear file, chunk by chunk (moved, not copied), then its end or its failure */
+  | { type: 'clear'; data: Uint8Array }
+  | { type: 'clear-end'; totals: PersoTotals }
+  | { type: 'clear-failed'; error: WireError };

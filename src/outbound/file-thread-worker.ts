@@ -1,86 +1,100 @@
 /**
- * The file thread (see file-thread.ts): screens the pages the claim reads and renders, encrypts and
- * writes the valid cards of each claimed page into the batch's outbox file.
+ * The file thread (see file-thread.ts): screens the pages the claim reads and renders the valid
+ * cards of each claimed page into the clear file, which goes to the main thread chunk by chunk.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { EncryptedFile, PageVerdict } from '../db/batches.js';
-import { fromWireError, toWireError } from '../errors.js';
-import { silentLogger } from '../log.js';
+import type { PageVerdict } from '../db/batches.js';
+import { toWireError } from '../errors.js';
 import type { PreparedCard } from '../perso/index.js';
 import { PanCipher } from '../security/pan.js';
-import { buildEncryptedFile } from './build.js';
 import { Feed } from './feed.js';
-import type { FileThreadBatch, FileThreadReply, FileThreadRequest, FileThreadSetup } from './file-thread-protocol.js';
-import { makePersoFileMaker } from './perso-file-maker.js';
+import type { FileThreadIdentity, FileThreadReply, FileThreadRequest, FileThreadSetup } from './file-thread-protocol.js';
+import { makePersoRenderer } from './perso-renderer.js';
 import { screenPage } from './screen.js';
+
+/** Clear bytes sent and not yet taken by the main thread, at most (memory stays bounded). */
+const IN_FLIGHT_LIMIT = 2 * 1024 * 1024;
 
 const setup = (workerData as { data: FileThreadSetup }).data;
 const port = parentPort!;
-const send = (reply: FileThreadReply) => port.postMessage(reply);
+const send = (reply: FileThreadReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
 
 const cipher = new PanCipher(Buffer.from(setup.panKey), setup.previousPanKey && Buffer.from(setup.previousPanKey));
-// the main thread made the same maker and logged its warnings (key expiry) already
-const maker = makePersoFileMaker(setup.config, { log: silentLogger, now: new Date(setup.now) });
-maker.catch(() => undefined); // its failure is every request's answer
+const renderer = makePersoRenderer(setup.config);
 /** valid cards of the pages screened and not yet claimed, oldest first */
 const screened: PreparedCard[][] = [];
 const feed = new Feed<PreparedCard>();
-let built: Promise<EncryptedFile> | undefined;
-let buildStopped: Promise<never> | undefined;
-let firstBytesAnswer: { resolve(): void; reject(err: Error): void } | undefined;
+let rendering: Promise<void> | undefined;
+let renderStopped: Promise<never> | undefined;
+let inFlight = 0;
+let wakeSender: (() => void) | undefined;
 
 // requests are handled one at a time, in order: a page is claimed only after it was screened
 let turn: Promise<void> = Promise.resolve();
 port.on('message', (msg: FileThreadRequest) => {
-  if (msg.type === 'first-bytes-ok') return firstBytesAnswer?.resolve();
-  if (msg.type === 'first-bytes-failed') return firstBytesAnswer?.reject(fromWireError(msg.error));
+  if (msg.type === 'consumed') return taken(msg.bytes);
   turn = turn.then(() => handle(msg)).then(
     (answer) => send({ id: msg.id, type: 'done', ...answer }),
     (err) => send({ id: msg.id, type: 'failed', error: toWireError(err) }),
   );
 });
 
-async function handle(msg: Extract<FileThreadRequest, { id: number }>): Promise<{ verdict?: PageVerdict; file?: EncryptedFile }> {
-  const { validate } = await maker;
+async function handle(msg: Extract<FileThreadRequest, { id: number }>): Promise<{ verdict?: PageVerdict }> {
   switch (msg.type) {
     case 'screen': {
-      const { verdict, prepared } = screenPage(msg.page, cipher, (contract) => validate(contract, setup.businessDate));
+      const { verdict, prepared } = screenPage(msg.page, cipher, (contract) => renderer.validate(contract, setup.businessDate));
       screened.push(prepared);
       return { verdict };
     }
+    case 'render':
+      if (rendering) throw new Error('the file was started twice');
+      rendering = render(msg.identity);
+      rendering.catch(() => undefined); // awaited by finish or abort
+      // a file that stops taking cards (failed) fails the page being claimed, rather than leave it waiting
+      renderStopped = rendering.then(() => Promise.reject(new Error('the file ended before the claim')));
+      renderStopped.catch(() => undefined);
+      return {};
     case 'claimed': {
       const cards = screened.shift();
       if (cards?.length !== msg.validCards) throw new Error(`the claim took ${msg.validCards} cards of a page where ${cards?.length ?? 0} were screened valid`);
-      built ??= startBuild(msg.batch);
-      await Promise.race([feed.push(cards), buildStopped]);
+      if (!rendering) throw new Error('cards claimed before the file was started');
+      await Promise.race([feed.push(cards), renderStopped]);
       return {};
     }
     case 'finish':
       feed.end();
-      return { file: await (built ?? Promise.reject(new Error('no card was claimed'))) };
+      await rendering;
+      return {};
     case 'abort':
       feed.fail(new Error('the claim was abandoned'));
-      await built?.catch(() => undefined);
+      await rendering?.catch(() => undefined);
       return {};
   }
 }
 
-function startBuild(batch: FileThreadBatch): Promise<EncryptedFile> {
-  const build = maker.then((fileMaker) => buildEncryptedFile({
-    maker: fileMaker, fileName: batch.fileName, outbox: setup.outbox, contracts: { prepared: feed },
-    identity: { businessDate: batch.businessDate, sequence: batch.sequence, createdAt: new Date(batch.createdAt) },
-    onFirstBytes: askMainOnFirstBytes,
-  }));
-  // a build that stops taking cards (failed) fails the page being claimed, rather than leave it waiting
-  buildStopped = build.then(() => Promise.reject(new Error('the file ended before the claim')));
-  buildStopped.catch(() => undefined);
-  return build;
+/** Renders the file from the fed cards and sends it on; its end (with totals) or failure is sent too. */
+async function render(identity: FileThreadIdentity): Promise<void> {
+  const file = renderer.renderPrepared({ ...identity, createdAt: new Date(identity.createdAt) }, feed);
+  try {
+    for await (const chunk of file.clear as AsyncIterable<Buffer>) {
+      while (inFlight >= IN_FLIGHT_LIMIT) await new Promise<void>((resolve) => (wakeSender = resolve));
+      // a copy of just this chunk (it may be a view of a larger buffer), moved to the main thread
+      const data = Uint8Array.prototype.slice.call(chunk);
+      inFlight += data.byteLength;
+      send({ type: 'clear', data }, [data.buffer as ArrayBuffer]);
+    }
+    send({ type: 'clear-end', totals: file.totals() });
+  } catch (err) {
+    send({ type: 'clear-failed', error: toWireError(err) });
+    throw err;
+  }
 }
 
-/** The job's fault hook runs on the main thread: the build waits for it. */
-function askMainOnFirstBytes(): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    firstBytesAnswer = { resolve, reject };
-    send({ type: 'first-bytes' });
-  });
+function taken(bytes: number): void {
+  inFlight -= bytes;
+  if (inFlight < IN_FLIGHT_LIMIT) {
+    const wake = wakeSender;
+    wakeSender = undefined;
+    wake?.();
+  }
 }

@@ -1,37 +1,43 @@
+import { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
-import type { ClaimedBatch, EncryptedFile, PageVerdict } from '../db/batches.js';
+import type { PageVerdict } from '../db/batches.js';
 import type { PersoPage } from '../db/perso-rows.js';
-import { fromWireError, toWireError } from '../errors.js';
+import { fromWireError } from '../errors.js';
+import type { PersoTotals } from '../perso/index.js';
 import type { PanCipher } from '../security/pan.js';
 import { startModuleWorker } from '../threads.js';
 import type { FileThreadReply, FileThreadRequest, FileThreadSetup } from './file-thread-protocol.js';
+import type { FileIdentity, RenderedFile } from './perso-file.js';
 
 export interface FileThreadOptions {
   config: Config;
   cipher: PanCipher;
   businessDate: string;
-  now: Date;
-  outbox: string;
-  /** called once, when the first clear bytes flow (fault injection in tests); the file waits for it */
-  onFirstBytes?: () => void | Promise<void>;
 }
 
-type Pending = { resolve(reply: Extract<FileThreadReply, { type: 'done' }>): void; reject(err: Error): void };
+type Done = Extract<FileThreadReply, { type: 'done' }>;
+type Pending = { resolve(reply: Done): void; reject(err: Error): void };
 type Request = FileThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
+/** Clear bytes buffered on this side before the thread is told to wait. */
+const CLEAR_BUFFER_BYTES = 1024 * 1024;
+
 /**
- * The second core of a claim: on a worker thread, each page the claim reads is screened (PANs
- * decrypted, cards checked and prepared) while the claim reads and writes the database on this
- * thread, and the valid cards of each claimed page are rendered, encrypted and written to the
- * batch's outbox file there (buildEncryptedFile: the clear file never touches disk). The thread is
- * started with the first page and ends with `finish` or `abort`.
+ * The second core of a claim. On a worker thread, each page the claim reads is screened (PANs
+ * decrypted, cards checked and prepared) while the claim reads and writes the database here, and
+ * the valid cards of each claimed page are rendered into the clear file, which comes back here
+ * chunk by chunk (in memory only) to be encrypted into the outbox. The work is split so that both
+ * threads are about as busy (bench/RESULTS.md). The thread starts with the first page and ends with
+ * `finish` or `abort`.
  */
 export class FileThread {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private failure: Error | undefined;
+  private clear: (Readable & { totals?: PersoTotals }) | undefined;
+  private untaken = 0;
 
   constructor(private readonly options: FileThreadOptions) {}
 
@@ -40,45 +46,61 @@ export class FileThread {
     return (await this.request({ type: 'screen', page })).verdict!;
   }
 
-  /** The next `validCards` screened valid cards are the batch's next records: they go into its file. */
-  async claimed(batch: ClaimedBatch, validCards: number): Promise<void> {
-    const { fileName, sequence, createdAt } = batch;
-    await this.request({ type: 'claimed', batch: { fileName, sequence, createdAt, businessDate: this.options.businessDate }, validCards });
+  /** Starts the batch's clear file, with the cards `claimed` tells of; it ends after `finish`. */
+  render(identity: FileIdentity): RenderedFile {
+    if (this.clear) throw new Error('the file was started twice');
+    const clear: Readable & { totals?: PersoTotals } = new Readable({ highWaterMark: CLEAR_BUFFER_BYTES, read: () => this.takenAll() });
+    this.clear = clear;
+    this.request({ type: 'render', identity: { ...identity, createdAt: identity.createdAt.toISOString() } })
+      .catch((err: Error) => clear.destroy(err));
+    return {
+      clear,
+      totals() {
+        if (!clear.totals) throw new Error('file totals read before the file was complete');
+        return clear.totals;
+      },
+    };
   }
 
-  /** No more cards: the file is completed (trailer, synced, renamed into the outbox) and the thread ends. */
-  async finish(): Promise<EncryptedFile> {
+  /** The next `validCards` screened valid cards are the batch's next records. */
+  async claimed(validCards: number): Promise<void> {
+    await this.request({ type: 'claimed', validCards });
+  }
+
+  /** No more cards: the clear file ends (trailer) and the thread ends. */
+  async finish(): Promise<void> {
     try {
-      return (await this.request({ type: 'finish' })).file!;
+      await this.request({ type: 'finish' });
     } finally {
       await this.stop();
     }
   }
 
-  /** The claim failed: the half-written file is removed and the thread ends. */
+  /** The claim failed: the clear file fails and the thread ends. */
   async abort(): Promise<void> {
     if (!this.worker) return;
     try {
       if (!this.failure) await this.request({ type: 'abort' });
     } finally {
+      this.clear?.destroy(new Error('the claim was abandoned'));
       await this.stop();
     }
   }
 
-  private request(request: Request): Promise<Extract<FileThreadReply, { type: 'done' }>> {
+  private request(request: Request): Promise<Done> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const reply = new Promise<Extract<FileThreadReply, { type: 'done' }>>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const reply = new Promise<Done>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.thread().postMessage({ ...request, id });
     return reply;
   }
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const { config, cipher, businessDate, now, outbox } = this.options;
+    const { config, cipher, businessDate } = this.options;
     const keys = cipher.keyMaterial();
     const setup: FileThreadSetup = {
-      config, businessDate, now: now.toISOString(), outbox,
+      config, businessDate,
       panKey: new Uint8Array(keys.key), ...(keys.previousKey ? { previousPanKey: new Uint8Array(keys.previousKey) } : {}),
     };
     const worker = startModuleWorker(import.meta.url, 'file-thread-worker', setup);
@@ -90,24 +112,42 @@ export class FileThread {
   }
 
   private onReply(reply: FileThreadReply): void {
-    if (reply.type === 'first-bytes') {
-      Promise.resolve().then(this.options.onFirstBytes).then(
-        () => this.worker?.postMessage({ type: 'first-bytes-ok' }),
-        (err) => this.worker?.postMessage({ type: 'first-bytes-failed', error: toWireError(err) }),
-      );
-      return;
+    switch (reply.type) {
+      case 'clear': {
+        const chunk = Buffer.from(reply.data.buffer, reply.data.byteOffset, reply.data.byteLength);
+        this.untaken += chunk.length;
+        if (this.clear?.push(chunk)) this.takenAll();
+        return;
+      }
+      case 'clear-end':
+        if (this.clear) this.clear.totals = reply.totals;
+        this.clear?.push(null);
+        return;
+      case 'clear-failed':
+        this.clear?.destroy(fromWireError(reply.error));
+        return;
+      default: {
+        const waiting = this.pending.get(reply.id);
+        this.pending.delete(reply.id);
+        if (reply.type === 'done') waiting?.resolve(reply);
+        else waiting?.reject(fromWireError(reply.error));
+      }
     }
-    const waiting = this.pending.get(reply.id);
-    this.pending.delete(reply.id);
-    if (reply.type === 'done') waiting?.resolve(reply);
-    else waiting?.reject(fromWireError(reply.error));
   }
 
-  /** Every request still waiting fails with `err`, and so does every later one. */
+  /** Tells the thread that the clear bytes sent so far are taken: it may send more. */
+  private takenAll(): void {
+    if (!this.untaken) return;
+    this.worker?.postMessage({ type: 'consumed', bytes: this.untaken });
+    this.untaken = 0;
+  }
+
+  /** Every request still waiting fails with `err`, and so does every later one (and the clear file). */
   private fail(err: Error): void {
     this.failure ??= err;
     for (const waiting of this.pending.values()) waiting.reject(err);
     this.pending.clear();
+    this.clear?.destroy(err);
   }
 
   private async stop(): Promise<void> {

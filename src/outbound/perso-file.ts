@@ -16,17 +16,21 @@ export interface FileIdentity {
   createdAt: Date;
 }
 
-/**
- * Everything the send job needs to turn contracts into one encrypted file: the bureau profile
- * (layout, names) and the keys. `makePersoFileMaker` in perso-file-maker.ts builds it from config.
- */
-export interface PersoFileMaker {
+/** The bureau profile (layout, names) that turns contracts into a clear file: `makePersoRenderer` builds it from config. */
+export interface PersoRenderer {
   fileName(businessDate: string, sequence: number): string;
   /** our own validation of one card (PAN-safe reason); a valid card comes back prepared for renderPrepared */
   validate(contract: ContractForPerso, businessDate: string): Prepared;
   render(file: FileIdentity, contracts: AsyncIterable<ContractForPerso>): RenderedFile;
   /** the same bytes as `render` of their contracts, from cards `validate` prepared for the file's business date */
   renderPrepared(file: FileIdentity, cards: AsyncIterable<PreparedCard>): RenderedFile;
+}
+
+/**
+ * Everything the send job needs to turn contracts into one encrypted file: the bureau profile and
+ * the keys. `makePersoFileMaker` in perso-file-maker.ts builds it from config.
+ */
+export interface PersoFileMaker extends PersoRenderer {
   /** the OpenPGP message for the bureau (and archive key, optionally signed) */
   encrypt(clear: Readable): Readable;
 }

@@ -50,20 +50,19 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
   return {
     async run(options: SendOptions = {}): Promise<SendResult> {
       const businessDate = options.businessDate ?? calendar.businessDateAt(clock(), config.schedule.timezone);
-      const started = clock();
       // layout and keys from config, loaded (and the bureau key checked) at the start of each run
-      const maker = await makePersoFileMaker(config, { log, now: started });
+      const maker = await makePersoFileMaker(config, { log, now: clock() });
       if (options.dryRun) return dryRunSend({ db, cipher, maker, businessDate, maxCards: config.perso.maxCardsPerFile, clock });
       const lease = await holdLease(db, config.daemon.leaseTtlSeconds * 1000, log);
       try {
-        return await sendAll(maker, started, lease, businessDate, options);
+        return await sendAll(maker, lease, businessDate, options);
       } finally {
         await lease.release();
       }
     },
   };
 
-  async function sendAll(maker: PersoFileMaker, started: Date, lease: HeldLease, businessDate: string, options: SendOptions): Promise<SendResult> {
+  async function sendAll(maker: PersoFileMaker, lease: HeldLease, businessDate: string, options: SendOptions): Promise<SendResult> {
     const result: SendResult = { batches: [], cardsSent: 0, invalid: [] };
     const sent = (batch: Batch) => {
       result.batches.push({ fileName: batch.fileName, records: batch.recordCount, state: batch.state });
@@ -85,7 +84,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     for (;;) {
       if (options.signal?.aborted) return result;
       lease.assertHeld();
-      const { claim, built } = await claimAndBuild(maker, started, lease, businessDate);
+      const { claim, built } = await claimAndBuild(maker, lease, businessDate);
       noteInvalid(result, claim);
       if (!claim.batch) return result;
       log.info({ batch: claim.batch.id, file: claim.batch.fileName, records: claim.batch.recordCount }, 'batch claimed');
@@ -99,37 +98,46 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
   }
 
   /**
-   * The claim of one batch, its cards screened, rendered and encrypted into the outbox on the file
-   * thread as the claim reads them (each card read and decrypted once, on two cores). The file only
-   * counts once the claim has committed and markEncrypted recorded it; if the claim fails, it rolls
-   * back and the file is abandoned.
+   * The claim of one batch, its cards screened and rendered on the file thread as the claim reads
+   * them, and encrypted into the outbox here (each card read and decrypted once, on two cores). The
+   * file only counts once the claim has committed and markEncrypted recorded it; if the claim fails,
+   * it rolls back and the file is abandoned.
    */
-  async function claimAndBuild(maker: PersoFileMaker, started: Date, lease: HeldLease, businessDate: string): Promise<{ claim: ClaimOutcome; built?: Promise<EncryptedFile> }> {
-    let claimedBatch: ClaimedBatch | undefined;
-    const file = new FileThread({
-      config, cipher, businessDate, now: started, outbox: folders.outbox,
-      onFirstBytes: () => (claimedBatch ? fault('encrypting', claimedBatch) : undefined),
-    });
+  async function claimAndBuild(maker: PersoFileMaker, lease: HeldLease, businessDate: string): Promise<{ claim: ClaimOutcome; built?: Promise<EncryptedFile> }> {
+    const file = new FileThread({ config, cipher, businessDate });
+    let built: Promise<EncryptedFile> | undefined;
+    let buildStopped: Promise<never> | undefined;
+    const startFile = (batch: ClaimedBatch) => {
+      built = buildEncryptedFile({
+        maker, fileName: batch.fileName, outbox: folders.outbox,
+        rendered: file.render({ businessDate, sequence: batch.sequence, createdAt: new Date(batch.createdAt) }),
+        onFirstBytes: () => fault('encrypting', batch),
+      });
+      // a file that stops taking cards (failed) must fail the claim, not leave it waiting
+      buildStopped = built.then(() => Promise.reject(new Error('the file ended before the claim')));
+      buildStopped.catch(() => undefined);
+    };
     try {
       const claim = await lease.duringTransaction(() => claimBatch(db, {
         businessDate, maxCards: config.perso.maxCardsPerFile, fileName: (seq) => maker.fileName(businessDate, seq),
         screen: (page) => file.screen(page),
         now: now(),
         beforePage: (trx) => lease.renewWithin(trx),
-        onClaimed: (batch, validCards) => {
-          claimedBatch = batch;
-          return file.claimed(batch, validCards);
+        onClaimed: async (batch, validCards) => {
+          if (!built) startFile(batch);
+          await Promise.race([file.claimed(validCards), buildStopped!]);
         },
       }));
       if (!claim.batch) {
         await file.abort();
         return { claim };
       }
-      const built = file.finish();
-      built.catch(() => undefined); // awaited by encrypt()
+      await file.finish();
       return { claim, built };
     } catch (err) {
       await file.abort().catch(() => undefined);
+      // never leave a build writing the outbox behind a failed claim: the next run may write the same file
+      await built?.catch(() => undefined);
       throw err;
     }
   }
@@ -155,8 +163,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
   async function encrypt(maker: PersoFileMaker, lease: HeldLease, batch: Batch, built?: Promise<EncryptedFile>): Promise<Batch> {
     const file = built ? await built : await buildEncryptedFile({
       maker, fileName: batch.fileName, outbox: folders.outbox,
-      identity: { businessDate: batch.businessDate, sequence: batch.sequence, createdAt: new Date(batch.createdAt) },
-      contracts: batchContracts(db, batch.id, cipher),
+      rendered: maker.render({ businessDate: batch.businessDate, sequence: batch.sequence, createdAt: new Date(batch.createdAt) }, batchContracts(db, batch.id, cipher)),
       onFirstBytes: () => fault('encrypting', batch),
     });
     if (file.recordCount !== batch.recordCount || file.hashTotal !== batch.hashTotal) {

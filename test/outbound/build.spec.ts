@@ -30,8 +30,8 @@ describeEachDatabase('build the encrypted file of a batch', (ctx) => {
     });
     const outbox = join(config.workDir, 'outbox');
     const build = () => buildEncryptedFile({
-      maker, fileName: batch!.fileName, outbox, contracts: batchContracts(db, batch!.id, cipher),
-      identity: { businessDate: '2026-11-26', sequence: 1, createdAt: new Date(batch!.createdAt) },
+      maker, fileName: batch!.fileName, outbox,
+      rendered: maker.render({ businessDate: '2026-11-26', sequence: 1, createdAt: new Date(batch!.createdAt) }, batchContracts(db, batch!.id, cipher)),
     });
     const file = await build();
     assert.equal(batch!.fileName, 'BXISSUER_PERSO_20261126_000001.dat.pgp');
@@ -87,8 +87,8 @@ describeEachDatabase('build the encrypted file of a batch', (ctx) => {
     await insertCards(db, cipher, 1, 3);
     const outbox = join(config.workDir, 'outbox');
     await assert.rejects(buildEncryptedFile({
-      maker, fileName: 'X.dat.pgp', outbox, contracts: batchContracts(db, 999, cipher),
-      identity: { businessDate: '2026-11-26', sequence: 1, createdAt: new Date() },
+      maker, fileName: 'X.dat.pgp', outbox,
+      rendered: maker.render({ businessDate: '2026-11-26', sequence: 1, createdAt: new Date() }, batchContracts(db, 999, cipher)),
       onFirstBytes: () => { throw new Error('injected'); },
     }), /injected/);
     assert.deepEqual(filesIn(outbox), []);
