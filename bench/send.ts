@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../src/config/schema.js';
 import { openDatabase, type Dialect } from '../src/db/connection.js';
+import { migrateLatest } from '../src/db/migrate.js';
 import { PanCipher } from '../src/security/pan.js';
 import { makeCard } from '../test/helpers/cards.js';
 import { createTestDatabase } from '../test/helpers/db.js';
@@ -107,6 +108,7 @@ async function seeded(dialect: Dialect, database: { db: Knex; database: Config['
     copyFileSync(cached, database.database.filename);
     for (const suffix of ['-wal', '-shm']) rmSync(database.database.filename + suffix, { force: true });
     database.db = openDatabase(database);
+    await migrateLatest(database.db); // a file cached before a later migration
     return readFileSync(cached + '.key');
   }
   const panKey = randomBytes(32);

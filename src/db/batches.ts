@@ -4,7 +4,7 @@ import type { PanCipher } from '../security/pan.js';
 import { dialectOf, insertReturningId } from './connection.js';
 import { recordEvents, type NewEvent } from './events.js';
 import {
-  PERSO_COLUMNS, PERSO_COLUMNS_AS_NAMES, persoPageOf, sqlitePersoPageColumns, toPerso, type PersoPage, type PersoRow,
+  PERSO_COLUMNS, PERSO_COLUMNS_AS_NAMES, persoPageOf, persoPageSql, toPerso, type PersoPage, type PersoRow,
 } from './perso-rows.js';
 
 /** States of a batch, in the order the send job moves it (DESIGN.md, "The send job as a state machine"). */
@@ -257,7 +257,7 @@ interface ClaimStore {
 
 async function claimStore(trx: Knex.Transaction): Promise<ClaimStore> {
   // on SQLite the transaction's own (only) connection, through prepared statements: knex costs several times more per row
-  return (await sqliteClaimStore(trx)) ?? {
+  return (await sqliteClaimStore(trx)) ?? pgClaimStore(trx) ?? {
     pageSize: PAGE,
     readPage: async (afterId, limit) => persoPageOf(await lockedMarkedPage(trx, afterId, limit)),
     addItems: (batchId, before, contractIds) => addItems(trx, batchId, before, contractIds),
@@ -283,11 +283,7 @@ async function sqliteClaimStore(trx: Knex.Transaction): Promise<ClaimStore | und
   if (dialectOf(trx) !== 'sqlite') return undefined;
   const conn = (await trx.client.acquireConnection()) as Partial<SqliteConnection> | null;
   if (!conn || typeof conn.prepare !== 'function' || conn.inTransaction !== true) return undefined;
-  const pageStmt = conn.prepare(sqlitePersoPageColumns(
-    `select ${PERSO_COLUMNS_AS_NAMES.join(', ')}
-     from card_contracts as c inner join clients as cl on cl.id = c.client_id
-     where c.production_status = 'Marked' and c.batch_id is null and c.id > ? order by c.id limit ?`,
-  ));
+  const pageStmt = conn.prepare(persoPageSql('sqlite', MARKED_PAGE_SQL));
   // a page of ids as one JSON array per statement (json_each keeps the array's order): a third cheaper than a statement per card
   const insertItems = conn.prepare('insert into batch_items (batch_id, record_number, contract_id) select ?, ? + key + 1, value from json_each(?)');
   const setBatch = conn.prepare('update card_contracts set batch_id = ? where id in (select value from json_each(?))');
@@ -302,11 +298,40 @@ async function sqliteClaimStore(trx: Knex.Transaction): Promise<ClaimStore | und
   };
 }
 
-/** A page of Marked contracts without a batch after `afterId`; on PostgreSQL locked, skipping rows others hold. */
+/**
+ * On PostgreSQL, the page's JSON made by the server and locked as the claim reads it (skipping rows
+ * another claim holds), and a page of items written with two statements of arrays.
+ */
+function pgClaimStore(trx: Knex.Transaction): ClaimStore | undefined {
+  if (dialectOf(trx) !== 'pg') return undefined;
+  return {
+    pageSize: PAGE,
+    readPage: async (afterId, limit) => {
+      const { rows } = await trx.raw(persoPageSql('pg', `${MARKED_PAGE_SQL} for update of c skip locked`), [afterId, limit]);
+      const row = rows[0] as { json: string; count: string | number; lastId: number };
+      return { json: row.json, count: Number(row.count), lastId: Number(row.lastId) };
+    },
+    addItems: async (batchId, before, contractIds) => {
+      // as an array literal: knex would expand a JavaScript array into a list of parameters
+      const ids = `{${contractIds.join(',')}}`;
+      await trx.raw(
+        'insert into batch_items (batch_id, record_number, contract_id) select ?, ? + u.n, u.id from unnest(?::int[]) with ordinality as u(id, n)',
+        [batchId, before, ids],
+      );
+      await trx.raw('update card_contracts set batch_id = ? where id = any(?::int[])', [batchId, ids]);
+    },
+  };
+}
+
+/** Marked contracts without a batch after an id (first parameter), in id order, at most a number of them (second). */
+const MARKED_PAGE_SQL = `select ${PERSO_COLUMNS_AS_NAMES.join(', ')}
+  from card_contracts as c inner join clients as cl on cl.id = c.client_id
+  where c.production_status = 'Marked' and c.batch_id is null and c.id > ? order by c.id limit ?`;
+
+/** A page of Marked contracts without a batch after `afterId`; on MariaDB locked. */
 function lockedMarkedPage(trx: Knex.Transaction, afterId: number, limit: number): Promise<PersoRow[]> {
   const query = markedQuery(trx, afterId, limit);
-  if (dialectOf(trx) === 'pg') query.forUpdate('c').skipLocked();
-  else if (dialectOf(trx) === 'mysql') query.forUpdate();
+  if (dialectOf(trx) === 'mysql') query.forUpdate();
   return query;
 }
 
@@ -389,13 +414,17 @@ export async function markUploaded(db: Knex, batchId: number, now: string): Prom
 export async function confirmBatch(db: Knex, batchId: number, archivePath: string | null, now: string): Promise<number> {
   return db.transaction(async (trx) => {
     await moveState(trx, batchId, ['uploaded'], 'sent', { sent_at: now, updated_at: now, last_error: null, ...(archivePath ? { outbox_path: archivePath } : {}) });
-    // one statement each, whatever the batch size: no per-card round trips, nothing held in memory
+    // one statement each, whatever the batch size: no per-card round trips, nothing held in memory;
+    // the batch's cards through batch_items (card_contracts.batch_id has no index: migrations/002)
     await trx.raw(
       `insert into contract_events (contract_id, from_status, to_status, source_kind, source_id, detail, created_at)
-       select id, 'Marked', 'InProduction', 'batch', ?, null, ? from card_contracts where batch_id = ? and production_status = 'Marked'`,
+       select c.id, 'Marked', 'InProduction', 'batch', ?, null, ?
+       from batch_items as bi inner join card_contracts as c on c.id = bi.contract_id
+       where bi.batch_id = ? and c.production_status = 'Marked'`,
       [batchId, now, batchId],
     );
-    const moved = await trx('card_contracts').where({ batch_id: batchId, production_status: 'Marked' })
+    const moved = await trx('card_contracts').where({ production_status: 'Marked' })
+      .whereIn('id', trx('batch_items').select('contract_id').where({ batch_id: batchId }))
       .update({ production_status: 'InProduction', updated_at: now });
     return Number(moved);
   });

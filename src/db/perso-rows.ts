@@ -41,10 +41,16 @@ export function persoValuesOfPage(page: PersoPage): PersoValues[] {
   return JSON.parse(page.json) as PersoValues[];
 }
 
-/** SQLite's own PersoPage of the rows of `select PERSO_COLUMNS as their bare names …`: json, count, lastId. */
-export function sqlitePersoPageColumns(subquery: string): string {
-  return `select json_group_array(json_array(${FIELDS.map((f) => `s.${f}`).join(', ')}) order by s.id) as json, count(*) as count, max(s.id) as lastId
-    from (${subquery}) as s`;
+/**
+ * The database's own PersoPage (columns json, count, lastId) of the rows of `subquery`, which
+ * selects PERSO_COLUMNS_AS_NAMES in id order: SQLite's and PostgreSQL's JSON functions build the text.
+ */
+export function persoPageSql(dialect: 'sqlite' | 'pg', subquery: string): string {
+  const values = FIELDS.map((f) => `s.${f}`).join(', ');
+  const json = dialect === 'pg'
+    ? `coalesce(json_agg(json_build_array(${values}) order by s.id)::text, '[]')`
+    : `json_group_array(json_array(${values}) order by s.id)`;
+  return `select ${json} as json, count(*) as count, coalesce(max(s.id), 0) as "lastId" from (${subquery}) as s`;
 }
 
 /** PERSO_COLUMNS, each as its bare name (`c.id as id`). */

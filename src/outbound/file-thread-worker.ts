@@ -29,11 +29,20 @@ let renderStopped: Promise<never> | undefined;
 let inFlight = 0;
 let wakeSender: (() => void) | undefined;
 
-// requests are handled one at a time, in order: a page is claimed only after it was screened
-let turn: Promise<void> = Promise.resolve();
+/** Claimed pages not yet taken by the renderer, at most, before `claimed` makes the claim wait. */
+const BACKLOG_PAGES = 4;
+/** Claimed pages waiting for the renderer, in order. */
+let backlog: Promise<void> = Promise.resolve();
+let backlogPages = 0;
+
+// Two lines of requests, each handled one at a time in order: screening, and the file (render,
+// claimed, finish, abort), so that a claimed page goes to the renderer while the next page is being
+// screened. A page is only claimed after its verdict went back, so it has been screened.
+const lines = { screening: Promise.resolve(), file: Promise.resolve() };
 port.on('message', (msg: FileThreadRequest) => {
   if (msg.type === 'consumed') return taken(msg.bytes);
-  turn = turn.then(() => handle(msg)).then(
+  const line = msg.type === 'screen' ? 'screening' : 'file';
+  lines[line] = lines[line].then(() => handle(msg)).then(
     (answer) => send({ id: msg.id, type: 'done', ...answer }),
     (err) => send({ id: msg.id, type: 'failed', error: toWireError(err) }),
   );
@@ -58,10 +67,16 @@ async function handle(msg: Extract<FileThreadRequest, { id: number }>): Promise<
       const cards = screened.shift();
       if (cards?.length !== msg.validCards) throw new Error(`the claim took ${msg.validCards} cards of a page where ${cards?.length ?? 0} were screened valid`);
       if (!rendering) throw new Error('cards claimed before the file was started');
-      await Promise.race([feed.push(cards), renderStopped]);
+      backlogPages++;
+      const taken = backlog.then(() => feed.push(cards)).finally(() => backlogPages--);
+      taken.catch(() => undefined); // the next push, finish or this wait sees it
+      backlog = taken;
+      // the claim goes on while the renderer has a few pages to do; past that it waits (bounded memory)
+      if (backlogPages > BACKLOG_PAGES) await Promise.race([taken, renderStopped]);
       return {};
     }
     case 'finish':
+      await Promise.race([backlog, renderStopped]);
       feed.end();
       await rendering;
       return {};

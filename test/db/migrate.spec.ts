@@ -11,6 +11,23 @@ describeEachDatabase('migrations', (ctx) => {
     assert.deepEqual(await pendingMigrations(db), []);
   });
 
+  it('finds Marked contracts through a partial index; on PostgreSQL card_contracts keeps room for in-place updates', async () => {
+    const { db, dialect } = ctx();
+    if (dialect === 'sqlite') {
+      const plan = await db.raw(`explain query plan select id from card_contracts where production_status = 'Marked' and batch_id is null and id > 0 order by id limit 10`);
+      assert.match(JSON.stringify(plan), /card_contracts_marked_index/);
+    } else if (dialect === 'pg') {
+      const { rows } = await db.raw(`select reloptions from pg_class where relname = 'card_contracts'`);
+      assert.deepEqual(rows[0].reloptions, ['fillfactor=50']);
+      const indexes = await db.raw(`select indexdef from pg_indexes where tablename = 'card_contracts'`);
+      const defs = indexes.rows.map((r: { indexdef: string }) => r.indexdef).join('\n');
+      assert.match(defs, /card_contracts_marked_index .*\(id\) WHERE \(\(production_status\)::text = 'Marked'::text\)/);
+      assert.doesNotMatch(defs, /batch_id/, 'no index holds batch_id: the claim updates it in place');
+    } else {
+      assert.ok(await db.schema.hasColumn('card_contracts', 'production_status'), 'MariaDB keeps its composite index');
+    }
+  });
+
   it('rolls all the way down and up again', async () => {
     const { db } = ctx();
     const undone = await migrateDownAll(db);
