@@ -2,6 +2,7 @@
  * The send job alone, in this (child) process, compiled (bench/tsconfig.json); started by bench/send.ts
  * with BX_BENCH_SPEC. Prints its figures as JSON on stdout.
  */
+import { getHeapSpaceStatistics } from 'node:v8';
 import type { Config } from '../src/config/schema.js';
 import { openDatabase } from '../src/db/connection.js';
 import { silentLogger } from '../src/log.js';
@@ -35,9 +36,12 @@ async function child(spec: ChildSpec): Promise<void> {
   });
   // verbose: what the process held when its RSS was highest (sampled every 100 ms)
   let highest = process.memoryUsage();
+  let spaces: Record<string, number> = {};
   const sampler = setInterval(() => {
     const now = process.memoryUsage();
-    if (now.rss > highest.rss) highest = now;
+    if (now.rss <= highest.rss) return;
+    highest = now;
+    spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, Math.round(s.space_used_size / 1e6)]));
   }, 100);
   sampler.unref();
   const start = Date.now();
@@ -48,5 +52,5 @@ async function child(spec: ChildSpec): Promise<void> {
   await db.destroy();
   const figures: NodeFigures = { seconds, maxRssMb: Math.round((process.resourceUsage().maxRSS * 1024) / 1e6), cardsSent: result.cardsSent, phases };
   process.stdout.write(JSON.stringify(figures) + '\n');
-  if (process.env.BX_BENCH_VERBOSE) process.stderr.write(`rss MB after each phase: ${JSON.stringify(rss)}, peak RSS MB by then: ${JSON.stringify(peak)}, at the highest sample (MB): ${JSON.stringify(Object.fromEntries(Object.entries(highest).map(([k, v]) => [k, Math.round(v / 1e6)])))}\n`);
+  if (process.env.BX_BENCH_VERBOSE) process.stderr.write(`rss MB after each phase: ${JSON.stringify(rss)}, peak RSS MB by then: ${JSON.stringify(peak)}, at the highest sample (MB): ${JSON.stringify(Object.fromEntries(Object.entries(highest).map(([k, v]) => [k, Math.round(v / 1e6)])))}, main heap spaces used ${JSON.stringify(spaces)}\n`);
 }

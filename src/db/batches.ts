@@ -4,7 +4,7 @@ import type { PanCipher } from '../security/pan.js';
 import { dialectOf, insertReturningId } from './connection.js';
 import { recordEvents, type NewEvent } from './events.js';
 import {
-  PERSO_COLUMNS, PERSO_COLUMNS_AS_NAMES, persoPageOf, persoPageSql, toPerso, type PersoPage, type PersoRow,
+  PERSO_COLUMNS, PERSO_COLUMNS_AS_NAMES, persoPageOf, persoPageOfParts, persoPageSql, toPerso, type PersoPage, type PersoRow,
 } from './perso-rows.js';
 
 /** States of a batch, in the order the send job moves it (DESIGN.md, "The send job as a state machine"). */
@@ -266,7 +266,7 @@ async function claimStore(trx: Knex.Transaction): Promise<ClaimStore> {
 
 /** The subset of a better-sqlite3 connection the claim uses. */
 interface SqliteConnection {
-  prepare(sql: string): { get(...params: unknown[]): unknown; run(...params: unknown[]): unknown };
+  prepare(sql: string): { all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown };
   inTransaction: boolean;
 }
 
@@ -289,7 +289,7 @@ async function sqliteClaimStore(trx: Knex.Transaction): Promise<ClaimStore | und
   const setBatch = conn.prepare('update card_contracts set batch_id = ? where id in (select value from json_each(?))');
   return {
     pageSize: SQLITE_PAGE,
-    readPage: (afterId, limit) => pageStmt.get(afterId, limit) as PersoPage,
+    readPage: (afterId, limit) => persoPageOfParts(pageStmt.all(afterId, limit) as Parameters<typeof persoPageOfParts>[0]),
     addItems(batchId, before, contractIds) {
       const ids = JSON.stringify(contractIds);
       insertItems.run(batchId, before, ids);
@@ -308,8 +308,7 @@ function pgClaimStore(trx: Knex.Transaction): ClaimStore | undefined {
     pageSize: PAGE,
     readPage: async (afterId, limit) => {
       const { rows } = await trx.raw(persoPageSql('pg', `${MARKED_PAGE_SQL} for update of c skip locked`), [afterId, limit]);
-      const row = rows[0] as { json: string; count: string | number; lastId: number };
-      return { json: row.json, count: Number(row.count), lastId: Number(row.lastId) };
+      return persoPageOfParts(rows);
     },
     addItems: async (batchId, before, contractIds) => {
       // as an array literal: knex would expand a JavaScript array into a list of parameters

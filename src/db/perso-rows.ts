@@ -5,8 +5,8 @@ import type { ContractWithClientRow } from './contracts.js';
 
 /**
  * The columns a personalization record is made of, and nothing more: over a million rows every
- * unused column costs time. The contracts the claim reads travel as a PersoPage: one JSON text of
- * their values (PERSO_COLUMNS order), which SQLite builds itself. The claim's thread then never makes
+ * unused column costs time. The contracts the claim reads travel as a PersoPage: JSON texts of
+ * their values (PERSO_COLUMNS order), which the database builds itself. The claim's thread then never makes
  * the 23 JavaScript values of each row (reading and copying them to the file thread cost 3× more
  * than the JSON), and the file thread parses them.
  */
@@ -25,32 +25,51 @@ export type PersoValues = unknown[];
 
 /** Contracts read in one page, in id order. */
 export interface PersoPage {
-  /** JSON array of PersoValues */
-  json: string;
+  /**
+   * JSON arrays of PersoValues, PAGE_PART_ROWS at most each: texts below V8's large-object size
+   * (128 KiB), which stay in the young generation and go with the next scavenge. One text per page
+   * sat in the large-object space until a full collection: 56 MB of them at the peak of a 1M claim.
+   */
+  parts: string[];
   count: number;
   /** the id of the last contract (where the next page starts) */
   lastId: number;
 }
 
-/** The page of rows read by knex (SQLite makes its JSON itself: see the claim). */
+/** Rows per part of a PersoPage: ~35 KB of JSON (×2 when a name is not Latin-1). */
+export const PAGE_PART_ROWS = 100;
+
+/** The page of rows read by knex (SQLite and PostgreSQL make their JSON themselves: persoPageSql). */
 export function persoPageOf(rows: PersoRow[]): PersoPage {
-  return { json: JSON.stringify(rows.map(persoValuesOf)), count: rows.length, lastId: rows.length ? Number(rows[rows.length - 1]!.id) : 0 };
+  const parts: string[] = [];
+  for (let i = 0; i < rows.length; i += PAGE_PART_ROWS) parts.push(JSON.stringify(rows.slice(i, i + PAGE_PART_ROWS).map(persoValuesOf)));
+  return { parts, count: rows.length, lastId: rows.length ? Number(rows[rows.length - 1]!.id) : 0 };
 }
 
-export function persoValuesOfPage(page: PersoPage): PersoValues[] {
-  return JSON.parse(page.json) as PersoValues[];
+export function* persoValuesOfPage(page: PersoPage): Generator<PersoValues> {
+  for (const part of page.parts) yield* JSON.parse(part) as PersoValues[];
 }
 
 /**
- * The database's own PersoPage (columns json, count, lastId) of the rows of `subquery`, which
- * selects PERSO_COLUMNS_AS_NAMES in id order: SQLite's and PostgreSQL's JSON functions build the text.
+ * The database's own PersoPage parts (rows of columns json, count, lastId, in order) of the rows of
+ * `subquery`, which selects PERSO_COLUMNS_AS_NAMES in id order: SQLite's and PostgreSQL's JSON
+ * functions build the texts.
  */
 export function persoPageSql(dialect: 'sqlite' | 'pg', subquery: string): string {
   const values = FIELDS.map((f) => `s.${f}`).join(', ');
-  const json = dialect === 'pg'
-    ? `coalesce(json_agg(json_build_array(${values}) order by s.id)::text, '[]')`
-    : `json_group_array(json_array(${values}) order by s.id)`;
-  return `select ${json} as json, count(*) as count, coalesce(max(s.id), 0) as "lastId" from (${subquery}) as s`;
+  const json = dialect === 'pg' ? `json_agg(json_build_array(${values}) order by s.id)::text` : `json_group_array(json_array(${values}) order by s.id)`;
+  return `select ${json} as json, count(*) as count, max(s.id) as "lastId"
+    from (select t.*, (row_number() over (order by t.id) - 1) / ${PAGE_PART_ROWS} as part from (${subquery}) as t) as s
+    group by s.part order by s.part`;
+}
+
+/** The PersoPage of the parts persoPageSql selected. */
+export function persoPageOfParts(rows: Array<{ json: string; count: number | string; lastId: number | string }>): PersoPage {
+  return {
+    parts: rows.map((r) => r.json),
+    count: rows.reduce((n, r) => n + Number(r.count), 0),
+    lastId: rows.length ? Number(rows[rows.length - 1]!.lastId) : 0,
+  };
 }
 
 /** PERSO_COLUMNS, each as its bare name (`c.id as id`). */
