@@ -56,7 +56,7 @@ async function main(): Promise<void> {
         clearInbound(sshd);
         const node = await runNodeChild({ config, panKey: panKey.toString('base64'), businessDate: DATE });
         const bytes = inboundBytes(sshd);
-        log(`${dialect}: node send ${node.seconds.toFixed(1)} s, peak RSS ${node.maxRssMb} MB, ${node.cardsSent} cards, ${mb(bytes)} MB ` +
+        log(`${dialect}: node send ${node.seconds.toFixed(1)} s (CPU ${node.cpuSeconds.toFixed(1)} s), peak RSS ${node.maxRssMb} MB, ${node.cardsSent} cards, ${mb(bytes)} MB ` +
           `(${Object.entries(node.phases).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')})`);
         console.log(`| ${dialect} | ${cards.toLocaleString('en')} | ${node.seconds.toFixed(1)} s | ${node.maxRssMb} MB | ${shell ? shell.seconds.toFixed(1) + ' s' : '–'} | ${shell ? (node.seconds / shell.seconds).toFixed(2) + '×' : '–'} |`);
         clearInbound(sshd);

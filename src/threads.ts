@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 
 /**
  * Worker threads do not inherit the tsx loader: a thread started from source (src/*.ts under tsx)
@@ -16,8 +16,8 @@ const { workerData } = require('node:worker_threads');
  * Starts the module `name` (without extension) that sits beside the module `besideUrl`
  * (import.meta.url) on a worker thread; it reads `workerData.data`.
  */
-export function startModuleWorker(besideUrl: string, name: string, data: unknown): Worker {
+export function startModuleWorker(besideUrl: string, name: string, data: unknown, limits?: ResourceLimits): Worker {
   const extension = besideUrl.endsWith('.ts') ? '.ts' : '.js';
   const entry = new URL(`./${name}${extension}`, besideUrl).href;
-  return new Worker(BOOTSTRAP, { eval: true, workerData: { entry, data } });
+  return new Worker(BOOTSTRAP, { eval: true, workerData: { entry, data }, ...(limits ? { resourceLimits: limits } : {}) });
 }

@@ -20,6 +20,13 @@ type Done = Extract<FileThreadReply, { type: 'done' }>;
 type Pending = { resolve(reply: Done): void; reject(err: Error): void };
 type Request = FileThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
+/**
+ * A smaller young generation than V8's default for the file thread: its garbage is many small,
+ * short-lived objects, and a 1M send peaked ~35 MB lower with it, in the same time and CPU
+ * (bench/RESULTS.md).
+ */
+const FILE_THREAD_LIMITS = { maxYoungGenerationSizeMb: 12 };
+
 /** Clear bytes buffered on this side before the thread is told to wait. */
 const CLEAR_BUFFER_BYTES = 1024 * 1024;
 
@@ -103,7 +110,7 @@ export class FileThread {
       config, businessDate,
       panKey: new Uint8Array(keys.key), ...(keys.previousKey ? { previousPanKey: new Uint8Array(keys.previousKey) } : {}),
     };
-    const worker = startModuleWorker(import.meta.url, 'file-thread-worker', setup);
+    const worker = startModuleWorker(import.meta.url, 'file-thread-worker', setup, FILE_THREAD_LIMITS);
     worker.on('message', (reply: FileThreadReply) => this.onReply(reply));
     worker.on('error', (err) => this.fail(new Error(`the file thread failed: ${err.message}`)));
     worker.on('exit', (code) => this.fail(new Error(`the file thread exited (code ${code})`)));
