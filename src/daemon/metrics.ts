@@ -65,12 +65,14 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
       }
     },
   });
+  // counting reads the whole table (no index holds the status: migrations/002), so once a minute at most
+  const statusCounts = everyMinuteAtMost(() => safely<{ production_status: string; n: number | string }>(() =>
+    deps.db('card_contracts').select('production_status').count({ n: '*' }).groupBy('production_status') as any));
   new Gauge({
-    name: 'bx_contracts', help: 'card contracts by production status', labelNames: ['status'], registers,
+    name: 'bx_contracts', help: 'card contracts by production status (counted once a minute at most)', labelNames: ['status'], registers,
     async collect() {
+      const rows = await statusCounts();
       this.reset();
-      const rows = await safely<{ production_status: string; n: number | string }>(() =>
-        deps.db('card_contracts').select('production_status').count({ n: '*' }).groupBy('production_status') as any);
       for (const row of rows) this.set({ status: row.production_status }, Number(row.n));
     },
   });
@@ -113,5 +115,14 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
       keyDays.reset();
       for (const k of keys) if (k.daysToExpiry !== null) keyDays.set({ purpose: k.purpose, fingerprint: k.fingerprint }, k.daysToExpiry);
     },
+  };
+}
+
+/** `compute`, again only when its last result is a minute old. */
+function everyMinuteAtMost<T>(compute: () => Promise<T>): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    if (!last || performance.now() - last.at > 60_000) last = { at: performance.now(), value: compute() };
+    return last.value;
   };
 }
