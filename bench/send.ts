@@ -5,7 +5,8 @@
  *
  *   node --import tsx bench/send.ts [--cards 1000000] [--db sqlite,pg] [--no-shell]
  *
- * Each Node run is a child process, so its peak RSS is the send's alone (seeding is not counted).
+ * Each Node run is a child process (bench/send-child.ts, compiled first into bench/.build as production
+ * runs the build), so its peak RSS and CPU are the send's alone (seeding is not counted).
  * Needs root (the test sshd chroots), gpg, sqlite3 and psql.
  */
 import { spawn, spawnSync } from 'node:child_process';

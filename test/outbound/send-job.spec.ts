@@ -1,7 +1,9 @@
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/schema.js';
+import { batchContracts, unfinishedBatches } from '../../src/db/batches.js';
 import type { SendFaultPoint } from '../../src/outbound/send-job.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
@@ -10,7 +12,7 @@ import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import type { SshdServer } from '../helpers/sshd.js';
 import { clearSendTables, insertCards } from './fixtures.js';
 import { assertDeliveredExactlyOnce, failingUploads, remoteFiles, sendJobFor, useSshdAndBureauKeys, withSftp } from './job-harness.js';
-import { contractIdsOf, contractsByStatus, decryptedRecords, filesIn, removeDir, sendConfig, type BureauKeys } from './harness.js';
+import { contractIdsOf, contractsByStatus, decryptedRecords, fileMaker, filesIn, removeDir, sendConfig, type BureauKeys } from './harness.js';
 
 const cipher = new PanCipher(newPanKey());
 const DATE = '2026-11-26';
@@ -153,6 +155,25 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
     rmSync(join(config.workDir, 'outbox'), { recursive: true });
     await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
     await assertDeliveredExactlyOnce(db, sshd, keys, config, ids(1, 2));
+  });
+
+  it('the file thread renders the bytes a re-render of the batch makes here, across pages and set-aside cards', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 1200, (n) => ({
+      ...(n % 5 === 0 ? { firstName: 'Zoë', lastName: 'Ñúñez-O\'Brien' } : {}),
+      ...(n % 97 === 0 ? { country: 'XXX' } : {}),
+    }));
+    const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected at encrypted'); } };
+    await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), /injected/);
+    const [batch] = await unfinishedBatches(db);
+    assert.equal(batch!.state, 'encrypted');
+    assert.equal(batch!.recordCount, 1200 - 12, 'twelve cards with an unknown country set aside');
+    const identity = { businessDate: batch!.businessDate, sequence: batch!.sequence, createdAt: new Date(batch!.createdAt) };
+    const again = (await fileMaker(config)).render(identity, batchContracts(db, batch!.id, cipher));
+    const sha256 = createHash('sha256');
+    for await (const chunk of again.clear) sha256.update(chunk as Buffer);
+    assert.equal(sha256.digest('hex'), batch!.clearSha256);
+    assert.deepEqual(again.totals(), { records: batch!.recordCount, hashTotal: batch!.hashTotal });
   });
 
   it('wrong host key: refused with a clear error, nothing sent', async () => {
