@@ -21,7 +21,7 @@ const send = (reply: FileThreadReply, transfer: ArrayBuffer[] = []) => port.post
 
 const cipher = new PanCipher(Buffer.from(setup.panKey), setup.previousPanKey && Buffer.from(setup.previousPanKey));
 const renderer = makePersoRenderer(setup.config);
-/** valid cards of the pages screened and not yet claimed, oldest first */
+/** valid cards of the pages screened (those with any) and not yet claimed, oldest first */
 const screened: PreparedCard[][] = [];
 const feed = new Feed<PreparedCard>();
 let rendering: Promise<void> | undefined;
@@ -52,7 +52,8 @@ async function handle(msg: Extract<FileThreadRequest, { id: number }>): Promise<
   switch (msg.type) {
     case 'screen': {
       const { verdict, prepared } = screenPage(msg.page, cipher, (contract) => renderer.validate(contract, setup.businessDate));
-      screened.push(prepared);
+      // the claim tells of pages with valid cards only
+      if (prepared.length) screened.push(prepared);
       return { verdict };
     }
     case 'render':

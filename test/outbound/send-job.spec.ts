@@ -176,6 +176,16 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
     assert.deepEqual(again.totals(), { records: batch!.recordCount, hashTotal: batch!.hashTotal });
   });
 
+  it('a first page of Invalid cards only, then valid ones: the valid ones are sent', async () => {
+    const { db } = ctx();
+    // more than a claim page (1000 on SQLite, 500 elsewhere) of cards to set aside, then two to send
+    await insertCards(db, cipher, 1, 1001, () => ({ country: 'XXX' }));
+    await insertCards(db, cipher, 1002, 2);
+    const result = await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+    assert.equal(result.invalidTotal, 1001);
+    await assertDeliveredExactlyOnce(db, sshd, keys, config, ids(1002, 2));
+  });
+
   it('wrong host key: refused with a clear error, nothing sent', async () => {
     const { db } = ctx();
     await insertCards(db, cipher, 1, 2);
