@@ -18,6 +18,7 @@ function dialectOf(knex: Knex): 'pg' | 'mysql' | 'sqlite' {
   if (['pg', 'postgres', 'postgresql'].includes(client)) return 'pg';
   return client.startsWith('mysql') ? 'mysql' : 'sqlite';
 }
+
 export async function up(knex: Knex): Promise<void> {
   if (dialectOf(knex) === 'mysql') return;
   await knex.schema.alterTable('card_contracts', (t) => t.dropIndex(OLD_INDEX));

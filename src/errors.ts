@@ -66,7 +66,7 @@ export function toWireError(err: unknown): WireError {
 
 /** The error of `toWireError` again, of the same class where the code acts on the class. */
 export function fromWireError(wire: WireError): Error {
-  const classes: Record<string, new (message: string) => Error> = { ConfigError, PermanentError, TransientError, PanIntegrityError: PermanentError };
+  const classes: Record<string, new (message: string) => Error> = { ConfigError, PermanentError, TransientError };
   const Class = classes[wire.name] ?? Error;
   return new Class(wire.message);
 }

@@ -322,7 +322,10 @@ function pgClaimStore(trx: Knex.Transaction): ClaimStore | undefined {
   };
 }
 
-/** Marked contracts without a batch after an id (first parameter), in id order, at most a number of them (second). */
+/**
+ * Marked contracts without a batch after an id (first parameter), in id order, at most a number of them
+ * (second): the statement SQLite's and PostgreSQL's claims wrap in persoPageSql; markedQuery is the same.
+ */
 const MARKED_PAGE_SQL = `select ${PERSO_COLUMNS_AS_NAMES.join(', ')}
   from card_contracts as c inner join clients as cl on cl.id = c.client_id
   where c.production_status = 'Marked' and c.batch_id is null and c.id > ? order by c.id limit ?`;
@@ -334,6 +337,7 @@ function lockedMarkedPage(trx: Knex.Transaction, afterId: number, limit: number)
   return query;
 }
 
+/** MARKED_PAGE_SQL through knex (rows as objects on every dialect): MariaDB's claim and the dry run read with it. */
 function markedQuery(db: Knex | Knex.Transaction, afterId: number, limit: number) {
   return db('card_contracts as c')
     .join('clients as cl', 'cl.id', 'c.client_id')
