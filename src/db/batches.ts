@@ -4,7 +4,7 @@ import type { PanCipher } from '../security/pan.js';
 import { dialectOf, insertReturningId } from './connection.js';
 import { recordEvents, type NewEvent } from './events.js';
 import {
-  PERSO_COLUMNS, PERSO_COLUMNS_AS_NAMES, persoPageOf, persoPageOfParts, persoPageSql, toPerso, type PersoPage, type PersoRow,
+  PERSO_COLUMNS, PERSO_COLUMNS_AS_NAMES, persoJsonSql, persoPageOf, persoPageOfJson, toPerso, type PersoPage, type PersoRow,
 } from './perso-rows.js';
 
 /** States of a batch, in the order the send job moves it (DESIGN.md, "The send job as a state machine"). */
@@ -98,7 +98,7 @@ export interface ClaimParams {
   /** the file name of the batch with this daily sequence */
   fileName(sequence: number): string;
   /**
-   * Our own verdict on the contracts of a page (PANs still encrypted in the page). The next page is
+   * Our own verdict on the contracts of a page (PANs still encrypted in the page). The next pages are
    * read and handed over before this one's verdict is awaited, so the screening (on a worker thread in
    * the send job) runs beside the claim's own reads and writes.
    */
@@ -111,8 +111,8 @@ export interface ClaimParams {
   /**
    * Told, page by page while the transaction is open, how many valid cards were just given their record
    * numbers (the next ones of the batch, in the order `screen` saw them): the job renders and encrypts
-   * them on the way, one read of each card instead of two. The claim waits for it, and fails (rolls
-   * back) when it fails.
+   * them on the way, one read of each card instead of two. The claim waits for it (after claiming the
+   * next page), and fails (rolls back) when it fails.
    */
   onClaimed?(batch: ClaimedBatch, validCards: number): Promise<void>;
 }
@@ -141,9 +141,15 @@ export const INVALID_LISTED = 1000;
 /** A page read by the claim, its screening under way. */
 interface OpenPage {
   page: PersoPage;
-  limit: number;
   verdict: Promise<PageVerdict>;
 }
+
+/**
+ * Pages read and handed to the screening ahead of the one being claimed: the screening thread has the
+ * next pages at hand while the claim writes, instead of the two threads taking turns. Each costs a
+ * page of contracts in memory.
+ */
+const PAGES_AHEAD = 3;
 
 /**
  * One transaction: takes up to `maxCards` valid Marked contracts without a batch (stable order by id,
@@ -152,7 +158,7 @@ interface OpenPage {
  * all of it is committed or none of it.
  *
  * Every statement goes through one queue, in order, one at a time on the transaction's connection,
- * without the loop waiting for the writes: the database works while the next page is screened (pages
+ * without the loop waiting for the writes: the database works while the next pages are screened (pages
  * are by id, so the next one does not depend on this one's writes). All are awaited before the end,
  * and the first failure fails the claim.
  */
@@ -166,13 +172,32 @@ export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOu
     let batch: ClaimedBatch | null = null;
     let count = 0;
     let hashTotal = 0n;
+    const ahead: OpenPage[] = [];
+    let lastRead = 0;
+    let exhausted = false;
+    // onClaimed of the page before: awaited a page late, so the claim does not wait for each answer
+    let previousTold: Promise<void> = Promise.resolve();
 
-    const openPage = async (afterId: number, limit: number): Promise<OpenPage | undefined> => {
+    const openPage = async (limit: number): Promise<void> => {
       queue.throwIfFailed();
       // queued together, ahead of the current page's writes: the read does not wait for them
       if (params.beforePage) queue.add(() => params.beforePage!(trx)).catch(() => undefined); // its failure fails the read
-      const page = await queue.add(async () => store.readPage(afterId, limit));
-      return page.count ? { page, limit, verdict: params.screen(page) } : undefined;
+      const page = await queue.add(async () => store.readPage(lastRead, limit));
+      if (page.count < limit) exhausted = true;
+      if (!page.count) return;
+      lastRead = page.lastId;
+      const verdict = params.screen(page);
+      verdict.catch(() => undefined); // awaited when the page is claimed
+      ahead.push({ page, verdict });
+    };
+
+    // never more contracts read than could still be claimed if all those read are valid
+    const readAhead = async (): Promise<void> => {
+      while (!exhausted && ahead.length < PAGES_AHEAD) {
+        const room = params.maxCards - count - ahead.reduce((n, open) => n + open.page.count, 0);
+        if (room <= 0) return;
+        await openPage(Math.min(pageSize, room));
+      }
     };
 
     const claimPage = async (page: PersoPage, verdict: PageVerdict): Promise<void> => {
@@ -190,21 +215,20 @@ export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOu
       }).catch(() => undefined); // rethrown by throwIfFailed() / drained()
       count += valid.length;
       hashTotal += BigInt(verdict.contractNumberSum);
-      if (valid.length) await params.onClaimed?.(batch!, valid.length);
+      if (!valid.length || !params.onClaimed) return;
+      const told = params.onClaimed(batch!, valid.length);
+      told.catch(() => undefined); // awaited after the next page, or at the end
+      await previousTold;
+      previousTold = told;
     };
 
-    let open = await openPage(0, Math.min(pageSize, params.maxCards));
-    while (open) {
-      const { page, limit } = open;
-      const more = page.count === limit;
-      // read and screened while this page is claimed: as many as could still be claimed if all of this page is valid
-      const room = params.maxCards - count - page.count;
-      let next = more && room > 0 ? openPage(page.lastId, Math.min(pageSize, room)) : undefined;
-      next?.catch(() => undefined); // awaited below
-      await claimPage(page, await open.verdict);
-      if (!next && more && count < params.maxCards) next = openPage(page.lastId, Math.min(pageSize, params.maxCards - count));
-      open = await next;
+    await readAhead();
+    while (ahead.length) {
+      const { page, verdict } = ahead.shift()!;
+      await claimPage(page, await verdict);
+      await readAhead();
     }
+    await previousTold;
     await queue.drained();
     if (batch === null) return { batch: null, invalid, invalidCount };
     const claimed: ClaimedBatch = batch;
@@ -265,8 +289,15 @@ async function claimStore(trx: Knex.Transaction): Promise<ClaimStore> {
 }
 
 /** The subset of a better-sqlite3 connection the claim uses. */
+interface SqliteStatement {
+  all(...params: unknown[]): unknown[];
+  run(...params: unknown[]): unknown;
+  /** rows as their first column's value */
+  pluck(): SqliteStatement;
+}
+
 interface SqliteConnection {
-  prepare(sql: string): { all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown };
+  prepare(sql: string): SqliteStatement;
   inTransaction: boolean;
 }
 
@@ -283,13 +314,13 @@ async function sqliteClaimStore(trx: Knex.Transaction): Promise<ClaimStore | und
   if (dialectOf(trx) !== 'sqlite') return undefined;
   const conn = (await trx.client.acquireConnection()) as Partial<SqliteConnection> | null;
   if (!conn || typeof conn.prepare !== 'function' || conn.inTransaction !== true) return undefined;
-  const pageStmt = conn.prepare(persoPageSql('sqlite', MARKED_PAGE_SQL));
+  const pageStmt = conn.prepare(persoJsonSql('sqlite', MARKED_PAGE_SQL)).pluck();
   // a page of ids as one JSON array per statement (json_each keeps the array's order): a third cheaper than a statement per card
   const insertItems = conn.prepare('insert into batch_items (batch_id, record_number, contract_id) select ?, ? + key + 1, value from json_each(?)');
   const setBatch = conn.prepare('update card_contracts set batch_id = ? where id in (select value from json_each(?))');
   return {
     pageSize: SQLITE_PAGE,
-    readPage: (afterId, limit) => persoPageOfParts(pageStmt.all(afterId, limit) as Parameters<typeof persoPageOfParts>[0]),
+    readPage: (afterId, limit) => persoPageOfJson(pageStmt.all(afterId, limit) as string[]),
     addItems(batchId, before, contractIds) {
       const ids = JSON.stringify(contractIds);
       insertItems.run(batchId, before, ids);
@@ -307,8 +338,8 @@ function pgClaimStore(trx: Knex.Transaction): ClaimStore | undefined {
   return {
     pageSize: PAGE,
     readPage: async (afterId, limit) => {
-      const { rows } = await trx.raw(persoPageSql('pg', `${MARKED_PAGE_SQL} for update of c skip locked`), [afterId, limit]);
-      return persoPageOfParts(rows);
+      const { rows } = await trx.raw(persoJsonSql('pg', `${MARKED_PAGE_SQL} for update of c skip locked`), [afterId, limit]);
+      return persoPageOfJson(rows.map((row: { json: string }) => row.json));
     },
     addItems: async (batchId, before, contractIds) => {
       // as an array literal: knex would expand a JavaScript array into a list of parameters
@@ -324,7 +355,7 @@ function pgClaimStore(trx: Knex.Transaction): ClaimStore | undefined {
 
 /**
  * Marked contracts without a batch after an id (first parameter), in id order, at most a number of them
- * (second): the statement SQLite's and PostgreSQL's claims wrap in persoPageSql; markedQuery is the same.
+ * (second): the statement SQLite's and PostgreSQL's claims wrap in persoJsonSql; markedQuery is the same.
  */
 const MARKED_PAGE_SQL = `select ${PERSO_COLUMNS_AS_NAMES.join(', ')}
   from card_contracts as c inner join clients as cl on cl.id = c.client_id

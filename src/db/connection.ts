@@ -22,7 +22,9 @@ export function openDatabase(config: Pick<Config, 'database'>): Db {
         max: 1,
         afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => {
           conn.pragma('journal_mode = WAL');
-          conn.pragma('synchronous = NORMAL');
+          // FULL: a commit is on disk before it returns. With NORMAL a power cut may undo a committed claim
+          // whose file was already uploaded, and its cards would be sent again.
+          conn.pragma('synchronous = FULL');
           conn.pragma('foreign_keys = ON');
           conn.pragma('busy_timeout = 5000');
           done(null, conn);

@@ -147,8 +147,9 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     let current = batch;
     try {
       if (current.state === 'claimed') await fault('claimed', current);
-      if (current.state === 'claimed') current = await encrypt(maker, lease, current, built);
-      if (current.state === 'encrypted') current = await upload(maker, lease, current);
+      const encryptedNow = current.state === 'claimed';
+      if (encryptedNow) current = await encrypt(maker, lease, current, built);
+      if (current.state === 'encrypted') current = await upload(maker, lease, current, encryptedNow);
       if (current.state === 'uploaded') current = await confirm(lease, current);
       return current;
     } catch (err) {
@@ -178,13 +179,16 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     return encrypted;
   }
 
-  /** encrypted → uploaded: unless already on the server under its final name, upload the outbox file atomically. */
-  async function upload(maker: PersoFileMaker, lease: HeldLease, batch: Batch): Promise<Batch> {
+  /**
+   * encrypted → uploaded: unless already on the server under its final name, upload the outbox file
+   * atomically. A file written earlier (a resumed batch) is checked against its recorded hash first.
+   */
+  async function upload(maker: PersoFileMaker, lease: HeldLease, batch: Batch, encryptedNow: boolean): Promise<Batch> {
     const dir = config.sftp.inboundDir;
     let current = batch;
     const delivered = await withSession(transport, async (session) => {
       if (await alreadyDelivered(session, dir, current)) return true;
-      if (!(await outboxIntact(current))) {
+      if (!encryptedNow && !(await outboxIntact(current))) {
         log.warn({ batch: batch.id, file: batch.fileName }, 'outbox file missing or changed: encrypting again');
         current = await encrypt(maker, lease, { ...current, state: 'claimed' });
       }
