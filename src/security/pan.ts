@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { PermanentError } from '../errors.js';
+import { GcmDecryptor } from './gcm.js';
 
 /** A PAN as stored: ciphertext, last four digits, and a keyed hash for look-up. */
 export interface StoredPan {
@@ -27,15 +28,13 @@ export class PanCipher {
   private readonly hmacKey: Buffer;
   private readonly previous?: PanCipher;
   // made once: a million decryptions per batch make every per-call allocation count
-  private readonly secretKey: KeyObject;
-  private readonly aad: Buffer;
+  private readonly decryptor: GcmDecryptor;
   private readonly prefix: string;
 
   constructor(private readonly key: Buffer, previousKey?: Buffer) {
     if (key.length !== 32) throw new PermanentError('PAN data key must be 32 bytes');
     this.keyId = keyIdOf(key);
-    this.secretKey = createSecretKey(key);
-    this.aad = Buffer.from(this.keyId);
+    this.decryptor = new GcmDecryptor(key, Buffer.from(this.keyId));
     this.prefix = `${VERSION}:${this.keyId}:`;
     this.hmacKey = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'bureau-exchange pan hmac', 32));
     if (previousKey) this.previous = new PanCipher(previousKey);
@@ -55,15 +54,8 @@ export class PanCipher {
     if (!panEnc.startsWith(this.prefix)) return this.decryptOther(panEnc);
     const raw = Buffer.from(panEnc.slice(this.prefix.length), 'base64');
     if (raw.length < 12 + 16 + 1) throw new PanIntegrityError('stored PAN is truncated');
-    const decipher = createDecipheriv('aes-256-gcm', this.secretKey, raw.subarray(0, 12));
-    decipher.setAAD(this.aad);
-    decipher.setAuthTag(raw.subarray(raw.length - 16));
-    const pan = decipher.update(raw.subarray(12, raw.length - 16));
-    try {
-      decipher.final();
-    } catch (err) {
-      throw new PanIntegrityError('stored PAN failed its integrity check (tampered or wrong key)', { cause: err });
-    }
+    const pan = this.decryptor.open(raw.subarray(0, 12), raw.subarray(12, raw.length - 16), raw.subarray(raw.length - 16));
+    if (!pan) throw new PanIntegrityError('stored PAN failed its integrity check (tampered or wrong key)');
     return pan.toString('utf8');
   }
 
