@@ -4,7 +4,7 @@ import type { PanCipher } from '../security/pan.js';
 import { dialectOf, insertReturningId } from './connection.js';
 import { recordEvents, type NewEvent } from './events.js';
 import {
-  PERSO_COLUMNS, PERSO_COLUMNS_AS_NAMES, persoJsonSql, persoPageOf, persoPageOfJson, toPerso, type PersoPage, type PersoRow,
+  PAGE_PART_ROWS, PERSO_COLUMNS, PERSO_COLUMNS_AS_NAMES, persoPageOf, persoPageOfJson, persoPartSqliteSql, persoRowJsonSql, toPerso, type PersoPage, type PersoRow,
 } from './perso-rows.js';
 
 /** States of a batch, in the order the send job moves it (DESIGN.md, "The send job as a state machine"). */
@@ -149,7 +149,7 @@ interface OpenPage {
  * next pages at hand while the claim writes, instead of the two threads taking turns. Each costs a
  * page of contracts in memory.
  */
-const PAGES_AHEAD = 3;
+const PAGES_AHEAD = 2;
 
 /**
  * One transaction: takes up to `maxCards` valid Marked contracts without a batch (stable order by id,
@@ -290,10 +290,8 @@ async function claimStore(trx: Knex.Transaction): Promise<ClaimStore> {
 
 /** The subset of a better-sqlite3 connection the claim uses. */
 interface SqliteStatement {
-  all(...params: unknown[]): unknown[];
+  get(...params: unknown[]): unknown;
   run(...params: unknown[]): unknown;
-  /** rows as their first column's value */
-  pluck(): SqliteStatement;
 }
 
 interface SqliteConnection {
@@ -302,7 +300,7 @@ interface SqliteConnection {
 }
 
 /** Contracts per page on SQLite's direct path (one page of contracts and prepared records is in memory at a time). */
-const SQLITE_PAGE = 1000;
+const SQLITE_PAGE = 500;
 
 /**
  * On SQLite (better-sqlite3), the claim's queries as prepared statements on the transaction's own
@@ -314,13 +312,23 @@ async function sqliteClaimStore(trx: Knex.Transaction): Promise<ClaimStore | und
   if (dialectOf(trx) !== 'sqlite') return undefined;
   const conn = (await trx.client.acquireConnection()) as Partial<SqliteConnection> | null;
   if (!conn || typeof conn.prepare !== 'function' || conn.inTransaction !== true) return undefined;
-  const pageStmt = conn.prepare(persoJsonSql('sqlite', MARKED_PAGE_SQL)).pluck();
+  const partStmt = conn.prepare(persoPartSqliteSql(MARKED_PAGE_SQL));
   // a page of ids as one JSON array per statement (json_each keeps the array's order): a third cheaper than a statement per card
   const insertItems = conn.prepare('insert into batch_items (batch_id, record_number, contract_id) select ?, ? + key + 1, value from json_each(?)');
   const setBatch = conn.prepare('update card_contracts set batch_id = ? where id in (select value from json_each(?))');
   return {
     pageSize: SQLITE_PAGE,
-    readPage: (afterId, limit) => persoPageOfJson(pageStmt.all(afterId, limit) as string[]),
+    readPage(afterId, limit) {
+      const page: PersoPage = { parts: [], count: 0, lastId: afterId };
+      while (page.count < limit) {
+        const part = partStmt.get(page.lastId, Math.min(PAGE_PART_ROWS, limit - page.count)) as { json: string; count: number; lastId: number };
+        if (!part.count) break;
+        page.parts.push(part.json);
+        page.count += part.count;
+        page.lastId = part.lastId;
+      }
+      return page;
+    },
     addItems(batchId, before, contractIds) {
       const ids = JSON.stringify(contractIds);
       insertItems.run(batchId, before, ids);
@@ -338,7 +346,7 @@ function pgClaimStore(trx: Knex.Transaction): ClaimStore | undefined {
   return {
     pageSize: PAGE,
     readPage: async (afterId, limit) => {
-      const { rows } = await trx.raw(persoJsonSql('pg', `${MARKED_PAGE_SQL} for update of c skip locked`), [afterId, limit]);
+      const { rows } = await trx.raw(persoRowJsonSql(`${MARKED_PAGE_SQL} for update of c skip locked`), [afterId, limit]);
       return persoPageOfJson(rows.map((row: { json: string }) => row.json));
     },
     addItems: async (batchId, before, contractIds) => {
@@ -355,7 +363,7 @@ function pgClaimStore(trx: Knex.Transaction): ClaimStore | undefined {
 
 /**
  * Marked contracts without a batch after an id (first parameter), in id order, at most a number of them
- * (second): the statement SQLite's and PostgreSQL's claims wrap in persoJsonSql; markedQuery is the same.
+ * (second): the statement SQLite's and PostgreSQL's claims wrap in persoPartSqliteSql and persoRowJsonSql; markedQuery is the same.
  */
 const MARKED_PAGE_SQL = `select ${PERSO_COLUMNS_AS_NAMES.join(', ')}
   from card_contracts as c inner join clients as cl on cl.id = c.client_id
