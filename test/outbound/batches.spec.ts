@@ -62,6 +62,25 @@ describeEachDatabase('batches repository', (ctx) => {
     assert.equal(await nextSequence(db, '2026-11-27'), 1);
   });
 
+  it('reads pages ahead without ever taking more than maxCards: each card ends in exactly one batch or Invalid', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 40, (n) => (n % 4 === 0 ? { lastName: 'BAD' } : {}));
+    const sizes: number[] = [];
+    for (;;) {
+      const { batch } = await claimBatch(db, params({ pageSize: 3, maxCards: 7 }));
+      if (!batch) break;
+      sizes.push(batch.recordCount);
+      const numbers = await db('batch_items').where({ batch_id: batch.id }).orderBy('record_number').pluck('record_number');
+      assert.deepEqual(numbers.map(Number), Array.from({ length: batch.recordCount }, (_, i) => i + 1));
+    }
+    assert.deepEqual(sizes, [7, 7, 7, 7, 2], 'thirty valid cards in files of seven');
+    const items: number[] = (await db('batch_items').pluck('contract_id')).map(Number);
+    assert.equal(new Set(items).size, 30, 'no card in two batches');
+    const count = async (status: string) => Number((await db('card_contracts').where({ production_status: status }).count({ n: '*' }))[0]!.n);
+    assert.equal(await count('Invalid'), 10);
+    assert.equal(Number((await db('card_contracts').where({ production_status: 'Marked' }).whereNull('batch_id').count({ n: '*' }))[0]!.n), 0);
+  });
+
   it('two claims at once (no lease) never put a card in two batches nor reuse a file name', async function () {
     const { db, dialect } = ctx();
     if (dialect === 'sqlite') this.skip(); // one connection: claims cannot overlap
