@@ -288,18 +288,17 @@ async function claimStore(trx: Knex.Transaction): Promise<ClaimStore> {
   };
 }
 
-/** The subset of a better-sqlite3 connection the claim uses. */
+/** The subset of a better-sqlite3 connection (and of its statements) the claim uses. */
 interface SqliteStatement {
   get(...params: unknown[]): unknown;
   run(...params: unknown[]): unknown;
 }
-
 interface SqliteConnection {
   prepare(sql: string): SqliteStatement;
   inTransaction: boolean;
 }
 
-/** Contracts per page on SQLite's direct path (one page of contracts and prepared records is in memory at a time). */
+/** Contracts per page on SQLite's direct path (PAGES_AHEAD + 1 pages of contracts and prepared cards are in memory at a time). */
 const SQLITE_PAGE = 500;
 
 /**
@@ -363,7 +362,8 @@ function pgClaimStore(trx: Knex.Transaction): ClaimStore | undefined {
 
 /**
  * Marked contracts without a batch after an id (first parameter), in id order, at most a number of them
- * (second): the statement SQLite's and PostgreSQL's claims wrap in persoPartSqliteSql and persoRowJsonSql; markedQuery is the same.
+ * (second): the statement SQLite's and PostgreSQL's claims wrap in persoPartSqliteSql and persoRowJsonSql;
+ * markedQuery is the same.
  */
 const MARKED_PAGE_SQL = `select ${PERSO_COLUMNS_AS_NAMES.join(', ')}
   from card_contracts as c inner join clients as cl on cl.id = c.client_id

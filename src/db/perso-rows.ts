@@ -39,7 +39,7 @@ export interface PersoPage {
 /** Rows per part of a PersoPage: ~35 KB of JSON (×2 when a name is not Latin-1). */
 export const PAGE_PART_ROWS = 100;
 
-/** The page of rows read by knex (SQLite and PostgreSQL make their JSON themselves: persoJsonSql). */
+/** The page of rows read by knex (SQLite and PostgreSQL make their JSON themselves: persoPartSqliteSql, persoRowJsonSql). */
 export function persoPageOf(rows: PersoRow[]): PersoPage {
   const parts: string[] = [];
   for (let i = 0; i < rows.length; i += PAGE_PART_ROWS) parts.push(JSON.stringify(rows.slice(i, i + PAGE_PART_ROWS).map(persoValuesOf)));

@@ -93,15 +93,26 @@ function wordsOf(block: Buffer, at: number): Uint32Array {
   return Uint32Array.of(block.readUInt32BE(at), block.readUInt32BE(at + 4), block.readUInt32BE(at + 8), block.readUInt32BE(at + 12));
 }
 
-/** Every byte value at every byte position, times h (multiplication is linear: their XOR is any product). */
+/**
+ * Every byte value at every byte position, times h. Multiplication is linear: a byte's product is the
+ * XOR of its bits' products, so eight slow multiplications per position make its 256 entries.
+ */
 function multiplicationTable(h: Uint32Array): Uint32Array {
   const table = new Uint32Array(16 * 256 * 4);
   const x = new Uint32Array(4);
   for (let i = 0; i < 16; i++) {
-    for (let b = 0; b < 256; b++) {
+    const ofBit: Uint32Array[] = [];
+    for (let bit = 0; bit < 8; bit++) {
       x.fill(0);
-      x[i >> 2] = b << (24 - 8 * (i & 3));
-      table.set(multiplySlowly(x, h), ((i << 8) | b) << 2);
+      x[i >> 2] = (1 << bit) << (24 - 8 * (i & 3));
+      ofBit.push(multiplySlowly(x, h));
+    }
+    for (let b = 1; b < 256; b++) {
+      const lowest = b & -b;
+      const product = ofBit[31 - Math.clz32(lowest)]!;
+      const at = ((i << 8) | b) << 2;
+      const rest = ((i << 8) | (b ^ lowest)) << 2;
+      for (let w = 0; w < 4; w++) table[at + w] = table[rest + w]! ^ product[w]!;
     }
   }
   return table;
