@@ -4,22 +4,71 @@
 # It does less than bureau-exchange (no claim, no validation, no embossing rules, no state; the PAN
 # column is last four digits behind a constant prefix, since awk cannot decrypt AES-GCM).
 #
-#   bench/send-shell.sh sqlite|pg <sqlite file|postgres url> <recipient key file> <sftp port> <ssh key> <user> <remote dir>
+# With BOOKKEEPING=1 it also does the database writes the send job must do, through the same CLI, as
+# set-based statements: before the export, one transaction claims the cards (the batch, its items with
+# record numbers, each card's batch id); after the rename, one transaction confirms them (batch sent,
+# one event per card, cards InProduction). That is the floor of a pipeline that keeps the invariants of
+# ../shared/DESIGN.md: no validation, no locking against a second runner, no crash recovery.
+#
+#   [BOOKKEEPING=1] bench/send-shell.sh sqlite|pg <sqlite file|postgres url> <recipient key file> <sftp port> <ssh key> <user> <remote dir>
 set -euo pipefail
 dialect=$1 source=$2 recipient=$3 port=$4 sshkey=$5 user=$6 remotedir=$7
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 name=BXISSUER_PERSO_20261126_000001.dat.pgp
-query="select c.contract_number, c.plastic_id, c.pan_last4, c.plastic_seq, c.expiry, c.request_type, cl.first_name, cl.last_name,
+now=2026-11-26T12:00:00.000Z
+batch="(select id from perso_batches where file_name = '$name')"
+columns="c.contract_number, c.plastic_id, c.pan_last4, c.plastic_seq, c.expiry, c.request_type, cl.first_name, cl.last_name,
   cl.company_name, cl.title, cl.address_line1, cl.address_line2, cl.address_line3, cl.postal_code, cl.city, cl.country, c.product_code,
-  c.chip_profile, c.delivery_method, c.pin_mailer
-  from card_contracts c join clients cl on cl.id = c.client_id
-  where c.production_status = 'Marked' and c.batch_id is null and c.card_form = 'physical' order by c.id"
+  c.chip_profile, c.delivery_method, c.pin_mailer"
+marked="from card_contracts c join clients cl on cl.id = c.client_id
+  where c.production_status = 'Marked' and c.batch_id is null and c.card_form = 'physical'"
+query="select $columns $marked order by c.id"
+claimed_query="select $columns from batch_items bi join card_contracts c on c.id = bi.contract_id join clients cl on cl.id = c.client_id
+  where bi.batch_id = $batch order by bi.record_number"
+
+# one transaction of SQL on stdin
+run_sql() {
+  if [ "$dialect" = sqlite ]; then sqlite3 -batch -bail "$source"
+  else psql -X -q -v ON_ERROR_STOP=1 --single-transaction "$source" >/dev/null; fi
+}
+
+claim() {
+  run_sql <<SQL
+${BEGIN:-}
+insert into perso_batches (business_date, sequence, file_name, state, record_count, hash_total, attempts, created_at, updated_at)
+  values ('2026-11-26', 1, '$name', 'claimed', 0, '0', 0, '$now', '$now');
+insert into batch_items (batch_id, record_number, contract_id) select $batch, row_number() over (order by c.id), c.id $marked;
+update card_contracts set batch_id = $batch where id in (select contract_id from batch_items where batch_id = $batch);
+update perso_batches set record_count = (select count(*) from batch_items where batch_id = $batch) where id = $batch;
+${COMMIT:-}
+SQL
+}
+
+confirm() {
+  run_sql <<SQL
+${BEGIN:-}
+update perso_batches set state = 'sent', sent_at = '$now', updated_at = '$now' where id = $batch;
+insert into contract_events (contract_id, from_status, to_status, source_kind, source_id, detail, created_at)
+  select c.id, 'Marked', 'InProduction', 'batch', bi.batch_id, null, '$now'
+  from batch_items bi join card_contracts c on c.id = bi.contract_id where bi.batch_id = $batch and c.production_status = 'Marked';
+update card_contracts set production_status = 'InProduction', updated_at = '$now'
+  where production_status = 'Marked' and id in (select contract_id from batch_items where batch_id = $batch);
+${COMMIT:-}
+SQL
+}
 
 export_rows() {
   if [ "$dialect" = sqlite ]; then sqlite3 -batch -noheader -separator $'\t' "$source" "$query"
   else psql -X -q "$source" -c "copy ($query) to stdout"; fi
 }
+
+if [ "${BOOKKEEPING:-}" = 1 ]; then
+  # psql --single-transaction wraps the script; sqlite3 needs the statements
+  if [ "$dialect" = sqlite ]; then BEGIN='begin immediate;' COMMIT='commit;'; fi
+  claim
+  query=$claimed_query
+fi
 
 export_rows | awk -F'\t' -v OFS='' '
   BEGIN { printf "HPERSOREQ%-8s%-8s%08d%06d%06d001T%401s\n", "BXISSUER", "BUREAU01", 20261126, 120000, 1, "" }
@@ -37,3 +86,5 @@ sftp -q -i "$sshkey" -P "$port" -o StrictHostKeyChecking=no -o UserKnownHostsFil
 put $work/$name $remotedir/$name.part
 rename $remotedir/$name.part $remotedir/$name
 SFTP
+
+if [ "${BOOKKEEPING:-}" = 1 ]; then confirm; fi

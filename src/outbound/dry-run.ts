@@ -1,6 +1,8 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { INVALID_LISTED, markedPages, nextSequence, unfinishedBatches } from '../db/batches.js';
+import { unfinishedBatches } from '../db/batches.js';
+import { INVALID_LISTED, nextSequence } from '../db/claim.js';
+import { markedPages } from '../db/claim-stores.js';
 import type { Db } from '../db/connection.js';
 import type { PreparedCard } from '../perso/index.js';
 import type { Clock, SendResult } from '../jobs.js';

@@ -1,4 +1,4 @@
-import type { PageVerdict } from '../db/batches.js';
+import type { PageVerdict } from '../db/claim.js';
 import { persoRowOf, persoValuesOfPage, toPerso, type PersoPage, type PersoRow } from '../db/perso-rows.js';
 import type { ContractForPerso } from '../domain/contract.js';
 import type { Prepared, PreparedCard } from '../perso/index.js';

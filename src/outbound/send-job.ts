@@ -1,9 +1,9 @@
 import { makeCalendar, type BusinessCalendar } from '../calendar/index.js';
 import type { Config } from '../config/schema.js';
 import {
-  batchContracts, claimBatch, confirmBatch, getBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches,
-  INVALID_LISTED, type Batch, type ClaimedBatch, type ClaimOutcome, type EncryptedFile,
+  batchContracts, confirmBatch, getBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches, type Batch, type EncryptedFile,
 } from '../db/batches.js';
+import { claimBatch, INVALID_LISTED, type ClaimedBatch, type ClaimOutcome } from '../db/claim.js';
 import { nowIso, type Db } from '../db/connection.js';
 import { PermanentError, messageOf } from '../errors.js';
 import type { Clock, SendJob, SendOptions, SendResult } from '../jobs.js';

@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import {
-  batchContracts, claimBatch, confirmBatch, markEncrypted, markUploaded, nextSequence, recordBatchFailure,
-  unfinishedBatches, type ClaimParams,
+  batchContracts, confirmBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches,
 } from '../../src/db/batches.js';
+import { claimBatch, nextSequence, type ClaimParams } from '../../src/db/claim.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import { clearSendTables, insertCards, screenWith } from './fixtures.js';

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { PageVerdict } from '../../src/db/batches.js';
+import type { PageVerdict } from '../../src/db/claim.js';
 import { upsertContract } from '../../src/db/contracts.js';
 import { toPerso, type PersoPage } from '../../src/db/perso-rows.js';
 import { screenPage } from '../../src/outbound/screen.js';

@@ -1,0 +1,147 @@
+// How the claim reads Marked contracts and writes its items on each database, and the unlocked read of the dry run.
+import type { Knex } from 'knex';
+import { dialectOf } from './connection.js';
+import {
+  PAGE_PART_ROWS, PERSO_COLUMNS, PERSO_COLUMNS_AS_NAMES, persoPageOf, persoPageOfJson, persoPartSqliteSql, persoRowJsonSql, type PersoPage, type PersoRow,
+} from './perso-rows.js';
+
+/** Contracts per page through knex and on PostgreSQL. */
+const PAGE = 500;
+
+/** How the claim reads Marked contracts and writes a page of items, on the transaction's connection. */
+export interface ClaimStore {
+  pageSize: number;
+  readPage(afterId: number, limit: number): Promise<PersoPage> | PersoPage;
+  /** record numbers continue after `before`, in the order of `contractIds`; each contract gets the batch id */
+  addItems(batchId: number, before: number, contractIds: number[]): Promise<void> | void;
+}
+
+export async function claimStore(trx: Knex.Transaction): Promise<ClaimStore> {
+  // on SQLite the transaction's own (only) connection, through prepared statements: knex costs several times more per row
+  return (await sqliteClaimStore(trx)) ?? pgClaimStore(trx) ?? {
+    pageSize: PAGE,
+    readPage: async (afterId, limit) => persoPageOf(await lockedMarkedPage(trx, afterId, limit)),
+    addItems: (batchId, before, contractIds) => addItems(trx, batchId, before, contractIds),
+  };
+}
+
+/** The subset of a better-sqlite3 connection (and of its statements) the claim uses. */
+interface SqliteStatement {
+  get(...params: unknown[]): unknown;
+  run(...params: unknown[]): unknown;
+}
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+  inTransaction: boolean;
+}
+
+/** Contracts per page on SQLite's direct path (PAGES_AHEAD + 1 pages of contracts and prepared cards are in memory at a time). */
+const SQLITE_PAGE = 500;
+
+/**
+ * On SQLite (better-sqlite3), the claim's queries as prepared statements on the transaction's own
+ * connection (SQLite has one; a statement through another would wait for this transaction), in the
+ * same transaction: the same rows read and written as through knex, at a fraction of the cost per
+ * row. Undefined on other databases.
+ */
+async function sqliteClaimStore(trx: Knex.Transaction): Promise<ClaimStore | undefined> {
+  if (dialectOf(trx) !== 'sqlite') return undefined;
+  const conn = (await trx.client.acquireConnection()) as Partial<SqliteConnection> | null;
+  if (!conn || typeof conn.prepare !== 'function' || conn.inTransaction !== true) return undefined;
+  const partStmt = conn.prepare(persoPartSqliteSql(MARKED_PAGE_SQL));
+  // a page of ids as one JSON array per statement (json_each keeps the array's order): a third cheaper than a statement per card
+  const insertItems = conn.prepare('insert into batch_items (batch_id, record_number, contract_id) select ?, ? + key + 1, value from json_each(?)');
+  const setBatch = conn.prepare('update card_contracts set batch_id = ? where id in (select value from json_each(?))');
+  return {
+    pageSize: SQLITE_PAGE,
+    readPage(afterId, limit) {
+      const page: PersoPage = { parts: [], count: 0, lastId: afterId };
+      while (page.count < limit) {
+        const part = partStmt.get(page.lastId, Math.min(PAGE_PART_ROWS, limit - page.count)) as { json: string; count: number; lastId: number };
+        if (!part.count) break;
+        page.parts.push(part.json);
+        page.count += part.count;
+        page.lastId = part.lastId;
+      }
+      return page;
+    },
+    addItems(batchId, before, contractIds) {
+      const ids = JSON.stringify(contractIds);
+      insertItems.run(batchId, before, ids);
+      setBatch.run(batchId, ids);
+    },
+  };
+}
+
+/**
+ * On PostgreSQL, the page's JSON made by the server and locked as the claim reads it (skipping rows
+ * another claim holds), and a page of items written with two statements of arrays.
+ */
+function pgClaimStore(trx: Knex.Transaction): ClaimStore | undefined {
+  if (dialectOf(trx) !== 'pg') return undefined;
+  return {
+    pageSize: PAGE,
+    readPage: async (afterId, limit) => {
+      const { rows } = await trx.raw(persoRowJsonSql(`${MARKED_PAGE_SQL} for update of c skip locked`), [afterId, limit]);
+      return persoPageOfJson(rows.map((row: { json: string }) => row.json));
+    },
+    addItems: async (batchId, before, contractIds) => {
+      // as an array literal: knex would expand a JavaScript array into a list of parameters
+      const ids = `{${contractIds.join(',')}}`;
+      await trx.raw(
+        'insert into batch_items (batch_id, record_number, contract_id) select ?, ? + u.n, u.id from unnest(?::int[]) with ordinality as u(id, n)',
+        [batchId, before, ids],
+      );
+      await trx.raw('update card_contracts set batch_id = ? where id = any(?::int[])', [batchId, ids]);
+    },
+  };
+}
+
+/**
+ * Marked contracts without a batch after an id (first parameter), in id order, at most a number of them
+ * (second): the statement SQLite's and PostgreSQL's claims wrap in persoPartSqliteSql and persoRowJsonSql;
+ * markedQuery is the same.
+ */
+const MARKED_PAGE_SQL = `select ${PERSO_COLUMNS_AS_NAMES.join(', ')}
+  from card_contracts as c inner join clients as cl on cl.id = c.client_id
+  where c.production_status = 'Marked' and c.batch_id is null and c.id > ? order by c.id limit ?`;
+
+/** A page of Marked contracts without a batch after `afterId`; on MariaDB locked. */
+function lockedMarkedPage(trx: Knex.Transaction, afterId: number, limit: number): Promise<PersoRow[]> {
+  const query = markedQuery(trx, afterId, limit);
+  if (dialectOf(trx) === 'mysql') query.forUpdate();
+  return query;
+}
+
+/** MARKED_PAGE_SQL through knex (rows as objects on every dialect): MariaDB's claim and the dry run read with it. */
+function markedQuery(db: Knex | Knex.Transaction, afterId: number, limit: number) {
+  return db('card_contracts as c')
+    .join('clients as cl', 'cl.id', 'c.client_id')
+    .select(PERSO_COLUMNS)
+    .where({ 'c.production_status': 'Marked' })
+    .whereNull('c.batch_id')
+    .andWhere('c.id', '>', afterId)
+    .orderBy('c.id')
+    .limit(limit);
+}
+
+/** Record numbers continue after `before`, in the order of `contractIds`. */
+async function addItems(trx: Knex.Transaction, batchId: number, before: number, contractIds: number[]): Promise<void> {
+  const items = contractIds.map((contractId, i) => ({ batch_id: batchId, record_number: before + i + 1, contract_id: contractId }));
+  for (let i = 0; i < items.length; i += PAGE) await trx('batch_items').insert(items.slice(i, i + PAGE));
+  for (let i = 0; i < contractIds.length; i += PAGE) {
+    await trx('card_contracts').whereIn('id', contractIds.slice(i, i + PAGE)).update({ batch_id: batchId });
+  }
+}
+
+
+/** Marked contracts without a batch, in claim order, a page at a time, without locking (dry run); PANs still encrypted. */
+export async function* markedPages(db: Knex, pageSize = 1000): AsyncGenerator<PersoPage> {
+  let after = 0;
+  for (;;) {
+    const rows: PersoRow[] = await markedQuery(db, after, pageSize);
+    if (!rows.length) return;
+    after = Number(rows[rows.length - 1]!.id);
+    yield persoPageOf(rows);
+  }
+}
