@@ -96,8 +96,9 @@ export async function markUploaded(db: Knex, batchId: number, now: string): Prom
 }
 
 /**
- * uploaded → sent, in one transaction with its cards Marked → InProduction and one event per card;
- * `archivePath` is where the encrypted file is kept now.
+ * uploaded → sent, in one transaction with its cards Marked → InProduction, their batch_id set (the
+ * claim wrote only batch_items: each card's row is written once) and one event per card; `archivePath`
+ * is where the encrypted file is kept now.
  */
 export async function confirmBatch(db: Knex, batchId: number, archivePath: string | null, now: string): Promise<number> {
   return db.transaction(async (trx) => {
@@ -113,7 +114,7 @@ export async function confirmBatch(db: Knex, batchId: number, archivePath: strin
     );
     const moved = await trx('card_contracts').where({ production_status: 'Marked' })
       .whereIn('id', trx('batch_items').select('contract_id').where({ batch_id: batchId }))
-      .update({ production_status: 'InProduction', updated_at: now });
+      .update({ production_status: 'InProduction', batch_id: batchId, updated_at: now });
     return Number(moved);
   });
 }

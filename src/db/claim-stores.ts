@@ -12,7 +12,7 @@ const PAGE = 500;
 export interface ClaimStore {
   pageSize: number;
   readPage(afterId: number, limit: number): Promise<PersoPage> | PersoPage;
-  /** record numbers continue after `before`, in the order of `contractIds`; each contract gets the batch id */
+  /** record numbers continue after `before`, in the order of `contractIds` */
   addItems(batchId: number, before: number, contractIds: number[]): Promise<void> | void;
 }
 
@@ -51,7 +51,6 @@ async function sqliteClaimStore(trx: Knex.Transaction): Promise<ClaimStore | und
   const partStmt = conn.prepare(persoPartSqliteSql(MARKED_PAGE_SQL));
   // a page of ids as one JSON array per statement (json_each keeps the array's order): a third cheaper than a statement per card
   const insertItems = conn.prepare('insert into batch_items (batch_id, record_number, contract_id) select ?, ? + key + 1, value from json_each(?)');
-  const setBatch = conn.prepare('update card_contracts set batch_id = ? where id in (select value from json_each(?))');
   return {
     pageSize: SQLITE_PAGE,
     readPage(afterId, limit) {
@@ -66,16 +65,14 @@ async function sqliteClaimStore(trx: Knex.Transaction): Promise<ClaimStore | und
       return page;
     },
     addItems(batchId, before, contractIds) {
-      const ids = JSON.stringify(contractIds);
-      insertItems.run(batchId, before, ids);
-      setBatch.run(batchId, ids);
+      insertItems.run(batchId, before, JSON.stringify(contractIds));
     },
   };
 }
 
 /**
  * On PostgreSQL, the page's JSON made by the server and locked as the claim reads it (skipping rows
- * another claim holds), and a page of items written with two statements of arrays.
+ * another claim holds), and a page of items written with one statement of an array.
  */
 function pgClaimStore(trx: Knex.Transaction): ClaimStore | undefined {
   if (dialectOf(trx) !== 'pg') return undefined;
@@ -86,27 +83,41 @@ function pgClaimStore(trx: Knex.Transaction): ClaimStore | undefined {
       return persoPageOfJson(rows.map((row: { json: string }) => row.json));
     },
     addItems: async (batchId, before, contractIds) => {
-      // as an array literal: knex would expand a JavaScript array into a list of parameters
-      const ids = `{${contractIds.join(',')}}`;
       await trx.raw(
         'insert into batch_items (batch_id, record_number, contract_id) select ?, ? + u.n, u.id from unnest(?::int[]) with ordinality as u(id, n)',
-        [batchId, before, ids],
+        // as an array literal: knex would expand a JavaScript array into a list of parameters
+        [batchId, before, `{${contractIds.join(',')}}`],
       );
-      await trx.raw('update card_contracts set batch_id = ? where id = any(?::int[])', [batchId, ids]);
     },
   };
 }
 
 /**
- * Marked contracts without a batch after an id (first parameter), in id order, at most a number of them
+ * A Marked contract (`c`) is free to claim unless a batch not yet sent holds it: the claim writes its
+ * batch_items only, and the contract's own row is written once, when the batch is confirmed (its status
+ * and batch_id). A contract marked again after a rejection still names the batch that carried it
+ * before, which was sent: it is free.
+ */
+export const NOT_IN_UNSENT_BATCH = `not exists (select 1 from batch_items as bi inner join perso_batches as b on b.id = bi.batch_id
+  where bi.contract_id = c.id and b.state <> 'sent')`;
+
+/** The file name of the unsent batch that holds a contract, if one does (NOT_IN_UNSENT_BATCH, for one contract). */
+export async function unsentBatchHolding(db: Knex | Knex.Transaction, contractId: number): Promise<string | undefined> {
+  const row: { file_name: string } | undefined = await db('batch_items as bi').join('perso_batches as b', 'b.id', 'bi.batch_id')
+    .where('bi.contract_id', contractId).whereNot('b.state', 'sent').first('b.file_name');
+  return row?.file_name;
+}
+
+/**
+ * Marked contracts free to claim after an id (first parameter), in id order, at most a number of them
  * (second): the statement SQLite's and PostgreSQL's claims wrap in persoPartSqliteSql and persoRowJsonSql;
  * markedQuery is the same.
  */
 const MARKED_PAGE_SQL = `select ${PERSO_COLUMNS_AS_NAMES.join(', ')}
   from card_contracts as c inner join clients as cl on cl.id = c.client_id
-  where c.production_status = 'Marked' and c.batch_id is null and c.id > ? order by c.id limit ?`;
+  where c.production_status = 'Marked' and ${NOT_IN_UNSENT_BATCH} and c.id > ? order by c.id limit ?`;
 
-/** A page of Marked contracts without a batch after `afterId`; on MariaDB locked. */
+/** A page of Marked contracts free to claim after `afterId`; on MariaDB locked. */
 function lockedMarkedPage(trx: Knex.Transaction, afterId: number, limit: number): Promise<PersoRow[]> {
   const query = markedQuery(trx, afterId, limit);
   if (dialectOf(trx) === 'mysql') query.forUpdate();
@@ -119,7 +130,7 @@ function markedQuery(db: Knex | Knex.Transaction, afterId: number, limit: number
     .join('clients as cl', 'cl.id', 'c.client_id')
     .select(PERSO_COLUMNS)
     .where({ 'c.production_status': 'Marked' })
-    .whereNull('c.batch_id')
+    .whereRaw(NOT_IN_UNSENT_BATCH)
     .andWhere('c.id', '>', afterId)
     .orderBy('c.id')
     .limit(limit);
@@ -129,13 +140,10 @@ function markedQuery(db: Knex | Knex.Transaction, afterId: number, limit: number
 async function addItems(trx: Knex.Transaction, batchId: number, before: number, contractIds: number[]): Promise<void> {
   const items = contractIds.map((contractId, i) => ({ batch_id: batchId, record_number: before + i + 1, contract_id: contractId }));
   for (let i = 0; i < items.length; i += PAGE) await trx('batch_items').insert(items.slice(i, i + PAGE));
-  for (let i = 0; i < contractIds.length; i += PAGE) {
-    await trx('card_contracts').whereIn('id', contractIds.slice(i, i + PAGE)).update({ batch_id: batchId });
-  }
 }
 
 
-/** Marked contracts without a batch, in claim order, a page at a time, without locking (dry run); PANs still encrypted. */
+/** Marked contracts free to claim, in claim order, a page at a time, without locking (dry run); PANs still encrypted. */
 export async function* markedPages(db: Knex, pageSize = 1000): AsyncGenerator<PersoPage> {
   let after = 0;
   for (;;) {

@@ -83,7 +83,7 @@ interface OpenPage {
 const PAGES_AHEAD = 2;
 
 /**
- * One transaction: takes up to `maxCards` valid Marked contracts without a batch (stable order by id,
+ * One transaction: takes up to `maxCards` valid Marked contracts no unsent batch holds (stable order by id,
  * row-locked with SKIP LOCKED on PostgreSQL), creates the batch with the next daily sequence and fixes
  * each card's record number 1..n; invalid ones met on the way become Invalid with their reason. Either
  * all of it is committed or none of it.
@@ -95,78 +95,94 @@ const PAGES_AHEAD = 2;
  */
 export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOutcome> {
   return db.transaction(async (trx) => {
-    const store = await claimStore(trx);
-    const queue = new StatementQueue();
-    const pageSize = params.pageSize ?? store.pageSize;
-    const invalid: InvalidCard[] = [];
-    let invalidCount = 0;
-    let batch: ClaimedBatch | null = null;
-    let count = 0;
-    let hashTotal = 0n;
-    const ahead: OpenPage[] = [];
-    let lastRead = 0;
-    let exhausted = false;
-    // onClaimed of the page before: awaited a page late, so the claim does not wait for each answer
-    let previousTold: Promise<void> = Promise.resolve();
-
-    const openPage = async (limit: number): Promise<void> => {
-      queue.throwIfFailed();
-      // queued together, ahead of the current page's writes: the read does not wait for them
-      if (params.beforePage) queue.add(() => params.beforePage!(trx)).catch(() => undefined); // its failure fails the read
-      const page = await queue.add(async () => store.readPage(lastRead, limit));
-      if (page.count < limit) exhausted = true;
-      if (!page.count) return;
-      lastRead = page.lastId;
-      const verdict = params.screen(page);
-      verdict.catch(() => undefined); // awaited when the page is claimed
-      ahead.push({ page, verdict });
-    };
-
-    // never more contracts read than could still be claimed if all those read are valid
-    const readAhead = async (): Promise<void> => {
-      while (!exhausted && ahead.length < PAGES_AHEAD) {
-        const room = params.maxCards - count - ahead.reduce((n, open) => n + open.page.count, 0);
-        if (room <= 0) return;
-        await openPage(Math.min(pageSize, room));
-      }
-    };
-
-    const claimPage = async (page: PersoPage, verdict: PageVerdict): Promise<void> => {
-      const valid = verdict.validIds;
-      if (valid.length + verdict.invalid.length !== page.count) {
-        throw new Error(`screening judged ${valid.length + verdict.invalid.length} contracts of a page of ${page.count}`);
-      }
-      invalid.push(...verdict.invalid.slice(0, Math.max(0, INVALID_LISTED - invalid.length)));
-      invalidCount += verdict.invalid.length;
-      if (valid.length) batch ??= await queue.add(() => insertBatch(trx, params));
-      const before = count;
-      queue.add(async () => {
-        await markInvalid(trx, verdict.invalid, params.now);
-        if (valid.length) await store.addItems(batch!.id, before, valid);
-      }).catch(() => undefined); // rethrown by throwIfFailed() / drained()
-      count += valid.length;
-      hashTotal += BigInt(verdict.contractNumberSum);
-      if (!valid.length || !params.onClaimed) return;
-      const told = params.onClaimed(batch!, valid.length);
-      told.catch(() => undefined); // awaited after the next page, or at the end
-      await previousTold;
-      previousTold = told;
-    };
-
-    await readAhead();
-    while (ahead.length) {
-      const { page, verdict } = ahead.shift()!;
-      await claimPage(page, await verdict);
-      await readAhead();
-    }
-    await previousTold;
-    await queue.drained();
-    if (batch === null) return { batch: null, invalid, invalidCount };
-    const claimed: ClaimedBatch = batch;
-    await trx('perso_batches').where({ id: claimed.id })
-      .update({ record_count: count, hash_total: (hashTotal % 10n ** 15n).toString(), updated_at: params.now });
-    return { batch: toBatch(await trx('perso_batches').where({ id: claimed.id }).first()), invalid, invalidCount };
+    await trx('leases').insert({ name: CLAIM_MUTEX, owner: 'claim', expires_at: 0, acquired_at: params.now });
+    const outcome = await claimIn(trx, params);
+    await trx('leases').where({ name: CLAIM_MUTEX }).delete();
+    return outcome;
   });
+}
+
+/**
+ * A row of `leases` that lives only inside a claim's transaction (inserted first, deleted before the
+ * commit): a second claim's insert waits on the first's until it ends, so claims run one at a time
+ * even without the job's lease. They must: a claim writes only batch_items, and on PostgreSQL (read
+ * committed) a statement whose snapshot predates another claim's commit would not see that claim's
+ * items, yet could lock its rows once they are released, and take the same cards.
+ */
+const CLAIM_MUTEX = 'claim (in a claim transaction only)';
+
+async function claimIn(trx: Knex.Transaction, params: ClaimParams): Promise<ClaimOutcome> {
+  const store = await claimStore(trx);
+  const queue = new StatementQueue();
+  const pageSize = params.pageSize ?? store.pageSize;
+  const invalid: InvalidCard[] = [];
+  let invalidCount = 0;
+  let batch: ClaimedBatch | null = null;
+  let count = 0;
+  let hashTotal = 0n;
+  const ahead: OpenPage[] = [];
+  let lastRead = 0;
+  let exhausted = false;
+  // onClaimed of the page before: awaited a page late, so the claim does not wait for each answer
+  let previousTold: Promise<void> = Promise.resolve();
+
+  const openPage = async (limit: number): Promise<void> => {
+    queue.throwIfFailed();
+    // queued together, ahead of the current page's writes: the read does not wait for them
+    if (params.beforePage) queue.add(() => params.beforePage!(trx)).catch(() => undefined); // its failure fails the read
+    const page = await queue.add(async () => store.readPage(lastRead, limit));
+    if (page.count < limit) exhausted = true;
+    if (!page.count) return;
+    lastRead = page.lastId;
+    const verdict = params.screen(page);
+    verdict.catch(() => undefined); // awaited when the page is claimed
+    ahead.push({ page, verdict });
+  };
+
+  // never more contracts read than could still be claimed if all those read are valid
+  const readAhead = async (): Promise<void> => {
+    while (!exhausted && ahead.length < PAGES_AHEAD) {
+      const room = params.maxCards - count - ahead.reduce((n, open) => n + open.page.count, 0);
+      if (room <= 0) return;
+      await openPage(Math.min(pageSize, room));
+    }
+  };
+
+  const claimPage = async (page: PersoPage, verdict: PageVerdict): Promise<void> => {
+    const valid = verdict.validIds;
+    if (valid.length + verdict.invalid.length !== page.count) {
+      throw new Error(`screening judged ${valid.length + verdict.invalid.length} contracts of a page of ${page.count}`);
+    }
+    invalid.push(...verdict.invalid.slice(0, Math.max(0, INVALID_LISTED - invalid.length)));
+    invalidCount += verdict.invalid.length;
+    if (valid.length) batch ??= await queue.add(() => insertBatch(trx, params));
+    const before = count;
+    queue.add(async () => {
+      await markInvalid(trx, verdict.invalid, params.now);
+      if (valid.length) await store.addItems(batch!.id, before, valid);
+    }).catch(() => undefined); // rethrown by throwIfFailed() / drained()
+    count += valid.length;
+    hashTotal += BigInt(verdict.contractNumberSum);
+    if (!valid.length || !params.onClaimed) return;
+    const told = params.onClaimed(batch!, valid.length);
+    told.catch(() => undefined); // awaited after the next page, or at the end
+    await previousTold;
+    previousTold = told;
+  };
+
+  await readAhead();
+  while (ahead.length) {
+    const { page, verdict } = ahead.shift()!;
+    await claimPage(page, await verdict);
+    await readAhead();
+  }
+  await previousTold;
+  await queue.drained();
+  if (batch === null) return { batch: null, invalid, invalidCount };
+  const claimed: ClaimedBatch = batch;
+  await trx('perso_batches').where({ id: claimed.id })
+    .update({ record_count: count, hash_total: (hashTotal % 10n ** 15n).toString(), updated_at: params.now });
+  return { batch: toBatch(await trx('perso_batches').where({ id: claimed.id }).first()), invalid, invalidCount };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { canonicalId, type CardFields, type CardForm, type RequestType } from '../domain/contract.js';
 import type { ProductionStatus } from '../domain/status.js';
 import type { PanCipher } from '../security/pan.js';
+import { unsentBatchHolding } from './claim-stores.js';
 import { insertReturningId, nowIso } from './connection.js';
 import { recordEvents } from './events.js';
 
@@ -84,7 +85,7 @@ export type UpsertOutcome = { kind: 'inserted' | 'updated'; id: number } | { kin
 
 /**
  * Inserts or updates a card by contract id + plastic id, in the caller's transaction. A card that is
- * in a batch (claimed, in production or shipped) is refused: its data is already at the bureau.
+ * in a batch (claimed, in production or shipped) is refused: its data is in a file or at the bureau.
  */
 export async function upsertContract(
   trx: Knex.Transaction, card: CardFields, status: ProductionStatus, cipher: PanCipher, now = nowIso(),
@@ -99,6 +100,8 @@ export async function upsertContract(
     await recordEvents(trx, [{ contract_id: id, from_status: null, to_status: status, source_kind: 'import', source_id: null, detail: null }], now);
     return { kind: 'inserted', id };
   }
+  const sending = await unsentBatchHolding(trx, existing.id);
+  if (sending) return { kind: 'refused', reason: `contract is being sent in ${sending}; its data can no longer change` };
   if (existing.batch_id !== null && existing.production_status !== 'Rejected') {
     return { kind: 'refused', reason: `contract is ${existing.production_status} in batch ${existing.batch_id}; its data can no longer change` };
   }

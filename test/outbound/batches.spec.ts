@@ -3,7 +3,10 @@ import {
   batchContracts, confirmBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches,
 } from '../../src/db/batches.js';
 import { claimBatch, nextSequence, type ClaimParams } from '../../src/db/claim.js';
+import { NOT_IN_UNSENT_BATCH } from '../../src/db/claim-stores.js';
+import { upsertContract } from '../../src/db/contracts.js';
 import { PanCipher } from '../../src/security/pan.js';
+import { makeCard } from '../helpers/cards.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import { clearSendTables, insertCards, screenWith } from './fixtures.js';
 
@@ -78,7 +81,8 @@ describeEachDatabase('batches repository', (ctx) => {
     assert.equal(new Set(items).size, 30, 'no card in two batches');
     const count = async (status: string) => Number((await db('card_contracts').where({ production_status: status }).count({ n: '*' }))[0]!.n);
     assert.equal(await count('Invalid'), 10);
-    assert.equal(Number((await db('card_contracts').where({ production_status: 'Marked' }).whereNull('batch_id').count({ n: '*' }))[0]!.n), 0);
+    const free = await db('card_contracts as c').where({ production_status: 'Marked' }).whereRaw(NOT_IN_UNSENT_BATCH).count({ n: '*' });
+    assert.equal(Number(free[0]!.n), 0, 'no Marked card left free to claim');
   });
 
   it('two claims at once (no lease) never put a card in two batches nor reuse a file name', async function () {
@@ -133,5 +137,35 @@ describeEachDatabase('batches repository', (ctx) => {
     const events = await db('contract_events').where({ to_status: 'InProduction', source_kind: 'batch' });
     assert.equal(events.length, 3);
     await assert.rejects(confirmBatch(db, batch!.id, null, NOW), /it is sent/);
+  });
+
+  it('writes a card\'s own row only at the confirm; until then the unsent batch holds it, and the import refuses to change it', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 3);
+    const { batch } = await claimBatch(db, params());
+    const rows = async () => db('card_contracts').orderBy('id').select('production_status', 'batch_id');
+    assert.deepEqual((await rows()).map((r: any) => [r.production_status, r.batch_id]), [['Marked', null], ['Marked', null], ['Marked', null]]);
+    assert.equal((await claimBatch(db, params())).batch, null, 'the unsent batch holds its cards');
+    const edit = await db.transaction((trx) => upsertContract(trx, makeCard(2, { city: 'ELSEWHERE' }), 'Marked', cipher));
+    assert.deepEqual(edit, { kind: 'refused', reason: 'contract is being sent in BX_PERSO_20261126_000001.dat.pgp; its data can no longer change' });
+    await markEncrypted(db, batch!.id, { ...encrypted, recordCount: 3 }, NOW);
+    await markUploaded(db, batch!.id, NOW);
+    await confirmBatch(db, batch!.id, null, NOW);
+    assert.deepEqual((await rows()).map((r: any) => [r.production_status, Number(r.batch_id)]), [1, 2, 3].map(() => ['InProduction', batch!.id]));
+  });
+
+  it('claims again a card the bureau rejected and the card system marked again, its batch_id still naming the batch that carried it', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 2);
+    const { batch: first } = await claimBatch(db, params());
+    await markEncrypted(db, first!.id, { ...encrypted, recordCount: 2 }, NOW);
+    await markUploaded(db, first!.id, NOW);
+    await confirmBatch(db, first!.id, null, NOW);
+    // as the card-management system would: Rejected by a report, then Marked again, batch_id left alone
+    await db('card_contracts').where({ contract_number: '1002' }).update({ production_status: 'Marked' });
+    const { batch: second } = await claimBatch(db, params());
+    assert.equal(second!.recordCount, 1);
+    const items = await db('batch_items as bi').join('card_contracts as c', 'c.id', 'bi.contract_id').where('bi.batch_id', second!.id).pluck('c.contract_number');
+    assert.deepEqual(items, ['1002']);
   });
 });

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { PageVerdict } from '../../src/db/claim.js';
+import { NOT_IN_UNSENT_BATCH } from '../../src/db/claim-stores.js';
 import { upsertContract } from '../../src/db/contracts.js';
 import { toPerso, type PersoPage } from '../../src/db/perso-rows.js';
 import { screenPage } from '../../src/outbound/screen.js';
@@ -33,9 +34,9 @@ export function screenWith(cipher: PanCipher, validate: (contract: ContractForPe
   return async (page: PersoPage): Promise<PageVerdict> => screenPage(page, cipher, prepared).verdict;
 }
 
-/** Every Marked contract without a batch, in id order, its PAN decrypted. */
+/** Every Marked contract free to claim, in id order, its PAN decrypted. */
 export async function markedContracts(db: Knex, cipher: PanCipher): Promise<ContractForPerso[]> {
-  const rows = await db('card_contracts').where({ production_status: 'Marked' }).whereNull('batch_id').orderBy('id').select('id');
+  const rows = await db('card_contracts as c').where({ production_status: 'Marked' }).whereRaw(NOT_IN_UNSENT_BATCH).orderBy('id').select('id');
   return Promise.all(rows.map(async ({ id }: { id: number }) => contractById(db, cipher, id)));
 }
 
