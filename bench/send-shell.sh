@@ -4,10 +4,10 @@
 # It does less than bureau-exchange (no claim, no validation, no embossing rules, no state; the PAN
 # column is last four digits behind a constant prefix, since awk cannot decrypt AES-GCM).
 #
-# With BOOKKEEPING=1 it also does the database writes the send job must do, through the same CLI, as
-# set-based statements: before the export, one transaction claims the cards (the batch, its items with
-# record numbers, each card's batch id); after the rename, one transaction confirms them (batch sent,
-# one event per card, cards InProduction). That is the floor of a pipeline that keeps the invariants of
+# With BOOKKEEPING=1 it also does the database writes the send job does, through the same CLI, as
+# set-based statements: before the export, one transaction claims the cards (the batch and its items
+# with record numbers); after the rename, one transaction confirms them (batch sent, one event per card,
+# cards InProduction with their batch id). That is the floor of a pipeline that keeps the invariants of
 # ../shared/DESIGN.md: no validation, no locking against a second runner, no crash recovery.
 #
 #   [BOOKKEEPING=1] bench/send-shell.sh sqlite|pg <sqlite file|postgres url> <recipient key file> <sftp port> <ssh key> <user> <remote dir>
@@ -39,7 +39,6 @@ ${BEGIN:-}
 insert into perso_batches (business_date, sequence, file_name, state, record_count, hash_total, attempts, created_at, updated_at)
   values ('2026-11-26', 1, '$name', 'claimed', 0, '0', 0, '$now', '$now');
 insert into batch_items (batch_id, record_number, contract_id) select $batch, row_number() over (order by c.id), c.id $marked;
-update card_contracts set batch_id = $batch where id in (select contract_id from batch_items where batch_id = $batch);
 update perso_batches set record_count = (select count(*) from batch_items where batch_id = $batch) where id = $batch;
 ${COMMIT:-}
 SQL
@@ -52,7 +51,7 @@ update perso_batches set state = 'sent', sent_at = '$now', updated_at = '$now' w
 insert into contract_events (contract_id, from_status, to_status, source_kind, source_id, detail, created_at)
   select c.id, 'Marked', 'InProduction', 'batch', bi.batch_id, null, '$now'
   from batch_items bi join card_contracts c on c.id = bi.contract_id where bi.batch_id = $batch and c.production_status = 'Marked';
-update card_contracts set production_status = 'InProduction', updated_at = '$now'
+update card_contracts set production_status = 'InProduction', batch_id = $batch, updated_at = '$now'
   where production_status = 'Marked' and id in (select contract_id from batch_items where batch_id = $batch);
 ${COMMIT:-}
 SQL

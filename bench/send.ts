@@ -3,7 +3,10 @@
  * file on a loopback OpenSSH server, end to end (claim → render → encrypt → upload → confirm), against
  * the shell pipeline of bench/send-shell.sh on the same database in the same run.
  *
- *   node --import tsx bench/send.ts [--cards 1000000] [--db sqlite,pg] [--no-shell]
+ *   node --import tsx bench/send.ts [--cards 1000000] [--db sqlite,pg] [--rounds 1] [--no-shell]
+ *
+ * Each round runs, on the same seeded cards: the shell pipeline, the Node send, then (the cards Marked
+ * again) the shell pipeline with the bookkeeping writes; with several rounds, a row of medians follows.
  *
  * Each Node run is a child process (bench/send-child.ts, compiled first into bench/.build as production
  * runs the build), so its peak RSS and CPU are the send's alone (seeding is not counted).
@@ -41,6 +44,7 @@ await main();
 async function main(): Promise<void> {
   const cards = Number(argValue('--cards') ?? 1_000_000);
   const dialects = (argValue('--db') ?? 'sqlite,pg').split(',') as Dialect[];
+  const rounds = Number(argValue('--rounds') ?? 1);
   const withShell = !process.argv.includes('--no-shell');
   buildChild();
   const sshd = await startSshd();
@@ -52,23 +56,14 @@ async function main(): Promise<void> {
         const panKey = await seeded(dialect, database, cards);
         const config = withSftp({ ...sendConfig(keys), database: database.database }, sshd);
         config.perso.maxCardsPerFile = Math.max(cards, 1);
-        const shell = withShell ? runShell(dialect, database.database, keys.publicKeyFile, sshd) : undefined;
-        if (shell) log(`${dialect}: shell pipeline ${shell.seconds.toFixed(1)} s, ${mb(shell.bytes)} MB`);
-        clearInbound(sshd);
-        const node = await runNodeChild({ config, panKey: panKey.toString('base64'), businessDate: DATE });
-        const bytes = inboundBytes(sshd);
-        log(`${dialect}: node send ${node.seconds.toFixed(1)} s (CPU ${node.cpuSeconds.toFixed(1)} s), peak RSS ${node.maxRssMb} MB, ${node.cardsSent} cards, ${mb(bytes)} MB ` +
-          `(${Object.entries(node.phases).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')})`);
-        clearInbound(sshd);
-        let kept: { seconds: number; bytes: number } | undefined;
-        if (withShell) {
-          await resetSent(dialect, database, cards);
-          kept = runShell(dialect, database.database, keys.publicKeyFile, sshd, true);
-          log(`${dialect}: shell pipeline with the bookkeeping writes ${kept.seconds.toFixed(1)} s, ${mb(kept.bytes)} MB`);
-          clearInbound(sshd);
+        const bench: Bench = { dialect, cards, database, sshd, recipientKey: keys.publicKeyFile, withShell, spec: { config, panKey: panKey.toString('base64'), businessDate: DATE } };
+        const rows: Round[] = [];
+        for (let round = 0; round < rounds; round++) {
+          if (round > 0) await resetSent(dialect, database, cards);
+          rows.push(await oneRound(bench));
+          printRow(bench, rows[rows.length - 1]!);
         }
-        const ratio = (shellRun?: { seconds: number }) => (shellRun ? `${shellRun.seconds.toFixed(1)} s | ${(node.seconds / shellRun.seconds).toFixed(2)}×` : '– | –');
-        console.log(`| ${dialect} | ${cards.toLocaleString('en')} | ${node.seconds.toFixed(1)} s | ${node.maxRssMb} MB | ${ratio(shell)} | ${ratio(kept)} |`);
+        if (rounds > 1) printRow(bench, medianRound(rows), 'median');
         rmSync(config.workDir, { recursive: true, force: true });
       } finally {
         await database.db.destroy();
@@ -79,6 +74,60 @@ async function main(): Promise<void> {
     await sshd.stop();
     keys.gpg.cleanup();
   }
+}
+
+interface Bench {
+  dialect: Dialect;
+  cards: number;
+  database: { db: Knex; database: Config['database'] };
+  sshd: SshdServer;
+  recipientKey: string;
+  withShell: boolean;
+  spec: ChildSpec;
+}
+
+/** One of each, in this order, on the same seeded cards: the shell pipeline, the Node send, the shell pipeline with the bookkeeping writes. */
+interface Round {
+  node: NodeFigures;
+  shell?: number;
+  kept?: number;
+}
+
+async function oneRound(bench: Bench): Promise<Round> {
+  const { dialect, database, sshd } = bench;
+  const shellRun = (bookkeeping: boolean) => {
+    const run = runShell(dialect, database.database, bench.recipientKey, sshd, bookkeeping);
+    log(`${dialect}: shell pipeline${bookkeeping ? ' with the bookkeeping writes' : ''} ${run.seconds.toFixed(1)} s, ${mb(run.bytes)} MB`);
+    clearInbound(sshd);
+    return run.seconds;
+  };
+  const shell = bench.withShell ? shellRun(false) : undefined;
+  const node = await runNodeChild(bench.spec);
+  log(`${dialect}: node send ${node.seconds.toFixed(1)} s (CPU ${node.cpuSeconds.toFixed(1)} s), peak RSS ${node.maxRssMb} MB, ${node.cardsSent} cards, ${mb(inboundBytes(sshd))} MB ` +
+    `(${Object.entries(node.phases).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')})`);
+  clearInbound(sshd);
+  if (!bench.withShell) return { node, shell };
+  await resetSent(dialect, database, bench.cards);
+  return { node, shell, kept: shellRun(true) };
+}
+
+/** | database | cards | Node send | peak RSS | shell | Node / shell | shell with bookkeeping | Node / that | */
+function printRow(bench: Bench, row: Round, label = ''): void {
+  const ratio = (shell?: number) => (shell ? `${shell.toFixed(1)} s | ${(row.node.seconds / shell).toFixed(2)}×` : '– | –');
+  console.log(`| ${bench.dialect}${label ? ` (${label})` : ''} | ${bench.cards.toLocaleString('en')} | ${row.node.seconds.toFixed(1)} s | ${row.node.maxRssMb} MB | ${ratio(row.shell)} | ${ratio(row.kept)} |`);
+}
+
+/** Each column's median over the rounds (the lower middle one for an even count; the peak RSS: the highest). */
+function medianRound(rows: Round[]): Round {
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
+  const of = (pick: (r: Round) => number | undefined) => {
+    const values = rows.map(pick).filter((v): v is number => v !== undefined);
+    return values.length ? median(values) : undefined;
+  };
+  return {
+    node: { ...rows[0]!.node, seconds: of((r) => r.node.seconds)!, maxRssMb: Math.max(...rows.map((r) => r.node.maxRssMb)) },
+    shell: of((r) => r.shell), kept: of((r) => r.kept),
+  };
 }
 
 function buildChild(): void {

@@ -21,11 +21,13 @@ type Pending = { resolve(reply: Done): void; reject(err: Error): void };
 type Request = FileThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 /**
- * A smaller young generation than V8's default for the file thread: its garbage is many small,
- * short-lived objects, and a 1M send peaked ~35 MB lower with it, in the same time and CPU
- * (bench/RESULTS.md).
+ * The file thread's heap, kept small: its garbage is many small, short-lived objects, and its live set
+ * is a few pages of cards and chunks whatever the batch size. With V8's defaults its old generation
+ * grew to ~80 MB before being collected (peak RSS of a 1M send 285–298 MB); capped at 64 MB, 240 MB in
+ * the same time, and a 1M send still ran with 24 MB (bench/RESULTS.md). Reaching the cap ends the
+ * thread with "ERR_WORKER_OUT_OF_MEMORY" and fails the claim (nothing is committed).
  */
-const FILE_THREAD_LIMITS = { maxYoungGenerationSizeMb: 12 };
+const FILE_THREAD_LIMITS = { maxYoungGenerationSizeMb: 12, maxOldGenerationSizeMb: 64 };
 
 /** Clear bytes buffered on this side before the thread is told to wait. */
 const CLEAR_BUFFER_BYTES = 1024 * 1024;
