@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { canonicalId, type CardFields, type CardForm, type RequestType } from '../domain/contract.js';
 import type { ProductionStatus } from '../domain/status.js';
 import type { PanCipher } from '../security/pan.js';
-import { unsentBatchHolding } from './claim-stores.js';
+import { UNSENT_BATCH_FILE, unsentBatchHolding } from './claim-stores.js';
 import { insertReturningId, nowIso } from './connection.js';
 import { recordEvents } from './events.js';
 
@@ -143,14 +143,14 @@ export async function listContracts(db: Knex, filter: { status?: ProductionStatu
   const query = db('card_contracts as c')
     .leftJoin('perso_batches as b', 'b.id', 'c.batch_id')
     .select('c.id', 'c.contract_number', 'c.plastic_id', 'c.pan_enc', 'c.production_status', 'c.reject_code', 'c.reject_reason',
-      'b.file_name', 'c.expected_ship_date', 'c.ship_date', 'c.courier', 'c.tracking_number')
+      'b.file_name', 'c.expected_ship_date', 'c.ship_date', 'c.courier', 'c.tracking_number', db.raw(`${UNSENT_BATCH_FILE} as sending_file`))
     .orderBy('c.id')
     .limit(filter.limit ?? 1000);
   if (filter.status) query.where('c.production_status', filter.status);
   const rows = await query;
   return rows.map((r: any) => ({
     id: Number(r.id), contractNumber: r.contract_number, plasticId: r.plastic_id, panEnc: r.pan_enc, status: r.production_status,
-    rejectCode: r.reject_code, reason: r.reject_reason, batchFile: r.file_name, expectedShipDate: r.expected_ship_date,
+    rejectCode: r.reject_code, reason: r.reject_reason, batchFile: r.sending_file ?? r.file_name, expectedShipDate: r.expected_ship_date,
     shipDate: r.ship_date, courier: r.courier, trackingNumber: r.tracking_number,
   }));
 }

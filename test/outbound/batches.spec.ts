@@ -4,7 +4,7 @@ import {
 } from '../../src/db/batches.js';
 import { claimBatch, nextSequence, type ClaimParams } from '../../src/db/claim.js';
 import { NOT_IN_UNSENT_BATCH } from '../../src/db/claim-stores.js';
-import { upsertContract } from '../../src/db/contracts.js';
+import { listContracts, upsertContract } from '../../src/db/contracts.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { makeCard } from '../helpers/cards.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
@@ -148,6 +148,7 @@ describeEachDatabase('batches repository', (ctx) => {
     assert.equal((await claimBatch(db, params())).batch, null, 'the unsent batch holds its cards');
     const edit = await db.transaction((trx) => upsertContract(trx, makeCard(2, { city: 'ELSEWHERE' }), 'Marked', cipher));
     assert.deepEqual(edit, { kind: 'refused', reason: 'contract is being sent in BX_PERSO_20261126_000001.dat.pgp; its data can no longer change' });
+    assert.deepEqual((await listContracts(db, {})).map((c) => c.batchFile), [1, 2, 3].map(() => batch!.fileName), 'contracts list names the file being sent');
     await markEncrypted(db, batch!.id, { ...encrypted, recordCount: 3 }, NOW);
     await markUploaded(db, batch!.id, NOW);
     await confirmBatch(db, batch!.id, null, NOW);
