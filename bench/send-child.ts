@@ -21,6 +21,9 @@ async function child(spec: ChildSpec): Promise<void> {
   const phases: Record<string, number> = {};
   let last = Date.now();
   const rss: Record<string, number> = {};
+  // with BX_BENCH_NODE_ARGS=--expose-gc: the heap still in use after each phase, once collected (a leak grows it with N)
+  const retained: Record<string, number> = {};
+  const gc = (globalThis as { gc?: () => void }).gc;
   // the peak so far at the end of each phase (maxRSS only grows): which phase made the peak
   const peak: Record<string, number> = { start: Math.round((process.resourceUsage().maxRSS * 1024) / 1e6) };
   const mark = (name: string) => {
@@ -28,6 +31,10 @@ async function child(spec: ChildSpec): Promise<void> {
     phases[name] = (now - last) / 1000;
     rss[name] = Math.round(process.memoryUsage().rss / 1e6);
     peak[name] = Math.round((process.resourceUsage().maxRSS * 1024) / 1e6);
+    if (gc) {
+      gc();
+      retained[name] = Math.round(process.memoryUsage().heapUsed / 1e6);
+    }
     last = now;
   };
   const job = makeSendJob({
@@ -54,5 +61,5 @@ async function child(spec: ChildSpec): Promise<void> {
   const cpu = process.cpuUsage();
   const figures: NodeFigures = { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMb: Math.round((process.resourceUsage().maxRSS * 1024) / 1e6), cardsSent: result.cardsSent, phases };
   process.stdout.write(JSON.stringify(figures) + '\n');
-  if (process.env.BX_BENCH_VERBOSE) process.stderr.write(`rss MB after each phase: ${JSON.stringify(rss)}, peak RSS MB by then: ${JSON.stringify(peak)}, at the highest sample (MB): ${JSON.stringify(Object.fromEntries(Object.entries(highest).map(([k, v]) => [k, Math.round(v / 1e6)])))}, main heap spaces used ${JSON.stringify(spaces)}\n`);
+  if (process.env.BX_BENCH_VERBOSE) process.stderr.write(`rss MB after each phase: ${JSON.stringify(rss)}, peak RSS MB by then: ${JSON.stringify(peak)}, at the highest sample (MB): ${JSON.stringify(Object.fromEntries(Object.entries(highest).map(([k, v]) => [k, Math.round(v / 1e6)])))}, main heap spaces used ${JSON.stringify(spaces)}${gc ? `, main heap MB after a full collection at the end of each phase ${JSON.stringify(retained)}` : ''}\n`);
 }
