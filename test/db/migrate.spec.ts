@@ -1,6 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { migrateDownAll, migrateLatest, pendingMigrations } from '../../src/db/migrate.js';
-import { describeEachDatabase } from '../helpers/db.js';
+import { NOT_IN_UNSENT_BATCH } from '../../src/db/claim-stores.js';
+import { insertReturningId } from '../../src/db/connection.js';
+import { PanCipher } from '../../src/security/pan.js';
+import { clearSendTables, insertCards } from '../outbound/fixtures.js';
+import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 
 const TABLES = ['clients', 'card_contracts', 'perso_batches', 'batch_items', 'bureau_reports', 'report_anomalies', 'contract_events', 'plastic_stock', 'leases'];
 
@@ -26,6 +30,23 @@ describeEachDatabase('migrations', (ctx) => {
     } else {
       assert.ok(await db.schema.hasColumn('card_contracts', 'production_status'), 'MariaDB keeps its composite index');
     }
+  });
+
+  it('keeps a card once per batch, and finds a card\'s items through one index on contract_id first', async () => {
+    const { db, dialect } = ctx();
+    await clearSendTables(db);
+    await insertCards(db, new PanCipher(newPanKey()), 1, 1);
+    const contract = await db('card_contracts').first('id');
+    const batch = await insertReturningId(db, 'perso_batches', {
+      business_date: '2026-11-26', sequence: 1, file_name: 'F', state: 'claimed', record_count: 1, hash_total: '0', attempts: 0, created_at: 'n', updated_at: 'n',
+    });
+    await db('batch_items').insert({ batch_id: batch, record_number: 1, contract_id: contract.id });
+    await assert.rejects(db('batch_items').insert({ batch_id: batch, record_number: 2, contract_id: contract.id }));
+    if (dialect === 'sqlite') {
+      const plan = await db.raw(`explain query plan select c.id from card_contracts as c where ${NOT_IN_UNSENT_BATCH}`);
+      assert.match(JSON.stringify(plan), /batch_items_contract_id_batch_id_unique/);
+    }
+    await clearSendTables(db);
   });
 
   it('rolls all the way down and up again', async () => {
