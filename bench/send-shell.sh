@@ -6,9 +6,10 @@
 #
 # With BOOKKEEPING=1 it also does the database writes the send job does, through the same CLI, as
 # set-based statements: before the export, one transaction claims the cards (the batch and its items
-# with record numbers); after the rename, one transaction confirms them (batch sent, one event per card,
-# cards InProduction with their batch id). That is the floor of a pipeline that keeps the invariants of
-# ../shared/DESIGN.md: no validation, no locking against a second runner, no crash recovery.
+# with record numbers; on PostgreSQL the cards' rows locked FOR UPDATE SKIP LOCKED, as the job must);
+# after the rename, one transaction confirms them (batch sent, one event per card, cards InProduction with
+# their batch id). That is the floor of a pipeline that keeps the invariants of ../shared/DESIGN.md: no
+# validation, no lease against a second runner, no crash recovery.
 #
 #   [BOOKKEEPING=1] bench/send-shell.sh sqlite|pg <sqlite file|postgres url> <recipient key file> <sftp port> <ssh key> <user> <remote dir>
 set -euo pipefail
@@ -38,7 +39,7 @@ claim() {
 ${BEGIN:-}
 insert into perso_batches (business_date, sequence, file_name, state, record_count, hash_total, attempts, created_at, updated_at)
   values ('2026-11-26', 1, '$name', 'claimed', 0, '0', 0, '$now', '$now');
-insert into batch_items (batch_id, record_number, contract_id) select $batch, row_number() over (order by c.id), c.id $marked;
+${CLAIM_ITEMS}
 update perso_batches set record_count = (select count(*) from batch_items where batch_id = $batch) where id = $batch;
 ${COMMIT:-}
 SQL
@@ -63,8 +64,15 @@ export_rows() {
 }
 
 if [ "${BOOKKEEPING:-}" = 1 ]; then
-  # psql --single-transaction wraps the script; sqlite3 needs the statements
-  if [ "$dialect" = sqlite ]; then BEGIN='begin immediate;' COMMIT='commit;'; fi
+  # psql --single-transaction wraps the script; sqlite3 needs the statements. PostgreSQL locks the rows it
+  # claims, as the job must (FOR UPDATE SKIP LOCKED); SQLite has a single writer.
+  if [ "$dialect" = sqlite ]; then
+    BEGIN='begin immediate;' COMMIT='commit;'
+    CLAIM_ITEMS="insert into batch_items (batch_id, record_number, contract_id) select $batch, row_number() over (order by c.id), c.id $marked;"
+  else
+    CLAIM_ITEMS="with locked as (select c.id $marked order by c.id for update of c skip locked)
+      insert into batch_items (batch_id, record_number, contract_id) select $batch, row_number() over (order by id), id from locked;"
+  fi
   claim
   query=$claimed_query
 fi
