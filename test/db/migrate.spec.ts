@@ -26,7 +26,7 @@ describeEachDatabase('migrations', (ctx) => {
       const indexes = await db.raw(`select indexdef from pg_indexes where tablename = 'card_contracts'`);
       const defs = indexes.rows.map((r: { indexdef: string }) => r.indexdef).join('\n');
       assert.match(defs, /card_contracts_marked_index .*\(id\) WHERE \(\(production_status\)::text = 'Marked'::text\)/);
-      assert.doesNotMatch(defs, /batch_id/, 'no index holds batch_id: the claim updates it in place');
+      assert.doesNotMatch(defs, /batch_id/, 'no index holds batch_id: writing it costs no index entry');
     } else {
       assert.ok(await db.schema.hasColumn('card_contracts', 'production_status'), 'MariaDB keeps its composite index');
     }
