@@ -9,8 +9,9 @@ import { openDatabase } from '../../src/db/connection.js';
 import { runDemo, type DemoOutcome } from '../../src/sandbox/demo.js';
 import { SANDBOX_KEY_FILES as K } from '../../src/sandbox/keys.js';
 import { runCli } from '../helpers/cli.js';
-import { createTestDatabase } from '../helpers/db.js';
-import { gpgAvailable } from '../helpers/gpg.js';
+import { requireOrSkip } from '../helpers/ci.js';
+import { createTestDatabase, databaseUnavailableReason } from '../helpers/db.js';
+import { requireGpg } from '../helpers/gpg.js';
 import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
 import { readSandboxReport, type ReadReport } from '../sandbox/helpers.js';
 
@@ -81,14 +82,10 @@ describe('e2e: the demo exchange', function () {
     await assertEveryCardMatchesTheReport(outcome, outcome.sandbox.sftpRoot);
   });
 
-  it('on PostgreSQL and MariaDB too: the same exchange, the same outcome', async function () {
-    for (const dialect of ['pg', 'mysql'] as const) {
-      const database = await createTestDatabase(dialect).catch((err) => {
-        if (process.env.CI) throw err;
-        console.warn(`  (${dialect} skipped: ${(err as Error).message})`);
-        return undefined;
-      });
-      if (!database) continue;
+  for (const dialect of ['pg', 'mysql'] as const) {
+    it(`on ${dialect === 'pg' ? 'PostgreSQL' : 'MariaDB'} too: the same exchange, the same outcome`, async function () {
+      requireOrSkip(this, await databaseUnavailableReason(dialect));
+      const database = await createTestDatabase(dialect);
       try {
         const outcome = await runDemo({ cards: CARDS, dir: join(base, dialect), seed: 3, database: database.database });
         assert.equal(outcome.ok, true, `${dialect}: ${outcome.check.problems.join('\n')}`);
@@ -96,8 +93,8 @@ describe('e2e: the demo exchange', function () {
       } finally {
         await database.drop();
       }
-    }
-  });
+    });
+  }
 
   it('against a real OpenSSH sshd: the same exchange, the same outcome', async function () {
     requireSshd(this);
@@ -116,6 +113,7 @@ describe('e2e: the demo exchange', function () {
   });
 
   it('as `bureau-exchange demo`: exit 0, a readable summary, and a file gpg decrypts to fixed-width records', async function () {
+    requireGpg(this);
     const dir = join(base, 'cli');
     const result = await runCli(['demo', '--cards', '120', '--dir', dir]);
     assert.equal(result.code, 0, result.stdout + result.stderr);
@@ -126,7 +124,6 @@ describe('e2e: the demo exchange', function () {
     assert.match(result.stderr, /\[6\/6\]/, 'progress lines');
     assert.doesNotMatch(result.stdout + result.stderr, /\b4000000\d{9}\b/, 'no full PAN printed');
 
-    if (!gpgAvailable()) return;
     const home = mkdtempSync(join(tmpdir(), 'bx-gpg-'));
     try {
       execFileSync('gpg', ['--homedir', home, '--batch', '--import', join(dir, 'keys', K.bureauPgpSecret), join(dir, 'keys', K.issuerPgpPublic)], { stdio: 'pipe' });

@@ -6,6 +6,7 @@ import knexFactory from 'knex';
 import type { Config } from '../../src/config/schema.js';
 import { openDatabase, type Db, type Dialect } from '../../src/db/connection.js';
 import { migrateLatest } from '../../src/db/migrate.js';
+import { requireOrSkip } from './ci.js';
 
 /** One fresh, migrated database for a test file. */
 export interface TestDatabase {
@@ -21,7 +22,7 @@ const MYSQL_URL = process.env.BX_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/
 const availability = new Map<Dialect, Promise<string | null>>();
 
 /** Null when the server answers, else why not. */
-function unavailableReason(dialect: Dialect): Promise<string | null> {
+export function databaseUnavailableReason(dialect: Dialect): Promise<string | null> {
   if (dialect === 'sqlite') return Promise.resolve(null);
   if (!availability.has(dialect)) {
     const probe = async () => {
@@ -93,12 +94,7 @@ export function describeEachDatabase(title: string, suite: (ctx: () => TestDatab
     describe(`${title} [${dialect}]`, function () {
       let current: (TestDatabase & { drop(): Promise<void> }) | undefined;
       before(async function () {
-        const reason = await unavailableReason(dialect);
-        if (reason) {
-          if (process.env.CI) throw new Error(`CI requires ${dialect}: ${reason}`);
-          console.warn(`  (pending: ${reason})`);
-          this.skip();
-        }
+        requireOrSkip(this, await databaseUnavailableReason(dialect));
         current = await createTestDatabase(dialect);
       });
       after(async () => {

@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireOrSkip } from './ci.js';
 
 /**
  * GnuPG as the independent party in the tests: a temporary GNUPGHOME holding key pairs made by gpg
@@ -28,6 +29,11 @@ export interface GpgHome {
 
 export function gpgAvailable(): boolean {
   return spawnSync('gpg', ['--version']).status === 0;
+}
+
+/** In a mocha hook or test: skips visibly without gpg, fails under CI. */
+export function requireGpg(ctx: Mocha.Context): void {
+  requireOrSkip(ctx, gpgAvailable() ? null : 'gpg is not installed (apt-get install gnupg)');
 }
 
 export function createGpgHome(): GpgHome {

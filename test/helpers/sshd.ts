@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Config } from '../../src/config/schema.js';
 import { freeLoopbackPort } from '../../src/sandbox/init.js';
 import { openSshFingerprint } from '../../src/transport/sftp.js';
+import { requireOrSkip } from './ci.js';
 import { testConfig } from './config.js';
 
 /**
@@ -49,11 +50,7 @@ export function sshdAvailable(): boolean {
 
 /** In a mocha `before`: skips the suite with the reason when sshd is unusable, fails under CI=true. */
 export function requireSshd(ctx: Mocha.Context): void {
-  const reason = sshdUnavailableReason();
-  if (!reason) return;
-  if (process.env.CI) throw new Error(`CI requires sshd: ${reason}`);
-  console.warn(`  (pending: ${reason})`);
-  ctx.skip();
+  requireOrSkip(ctx, sshdUnavailableReason());
 }
 
 export async function startSshd(): Promise<SshdServer> {

@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/log.js';
 import { initSandbox, type InitResult } from '../../src/sandbox/init.js';
 import { SANDBOX_KEY_FILES as K } from '../../src/sandbox/keys.js';
 import { sshFingerprint } from '../../src/sandbox/sftp-server.js';
-import { gpgAvailable } from '../helpers/gpg.js';
+import { requireGpg } from '../helpers/gpg.js';
 import { runCli } from '../helpers/cli.js';
 import { loadSandboxConfig } from './helpers.js';
 
@@ -68,7 +68,7 @@ describe('sandbox init', function () {
   });
 
   it('makes a bureau key gpg imports', function () {
-    if (!gpgAvailable()) this.skip();
+    requireGpg(this);
     const home = mkdtempSync(join(tmpdir(), 'bx-gpg-'));
     try {
       execFileSync('gpg', ['--homedir', home, '--batch', '--import', join(sandbox.keysDir, K.bureauPgpSecret)], { stdio: 'pipe' });

@@ -10,6 +10,7 @@ import { createLogger, silentLogger } from '../../src/log.js';
 import { withSession, type RemoteSession } from '../../src/transport/remote.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { requireSshd, startSshd, userIds, type SshdServer } from '../helpers/sshd.js';
+import { requireOrSkip } from '../helpers/ci.js';
 
 describe('transport/sftp against a real OpenSSH sshd', function () {
   let server: SshdServer;
@@ -188,10 +189,8 @@ describe('transport/sftp against a real OpenSSH sshd', function () {
   it('reports a full remote disk as a permanent error, without a final name', async function () {
     const full = remoteFile('full');
     mkdirSync(full);
-    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', full]).status !== 0) {
-      if (process.env.CI) throw new Error('CI requires mounting a small tmpfs to simulate a full disk');
-      this.skip();
-    }
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', full]);
+    requireOrSkip(this, mount.status === 0 ? null : `mounting a small tmpfs to simulate a full disk failed: ${String(mount.stderr).trim()}`);
     try {
       chownSync(full, userIds('nobody').uid, userIds('nobody').gid);
       const content = randomBytes(1024 * 1024);
