@@ -9,6 +9,7 @@ import { decryptToFile, encryptStream, loadPrivateKey, loadRecipientKey } from '
 import { PermanentError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { createGpgHome, type GpgHome } from '../helpers/gpg.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('crypto/pgp: encryptStream read by gpg, decryptToFile of gpg output', function () {
   let gpg: GpgHome;
@@ -112,8 +113,16 @@ describe('crypto/pgp: encryptStream read by gpg, decryptToFile of gpg output', f
       const encrypted = encryptStream(endless, { recipients: [key], armor: false, inWorker });
       encrypted.pause();
       encrypted.once('readable', () => undefined);
-      await new Promise((resolve) => setTimeout(resolve, 700));
-      assert.ok(produced > 0 && produced < 32 * 1024 * 1024, `read ahead ${produced} bytes (inWorker ${inWorker})`);
+      // wait until the read-ahead has come to rest (unchanged over several polls), or ran past the bound
+      const bound = 32 * 1024 * 1024;
+      let last = -1;
+      let still = 0;
+      await waitFor('the read-ahead to stop', () => {
+        still = produced === last ? still + 1 : 0;
+        last = produced;
+        return produced >= bound || (produced > 0 && still >= 10);
+      }, 60_000, 50);
+      assert.ok(produced > 0 && produced < bound, `read ahead ${produced} bytes (inWorker ${inWorker})`);
       encrypted.destroy();
       await new Promise((resolve) => setImmediate(resolve));
       assert.ok(endless.destroyed, 'the source is destroyed with the output');

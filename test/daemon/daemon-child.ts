@@ -1,7 +1,8 @@
 /**
  * The daemon service in a child process, as `bureau-exchange daemon -c <config>` runs it, with one
  * test seam: BX_TEST_PAUSE_AT=<send fault point> makes the first send run stop there for
- * BX_TEST_PAUSE_MS (logging "test pause"), so the parent can signal or kill it mid-batch.
+ * BX_TEST_PAUSE_MS (logging "test pause"), so the parent can signal or kill it mid-batch; with
+ * BX_TEST_PAUSE_UNTIL_SIGNAL=1 the pause ends at the first SIGTERM.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openApp } from '../../src/app.js';
@@ -28,7 +29,12 @@ process.exitCode = await runDaemonService(app, {
             if (point !== pauseAt || paused) return;
             paused = true;
             log.info({ point }, 'test pause');
-            await sleep(pauseMs);
+            // BX_TEST_PAUSE_UNTIL_SIGNAL: the pause ends early at the first SIGTERM, so the parent
+            // signals while the batch is surely mid-way, without racing a fixed pause
+            const signalled = new Promise<void>((resolve) => {
+              if (process.env.BX_TEST_PAUSE_UNTIL_SIGNAL) process.once('SIGTERM', () => resolve());
+            });
+            await Promise.race([sleep(pauseMs, undefined, { ref: false }), signalled]);
           },
         },
       }),

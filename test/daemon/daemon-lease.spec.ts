@@ -5,15 +5,8 @@ import { RUNNER_LEASE } from '../../src/daemon/runner-lease.js';
 import { silentLogger } from '../../src/log.js';
 import { testConfig } from '../helpers/config.js';
 import { describeEachDatabase } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
 import { recordingReceiveJob, recordingSendJob } from './fakes.js';
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describeEachDatabase('daemon and the runner lease', (ctx) => {
   function daemonWith(receive = recordingReceiveJob()) {
@@ -56,11 +49,19 @@ describeEachDatabase('daemon and the runner lease', (ctx) => {
     await waitFor('first active', () => first.daemon.leaseHeld());
     second.daemon.start();
     try {
-      await new Promise((r) => setTimeout(r, 200));
+      // the first keeps renewing its lease (every 50 ms, as often as the second polls) while the second waits
+      let renewals = 0;
+      let last = 0;
+      await waitFor('five renewals by the first', async () => {
+        const expiresAt = Number((await ctx().db('leases').where({ name: RUNNER_LEASE }).first())?.expires_at ?? 0);
+        if (expiresAt > last) [renewals, last] = [renewals + 1, expiresAt];
+        return renewals > 5;
+      });
+      assert.equal(first.daemon.leaseHeld(), true);
       assert.equal(second.daemon.status().role, 'standby');
       assert.equal(second.receive.calls.length, 0);
       await first.daemon.stop('maintenance');
-      await waitFor('second active', () => second.daemon.status().role === 'active', 2000);
+      await waitFor('second active', () => second.daemon.status().role === 'active');
       await waitFor('second polls', () => second.receive.calls.length === 1);
     } finally {
       await second.daemon.stop('test over');

@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
+import type { Knex } from 'knex';
 import { RUNNER_LEASE, makeLeaseKeeper, type LeaseKeeper } from '../../src/daemon/runner-lease.js';
 import { leaseHolder } from '../../src/db/lease.js';
 import { silentLogger } from '../../src/log.js';
 import { describeEachDatabase } from '../helpers/db.js';
-
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { waitFor } from '../helpers/wait.js';
 
 describeEachDatabase('runner lease keeper', (ctx) => {
   const keepers: LeaseKeeper[] = [];
@@ -36,21 +30,25 @@ describeEachDatabase('runner lease keeper', (ctx) => {
     await waitFor('a active', () => a.held());
     const b = keeper('b', 60_000);
     b.start();
-    await new Promise((r) => setTimeout(r, 200));
+    // while a renews its lease several times, b (polling as often) never gets it
+    const renewals = await countRenewals(ctx().db, 'a', 5);
+    assert.equal(renewals, 5);
     assert.equal(b.held(), false);
     await a.stop();
-    await waitFor('b takes over', () => b.held(), 1000);
+    await waitFor('b takes over', () => b.held());
     assert.equal((await leaseHolder(ctx().db, RUNNER_LEASE))?.owner, 'b');
     assert.deepEqual(b.events, ['acquired']);
   });
 
   it('a standby takes over when the holder stops renewing (crashed) and the lease expires', async () => {
-    await ctx().db('leases').insert({ name: RUNNER_LEASE, owner: 'crashed', expires_at: Date.now() + 400, acquired_at: new Date().toISOString() });
+    const expiresAt = Date.now() + 400;
+    await ctx().db('leases').insert({ name: RUNNER_LEASE, owner: 'crashed', expires_at: expiresAt, acquired_at: new Date().toISOString() });
     const b = keeper('b');
     b.start();
-    await new Promise((r) => setTimeout(r, 150));
-    assert.equal(b.held(), false, 'not before the lease expired');
-    await waitFor('b takes over', () => b.held(), 2000);
+    await waitFor('b takes over', () => b.held());
+    const row = await leaseHolder(ctx().db, RUNNER_LEASE);
+    assert.equal(row?.owner, 'b');
+    assert.ok(Date.parse(row!.acquired_at) >= expiresAt, `taken at ${row!.acquired_at}, not before the lease expired at ${new Date(expiresAt).toISOString()}`);
   });
 
   it('reports a lost lease when another runner took it over', async () => {
@@ -79,3 +77,19 @@ describeEachDatabase('runner lease keeper', (ctx) => {
     assert.equal(attempts, 2);
   });
 });
+
+/** Waits until `owner` has renewed its lease `times` times (its expiry moved forward); returns the count. */
+async function countRenewals(db: Knex, owner: string, times: number): Promise<number> {
+  let seen = 0;
+  let last = Number((await leaseHolder(db, RUNNER_LEASE))?.expires_at ?? 0);
+  await waitFor(`${times} renewals by ${owner}`, async () => {
+    const row = await leaseHolder(db, RUNNER_LEASE);
+    assert.equal(row?.owner, owner);
+    if (Number(row!.expires_at) > last) {
+      seen++;
+      last = Number(row!.expires_at);
+    }
+    return seen >= times;
+  });
+  return seen;
+}

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/config/load.js';
 import { runCli } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 
 const DEFAULT_CONFIG = join(PROJECT_ROOT, 'config', 'default.yaml');
 
@@ -18,15 +19,18 @@ function configWithHolidays(): string {
 
 describe('ticker (node-cron)', () => {
   it('calls tick on its schedule and stops when asked', async function () {
-    this.timeout(5000);
-    let ticks = 0;
-    const ticker = startTicker(() => ticks++, silentLogger, '* * * * * *');
-    await new Promise((r) => setTimeout(r, 2200));
+    this.timeout(60_000);
+    const ticks: number[] = [];
+    const ticker = startTicker(() => ticks.push(Date.now()), silentLogger, '* * * * * *');
+    await waitFor('three ticks', () => ticks.length >= 3);
     ticker.stop();
-    const seen = ticks;
-    assert.ok(seen >= 2 && seen <= 3, `${seen} ticks in 2.2 s`);
-    await new Promise((r) => setTimeout(r, 1200));
-    assert.equal(ticks, seen, 'no tick after stop');
+    const seen = ticks.length;
+    // once a second, not faster: three ticks span two periods (less a late first tick)
+    assert.ok(ticks[2]! - ticks[0]! >= 900, `ticks at ${ticks.join(', ')}`);
+    // then none while two more whole seconds of the schedule pass
+    const stoppedAt = Date.now();
+    await waitFor('two seconds of the schedule', () => Math.floor(Date.now() / 1000) >= Math.floor(stoppedAt / 1000) + 3);
+    assert.equal(ticks.length, seen, 'no tick after stop');
   });
 });
 

@@ -4,19 +4,26 @@ import { leaseHolder } from '../../src/db/lease.js';
 import { silentLogger } from '../../src/log.js';
 import { holdLease, SEND_LEASE } from '../../src/outbound/lease.js';
 import { describeEachDatabase } from '../helpers/db.js';
+import { throws, waitFor } from '../helpers/wait.js';
 
 describeEachDatabase('send lease', (ctx) => {
   beforeEach(async () => ctx().db('leases').delete());
 
   it('is renewed inside a transaction that outlasts its ttl (SQLite: the only connection is busy)', async () => {
     const { db } = ctx();
-    const lease = await holdLease(db, 1200, silentLogger);
-    await db.transaction(async (trx) => {
-      for (let i = 0; i < 4; i++) {
-        await sleep(500);
+    const ttlMs = 1200;
+    const lease = await holdLease(db, ttlMs, silentLogger);
+    const started = Date.now();
+    // as the send job claims: the background renewal paused, a transaction working in short steps
+    // until it has lasted well past the ttl (a background renewal queued behind SQLite's only
+    // connection would write its stale expiry after the commit)
+    await lease.duringTransaction(() => db.transaction(async (trx) => {
+      while (Date.now() - started < 2 * ttlMs) {
+        await sleep(100);
         await lease.renewWithin(trx);
       }
-    });
+    }));
+    assert.ok(Date.now() - started >= 2 * ttlMs);
     lease.assertHeld();
     assert.ok(Number((await leaseHolder(db, SEND_LEASE))!.expires_at) > Date.now());
     await lease.release();
@@ -27,7 +34,8 @@ describeEachDatabase('send lease', (ctx) => {
     const { db } = ctx();
     const lease = await holdLease(db, 3000, silentLogger);
     await db('leases').where({ name: SEND_LEASE }).update({ owner: 'other:1:x' });
-    await sleep(1300);
+    // the background renewal finds the row taken over and marks the lease lost
+    await waitFor('the renewal to notice the takeover', () => throws(() => lease.assertHeld()));
     assert.throws(() => lease.assertHeld(), /lease was lost/);
     await lease.release();
     assert.equal((await leaseHolder(db, SEND_LEASE))!.owner, 'other:1:x', 'release leaves the new holder alone');
