@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/log.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { makeCard } from '../helpers/cards.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
+import { clearSendTables } from '../outbound/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bx-import-'));
 function file(name: string, text: string): string {
@@ -19,6 +20,13 @@ function file(name: string, text: string): string {
 describeEachDatabase('contracts import', (ctx) => {
   const key = newPanKey();
   const cipher = new PanCipher(key);
+  // each test starts from an empty database and sets up what it needs
+  beforeEach(async () => clearSendTables(ctx().db));
+  const importCards = async (name: string, numbers: number[]) => {
+    const result = await importContracts(db(), file(name, numbers.map((n) => JSON.stringify(makeCard(n))).join('\n')), cipher, silentLogger);
+    assert.deepEqual([result.inserted, result.updated, result.skipped], [numbers.length, 0, []]);
+  };
+  const db = () => ctx().db;
 
   it('imports good JSON lines and reports bad ones with line and field', async () => {
     const { db } = ctx();
@@ -39,22 +47,27 @@ describeEachDatabase('contracts import', (ctx) => {
 
   it('upserts by contract id + plastic id and records status events', async () => {
     const { db } = ctx();
+    await importCards('b0.jsonl', [1]);
     const updated = JSON.stringify({ ...makeCard(1), lastName: 'Renamed', productionStatus: 'Invalid' });
     const result = await importContracts(db, file('b.jsonl', updated), cipher, silentLogger);
     assert.deepEqual([result.inserted, result.updated], [0, 1]);
-    const row = (await listContracts(db, { status: 'Invalid' }))[0]!;
-    const events = await eventsOf(db, row.id);
+    const invalid = await listContracts(db, { status: 'Invalid' });
+    assert.deepEqual(invalid.map((r) => r.contractNumber), ['1001']);
+    const client = await db('card_contracts as c').join('clients as cl', 'cl.id', 'c.client_id').where('c.contract_number', '1001').first('cl.last_name');
+    assert.equal(client.last_name, 'Renamed');
+    const events = await eventsOf(db, invalid[0]!.id);
     assert.deepEqual(events.map((e) => [e.from_status, e.to_status]), [[null, 'Marked'], ['Marked', 'Invalid']]);
   });
 
   it('refuses to change a card already in a batch', async () => {
     const { db } = ctx();
+    await importCards('c0.jsonl', [2]);
     const now = new Date().toISOString();
     await db('perso_batches').insert({ business_date: '2026-11-26', sequence: 1, file_name: 'F1', state: 'sent', created_at: now, updated_at: now });
     const batch = await db('perso_batches').where({ file_name: 'F1' }).first();
     await db('card_contracts').where({ contract_number: '1002' }).update({ batch_id: batch.id, production_status: 'InProduction' });
     const result = await importContracts(db, file('c.jsonl', JSON.stringify(makeCard(2))), cipher, silentLogger);
-    assert.equal(result.updated, 0);
+    assert.deepEqual([result.inserted, result.updated, result.skipped.length], [0, 0, 1]);
     assert.match(result.skipped[0]!.message, /InProduction/);
   });
 
@@ -71,11 +84,14 @@ describeEachDatabase('contracts import', (ctx) => {
 
   it('rotates the PAN key and keeps every PAN readable', async () => {
     const { db } = ctx();
+    await importCards('e0.jsonl', [1, 2, 3, 4]);
     const rotated = new PanCipher(newPanKey(), key);
     const count = await rotatePanKey(db, rotated, 2);
     assert.equal(count, 4);
     const rows = await listContracts(db, {});
+    assert.equal(rows.length, 4);
     for (const row of rows) assert.ok(rotated.isCurrent(row.panEnc));
+    assert.deepEqual(rows.map((r) => rotated.decrypt(r.panEnc)), [1, 2, 3, 4].map((n) => makeCard(n).pan));
     assert.equal(new PanCipher(newPanKey(), undefined).keyId.length, 8);
     assert.equal(await rotatePanKey(db, rotated, 2), 0, 'rerun has nothing left');
   });

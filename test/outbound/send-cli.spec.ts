@@ -9,6 +9,9 @@ import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
 import { contractIdsOf, decryptedRecords, makeBureauKeys, removeDir, type BureauKeys } from './harness.js';
 import { remoteFiles } from './job-harness.js';
 
+/** The sample's physical cards, written out: 1009 is virtual, line 10 has a bad contract id. */
+const EXPECTED_SENT = ['1001', '1002', '1003', '1004', '1005', '1006', '1007', '1008'];
+
 describe('bureau-exchange send (CLI, SQLite, real sshd)', function () {
   let sshd: SshdServer;
   let keys: BureauKeys;
@@ -28,8 +31,12 @@ describe('bureau-exchange send (CLI, SQLite, real sshd)', function () {
       `sftp: { host: 127.0.0.1, port: ${sshd.port}, username: ${sshd.username}, privateKeyFile: ${sshd.privateKeyFile}, hostKeySha256: "${sshd.hostKeySha256}", retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } }`,
       '',
     ].join('\n'));
-    await runCli(['--config', config, 'migrate'], env);
-    await runCli(['--config', config, 'contracts', 'import', join(PROJECT_ROOT, 'samples', 'contracts.jsonl')], env);
+    const migrated = await runCli(['--config', config, 'migrate'], env);
+    assert.equal(migrated.code, 0, migrated.stderr);
+    // the samples hold one line with a bad contract id on purpose: exit 3, that line skipped
+    const imported = await runCli(['--config', config, 'contracts', 'import', join(PROJECT_ROOT, 'samples', 'contracts.jsonl')], env);
+    assert.equal(imported.code, 3, imported.stderr);
+    assert.match(imported.stdout, /9 inserted, 0 updated, 1 skipped/);
   });
   after(async () => {
     await sshd?.stop();
@@ -45,20 +52,24 @@ describe('bureau-exchange send (CLI, SQLite, real sshd)', function () {
 
   it('--dry-run prints the planned file and counts, uploads nothing', async () => {
     const r = await runCli(['--config', config, 'send', '--dry-run', '--business-date', '2026-11-26', '--force'], env);
-    assert.ok(r.code === 0 || r.code === 3, r.stderr);
-    assert.match(r.stdout, /BXISSUER_PERSO_20261126_000001\.dat\.pgp\s+\d+\s+dry-run/);
+    // exit 3: the sample's virtual card would be set aside; the eight physical ones make one file
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stdout, /BXISSUER_PERSO_20261126_000001\.dat\.pgp\s+8\s+dry-run/);
+    assert.match(r.stdout, /1 card\(s\) would be set Invalid/);
+    assert.match(r.stdout, /1009\s+5009\s+cardForm: a virtual card is never sent to the bureau/);
     assert.deepEqual(remoteFiles(sshd), []);
   });
 
   it('sends the samples: the file is on the server, gpg reads it, no full PAN printed; a second send has nothing to do', async () => {
     const r = await runCli(['--config', config, 'send', '--business-date', '2026-11-26', '--force'], env);
-    assert.ok(r.code === 0 || r.code === 3, r.stderr);
-    assert.match(r.stdout, /BXISSUER_PERSO_20261126_000001\.dat\.pgp\s+\d+\s+sent/);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stdout, /BXISSUER_PERSO_20261126_000001\.dat\.pgp\s+8\s+sent/);
+    assert.match(r.stdout, /8 card\(s\) sent in 1 file\(s\)/);
+    assert.match(r.stdout, /1009\s+5009\s+cardForm: a virtual card is never sent to the bureau/);
     assert.doesNotMatch(r.stdout + r.stderr, /\d{13,19}/, 'no full PAN in the output');
     assert.deepEqual(remoteFiles(sshd), ['BXISSUER_PERSO_20261126_000001.dat.pgp']);
     const cards = contractIdsOf(decryptedRecords(keys, join(sshd.root, 'inbound', remoteFiles(sshd)[0]!)));
-    const sent = Number(/(\d+) card\(s\) sent/.exec(r.stdout)![1]);
-    assert.equal(cards.length, sent);
+    assert.deepEqual(cards, EXPECTED_SENT);
     const again = await runCli(['--config', config, 'send', '--business-date', '2026-11-26', '--force'], env);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /0 card\(s\) sent in 0 file\(s\)/);
