@@ -35,3 +35,30 @@ export async function collect(stream: Readable): Promise<Buffer> {
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
+
+/**
+ * The detail record `D` of the interface document (perso-v1), field by field: length and type, in
+ * order. Written out here from the document, not read from the layout file, so that a test built on
+ * it checks the code against the interface and not against itself.
+ */
+const DETAIL_FIELDS: Array<[name: string, length: number, type: 'N' | 'AN']> = [
+  ['recordType', 1, 'AN'], ['recordSequence', 7, 'N'], ['contractId', 15, 'N'], ['plasticId', 12, 'N'], ['pan', 19, 'AN'],
+  ['psn', 3, 'N'], ['expiry', 4, 'N'], ['requestType', 10, 'AN'], ['embossLine1', 26, 'AN'], ['embossLine2', 26, 'AN'],
+  ['track1Name', 26, 'AN'], ['title', 4, 'AN'], ['firstName', 30, 'AN'], ['lastName', 30, 'AN'], ['addressLine1', 40, 'AN'],
+  ['addressLine2', 40, 'AN'], ['addressLine3', 40, 'AN'], ['postalCode', 10, 'AN'], ['city', 30, 'AN'], ['country', 3, 'AN'],
+  ['productCode', 10, 'AN'], ['chipProfile', 20, 'AN'], ['deliveryMethod', 1, 'N'], ['pinMailer', 1, 'AN'], ['filler', 42, 'AN'],
+];
+
+export type DetailValues = Record<Exclude<(typeof DETAIL_FIELDS)[number][0], 'recordType' | 'filler'>, string>;
+
+/** A 450-byte detail record from literal values: `N` right-aligned zero-padded, `AN` left-aligned space-padded. */
+export function detailRecord(values: DetailValues): string {
+  const all: Record<string, string> = { recordType: 'D', filler: '', ...values };
+  const line = DETAIL_FIELDS.map(([name, length, type]) => {
+    const value = all[name]!;
+    if (value.length > length) throw new Error(`test value for ${name} is longer than ${length}`);
+    return type === 'N' ? value.padStart(length, '0') : value.padEnd(length, ' ');
+  }).join('');
+  if (line.length !== 450) throw new Error(`detail record of ${line.length} bytes`);
+  return line;
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ContractForPerso } from '../../src/domain/contract.js';
 import { loadLayout, parsePersoRecord, prepareCard, renderPersoFile, type Prepared } from '../../src/perso/index.js';
-import { BUSINESS_DATE, collect, contract, fileContext } from './fixtures.js';
+import { BUSINESS_DATE, collect, contract, detailRecord, fileContext } from './fixtures.js';
 
 describe('perso/prepare', () => {
   const layout = loadLayout('perso-v1');
@@ -110,10 +110,22 @@ describe('perso/prepare', () => {
     assert.deepEqual(record({ firstName: 'Maximilian Alexander', lastName: 'Schmidt-Rottluff' }), { emboss: 'M A SCHMIDT-ROTTLUFF', track1: 'SCHMIDT-ROTTLUFF/M A', first: 'MAXIMILIAN ALEXANDER' });
   });
 
-  it('gives the same outcome for the same contract every time (the renderer prepares again)', () => {
+  it('prepares the record the interface spells out, field by field, and the same one every time', () => {
     const card = contract(5, { firstName: 'Jürgen Øystein', lastName: 'Müller' });
-    assert.deepEqual(prepareCard(layout, card, BUSINESS_DATE), prepareCard(layout, card, BUSINESS_DATE));
-    assert.deepEqual(prepareCard(layout, { ...card, city: '' }, BUSINESS_DATE), prepareCard(layout, { ...card, city: '' }, BUSINESS_DATE));
+    const expected = detailRecord({
+      recordSequence: '0', contractId: '1005', plasticId: '5005', pan: '4111110000000054', psn: '2', expiry: '2911',
+      requestType: 'NEW', embossLine1: 'JUERGEN OYSTEIN MUELLER', embossLine2: '', track1Name: 'MUELLER/JUERGEN OYSTEIN',
+      title: 'MR', firstName: 'JUERGEN OYSTEIN', lastName: 'MUELLER', addressLine1: '5 MAIN STREET', addressLine2: '',
+      addressLine3: '', postalCode: '10115', city: 'BERLIN', country: 'DEU', productCode: 'CLASSIC01', chipProfile: 'VSDC-CL-01',
+      deliveryMethod: '1', pinMailer: 'Y',
+    });
+    for (let i = 0; i < 2; i++) {
+      const result = prepareCard(layout, card, BUSINESS_DATE);
+      assert.ok(result.ok);
+      assert.deepEqual([result.card.id, result.card.contractId, result.card.record.toString('latin1')], [5, '1005', expected]);
+    }
+    assert.deepEqual(prepareCard(layout, { ...card, city: '' }, BUSINESS_DATE),
+      { ok: false, field: 'city', reason: 'city: is required but empty after the embossing rules' });
   });
 
   describe('hostile names', () => {

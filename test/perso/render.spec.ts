@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/config/load.js';
 import { InputError } from '../../src/errors.js';
-import { loadLayout, prepareCard, renderPersoFile, type PersoTotals } from '../../src/perso/index.js';
-import { collect, contract, fileContext, goldenContracts } from './fixtures.js';
+import { loadLayout, renderPersoFile, type PersoTotals } from '../../src/perso/index.js';
+import { collect, contract, detailRecord, fileContext, goldenContracts } from './fixtures.js';
 
 const GOLDEN = join(PROJECT_ROOT, 'test', 'perso', 'golden', 'perso-v1-golden.dat');
 
@@ -106,14 +106,29 @@ describe('perso/render', () => {
     assert.deepEqual(stream.totals, { records: 0, hashTotal: '0' });
   });
 
-  it('renders each detail exactly as prepareCard prepared it, plus the record sequence', async () => {
+  it('renders the golden contracts\' details as the interface spells them out, field by field', async () => {
     const lines = (await collect(renderPersoFile(layout, fileContext(), goldenContracts()))).toString('latin1').split('\n');
-    goldenContracts().forEach((card, i) => {
-      const prepared = prepareCard(layout, card, fileContext().businessDate);
-      assert.ok(prepared.ok);
-      const expected = prepared.card.record.toString('latin1');
-      assert.equal(lines[i + 1], expected.slice(0, 1) + String(i + 1).padStart(7, '0') + expected.slice(8));
-    });
+    const common = { psn: '2', expiry: '2911', requestType: 'NEW', title: 'MR', embossLine2: '', addressLine2: '', addressLine3: '',
+      postalCode: '10115', city: 'BERLIN', country: 'DEU', productCode: 'CLASSIC01', chipProfile: 'VSDC-CL-01', deliveryMethod: '1', pinMailer: 'Y' };
+    const expected: Record<number, string> = {
+      // ICAO transliteration; the name shortened given names first to fit 26
+      2: detailRecord({ ...common, recordSequence: '2', contractId: '1002', plasticId: '5002', pan: '4111110000000021',
+        embossLine1: 'JUERGEN O MUELLER-STRASSE', embossLine2: 'BAECKEREI GROESSE & SOEHNE', track1Name: 'MUELLER-STRASSE/JUERGEN O',
+        title: 'FRAU', firstName: 'JUERGEN OYSTEIN', lastName: 'MUELLER-STRASSE', addressLine1: 'KOENIGSALLEE 12', city: 'DUESSELDORF' }),
+      // every given name down to its initial
+      3: detailRecord({ ...common, recordSequence: '3', contractId: '1003', plasticId: '5003', pan: '4111110000000039',
+        embossLine1: 'J J J SCHMIDTINGTON-SMYTHE', track1Name: 'SCHMIDTINGTON-SMYTHE/J J J', firstName: 'JOHN JACOB JINGLEHEIMER',
+        lastName: 'SCHMIDTINGTON-SMYTHE', addressLine1: '3 MAIN STREET', deliveryMethod: '2', pinMailer: 'N' }),
+      // an embossed-name override; '#' kept in an address; an empty chip profile
+      5: detailRecord({ ...common, recordSequence: '5', contractId: '1005', plasticId: '5005', pan: '4111110000000054', requestType: 'REPLACE',
+        embossLine1: 'DR. ANA NUNEZ', track1Name: "O'NUNEZ/ANA MARIA", firstName: 'ANA MARIA', lastName: "O'NUNEZ",
+        addressLine1: '5 MAIN STREET', addressLine2: 'APT #4', addressLine3: 'C/O LUKASZ', postalCode: 'SW1A 1AA', country: 'GBR', chipProfile: '' }),
+      // the widest identifiers; Greek transliterated; delivery back to the issuer
+      6: detailRecord({ ...common, recordSequence: '6', contractId: '999999999999999', plasticId: '999999999999', pan: '6011000990139424',
+        expiry: '2611', requestType: 'RENEW', embossLine1: 'GIORGOS PAPADOPOYLOS', track1Name: 'PAPADOPOYLOS/GIORGOS', firstName: 'GIORGOS',
+        lastName: 'PAPADOPOYLOS', addressLine1: '6 MAIN STREET', country: 'GRC', productCode: 'GOLD02', deliveryMethod: '4' }),
+    };
+    for (const [n, record] of Object.entries(expected)) assert.equal(lines[Number(n)], record, `detail record ${n}`);
   });
 
   it('gives the same bytes when rendered twice (no wall clock)', async () => {
