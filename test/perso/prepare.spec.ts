@@ -8,8 +8,7 @@ describe('perso/prepare', () => {
   const prepare = (overrides: Partial<ContractForPerso>): Prepared => prepareCard(layout, contract(1, overrides), BUSINESS_DATE);
   const invalid = (overrides: Partial<ContractForPerso>, field: string, reason: RegExp) => {
     const result = prepare(overrides);
-    assert.equal(result.ok, false, `expected ${field} to be refused`);
-    if (result.ok) return;
+    assert.ok(!result.ok, `expected ${field} to be refused`);
     assert.equal(result.field, field);
     assert.match(result.reason, reason);
     assert.ok(result.reason.startsWith(`${field}: `), `the reason names the field: ${result.reason}`);
