@@ -12,7 +12,7 @@ import { makeMetrics, type DaemonMetrics, type KeyExpiry } from './metrics.js';
 import { makeSchedulePlan } from './plan.js';
 import { makeLeaseKeeper, runnerOwner } from './runner-lease.js';
 import { makeScheduler, type BatchProgress, type Scheduler } from './scheduler.js';
-import { StatusBoard, type DaemonStatus } from './status.js';
+import { StatusBoard, type DaemonStatus } from './status-board.js';
 import { startTicker, type Ticker } from './ticker.js';
 import { makeWatchers } from './watchers.js';
 

@@ -7,7 +7,7 @@ import {
 import type { Db } from '../db/connection.js';
 import { beginAppliedReport, finishAppliedReport, recordAnomalies, type NewAnomaly, type ReportCounts, type ReportKind } from '../db/reports.js';
 import { upsertStockLevels } from '../db/stock.js';
-import { canTransition, type ProductionStatus } from '../domain/status.js';
+import { canTransition, type ProductionStatus } from '../domain/contract-status.js';
 import type { Logger } from '../log.js';
 import { readReportRecords, type RecordGroup, type ReportReadOptions } from './parse-report.js';
 import type { RejectionRecord, ReportHeader, ShipmentRecord } from './report-format.js';

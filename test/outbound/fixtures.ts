@@ -6,7 +6,7 @@ import { toPerso, type PersoPage } from '../../src/db/perso-rows.js';
 import { screenPage } from '../../src/outbound/screen.js';
 import type { Prepared } from '../../src/perso/index.js';
 import type { CardFields, ContractForPerso } from '../../src/domain/contract.js';
-import type { ProductionStatus } from '../../src/domain/status.js';
+import type { ProductionStatus } from '../../src/domain/contract-status.js';
 import type { PanCipher } from '../../src/security/pan.js';
 import { makeCard } from '../helpers/cards.js';
 
