@@ -10,7 +10,7 @@ import { evaluateHealth, type Health } from './health.js';
 import { makeJobRunner, type RunRecord } from './job-runner.js';
 import { makeMetrics, type DaemonMetrics, type KeyExpiry } from './metrics.js';
 import { makeSchedulePlan } from './plan.js';
-import { makeLeaseKeeper, runnerOwner } from './runner-lease.js';
+import { makeRunnerLease, runnerOwner } from '../lease/runner-lease.js';
 import { makeScheduler, type BatchProgress, type Scheduler } from './scheduler.js';
 import { StatusBoard, type DaemonStatus } from './status-board.js';
 import { startTicker, type Ticker } from './ticker.js';
@@ -101,8 +101,8 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
     if (record.result) inBackground(watchers.reportsReceived(record.result));
   }
 
-  const lease = makeLeaseKeeper({
-    db, owner, clock, log,
+  const lease = makeRunnerLease({
+    db, owner, log,
     ttlMs: config.daemon.leaseTtlSeconds * 1000,
     intervalMs: deps.leaseIntervalMs,
     async onAcquired() {

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { insertReturningId } from './connection.js';
 import { recordEvents, type NewEvent } from './events.js';
 import { claimStore } from './claim-stores.js';
+import { inMutex } from './lease.js';
 import type { PersoPage } from './perso-rows.js';
 import { toBatch, type Batch } from './batches.js';
 
@@ -94,18 +95,12 @@ const PAGES_AHEAD = 2;
  * and the first failure fails the claim.
  */
 export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOutcome> {
-  return db.transaction(async (trx) => {
-    await trx('leases').insert({ name: CLAIM_MUTEX, owner: 'claim', expires_at: 0, acquired_at: params.now });
-    const outcome = await claimIn(trx, params);
-    await trx('leases').where({ name: CLAIM_MUTEX }).delete();
-    return outcome;
-  });
+  return db.transaction((trx) => inMutex(trx, CLAIM_MUTEX, () => claimIn(trx, params)));
 }
 
 /**
- * A row of `leases` that lives only inside a claim's transaction (inserted first, deleted before the
- * commit): a second claim's insert waits on the first's until it ends, so claims run one at a time
- * even without the job's lease. They must: a claim writes only batch_items, and on PostgreSQL (read
+ * Claims run one at a time (a mutex row of `leases` inside the claim's transaction), even without
+ * the job's lease. They must: a claim writes only batch_items, and on PostgreSQL (read
  * committed) a statement whose snapshot predates another claim's commit would not see that claim's
  * items, yet could lock its rows once they are released, and take the same cards.
  */

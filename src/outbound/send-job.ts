@@ -15,7 +15,7 @@ import { alreadyDelivered, outboxIntact } from './deliver.js';
 import { dryRunSend } from './dry-run.js';
 import { FileThread } from './file-thread.js';
 import { archiveFile, purgeArchive, removeStaleTemporaries, sendFolders } from './files.js';
-import { holdLease, type HeldLease } from './lease.js';
+import { holdLease, type HeldLease } from '../lease/job-lease.js';
 import { makePersoFileMaker } from './perso-file-maker.js';
 import type { PersoFileMaker } from './perso-file.js';
 

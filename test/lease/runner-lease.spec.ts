@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { RUNNER_LEASE, makeLeaseKeeper, type LeaseKeeper } from '../../src/daemon/runner-lease.js';
+import { RUNNER_LEASE, makeRunnerLease, type RunnerLease } from '../../src/lease/runner-lease.js';
 import { leaseHolder } from '../../src/db/lease.js';
 import { silentLogger } from '../../src/log.js';
 import { describeEachDatabase } from '../helpers/db.js';
@@ -13,7 +13,7 @@ async function waitFor(what: string, condition: () => boolean | Promise<boolean>
 }
 
 describeEachDatabase('runner lease keeper', (ctx) => {
-  const keepers: LeaseKeeper[] = [];
+  const keepers: RunnerLease[] = [];
   afterEach(async () => {
     await Promise.all(keepers.splice(0).map((k) => k.stop()));
     await ctx().db('leases').delete();
@@ -21,8 +21,8 @@ describeEachDatabase('runner lease keeper', (ctx) => {
 
   function keeper(owner: string, ttlMs = 600) {
     const events: string[] = [];
-    const k = makeLeaseKeeper({
-      db: ctx().db, owner, ttlMs, intervalMs: 50, clock: () => new Date(), log: silentLogger,
+    const k = makeRunnerLease({
+      db: ctx().db, owner, ttlMs, intervalMs: 50, log: silentLogger,
       onAcquired: async () => { events.push('acquired'); },
       onLost: async (reason) => { events.push(`lost: ${reason}`); },
     });
@@ -68,8 +68,8 @@ describeEachDatabase('runner lease keeper', (ctx) => {
 
   it('gives the lease back when it cannot start (onAcquired fails), and tries again', async () => {
     let attempts = 0;
-    const k = makeLeaseKeeper({
-      db: ctx().db, owner: 'flaky', ttlMs: 60_000, intervalMs: 50, clock: () => new Date(), log: silentLogger,
+    const k = makeRunnerLease({
+      db: ctx().db, owner: 'flaky', ttlMs: 60_000, intervalMs: 50, log: silentLogger,
       onAcquired: async () => { if (++attempts === 1) throw new Error('database hiccup'); },
       onLost: async () => undefined,
     });
