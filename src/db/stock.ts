@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { StockItem } from '../inbound/report-format.js';
+import type { StockItem } from '../domain/report.js';
 import { nowIso } from './connection.js';
 
 /** plastic_stock: the latest stock level of a plastic (product code) reported by the bureau. */
