@@ -5,7 +5,9 @@ import type { Config } from '../config/schema.js';
 import { secretFromEnv } from '../config/secrets.js';
 import { ConfigError } from '../errors.js';
 
+/** The database handle the other layers pass around; only db/ knows it is knex. */
 export type Db = Knex;
+export type DbTransaction = Knex.Transaction;
 export type Dialect = 'sqlite' | 'pg' | 'mysql';
 
 /** Opens the configured database. SQLite: the file (and its folder) is created on first use. */

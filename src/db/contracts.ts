@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { canonicalId, type CardFields, type CardForm, type RequestType } from '../domain/contract.js';
 import type { ProductionStatus } from '../domain/contract-status.js';
 import type { PanCipher } from '../security/pan.js';
-import { UNSENT_BATCH_FILE, unsentBatchHolding } from './claim-stores.js';
+import { UNSENT_BATCH_FILE, unsentBatchHolding } from './unsent-batch.js';
 import { insertReturningId, nowIso } from './connection.js';
 import { recordEvents } from './events.js';
 

@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import type { Db } from '../db/connection.js';
 import { TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { makeLeaseKeeper, type LeaseKeeper } from './keeper.js';
@@ -11,7 +11,7 @@ export type HeldLease = Pick<LeaseKeeper, 'assertHeld' | 'renewWithin' | 'during
 };
 
 /** Takes the lease or throws a TransientError naming the runner that holds it. */
-export async function holdLease(db: Knex, ttlMs: number, log: Logger, name = SEND_LEASE): Promise<HeldLease> {
+export async function holdLease(db: Db, ttlMs: number, log: Logger, name = SEND_LEASE): Promise<HeldLease> {
   const keeper = makeLeaseKeeper({ db, name, ttlMs, log, unref: true });
   if (!(await keeper.take())) {
     const holder = await keeper.holder();

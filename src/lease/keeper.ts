@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Knex } from 'knex';
+import type { Db, DbTransaction } from '../db/connection.js';
 import { acquireLease, leaseHolder, releaseLease, renewLease, type LeaseRow } from '../db/lease.js';
 import { messageOf, TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -12,7 +12,7 @@ export function leaseOwner(): string {
 }
 
 export interface LeaseKeeperOptions {
-  db: Knex;
+  db: Db;
   /** what is leased */
   name: string;
   owner?: string;
@@ -52,7 +52,7 @@ export interface LeaseKeeper {
    * Renews through the caller's transaction when due: a long transaction (a big claim) holds SQLite's
    * only connection, so the background renewal cannot run meanwhile. Throws when the lease is lost.
    */
-  renewWithin(trx: Knex.Transaction): Promise<void>;
+  renewWithin(trx: DbTransaction): Promise<void>;
   /** Runs `fn` (a transaction renewing through renewWithin) with the background renewal paused. */
   duringTransaction<T>(fn: () => Promise<T>): Promise<T>;
   /** stops the loop, then gives the lease back if we still hold it (it expires by itself otherwise) */
@@ -97,9 +97,9 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     await options.onLost?.(reason);
   }
 
-  async function renew(via: Knex | Knex.Transaction): Promise<void> {
+  async function renew(via: Db | DbTransaction): Promise<void> {
     const at = monotonicMs();
-    if (await renewLease(via as Knex, name, owner, ttlMs)) confirmedAt = Math.max(confirmedAt, at);
+    if (await renewLease(via, name, owner, ttlMs)) confirmedAt = Math.max(confirmedAt, at);
     else await lose('the lease expired and was taken by another runner');
   }
 

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { PageVerdict } from '../../src/db/claim.js';
-import { NOT_IN_UNSENT_BATCH } from '../../src/db/claim-stores.js';
+import { NOT_IN_UNSENT_BATCH } from '../../src/db/unsent-batch.js';
 import { upsertContract } from '../../src/db/contracts.js';
 import { toPerso, type PersoPage } from '../../src/db/perso-rows.js';
 import { screenPage } from '../../src/outbound/screen.js';
