@@ -1,6 +1,6 @@
 import { makeCalendar, type BusinessCalendar } from '../calendar/index.js';
 import type { Config } from '../config/schema.js';
-import type { Db } from '../db/connection.js';
+import { pingDatabase, type Db } from '../db/connection.js';
 import { messageOf } from '../errors.js';
 import type { Clock, ReceiveJob, ReceiveOptions, ReceiveResult, SendJob, SendOptions, SendResult } from '../jobs.js';
 import type { Logger } from '../log.js';
@@ -127,7 +127,7 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
 
   async function databaseCheck(): Promise<{ reachable: boolean; error?: string }> {
     try {
-      await Promise.race([db.raw('select 1'), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref())]);
+      await Promise.race([pingDatabase(db), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref())]);
       return { reachable: true };
     } catch (err) {
       return { reachable: false, error: messageOf(err) };

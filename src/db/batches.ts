@@ -143,6 +143,14 @@ export async function unfinishedBatches(db: Knex): Promise<Batch[]> {
   return rows.map(toBatch);
 }
 
+/** Whether a batch for `businessDate` was sent at or after `since` (the scheduler's "already sent today"). */
+export async function hasSentBatchSince(db: Knex, businessDate: string, since: Date): Promise<boolean> {
+  // sent_at is UTC ISO text on every dialect: text order is time order
+  const row = await db('perso_batches').where({ business_date: businessDate, state: 'sent' })
+    .andWhere('sent_at', '>=', since.toISOString()).first('id');
+  return row !== undefined;
+}
+
 export async function getBatch(db: Knex, batchId: number): Promise<Batch | undefined> {
   const row: BatchRow | undefined = await db('perso_batches').where({ id: batchId }).first();
   return row && toBatch(row);

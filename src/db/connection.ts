@@ -45,6 +45,11 @@ export function openDatabase(config: Pick<Config, 'database'>): Db {
   });
 }
 
+/** One trivial query: does the database answer? */
+export async function pingDatabase(db: Db): Promise<void> {
+  await db.raw('select 1');
+}
+
 export function dialectOf(db: Db): Dialect {
   const name = db.client.config.client as string;
   if (name === 'pg' || name === 'postgres' || name === 'postgresql') return 'pg';

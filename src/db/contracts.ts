@@ -156,8 +156,9 @@ export async function listContracts(db: Knex, filter: { status?: ProductionStatu
 }
 
 export async function countByStatus(db: Knex): Promise<Record<string, number>> {
-  const rows = await db('card_contracts').select('production_status').count({ n: '*' }).groupBy('production_status');
-  return Object.fromEntries(rows.map((r: any) => [r.production_status, Number(r.n)]));
+  const rows: Array<{ production_status: ProductionStatus; n: number | string }> =
+    await db('card_contracts').select('production_status').count({ n: '*' }).groupBy('production_status');
+  return Object.fromEntries(rows.map((r) => [r.production_status, Number(r.n)]));
 }
 
 /**
