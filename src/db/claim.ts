@@ -4,6 +4,7 @@ import { insertReturningId } from './connection.js';
 import { recordEvents, type NewEvent } from './events.js';
 import { claimStore } from './claim-stores.js';
 import { inMutex } from './lease.js';
+import { listUpToLimit } from '../jobs.js';
 import type { PersoPage } from './perso-rows.js';
 import { toBatch, type Batch } from './batches.js';
 
@@ -67,8 +68,6 @@ export interface ClaimOutcome {
   invalidCount: number;
 }
 
-/** Invalid cards listed in a claim's outcome (memory stays bounded even if every card is invalid). */
-export const INVALID_LISTED = 1000;
 
 /** A page read by the claim, its screening under way. */
 interface OpenPage {
@@ -148,7 +147,7 @@ async function claimIn(trx: Knex.Transaction, params: ClaimParams): Promise<Clai
     if (valid.length + verdict.invalid.length !== page.count) {
       throw new Error(`screening judged ${valid.length + verdict.invalid.length} contracts of a page of ${page.count}`);
     }
-    invalid.push(...verdict.invalid.slice(0, Math.max(0, INVALID_LISTED - invalid.length)));
+    listUpToLimit(invalid, verdict.invalid);
     invalidCount += verdict.invalid.length;
     if (valid.length) batch ??= await queue.add(() => insertBatch(trx, params));
     const before = count;
