@@ -4,7 +4,7 @@ import type { ContractForPerso } from '../domain/contract.js';
 import type { PanCipher } from '../security/pan.js';
 import { PERSO_COLUMNS, toPerso, type PersoRow } from './perso-rows.js';
 
-/** States of a batch, in the order the send job moves it (DESIGN.md, "The send job as a state machine"). */
+/** States of a batch, in the order the send job moves it (docs/design.md, "State machines"). */
 export const BATCH_STATES = ['claimed', 'encrypted', 'uploaded', 'sent'] as const;
 export type BatchState = (typeof BATCH_STATES)[number];
 

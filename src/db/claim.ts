@@ -1,4 +1,4 @@
-// The claim: Marked contracts into a new batch, in one transaction (DESIGN.md, state `claimed`).
+// The claim: Marked contracts into a new batch, in one transaction (docs/design.md, state `claimed`).
 import type { Knex } from 'knex';
 import { insertReturningId } from './connection.js';
 import { recordEvents, type NewEvent } from './events.js';

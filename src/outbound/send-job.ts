@@ -35,7 +35,7 @@ export interface SendJobDeps {
 }
 
 /**
- * The send job: claimed → encrypted → uploaded → sent (DESIGN.md). Each run first carries every
+ * The send job: claimed → encrypted → uploaded → sent (docs/design.md). Each run first carries every
  * unfinished batch forward from its state, then claims and sends new batches until no Marked card
  * is left; one runner at a time (lease).
  */
