@@ -8,7 +8,7 @@
 # set-based statements: before the export, one transaction claims the cards (the batch and its items
 # with record numbers; on PostgreSQL the cards' rows locked FOR UPDATE SKIP LOCKED, as the job must);
 # after the rename, one transaction confirms them (batch sent, one event per card, cards InProduction with
-# their batch id). That is the floor of a pipeline that keeps the invariants of ../shared/DESIGN.md: no
+# their batch id). That is the floor of a pipeline that keeps the invariants of docs/design.md: no
 # validation, no lease against a second runner, no crash recovery.
 #
 #   [BOOKKEEPING=1] bench/send-shell.sh sqlite|pg <sqlite file|postgres url> <recipient key file> <sftp port> <ssh key> <user> <remote dir>

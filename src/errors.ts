@@ -1,20 +1,27 @@
 /** Typed errors the code acts on. The CLI maps them to one clear line and an exit code. */
 
-/** A configuration value is missing or wrong: exit code 2, never retried. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
+/**
+ * The base of the errors the code acts on: a message and, optionally, the error it wraps. Each
+ * subclass names itself (`name` survives a trip through another thread: fromWireError).
+ */
+export abstract class AppError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
 }
 
+/** A configuration value is missing or wrong: exit code 2, never retried. */
+export class ConfigError extends AppError {
+  override name = 'ConfigError';
+}
+
 /** Bad command-line usage: exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends AppError {
   override name = 'UsageError';
 }
 
 /** An input (file, record, field) that cannot be accepted; says where. */
-export class InputError extends Error {
+export class InputError extends AppError {
   override name = 'InputError';
   constructor(
     message: string,
@@ -26,19 +33,13 @@ export class InputError extends Error {
 }
 
 /** Retrying will not help (wrong key, refused host key, remote folder read-only…). */
-export class PermanentError extends Error {
+export class PermanentError extends AppError {
   override name = 'PermanentError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** A network or server hiccup worth retrying with backoff. */
-export class TransientError extends Error {
+export class TransientError extends AppError {
   override name = 'TransientError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 function formatLocation(loc: { file?: string; record?: number | string; field?: string }): string {

@@ -45,3 +45,18 @@ export interface SendJob {
 export interface ReceiveJob {
   run(options?: ReceiveOptions): Promise<ReceiveResult>;
 }
+
+/** Invalid cards listed in a claim's outcome and a send's result: memory stays bounded even if every card is invalid. */
+export const INVALID_LISTED = 1000;
+
+/** Appends `more` to `list` while it holds fewer than INVALID_LISTED. */
+export function listUpToLimit<T>(list: T[], more: readonly T[]): void {
+  list.push(...more.slice(0, Math.max(0, INVALID_LISTED - list.length)));
+}
+
+/** Counts `count` Invalid cards into a send's result and lists the first of `cards`, up to INVALID_LISTED in all. */
+export function noteInvalid(result: SendResult, cards: ReadonlyArray<{ contractNumber: string; plasticId: string; reason: string }>, count = cards.length): void {
+  result.invalidTotal = (result.invalidTotal ?? 0) + count;
+  const room = Math.max(0, INVALID_LISTED - result.invalid.length);
+  listUpToLimit(result.invalid, cards.slice(0, room).map(({ contractNumber, plasticId, reason }) => ({ contractNumber, plasticId, reason })));
+}

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { withApp } from '../app.js';
 import { importContracts } from '../contracts/import.js';
 import { listContracts, type ContractListing } from '../db/contracts.js';
-import { isProductionStatus } from '../domain/status.js';
+import { isProductionStatus } from '../domain/contract-status.js';
 import { UsageError } from '../errors.js';
 import { maskPan } from '../security/mask.js';
 import type { PanCipher } from '../security/pan.js';

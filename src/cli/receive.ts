@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { withApp } from '../app.js';
-import { requireKeys } from '../config/load.js';
-import { makeReceiveJob } from '../inbound/receive-job.js';
+import { REQUIRED_KEYS, requireKeys } from '../config/load.js';
 import { requeueQuarantined } from '../inbound/requeue.js';
 import { UsageError } from '../errors.js';
 import type { ReceiveResult } from '../jobs.js';
-import { makeSftpTransport } from '../transport/sftp.js';
+import { abortOnSignals } from '../signals.js';
+import { productionReceiveJob, productionTransport } from '../wiring.js';
 import { printTable } from './output.js';
 
 export const order = 41;
@@ -20,9 +20,10 @@ export function register(program: Command): void {
       if (opts.requeue !== undefined && opts.requeue !== 'all' && !/^\d+$/.test(opts.requeue)) {
         throw new UsageError(`--requeue: ${JSON.stringify(opts.requeue)} is neither a report id nor "all"`);
       }
-      await withApp(cmd.optsWithGlobals(), async ({ config, db, log }) => {
-        requireKeys(config, ['sftp.host', 'sftp.username'], 'receive');
-        const transport = makeSftpTransport(config.sftp, { log });
+      await withApp(cmd.optsWithGlobals(), async (app) => {
+        const { config, db, log } = app;
+        requireKeys(config, REQUIRED_KEYS.sftp, 'receive');
+        const transport = productionTransport(app);
         if (opts.requeue !== undefined) {
           const requeued = await requeueQuarantined({ db, config, log, transport }, opts.requeue === 'all' ? undefined : Number(opts.requeue));
           if (!opts.json) {
@@ -31,21 +32,15 @@ export function register(program: Command): void {
             process.stdout.write('\n');
           }
         }
-        const job = makeReceiveJob({ db, config, log, transport });
-        const controller = new AbortController();
-        const onSignal = () => {
-          if (controller.signal.aborted) process.exit(130);
-          process.stderr.write('bureau-exchange: stopping after the current report (again to exit now)\n');
-          controller.abort();
-        };
-        process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+        const job = productionReceiveJob(app, {}, transport);
+        const stop = abortOnSignals(() => process.stderr.write('bureau-exchange: stopping after the current report (again to exit now)\n'));
         try {
-          const result = await job.run({ signal: controller.signal });
+          const result = await job.run({ signal: stop.signal });
           if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
           else printResult(result);
           if (result.quarantined.length) process.exitCode = 1;
         } finally {
-          process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+          stop.dispose();
         }
       });
     });

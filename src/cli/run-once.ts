@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
 import { openApp, type App } from '../app.js';
 import { isValidDate } from '../calendar/index.js';
-import { requireKeys } from '../config/load.js';
+import { REQUIRED_KEYS, requireKeys } from '../config/load.js';
 import { makeAlerter } from '../daemon/alerts.js';
 import { makeMetrics } from '../daemon/metrics.js';
 import { exitCodeOf, settle, type RunOnceOutcome } from '../daemon/outcome.js';
-import { onShutdownSignals } from '../daemon/shutdown.js';
 import { makeWatchers } from '../daemon/watchers.js';
-import { makeProductionJobs } from '../daemon/wiring.js';
 import { migrateLatest } from '../db/migrate.js';
 import { UsageError } from '../errors.js';
+import { abortOnSignals } from '../signals.js';
+import { makeProductionJobs } from '../wiring.js';
 import { printTable } from './output.js';
 
 export const order = 21;
@@ -57,17 +57,10 @@ async function runOnce(app: App, flags: RunOnceFlags): Promise<RunOnceOutcome> {
   const { config, db, log } = app;
   const send = !flags.receiveOnly;
   const receive = !flags.sendOnly;
-  requireKeys(config, ['sftp.host', 'sftp.username', ...(send ? ['pgp.bureauPublicKeyFile', 'pgp.bureauFingerprint'] : [])], 'run-once');
+  requireKeys(config, [...REQUIRED_KEYS.sftp, ...(send ? REQUIRED_KEYS.encrypt : [])], 'run-once');
   if (config.database.migrateOnStart) await migrateLatest(db);
 
-  const stop = new AbortController();
-  const dispose = onShutdownSignals({
-    graceful: (signal) => {
-      log.warn({ signal }, 'stopping at the next safe point (again to exit now)');
-      stop.abort();
-    },
-    forced: () => process.exit(130),
-  });
+  const stop = abortOnSignals((signal) => log.warn({ signal }, 'stopping at the next safe point (again to exit now)'));
   const alerter = makeAlerter(config.alerts, { log });
   const watchers = makeWatchers({ db, config, alerter, metrics: makeMetrics({ db, log, defaultMetrics: false }), clock: () => new Date(), log });
   const jobs = makeProductionJobs(app, { signal: stop.signal });
@@ -83,7 +76,7 @@ async function runOnce(app: App, flags: RunOnceFlags): Promise<RunOnceOutcome> {
       if (outcome.receive.result) await watchers.reportsReceived(outcome.receive.result);
     }
   } finally {
-    dispose();
+    stop.dispose();
   }
   return outcome;
 

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { withApp } from '../app.js';
-import { requireKeys } from '../config/load.js';
+import { REQUIRED_KEYS, requireKeys } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import type { SendResult } from '../jobs.js';
-import { makeSendJob } from '../outbound/send-job.js';
-import { makeSftpTransport } from '../transport/sftp.js';
+import { abortOnSignals } from '../signals.js';
+import { productionSendJob } from '../wiring.js';
 import { printTable } from './output.js';
 
 export const order = 40;
@@ -26,10 +26,11 @@ export function register(program: Command): void {
       if (opts.businessDate !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(opts.businessDate)) {
         throw new UsageError(`--business-date: ${JSON.stringify(opts.businessDate)} is not YYYY-MM-DD`);
       }
-      await withApp(cmd.optsWithGlobals(), async ({ config, db, log, cipher }) => {
-        requireKeys(config, ['pgp.bureauPublicKeyFile', 'pgp.bureauFingerprint', ...(opts.dryRun ? [] : ['sftp.host', 'sftp.username'])], 'send');
-        const job = makeSendJob({ db, config, cipher, log, transport: makeSftpTransport(config.sftp, { log }) });
-        const stop = stopOnSignals();
+      await withApp(cmd.optsWithGlobals(), async (app) => {
+        requireKeys(app.config, [...REQUIRED_KEYS.encrypt, ...(opts.dryRun ? [] : REQUIRED_KEYS.sftp)], 'send');
+        // the first SIGINT/SIGTERM lets the current batch reach its next state and stops there; a second one exits
+        const stop = abortOnSignals((name) => process.stderr.write(`bureau-exchange: ${name}: stopping after the current batch (again to exit now)\n`));
+        const job = productionSendJob(app);
         try {
           const result = await job.run({ businessDate: opts.businessDate, force: opts.force, dryRun: opts.dryRun, signal: stop.signal });
           printResult(result, Boolean(opts.dryRun));
@@ -39,25 +40,6 @@ export function register(program: Command): void {
         }
       });
     });
-}
-
-/** The first SIGINT/SIGTERM lets the current batch reach its next state and stops there; a second one exits. */
-function stopOnSignals(): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(130);
-    process.stderr.write(`bureau-exchange: ${name}: stopping after the current batch (again to exit now)\n`);
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
 }
 
 function printResult(result: SendResult, dryRun: boolean): void {

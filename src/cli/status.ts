@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { withApp } from '../app.js';
-import { statusSummary, type StatusSummary } from '../db/status.js';
-import { PRODUCTION_STATUSES } from '../domain/status.js';
+import { statusSummary, type StatusSummary } from '../db/status-summary.js';
+import { PRODUCTION_STATUSES } from '../domain/contract-status.js';
 import { printTable } from './output.js';
 
 export const order = 30;

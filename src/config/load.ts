@@ -97,8 +97,21 @@ function setPath(obj: any, key: string, value: unknown): void {
   keys.reduce((o, k) => o[k], obj)[last] = value;
 }
 
+/**
+ * The config keys a kind of work needs that the schema leaves optional (a command that does not do
+ * that work runs without them): listed once here, checked before the work starts.
+ */
+export const REQUIRED_KEYS = {
+  /** encrypting personalization files to the bureau */
+  encrypt: ['pgp.bureauPublicKeyFile', 'pgp.bureauFingerprint'],
+  /** reaching the bureau's SFTP server */
+  sftp: ['sftp.host', 'sftp.username'],
+  /** the daemon runs unattended: the server's host key is pinned in the config, never taken on trust */
+  unattended: ['sftp.hostKeySha256'],
+} as const satisfies Record<string, readonly string[]>;
+
 /** Fails with a ConfigError naming the first missing key a job needs (e.g. sftp.host for send). */
-export function requireKeys(config: Config, keys: string[], purpose: string): void {
+export function requireKeys(config: Config, keys: readonly string[], purpose: string): void {
   for (const key of keys) {
     const value = getPath(config, key);
     if (value === undefined || value === '') throw new ConfigError(`config key ${key} is required for ${purpose}`);

@@ -1,5 +1,5 @@
 import { REQUEST_TYPES, type CardFields, type RequestType } from '../domain/contract.js';
-import { isProductionStatus, type ProductionStatus } from '../domain/status.js';
+import { isProductionStatus, type ProductionStatus } from '../domain/contract-status.js';
 import { maskPan } from '../security/mask.js';
 
 /** A field that cannot be accepted, with its name; the message never carries a clear PAN. */

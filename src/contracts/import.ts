@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parse as parseCsv } from 'csv-parse';
-import type { Knex } from 'knex';
+import type { Db, DbTransaction } from '../db/connection.js';
 import { upsertContract } from '../db/contracts.js';
 import type { Logger } from '../log.js';
 import type { PanCipher } from '../security/pan.js';
@@ -31,7 +31,7 @@ const CHUNK = 500;
  * Imports cards from JSON Lines (.jsonl/.ndjson/.json) or CSV (.csv, header row with field names).
  * Bad lines are reported with their line number and field, and skipped; good lines commit in chunks.
  */
-export async function importContracts(db: Knex, file: string, cipher: PanCipher, log: Logger): Promise<ImportResult> {
+export async function importContracts(db: Db, file: string, cipher: PanCipher, log: Logger): Promise<ImportResult> {
   const result: ImportResult = { inserted: 0, updated: 0, skipped: [] };
   let chunk: SourceRecord[] = [];
   const flush = async () => {
@@ -50,7 +50,7 @@ export async function importContracts(db: Knex, file: string, cipher: PanCipher,
   return result;
 }
 
-async function importOne(trx: Knex.Transaction, record: SourceRecord, cipher: PanCipher, result: ImportResult): Promise<void> {
+async function importOne(trx: DbTransaction, record: SourceRecord, cipher: PanCipher, result: ImportResult): Promise<void> {
   if (record.error || !record.value) {
     result.skipped.push({ line: record.line, message: record.error ?? 'empty record' });
     return;

@@ -1,6 +1,6 @@
 import type * as openpgp from 'openpgp';
 import type { Config } from '../config/schema.js';
-import { requireKeys } from '../config/load.js';
+import { REQUIRED_KEYS, requireKeys } from '../config/load.js';
 import { secretFromEnv } from '../config/secrets.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -24,7 +24,7 @@ export async function pgpConfigFromConfig(
   pgp: Config['pgp'],
   deps: { log: Logger; now?: Date; env?: NodeJS.ProcessEnv },
 ): Promise<PgpEncryptionConfig> {
-  requireKeys({ pgp } as Config, ['pgp.bureauPublicKeyFile', 'pgp.bureauFingerprint'], 'OpenPGP encryption');
+  requireKeys({ pgp } as Config, REQUIRED_KEYS.encrypt, 'OpenPGP encryption');
   const check = { now: deps.now, warnDays: pgp.expiryWarningDays, log: deps.log };
   const bureau = await loadRecipientKey(pgp.bureauPublicKeyFile!, pgp.bureauFingerprint, { ...check, purpose: 'bureau' });
   const recipients = [bureau.key];

@@ -7,7 +7,7 @@ import { finished } from 'node:stream/promises';
 import { ConfigError, InputError } from '../errors.js';
 import { RsaWorkerPool, type BlockJobResult } from './rsa-pool.js';
 
-/** OAEP with SHA-1 spends 2 × 20 + 2 bytes of each block on padding (bureau-interface §2). */
+/** OAEP with SHA-1 spends 2 × 20 + 2 bytes of each block on padding (docs/bureau-interface.md §2). */
 const OAEP_SHA1_OVERHEAD = 42;
 /** Blocks per job sent to a worker: large enough to amortise messaging, small enough to spread work. */
 const BLOCKS_PER_JOB = 64;

@@ -1,6 +1,6 @@
 import { makeCalendar, type BusinessCalendar } from '../calendar/index.js';
 import type { Config } from '../config/schema.js';
-import type { Db } from '../db/connection.js';
+import { pingDatabase, type Db } from '../db/connection.js';
 import { messageOf } from '../errors.js';
 import type { Clock, ReceiveJob, ReceiveOptions, ReceiveResult, SendJob, SendOptions, SendResult } from '../jobs.js';
 import type { Logger } from '../log.js';
@@ -10,9 +10,9 @@ import { evaluateHealth, type Health } from './health.js';
 import { makeJobRunner, type RunRecord } from './job-runner.js';
 import { makeMetrics, type DaemonMetrics, type KeyExpiry } from './metrics.js';
 import { makeSchedulePlan } from './plan.js';
-import { makeLeaseKeeper, runnerOwner } from './runner-lease.js';
+import { makeRunnerLease, runnerOwner } from '../lease/runner-lease.js';
 import { makeScheduler, type BatchProgress, type Scheduler } from './scheduler.js';
-import { StatusBoard, type DaemonStatus } from './status.js';
+import { StatusBoard, type DaemonStatus } from './status-board.js';
 import { startTicker, type Ticker } from './ticker.js';
 import { makeWatchers } from './watchers.js';
 
@@ -101,8 +101,8 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
     if (record.result) inBackground(watchers.reportsReceived(record.result));
   }
 
-  const lease = makeLeaseKeeper({
-    db, owner, clock, log,
+  const lease = makeRunnerLease({
+    db, owner, log,
     ttlMs: config.daemon.leaseTtlSeconds * 1000,
     intervalMs: deps.leaseIntervalMs,
     async onAcquired() {
@@ -127,7 +127,7 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
 
   async function databaseCheck(): Promise<{ reachable: boolean; error?: string }> {
     try {
-      await Promise.race([db.raw('select 1'), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref())]);
+      await Promise.race([pingDatabase(db), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref())]);
       return { reachable: true };
     } catch (err) {
       return { reachable: false, error: messageOf(err) };

@@ -1,4 +1,4 @@
-import type { DaemonStatus } from './status.js';
+import type { DaemonStatus } from './status-board.js';
 
 export interface Health {
   healthy: boolean;

@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from '../db/connection.js';
+import { countByStatus } from '../db/contracts.js';
+import { stockLevels } from '../db/stock.js';
 import { messageOf } from '../errors.js';
 import type { ReceiveResult, SendResult } from '../jobs.js';
 import type { Logger } from '../log.js';
@@ -60,29 +62,26 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
     name: 'bx_plastic_stock_below_minimum', help: '1 when the bureau reported the product below its minimum stock', labelNames: ['product'], registers,
     async collect() {
       this.reset();
-      for (const row of await safely<{ product_code: string; low: unknown }>(() => deps.db('plastic_stock').select('product_code', 'low'))) {
-        this.set({ product: row.product_code }, row.low ? 1 : 0);
-      }
+      for (const row of await safely(() => stockLevels(deps.db), [])) this.set({ product: row.product_code }, row.low ? 1 : 0);
     },
   });
   // counting reads the whole table (no index holds the status: migrations/002), so once a minute at most
-  const statusCounts = everyMinuteAtMost(() => safely<{ production_status: string; n: number | string }>(() =>
-    deps.db('card_contracts').select('production_status').count({ n: '*' }).groupBy('production_status') as any));
+  const statusCounts = everyMinuteAtMost(() => safely(() => countByStatus(deps.db), {}));
   new Gauge({
     name: 'bx_contracts', help: 'card contracts by production status (counted once a minute at most)', labelNames: ['status'], registers,
     async collect() {
       const rows = await statusCounts();
       this.reset();
-      for (const row of rows) this.set({ status: row.production_status }, Number(row.n));
+      for (const [status, n] of Object.entries(rows)) this.set({ status }, n);
     },
   });
 
-  async function safely<T>(query: () => Promise<T[]>): Promise<T[]> {
+  async function safely<T>(query: () => Promise<T>, otherwise: T): Promise<T> {
     try {
       return await query();
     } catch (err) {
       deps.log.warn({ error: messageOf(err) }, 'metrics: database query failed');
-      return [];
+      return otherwise;
     }
   }
 

@@ -1,17 +1,16 @@
 import type { App } from '../app.js';
 import { assertTimezone, makeCalendar } from '../calendar/index.js';
-import { requireKeys } from '../config/load.js';
+import { REQUIRED_KEYS, requireKeys } from '../config/load.js';
 import { migrateLatest } from '../db/migrate.js';
 import { messageOf } from '../errors.js';
 import type { ReceiveJob, SendJob } from '../jobs.js';
 import { makeDaemon } from './daemon.js';
 import { startHttpServer } from './http.js';
 import { pgpKeyExpiries } from './key-check.js';
-import { onShutdownSignals, stopWithin } from './shutdown.js';
-import { makeProductionJobs } from './wiring.js';
+import { onShutdownSignals } from '../signals.js';
+import { stopWithin } from './shutdown.js';
+import { makeProductionJobs } from '../wiring.js';
 
-/** Config keys without which the daemon cannot do its work: refuse to start rather than fail at the cut-off. */
-export const DAEMON_REQUIRED_KEYS = ['sftp.host', 'sftp.username', 'sftp.hostKeySha256', 'pgp.bureauPublicKeyFile', 'pgp.bureauFingerprint'];
 
 export interface ServiceOptions {
   /** the jobs to schedule, given the shutdown signal (default: the real jobs over SFTP) */
@@ -20,7 +19,8 @@ export interface ServiceOptions {
 
 /** Checks the config and migrates (database.migrateOnStart): everything that must hold before serving. */
 export async function prepareDaemon({ config, db, log }: App): Promise<void> {
-  requireKeys(config, DAEMON_REQUIRED_KEYS, 'the daemon');
+  // refuse to start rather than fail at the cut-off
+  requireKeys(config, [...REQUIRED_KEYS.sftp, ...REQUIRED_KEYS.unattended, ...REQUIRED_KEYS.encrypt], 'the daemon');
   makeCalendar(config.calendar);
   assertTimezone(config.schedule.timezone);
   if (config.database.migrateOnStart) {

@@ -1,26 +1,5 @@
 import type { Logger } from '../log.js';
 
-export interface ShutdownHandlers {
-  /** the first SIGTERM/SIGINT: stop gracefully */
-  graceful(signal: NodeJS.Signals): void;
-  /** a second signal while stopping: exit now */
-  forced(signal: NodeJS.Signals): void;
-}
-
-/** Listens for SIGTERM and SIGINT: the first asks for a graceful stop, a second forces it. Returns a disposer. */
-export function onShutdownSignals(handlers: ShutdownHandlers, signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): () => void {
-  let received = false;
-  const listener = (signal: NodeJS.Signals) => {
-    if (received) return handlers.forced(signal);
-    received = true;
-    handlers.graceful(signal);
-  };
-  for (const s of signals) process.on(s, listener);
-  return () => {
-    for (const s of signals) process.off(s, listener);
-  };
-}
-
 /**
  * Resolves with true when `stop` finished within `timeoutMs`, false when it did not (the caller
  * then exits anyway: every step of the jobs can be abandoned safely and resumes at the next start).

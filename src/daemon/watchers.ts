@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/connection.js';
+import { lowStockLevels } from '../db/stock.js';
 import { TransientError, messageOf } from '../errors.js';
 import type { Clock, ReceiveResult } from '../jobs.js';
 import type { Logger } from '../log.js';
@@ -54,9 +55,7 @@ export function makeWatchers(deps: {
   }
 
   async function lowStockAlerts(): Promise<void> {
-    const rows: Array<{ product_code: string; closing: number; min_stock: number; report_id: number | null }> =
-      await deps.db('plastic_stock').where({ low: true }).select('product_code', 'closing', 'min_stock', 'report_id');
-    for (const row of rows) {
+    for (const row of await lowStockLevels(deps.db)) {
       await alerter.send({
         kind: 'low-stock', severity: 'warning',
         message: `plastic stock of ${row.product_code} is ${row.closing}, below the minimum ${row.min_stock}`,

@@ -4,7 +4,7 @@ import type { ContractForPerso } from '../domain/contract.js';
 import type { PanCipher } from '../security/pan.js';
 import { PERSO_COLUMNS, toPerso, type PersoRow } from './perso-rows.js';
 
-/** States of a batch, in the order the send job moves it (DESIGN.md, "The send job as a state machine"). */
+/** States of a batch, in the order the send job moves it (docs/design.md, "State machines"). */
 export const BATCH_STATES = ['claimed', 'encrypted', 'uploaded', 'sent'] as const;
 export type BatchState = (typeof BATCH_STATES)[number];
 
@@ -141,6 +141,14 @@ async function moveState(db: Knex | Knex.Transaction, batchId: number, from: Bat
 export async function unfinishedBatches(db: Knex): Promise<Batch[]> {
   const rows: BatchRow[] = await db('perso_batches').whereNot({ state: 'sent' }).orderBy('id');
   return rows.map(toBatch);
+}
+
+/** Whether a batch for `businessDate` was sent at or after `since` (the scheduler's "already sent today"). */
+export async function hasSentBatchSince(db: Knex, businessDate: string, since: Date): Promise<boolean> {
+  // sent_at is UTC ISO text on every dialect: text order is time order
+  const row = await db('perso_batches').where({ business_date: businessDate, state: 'sent' })
+    .andWhere('sent_at', '>=', since.toISOString()).first('id');
+  return row !== undefined;
 }
 
 export async function getBatch(db: Knex, batchId: number): Promise<Batch | undefined> {

@@ -1,8 +1,10 @@
-// The claim: Marked contracts into a new batch, in one transaction (DESIGN.md, state `claimed`).
+// The claim: Marked contracts into a new batch, in one transaction (docs/design.md, state `claimed`).
 import type { Knex } from 'knex';
 import { insertReturningId } from './connection.js';
 import { recordEvents, type NewEvent } from './events.js';
 import { claimStore } from './claim-stores.js';
+import { inMutex } from './lease.js';
+import { listUpToLimit } from '../jobs.js';
 import type { PersoPage } from './perso-rows.js';
 import { toBatch, type Batch } from './batches.js';
 
@@ -66,8 +68,6 @@ export interface ClaimOutcome {
   invalidCount: number;
 }
 
-/** Invalid cards listed in a claim's outcome (memory stays bounded even if every card is invalid). */
-export const INVALID_LISTED = 1000;
 
 /** A page read by the claim, its screening under way. */
 interface OpenPage {
@@ -94,18 +94,12 @@ const PAGES_AHEAD = 2;
  * and the first failure fails the claim.
  */
 export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOutcome> {
-  return db.transaction(async (trx) => {
-    await trx('leases').insert({ name: CLAIM_MUTEX, owner: 'claim', expires_at: 0, acquired_at: params.now });
-    const outcome = await claimIn(trx, params);
-    await trx('leases').where({ name: CLAIM_MUTEX }).delete();
-    return outcome;
-  });
+  return db.transaction((trx) => inMutex(trx, CLAIM_MUTEX, () => claimIn(trx, params)));
 }
 
 /**
- * A row of `leases` that lives only inside a claim's transaction (inserted first, deleted before the
- * commit): a second claim's insert waits on the first's until it ends, so claims run one at a time
- * even without the job's lease. They must: a claim writes only batch_items, and on PostgreSQL (read
+ * Claims run one at a time (a mutex row of `leases` inside the claim's transaction), even without
+ * the job's lease. They must: a claim writes only batch_items, and on PostgreSQL (read
  * committed) a statement whose snapshot predates another claim's commit would not see that claim's
  * items, yet could lock its rows once they are released, and take the same cards.
  */
@@ -153,7 +147,7 @@ async function claimIn(trx: Knex.Transaction, params: ClaimParams): Promise<Clai
     if (valid.length + verdict.invalid.length !== page.count) {
       throw new Error(`screening judged ${valid.length + verdict.invalid.length} contracts of a page of ${page.count}`);
     }
-    invalid.push(...verdict.invalid.slice(0, Math.max(0, INVALID_LISTED - invalid.length)));
+    listUpToLimit(invalid, verdict.invalid);
     invalidCount += verdict.invalid.length;
     if (valid.length) batch ??= await queue.add(() => insertBatch(trx, params));
     const before = count;

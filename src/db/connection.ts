@@ -1,18 +1,20 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type { Config } from '../config/schema.js';
 import { secretFromEnv } from '../config/secrets.js';
 import { ConfigError } from '../errors.js';
 
+/** The database handle the other layers pass around; only db/ knows it is knex. */
 export type Db = Knex;
+export type DbTransaction = Knex.Transaction;
 export type Dialect = 'sqlite' | 'pg' | 'mysql';
 
-/** Opens the configured database. SQLite: the file (and its folder) is created on first use. */
+/** Opens the configured database. SQLite: the file (and its folder) is created on first use, private. */
 export function openDatabase(config: Pick<Config, 'database'>): Db {
   const { client, filename, url, passwordEnv, pool } = config.database;
   if (client === 'sqlite') {
-    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+    if (filename !== ':memory:') makePrivateSqliteFile(filename);
     return knexFactory({
       client: 'better-sqlite3',
       connection: { filename },
@@ -41,6 +43,34 @@ export function openDatabase(config: Pick<Config, 'database'>): Db {
     connection: password ? { uri: url, password, supportBigNumbers: true, bigNumberStrings: true } as any : { uri: url, supportBigNumbers: true, bigNumberStrings: true } as any,
     pool,
   });
+}
+
+/** One trivial query: does the database answer? */
+export async function pingDatabase(db: Db): Promise<void> {
+  await db.raw('select 1');
+}
+
+/**
+ * The SQLite file holds names and addresses in clear: owner only, whatever the umask. Its folder is
+ * made 0700 when we create it; the file is made 0600 before SQLite opens it, and SQLite gives its
+ * -wal and -shm files the database file's mode. A file (or -wal, -shm) left open to others by an
+ * older version is closed now.
+ */
+function makePrivateSqliteFile(filename: string): void {
+  mkdirSync(dirname(filename), { recursive: true, mode: 0o700 });
+  if (!existsSync(filename)) closeSync(openSync(filename, 'a', 0o600));
+  for (const file of [filename, `${filename}-wal`, `${filename}-shm`]) {
+    if (existsSync(file) && (statSync(file).mode & 0o777) !== 0o600) chmodOwnerOnly(file);
+  }
+}
+
+function chmodOwnerOnly(file: string): void {
+  try {
+    chmodSync(file, 0o600);
+  } catch (err) {
+    // a file of another user that we may write: its owner decides
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+  }
 }
 
 export function dialectOf(db: Db): Dialect {

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { canonicalId, type CardFields, type CardForm, type RequestType } from '../domain/contract.js';
-import type { ProductionStatus } from '../domain/status.js';
+import type { ProductionStatus } from '../domain/contract-status.js';
 import type { PanCipher } from '../security/pan.js';
-import { UNSENT_BATCH_FILE, unsentBatchHolding } from './claim-stores.js';
+import { UNSENT_BATCH_FILE, unsentBatchHolding } from './unsent-batch.js';
 import { insertReturningId, nowIso } from './connection.js';
 import { recordEvents } from './events.js';
 
@@ -156,8 +156,9 @@ export async function listContracts(db: Knex, filter: { status?: ProductionStatu
 }
 
 export async function countByStatus(db: Knex): Promise<Record<string, number>> {
-  const rows = await db('card_contracts').select('production_status').count({ n: '*' }).groupBy('production_status');
-  return Object.fromEntries(rows.map((r: any) => [r.production_status, Number(r.n)]));
+  const rows: Array<{ production_status: ProductionStatus; n: number | string }> =
+    await db('card_contracts').select('production_status').count({ n: '*' }).groupBy('production_status');
+  return Object.fromEntries(rows.map((r) => [r.production_status, Number(r.n)]));
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { ProductionStatus } from '../domain/status.js';
+import type { ProductionStatus } from '../domain/contract-status.js';
 import { nowIso } from './connection.js';
 
 /** contract_events: the audit trail, one row per status change of a contract. */

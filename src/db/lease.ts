@@ -1,36 +1,55 @@
 import type { Knex } from 'knex';
-import { nowIso } from './connection.js';
+import { dialectOf, nowIso } from './connection.js';
 
 /** leases: who may run jobs against this database right now (one runner per name). */
 export interface LeaseRow {
-  /** what is leased, e.g. 'runner' */
+  /** what is leased, e.g. 'daemon' */
   name: string;
   /** who holds it: host, pid and a random tag */
   owner: string;
-  /** epoch milliseconds after which another runner may take it */
+  /** epoch milliseconds, on the database's clock, after which another runner may take it */
   expires_at: number;
+  /** when the holder took it (host clock: shown to operators, never compared) */
   acquired_at: string;
 }
 
 /**
- * Takes the lease if it is free, expired, or already ours; returns whether we hold it now. Works on
- * every dialect (no advisory locks), so SQLite, PostgreSQL and MariaDB behave the same.
+ * The database's own clock in epoch milliseconds, as SQL. Every expiry is written and compared with
+ * it, never with a host's clock: two hosts whose clocks disagree still agree on whether a lease is
+ * live. PostgreSQL: clock_timestamp(), not now(), which stands still for a whole transaction (a claim
+ * renews inside a long one). MariaDB: UTC arithmetic, free of the session's time zone. SQLite's clock
+ * is the host's, which is enough: an SQLite file is used from one host only.
  */
-export async function acquireLease(db: Knex, name: string, owner: string, ttlMs: number, now = Date.now()): Promise<boolean> {
+function databaseNowMs(db: Knex): Knex.Raw {
+  switch (dialectOf(db)) {
+    case 'pg':
+      return db.raw('(extract(epoch from clock_timestamp()) * 1000)::bigint');
+    case 'mysql':
+      return db.raw("(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6)) DIV 1000)");
+    default:
+      return db.raw("CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)");
+  }
+}
+
+const expiryIn = (db: Knex, ttlMs: number) => db.raw(`(${databaseNowMs(db).toQuery()} + ?)`, [Math.round(ttlMs)]);
+
+/**
+ * Takes the lease if it is free, expired, or already ours; returns whether we hold it now. One
+ * conditional update (the row's lock makes two runners seeing an expired lease take turns, and the
+ * second finds it live), else an insert (the primary key lets one of two racing runners in). Works
+ * on every dialect (no advisory locks), so SQLite, PostgreSQL and MariaDB behave the same.
+ */
+export async function acquireLease(db: Knex, name: string, owner: string, ttlMs: number): Promise<boolean> {
+  const at = nowIso();
+  const updated = await db('leases')
+    .where({ name })
+    .andWhere((q) => q.where({ owner }).orWhere('expires_at', '<=', databaseNowMs(db)))
+    // acquired_at first: MariaDB evaluates each assignment with the ones before it applied
+    .update({ acquired_at: db.raw('CASE WHEN owner = ? THEN acquired_at ELSE ? END', [owner, at]), owner, expires_at: expiryIn(db, ttlMs) });
+  if (updated === 1) return true;
   try {
-    return await db.transaction(async (trx) => {
-      const row: LeaseRow | undefined = await trx('leases').where({ name }).first();
-      const fields = { owner, expires_at: now + ttlMs, acquired_at: nowIso(() => new Date(now)) };
-      if (!row) {
-        await trx('leases').insert({ name, ...fields });
-        return true;
-      }
-      if (row.owner !== owner && Number(row.expires_at) > now) return false;
-      // compare-and-set on the row we read, so two runners seeing an expired lease cannot both win
-      const updated = await trx('leases').where({ name, owner: row.owner, expires_at: row.expires_at })
-        .update(row.owner === owner ? { expires_at: fields.expires_at } : fields);
-      return updated === 1;
-    });
+    await db('leases').insert({ name, owner, expires_at: expiryIn(db, ttlMs), acquired_at: at });
+    return true;
   } catch (err) {
     if (isUniqueViolation(err)) return false;
     throw err;
@@ -38,8 +57,9 @@ export async function acquireLease(db: Knex, name: string, owner: string, ttlMs:
 }
 
 /** Extends our lease; false when it was lost (expired and taken by another runner). */
-export async function renewLease(db: Knex, name: string, owner: string, ttlMs: number, now = Date.now()): Promise<boolean> {
-  const updated = await db('leases').where({ name, owner }).andWhere('expires_at', '>', now).update({ expires_at: now + ttlMs });
+export async function renewLease(db: Knex, name: string, owner: string, ttlMs: number): Promise<boolean> {
+  const updated = await db('leases').where({ name, owner }).andWhere('expires_at', '>', databaseNowMs(db))
+    .update({ expires_at: expiryIn(db, ttlMs) });
   return updated === 1;
 }
 
@@ -49,6 +69,18 @@ export async function releaseLease(db: Knex, name: string, owner: string): Promi
 
 export async function leaseHolder(db: Knex, name: string): Promise<LeaseRow | undefined> {
   return db('leases').where({ name }).first();
+}
+
+/**
+ * Runs `fn` holding a row of leases that lives only inside the transaction `trx` (inserted first,
+ * deleted before the commit): a second transaction's insert of the same name waits on the first's
+ * until it ends, so such transactions run one at a time, whoever runs them.
+ */
+export async function inMutex<T>(trx: Knex.Transaction, name: string, fn: () => Promise<T>): Promise<T> {
+  await trx('leases').insert({ name, owner: 'mutex', expires_at: 0, acquired_at: nowIso() });
+  const result = await fn();
+  await trx('leases').where({ name }).delete();
+  return result;
 }
 
 function isUniqueViolation(err: unknown): boolean {

@@ -7,8 +7,8 @@ import type { ContractWithClientRow } from './contracts.js';
  * The columns a personalization record is made of, and nothing more: over a million rows every
  * unused column costs time. The contracts the claim reads travel as a PersoPage: JSON texts of
  * their values (PERSO_COLUMNS order), which the database builds itself. The claim's thread then never makes
- * the 23 JavaScript values of each row (reading and copying them to the file thread cost 3× more
- * than the JSON), and the file thread parses them.
+ * the 23 JavaScript values of each row (reading and copying them to the file thread costs several
+ * times more than one text: bench/RESULTS.md), and the file thread parses them.
  */
 const PERSO_FIELDS = [
   'id', 'contract_number', 'plastic_id', 'pan_enc', 'plastic_seq', 'expiry', 'request_type', 'card_form', 'product_code',
@@ -27,8 +27,8 @@ export type PersoValues = unknown[];
 export interface PersoPage {
   /**
    * JSON arrays of PersoValues, PAGE_PART_ROWS at most each: texts below V8's large-object size
-   * (128 KiB), which stay in the young generation and go with the next scavenge. One text per page
-   * sat in the large-object space until a full collection: 56 MB of them at the peak of a 1M claim.
+   * (128 KiB), which stay in the young generation and go with the next scavenge. A text as large as
+   * a page would sit in the large-object space until a full collection, and they pile up over a claim.
    */
   parts: string[];
   count: number;
@@ -36,7 +36,7 @@ export interface PersoPage {
   lastId: number;
 }
 
-/** Rows per part of a PersoPage: ~35 KB of JSON (×2 when a name is not Latin-1). */
+/** Rows per part of a PersoPage: keeps a part well below V8's large-object size, even when its names are not Latin-1. */
 export const PAGE_PART_ROWS = 100;
 
 /** The page of rows read by knex (SQLite and PostgreSQL make their JSON themselves: persoPartSqliteSql, persoRowJsonSql). */

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { ProductionStatus } from '../domain/status.js';
+import type { ProductionStatus } from '../domain/contract-status.js';
 import type { ContractRow } from './contracts.js';
 import { dialectOf, nowIso } from './connection.js';
 

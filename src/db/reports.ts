@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { ReportHeader } from '../inbound/report-format.js';
+import type { ReportHeader } from '../domain/report.js';
 import { insertReturningId, nowIso } from './connection.js';
 
 /** bureau_reports: one row per distinct report content (sha256), applied or quarantined. */

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { StockItem } from '../inbound/report-format.js';
+import type { StockItem } from '../domain/report.js';
 import { nowIso } from './connection.js';
 
 /** plastic_stock: the latest stock level of a plastic (product code) reported by the bureau. */
@@ -43,7 +43,15 @@ export async function upsertStockLevels(
   return low;
 }
 
+/** Every product's latest level, by product code. */
 export async function stockLevels(db: Knex): Promise<PlasticStockRow[]> {
   const rows: PlasticStockRow[] = await db('plastic_stock').orderBy('product_code');
   return rows.map((r) => ({ ...r, low: Boolean(r.low) }));
+}
+
+/** The products the bureau last reported below their minimum (the low-stock alert). */
+export async function lowStockLevels(db: Knex): Promise<Array<Pick<PlasticStockRow, 'product_code' | 'closing' | 'min_stock' | 'report_id'>>> {
+  const rows: Array<Pick<PlasticStockRow, 'product_code' | 'closing' | 'min_stock' | 'report_id'>> =
+    await db('plastic_stock').where({ low: true }).select('product_code', 'closing', 'min_stock', 'report_id');
+  return rows.map((r) => ({ ...r, closing: Number(r.closing), min_stock: Number(r.min_stock) }));
 }

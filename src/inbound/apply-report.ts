@@ -1,13 +1,12 @@
-import type { Knex } from 'knex';
 import { canonicalId } from '../domain/contract.js';
 import { recordEvents, type NewEvent } from '../db/events.js';
 import {
   contractsByRecordNumber, contractsInBatch, findBatchByFileName, markRejected, markShipped, type ReportedContract, type RejectionUpdate, type ShipmentUpdate, type SourceBatch,
 } from '../db/report-contracts.js';
-import type { Db } from '../db/connection.js';
+import type { Db, DbTransaction } from '../db/connection.js';
 import { beginAppliedReport, finishAppliedReport, recordAnomalies, type NewAnomaly, type ReportCounts, type ReportKind } from '../db/reports.js';
 import { upsertStockLevels } from '../db/stock.js';
-import { canTransition, type ProductionStatus } from '../domain/status.js';
+import { canTransition, type ProductionStatus } from '../domain/contract-status.js';
 import type { Logger } from '../log.js';
 import { readReportRecords, type RecordGroup, type ReportReadOptions } from './parse-report.js';
 import type { RejectionRecord, ReportHeader, ShipmentRecord } from './report-format.js';
@@ -16,7 +15,7 @@ import type { RejectionRecord, ReportHeader, ShipmentRecord } from './report-for
 const LOGGED_ANOMALIES = 20;
 
 export interface ApplyContext {
-  trx: Knex.Transaction;
+  trx: DbTransaction;
   reportId: number;
   header: ReportHeader;
   now: string;
@@ -154,7 +153,7 @@ type Finder = (record: RejectionRecord | ShipmentRecord) => { contract: Reported
  * number (RecordSequence, an index range), then by contract number for records whose sequence
  * does not point at them. One object per contract, so two records of one contract see each other.
  */
-async function contractFinder(trx: Knex.Transaction, batch: SourceBatch, records: Array<RejectionRecord | ShipmentRecord>): Promise<Finder> {
+async function contractFinder(trx: DbTransaction, batch: SourceBatch, records: Array<RejectionRecord | ShipmentRecord>): Promise<Finder> {
   const key = (contractNumber: string, plasticId: string) => `${contractNumber}/${plasticId}`;
   const keyOf = (r: RejectionRecord | ShipmentRecord) => key(canonicalId(r.cardContractId), canonicalId(r.plasticId));
   const bySequence = await contractsByRecordNumber(trx, batch.id, records.map((r) => r.recordSequence));

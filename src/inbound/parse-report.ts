@@ -9,7 +9,7 @@ import { readFields, type Fields } from './report-fields.js';
 
 /**
  * Reads a clear bureau report: skeleton split by xml-skeleton.ts, then header and records parsed in
- * groups with fast-xml-parser (identifiers stay strings) and checked against bureau-interface §2.
+ * groups with fast-xml-parser (identifiers stay strings) and checked against docs/bureau-interface.md §2.
  * Every error is an InputError naming the element path.
  */
 export interface ReportReadOptions {

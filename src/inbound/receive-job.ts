@@ -9,7 +9,7 @@ import { InputError, messageOf } from '../errors.js';
 import { maskPansInText } from '../security/mask.js';
 import type { Clock, ReceiveJob, ReceiveOptions, ReceiveResult } from '../jobs.js';
 import type { Logger } from '../log.js';
-import { holdLease } from '../outbound/lease.js';
+import { holdLease } from '../lease/job-lease.js';
 import { withSession, type RemoteSession, type Transport } from '../transport/remote.js';
 import { applyReportFile } from './apply-report.js';
 import { makeReportDecryptor, type ReportDecryptor } from './decrypt-report.js';

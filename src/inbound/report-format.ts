@@ -1,73 +1,14 @@
 /**
- * The bureau report (bureau-interface §2) as data, and the writer of its XML. The parser
- * (parse-report.ts) reads exactly what this writes: one definition of the format.
+ * The writer of the bureau report's XML (docs/bureau-interface.md §2; the records are typed in
+ * domain/report.ts). The parser (parse-report.ts) reads exactly what this writes: one definition of
+ * the format.
  */
 
+import type { ReportInput } from '../domain/report.js';
+
+export type { BureauReport, RejectionRecord, ReportHeader, ReportInput, ShipmentRecord, StockItem } from '../domain/report.js';
+
 export const REPORT_VERSION = '1';
-
-export interface ReportHeader {
-  issuer: string;
-  bureau: string;
-  /** YYYY-MM-DD */
-  reportDate: string;
-  /** ISO date-time */
-  createdAt: string;
-  /** the personalization file the records refer to; empty for a stock-only report */
-  sourceFile: string;
-  /** records the bureau received from that file; null in a stock-only report */
-  recordsReceived: number | null;
-}
-
-/** Where a record sits in the document, e.g. `BureauReport/Shipments/Shipment[3]`. */
-interface Located {
-  path: string;
-}
-
-export interface RejectionRecord extends Located {
-  recordSequence: number;
-  /** as written by the bureau (leading zeros kept) */
-  cardContractId: string;
-  plasticId: string;
-  code: string;
-  reason: string;
-}
-
-export interface ShipmentRecord extends Located {
-  recordSequence: number;
-  cardContractId: string;
-  plasticId: string;
-  /** YYYY-MM-DD or null */
-  expectedShipDate: string | null;
-  /** YYYY-MM-DD or null: set means shipped */
-  shipDate: string | null;
-  courier: string;
-  trackingNumber: string;
-}
-
-export interface StockItem extends Located {
-  productCode: string;
-  opening: number;
-  received: number;
-  used: number;
-  spoiled: number;
-  closing: number;
-  minStock: number;
-}
-
-export interface BureauReport {
-  header: ReportHeader;
-  rejections: RejectionRecord[];
-  shipments: ShipmentRecord[];
-  stock: StockItem[];
-}
-
-/** Records without their location, as a writer takes them. */
-export type ReportInput = {
-  header: ReportHeader;
-  rejections?: Iterable<Omit<RejectionRecord, 'path'>>;
-  shipments?: Iterable<Omit<ShipmentRecord, 'path'>>;
-  stock?: Iterable<Omit<StockItem, 'path'>>;
-};
 
 /** The record elements of each list, in the order of the interface. */
 export const LISTS = {

@@ -3,7 +3,7 @@ import { LISTS, type ListName } from './report-format.js';
 
 /**
  * Splits a report document into its header and record elements without building the whole tree
- * (LIBRARIES.md: a whole-document parse needs ~13× the input in memory). It checks the skeleton —
+ * (a whole-document parse needs many times the input in memory). It checks the skeleton —
  * root, lists, record element names, nesting, closing tags — and refuses any DTD, so no entity can
  * ever be declared (billion laughs, external entities). The elements it yields are parsed by the
  * caller, one small piece at a time.

@@ -1,11 +1,11 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { unfinishedBatches } from '../db/batches.js';
-import { INVALID_LISTED, nextSequence } from '../db/claim.js';
+import { nextSequence } from '../db/claim.js';
 import { markedPages } from '../db/claim-stores.js';
 import type { Db } from '../db/connection.js';
 import type { PreparedCard } from '../perso/index.js';
-import type { Clock, SendResult } from '../jobs.js';
+import { noteInvalid, type Clock, type SendResult } from '../jobs.js';
 import type { PanCipher } from '../security/pan.js';
 import type { PersoFileMaker } from './perso-file.js';
 import { screenPage } from './screen.js';
@@ -43,10 +43,7 @@ export async function dryRunSend(req: DryRunRequest): Promise<SendResult> {
 async function* validOnly(req: DryRunRequest, result: SendResult): AsyncGenerator<PreparedCard> {
   for await (const page of markedPages(req.db)) {
     const { verdict, prepared } = screenPage(page, req.cipher, (contract) => req.maker.validate(contract, req.businessDate));
-    result.invalidTotal = (result.invalidTotal ?? 0) + verdict.invalid.length;
-    for (const card of verdict.invalid.slice(0, Math.max(0, INVALID_LISTED - result.invalid.length))) {
-      result.invalid.push({ contractNumber: card.contractNumber, plasticId: card.plasticId, reason: card.reason });
-    }
+    noteInvalid(result, verdict.invalid);
     yield* prepared;
   }
 }

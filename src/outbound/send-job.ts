@@ -3,10 +3,10 @@ import type { Config } from '../config/schema.js';
 import {
   batchContracts, confirmBatch, getBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches, type Batch, type EncryptedFile,
 } from '../db/batches.js';
-import { claimBatch, INVALID_LISTED, type ClaimedBatch, type ClaimOutcome } from '../db/claim.js';
+import { claimBatch, type ClaimedBatch, type ClaimOutcome } from '../db/claim.js';
 import { nowIso, type Db } from '../db/connection.js';
 import { PermanentError, messageOf } from '../errors.js';
-import type { Clock, SendJob, SendOptions, SendResult } from '../jobs.js';
+import { noteInvalid, type Clock, type SendJob, type SendOptions, type SendResult } from '../jobs.js';
 import { scrub, type Logger } from '../log.js';
 import type { PanCipher } from '../security/pan.js';
 import { withSession, type Transport } from '../transport/remote.js';
@@ -15,7 +15,7 @@ import { alreadyDelivered, outboxIntact } from './deliver.js';
 import { dryRunSend } from './dry-run.js';
 import { FileThread } from './file-thread.js';
 import { archiveFile, purgeArchive, removeStaleTemporaries, sendFolders } from './files.js';
-import { holdLease, type HeldLease } from './lease.js';
+import { holdLease, type HeldLease } from '../lease/job-lease.js';
 import { makePersoFileMaker } from './perso-file-maker.js';
 import type { PersoFileMaker } from './perso-file.js';
 
@@ -35,7 +35,7 @@ export interface SendJobDeps {
 }
 
 /**
- * The send job: claimed → encrypted → uploaded → sent (DESIGN.md). Each run first carries every
+ * The send job: claimed → encrypted → uploaded → sent (docs/design.md). Each run first carries every
  * unfinished batch forward from its state, then claims and sends new batches until no Marked card
  * is left; one runner at a time (lease).
  */
@@ -85,7 +85,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
       if (options.signal?.aborted) return result;
       lease.assertHeld();
       const { claim, built } = await claimAndBuild(maker, lease, businessDate);
-      noteInvalid(result, claim);
+      noteInvalid(result, claim.invalid, claim.invalidCount);
       if (!claim.batch) return result;
       log.info({ batch: claim.batch.id, file: claim.batch.fileName, records: claim.batch.recordCount }, 'batch claimed');
       try {
@@ -224,9 +224,3 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
   }
 }
 
-function noteInvalid(result: SendResult, claim: ClaimOutcome): void {
-  result.invalidTotal = (result.invalidTotal ?? 0) + claim.invalidCount;
-  for (const card of claim.invalid.slice(0, Math.max(0, INVALID_LISTED - result.invalid.length))) {
-    result.invalid.push({ contractNumber: card.contractNumber, plasticId: card.plasticId, reason: card.reason });
-  }
-}

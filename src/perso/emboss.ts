@@ -36,7 +36,7 @@ export function toAscii(text: string): string {
 
 // The fast path: most values are already plain ASCII words. One pass over the characters decides
 // whether a value is clean as it is (allowed characters, single inner spaces), needs only uppercasing,
-// or must go through the full rules (measured faster than testing with a regular expression).
+// or must go through the full rules (faster than testing with a regular expression).
 const ALLOWED = 1;
 const LOWER = 2;
 const SPACE = 3;
@@ -100,8 +100,8 @@ function embossUncached(text: string, charset: 'name' | 'address'): string {
 
 /**
  * The same ASCII text in V8's one-byte representation: strings derived from accented input stay
- * two-byte, and reading those character by character when writing the record was measured to cost
- * more than this copy (done once per distinct text, thanks to the memo).
+ * two-byte, and reading those character by character when writing the record costs more than this
+ * copy (done once per distinct text, thanks to the memo).
  */
 function oneByte(ascii: string): string {
   return Buffer.from(ascii, 'latin1').toString('latin1');

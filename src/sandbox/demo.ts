@@ -8,7 +8,7 @@ import { dataKeyFromEnv } from '../config/secrets.js';
 import { importContracts, type ImportResult } from '../contracts/import.js';
 import { listContracts } from '../db/contracts.js';
 import { openDatabase } from '../db/connection.js';
-import { statusSummary, type StatusSummary } from '../db/status.js';
+import { statusSummary, type StatusSummary } from '../db/status-summary.js';
 import { migrateLatest } from '../db/migrate.js';
 import { UsageError } from '../errors.js';
 import { makeReceiveJob } from '../inbound/receive-job.js';

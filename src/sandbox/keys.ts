@@ -72,7 +72,7 @@ export async function generateSandboxKeys(dir: string): Promise<SandboxKeys> {
 
 /**
  * A v4 Curve25519 pair without an AEAD preference, so that what is encrypted to it stays SEIPDv1 —
- * what gpg 2.2 reads (LIBRARIES.md).
+ * what gpg 2.2 reads (it knows no SEIPDv2).
  */
 async function generatePgpPair(name: string, email: string) {
   const { privateKey, publicKey } = await openpgp.generateKey({

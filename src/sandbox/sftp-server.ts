@@ -53,7 +53,7 @@ export async function startSftpServer(options: SftpServerOptions): Promise<Runni
   const connections = new Set<Connection>();
   const server = new ssh2.Server({ hostKeys: [options.hostKey], ident: 'bureau-exchange-sandbox' }, (client) => {
     connections.add(client);
-    // Nagle on the server's small STATUS replies stalls every pipelined write (LIBRARIES.md: ~100× slower).
+    // Nagle on the server's small STATUS replies stalls every pipelined write (bench/RESULTS.md).
     (client as Connection & { setNoDelay(on: boolean): unknown }).setNoDelay(true);
     client.on('close', () => connections.delete(client));
     client.on('error', (err) => log.debug({ err: err.message }, 'sftp client connection error'));

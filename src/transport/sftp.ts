@@ -14,7 +14,7 @@ export type SftpConfig = Config['sftp'];
 
 /**
  * The bureau's SFTP server behind the Transport interface. Every connection pins the host key,
- * uses TCP noDelay (SFTP is ~100× slower without it), keepalive and a handshake timeout, and is
+ * uses TCP noDelay (Nagle's algorithm would hold back the small requests SFTP waits on), keepalive and a handshake timeout, and is
  * retried with backoff while the failure is a network one.
  */
 export function makeSftpTransport(

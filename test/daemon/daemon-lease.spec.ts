@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Alert, Alerter } from '../../src/daemon/alerts.js';
 import { makeDaemon } from '../../src/daemon/daemon.js';
-import { RUNNER_LEASE } from '../../src/daemon/runner-lease.js';
+import { RUNNER_LEASE } from '../../src/lease/runner-lease.js';
 import { silentLogger } from '../../src/log.js';
 import { testConfig } from '../helpers/config.js';
 import { describeEachDatabase } from '../helpers/db.js';

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { migrateDownAll, migrateLatest, pendingMigrations } from '../../src/db/migrate.js';
-import { NOT_IN_UNSENT_BATCH } from '../../src/db/claim-stores.js';
+import { NOT_IN_UNSENT_BATCH } from '../../src/db/unsent-batch.js';
 import { insertReturningId } from '../../src/db/connection.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { clearSendTables, insertCards } from '../outbound/fixtures.js';

@@ -1,6 +1,6 @@
 import type { Db } from '../../src/db/connection.js';
 import { insertReturningId } from '../../src/db/connection.js';
-import type { ProductionStatus } from '../../src/domain/status.js';
+import type { ProductionStatus } from '../../src/domain/contract-status.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { makeCard } from '../helpers/cards.js';
 import { newPanKey } from '../helpers/db.js';

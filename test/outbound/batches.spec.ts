@@ -3,7 +3,7 @@ import {
   batchContracts, confirmBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches,
 } from '../../src/db/batches.js';
 import { claimBatch, nextSequence, type ClaimParams } from '../../src/db/claim.js';
-import { NOT_IN_UNSENT_BATCH } from '../../src/db/claim-stores.js';
+import { NOT_IN_UNSENT_BATCH } from '../../src/db/unsent-batch.js';
 import { listContracts, upsertContract } from '../../src/db/contracts.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { makeCard } from '../helpers/cards.js';

@@ -9,7 +9,7 @@ import { DEFAULT_LAYOUTS_DIR, layoutFromObject, loadLayout } from '../../src/per
 const V1_FILE = join(DEFAULT_LAYOUTS_DIR, 'perso-v1.yaml');
 const v1Document = () => parseYaml(readFileSync(V1_FILE, 'utf8'));
 
-/** The tables of bureau-interface.md section 1: [position, length, type] in order. */
+/** The tables of docs/bureau-interface.md section 1: [position, length, type] in order. */
 const INTERFACE = {
   header: [[1, 1, 'constant'], [2, 8, 'constant'], [10, 8, 'AN'], [18, 8, 'AN'], [26, 8, 'date'], [34, 6, 'N'], [40, 6, 'N'], [46, 3, 'constant'], [49, 1, 'AN'], [50, 401, 'filler']],
   detail: [[1, 1, 'constant'], [2, 7, 'N'], [9, 15, 'N'], [24, 12, 'N'], [36, 19, 'AN'], [55, 3, 'N'], [58, 4, 'N'], [62, 10, 'AN'], [72, 26, 'AN'], [98, 26, 'AN'], [124, 26, 'AN'], [150, 4, 'AN'], [154, 30, 'AN'], [184, 30, 'AN'], [214, 40, 'AN'], [254, 40, 'AN'], [294, 40, 'AN'], [334, 10, 'AN'], [344, 30, 'AN'], [374, 3, 'AN'], [377, 10, 'AN'], [387, 20, 'AN'], [407, 1, 'N'], [408, 1, 'AN'], [409, 42, 'filler']],

@@ -1,5 +1,8 @@
 import type { Knex } from 'knex';
+import type { BatchRow } from './batches.js';
 import { countByStatus } from './contracts.js';
+import type { BureauReportRow } from './reports.js';
+import { stockLevels } from './stock.js';
 
 /** What `status` shows: a read-only summary across the tables. */
 export interface StatusSummary {
@@ -11,21 +14,21 @@ export interface StatusSummary {
 }
 
 export async function statusSummary(db: Knex, recent = 10): Promise<StatusSummary> {
-  const [contracts, batches, reports, quarantined, stock] = await Promise.all([
+  const [contracts, batches, reports, quarantined, stock]: [Record<string, number>, BatchRow[], BureauReportRow[], BureauReportRow[], Awaited<ReturnType<typeof stockLevels>>] = await Promise.all([
     countByStatus(db),
     db('perso_batches').orderBy('id', 'desc').limit(recent),
     db('bureau_reports').orderBy('id', 'desc').limit(recent),
     db('bureau_reports').where({ state: 'quarantined' }).orderBy('id', 'desc').limit(100),
-    db('plastic_stock').orderBy('product_code'),
+    stockLevels(db),
   ]);
   return {
     contracts,
-    batches: batches.map((b: any) => ({ fileName: b.file_name, state: b.state, records: Number(b.record_count), createdAt: b.created_at, sentAt: b.sent_at, lastError: b.last_error })),
-    reports: reports.map((r: any) => ({
+    batches: batches.map((b) => ({ fileName: b.file_name, state: b.state, records: Number(b.record_count), createdAt: b.created_at, sentAt: b.sent_at, lastError: b.last_error })),
+    reports: reports.map((r) => ({
       remoteName: r.remote_name, state: r.state, sourceFile: r.source_file, rejections: Number(r.rejections), shipments: Number(r.shipments),
       anomalies: Number(r.anomalies), error: r.error, createdAt: r.created_at,
     })),
-    quarantined: quarantined.map((r: any) => ({ remoteName: r.remote_name, error: r.error, createdAt: r.created_at })),
-    stock: stock.map((s: any) => ({ productCode: s.product_code, closing: Number(s.closing), minStock: Number(s.min_stock), low: Boolean(s.low), reportDate: s.report_date })),
+    quarantined: quarantined.map((r) => ({ remoteName: r.remote_name, error: r.error, createdAt: r.created_at })),
+    stock: stock.map((s) => ({ productCode: s.product_code, closing: Number(s.closing), minStock: Number(s.min_stock), low: s.low, reportDate: s.report_date })),
   };
 }

@@ -1,4 +1,4 @@
-/** Production status of a card contract and the transitions allowed between them (DESIGN.md). */
+/** Production status of a card contract and the transitions allowed between them (docs/design.md). */
 export const PRODUCTION_STATUSES = ['Marked', 'InProduction', 'Rejected', 'Shipped', 'Invalid'] as const;
 export type ProductionStatus = (typeof PRODUCTION_STATUSES)[number];
 

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { leaseHolder } from '../../src/db/lease.js';
 import { silentLogger } from '../../src/log.js';
-import { holdLease, SEND_LEASE } from '../../src/outbound/lease.js';
+import { holdLease, SEND_LEASE } from '../../src/lease/job-lease.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import { throws, waitFor } from '../helpers/wait.js';
 

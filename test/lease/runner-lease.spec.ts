@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import type { Knex } from 'knex';
-import { RUNNER_LEASE, makeLeaseKeeper, type LeaseKeeper } from '../../src/daemon/runner-lease.js';
+import type { Db } from '../../src/db/connection.js';
+import { RUNNER_LEASE, makeRunnerLease, type RunnerLease } from '../../src/lease/runner-lease.js';
 import { leaseHolder } from '../../src/db/lease.js';
 import { silentLogger } from '../../src/log.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
 
 describeEachDatabase('runner lease keeper', (ctx) => {
-  const keepers: LeaseKeeper[] = [];
+  const keepers: RunnerLease[] = [];
   afterEach(async () => {
     await Promise.all(keepers.splice(0).map((k) => k.stop()));
     await ctx().db('leases').delete();
@@ -15,8 +15,8 @@ describeEachDatabase('runner lease keeper', (ctx) => {
 
   function keeper(owner: string, ttlMs = 600) {
     const events: string[] = [];
-    const k = makeLeaseKeeper({
-      db: ctx().db, owner, ttlMs, intervalMs: 50, clock: () => new Date(), log: silentLogger,
+    const k = makeRunnerLease({
+      db: ctx().db, owner, ttlMs, intervalMs: 50, log: silentLogger,
       onAcquired: async () => { events.push('acquired'); },
       onLost: async (reason) => { events.push(`lost: ${reason}`); },
     });
@@ -66,8 +66,8 @@ describeEachDatabase('runner lease keeper', (ctx) => {
 
   it('gives the lease back when it cannot start (onAcquired fails), and tries again', async () => {
     let attempts = 0;
-    const k = makeLeaseKeeper({
-      db: ctx().db, owner: 'flaky', ttlMs: 60_000, intervalMs: 50, clock: () => new Date(), log: silentLogger,
+    const k = makeRunnerLease({
+      db: ctx().db, owner: 'flaky', ttlMs: 60_000, intervalMs: 50, log: silentLogger,
       onAcquired: async () => { if (++attempts === 1) throw new Error('database hiccup'); },
       onLost: async () => undefined,
     });
@@ -79,7 +79,7 @@ describeEachDatabase('runner lease keeper', (ctx) => {
 });
 
 /** Waits until `owner` has renewed its lease `times` times (its expiry moved forward); returns the count. */
-async function countRenewals(db: Knex, owner: string, times: number): Promise<number> {
+async function countRenewals(db: Db, owner: string, times: number): Promise<number> {
   let seen = 0;
   let last = Number((await leaseHolder(db, RUNNER_LEASE))?.expires_at ?? 0);
   await waitFor(`${times} renewals by ${owner}`, async () => {

@@ -1,0 +1,199 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Db, DbTransaction } from '../db/connection.js';
+import { acquireLease, leaseHolder, releaseLease, renewLease, type LeaseRow } from '../db/lease.js';
+import { messageOf, TransientError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+/** host:pid:random, so a restarted process on the same host is a new owner. */
+export function leaseOwner(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
+export interface LeaseKeeperOptions {
+  db: Db;
+  /** what is leased */
+  name: string;
+  owner?: string;
+  ttlMs: number;
+  /** how often to renew (held) or try to take the lease (standby); default a third of the TTL */
+  intervalMs?: number;
+  log: Logger;
+  /** we lost the lease we held: called once per loss */
+  onLost?(reason: string): Promise<void> | void;
+  /** let the process exit while only this keeper's timer is pending (a job's lease) */
+  unref?: boolean;
+}
+
+/**
+ * One lease kept by this process: taken in the database, renewed in the background, checked before
+ * each state change, given back at the end. Expiry times are the database's (db/lease.ts); the
+ * keeper measures its own time only as elapsed time on the monotonic clock (how long since the last
+ * renewal that the database confirmed), which a wrong or stepped wall clock does not disturb.
+ */
+export interface LeaseKeeper {
+  readonly name: string;
+  readonly owner: string;
+  /** one attempt to take the lease: true when we hold it now */
+  take(): Promise<boolean>;
+  /** who holds the lease according to the database */
+  holder(): Promise<LeaseRow | undefined>;
+  /**
+   * Starts the background loop: renews the lease while held; with `standby`, also tries to take it
+   * while it is not (a standby runner).
+   */
+  start(standby?: Standby): void;
+  /** we hold the lease and its last confirmed renewal has not run out */
+  held(): boolean;
+  /** throws once the lease was lost (another runner may have taken over): stop before the next state change */
+  assertHeld(): void;
+  /**
+   * Renews through the caller's transaction when due: a long transaction (a big claim) holds SQLite's
+   * only connection, so the background renewal cannot run meanwhile. Throws when the lease is lost.
+   */
+  renewWithin(trx: DbTransaction): Promise<void>;
+  /** Runs `fn` (a transaction renewing through renewWithin) with the background renewal paused. */
+  duringTransaction<T>(fn: () => Promise<T>): Promise<T>;
+  /** stops the loop, then gives the lease back if we still hold it (it expires by itself otherwise) */
+  stop(): Promise<void>;
+}
+
+/** What a standby runner is told by the keeper's loop. */
+export interface Standby {
+  /** we took the lease; a throw gives it back (tried again at the next interval) */
+  taken(): Promise<void>;
+  /** another runner holds it */
+  refused(holder: LeaseRow | undefined): void;
+}
+
+const monotonicMs = () => performance.now();
+
+export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
+  const { db, name, ttlMs, log } = options;
+  const owner = options.owner ?? leaseOwner();
+  const intervalMs = options.intervalMs ?? Math.max(1000, Math.floor(ttlMs / 3));
+  let isHeld = false;
+  /** monotonic time at which the last confirmed take or renewal was sent */
+  let confirmedAt = -Infinity;
+  let transactions = 0;
+  const stopping = new AbortController();
+  let loop: Promise<void> | undefined;
+
+  const runsOutAt = () => confirmedAt + ttlMs;
+
+  async function take(): Promise<boolean> {
+    const at = monotonicMs();
+    if (!(await acquireLease(db, name, owner, ttlMs))) return false;
+    isHeld = true;
+    confirmedAt = at;
+    return true;
+  }
+
+  async function lose(reason: string): Promise<void> {
+    if (!isHeld) return;
+    isHeld = false;
+    log.error({ lease: name, reason }, `lease lost: ${options.onLost ? 'scheduling stops' : 'stopping at the next checkpoint'}`);
+    await options.onLost?.(reason);
+  }
+
+  async function renew(via: Db | DbTransaction): Promise<void> {
+    const at = monotonicMs();
+    if (await renewLease(via, name, owner, ttlMs)) confirmedAt = Math.max(confirmedAt, at);
+    else await lose('the lease expired and was taken by another runner');
+  }
+
+  async function renewInBackground(): Promise<void> {
+    try {
+      await renew(db);
+    } catch (err) {
+      // the database is unreachable: we may go on only while our last renewal has not run out
+      if (monotonicMs() + intervalMs < runsOutAt()) log.warn({ lease: name, error: messageOf(err) }, 'could not renew the lease: trying again');
+      else await lose(`the lease could not be renewed before it expired: ${messageOf(err)}`);
+    }
+  }
+
+  async function tick(standby?: Standby): Promise<void> {
+    // during a transaction that renews the lease itself, a renewal from outside would wait for its
+    // row lock (PostgreSQL) or connection (SQLite)
+    if (transactions > 0) return;
+    if (isHeld) {
+      if (monotonicMs() - confirmedAt >= intervalMs / 2) await renewInBackground();
+    } else if (standby && !(await take())) {
+      standby.refused(await leaseHolder(db, name));
+    } else if (standby) {
+      try {
+        await standby.taken();
+      } catch (err) {
+        // not ready to run (e.g. the database failed mid-start): give the lease back and try again later
+        isHeld = false;
+        await releaseLease(db, name, owner).catch(() => undefined);
+        throw err;
+      }
+    }
+  }
+
+  async function run(standby?: Standby): Promise<void> {
+    while (!stopping.signal.aborted) {
+      try {
+        await tick(standby);
+      } catch (err) {
+        log.warn({ lease: name, error: messageOf(err) }, 'lease check failed: trying again');
+      }
+      await sleep(intervalMs, stopping.signal, options.unref ?? false);
+    }
+  }
+
+  const held = () => isHeld && monotonicMs() < runsOutAt();
+  const assertHeld = () => {
+    // a renewal that kept failing (database unreachable) counts as lost once the lease ran out
+    if (!held()) throw new TransientError(`the ${name} lease was lost; another runner may continue`);
+  };
+
+  return {
+    name,
+    owner,
+    take,
+    holder: () => leaseHolder(db, name),
+    start(standby) {
+      loop ??= run(standby);
+    },
+    held,
+    assertHeld,
+    async renewWithin(trx) {
+      assertHeld();
+      if (monotonicMs() - confirmedAt < ttlMs / 3) return;
+      await renew(trx);
+      assertHeld();
+    },
+    async duringTransaction(fn) {
+      transactions++;
+      try {
+        return await fn();
+      } finally {
+        transactions--;
+      }
+    },
+    async stop() {
+      stopping.abort();
+      await loop;
+      if (!isHeld) return;
+      isHeld = false;
+      await releaseLease(db, name, owner).catch((err) => log.warn({ lease: name, error: messageOf(err) }, 'could not release the lease: it expires by itself'));
+    },
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal, unref: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    if (unref) timer.unref();
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
