@@ -67,4 +67,4 @@ describeEachDatabase('daemon and the runner lease', (ctx) => {
       await ctx().db('leases').delete();
     }
   });
-}, ['sqlite', 'pg']);
+});

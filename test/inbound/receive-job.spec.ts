@@ -14,7 +14,7 @@ import { silentLogger } from '../../src/log.js';
 import type { Transport } from '../../src/transport/remote.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { testConfig } from '../helpers/config.js';
-import { DIALECTS, describeEachDatabase } from '../helpers/db.js';
+import { describeEachDatabase } from '../helpers/db.js';
 import { createGpgHome, type GpgHome } from '../helpers/gpg.js';
 import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
 import { BureauFolder, header, nodeRsaEncrypt, opensslEncrypt, rejection, reportName, rsaKeyPair, shipment, xmlOf } from './fixtures.js';
@@ -254,7 +254,7 @@ describeEachDatabase('inbound/receive-job through sshd', (ctx) => {
       assert.equal((await contractOf(db, cards[29]!)).production_status, 'Shipped');
     });
   }
-}, DIALECTS.filter((d) => d !== 'mysql'));
+});
 
 function runChild(config: Config, killAt: string): Promise<NodeJS.Signals | null> {
   return new Promise((resolve, reject) => {

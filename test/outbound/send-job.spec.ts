@@ -262,4 +262,4 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
     assert.ok(states.every((s: any) => s.state !== 'sent' && Number(s.attempts) >= 1 && s.last_error), JSON.stringify(states));
     assert.equal((await contractsByStatus(db)).InProduction, undefined);
   }
-}, ['sqlite', 'pg']);
+});

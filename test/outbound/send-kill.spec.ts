@@ -68,4 +68,4 @@ describeEachDatabase('send job killed with SIGKILL, then restarted', (ctx) => {
       removeDir(config.workDir);
     });
   }
-}, ['sqlite', 'pg']);
+});
