@@ -4,6 +4,8 @@ const ci = Boolean(process.env.CI) && process.env.CI !== 'false' && process.env.
 
 module.exports = {
   'node-option': ['import=tsx'],
+  // prints the number of tests per database at the end of the run
+  require: ['test/helpers/count-by-database.ts'],
   extension: ['ts'],
   timeout: 60000,
   exit: true,

@@ -98,9 +98,12 @@ export async function markUploaded(db: Knex, batchId: number, now: string): Prom
 /**
  * uploaded → sent, in one transaction with its cards Marked → InProduction, their batch_id set (the
  * claim wrote only batch_items: each card's row is written once) and one event per card; `archivePath`
- * is where the encrypted file is kept now.
+ * is where the encrypted file is kept now. `beforeCommit` runs after every write, before the commit
+ * (the crash tests stop the process there).
  */
-export async function confirmBatch(db: Knex, batchId: number, archivePath: string | null, now: string): Promise<number> {
+export async function confirmBatch(
+  db: Knex, batchId: number, archivePath: string | null, now: string, beforeCommit?: () => Promise<void> | void,
+): Promise<number> {
   return db.transaction(async (trx) => {
     await moveState(trx, batchId, ['uploaded'], 'sent', { sent_at: now, updated_at: now, last_error: null, ...(archivePath ? { outbox_path: archivePath } : {}) });
     // one statement each, whatever the batch size: no per-card round trips, nothing held in memory;
@@ -115,6 +118,7 @@ export async function confirmBatch(db: Knex, batchId: number, archivePath: strin
     const moved = await trx('card_contracts').where({ production_status: 'Marked' })
       .whereIn('id', trx('batch_items').select('contract_id').where({ batch_id: batchId }))
       .update({ production_status: 'InProduction', batch_id: batchId, updated_at: now });
+    await beforeCommit?.();
     return Number(moved);
   });
 }

@@ -37,6 +37,8 @@ export interface ReceiveJobDeps {
 
 export interface ReceiveHooks {
   afterDownload?(remoteName: string): Promise<void> | void;
+  /** the clear XML is in the inbox, nothing applied yet */
+  afterDecrypt?(remoteName: string): Promise<void> | void;
   afterApplyGroup?(remoteName: string): Promise<void> | void;
   beforeRemoteMove?(remoteName: string): Promise<void> | void;
 }
@@ -119,6 +121,7 @@ async function decryptParseApply(ctx: RunContext, report: ReadyReport, download:
   let stage = 'decryption failed';
   try {
     await ctx.decryptor.decrypt(report.kind, download.path, clearFile);
+    await ctx.deps.hooks?.afterDecrypt?.(report.name);
     stage = 'invalid report';
     const header = await readReportHeader(clearFile, read);
     const localPath = join(ctx.folders.archive, `${download.sha256}.${report.kind}`);

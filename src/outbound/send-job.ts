@@ -19,8 +19,11 @@ import { holdLease, type HeldLease } from '../lease/job-lease.js';
 import { makePersoFileMaker } from './perso-file-maker.js';
 import type { PersoFileMaker } from './perso-file.js';
 
-/** Where tests make a run fail (throw) or die (kill -9): after each state change and in the middle of encryption. */
-export type SendFaultPoint = 'claimed' | 'encrypting' | 'encrypted' | 'transferred' | 'uploaded';
+/**
+ * Where tests make a run fail (throw) or die (kill -9): after each state change, in the middle of
+ * encryption, and inside the confirm's transaction (every write done, nothing committed).
+ */
+export type SendFaultPoint = 'claimed' | 'encrypting' | 'encrypted' | 'transferred' | 'uploaded' | 'confirming';
 
 export interface SendJobDeps {
   db: Db;
@@ -210,7 +213,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
   async function confirm(lease: HeldLease, batch: Batch): Promise<Batch> {
     const archived = batch.outboxPath ? await archiveFile(batch.outboxPath, folders, log) : null;
     lease.assertHeld();
-    const cards = await confirmBatch(db, batch.id, archived, now());
+    const cards = await confirmBatch(db, batch.id, archived, now(), () => fault('confirming', batch));
     log.info({ batch: batch.id, file: batch.fileName, cards }, 'batch sent');
     const purged = await purgeArchive(folders, config.archive.retentionDays, clock());
     if (purged.length) log.info({ files: purged }, 'archived files past retention deleted');

@@ -83,7 +83,7 @@ describeEachDatabase('daemon as a child process (real sshd, gpg)', (ctx) => {
     assert.equal((await second.child.exited).code, 0, second.child.output());
     await assertDeliveredExactlyOnce(ctx().db, sshd, keys, { workDir: first.workDir } as any, CARDS);
   });
-}, ['sqlite']);
+});
 
 describeEachDatabase('two daemons on one database (failover)', (ctx) => {
   let sshd: SshdServer;
@@ -137,4 +137,4 @@ describeEachDatabase('two daemons on one database (failover)', (ctx) => {
     assert.equal((await b.child.exited).code, 0, b.child.output());
     await assertDeliveredExactlyOnce(ctx().db, sshd, keys, { workDir: a.workDir } as any, CARDS);
   });
-}, ['pg']);
+});

@@ -68,4 +68,4 @@ describeEachDatabase('daemon and the runner lease', (ctx) => {
       await ctx().db('leases').delete();
     }
   });
-}, ['sqlite', 'pg']);
+});

@@ -147,7 +147,7 @@ describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {
   it('unknown paths are 404', async () => {
     assert.equal((await get(`${http.url}/nope`)).status, 404);
   });
-}, ['sqlite', 'pg']);
+});
 
 describe('daemon health when the database is gone', () => {
   it('/healthz answers 503 naming the database', async () => {

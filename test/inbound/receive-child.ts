@@ -1,23 +1,26 @@
 /**
- * A receive run in its own process, for the kill tests: BX_CHILD_CONFIG holds the config (JSON),
- * BX_KILL_AT names the step at which the process SIGKILLs itself (after-download, during-apply,
- * before-move).
+ * A receive run in its own process for the crash tests: BX_CHILD_CONFIG holds the config (JSON),
+ * BX_PAUSE_AT the step where it stops, tells the parent (IPC) and waits to be killed with SIGKILL:
+ * after-download, after-decrypt, during-apply (inside the transaction, after the first group of
+ * records) or before-move (applied and committed, the remote file not yet moved).
  */
 import type { Config } from '../../src/config/schema.js';
 import { openDatabase } from '../../src/db/connection.js';
 import { makeReceiveJob } from '../../src/inbound/receive-job.js';
 import { silentLogger } from '../../src/log.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
+import { pauseHere } from '../helpers/crash-child.js';
+
+export type ReceivePausePoint = 'after-download' | 'after-decrypt' | 'during-apply' | 'before-move';
 
 const config = JSON.parse(process.env.BX_CHILD_CONFIG!) as Config;
-const killAt = process.env.BX_KILL_AT;
-const dieAt = (step: string) => () => {
-  if (step === killAt) process.kill(process.pid, 'SIGKILL');
-};
+const pauseAt = process.env.BX_PAUSE_AT as ReceivePausePoint;
+const at = (point: ReceivePausePoint) => () => (point === pauseAt ? pauseHere(point) : undefined);
 const db = openDatabase(config);
 const job = makeReceiveJob({
   db, config, log: silentLogger, transport: makeSftpTransport(config.sftp, { log: silentLogger }),
-  hooks: { afterDownload: dieAt('after-download'), afterApplyGroup: dieAt('during-apply'), beforeRemoteMove: dieAt('before-move') },
+  hooks: { afterDownload: at('after-download'), afterDecrypt: at('after-decrypt'), afterApplyGroup: at('during-apply'), beforeRemoteMove: at('before-move') },
 });
 await job.run();
 await db.destroy();
+process.stdout.write('finished without reaching its pause point\n');

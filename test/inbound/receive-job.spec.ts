@@ -1,9 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../../src/config/schema.js';
 import type { Db } from '../../src/db/connection.js';
 import { encryptRsaReport } from '../../src/crypto/rsa.js';
@@ -14,13 +12,11 @@ import { silentLogger } from '../../src/log.js';
 import type { Transport } from '../../src/transport/remote.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { testConfig } from '../helpers/config.js';
-import { DIALECTS, describeEachDatabase } from '../helpers/db.js';
+import { describeEachDatabase } from '../helpers/db.js';
 import { createGpgHome, type GpgHome } from '../helpers/gpg.js';
 import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
 import { BureauFolder, header, nodeRsaEncrypt, opensslEncrypt, rejection, reportName, rsaKeyPair, shipment, xmlOf } from './fixtures.js';
 import { contractOf, seedBatch } from './seed.js';
-
-const CHILD = fileURLToPath(new URL('./receive-child.ts', import.meta.url));
 
 describeEachDatabase('inbound/receive-job through sshd', (ctx) => {
   let server: SshdServer;
@@ -232,38 +228,4 @@ describeEachDatabase('inbound/receive-job through sshd', (ctx) => {
       await db('leases').where({ name: RECEIVE_LEASE }).delete();
     }
   });
-
-  for (const step of ['after-download', 'during-apply', 'before-move']) {
-    it(`applies exactly once when killed ${step} and run again`, async function () {
-      const cards = Array.from({ length: 30 }, (_, i) => 1000 + i + 100 * ['after-download', 'during-apply', 'before-move'].indexOf(step));
-      const batch = await seedBatch(db, cards);
-      const name = reportName();
-      const xml = xmlOf({ header: header(batch.fileName), rejections: [rejection(cards[0]!)], shipments: cards.slice(1).map((n) => shipment(n, { shipped: '2026-11-26' })) });
-      bureau.put(name, encryptRsaReport(Buffer.from(xml), ours.publicPem));
-      const c = { ...config(), database: ctx().database };
-      const signal = await runChild(c, step);
-      assert.equal(signal, 'SIGKILL', 'the child should have been killed at the hook');
-      assert.equal(await db('leases').where({ name: RECEIVE_LEASE }).delete(), 1, 'the dead run left its lease'); // as if its TTL ran out
-      const result = await run(c);
-      assert.equal(result.applied.length + result.duplicates, 1);
-      assert.equal(result.duplicates, step === 'before-move' ? 1 : 0);
-      assert.deepEqual(bureau.files('processed'), [name]);
-      assert.equal(Number((await db('bureau_reports').where({ remote_name: name }).count({ n: '*' }))[0]!.n), 1);
-      for (const n of cards) assert.equal(await reportEvents(batch.ids.get(n)!), 1, `contract ${n}`);
-      assert.equal((await contractOf(db, cards[0]!)).production_status, 'Rejected');
-      assert.equal((await contractOf(db, cards[29]!)).production_status, 'Shipped');
-    });
-  }
-}, DIALECTS.filter((d) => d !== 'mysql'));
-
-function runChild(config: Config, killAt: string): Promise<NodeJS.Signals | null> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-      env: { ...process.env, BX_CHILD_CONFIG: JSON.stringify(config), BX_KILL_AT: killAt }, stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => (signal ? resolve(signal) : reject(new Error(`child exited ${code}: ${stderr}`))));
-  });
-}
+});

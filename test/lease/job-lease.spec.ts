@@ -40,4 +40,4 @@ describeEachDatabase('send lease', (ctx) => {
     await lease.release();
     assert.equal((await leaseHolder(db, SEND_LEASE))!.owner, 'other:1:x', 'release leaves the new holder alone');
   });
-}, ['sqlite', 'pg']);
+});

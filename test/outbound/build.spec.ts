@@ -95,7 +95,7 @@ describeEachDatabase('build the encrypted file of a batch', (ctx) => {
     assert.deepEqual(filesIn(outbox), []);
     removeDir(config.workDir);
   });
-}, ['sqlite']);
+});
 
 async function* iterate<T>(items: T[]): AsyncGenerator<T> {
   yield* items;

@@ -267,4 +267,4 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
     assert.deepEqual(states.map((s: any) => [s.state, Number(s.attempts), typeof s.last_error === 'string' && s.last_error.length > 0]), [['encrypted', 1, true]], JSON.stringify(states));
     assert.equal((await contractsByStatus(db)).InProduction, undefined);
   }
-}, ['sqlite', 'pg']);
+});

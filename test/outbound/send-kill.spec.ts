@@ -1,71 +1,190 @@
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { readdirSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Knex } from 'knex';
+import type { Config } from '../../src/config/schema.js';
 import { PanCipher } from '../../src/security/pan.js';
-import type { SendFaultPoint } from '../../src/outbound/send-job.js';
+import { runUntilPaused, waitFor } from '../helpers/crash-child.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import type { SshdServer } from '../helpers/sshd.js';
-import type { ChildSpec } from './send-child.js';
+import type { ChildSpec, SendPausePoint } from './send-child.js';
 import { clearSendTables, insertCards } from './fixtures.js';
-import { removeDir, sendConfig, type BureauKeys } from './harness.js';
+import { contractsByStatus, filesIn, removeDir, sendConfig, type BureauKeys } from './harness.js';
 import { assertDeliveredExactlyOnce, sendJobFor, useSshdAndBureauKeys, withSftp } from './job-harness.js';
 
 const CHILD = fileURLToPath(new URL('./send-child.ts', import.meta.url));
-const LEASE_TTL_S = 5;
+const BUSINESS_DATE = '2026-11-26';
+/** two batches (3 + 2): the restart resumes the first and claims the second */
+const CARDS = ['1001', '1002', '1003', '1004', '1005'];
 
-/** Runs the child until it kills itself; resolves with the signal that ended it. */
-function runChild(spec: ChildSpec): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-      env: { ...process.env, BX_SEND_CHILD: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => (signal ? resolve(signal) : reject(new Error(`child exited ${code}: ${output}`))));
-  });
+/** What a test sees of a send killed at a point: the database, the outbox and the server. */
+interface Scene {
+  db: Knex;
+  config: Config;
+  sshd: SshdServer;
 }
 
-async function runWhenLeaseFree<T>(run: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + (LEASE_TTL_S + 10) * 1000;
-  for (;;) {
-    try {
-      return await run();
-    } catch (err) {
-      if (!/holds the send lease/.test(String(err)) || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+interface BatchRow {
+  file_name: string;
+  state: string;
+  enc_sha256: string | null;
+  enc_size: number | string | null;
+  sent_at: string | null;
 }
 
-describeEachDatabase('send job killed with SIGKILL, then restarted', (ctx) => {
+const batches = (db: Knex): Promise<BatchRow[]> => db('perso_batches').select('file_name', 'state', 'enc_sha256', 'enc_size', 'sent_at').orderBy('id');
+const outbox = (s: Scene) => filesIn(join(s.config.workDir, 'outbox'));
+const archive = (s: Scene) => filesIn(join(s.config.workDir, 'archive'));
+const remote = (s: Scene) => filesIn(join(s.sshd.root, 'inbound'));
+const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+/** The first (and only) batch at the moment of the kill, in `state`. */
+async function onlyBatch(s: Scene, state: string): Promise<BatchRow> {
+  const rows = await batches(s.db);
+  assert.deepEqual(rows.map((r) => r.state), [state], 'one batch, in the state the process died in');
+  return rows[0]!;
+}
+
+async function noCardSent(s: Scene): Promise<void> {
+  assert.deepEqual(await contractsByStatus(s.db), { Marked: CARDS }, 'every card still Marked');
+  assert.equal(Number((await s.db('contract_events').where({ to_status: 'InProduction' }).count({ n: '*' }))[0]!.n), 0);
+}
+
+/**
+ * Each point: what to wait for before the kill (the child stands still there, but work it started
+ * before may still finish), and the state the dead process must have left.
+ */
+const POINTS: Array<{ at: SendPausePoint; what: string; settle?(s: Scene): Promise<void>; found(s: Scene): Promise<void> }> = [
+  {
+    at: 'encrypting', what: 'claimed, its file half encrypted',
+    // the claim commits while the first clear bytes wait at the pause
+    settle: (s) => waitFor('the claim to commit', async () => (await batches(s.db)).length === 1),
+    async found(s) {
+      const batch = await onlyBatch(s, 'claimed');
+      assert.equal(batch.enc_sha256, null);
+      assert.deepEqual(outbox(s).filter((n) => n !== `${batch.file_name}.tmp`), [], 'no complete file in the outbox, at most the half-written .tmp');
+      assert.deepEqual(remote(s), []);
+      await noCardSent(s);
+    },
+  },
+  {
+    at: 'claimed', what: 'claimed, its file encrypted but not recorded',
+    // the file built during the claim completes on its own
+    settle: (s) => waitFor('the outbox file', async () => {
+      const rows = await batches(s.db);
+      return rows.length === 1 && outbox(s).join() === rows[0]!.file_name;
+    }),
+    async found(s) {
+      const batch = await onlyBatch(s, 'claimed');
+      assert.equal(batch.enc_sha256, null, 'the file is not recorded');
+      assert.deepEqual(outbox(s), [batch.file_name]);
+      assert.deepEqual(remote(s), []);
+      await noCardSent(s);
+    },
+  },
+  {
+    at: 'encrypted', what: 'encrypted',
+    async found(s) {
+      const batch = await onlyBatch(s, 'encrypted');
+      assert.deepEqual(outbox(s), [batch.file_name]);
+      assert.equal(sha256Of(join(s.config.workDir, 'outbox', batch.file_name)), batch.enc_sha256, 'the recorded file is in the outbox');
+      assert.deepEqual(remote(s), []);
+      await noCardSent(s);
+    },
+  },
+  {
+    at: 'uploading', what: 'half uploaded',
+    settle: (s) => waitFor('half of the file on the server', async () => {
+      const [batch] = await batches(s.db);
+      const part = join(s.sshd.root, 'inbound', `${batch?.file_name}.part`);
+      return remote(s).length === 1 && statSync(part, { throwIfNoEntry: false })?.size === Math.floor(Number(batch!.enc_size) / 2);
+    }),
+    async found(s) {
+      const batch = await onlyBatch(s, 'encrypted');
+      assert.deepEqual(remote(s), [`${batch.file_name}.part`], 'only the partial upload, never the final name');
+      assert.ok(statSync(join(s.sshd.root, 'inbound', `${batch.file_name}.part`)).size < Number(batch.enc_size));
+      assert.deepEqual(outbox(s), [batch.file_name]);
+      await noCardSent(s);
+    },
+  },
+  {
+    at: 'transferred', what: 'uploaded, not yet recorded',
+    async found(s) {
+      const batch = await onlyBatch(s, 'encrypted');
+      assert.deepEqual(remote(s), [batch.file_name]);
+      assert.equal(statSync(join(s.sshd.root, 'inbound', batch.file_name)).size, Number(batch.enc_size));
+      assert.deepEqual(outbox(s), [batch.file_name]);
+      await noCardSent(s);
+    },
+  },
+  {
+    at: 'uploaded', what: 'uploaded',
+    async found(s) {
+      const batch = await onlyBatch(s, 'uploaded');
+      assert.deepEqual(remote(s), [batch.file_name]);
+      assert.deepEqual(outbox(s), [batch.file_name]);
+      await noCardSent(s);
+    },
+  },
+  {
+    at: 'confirming', what: 'inside the confirm transaction',
+    async found(s) {
+      const batch = await onlyBatch(s, 'uploaded');
+      assert.equal(batch.sent_at, null, 'the confirm was rolled back');
+      assert.deepEqual(remote(s), [batch.file_name]);
+      assert.deepEqual(outbox(s), [], 'the file had moved to the archive before the transaction');
+      assert.deepEqual(archive(s), [batch.file_name]);
+      await noCardSent(s);
+    },
+  },
+];
+
+describe('send job killed with SIGKILL at each step, then restarted', () => {
   let sshd: SshdServer;
   let keys: BureauKeys;
+  // one sshd and one bureau key for the three databases
   useSshdAndBureauKeys((started) => {
     ({ sshd, keys } = started);
   });
 
-  for (const killAt of ['encrypting', 'transferred'] as SendFaultPoint[]) {
-    it(`killed at '${killAt}': after the lease expires the next run delivers every card exactly once`, async function () {
-      this.timeout(60_000);
-      const { db, database } = ctx();
-      await clearSendTables(db);
-      for (const name of readdirSync(join(sshd.root, 'inbound'))) rmSync(join(sshd.root, 'inbound', name), { force: true });
-      const panKey = randomBytes(32);
-      const cipher = new PanCipher(panKey);
-      const base = withSftp(sendConfig(keys), sshd);
-      const config = { ...base, database, daemon: { ...base.daemon, leaseTtlSeconds: LEASE_TTL_S }, perso: { ...base.perso, maxCardsPerFile: 3 } };
-      await insertCards(db, cipher, 1, 5);
-      assert.equal(await runChild({ config, panKey: panKey.toString('base64'), killAt, businessDate: '2026-11-26' }), 'SIGKILL');
-      // the dead runner's lease blocks the restart until it expires
-      const result = await runWhenLeaseFree(() => sendJobFor(db, cipher, config, sshd).run({ businessDate: '2026-11-26' }));
-      assert.ok(result.cardsSent > 0);
-      await assertDeliveredExactlyOnce(db, sshd, keys, config, ['1001', '1002', '1003', '1004', '1005']);
-      removeDir(config.workDir);
-    });
-  }
-}, ['sqlite', 'pg']);
+  describeEachDatabase('send kill -9', (ctx) => {
+    for (const point of POINTS) {
+      it(`killed ${point.what} ('${point.at}'): the state is as it died; the restart delivers every card exactly once`, async function () {
+        this.timeout(240_000);
+        const { db, database } = ctx();
+        await clearSendTables(db);
+        for (const name of readdirSync(join(sshd.root, 'inbound'))) rmSync(join(sshd.root, 'inbound', name), { force: true });
+        const panKey = randomBytes(32);
+        const cipher = new PanCipher(panKey);
+        const base = withSftp(sendConfig(keys), sshd);
+        const config: Config = { ...base, database, perso: { ...base.perso, maxCardsPerFile: 3 } };
+        const scene: Scene = { db, config, sshd };
+        await insertCards(db, cipher, 1, CARDS.length);
+
+        const spec: ChildSpec = { config, panKey: panKey.toString('base64'), pauseAt: point.at, businessDate: BUSINESS_DATE };
+        const child = await runUntilPaused(CHILD, { BX_SEND_CHILD: JSON.stringify(spec) }, point.at);
+        await point.settle?.(scene);
+        await child.kill();
+
+        await point.found(scene);
+        const leases = await db('leases').select('owner');
+        assert.equal(leases.length, 1);
+        assert.match(leases[0].owner, new RegExp(`:${child.pid}:`), 'the dead run still holds the send lease');
+        // as if its TTL had run out (the lease suites test the expiry itself)
+        await db('leases').update({ expires_at: Date.now() - 1 });
+
+        const result = await sendJobFor(db, cipher, config, sshd).run({ businessDate: BUSINESS_DATE });
+        assert.equal(result.cardsSent, CARDS.length);
+        assert.equal(result.batches.length, 2, 'the first batch resumed, the second claimed');
+        await assertDeliveredExactlyOnce(db, sshd, keys, config, CARDS);
+        const events = await db('contract_events').where({ to_status: 'InProduction' }).select('contract_id');
+        assert.equal(new Set(events.map((e: { contract_id: number }) => Number(e.contract_id))).size, CARDS.length);
+        assert.equal(events.length, CARDS.length, 'one InProduction event per card');
+        assert.deepEqual(outbox(scene), []);
+        removeDir(config.workDir);
+      });
+    }
+  });
+});
