@@ -49,6 +49,15 @@ function formatLocation(loc: { file?: string; record?: number | string; field?: 
   return parts.length ? parts.join(', ') + ': ' : '';
 }
 
+/**
+ * An error of the operating system (file system, network): an errno `code` like ENOSPC and the
+ * failing `syscall`. Whatever input was being read, such an error is a local fault, not the input's.
+ */
+export function isSystemError(err: unknown): boolean {
+  const e = err as { code?: unknown; syscall?: unknown } | null;
+  return typeof e?.code === 'string' && typeof e.syscall === 'string';
+}
+
 /** The message of any thrown value, without its stack. */
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
