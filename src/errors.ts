@@ -33,6 +33,11 @@ export class PermanentError extends Error {
   }
 }
 
+/** A run or a step took longer than its configured time limit and was stopped; the message names the limit. */
+export class TimeLimitError extends Error {
+  override name = 'TimeLimitError';
+}
+
 /** A network or server hiccup worth retrying with backoff. */
 export class TransientError extends Error {
   override name = 'TransientError';
