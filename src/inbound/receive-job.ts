@@ -106,7 +106,8 @@ async function receiveOnce(deps: ReceiveJobDeps, decryptor: ReportDecryptor, ign
     throw runLimit.signal.aborted && !(err instanceof TimeLimitError) ? runLimit.signal.reason : err;
   } finally {
     runLimit.clear();
-    await lease.release();
+    // a failed release (the database is gone) must not hide why the run failed: the lease expires on its own
+    await lease.release().catch((err) => log.warn({ err: messageOf(err) }, 'could not release the receive lease: it expires after daemon.leaseTtlSeconds'));
   }
   log.info({ applied: result.applied.length, quarantined: result.quarantined.length, duplicates: result.duplicates }, 'receive run finished');
   return result;

@@ -22,7 +22,7 @@ import { contractOf, seedBatch } from './seed.js';
  * Seeded: BX_FUZZ_SEED replays a failure (the seed is printed with it); BX_FUZZ_RUNS sets the count.
  */
 const SEED = process.env.BX_FUZZ_SEED ? Number(process.env.BX_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
-const RUNS = Number(process.env.BX_FUZZ_RUNS ?? 30);
+const RUNS = Number(process.env.BX_FUZZ_RUNS ?? 20);
 
 /** PANs a report may carry in free text (a test Visa, Mastercard and Amex); none may come out in clear. */
 const PANS = ['4111111111111111', '5500000000000004', '378282246310005'];
