@@ -68,10 +68,10 @@ function faultSuite(ctx: () => TestDatabase, dialect: Dialect): void {
    * A good report of about 400 KB clear text: three real contracts (rejected, shipped, shipped) and
    * padding records naming contracts we never sent (anomalies), so that its size is easy to exceed.
    */
-  async function goodReport(kind: 'rsa' | 'pgp' = 'rsa', padding = 650) {
+  async function goodReport(kind: 'rsa' | 'pgp' = 'rsa', padding = 650, reasonLength = 400) {
     const cards = [nextCard++, nextCard++, nextCard++];
     const batch = await seedBatch(db, cards);
-    const unknown = Array.from({ length: padding }, (_, i) => ({ ...rejection(900_000 + i), reason: 'p'.repeat(400) }));
+    const unknown = Array.from({ length: padding }, (_, i) => ({ ...rejection(900_000 + i), reason: 'p'.repeat(reasonLength) }));
     const xml = xmlOf({
       header: { ...header(batch.fileName), recordsReceived: 3 },
       rejections: [rejection(cards[0]!), ...unknown],
@@ -203,7 +203,7 @@ function faultSuite(ctx: () => TestDatabase, dialect: Dialect): void {
       const { database } = ctx();
       const admin = knexFactory({ client: 'pg', connection: database.url, pool: { min: 0, max: 1 } });
       try {
-        const report = await goodReport('rsa', 2500); // several groups: the kill lands between two
+        const report = await goodReport('rsa', 1100, 1); // two groups of records: the kill lands between them
         let killed = 0;
         const kill = {
           afterApplyGroup: async () => {
