@@ -33,4 +33,11 @@ describe('CLI contracts import: error messages carry no PAN', function () {
     const all = (r.stdout + r.stderr).replace(/[ -]/g, '');
     for (const pan of ['4111111111111111', '5500000000000004', makeCard(4).pan]) assert.ok(!all.includes(pan), `PAN ${pan.slice(0, 6)}… printed`);
   });
+
+  it('the error printer masks a PAN in any error message (here, the name of a missing file)', async () => {
+    const r = await runCli(['--config', config, 'contracts', 'import', join(dir, 'cards-4111111111111111.jsonl')], env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cards-411111\*{6}1111\.jsonl/);
+    assert.ok(!(r.stdout + r.stderr).includes('4111111111111111'));
+  });
 });
