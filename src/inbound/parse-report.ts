@@ -79,7 +79,7 @@ export async function* readReportRecords(file: string, header: ReportHeader, opt
  */
 export function asContentError(err: unknown, path: string): Error {
   if (err instanceof InputError || isSystemError(err)) return err as Error;
-  return new InputError(`${path}: unreadable content: ${maskPansInText(messageOf(err)).slice(0, 200)}`, {}, { cause: err });
+  return new InputError(`${path}: unreadable content: ${quoted(err)}`, {}, { cause: err });
 }
 
 /** A whole report from text in memory (tests, the sandbox, small reports). */
@@ -165,6 +165,11 @@ function unescapeXml(value: string): string {
 /** Any entity reference but the five predefined ones and character references: none can be declared here. */
 const UNDECLARED_ENTITY = /&(?!(?:amp|lt|gt|quot|apos|#\d{1,7}|#x[0-9A-Fa-f]{1,6});)/;
 
+/** A library's error message as we repeat it: short, and without a PAN it may have quoted from the input. */
+function quoted(err: unknown): string {
+  return maskPansInText(messageOf(err)).slice(0, 200);
+}
+
 function validates(xml: string): boolean {
   try {
     return XMLValidator.validate(xml) === true;
@@ -181,7 +186,7 @@ function parseXml(xml: string, path: string): unknown {
   try {
     return parser.parse(xml);
   } catch (err) {
-    throw new InputError(`${path}: refused XML: ${maskPansInText(messageOf(err)).slice(0, 200)}`, {}, { cause: err });
+    throw new InputError(`${path}: refused XML: ${quoted(err)}`, {}, { cause: err });
   }
 }
 
@@ -200,7 +205,7 @@ function checkWellFormed(xml: string, path: string): void {
   try {
     result = XMLValidator.validate(xml);
   } catch (err) {
-    throw new InputError(`${path}: malformed XML: ${maskPansInText(messageOf(err)).slice(0, 200)}`, {}, { cause: err });
+    throw new InputError(`${path}: malformed XML: ${quoted(err)}`, {}, { cause: err });
   }
   if (result !== true) throw new InputError(`${path}: malformed XML: ${maskPansInText(result.err.msg)}`);
   const entity = UNDECLARED_ENTITY.exec(xml);
