@@ -138,8 +138,9 @@ function startTimeLimit(seconds: number, message: () => string, parent?: AbortSi
 /**
  * Settles with `work`, or rejects with the signal's reason as soon as it aborts: a step that does not
  * watch the signal itself (a stuck query, a stalled stream) cannot hold the run. The steps that can
- * stop (download, RSA decryption, the apply transaction) are given the signal as well, so that what
- * goes on in the background stops at its next check and rolls back.
+ * stop (the download, the apply transaction) are given the signal as well, so that what goes on in
+ * the background stops at its next check, and an apply rolls back. A decryption left behind ends by
+ * itself (its output is bounded by reports.maxClearBytes) and its file is removed.
  */
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) {
