@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { configSchema } from '../../src/config/schema.js';
 import { makeAlerter } from '../../src/daemon/alerts.js';
 import { makeDaemon, type Daemon } from '../../src/daemon/daemon.js';
 import { encryptRsaReport } from '../../src/crypto/rsa.js';
@@ -89,3 +90,18 @@ describeEachDatabase('inbound/receive time limit in the daemon', (ctx) => {
     assert.equal((await contractOf(db, 7001)).production_status, 'Shipped');
   });
 }, ['sqlite']);
+
+describe('inbound/receive time-limit config keys', () => {
+  const parse = (reports: Record<string, unknown>) => configSchema.safeParse({ issuer: { code: 'BXISSUER' }, bureau: { code: 'BUREAU01' }, reports });
+  it('default to 20 and 10 minutes, and refuse zero, negative, over a day, or a report limit above the run limit', () => {
+    const ok = parse({});
+    assert.ok(ok.success);
+    assert.deepEqual([ok.data.reports.runTimeLimitSeconds, ok.data.reports.reportTimeLimitSeconds], [1200, 600]);
+    for (const bad of [{ runTimeLimitSeconds: 0 }, { reportTimeLimitSeconds: -1 }, { runTimeLimitSeconds: 90_000 }, { runTimeLimitSeconds: 60, reportTimeLimitSeconds: 120 }]) {
+      const r = parse(bad);
+      assert.equal(r.success, false, JSON.stringify(bad));
+      assert.ok(r.error!.issues.some((i) => /TimeLimitSeconds$/.test(String(i.path.at(-1)))), JSON.stringify(r.error!.issues));
+    }
+  });
+});
+
