@@ -130,7 +130,7 @@ async function decryptInOrder(source: Readable, pool: RsaWorkerPool, out: FileHa
 async function writeAll(out: FileHandle, data: Buffer): Promise<void> {
   for (let offset = 0; offset < data.length;) {
     const { bytesWritten } = await out.write(data, offset, data.length - offset);
-    if (bytesWritten === 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' });
+    if (bytesWritten === 0) throw new Error('the clear report file accepts no more bytes'); // never loop on a stuck file
     offset += bytesWritten;
   }
 }
