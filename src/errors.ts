@@ -37,6 +37,11 @@ export class PermanentError extends AppError {
   override name = 'PermanentError';
 }
 
+/** A run or a step took longer than its configured time limit and was stopped; the message names the limit. */
+export class TimeLimitError extends Error {
+  override name = 'TimeLimitError';
+}
+
 /** A network or server hiccup worth retrying with backoff. */
 export class TransientError extends AppError {
   override name = 'TransientError';
@@ -48,6 +53,15 @@ function formatLocation(loc: { file?: string; record?: number | string; field?: 
   if (loc.record !== undefined) parts.push(`record ${loc.record}`);
   if (loc.field) parts.push(`field ${loc.field}`);
   return parts.length ? parts.join(', ') + ': ' : '';
+}
+
+/**
+ * An error of the operating system (file system, network): an errno `code` like ENOSPC and the
+ * failing `syscall`. Whatever input was being read, such an error is a local fault, not the input's.
+ */
+export function isSystemError(err: unknown): boolean {
+  const e = err as { code?: unknown; syscall?: unknown } | null;
+  return typeof e?.code === 'string' && typeof e.syscall === 'string';
 }
 
 /** The message of any thrown value, without its stack. */

@@ -90,6 +90,12 @@ const reports = z.strictObject({
   decryptWorkers: z.number().int().min(0).default(0),
   /** a second listing this many seconds after the first must show the same size and time (still being written otherwise) */
   stableCheckSeconds: z.number().min(0).max(300).default(3),
+  /** a receive run taking longer is stopped and fails (below the 30 minutes after which /healthz turns) */
+  runTimeLimitSeconds: z.number().positive().max(86_400).default(20 * 60),
+  /** one report (download, decryption, apply) taking longer stops the run the same way */
+  reportTimeLimitSeconds: z.number().positive().max(86_400).default(10 * 60),
+}).refine((r) => r.reportTimeLimitSeconds <= r.runTimeLimitSeconds, {
+  message: 'reportTimeLimitSeconds must not exceed runTimeLimitSeconds', path: ['reportTimeLimitSeconds'],
 });
 
 const calendar = z.strictObject({

@@ -4,6 +4,7 @@ import { parse as parseCsv } from 'csv-parse';
 import type { Db, DbTransaction } from '../db/connection.js';
 import { upsertContract } from '../db/contracts.js';
 import type { Logger } from '../log.js';
+import { maskPansInText } from '../security/mask.js';
 import type { PanCipher } from '../security/pan.js';
 import { FieldError, parseCardInput } from './fields.js';
 
@@ -51,18 +52,21 @@ export async function importContracts(db: Db, file: string, cipher: PanCipher, l
 }
 
 async function importOne(trx: DbTransaction, record: SourceRecord, cipher: PanCipher, result: ImportResult): Promise<void> {
+  // a problem's message may quote the input (an unknown status, a refused value): printed and
+  // logged, so any PAN in it is masked here, whatever field it came from
+  const skip = (problem: ImportProblem) => result.skipped.push({ ...problem, message: maskPansInText(problem.message) });
   if (record.error || !record.value) {
-    result.skipped.push({ line: record.line, message: record.error ?? 'empty record' });
+    skip({ line: record.line, message: record.error ?? 'empty record' });
     return;
   }
   try {
     const { card, status } = parseCardInput(record.value);
     const outcome = await upsertContract(trx, card, status, cipher);
-    if (outcome.kind === 'refused') result.skipped.push({ line: record.line, message: outcome.reason });
+    if (outcome.kind === 'refused') skip({ line: record.line, message: outcome.reason });
     else result[outcome.kind]++;
   } catch (err) {
     if (!(err instanceof FieldError)) throw err;
-    result.skipped.push({ line: record.line, field: err.field, message: err.message });
+    skip({ line: record.line, field: err.field, message: err.message });
   }
 }
 

@@ -3,7 +3,7 @@ import { unlink } from 'node:fs/promises';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as openpgp from 'openpgp';
-import { PermanentError, messageOf } from '../errors.js';
+import { PermanentError, isSystemError, messageOf } from '../errors.js';
 import { peekBytes, startsWithArmor } from './pgp-keys.js';
 import { encryptStreamInWorker } from './pgp-worker.js';
 
@@ -106,7 +106,8 @@ async function seipdV1SessionKey(recipients: openpgp.PublicKey[]): Promise<openp
 /**
  * Decrypts a (binary or armored) OpenPGP message into `destination`, streaming. The file is only
  * valid when this resolves: on any failure (integrity, signature, size over maxBytes) it is deleted
- * and a PermanentError is thrown.
+ * and a PermanentError is thrown. An error of the system (ENOSPC, EACCES, EIO writing or reading a
+ * local file) is thrown as it is: a local fault, which says nothing about the message.
  */
 export async function decryptToFile(
   encrypted: Readable,
@@ -131,7 +132,8 @@ export async function decryptToFile(
   } catch (err) {
     encrypted.destroy();
     await unlink(opts.destination).catch(() => undefined);
-    throw err instanceof PermanentError ? err : new PermanentError(`OpenPGP decryption failed: ${messageOf(err)}`, { cause: err });
+    if (err instanceof PermanentError || isSystemError(err)) throw err;
+    throw new PermanentError(`OpenPGP decryption failed: ${messageOf(err)}`, { cause: err });
   }
 }
 

@@ -1,9 +1,8 @@
 import { constants, createPrivateKey, createPublicKey, publicEncrypt, type KeyObject } from 'node:crypto';
-import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { Readable, type Writable } from 'node:stream';
-import { once } from 'node:events';
-import { finished } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { ConfigError, InputError } from '../errors.js';
 import { RsaWorkerPool, type BlockJobResult } from './rsa-pool.js';
 
@@ -56,38 +55,46 @@ export interface RsaDecryptOptions {
   maxBytes: number;
   /** worker threads; 0 = one per CPU core */
   workers?: number;
+  /** stops the decryption (a time limit, shutdown): rejects with the signal's reason */
+  signal?: AbortSignal;
 }
 
 /**
  * Decrypts a `.rsa` report file into `destination`, block by block across worker threads, keeping at
  * most a small window of jobs in memory and writing clear text in the original order. Bad input
  * (size not a multiple of the block, wrong key, corrupt or truncated block, too large) throws an
- * InputError saying which; the caller removes the partial destination.
+ * InputError saying which; the caller removes the partial destination. A file system error (the
+ * destination cannot be created or written: ENOENT, EEXIST, EISDIR, ENOSPC…) rejects with that error
+ * as it is: a local fault, not the report's.
  */
 export async function decryptRsaFile(source: string, options: RsaDecryptOptions): Promise<{ clearBytes: number }> {
+  options.signal?.throwIfAborted();
   const k = blockSizeOf(options.key);
   const size = statSync(source).size;
   if (size === 0) throw new InputError('encrypted report is empty');
   if (size % k !== 0) {
     throw new InputError(`encrypted size ${size} is not a multiple of the ${k}-byte RSA block: truncated or not an RSA report`);
   }
+  // opened before any work: a destination that cannot be created fails at once, with its own error.
+  // Every write is awaited on the handle, so a write error rejects here and nothing waits on a
+  // stream that has already failed.
+  const out = await open(options.destination, 'wx', 0o600);
   const jobs = Math.ceil(size / k / BLOCKS_PER_JOB);
   const workers = Math.max(1, Math.min(jobs, options.workers || availableParallelism()));
   const pool = new RsaWorkerPool(options.key, k, workers);
-  const out = createWriteStream(options.destination, { flags: 'wx', mode: 0o600 });
-  out.on('error', () => undefined); // surfaced by `finished` on success; irrelevant once we abort
+  let closed = false;
   try {
-    const clearBytes = await decryptInOrder(createReadStream(source, { highWaterMark: k * BLOCKS_PER_JOB }), pool, out, options.maxBytes, workers * 3);
-    out.end();
-    await finished(out);
+    const clearBytes = await decryptInOrder(createReadStream(source, { highWaterMark: k * BLOCKS_PER_JOB }), pool, out, options, workers * 3);
+    closed = true;
+    await out.close(); // a delayed write error (network file systems) surfaces here
     return { clearBytes };
   } finally {
-    out.destroy();
+    if (!closed) await out.close().catch(() => undefined);
     await pool.close();
   }
 }
 
-async function decryptInOrder(source: Readable, pool: RsaWorkerPool, out: Writable, maxBytes: number, window: number): Promise<number> {
+async function decryptInOrder(source: Readable, pool: RsaWorkerPool, out: FileHandle, options: RsaDecryptOptions, window: number): Promise<number> {
   const inFlight: Array<{ firstBlock: number; result: Promise<BlockJobResult> }> = [];
   let written = 0;
   let nextBlock = 0;
@@ -99,11 +106,13 @@ async function decryptInOrder(source: Readable, pool: RsaWorkerPool, out: Writab
       throw new InputError(`RSA block ${block} (offset ${(block - 1) * pool.blockSize}) does not decrypt: wrong key, or corrupt ciphertext`);
     }
     written += result.clear.length;
-    if (written > maxBytes) throw new InputError(`clear report exceeds the limit of ${maxBytes} bytes (reports.maxClearBytes)`);
-    if (!out.write(result.clear)) await once(out, 'drain');
+    if (written > options.maxBytes) throw new InputError(`clear report exceeds the limit of ${options.maxBytes} bytes (reports.maxClearBytes)`);
+    await writeAll(out, result.clear);
+    options.signal?.throwIfAborted();
   };
   try {
     for await (const data of wholeBlocks(source, pool.blockSize * BLOCKS_PER_JOB)) {
+      options.signal?.throwIfAborted();
       const result = pool.decrypt(data);
       result.catch(() => undefined); // awaited in order below; never an unhandled rejection meanwhile
       inFlight.push({ firstBlock: nextBlock, result });
@@ -114,6 +123,15 @@ async function decryptInOrder(source: Readable, pool: RsaWorkerPool, out: Writab
     return written;
   } finally {
     source.destroy();
+  }
+}
+
+/** FileHandle.write may write less than asked (a full disk reports ENOSPC only on the next call). */
+async function writeAll(out: FileHandle, data: Buffer): Promise<void> {
+  for (let offset = 0; offset < data.length;) {
+    const { bytesWritten } = await out.write(data, offset, data.length - offset);
+    if (bytesWritten === 0) throw new Error('the clear report file accepts no more bytes'); // never loop on a stuck file
+    offset += bytesWritten;
   }
 }
 

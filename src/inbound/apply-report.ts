@@ -41,13 +41,22 @@ export interface ReportFile {
  * A parse error in the middle throws an InputError and rolls everything back.
  */
 export async function applyReportFile(
-  db: Db, report: ReportFile, options: { read: ReportReadOptions; log: Logger; now: string; afterGroup?: () => Promise<void> | void },
+  db: Db, report: ReportFile,
+  options: { read: ReportReadOptions; log: Logger; now: string; afterGroup?: () => Promise<void> | void; signal?: AbortSignal },
 ): Promise<{ reportId: number; counts: ReportCounts }> {
+  const { signal } = options;
   return db.transaction(async (trx) => {
+    signal?.throwIfAborted();
     const reportId = await beginAppliedReport(trx, report, options.now);
-    const ctx = { trx, reportId, header: report.header, now: options.now, log: options.log, afterGroup: options.afterGroup };
+    // an abort (time limit) between groups throws inside the transaction: all of it rolls back
+    const afterGroup = async () => {
+      signal?.throwIfAborted();
+      await options.afterGroup?.();
+    };
+    const ctx = { trx, reportId, header: report.header, now: options.now, log: options.log, afterGroup };
     const counts = await applyReport(ctx, readAhead(readReportRecords(report.clearFile, report.header, options.read)));
     await finishAppliedReport(trx, reportId, counts, options.now);
+    signal?.throwIfAborted();
     return { reportId, counts };
   });
 }

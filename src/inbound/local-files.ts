@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { ReportKind } from '../db/reports.js';
 import type { RemoteSession } from '../transport/remote.js';
 
@@ -39,8 +40,14 @@ export interface DownloadedReport {
   size: number;
 }
 
-/** Downloads to a temporary name while hashing, then renames to the content-hash name. */
-export async function downloadReport(session: RemoteSession, remotePath: string, kind: ReportKind, folders: ReportFolders): Promise<DownloadedReport> {
+/**
+ * Downloads to a temporary name while hashing, then renames to the content-hash name. At most
+ * `maxBytes` are read (the listed size). A local write error (full disk, read-only folder) rejects
+ * with that error, not as a download failure: it is ours, not the server's.
+ */
+export async function downloadReport(
+  session: RemoteSession, remotePath: string, kind: ReportKind, folders: ReportFolders, options: { maxBytes?: number; signal?: AbortSignal } = {},
+): Promise<DownloadedReport> {
   const temp = join(folders.inbox, `.dl-${randomBytes(8).toString('hex')}.part`);
   const hash = createHash('sha256');
   const hashing = new Transform({
@@ -49,19 +56,22 @@ export async function downloadReport(session: RemoteSession, remotePath: string,
       done(null, chunk);
     },
   });
-  const file = createWriteStream(temp, { mode: 0o600 });
-  hashing.pipe(file);
+  const file = createWriteStream(temp, { mode: 0o600, flags: 'wx' });
+  // a failing file destroys `hashing` too, which ends the download with the file's error
+  const written = pipeline(hashing, file);
+  written.catch(() => undefined);
   try {
-    const size = await session.download(remotePath, hashing);
-    if (!file.writableFinished) await new Promise<void>((resolve, reject) => file.once('finish', resolve).once('error', reject));
+    const size = await session.download(remotePath, hashing, options);
+    await written;
     const sha256 = hash.digest('hex');
     const path = join(folders.inbox, `${sha256}.${kind}`);
     renameSync(temp, path);
     return { path, sha256, size };
   } catch (err) {
+    hashing.destroy();
     file.destroy();
     rmSync(temp, { force: true });
-    throw err;
+    throw file.errored ?? err;
   }
 }
 

@@ -1,6 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { InputError } from '../errors.js';
+import { InputError, isSystemError, messageOf } from '../errors.js';
+import { maskPansInText } from '../security/mask.js';
 import {
   LISTS, REPORT_VERSION, type BureauReport, type ListName, type RejectionRecord, type ReportHeader, type ShipmentRecord, type StockItem,
 } from './report-format.js';
@@ -10,7 +11,8 @@ import { readFields, type Fields } from './report-fields.js';
 /**
  * Reads a clear bureau report: skeleton split by xml-skeleton.ts, then header and records parsed in
  * groups with fast-xml-parser (identifiers stay strings) and checked against docs/bureau-interface.md §2.
- * Every error is an InputError naming the element path.
+ * Every error about the content is an InputError naming the element path; an error of the system
+ * reading the file (disk, permissions) passes through unchanged: it is a local fault, not the report's.
  */
 export interface ReportReadOptions {
   /** refuse a clear report larger than this (reports.maxClearBytes) */
@@ -49,20 +51,47 @@ function fileText(file: string, maxBytes: number): AsyncIterable<string> {
 
 /** The header of a report file; stops reading as soon as the header is found. */
 export async function readReportHeader(file: string, options: ReportReadOptions): Promise<ReportHeader> {
-  for await (const event of skeletonEvents(fileText(file, options.maxBytes))) {
-    if (event.kind === 'root') checkVersion(event.version);
-    if (event.kind === 'header') return parseHeader(event.xml, options);
+  try {
+    for await (const event of skeletonEvents(fileText(file, options.maxBytes))) {
+      if (event.kind === 'root') checkVersion(event.version);
+      if (event.kind === 'header') return parseHeader(event.xml, options);
+    }
+  } catch (err) {
+    throw asContentError(err, 'BureauReport');
   }
   throw new InputError('BureauReport/Header: missing');
 }
 
 /** The records of a report file, list by list in document order, in groups of at most `groupSize`. */
 export async function* readReportRecords(file: string, header: ReportHeader, options: ReportReadOptions): AsyncGenerator<RecordGroup> {
-  yield* recordGroups(skeletonEvents(fileText(file, options.maxBytes)), header, options);
+  try {
+    yield* recordGroups(skeletonEvents(fileText(file, options.maxBytes)), header, options);
+  } catch (err) {
+    throw asContentError(err, 'BureauReport');
+  }
+}
+
+/**
+ * The one rule of what a failure while reading a report means: an error of the system (it carries
+ * an errno code and a syscall: disk, permissions, I/O) is a local fault and passes unchanged; any
+ * other failure (the XML library's own errors included) comes from the content and becomes an
+ * InputError, so the report is quarantined instead of stopping every run.
+ */
+export function asContentError(err: unknown, path: string): Error {
+  if (err instanceof InputError || isSystemError(err)) return err as Error;
+  return new InputError(`${path}: unreadable content: ${quoted(err)}`, {}, { cause: err });
 }
 
 /** A whole report from text in memory (tests, the sandbox, small reports). */
 export async function parseReport(xml: string, options: ReportReadOptions): Promise<BureauReport> {
+  try {
+    return await parseWholeReport(xml, options);
+  } catch (err) {
+    throw asContentError(err, 'BureauReport');
+  }
+}
+
+async function parseWholeReport(xml: string, options: ReportReadOptions): Promise<BureauReport> {
   if (Buffer.byteLength(xml) > options.maxBytes) throw new InputError(`clear report exceeds the limit of ${options.maxBytes} bytes (reports.maxClearBytes)`);
   let header: ReportHeader | undefined;
   for await (const event of skeletonEvents(once(xml))) {
@@ -110,11 +139,11 @@ function parseGroup(events: Array<Extract<SkeletonEvent, { kind: 'record' }>>): 
   const list = events[0]!.list;
   const element = LISTS[list];
   const xml = `<G>${events.map((e) => e.xml).join('')}</G>`;
-  if (XMLValidator.validate(xml) !== true || UNDECLARED_ENTITY.test(xml)) {
+  if (!validates(xml) || UNDECLARED_ENTITY.test(xml)) {
     for (const e of events) checkWellFormed(e.xml, e.path);
     checkWellFormed(xml, `BureauReport/${list}`);
   }
-  const parsed = parser.parse(xml) as { G: Record<string, unknown> | '' };
+  const parsed = parseOrLocate(xml, events) as { G: Record<string, unknown> | '' };
   const raw = parsed.G === '' ? [] : ([] as unknown[]).concat(parsed.G[element] ?? []);
   if (raw.length !== events.length) throw new InputError(`BureauReport/${list}: records could not be separated (${raw.length} of ${events.length})`);
   const fields = raw.map((r, i) => readFields(r, events[i]!.path));
@@ -136,9 +165,49 @@ function unescapeXml(value: string): string {
 /** Any entity reference but the five predefined ones and character references: none can be declared here. */
 const UNDECLARED_ENTITY = /&(?!(?:amp|lt|gt|quot|apos|#\d{1,7}|#x[0-9A-Fa-f]{1,6});)/;
 
+/** A library's error message as we repeat it: short, and without a PAN it may have quoted from the input. */
+function quoted(err: unknown): string {
+  return maskPansInText(messageOf(err)).slice(0, 200);
+}
+
+function validates(xml: string): boolean {
+  try {
+    return XMLValidator.validate(xml) === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * fast-xml-parser throws plain errors for what it refuses (nesting deeper than it allows, names
+ * like __proto__ or constructor): each becomes an InputError naming the record.
+ */
+function parseXml(xml: string, path: string): unknown {
+  try {
+    return parser.parse(xml);
+  } catch (err) {
+    throw new InputError(`${path}: refused XML: ${quoted(err)}`, {}, { cause: err });
+  }
+}
+
+/** Parses a group at once; when that fails, record by record, to name the record at fault. */
+function parseOrLocate(xml: string, events: Array<Extract<SkeletonEvent, { kind: 'record' }>>): unknown {
+  try {
+    return parser.parse(xml);
+  } catch {
+    for (const e of events) parseXml(e.xml, e.path);
+    return parseXml(xml, `BureauReport/${events[0]!.list}`);
+  }
+}
+
 function checkWellFormed(xml: string, path: string): void {
-  const result = XMLValidator.validate(xml);
-  if (result !== true) throw new InputError(`${path}: malformed XML: ${result.err.msg}`);
+  let result: ReturnType<typeof XMLValidator.validate>;
+  try {
+    result = XMLValidator.validate(xml);
+  } catch (err) {
+    throw new InputError(`${path}: malformed XML: ${quoted(err)}`, {}, { cause: err });
+  }
+  if (result !== true) throw new InputError(`${path}: malformed XML: ${maskPansInText(result.err.msg)}`);
   const entity = UNDECLARED_ENTITY.exec(xml);
   if (entity) throw new InputError(`${path}: malformed XML: undeclared entity reference ${JSON.stringify(xml.slice(entity.index, entity.index + 12).split(';')[0] + ';')}`);
 }
@@ -146,7 +215,7 @@ function checkWellFormed(xml: string, path: string): void {
 function parseHeader(xml: string, options: ReportReadOptions): ReportHeader {
   const path = 'BureauReport/Header';
   checkWellFormed(xml, path);
-  const f = readFields((parser.parse(xml) as { Header: unknown }).Header, path);
+  const f = readFields((parseXml(xml, path) as { Header: unknown }).Header, path);
   const issuer = f.text('Issuer', 8, true);
   const bureau = f.text('Bureau', 8, true);
   if (issuer !== options.issuer) f.fail('Issuer', `is ${JSON.stringify(issuer)}, expected our issuer ${options.issuer}`);

@@ -5,7 +5,7 @@ import type { Config } from '../config/schema.js';
 import type { Db } from '../db/connection.js';
 import { nowIso } from '../db/connection.js';
 import { findReportByHash, markRemoteState, quarantineReport, type BureauReportRow } from '../db/reports.js';
-import { InputError, messageOf } from '../errors.js';
+import { InputError, TimeLimitError, messageOf } from '../errors.js';
 import { maskPansInText } from '../security/mask.js';
 import type { Clock, ReceiveJob, ReceiveOptions, ReceiveResult } from '../jobs.js';
 import type { Logger } from '../log.js';
@@ -21,8 +21,18 @@ import { pickReadyReports, type ReadyReport } from './pick-reports.js';
  * The receive job, one pass: list → pick ready reports → for each: download (hash) → dedupe by hash
  * → decrypt → parse → apply in one transaction with its bureau_reports row → move the remote file.
  * The remote move comes last: if it fails or we die before it, the next run downloads the file
- * again, finds its hash applied, and only moves it. A report that does not decrypt or parse is
- * quarantined (remote failed/, local copy, row with the reason) and the next one is processed.
+ * again, finds its hash applied, and only moves it.
+ *
+ * What is whose fault: every step that reads a report's bytes (decryption, XML, fields, apply
+ * rules) throws an InputError for anything wrong with the content, and only an InputError
+ * quarantines the report (remote failed/, local copy, row with the reason); the next report is
+ * processed. Anything else — disk, permissions, database, network, a time limit — is a local
+ * fault: the run fails, the report stays on the server and nothing of it is applied (one
+ * transaction), so a later run takes it again.
+ *
+ * Time limits (reports.runTimeLimitSeconds, reports.reportTimeLimitSeconds) stop a stuck run: the
+ * steps get an AbortSignal, the apply transaction rolls back, the lease is released and the run
+ * fails with a TimeLimitError naming the limit (the daemon alerts on it like on any failure).
  */
 export interface ReceiveJobDeps {
   db: Db;
@@ -60,6 +70,8 @@ interface RunContext {
   decryptor: ReportDecryptor;
   result: ReceiveResult;
   log: Logger;
+  /** aborts when the report's or the run's time limit is reached */
+  signal: AbortSignal;
 }
 
 async function receiveOnce(deps: ReceiveJobDeps, decryptor: ReportDecryptor, ignored: Set<string>, options: ReceiveOptions): Promise<ReceiveResult> {
@@ -68,23 +80,80 @@ async function receiveOnce(deps: ReceiveJobDeps, decryptor: ReportDecryptor, ign
   // content hash alone already prevents a second application
   const lease = await holdLease(deps.db, deps.config.daemon.leaseTtlSeconds * 1000, log, RECEIVE_LEASE);
   const result: ReceiveResult = { applied: [], quarantined: [], duplicates: 0 };
+  const { runTimeLimitSeconds, reportTimeLimitSeconds } = deps.config.reports;
+  const runLimit = startTimeLimit(runTimeLimitSeconds, () =>
+    `the receive run exceeded its time limit of ${runTimeLimitSeconds} s (reports.runTimeLimitSeconds): stopped, unfinished reports stay on the server for the next run`);
   try {
     const folders = reportFolders(deps.config.workDir);
     cleanInbox(folders);
     const now = () => (deps.clock ?? (() => new Date()))();
     await withSession(deps.transport, async (session) => {
-      const ready = await pickReadyReports(session, { config: deps.config, log, now, sleep: deps.sleep ?? ((ms) => sleep(ms)), ignored });
+      const pick = { config: deps.config, log, now, sleep: deps.sleep ?? ((ms: number) => sleep(ms, undefined, { signal: runLimit.signal })), ignored };
+      const ready = await untilAborted(pickReadyReports(session, pick), runLimit.signal);
       for (const report of ready) {
         if (options.signal?.aborted) break;
         lease.assertHeld();
-        await receiveReport({ deps, session, folders, decryptor, result, log: log.child({ remoteName: report.name }) }, report);
+        const reportLimit = startTimeLimit(reportTimeLimitSeconds, () =>
+          `report ${report.name} exceeded its time limit of ${reportTimeLimitSeconds} s (reports.reportTimeLimitSeconds): the run is stopped, the report stays on the server for the next run`, runLimit.signal);
+        try {
+          const ctx: RunContext = { deps, session, folders, decryptor, result, log: log.child({ remoteName: report.name }), signal: reportLimit.signal };
+          await untilAborted(receiveReport(ctx, report), reportLimit.signal);
+        } finally {
+          reportLimit.clear();
+        }
       }
     });
+  } catch (err) {
+    // a step that stopped because its time limit aborted it fails with the limit, not its own echo of the abort
+    throw runLimit.signal.aborted && !(err instanceof TimeLimitError) ? runLimit.signal.reason : err;
   } finally {
-    await lease.release();
+    runLimit.clear();
+    // a failed release (the database is gone) must not hide why the run failed: the lease expires on its own
+    await lease.release().catch((err) => log.warn({ err: messageOf(err) }, 'could not release the receive lease: it expires after daemon.leaseTtlSeconds'));
   }
   log.info({ applied: result.applied.length, quarantined: result.quarantined.length, duplicates: result.duplicates }, 'receive run finished');
   return result;
+}
+
+interface TimeLimit {
+  /** aborts with a TimeLimitError when the limit (or the parent's) is reached */
+  signal: AbortSignal;
+  clear(): void;
+}
+
+function startTimeLimit(seconds: number, message: () => string, parent?: AbortSignal): TimeLimit {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new TimeLimitError(message())), Math.round(seconds * 1000));
+  timer.unref();
+  const onParent = () => controller.abort(parent!.reason);
+  parent?.addEventListener('abort', onParent, { once: true });
+  if (parent?.aborted) onParent();
+  return {
+    signal: controller.signal,
+    clear() {
+      clearTimeout(timer);
+      parent?.removeEventListener('abort', onParent);
+    },
+  };
+}
+
+/**
+ * Settles with `work`, or rejects with the signal's reason as soon as it aborts: a step that does not
+ * watch the signal itself (a stuck query, a stalled stream) cannot hold the run. The steps that can
+ * stop (the download, the apply transaction) are given the signal as well, so that what goes on in
+ * the background stops at its next check, and an apply rolls back. A decryption left behind ends by
+ * itself (its output is bounded by reports.maxClearBytes) and its file is removed.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 async function receiveReport(ctx: RunContext, report: ReadyReport): Promise<void> {
@@ -92,9 +161,10 @@ async function receiveReport(ctx: RunContext, report: ReadyReport): Promise<void
   const remotePath = posix.join(deps.config.sftp.outboundDir, report.name);
   const maxEncrypted = encryptedSizeLimit(deps.config.reports.maxClearBytes);
   if (report.size > maxEncrypted) return quarantineUnread(ctx, report, `file of ${report.size} bytes is larger than any report within reports.maxClearBytes could be (${maxEncrypted}): not downloaded`);
-  const download = await downloadReport(ctx.session, remotePath, report.kind, ctx.folders);
-  if (download.size !== report.size) {
-    ctx.log.info({ listed: report.size, downloaded: download.size }, 'report changed while downloading: next run');
+  // never more than the listed size: a file still growing must not fill our disk
+  const download = await downloadReport(ctx.session, remotePath, report.kind, ctx.folders, { maxBytes: report.size, signal: ctx.signal });
+  if (download.size !== report.size || (await changedSinceListing(ctx, remotePath, report))) {
+    ctx.log.info({ listed: report.size, downloaded: download.size }, 'report changed while downloading: left for the next run');
     removeIfPresent(download.path);
     return;
   }
@@ -114,6 +184,12 @@ async function receiveReport(ctx: RunContext, report: ReadyReport): Promise<void
   }
 }
 
+/** The remote file is no longer what was listed (still being written, replaced). */
+async function changedSinceListing(ctx: RunContext, remotePath: string, report: ReadyReport): Promise<boolean> {
+  const now = await ctx.session.stat(remotePath);
+  return !now || now.size !== report.size || now.modifiedAt.getTime() !== report.modifiedAt.getTime();
+}
+
 /** Decrypt, parse and apply; null when the report was quarantined instead. */
 async function decryptParseApply(ctx: RunContext, report: ReadyReport, download: DownloadedReport, clearFile: string) {
   const { config } = ctx.deps;
@@ -127,11 +203,12 @@ async function decryptParseApply(ctx: RunContext, report: ReadyReport, download:
     const localPath = join(ctx.folders.archive, `${download.sha256}.${report.kind}`);
     const applied = await applyReportFile(ctx.deps.db, {
       clearFile, header, remoteName: report.name, sha256: download.sha256, kind: report.kind, localPath,
-    }, { read, log: ctx.log, now: nowIso(ctx.deps.clock), afterGroup: () => ctx.deps.hooks?.afterApplyGroup?.(report.name) });
+    }, { read, log: ctx.log, now: nowIso(ctx.deps.clock), signal: ctx.signal, afterGroup: () => ctx.deps.hooks?.afterApplyGroup?.(report.name) });
     keepCopy(download, report.kind, ctx.folders.archive);
     return applied;
   } catch (err) {
-    if (!(err instanceof InputError)) throw err;
+    // the one decision: content errors quarantine, everything else fails the run (see above)
+    if (!(err instanceof InputError) || ctx.signal.aborted) throw err;
     await quarantine(ctx, report, download, `${stage}: ${err.message}`);
     return null;
   }

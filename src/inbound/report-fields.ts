@@ -4,6 +4,8 @@ import { maskPansInText } from '../security/mask.js';
 /**
  * Typed access to the child elements of one parsed XML element, each check failing with an
  * InputError that names the element path (`BureauReport/Shipments/Shipment[3]/ShipDate`).
+ * This is where report text enters the program: every free text is returned with PAN-like numbers
+ * masked (it is stored, logged and printed from here on), and only own properties are read.
  */
 export interface Fields {
   readonly path: string;
@@ -43,7 +45,7 @@ export function readFields(element: unknown, path: string): Fields {
   };
   const value = (name: string, required: boolean): string => {
     read.add(name);
-    const v = obj[name];
+    const v = Object.hasOwn(obj, name) ? obj[name] : undefined;
     if (v === undefined) return required ? fail(name, 'missing') : '';
     if (Array.isArray(v)) fail(name, 'appears more than once');
     if (typeof v !== 'string') fail(name, 'must be text, not nested elements');
@@ -58,7 +60,7 @@ export function readFields(element: unknown, path: string): Fields {
       if (v.length > maxLength) fail(name, `longer than ${maxLength} characters`);
       if (/[\x00-\x1f\x7f]/.test(v)) fail(name, 'contains control characters');
       if (v && pattern && !pattern.test(v)) fail(name, `${quote(v)} has characters that are not allowed`);
-      return v;
+      return maskPansInText(v);
     },
     digits(name, maxLength) {
       const v = value(name, true);

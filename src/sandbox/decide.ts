@@ -25,9 +25,13 @@ export const OUT_OF_STOCK = { code: '045', reason: 'Plastic out of stock' } as c
 /** Every record of a file that failed the strict check is rejected with this code. */
 export const FILE_REJECTED_CODE = '090';
 
+/**
+ * Tracking numbers never hold a run of 12–19 digits: the receive side masks such a run as a possible
+ * PAN wherever report text enters, so a tracking number of that shape would be stored masked.
+ */
 const COURIERS: Record<string, { courier: string; tracking: (rng: () => number) => string }> = {
   '1': { courier: 'DEUTSCHE POST', tracking: (rng) => `RR${digits(rng, 9)}DE` },
-  '2': { courier: 'DHL EXPRESS', tracking: (rng) => `JD01${digits(rng, 14)}` },
+  '2': { courier: 'DHL EXPRESS', tracking: (rng) => `JD01${digits(rng, 18)}` },
   '3': { courier: 'BRANCH RUN', tracking: (rng) => `BR${digits(rng, 10)}` },
   '4': { courier: 'RETURN TO ISSUER', tracking: (rng) => `RI${digits(rng, 10)}` },
 };

@@ -21,8 +21,11 @@ export interface RemoteSession {
    * renames it to `<dir>/<name>`. Never overwrites an existing final name.
    */
   uploadAtomic(source: Readable | string, dir: string, name: string, expectedSize: number): Promise<void>;
-  /** Streams a remote file into `destination`; returns the bytes written. */
-  download(remotePath: string, destination: Writable): Promise<number>;
+  /**
+   * Streams a remote file into `destination`; returns the bytes written. With `maxBytes`, never reads
+   * more than that (a file still growing is cut there; the caller compares sizes). `signal` stops it.
+   */
+  download(remotePath: string, destination: Writable, options?: { maxBytes?: number; signal?: AbortSignal }): Promise<number>;
   /** Moves a remote file, creating the target folder when missing. */
   move(from: string, to: string): Promise<void>;
   remove(path: string): Promise<void>;

@@ -100,16 +100,29 @@ export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log
       }
     },
 
-    download: (remotePath, destination) =>
+    download: (remotePath, destination, options = {}) =>
       guard('download', remotePath, async () => {
+        const { maxBytes, signal } = options;
         let bytes = 0;
         const counter = new Transform({
           transform(chunk: Buffer, _enc, done) {
             bytes += chunk.length;
-            done(null, chunk);
+            // the read range below already stops the server there; this holds whatever it sends
+            if (maxBytes !== undefined && bytes > maxBytes) done(new PermanentError(`${where(remotePath)} sent more than the ${maxBytes} bytes asked for`));
+            else done(null, chunk);
           },
         });
-        await pipeline(client.createReadStream(remotePath) as Readable, counter, destination as Writable);
+        if (maxBytes === 0) {
+          destination.end();
+          return 0;
+        }
+        const range = maxBytes === undefined ? {} : { start: 0, end: maxBytes - 1 }; // `end` is inclusive
+        try {
+          await pipeline(client.createReadStream(remotePath, range) as Readable, counter, destination as Writable, { signal });
+        } catch (err) {
+          if (signal?.aborted) throw signal.reason;
+          throw err;
+        }
         return bytes;
       }),
 

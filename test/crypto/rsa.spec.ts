@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,13 @@ function opensslEncrypt(clear: Buffer, pubFile: string, dir: string): Buffer {
     blocks.push(execFileSync('openssl', ['pkeyutl', '-encrypt', '-pubin', '-inkey', pubFile, '-pkeyopt', 'rsa_padding_mode:oaep', '-in', part]));
   }
   return Buffer.concat(blocks);
+}
+
+/** Fails the test when `promise` does not settle within `ms` (a hang must not pass or stall the suite). */
+function within<T>(promise: Promise<T>, ms = 20_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`did not settle within ${ms} ms`)), ms); });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 describe('crypto/rsa', function () {
@@ -133,5 +140,47 @@ describe('crypto/rsa', function () {
     assert.throws(() => loadRsaPrivateKey(keyFile, 'wrong-phrase'), (err: Error) => /wrong\/missing passphrase/.test(err.message) && !/PRIVATE KEY/.test(err.message));
     assert.throws(() => loadRsaPrivateKey(join(dir, 'missing.pem')), /cannot be read: ENOENT/);
     assert.ok(!existsSync(join(dir, 'missing.pem')));
+  });
+
+  describe('write errors reject with the file system error, never hang or succeed', () => {
+    const big = () => encryptRsaReport(randomBytes(214 * 400), readFileSync(ours.pubFile, 'utf8'));
+    const decrypt = (destination: string, data = big()) =>
+      within(decryptRsaFile(write(data), { key: loadRsaPrivateKey(ours.keyFile), destination, maxBytes: 1e7, workers: 2 }));
+    const systemError = (code: string) => (err: NodeJS.ErrnoException) => !(err instanceof InputError) && err.code === code && typeof err.syscall === 'string';
+
+    it('a destination in a missing folder', async () => {
+      await assert.rejects(decrypt(join(dir, 'no-such-folder', 'clear.xml')), systemError('ENOENT'));
+    });
+
+    it('an existing path: a directory, or /dev/full', async () => {
+      const folder = join(dir, 'a-folder');
+      mkdirSync(folder);
+      await assert.rejects(decrypt(folder), systemError('EEXIST'));
+      await assert.rejects(decrypt('/dev/full'), systemError('EEXIST'));
+      assert.deepEqual(readdirSync(folder), []);
+    });
+
+    it('a full disk (a small tmpfs): ENOSPC, for a small and a large clear text', async function () {
+      const full = join(dir, 'full');
+      mkdirSync(full);
+      if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full]).status !== 0) {
+        if (process.env.CI) throw new Error('CI requires mounting a small tmpfs to simulate a full disk');
+        this.skip();
+      }
+      try {
+        await assert.rejects(decrypt(join(full, 'large.xml')), systemError('ENOSPC'));
+        // its partial output (the caller removes it) fills the disk: now even one job's output does not fit
+        await assert.rejects(decrypt(join(full, 'small.xml'), encryptRsaReport(randomBytes(5000), readFileSync(ours.pubFile, 'utf8'))), systemError('ENOSPC'));
+      } finally {
+        spawnSync('umount', [full]);
+      }
+    });
+
+    it('stops when its signal aborts, with the signal\'s reason', async () => {
+      const controller = new AbortController();
+      const limit = new Error('time limit');
+      controller.abort(limit);
+      await assert.rejects(within(decryptRsaFile(write(big()), { key: loadRsaPrivateKey(ours.keyFile), destination: out(), maxBytes: 1e7, signal: controller.signal })), (err) => err === limit);
+    });
   });
 });

@@ -136,4 +136,31 @@ describe('inbound/parse-report', () => {
     writeFileSync(file, buildReportXml(sample));
     await assert.rejects(readReportHeader(file, { ...options, maxBytes: 1024 }), /clear report of \d+ bytes exceeds the limit of 1024 bytes/);
   });
+
+  it('turns what fast-xml-parser refuses into an InputError naming the record: deep nesting, reserved names', async () => {
+    const xml = buildReportXml(sample);
+    const deep = `<Reason>${'<a>'.repeat(9000)}${'</a>'.repeat(9000)}</Reason>`;
+    assert.match(await errorOf(xml.replace(/<Reason>[^<]*<\/Reason>/, deep)), /^BureauReport\/Rejections\/Rejection\[1\]: refused XML: Maximum nested tags exceeded/);
+    for (const name of ['__proto__', 'constructor', 'prototype']) {
+      assert.match(await errorOf(xml.replace('</Shipment>', `<${name}>x</${name}></Shipment>`)), new RegExp(`^BureauReport/Shipments/Shipment\\[1\\]: refused XML: .*"${name}"`));
+      assert.match(await errorOf(xml.replace('</Header>', `<${name}>x</${name}></Header>`)), new RegExp(`^BureauReport/Header: refused XML: .*"${name}"`));
+    }
+    // names that are Object.prototype members are unknown elements, never read from the prototype
+    assert.match(await errorOf(xml.replace('</Shipment>', '<toString>x</toString></Shipment>')), /Shipment\[1\]\/(__)?toString: unknown element/);
+  });
+
+  it('masks PAN-like numbers in free text as it enters', async () => {
+    const xml = buildReportXml({ ...sample, rejections: [{ ...[...sample.rejections!][0]!, reason: 'card 4111111111111111 refused' }],
+      shipments: [{ ...[...sample.shipments!][0]!, courier: '5500-0000-0000-0004', trackingNumber: '4111 1111 1111 1111' }] });
+    const report = await parseReport(xml, options);
+    assert.equal(report.rejections[0]!.reason, 'card 411111******1111 refused');
+    assert.equal(report.shipments[0]!.courier, '550000******0004');
+    assert.equal(report.shipments[0]!.trackingNumber, '411111******1111');
+  });
+
+  it('passes an error of the system reading the file unchanged (a local fault, not the content)', async () => {
+    await assert.rejects(readReportHeader(dir, options), (err: NodeJS.ErrnoException) => !(err instanceof InputError) && err.code === 'EISDIR');
+    const missing = join(dir, 'missing.xml');
+    await assert.rejects(readReportHeader(missing, options), (err: NodeJS.ErrnoException) => !(err instanceof InputError) && err.code === 'ENOENT');
+  });
 });
