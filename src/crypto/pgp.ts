@@ -153,7 +153,7 @@ async function readMessage(encrypted: Readable): Promise<openpgp.Message<any>> {
 }
 
 async function assertSignatureValid(signatures: Array<{ verified: Promise<true> }>): Promise<void> {
-  if (signatures.length === 0) throw new PgpSignatureError('the message is not signed, a signature was required');
+  if (signatures.length === 0) throw new PgpSignatureError('the message is not signed');
   try {
     await Promise.all(signatures.map((s) => s.verified));
   } catch (err) {
