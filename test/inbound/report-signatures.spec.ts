@@ -8,6 +8,7 @@ import type { Config } from '../../src/config/schema.js';
 import type { Db } from '../../src/db/connection.js';
 import { ConfigError } from '../../src/errors.js';
 import { makeReceiveJob } from '../../src/inbound/receive-job.js';
+import { requeueQuarantined } from '../../src/inbound/requeue.js';
 import { createLogger, silentLogger, type Logger } from '../../src/log.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { testConfig } from '../helpers/config.js';
@@ -203,6 +204,27 @@ describeEachDatabase('inbound/report signatures through the receive job and sshd
     assert.equal(await db('bureau_reports').where({ remote_name: name }).first(), undefined);
     const fixed = await run();
     assert.deepEqual(fixed.applied.map((r) => r.remoteName), [name]);
+  });
+
+  it('a report quarantined under a wrong pin applies once the pin is fixed and it is requeued: its .sig goes back with it', async () => {
+    const batch = await seedBatch(db, [61]);
+    const name = reportName('rsa');
+    const data = nodeRsaEncrypt(shippedXml(batch.fileName, 61), ours.publicPem);
+    bureau.put(`${name}.sig`, opensslSign(signer.keyFile, data, keys));
+    bureau.put(name, data);
+    const pinnedOld = config({ signingPublicKeyFile: mallory.pubFile, signingKeySha256: opensslSpkiSha256(mallory.pubFile) });
+    const first = await run(pinnedOld);
+    assert.match(first.quarantined[0]?.reason ?? '', /^not authenticated: signature .* does not verify/);
+    assert.deepEqual(bureau.files('failed'), [name, `${name}.sig`]);
+    const fixed = config();
+    const row = await db('bureau_reports').where({ remote_name: name }).first();
+    const requeued = await requeueQuarantined({ db, config: fixed, transport: makeSftpTransport(fixed.sftp, { log: silentLogger }), log: silentLogger }, Number(row.id));
+    assert.deepEqual(requeued.map((r) => [r.remoteName, r.refused]), [[name, null]]);
+    assert.deepEqual([bureau.files(), bureau.files('failed')], [[name, `${name}.sig`], []]);
+    const second = await run(fixed);
+    assert.deepEqual(second.applied.map((r) => r.remoteName), [name]);
+    assert.deepEqual(bureau.files('processed'), [name, `${name}.sig`]);
+    assert.equal((await contractOf(db, 61)).production_status, 'Shipped');
   });
 
   it('the .sig of a report found again by its hash moves with it, without being needed again', async () => {
