@@ -10,10 +10,10 @@ import type { ReportKind } from '../db/reports.js';
 import { ConfigError, InputError, PermanentError, messageOf } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 
-/** The detached signature beside a `.rsa` report: its remote name, and its bytes (null: there is none). */
+/** The detached signature beside a `.rsa` report: its remote name, and its bytes when read (null: there is none). */
 export interface DetachedSignature {
   name: string;
-  data: Buffer | null;
+  read(): Promise<Buffer | null>;
 }
 
 export interface ReportDecryptor {
@@ -70,7 +70,10 @@ export function makeReportDecryptor(
     async decrypt(kind, encrypted, clearFile, signature) {
       if (kind === 'rsa') {
         // a forged report is not even decrypted
-        if (verify) await verifyReportFile(encrypted, signature.data, rsaSigning(), signature.name);
+        if (verify) {
+          const key = rsaSigning();
+          await verifyReportFile(encrypted, await signature.read(), key, signature.name);
+        }
         const key = rsa();
         await decryptRsaFile(encrypted, { key, destination: clearFile, maxBytes: reports.maxClearBytes, workers: reports.decryptWorkers });
         return;

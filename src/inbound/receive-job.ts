@@ -17,7 +17,7 @@ import { makeReportDecryptor, type ReportDecryptor } from './decrypt-report.js';
 import { cleanInbox, clearFileOf, downloadReport, keepCopy, removeIfPresent, reportFolders, type DownloadedReport, type ReportFolders } from './local-files.js';
 import { readReportHeader, type ReportReadOptions } from './parse-report.js';
 import { pickReadyReports, type ReadyReport } from './pick-reports.js';
-import { fetchSignature, moveSignatureWith } from './signature-file.js';
+import { moveSignatureWith, signatureOf } from './signature-file.js';
 
 /**
  * The receive job, one pass: list → pick ready reports → for each: download (hash) → dedupe by hash
@@ -120,7 +120,7 @@ async function decryptParseApply(ctx: RunContext, report: ReadyReport, download:
   const read: ReportReadOptions = { maxBytes: config.reports.maxClearBytes, issuer: config.issuer.code, bureau: config.bureau.code };
   let stage = 'decryption failed';
   try {
-    const signature = await fetchSignature(ctx.session, posix.join(config.sftp.outboundDir, report.name), report);
+    const signature = signatureOf(ctx.session, posix.join(config.sftp.outboundDir, report.name), report);
     await ctx.decryptor.decrypt(report.kind, download.path, clearFile, signature);
     stage = 'invalid report';
     const header = await readReportHeader(clearFile, read);

@@ -9,13 +9,24 @@ import { signatureNameOf, type ReadyReport } from './pick-reports.js';
  * (a few hundred bytes), and moved with its report.
  */
 
-/** Reads the signature listed beside the report; one too large to be a signature is refused unread. */
-export async function fetchSignature(session: RemoteSession, remotePath: string, report: ReadyReport): Promise<DetachedSignature> {
+/**
+ * The signature listed beside the report, read from the server only when asked (a `.pgp` report or
+ * a run with reports.signatures off never reads it); one too large to be a signature is refused unread.
+ */
+export function signatureOf(session: RemoteSession, remotePath: string, report: ReadyReport): DetachedSignature {
   const name = signatureNameOf(report.name);
-  if (!report.signature) return { name, data: null };
-  if (report.signature.size > MAX_SIGNATURE_BYTES) {
-    throw new ReportSignatureError(`signature ${name} is ${report.signature.size} bytes: too large to be a signature, not read`);
-  }
+  const listed = report.signature;
+  return {
+    name,
+    read: async () => {
+      if (!listed) return null;
+      if (listed.size > MAX_SIGNATURE_BYTES) throw new ReportSignatureError(`signature ${name} is ${listed.size} bytes: too large to be a signature, not read`);
+      return download(session, signatureNameOf(remotePath), name);
+    },
+  };
+}
+
+async function download(session: RemoteSession, remotePath: string, name: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   const sink = new Writable({
@@ -26,8 +37,8 @@ export async function fetchSignature(session: RemoteSession, remotePath: string,
       done();
     },
   });
-  await session.download(signatureNameOf(remotePath), sink);
-  return { name, data: Buffer.concat(chunks) };
+  await session.download(remotePath, sink);
+  return Buffer.concat(chunks);
 }
 
 /**

@@ -104,7 +104,7 @@ describeEachDatabase('inbound/report signatures through the receive job and sshd
   });
 
   it('quarantines every unauthenticated report with its reason, applies the authentic pair of each kind, and moves .sig files with their reports', async () => {
-    const batch = await seedBatch(db, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const batch = await seedBatch(db, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const rsa = (n: number) => nodeRsaEncrypt(shippedXml(batch.fileName, n), ours.publicPem);
     const sign = (data: Buffer, key = signer.keyFile, salt = 32) => opensslSign(key, data, keys, salt);
     const flipped = (sig: Buffer) => Buffer.from(sig.map((b, i) => (i === 100 ? b ^ 0x01 : b)));
@@ -119,6 +119,7 @@ describeEachDatabase('inbound/report signatures through the receive job and sshd
       { what: '.sig of another report', kind: 'rsa', data: rsa(5), sig: sign(other), reason: /does not verify with the pinned bureau report-signing key/, card: 5 },
       { what: '.sig cut short', kind: 'rsa', data: rsa(6), reason: /^not authenticated: signature .*\.sig is 255 bytes, a signature of the 2048-bit bureau report-signing key is 256$/, card: 6 },
       { what: 'PSS with another salt length', kind: 'rsa', data: rsa(7), reason: /does not verify/, card: 7 },
+      { what: '.sig too large to be one', kind: 'rsa', data: rsa(10), sig: Buffer.alloc(5000, 1), reason: /^not authenticated: signature .*\.sig is 5000 bytes: too large to be a signature, not read$/, card: 10 },
     ];
     cases[4]!.sig = flipped(sign(cases[4]!.data));
     cases[6]!.sig = sign(cases[6]!.data).subarray(1);
