@@ -228,6 +228,21 @@ describeEachDatabase('inbound/report signatures through the receive job and sshd
     assert.equal((await contractOf(db, 61)).production_status, 'Shipped');
   });
 
+  it('takes a report only once its .sig too is unchanged on the second look', async () => {
+    const batch = await seedBatch(db, [71]);
+    const name = reportName('rsa');
+    const data = nodeRsaEncrypt(shippedXml(batch.fileName, 71), ours.publicPem);
+    const sig = opensslSign(signer.keyFile, data, keys);
+    bureau.put(`${name}.sig`, sig.subarray(0, 100)); // still being uploaded
+    bureau.put(name, data);
+    const c = config({ stableCheckSeconds: 1 });
+    const job = (sleep: () => Promise<void>) => makeReceiveJob({ db, config: c, log: silentLogger, transport: makeSftpTransport(c.sftp, { log: silentLogger }), sleep }).run();
+    const first = await job(async () => bureau.put(`${name}.sig`, sig));
+    assert.deepEqual([first.applied.length, first.quarantined.length], [0, 0], 'left for the next run');
+    const second = await job(async () => undefined);
+    assert.deepEqual(second.applied.map((r) => r.remoteName), [name]);
+  });
+
   it('the .sig of a report found again by its hash moves with it, without being needed again', async () => {
     const batch = await seedBatch(db, [51]);
     const data = nodeRsaEncrypt(shippedXml(batch.fileName, 51), ours.publicPem);
