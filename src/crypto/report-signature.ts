@@ -18,7 +18,7 @@ import { loadRecipientKey } from './pgp-keys.js';
 const PSS = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } as const;
 const DIGEST = 'sha256';
 const MIN_MODULUS_BITS = 2048;
-/** larger than the signature of any sane RSA key (16384 bits): such a file is not read */
+/** the signature of a 16384-bit RSA key: a larger .sig file is not read */
 export const MAX_SIGNATURE_BYTES = 2048;
 /** the name of the detached signature of a report */
 export const SIGNATURE_SUFFIX = '.sig';
