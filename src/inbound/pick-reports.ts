@@ -6,7 +6,8 @@ import { SIGNATURE_SUFFIX } from '../crypto/report-signature.js';
 
 /**
  * Which files of the bureau's outbound folder are reports ready to take: a safe name matching the
- * configured pattern, old enough, and not growing (same size and time on a second look).
+ * configured pattern, old enough, and not growing (same size and time on a second look), each with
+ * its detached `<name>.sig` when one lies beside it (neither may change between the two looks).
  */
 export interface ReadyReport {
   name: string;
