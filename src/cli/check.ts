@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { makeLogger, type GlobalOptions } from '../app.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { pgpConfigFromConfig } from '../crypto/pgp.js';
+import { loadBureauVerificationKey, loadReportSigningKey, spkiSha256 } from '../crypto/report-signature.js';
 import { ConfigError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { withSession } from '../transport/remote.js';
@@ -10,13 +11,13 @@ import { printTable } from './output.js';
 
 export const order = 85;
 
-type Row = { check: string; result: 'ok' | 'FAILED'; detail: string };
+type Row = { check: string; result: 'ok' | 'FAILED' | 'WARNING'; detail: string };
 
-/** `check`: the bureau connection and the OpenPGP keys, as configured; changes nothing. */
+/** `check`: the bureau connection, the OpenPGP keys and the report-signature keys, as configured; changes nothing. */
 export function register(program: Command): void {
   program
     .command('check')
-    .description('check the OpenPGP keys (pin, expiry, revocation) and the SFTP connection (pinned host key, login, folders); changes nothing')
+    .description('check the OpenPGP keys (pin, expiry, revocation), the keys that verify report signatures and the SFTP connection (pinned host key, login, folders); changes nothing')
     .option('--show-host-key', "print the SFTP server's host key fingerprint (to verify with the bureau and pin), without logging in")
     .action(async (opts: { showHostKey?: boolean }, cmd: Command) => {
       const options = cmd.optsWithGlobals() as GlobalOptions;
@@ -28,7 +29,7 @@ export function register(program: Command): void {
         return;
       }
       const log = makeLogger(config, options);
-      const rows = [...(await checkPgp(config, log)), ...(await checkSftp(config, log))];
+      const rows = [...(await checkPgp(config, log)), ...(await checkReportSignatures(config, log)), ...(await checkSftp(config, log))];
       printTable(rows);
       if (rows.some((r) => r.result === 'FAILED')) process.exitCode = 1;
     });
@@ -47,6 +48,38 @@ async function checkPgp(config: LoadedConfig, log: Logger): Promise<Row[]> {
   } catch (err) {
     return [failed('pgp keys', err)];
   }
+}
+
+/**
+ * The keys that prove reports come from the bureau (bureau-interface 1.1): the RSA report-signing key
+ * for `.rsa` reports (present, a PEM RSA key of 2048 bits or more, matching its pin) and the bureau's
+ * OpenPGP key able to sign, for `.pgp` reports; each checked when that kind of report is received.
+ */
+async function checkReportSignatures(config: LoadedConfig, log: Logger): Promise<Row[]> {
+  const { reports } = config;
+  if (reports.signatures === 'off') {
+    return [{ check: 'report signatures', result: 'WARNING', detail: 'reports.signatures is off: reports are NOT authenticated' }];
+  }
+  const rows: Row[] = [];
+  if (reports.rsaPrivateKeyFile || reports.signingPublicKeyFile) {
+    try {
+      if (!reports.signingPublicKeyFile) throw new ConfigError('reports.signingPublicKeyFile (with reports.signingKeySha256) is required to verify .rsa reports');
+      const key = loadReportSigningKey(reports.signingPublicKeyFile, reports.signingKeySha256);
+      rows.push({ check: 'report signing key', result: 'ok', detail: `RSA ${key.asymmetricKeyDetails?.modulusLength} bits, SPKI SHA-256 ${spkiSha256(key)} (pinned)` });
+    } catch (err) {
+      rows.push(failed('report signing key', err));
+    }
+  }
+  if (reports.pgpPrivateKeyFile) {
+    try {
+      const key = await loadBureauVerificationKey(config.pgp, { log });
+      const signing = await key.getSigningKey();
+      rows.push({ check: 'pgp bureau key signs reports', result: 'ok', detail: `signing key ${signing.getFingerprint().toUpperCase()}` });
+    } catch (err) {
+      rows.push(failed('pgp bureau key signs reports', err));
+    }
+  }
+  return rows;
 }
 
 async function checkSftp(config: LoadedConfig, log: Logger): Promise<Row[]> {

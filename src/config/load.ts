@@ -19,6 +19,7 @@ export interface LoadedConfig extends Config {
 const PATH_KEYS = [
   'workDir', 'perso.layoutsDir', 'pgp.bureauPublicKeyFile', 'pgp.archivePublicKeyFile', 'pgp.sign.privateKeyFile',
   'sftp.privateKeyFile', 'reports.rsaPrivateKeyFile', 'reports.pgpPrivateKeyFile',
+  'reports.signingPublicKeyFile',
 ];
 
 /** Which file to read: the explicit one, else BX_CONFIG, else config/default.yaml of the project. */

@@ -75,7 +75,19 @@ const sftp = z.strictObject({
   }).prefault({}),
 });
 
+/** SHA-256 as hex (64 digits; ':' or spaces between bytes allowed, as tools print it) */
+const sha256Hex = z.string().refine((s) => /^[0-9a-f]{64}$/i.test(s.replace(/[\s:]/g, '')), 'a SHA-256 in hex (64 hex digits)');
+
 const reports = z.strictObject({
+  /**
+   * bureau-interface 1.1 authenticity: `required` (default) quarantines a report whose signature is
+   * missing or wrong; `off` applies unsigned reports and every run warns that they are unauthenticated
+   */
+  signatures: z.enum(['required', 'off'], { error: 'required (the default) or off (reports are then unauthenticated)' }).default('required'),
+  /** the bureau's RSA report-signing public key (PEM): `.rsa` reports come with a detached `<name>.sig` */
+  signingPublicKeyFile: z.string().optional(),
+  /** its pin: SHA-256 of its DER SubjectPublicKeyInfo, hex */
+  signingKeySha256: sha256Hex.optional(),
   /** report file names we pick up ({issuer} is replaced by issuer.code) */
   pattern: z.string().default('^{issuer}_REPORT_\\d{8}_\\d{6}\\.xml\\.(rsa|pgp)$'),
   rsaPrivateKeyFile: z.string().optional(),
@@ -96,6 +108,10 @@ const reports = z.strictObject({
   reportTimeLimitSeconds: z.number().positive().max(86_400).default(10 * 60),
 }).refine((r) => r.reportTimeLimitSeconds <= r.runTimeLimitSeconds, {
   message: 'reportTimeLimitSeconds must not exceed runTimeLimitSeconds', path: ['reportTimeLimitSeconds'],
+}).refine((r) => !r.signingPublicKeyFile || r.signingKeySha256, {
+  path: ['signingKeySha256'], error: 'required when reports.signingPublicKeyFile is set (the pin of that key)',
+}).refine((r) => !r.signingKeySha256 || r.signingPublicKeyFile, {
+  path: ['signingPublicKeyFile'], error: 'required when reports.signingKeySha256 is set (the key that pin belongs to)',
 });
 
 const calendar = z.strictObject({

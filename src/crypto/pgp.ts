@@ -103,11 +103,20 @@ async function seipdV1SessionKey(recipients: openpgp.PublicKey[]): Promise<openp
   return { data: key.data, algorithm: key.algorithm };
 }
 
+/** The message is not signed, or not by (only) the expected keys: PermanentError, told apart so callers can say so. */
+export class PgpSignatureError extends PermanentError {
+  override name = 'PgpSignatureError';
+}
+
 /**
  * Decrypts a (binary or armored) OpenPGP message into `destination`, streaming. The file is only
  * valid when this resolves: on any failure (integrity, signature, size over maxBytes) it is deleted
- * and a PermanentError is thrown. An error of the system (ENOSPC, EACCES, EIO writing or reading a
- * local file) is thrown as it is: a local fault, which says nothing about the message.
+ * and a PermanentError is thrown (a PgpSignatureError for a missing or bad signature). An error of the
+ * system (ENOSPC, EACCES, EIO writing or reading a local file) is thrown as it is: a local fault, which
+ * says nothing about the message.
+ * With `verificationKeys`, every signature must verify with one of them. openpgp streams the clear
+ * text before the signature at the end can be checked (allowUnauthenticatedStream), so the file is
+ * accepted only once both the pipeline and the signature check have finished.
  */
 export async function decryptToFile(
   encrypted: Readable,
@@ -117,11 +126,12 @@ export async function decryptToFile(
   let bytes = 0;
   try {
     const message = await readMessage(encrypted);
+    // expectSigned is left to assertSignatureValid: openpgp's own check fails with messages that
+    // cannot be told apart from other decryption errors
     const result = await openpgp.decrypt({
       message,
       decryptionKeys: opts.decryptionKey,
       verificationKeys: opts.verificationKeys,
-      expectSigned,
       format: 'binary',
       config: { allowUnauthenticatedStream: true, maxDecompressedMessageSize: opts.maxBytes },
     });
@@ -146,11 +156,11 @@ async function readMessage(encrypted: Readable): Promise<openpgp.Message<any>> {
 }
 
 async function assertSignatureValid(signatures: Array<{ verified: Promise<true> }>): Promise<void> {
-  if (signatures.length === 0) throw new PermanentError('the message is not signed, a signature was required');
+  if (signatures.length === 0) throw new PgpSignatureError('the message is not signed');
   try {
     await Promise.all(signatures.map((s) => s.verified));
   } catch (err) {
-    throw new PermanentError(`the message signature is not valid: ${messageOf(err)}`, { cause: err });
+    throw new PgpSignatureError(`the message signature is not valid: ${messageOf(err)}`, { cause: err });
   }
 }
 

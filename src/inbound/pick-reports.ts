@@ -2,16 +2,20 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { RemoteEntry, RemoteSession } from '../transport/remote.js';
 import type { ReportKind } from '../db/reports.js';
+import { SIGNATURE_SUFFIX } from '../crypto/report-signature.js';
 
 /**
  * Which files of the bureau's outbound folder are reports ready to take: a safe name matching the
- * configured pattern, old enough, and not growing (same size and time on a second look).
+ * configured pattern, old enough, and not growing (same size and time on a second look), each with
+ * its detached `<name>.sig` when one lies beside it (neither may change between the two looks).
  */
 export interface ReadyReport {
   name: string;
   kind: ReportKind;
   size: number;
   modifiedAt: Date;
+  /** the detached signature `<name>.sig` beside it, when there is one */
+  signature: RemoteEntry | null;
 }
 
 const MAX_NAME_LENGTH = 200;
@@ -48,34 +52,77 @@ export interface PickDeps {
 
 export async function pickReadyReports(session: RemoteSession, deps: PickDeps): Promise<ReadyReport[]> {
   const { config, log } = deps;
+  if (config.reports.signatures === 'off') {
+    log.warn('reports.signatures is off: reports are NOT authenticated (anyone holding our public keys can write one that is applied)');
+  }
   const pattern = reportNamePattern(config);
   const minAgeMs = config.reports.minAgeSeconds * 1000;
   const candidates: ReadyReport[] = [];
-  for (const entry of await session.list(config.sftp.outboundDir)) {
-    if (entry.type !== 'file') continue;
+  const listing = await session.list(config.sftp.outboundDir);
+  const signatures = signaturesOf(listing, pattern);
+  for (const entry of listing) {
+    if (entry.type !== 'file' || signatures.has(entry.name)) continue;
     const kind = reportKindOf(entry.name);
     const unsafe = unsafeNameReason(entry.name);
     const reason = unsafe ?? (pattern.test(entry.name) && kind ? null : 'does not match reports.pattern');
     if (reason) {
-      if (!deps.ignored.has(entry.name)) log.warn({ remoteName: JSON.stringify(entry.name.slice(0, MAX_NAME_LENGTH)) }, `remote file left alone: ${reason}`);
-      deps.ignored.add(entry.name);
+      leftAlone(deps, entry.name, `remote file left alone: ${reason}`);
       continue;
     }
     if (deps.now().getTime() - entry.modifiedAt.getTime() < minAgeMs) {
       log.debug({ remoteName: entry.name }, 'report too recent (reports.minAgeSeconds): next run');
       continue;
     }
-    candidates.push({ name: entry.name, kind: kind!, size: entry.size, modifiedAt: entry.modifiedAt });
+    const signature = signatures.get(signatureNameOf(entry.name)) ?? null;
+    candidates.push({ name: entry.name, kind: kind!, size: entry.size, modifiedAt: entry.modifiedAt, signature });
   }
+  reportOrphanSignatures(deps, signatures, listing);
   if (!candidates.length || config.reports.stableCheckSeconds === 0) return sortByName(candidates);
   await deps.sleep(config.reports.stableCheckSeconds * 1000);
   const second = new Map<string, RemoteEntry>((await session.list(config.sftp.outboundDir)).map((e) => [e.name, e]));
   return sortByName(candidates.filter((c) => {
     const again = second.get(c.name);
-    const stable = again !== undefined && again.size === c.size && again.modifiedAt.getTime() === c.modifiedAt.getTime();
-    if (!stable) log.info({ remoteName: c.name }, 'report still being written (size or time changed): next run');
+    const sigAgain = second.get(signatureNameOf(c.name));
+    const stable = sameEntry(c, again) && (c.signature ? sameEntry(c.signature, sigAgain) : sigAgain === undefined);
+    if (!stable) log.info({ remoteName: c.name }, 'report or its signature still being written (size or time changed): next run');
     return stable;
   }));
+}
+
+/** The detached signature's name of a report (bureau-interface 1.1). */
+export function signatureNameOf(reportName: string): string {
+  return reportName + SIGNATURE_SUFFIX;
+}
+
+/** `<report name>.sig` files of report names: safe, matching the pattern; not reports themselves. */
+function signaturesOf(listing: RemoteEntry[], pattern: RegExp): Map<string, RemoteEntry> {
+  const found = new Map<string, RemoteEntry>();
+  for (const entry of listing) {
+    if (entry.type !== 'file' || !entry.name.endsWith(SIGNATURE_SUFFIX) || unsafeNameReason(entry.name)) continue;
+    const report = entry.name.slice(0, -SIGNATURE_SUFFIX.length);
+    if (pattern.test(report) && reportKindOf(report)) found.set(entry.name, entry);
+  }
+  return found;
+}
+
+/**
+ * A signature whose report is not (yet) there is left alone: the bureau uploads it first, its report
+ * follows. One that never gets its report stops nothing; it is logged once per process.
+ */
+function reportOrphanSignatures(deps: PickDeps, signatures: Map<string, RemoteEntry>, listing: RemoteEntry[]): void {
+  const names = new Set(listing.map((e) => e.name));
+  for (const name of signatures.keys()) {
+    if (!names.has(name.slice(0, -SIGNATURE_SUFFIX.length))) leftAlone(deps, name, 'signature without its report left alone: it is taken with its report when that arrives', 'info');
+  }
+}
+
+function leftAlone(deps: PickDeps, name: string, message: string, level: 'warn' | 'info' = 'warn'): void {
+  if (!deps.ignored.has(name)) deps.log[level]({ remoteName: JSON.stringify(name.slice(0, MAX_NAME_LENGTH)) }, message);
+  deps.ignored.add(name);
+}
+
+function sameEntry(a: { size: number; modifiedAt: Date }, b: RemoteEntry | undefined): boolean {
+  return b !== undefined && b.size === a.size && b.modifiedAt.getTime() === a.modifiedAt.getTime();
 }
 
 /** Oldest name first: the bureau's names sort by date and sequence, so reports apply in order. */

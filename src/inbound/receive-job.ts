@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js';
 import type { Db } from '../db/connection.js';
 import { nowIso } from '../db/connection.js';
 import { findReportByHash, markRemoteState, quarantineReport, type BureauReportRow } from '../db/reports.js';
+import { ReportSignatureError } from '../crypto/report-signature.js';
 import { InputError, TimeLimitError, messageOf } from '../errors.js';
 import { maskPansInText } from '../security/mask.js';
 import type { Clock, ReceiveJob, ReceiveOptions, ReceiveResult } from '../jobs.js';
@@ -16,6 +17,7 @@ import { makeReportDecryptor, type ReportDecryptor } from './decrypt-report.js';
 import { cleanInbox, clearFileOf, downloadReport, keepCopy, removeIfPresent, reportFolders, type DownloadedReport, type ReportFolders } from './local-files.js';
 import { readReportHeader, type ReportReadOptions } from './parse-report.js';
 import { pickReadyReports, type ReadyReport } from './pick-reports.js';
+import { moveSignatureWith, signatureOf } from './signature-file.js';
 
 /**
  * The receive job, one pass: list → pick ready reports → for each: download (hash) → dedupe by hash
@@ -57,7 +59,7 @@ export const RECEIVE_LEASE = 'receive';
 
 export function makeReceiveJob(deps: ReceiveJobDeps): ReceiveJob {
   const ignored = new Set<string>();
-  const decryptor = makeReportDecryptor(deps.config.reports);
+  const decryptor = makeReportDecryptor(deps.config, { log: deps.log });
   return {
     run: (options: ReceiveOptions = {}) => receiveOnce(deps, decryptor, ignored, options),
   };
@@ -196,7 +198,8 @@ async function decryptParseApply(ctx: RunContext, report: ReadyReport, download:
   const read: ReportReadOptions = { maxBytes: config.reports.maxClearBytes, issuer: config.issuer.code, bureau: config.bureau.code };
   let stage = 'decryption failed';
   try {
-    await ctx.decryptor.decrypt(report.kind, download.path, clearFile);
+    const signature = signatureOf(ctx.session, posix.join(config.sftp.outboundDir, report.name), report);
+    await ctx.decryptor.decrypt(report.kind, download.path, clearFile, signature);
     await ctx.deps.hooks?.afterDecrypt?.(report.name);
     stage = 'invalid report';
     const header = await readReportHeader(clearFile, read);
@@ -209,7 +212,7 @@ async function decryptParseApply(ctx: RunContext, report: ReadyReport, download:
   } catch (err) {
     // the one decision: content errors quarantine, everything else fails the run (see above)
     if (!(err instanceof InputError) || ctx.signal.aborted) throw err;
-    await quarantine(ctx, report, download, `${stage}: ${err.message}`);
+    await quarantine(ctx, report, download, `${err instanceof ReportSignatureError ? 'not authenticated' : stage}: ${err.message}`);
     return null;
   }
 }
@@ -260,6 +263,7 @@ async function finishRemote(ctx: RunContext, name: string, reportId: number | nu
   const from = posix.join(sftp.outboundDir, name);
   try {
     if (outcome === 'processed' && sftp.afterApply === 'delete') {
+      await moveSignatureWith(ctx.session, from, null);
       await ctx.session.remove(from);
       if (reportId !== null) await markRemoteState(ctx.deps.db, reportId, 'deleted', nowIso(ctx.deps.clock));
       return;
@@ -267,6 +271,7 @@ async function finishRemote(ctx: RunContext, name: string, reportId: number | nu
     const dir = outcome === 'processed' ? sftp.processedDir : sftp.failedDir;
     let to = posix.join(dir, name);
     if (await ctx.session.stat(to)) to = posix.join(dir, `${name}.${tag.slice(0, 12)}`);
+    await moveSignatureWith(ctx.session, from, to);
     if (await ctx.session.stat(to)) await ctx.session.remove(from); // this very content is already there
     else await ctx.session.move(from, to);
     if (reportId !== null) await markRemoteState(ctx.deps.db, reportId, outcome, nowIso(ctx.deps.clock));

@@ -4,7 +4,8 @@ import type { Db } from '../db/connection.js';
 import { forgetQuarantinedReport, quarantinedReports } from '../db/reports.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import { withSession, type Transport } from '../transport/remote.js';
+import { withSession, type RemoteSession, type Transport } from '../transport/remote.js';
+import { signatureNameOf } from './pick-reports.js';
 
 export interface RequeueOutcome {
   id: number;
@@ -36,6 +37,7 @@ export async function requeueQuarantined(
         if (!(await session.stat(from))) outcome.refused = `${from} is not on the server`;
         else if (await session.stat(to)) outcome.refused = `${to} already exists`;
         else {
+          await putBackSignature(session, from, to);
           await session.move(from, to);
           await forgetQuarantinedReport(deps.db, row.id);
           deps.log.info({ reportId: row.id, remoteName: row.remote_name }, 'quarantined report put back for the next receive run');
@@ -47,4 +49,10 @@ export async function requeueQuarantined(
     }
     return outcomes;
   });
+}
+
+/** The report's .sig goes back first, as the bureau uploads it; one the bureau sent again meanwhile is kept. */
+async function putBackSignature(session: RemoteSession, from: string, to: string): Promise<void> {
+  const [sigFrom, sigTo] = [signatureNameOf(from), signatureNameOf(to)];
+  if ((await session.stat(sigFrom)) && !(await session.stat(sigTo))) await session.move(sigFrom, sigTo);
 }

@@ -1,4 +1,5 @@
-import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as openpgp from 'openpgp';
@@ -6,7 +7,7 @@ import { dateInZone, makeCalendar, type BusinessCalendar } from '../calendar/ind
 import type { LoadedConfig } from '../config/load.js';
 import { decryptToFile, loadPrivateKey } from '../crypto/pgp.js';
 import { loadKeyFile } from '../crypto/pgp-keys.js';
-import { messageOf } from '../errors.js';
+import { ConfigError, messageOf } from '../errors.js';
 import type { ReportHeader } from '../inbound/report-format.js';
 import type { Clock } from '../jobs.js';
 import type { Logger } from '../log.js';
@@ -16,7 +17,7 @@ import { loadBureauState, saveBureauState, type BureauState } from './bureau-sta
 import { fileRejection, makeDecider, type DeciderContext, type Decisions, type Rejection, type Shipment, type Stock } from './decide.js';
 import { SANDBOX_KEY_FILES } from './keys.js';
 import { checkPersoFile, readDetailRecords, type CheckedFile, type FileExpectations } from './perso-check.js';
-import { nextReportName, writeEncryptedReport, type ReportParts } from './report-writer.js';
+import { nextReportName, writeEncryptedReport, type ReportKeys, type ReportParts } from './report-writer.js';
 import type { BureauSettings } from './settings.js';
 
 export interface BureauSimulatorDeps {
@@ -65,7 +66,8 @@ const MAX_CLEAR_BYTES = 4 * 1024 ** 3;
 
 /**
  * The sandbox bureau: picks up each new final-named personalization file, decrypts it, checks it
- * strictly, and drops an RSA-encrypted report in the outbound folder (temp name, then rename).
+ * strictly, and drops a signed, encrypted report in the outbound folder (temp name, then rename):
+ * `.rsa` (node-rsa, with its detached `.sig`) or `.pgp` (signed by the bureau key), per settings.
  */
 export function makeBureauSimulator(deps: BureauSimulatorDeps): BureauSimulator {
   const { config, settings, log } = deps;
@@ -75,10 +77,9 @@ export function makeBureauSimulator(deps: BureauSimulatorDeps): BureauSimulator 
   const fileName = persoFileNameRegex(config.perso.fileNamePattern, config.issuer.code);
   const calendar = makeCalendar(config.calendar);
   const layout = loadLayout(config.perso.layout, config.perso.layoutsDir);
-  const rsaPublicKey = readFileSync(join(deps.keysDir, SANDBOX_KEY_FILES.issuerRsaPublic), 'utf8');
   const reportFolders = [outbound, join(deps.sftpRoot, config.sftp.processedDir), join(deps.sftpRoot, config.sftp.failedDir)];
   const ignored = new Set<string>();
-  let keys: Promise<{ bureau: openpgp.PrivateKey; issuer?: openpgp.PublicKey }> | undefined;
+  let keys: Promise<BureauKeys> | undefined;
   const loadKeys = () => (keys ??= loadBureauKeys(deps.keysDir, config.pgp.sign.enabled));
 
   async function answerNewFiles(): Promise<AnsweredFile[]> {
@@ -106,7 +107,8 @@ export function makeBureauSimulator(deps: BureauSimulatorDeps): BureauSimulator 
       issuer: config.issuer.code, bureau: config.bureau.code, environment: config.environment,
       businessDate: ids.date, fileSequence: ids.seq, lineEnding: config.perso.lineEnding,
     };
-    return withClearFile(join(inbound, name), await loadKeys(), async (clear) => {
+    const bureauKeys = await loadKeys();
+    return withClearFile(join(inbound, name), bureauKeys, async (clear) => {
       const checked: CheckedFile = clear.file !== undefined
         ? await checkPersoFile(clear.file, layout, expect)
         : { ok: false, reason: clear.reason ?? 'cannot decrypt', records: 0 };
@@ -117,8 +119,8 @@ export function makeBureauSimulator(deps: BureauSimulatorDeps): BureauSimulator 
       };
       const decider: DeciderContext = { settings, calendar, reportDate, fileName: name, stock: new Map(Object.entries(state.stock)) };
       const parts = checked.ok ? acceptedReport(header, clear.file!, layout, decider, tally) : rejectedReport(header, clear.file, layout, checked.reason, tally);
-      const reportName = nextReportName(state, config.issuer.code, reportDate, reportFolders);
-      await writeEncryptedReport(outbound, reportName, parts, rsaPublicKey);
+      const reportName = nextReportName(state, config.issuer.code, reportDate, reportFolders, settings.reportKind);
+      await writeEncryptedReport(outbound, reportName, settings.reportKind, parts, bureauKeys.reports);
       for (const item of tally.stock) state.stock[item.productCode] = item.closing;
       state.answered[name] = { report: reportName, accepted: checked.ok, at: now.toISOString() };
       const answer: AnsweredFile = {
@@ -160,9 +162,7 @@ export function makeBureauSimulator(deps: BureauSimulatorDeps): BureauSimulator 
 type ClearFile = { file: string; signatureVerified: boolean; reason?: undefined } | { file?: undefined; signatureVerified: false; reason: string };
 
 /** Decrypts into a private temp folder for `use`, and removes the clear file whatever happens. */
-async function withClearFile<T>(
-  path: string, keys: { bureau: openpgp.PrivateKey; issuer?: openpgp.PublicKey }, use: (clear: ClearFile) => Promise<T>,
-): Promise<T> {
+async function withClearFile<T>(path: string, keys: BureauKeys, use: (clear: ClearFile) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'bx-bureau-'));
   try {
     const file = join(dir, 'clear.dat');
@@ -251,10 +251,28 @@ class Tally {
   }
 }
 
-async function loadBureauKeys(keysDir: string, verifySignature: boolean) {
-  const bureau = await loadPrivateKey(join(keysDir, SANDBOX_KEY_FILES.bureauPgpSecret), undefined);
-  const issuer = verifySignature ? (await loadKeyFile(join(keysDir, SANDBOX_KEY_FILES.issuerPgpPublic))).toPublic() : undefined;
-  return { bureau, issuer };
+interface BureauKeys {
+  /** decrypts personalization files */
+  bureau: openpgp.PrivateKey;
+  /** verifies their signature, when signing is on */
+  issuer?: openpgp.PublicKey;
+  /** encrypt and sign reports */
+  reports: ReportKeys;
+}
+
+async function loadBureauKeys(keysDir: string, verifySignature: boolean): Promise<BureauKeys> {
+  const file = (name: string) => join(keysDir, name);
+  const bureau = await loadPrivateKey(file(SANDBOX_KEY_FILES.bureauPgpSecret), undefined);
+  const issuerPgp = (await loadKeyFile(file(SANDBOX_KEY_FILES.issuerPgpPublic))).toPublic();
+  const signingKey = file(SANDBOX_KEY_FILES.bureauReportSigningPrivate);
+  if (!existsSync(signingKey)) throw new ConfigError(`${signingKey} is missing: this sandbox predates report signatures, make a new one with \`sandbox init\``);
+  const reports: ReportKeys = {
+    issuerRsaPublicPem: readFileSync(file(SANDBOX_KEY_FILES.issuerRsaPublic), 'utf8'),
+    reportSigningKey: createPrivateKey(readFileSync(signingKey)),
+    issuerPgpPublic: issuerPgp,
+    bureauPgpPrivate: bureau,
+  };
+  return { bureau, issuer: verifySignature ? issuerPgp : undefined, reports };
 }
 
 /** The configured file name pattern as a regex with `date` and `seq` groups. */

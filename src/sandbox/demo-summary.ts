@@ -25,6 +25,13 @@ function localReportPath(outcome: DemoOutcome, name: string): string {
   return [processedDir, failedDir, outboundDir].map((d) => join(sftpRoot, d, name)).find(existsSync) ?? join(sftpRoot, outboundDir, name);
 }
 
+/** Whether the reports received were proven to come from the bureau (bureau-interface 1.1). */
+function authenticity(o: DemoOutcome): string {
+  const count = o.received.applied.length;
+  if (o.config.reports.signatures === 'off') return `NOT verified: reports.signatures is off, ${n(count)} report(s) applied unauthenticated`;
+  return `${n(count)} report(s) verified: signed by the pinned bureau key before anything was applied`;
+}
+
 /** The short summary a person reads after `bureau-exchange demo`. */
 export function formatDemoSummary(o: DemoOutcome): string {
   const dir = o.sandbox.dir;
@@ -48,6 +55,7 @@ export function formatDemoSummary(o: DemoOutcome): string {
   row('Shipped', `${n(shipped.length)} shipped${shipped.length ? ' (' + tally(shipped.map((s) => s.courier)) + ')' : ''}`);
   row('Expected', `${n(expected.length)} to ship${expected.length ? ` between ${expected[0]} and ${expected[expected.length - 1]}` : ''}`);
   row('Stock', o.status.stock.map((s) => `${s.productCode} ${n(s.closing)}${s.low ? ` LOW (min ${n(s.minStock)})` : ''}`).join(', ') || '(no stock report)');
+  row('Verified', authenticity(o));
   for (const q of o.received.quarantined) row('QUARANTINED', `${q.remoteName}: ${q.reason}`);
   for (const a of o.answers.filter((x) => !x.accepted)) row('FILE REJECTED', `${a.sourceFile}: ${a.reason}`);
   lines.push('');
@@ -62,7 +70,11 @@ export function formatDemoSummary(o: DemoOutcome): string {
     const file = join(o.sandbox.sftpRoot, o.config.sftp.inboundDir, b.fileName);
     row('  sent', `${rel(file)}  (OpenPGP, ${sizeOf(file)})`);
   }
-  for (const a of o.answers) row('  report', `${rel(localReportPath(o, a.reportName))}  (RSA-OAEP)`);
+  for (const a of o.answers) {
+    const path = localReportPath(o, a.reportName);
+    row('  report', `${rel(path)}  (${a.reportName.endsWith('.pgp') ? 'OpenPGP, signed by the bureau key' : 'RSA-OAEP by node-rsa'})`);
+    if (existsSync(`${path}.sig`)) row('  signature', `${rel(path)}.sig  (RSA-PSS SHA-256 by the bureau report-signing key)`);
+  }
   row('  database', rel(o.config.database.filename));
   row('  contracts', `${rel(o.contractsFile)}  (generated test data)`);
   row('  keys', `${rel(o.sandbox.keysDir)}/  (TEST ONLY)`);
@@ -77,6 +89,11 @@ export function formatDemoSummary(o: DemoOutcome): string {
     const file = join(o.sandbox.sftpRoot, o.config.sftp.inboundDir, first.fileName);
     const keys = [SANDBOX_KEY_FILES.bureauPgpSecret, SANDBOX_KEY_FILES.issuerPgpPublic].map((k) => join(o.sandbox.keysDir, k)).join(' ');
     lines.push(`    G=$(mktemp -d) && gpg --homedir $G --import ${keys} && gpg --homedir $G --decrypt ${file} | head -3`);
+  }
+  const signed = o.answers.map((a) => localReportPath(o, a.reportName)).find((p) => existsSync(`${p}.sig`));
+  if (signed) {
+    const pub = join(o.sandbox.keysDir, SANDBOX_KEY_FILES.bureauReportSigningPublic);
+    lines.push(`    openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -sigopt rsa_mgf1_md:sha256 -verify ${pub} -signature ${signed}.sig ${signed}`);
   }
   lines.push(`    npx bureau-exchange sandbox serve --config ${cfg}    # the sandbox bureau, for your own runs`);
   lines.push('');

@@ -107,6 +107,10 @@ sftp:
 
 reports:
   rsaPrivateKeyFile: keys/${K.issuerRsaPrivate}
+  pgpPrivateKeyFile: keys/${K.issuerPgpSecret}
+  signatures: required        # every report must be signed by the bureau (bureau-interface 1.1)
+  signingPublicKeyFile: keys/${K.bureauReportSigningPublic}   # verifies the .sig beside each .rsa report
+  signingKeySha256: "${v.keys.reportSigningKeySha256}"
   minAgeSeconds: 0            # the sandbox writes reports atomically: take them at once
   stableCheckSeconds: 0       # (no second look needed either)
 

@@ -17,6 +17,8 @@ export const bureauSettingsSchema = z.strictObject({
   shipRate: share.default(0.4),
   /** expected ship dates fall on the next 1…N business days */
   shipWithinBusinessDays: z.number().int().min(1).max(30).default(3),
+  /** the kind of report written: `.rsa` (RSA-OAEP by node-rsa, detached `.sig`) or `.pgp` (OpenPGP, signed) */
+  reportKind: z.enum(['rsa', 'pgp']).default('rsa'),
   /** how often the inbound folder is looked at */
   pollIntervalMs: z.number().int().min(50).default(500),
   stock: z.strictObject({
@@ -37,6 +39,7 @@ seed: 1                       # same seed + same file = same report (--seed over
 rejectRate: 0.05              # share of records rejected (codes 012, 021, 034)
 shipRate: 0.4                 # share of accepted records already shipped; the rest get an expected date
 shipWithinBusinessDays: 3     # expected ship dates on the next 1..N business days
+reportKind: rsa               # rsa: RSA-OAEP by node-rsa + detached .sig; pgp: OpenPGP signed by the bureau key
 pollIntervalMs: 500           # how often /inbound is looked at
 stock:
   defaultOpening: 20000       # opening stock of a product code seen for the first time

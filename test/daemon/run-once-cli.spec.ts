@@ -31,9 +31,13 @@ describe('run-once and daemon commands (CLI, real sshd)', function () {
     const rsaKey = join(keyDir, 'issuer-rsa.pem');
     execFileSync('openssl', ['genrsa', '-out', rsaKey, '2048'], { stdio: 'ignore' });
     chmodSync(rsaKey, 0o600);
+    // the bureau's report-signing key, pinned: an unsigned report is quarantined (bureau-interface 1.1)
+    const signingPub = join(keyDir, 'bureau-report-signing.pub.pem');
+    execFileSync('openssl', ['pkey', '-in', rsaKey, '-pubout', '-out', signingPub]);
+    const pin = execFileSync('openssl', ['dgst', '-sha256', '-r'], { input: execFileSync('openssl', ['pkey', '-pubin', '-in', signingPub, '-outform', 'DER']), encoding: 'utf8' }).split(' ')[0];
     configFile = writeDaemonConfig({
       keys, sshd, database: database.database, httpPort: await freePort(), shutdownTimeoutSeconds: 5,
-      extra: { reports: { rsaPrivateKeyFile: rsaKey, minAgeSeconds: 0, stableCheckSeconds: 0 } },
+      extra: { reports: { rsaPrivateKeyFile: rsaKey, signingPublicKeyFile: signingPub, signingKeySha256: pin, minAgeSeconds: 0, stableCheckSeconds: 0 } },
     }).file;
   });
   after(async () => {
@@ -73,7 +77,7 @@ describe('run-once and daemon commands (CLI, real sshd)', function () {
     const { code, stdout } = await runCli(['run-once', '-c', configFile, '--receive-only'], env);
     assert.equal(code, 3, stdout);
     assert.match(stdout, /receive: 0 report\(s\) applied, 1 quarantined/);
-    assert.match(stdout, new RegExp(name.replaceAll('.', '\\.')));
+    assert.match(stdout, new RegExp(`${name.replaceAll('.', '\\.')}.*not authenticated: signature missing`));
     const again = await runCli(['run-once', '-c', configFile, '--receive-only'], env);
     assert.equal(again.code, 0, again.stdout);
   });

@@ -31,8 +31,9 @@ async function assertEveryCardMatchesTheReport(outcome: DemoOutcome, sftpRoot: s
   }
   assert.equal(contracts.length, CARDS);
   const processed = join(sftpRoot, outcome.config.sftp.processedDir);
-  const reports: ReadReport[] = readdirSync(processed).map((name) => readSandboxReport(join(processed, name), outcome.sandbox.keysDir));
-  assert.equal(reports.length, 1, 'one report, applied and moved to processed/');
+  const names = readdirSync(processed).sort();
+  assert.deepEqual(names.map((n) => n.replace(/^.*\.xml\./, '')), ['rsa', 'rsa.sig'], 'one signed report, applied and moved to processed/ with its signature');
+  const reports: ReadReport[] = [readSandboxReport(join(processed, names[0]!), outcome.sandbox.keysDir)];
   const report = reports[0]!;
   const byCard = new Map<string, { rejection?: Record<string, string>; shipment?: Record<string, string> }>();
   const key = (r: Record<string, string>) => `${canonicalId(r.CardContractId!)}/${canonicalId(r.PlasticId!)}`;
@@ -118,7 +119,7 @@ describe('e2e: the demo exchange', function () {
     const result = await runCli(['demo', '--cards', '120', '--dir', dir]);
     assert.equal(result.code, 0, result.stdout + result.stderr);
     for (const expected of [/Sent +\d+ cards in 1 file/, /Invalid +\d+ not sent/, /Rejected +\d+ by the bureau/, /Shipped +\d+ shipped/,
-      /Expected +\d+ to ship/, /Stock +CLASSIC01/, /OK: all 120 cards/, /contracts list/, /status/]) {
+      /Expected +\d+ to ship/, /Stock +CLASSIC01/, /Verified +1 report\(s\) verified: signed by the pinned bureau key/, /OK: all 120 cards/, /contracts list/, /status/]) {
       assert.match(result.stdout, expected);
     }
     assert.match(result.stderr, /\[6\/6\]/, 'progress lines');

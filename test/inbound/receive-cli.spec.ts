@@ -30,7 +30,7 @@ describe('bureau-exchange receive (CLI, SQLite, real sshd)', function () {
     writeFileSync(config, [
       'issuer: { code: BXISSUER }', 'bureau: { code: BUREAU01 }', `workDir: ${dir}/var`,
       `sftp: { host: 127.0.0.1, port: ${sshd.port}, username: ${sshd.username}, privateKeyFile: ${sshd.privateKeyFile}, hostKeySha256: "${sshd.hostKeySha256}", retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } }`,
-      `reports: { rsaPrivateKeyFile: ${keys.keyFile}, stableCheckSeconds: 0 }`,
+      `reports: { signatures: off, rsaPrivateKeyFile: ${keys.keyFile}, stableCheckSeconds: 0 }`,
       '',
     ].join('\n'));
     const migrated = await runCli(['--config', config, 'migrate'], env);
@@ -73,7 +73,7 @@ describe('bureau-exchange receive (CLI, SQLite, real sshd)', function () {
     writeFileSync(broken, [
       'issuer: { code: BXISSUER }', 'bureau: { code: BUREAU01 }', `workDir: ${dir}/var`,
       `sftp: { host: 127.0.0.1, port: ${sshd.port}, username: ${sshd.username}, privateKeyFile: ${sshd.privateKeyFile}, hostKeySha256: "${sshd.hostKeySha256}" }`,
-      `reports: { rsaPrivateKeyFile: ${dir}/missing.pem, stableCheckSeconds: 0 }`, '',
+      `reports: { signatures: off, rsaPrivateKeyFile: ${dir}/missing.pem, stableCheckSeconds: 0 }`, '',
     ].join('\n'));
     bureau.put(reportName(), Buffer.alloc(256, 1));
     const r = await runCli(['--config', broken, 'receive'], env);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,9 +15,19 @@ import { initSandbox, type InitResult } from '../../src/sandbox/init.js';
 import { SANDBOX_KEY_FILES as K } from '../../src/sandbox/keys.js';
 import { loadBureauSettings } from '../../src/sandbox/settings.js';
 import { makeCard } from '../helpers/cards.js';
+import { createGpgHome } from '../helpers/gpg.js';
 import { loadSandboxConfig, readSandboxReport } from './helpers.js';
 
 const NAME = 'BXISSUER_PERSO_20261125_000001.dat.pgp';
+
+/** Checks a sandbox `.sig` with openssl, independently of our code: its output line. */
+function opensslVerify(report: string, publicKeyFile: string): string {
+  const run = spawnSync('openssl', [
+    'dgst', '-sha256', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32', '-sigopt', 'rsa_mgf1_md:sha256',
+    '-verify', publicKeyFile, '-signature', `${report}.sig`, report,
+  ], { encoding: 'utf8' });
+  return run.stdout.trim() || run.stderr.trim();
+}
 const CLOCK = () => new Date('2026-11-26T06:15:00Z');
 
 describe('sandbox bureau simulator', function () {
@@ -65,7 +76,8 @@ describe('sandbox bureau simulator', function () {
     assert.equal(answer.signatureVerified, true);
     assert.equal(answer.rejected + answer.shipped + answer.expected, 200);
     assert.match(answer.reportName, /^BXISSUER_REPORT_20261126_\d{6}\.xml\.rsa$/);
-    assert.deepEqual(readdirSync(sandbox.outbound), [answer.reportName], 'no temp file left behind');
+    assert.deepEqual(readdirSync(sandbox.outbound).sort(), [answer.reportName, `${answer.reportName}.sig`], 'no temp file left behind');
+    assert.equal(opensslVerify(join(sandbox.outbound, answer.reportName), join(sandbox.keysDir, K.bureauReportSigningPublic)), 'Verified OK');
 
     const report = reportOf(answer);
     assert.equal(report.header.SourceFile, NAME);
@@ -92,6 +104,26 @@ describe('sandbox bureau simulator', function () {
     assert.equal(report.stock.reduce((n, i) => n + Number(i.Used), 0), report.shipments.length);
 
     assert.deepEqual(await simulator().answerNewFiles(), [], 'a file is answered once, also by a new simulator on the same state');
+  });
+
+  it('writes .pgp reports signed by the bureau key when asked: gpg decrypts them with our key and finds a good signature by the bureau', async function () {
+    const file = 'BXISSUER_PERSO_20261125_000007.dat.pgp';
+    drop(file, await persoFile(20, (clear) => clear.replace(/^(H.{38})000001/, '$1000007').replace(/(\nT.{37})000001/, '$1000007')));
+    const answer = (await simulator({ reportKind: 'pgp' }).answerNewFiles()).find((a) => a.sourceFile === file)!;
+    assert.equal(answer.accepted, true, answer.reason);
+    assert.match(answer.reportName, /\.xml\.pgp$/);
+    assert.ok(!existsSync(join(sandbox.outbound, `${answer.reportName}.sig`)), 'the signature of a .pgp report is inside it');
+    const gpg = createGpgHome();
+    try {
+      gpg.importKey(join(sandbox.keysDir, K.issuerPgpSecret));
+      gpg.importKey(join(sandbox.keysDir, K.bureauPgpPublic));
+      const read = gpg.gpgDecryptWithStatus(join(sandbox.outbound, answer.reportName));
+      assert.ok(read.ok, read.stderr);
+      assert.match(read.status, new RegExp(`VALIDSIG ${sandbox.keys.bureauFingerprint}`));
+      assert.match(read.clear.toString('utf8'), new RegExp(`<SourceFile>${file}</SourceFile>`));
+    } finally {
+      gpg.cleanup();
+    }
   });
 
   it('gives the same decisions for the same seed and file, and others for another seed', async function () {

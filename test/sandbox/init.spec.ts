@@ -35,6 +35,11 @@ describe('sandbox init', function () {
     assert.equal(config.sftp.privateKeyFile, join(sandbox.keysDir, K.sftpClientPrivate));
     assert.equal(config.pgp.bureauPublicKeyFile, join(sandbox.keysDir, K.bureauPgpPublic));
     assert.equal(config.reports.rsaPrivateKeyFile, join(sandbox.keysDir, K.issuerRsaPrivate));
+    assert.equal(config.reports.signatures, 'required');
+    assert.equal(config.reports.signingPublicKeyFile, join(sandbox.keysDir, K.bureauReportSigningPublic));
+    const der = execFileSync('openssl', ['pkey', '-pubin', '-in', config.reports.signingPublicKeyFile, '-outform', 'DER']);
+    const pin = execFileSync('openssl', ['dgst', '-sha256', '-r'], { input: der, encoding: 'utf8' }).split(' ')[0];
+    assert.equal(config.reports.signingKeySha256, pin, 'the pin is what openssl computes from the key file');
     assert.equal(config.reports.minAgeSeconds, 0);
   });
 
@@ -59,7 +64,7 @@ describe('sandbox init', function () {
   });
 
   it('keeps private keys at mode 0600 and says they are for tests only', function () {
-    for (const f of [K.bureauPgpSecret, K.issuerPgpSecret, K.issuerRsaPrivate, K.sftpClientPrivate, K.sftpHostPrivate]) {
+    for (const f of [K.bureauPgpSecret, K.issuerPgpSecret, K.issuerRsaPrivate, K.bureauReportSigningPrivate, K.sftpClientPrivate, K.sftpHostPrivate]) {
       assert.equal(mode(join(sandbox.keysDir, f)), 0o600, f);
     }
     assert.match(readFileSync(join(sandbox.keysDir, 'README'), 'utf8'), /TEST ONLY/);
