@@ -149,7 +149,7 @@ describeEachDatabase('reports not written by the project: through the whole rece
   });
 
   const run = () => {
-    const config = testConfig({ workDir, sftp: server.sftpConfig(), reports: { rsaPrivateKeyFile: ours.keyFile, stableCheckSeconds: 0 } });
+    const config = testConfig({ workDir, sftp: server.sftpConfig(), reports: { signatures: 'off', rsaPrivateKeyFile: ours.keyFile, stableCheckSeconds: 0 } });
     return makeReceiveJob({ db: ctx().db, config, log: silentLogger, transport: makeSftpTransport(config.sftp, { log: silentLogger }) }).run();
   };
 

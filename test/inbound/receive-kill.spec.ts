@@ -119,7 +119,7 @@ describe('receive job killed with SIGKILL at each step, then restarted', () => {
         const workDir = mkdtempSync(join(tmpdir(), 'bx-recv-kill-'));
         const config: Config = testConfig({
           workDir, database, sftp: server.sftpConfig(),
-          reports: { rsaPrivateKeyFile: ours.keyFile, stableCheckSeconds: 0, decryptWorkers: 1 },
+          reports: { signatures: 'off', rsaPrivateKeyFile: ours.keyFile, stableCheckSeconds: 0, decryptWorkers: 1 },
         });
         const cards = Array.from({ length: CARDS_PER_REPORT }, (_, k) => 100 * (i + 1) + k);
         const batch = await seedBatch(db, cards);
