@@ -23,16 +23,22 @@ export function scrub(line: string): string {
 const SENSITIVE_KEYS = ['pan', 'password', 'passphrase', 'privateKey', 'secret', 'key', 'dataKey', 'panKey'];
 const REDACT_PATHS = SENSITIVE_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
 
+/** The levels a logger accepts (--log-level, log.level), most severe first. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
 export interface LoggerOptions {
   level?: string;
   pretty?: boolean;
-  /** where lines go (default: stdout); tests pass a collecting stream */
+  /** where lines go (default: stderr, so that stdout carries only a command's output); tests pass a collecting stream */
   destination?: NodeJS.WritableStream;
 }
 
-/** A pino logger whose every line passes through `scrub` before it is written. */
+/**
+ * A pino logger whose every line passes through `scrub` before it is written. Levels are written as
+ * labels ("level":"warn"), so journald and log shippers can map them to priorities by name.
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const target = options.destination ?? pino.destination({ dest: 1, sync: true });
+  const target = options.destination ?? pino.destination({ dest: 2, sync: true });
   const sink = options.pretty ? pinoPretty({ destination: target, sync: true, translateTime: 'SYS:standard' }) : target;
   const scrubbing = new Writable({
     write(chunk, _encoding, done) {
@@ -44,6 +50,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     {
       level: options.level ?? 'info',
       timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
       serializers: { err: pino.stdSerializers.err },
       base: { pid: process.pid },

@@ -145,7 +145,8 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
       board.setRole('standby', clock());
       lease.start();
       ticker = (deps.startTicker ?? ((tick) => startTicker(tick, log)))(() => scheduler.tick());
-      log.info({ owner, timezone: config.schedule.timezone, sendAt: config.schedule.sendAt, receiveEveryMinutes: config.schedule.receiveEveryMinutes }, 'daemon started');
+      log.info({ owner, timezone: config.schedule.timezone, sendAt: config.schedule.sendAt, receiveEveryMinutes: config.schedule.receiveEveryMinutes, holidays: config.calendar.holidays ?? null }, 'daemon started');
+      if (!config.calendar.holidays) log.warn('no public holidays configured (calendar.holidays): every working weekday is a business day, 25 December included');
     },
     stop(reason) {
       stopping ??= (async () => {
