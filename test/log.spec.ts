@@ -54,3 +54,16 @@ describe('log redaction', () => {
     assert.ok(!/"passphrase":"p"/.test(all));
   });
 });
+
+describe('log levels', () => {
+  it('are written as labels, so journald and log shippers map them by name; PANs still masked', () => {
+    const { log, lines } = collectingLogger();
+    const pan = PANS[0]!;
+    log.error(`failed on ${pan}`);
+    log.warn('careful');
+    log.info({ pan }, 'fine');
+    const parsed = lines.map((l) => JSON.parse(l));
+    assert.deepEqual(parsed.map((l) => l.level), ['error', 'warn', 'info']);
+    assert.ok(!lines.join('').includes(pan));
+  });
+});

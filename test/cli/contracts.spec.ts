@@ -42,9 +42,8 @@ describe('CLI as a new user tries it', function () {
   it('migrate, import the samples, list with masked PANs, status', async () => {
     assert.equal((await runCli(['--config', config, 'migrate'], env)).code, 0);
     const imported = await runCli(['--config', config, 'contracts', 'import', samples], env);
-    assert.equal(imported.code, 3, 'the samples contain one bad line on purpose');
-    assert.match(imported.stdout, /9 inserted, 0 updated, 1 skipped/);
-    assert.match(imported.stderr, /line 10: field contractId/);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stdout, /9 inserted, 0 updated, 0 skipped/);
 
     const list = await runCli(['--config', config, 'contracts', 'list'], env);
     assert.equal(list.code, 0);
