@@ -6,8 +6,8 @@ import { z } from 'zod';
  */
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name (A-Z, 0-9, _)');
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time HH:MM');
-const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD')
-  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'a date that exists (YYYY-MM-DD)');
+// that the date exists (no 2026-02-30) is checked with the calendar, at load (config/load.ts)
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD');
 /** an IANA time zone that this Node's Intl knows (a typo fails at load, not at the first cut-off) */
 const timeZone = z.string().refine((zone) => {
   try {

@@ -26,7 +26,7 @@ describe('every config value is checked at load, naming its key', () => {
     ['schedule: { timezone: Europe/Berln }', 'schedule.timezone', /unknown time zone "Europe\/Berln"/],
     ['calendar: { holidays: XX }', 'calendar.holidays', /unknown country code "XX"/],
     ['calendar: { holidays: DE-ZZ }', 'calendar.holidays', /no state or region "ZZ"/],
-    ['calendar: { extraHolidays: ["2026-02-30"] }', 'calendar.extraHolidays.0', /a date that exists/],
+    ['calendar: { extraHolidays: ["2026-02-30"] }', 'calendar.extraHolidays', /"2026-02-30" is not a date/],
     ['calendar: { extraHolidays: ["2026-12-24"], extraBusinessDays: ["2026-12-24"] }', 'calendar', /both in extraHolidays and extraBusinessDays/],
     ['reports: { pattern: "^{issuer}_(" }', 'reports.pattern', /not a valid regular expression/],
     ['sftp: { retry: { baseDelayMs: 5000, maxDelayMs: 1000 } }', 'sftp.retry.baseDelayMs', /must not exceed maxDelayMs/],
