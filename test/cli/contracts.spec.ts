@@ -7,6 +7,7 @@ import { runCli } from '../helpers/cli.js';
 import { newPanKey } from '../helpers/db.js';
 
 describe('CLI as a new user tries it', function () {
+  this.timeout(240_000);
   const dir = mkdtempSync(join(tmpdir(), 'bx-cli-'));
   const config = join(dir, 'config.yaml');
   writeFileSync(config, `issuer: { code: BXISSUER }\nbureau: { code: BUREAU01 }\nworkDir: ${dir}/var\n`);
