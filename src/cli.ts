@@ -1,9 +1,10 @@
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import { PROJECT_ROOT } from './config/load.js';
 import { ConfigError, UsageError, messageOf } from './errors.js';
-import { scrub } from './log.js';
+import { LOG_LEVELS, scrub } from './log.js';
 
 /** Exit codes, for systemd and cron: documented in the README. */
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, PARTIAL: 3 } as const;
@@ -19,8 +20,9 @@ export async function buildProgram(): Promise<Command> {
   const program = new Command('bureau-exchange')
     .description('Exchange personalization files and reports with a card personalization bureau')
     .option('-c, --config <file>', 'config file (default: $BX_CONFIG, else config/default.yaml)')
-    .option('--pretty', 'human-readable log lines (default when stdout is a terminal)')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace')
+    .option('--pretty', 'human-readable log lines (default when stderr is a terminal; logs go to stderr)')
+    .addOption(new Option('--log-level <level>', 'log level (default: log.level of the config)').choices(LOG_LEVELS))
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
     .showHelpAfterError()
     .exitOverride();
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'cli');
@@ -35,8 +37,24 @@ export async function buildProgram(): Promise<Command> {
   return program;
 }
 
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/**
+ * A reader that stops early (`status | head`) closes stdout: the command has nothing more to say,
+ * so it ends quietly with 0, as Unix tools do, instead of dying on an unhandled EPIPE.
+ */
+function endQuietlyWhenStdoutCloses(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(EXIT.OK);
+  });
+}
+
 /** Runs the CLI: one clear line on error (never a stack trace for expected errors), and an exit code. */
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyWhenStdoutCloses();
   const program = await buildProgram();
   try {
     await program.parseAsync(argv);

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { createLogger, registerSecret } from '../src/log.js';
 import { withLuhn } from './helpers/cards.js';
@@ -54,3 +55,38 @@ describe('log redaction', () => {
     assert.ok(!/"passphrase":"p"/.test(all));
   });
 });
+
+describe('log levels', function () {
+  this.timeout(60_000);
+
+  it('are written as labels, so journald and log shippers map them by name; PANs still masked', () => {
+    const { log, lines } = collectingLogger();
+    const pan = PANS[0]!;
+    log.error(`failed on ${pan}`);
+    log.warn('careful');
+    log.info({ pan }, 'fine');
+    const parsed = lines.map((l) => JSON.parse(l));
+    assert.deepEqual(parsed.map((l) => l.level), ['error', 'warn', 'info']);
+    assert.ok(!lines.join('').includes(pan));
+  });
+
+  it('under systemd (stderr is the journal stream), each line starts with its journald priority', () => {
+    const run = (journal: boolean) => spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', childScript(journal)], { encoding: 'utf8' });
+    const journal = run(true);
+    assert.equal(journal.status, 0, journal.stderr);
+    assert.deepEqual(journal.stderr.trim().split('\n').map((l) => l.slice(0, 3)), ['<2>', '<3>', '<4>', '<6>', '<7>']);
+    assert.ok(!journal.stderr.includes('4111111111111111'));
+    const plain = run(false);
+    assert.deepEqual(plain.stderr.trim().split('\n').map((l) => JSON.parse(l).level), ['fatal', 'error', 'warn', 'info', 'debug']);
+  });
+});
+
+function childScript(journal: boolean): string {
+  return [
+    "import { fstatSync } from 'node:fs';",
+    `if (${journal}) { const s = fstatSync(2); process.env.JOURNAL_STREAM = s.dev + ':' + s.ino; }`,
+    `const { createLogger } = await import(${JSON.stringify(new URL('../src/log.ts', import.meta.url).href)});`,
+    "const log = createLogger({ level: 'debug' });",
+    "log.fatal('f'); log.error('e ' + '4111111111111111'); log.warn('w'); log.info('i'); log.debug('d');",
+  ].join('\n');
+}

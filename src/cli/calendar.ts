@@ -24,7 +24,15 @@ export function register(program: Command): void {
         const why = calendar.whyNot(date);
         return { date, weekday: weekdayName(date), business: why === null ? 'yes' : 'no', why: why ?? '' };
       });
-      if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-      else printTable(rows);
+      // without holiday rules, Christmas is a business day: say so, so nobody takes silence for a check
+      const notice = config.calendar.holidays ? undefined
+        : 'No public holidays are configured (calendar.holidays): every working weekday is a business day, 25 December included.\n';
+      if (opts.json) {
+        if (notice) process.stderr.write(notice);
+        process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      } else {
+        if (notice) process.stdout.write(notice);
+        printTable(rows);
+      }
     });
 }

@@ -4,8 +4,10 @@ import { importContracts } from '../contracts/import.js';
 import { listContracts, type ContractListing } from '../db/contracts.js';
 import { isProductionStatus } from '../domain/contract-status.js';
 import { UsageError } from '../errors.js';
+import { silentLogger } from '../log.js';
 import { maskPan } from '../security/mask.js';
 import type { PanCipher } from '../security/pan.js';
+import { wholeNumber } from './options.js';
 import { printTable } from './output.js';
 
 export const order = 20;
@@ -17,8 +19,9 @@ export function register(program: Command): void {
     .command('import <file>')
     .description('import cards from JSON Lines or CSV (upsert by contractId + plasticId); bad lines are reported and skipped')
     .action(async (file: string, _opts: unknown, cmd: Command) => {
-      await withApp(cmd.optsWithGlobals(), async ({ db, cipher, log }) => {
-        const result = await importContracts(db, file, cipher, log);
+      await withApp(cmd.optsWithGlobals(), async ({ db, cipher }) => {
+        // each skipped line is printed just below, once: the import's own log line would repeat it
+        const result = await importContracts(db, file, cipher, silentLogger);
         for (const p of result.skipped) process.stderr.write(`${file}: line ${p.line}: ${p.message}\n`);
         process.stdout.write(`${file}: ${result.inserted} inserted, ${result.updated} updated, ${result.skipped.length} skipped\n`);
         if (result.skipped.length) process.exitCode = 3;
@@ -33,12 +36,13 @@ export function register(program: Command): void {
     .option('--json', 'JSON lines instead of a table')
     .action(async (opts: { status?: string; limit: string; json?: boolean }, cmd: Command) => {
       if (opts.status && !isProductionStatus(opts.status)) throw new UsageError(`--status: unknown status ${opts.status}`);
+      const limit = wholeNumber(opts.limit, '--limit');
       await withApp(cmd.optsWithGlobals(), async ({ db, cipher }) => {
-        const rows = await listContracts(db, { status: opts.status as any, limit: Number(opts.limit) });
+        const rows = await listContracts(db, { status: opts.status as any, limit });
         const shown = rows.map((r) => present(r, cipher));
         if (opts.json) shown.forEach((r) => process.stdout.write(JSON.stringify(r) + '\n'));
         else printTable(shown);
-      });
+      }, { readOnly: true });
     });
 }
 

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import { explainFile, loadLayout, type ExplainedLine } from '../perso/index.js';
+import { wholeNumber } from './options.js';
 import { printTable } from './output.js';
 
 export const order = 60;
@@ -24,7 +25,7 @@ export function register(program: Command): void {
     .option('--layout <name>', 'layout name (default: perso.layout of the config)')
     .option('--json', 'one JSON document per record')
     .action(async (file: string, opts: ExplainOptions, cmd: Command) => {
-      const selection = { ...(opts.record ? { record: positive(opts.record, '--record') } : {}), ...(opts.line ? { line: positive(opts.line, '--line') } : {}) };
+      const selection = { ...(opts.record ? { record: wholeNumber(opts.record, '--record') } : {}), ...(opts.line ? { line: wholeNumber(opts.line, '--line') } : {}) };
       if (selection.record && selection.line) throw new UsageError('give --record or --line, not both');
       const config = loadConfig(cmd.optsWithGlobals().config);
       const layout = loadLayout(opts.layout ?? config.perso.layout, config.perso.layoutsDir);
@@ -38,11 +39,6 @@ export function register(program: Command): void {
         throw new UsageError(`${file}: no ${selection.record ? `detail record ${selection.record}` : `line ${selection.line}`}`);
       }
     });
-}
-
-function positive(text: string, option: string): number {
-  if (!/^[1-9]\d*$/.test(text.replace(/[,_]/g, ''))) throw new UsageError(`${option}: a positive whole number, not ${JSON.stringify(text)}`);
-  return Number(text.replace(/[,_]/g, ''));
 }
 
 function printRecord(record: ExplainedLine): void {

@@ -12,25 +12,41 @@ export function register(program: Command): void {
     .description('counts per production status, recent batches and reports, quarantined reports, plastic stock')
     .option('--json', 'one JSON document instead of tables')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      await withApp(cmd.optsWithGlobals(), async ({ db }) => {
+      const globals = cmd.optsWithGlobals();
+      await withApp(globals, async ({ db }) => {
         const summary = await statusSummary(db);
         if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
-        else printSummary(summary);
-      });
+        else printSummary(summary, `bureau-exchange${globals.config ? ` --config ${globals.config}` : ''}`);
+      }, { readOnly: true });
     });
 }
 
-function printSummary(s: StatusSummary): void {
+/** One row per production status; Shipped split into cards with a ship date and cards only announced. */
+function contractRows(s: StatusSummary): Array<Record<string, string | number>> {
+  return PRODUCTION_STATUSES.flatMap((status) => {
+    if (status !== 'Shipped') return [{ status, cards: s.contracts[status] ?? 0, note: '' }];
+    const { shipped, expected, expectedFrom, expectedTo } = s.shipments;
+    const window = expectedFrom === expectedTo ? `${expectedFrom}` : `${expectedFrom} to ${expectedTo}`;
+    return [
+      { status: 'Shipped', cards: shipped, note: 'the bureau reported the ship date' },
+      { status: 'Expected', cards: expected, note: expected ? `status Shipped, not shipped yet: expected ${window}` : 'status Shipped, not shipped yet' },
+    ];
+  });
+}
+
+function printSummary(s: StatusSummary, command: string): void {
   const out = process.stdout;
   out.write('Contracts by production status\n');
-  printTable(PRODUCTION_STATUSES.map((status) => ({ status, cards: s.contracts[status] ?? 0 })));
+  printTable(contractRows(s));
   out.write('\nRecent batches\n');
   printTable(s.batches.map((b) => ({ file: b.fileName, state: b.state, records: b.records, created: b.createdAt, sent: b.sentAt ?? '', error: b.lastError ?? '' })));
   out.write('\nRecent reports\n');
   printTable(s.reports.map((r) => ({ file: r.remoteName, state: r.state, source: r.sourceFile ?? '', rejected: r.rejections, shipped: r.shipments, anomalies: r.anomalies })));
   if (s.quarantined.length) {
     out.write('\nQuarantined reports\n');
-    printTable(s.quarantined.map((r) => ({ file: r.remoteName, reason: r.error ?? '', at: r.createdAt })));
+    printTable(s.quarantined.map((r) => ({ id: r.id, file: r.remoteName, reason: r.error ?? '', at: r.createdAt })));
+    out.write(`After fixing the cause, put a report back for the next receive: ${command} receive --requeue <id>\n` +
+      `  e.g. ${command} receive --requeue ${s.quarantined[0]!.id}   (every one: --requeue all)\n`);
   }
   out.write('\nPlastic stock\n');
   printTable(s.stock.map((x) => ({ product: x.productCode, closing: x.closing, minimum: x.minStock, low: x.low ? 'LOW' : '', report: x.reportDate ?? '' })));

@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseDotEnv } from 'dotenv';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { makeCalendar } from '../calendar/index.js';
+import { ConfigError, messageOf } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 
 /** The folder of package.json above this module: the same for src/ under tsx and for compiled code (dist/…). */
@@ -44,6 +46,7 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
   const config = parsed.data as LoadedConfig;
   config.configFile = path;
   resolvePaths(config, dirname(path));
+  checkCalendar(config);
   return config;
 }
 
@@ -63,6 +66,15 @@ function clientOfUrl(url: string): string {
   return 'sqlite';
 }
 
+/** The holiday rules (country, region) and extra dates, checked at load like every other value. */
+function checkCalendar(config: LoadedConfig): void {
+  try {
+    makeCalendar(config.calendar);
+  } catch (err) {
+    throw new ConfigError(`config file ${config.configFile}: ${messageOf(err)}`);
+  }
+}
+
 function describeIssue(error: z.ZodError): string {
   const issue = error.issues[0]!;
   const key = issue.path.join('.') || '(top level)';
@@ -79,12 +91,14 @@ function resolvePaths(config: LoadedConfig, base: string): void {
   }
 }
 
-/** Reads KEY=VALUE lines into env without overriding what the environment already has. */
+/**
+ * Reads the .env file with dotenv's parser (quotes, `export KEY=…`, `# comments` after a value,
+ * multi-line quoted values) into env, without overriding what the environment already has.
+ */
 function loadDotEnv(file: string, env: NodeJS.ProcessEnv): void {
   if (!existsSync(file)) return;
-  for (const line of readFileSync(file, 'utf8').split(/\r?\n/)) {
-    const m = /^\s*([A-Z_][A-Z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
-    if (m && env[m[1]!] === undefined) env[m[1]!] = m[2]!.replace(/^(['"])(.*)\1$/, '$2');
+  for (const [key, value] of Object.entries(parseDotEnv(readFileSync(file)))) {
+    if (env[key] === undefined) env[key] = value;
   }
 }
 

@@ -6,7 +6,26 @@ import { z } from 'zod';
  */
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name (A-Z, 0-9, _)');
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time HH:MM');
+// that the date exists (no 2026-02-30) is checked with the calendar, at load (config/load.ts)
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD');
+/** an IANA time zone that this Node's Intl knows (a typo fails at load, not at the first cut-off) */
+const timeZone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, { error: (issue) => `unknown time zone ${JSON.stringify(issue.input)}: an IANA name such as Europe/Berlin` });
+/** a regular expression (reports.pattern) that compiles */
+const regex = z.string().refine((text) => {
+  try {
+    new RegExp(text.replaceAll('{issuer}', 'X'));
+    return true;
+  } catch {
+    return false;
+  }
+}, { error: (issue) => `not a valid regular expression: ${JSON.stringify(issue.input)}` });
 
 const database = z.strictObject({
   client: z.enum(['sqlite', 'pg', 'mysql']).default('sqlite'),
@@ -16,7 +35,8 @@ const database = z.strictObject({
   url: z.string().optional(),
   /** environment variable holding the database password, if any */
   passwordEnv: envName.default('BX_DB_PASSWORD'),
-  pool: z.strictObject({ min: z.number().int().min(0).default(0), max: z.number().int().min(1).default(5) }).prefault({}),
+  pool: z.strictObject({ min: z.number().int().min(0).default(0), max: z.number().int().min(1).default(5) })
+    .refine((p) => p.min <= p.max, { error: 'min must not exceed max', path: ['min'] }).prefault({}),
   migrateOnStart: z.boolean().default(true),
 });
 
@@ -72,7 +92,7 @@ const sftp = z.strictObject({
     attempts: z.number().int().min(1).default(5),
     baseDelayMs: z.number().int().min(0).default(1000),
     maxDelayMs: z.number().int().min(0).default(60_000),
-  }).prefault({}),
+  }).refine((r) => r.baseDelayMs <= r.maxDelayMs, { error: 'baseDelayMs must not exceed maxDelayMs', path: ['baseDelayMs'] }).prefault({}),
 });
 
 /** SHA-256 as hex (64 digits; ':' or spaces between bytes allowed, as tools print it) */
@@ -89,7 +109,7 @@ const reports = z.strictObject({
   /** its pin: SHA-256 of its DER SubjectPublicKeyInfo, hex */
   signingKeySha256: sha256Hex.optional(),
   /** report file names we pick up ({issuer} is replaced by issuer.code) */
-  pattern: z.string().default('^{issuer}_REPORT_\\d{8}_\\d{6}\\.xml\\.(rsa|pgp)$'),
+  pattern: regex.default('^{issuer}_REPORT_\\d{8}_\\d{6}\\.xml\\.(rsa|pgp)$'),
   rsaPrivateKeyFile: z.string().optional(),
   rsaPassphraseEnv: envName.default('BX_RSA_PASSPHRASE'),
   pgpPrivateKeyFile: z.string().optional(),
@@ -124,7 +144,7 @@ const calendar = z.strictObject({
 });
 
 const schedule = z.strictObject({
-  timezone: z.string().default('Europe/Berlin'),
+  timezone: timeZone.default('Europe/Berlin'),
   /** send cut-off times on business days */
   sendAt: z.array(hhmm).min(1).default(['17:00']),
   receiveEveryMinutes: z.number().int().min(1).max(1440).default(15),

@@ -17,7 +17,9 @@ export function dataKeyFromEnv(name: string, env: NodeJS.ProcessEnv = process.en
   }
   const key = Buffer.from(value, 'base64');
   if (key.length !== 32 || key.toString('base64') !== value.replace(/\s/g, '')) {
-    throw new ConfigError(`environment variable ${name} must be exactly 32 bytes in base64 (44 characters); it decodes to ${key.length} bytes`);
+    // systemd's EnvironmentFile= and docker's --env-file keep a trailing "# comment" in the value
+    const hint = /[\s#]/.test(value.trim()) ? ' (the value holds a space or "#": put a comment on a line of its own)' : '';
+    throw new ConfigError(`environment variable ${name} must be exactly 32 bytes in base64 (44 characters); it decodes to ${key.length} bytes${hint}`);
   }
   return key;
 }

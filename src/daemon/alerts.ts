@@ -4,12 +4,13 @@ import { messageOf } from '../errors.js';
 import type { Clock } from '../jobs.js';
 import { scrub, type Logger } from '../log.js';
 
-export type AlertKind = 'failure' | 'quarantine' | 'key-expiry' | 'low-stock' | 'lease-lost';
+export type AlertKind = 'failure' | 'quarantine' | 'key-expiry' | 'low-stock' | 'lease-lost' | 'resolved';
 
 /** The JSON document POSTed to the webhook. */
 export interface Alert {
   kind: AlertKind;
-  severity: 'warning' | 'critical';
+  /** critical is logged at error level, warning at warn, info (a resolved outage) at info */
+  severity: 'info' | 'warning' | 'critical';
   /** one line for a human (PAN-safe: scrubbed before sending) */
   message: string;
   /** machine-readable detail: job, file, product, key… */
@@ -64,7 +65,7 @@ export function makeAlerter(config: Config['alerts'], deps: AlerterDeps): Alerte
       }
       const document = { ...alert, message: scrub(alert.message), source, at: new Date(now).toISOString(), service: 'bureau-exchange' };
       const body = scrub(JSON.stringify(document));
-      const logFn = alert.severity === 'critical' ? log.error.bind(log) : log.warn.bind(log);
+      const logFn = alert.severity === 'critical' ? log.error.bind(log) : alert.severity === 'warning' ? log.warn.bind(log) : log.info.bind(log);
       logFn({ alert: alert.kind, details: alert.details }, `alert: ${alert.message}`);
       if (!config.webhookUrl) return false;
       for (let attempt = 0; attempt <= config.retries; attempt++) {
@@ -78,6 +79,56 @@ export function makeAlerter(config: Config['alerts'], deps: AlerterDeps): Alerte
         }
       }
       return false;
+    },
+  };
+}
+
+/**
+ * Failed runs grouped into outages, so that a bureau down for an hour raises one alert, not one per
+ * poll: the first failure of a job alerts, later ones alert only for a new cause (another error),
+ * and the job's next success ends the outage with one `resolved` alert.
+ */
+export interface OutageAlerts {
+  /** a run of `job` failed with `error`; `alert` goes out unless this job's outage already had this cause */
+  failed(job: string, error: unknown, alert: Alert): Promise<boolean>;
+  /** a run of `job` succeeded: sends `resolved` when an outage was open */
+  succeeded(job: string): Promise<boolean>;
+}
+
+interface Outage {
+  since: Date;
+  failures: number;
+  causes: Set<string>;
+}
+
+/** The cause of a failure without the numbers that change from one attempt to the next (ports, counts, times). */
+export function causeOf(error: unknown): string {
+  const name = error instanceof Error ? error.name : 'Error';
+  return `${name}: ${messageOf(error).replace(/\d+/g, '#').slice(0, 300)}`;
+}
+
+export function makeOutageAlerts(alerter: Alerter, clock: Clock = () => new Date()): OutageAlerts {
+  const open = new Map<string, Outage>();
+  return {
+    async failed(job, error, alert) {
+      let outage = open.get(job);
+      if (!outage) open.set(job, (outage = { since: clock(), failures: 0, causes: new Set() }));
+      outage.failures++;
+      const cause = causeOf(error);
+      if (outage.causes.has(cause)) return false;
+      outage.causes.add(cause);
+      return alerter.send(alert);
+    },
+    async succeeded(job) {
+      const outage = open.get(job);
+      if (!outage) return false;
+      open.delete(job);
+      const since = outage.since.toISOString();
+      return alerter.send({
+        kind: 'resolved', severity: 'info',
+        message: `${job} works again after ${outage.failures} failed run(s) since ${since}`,
+        details: { job, since, failures: outage.failures, causes: [...outage.causes] },
+      });
     },
   };
 }

@@ -1,6 +1,7 @@
 import { makeCalendar, type BusinessCalendar } from '../calendar/index.js';
 import type { Config } from '../config/schema.js';
-import { pingDatabase, type Db } from '../db/connection.js';
+import type { Db } from '../db/connection.js';
+import { liveLeaseHolder } from '../db/lease.js';
 import { messageOf } from '../errors.js';
 import type { Clock, ReceiveJob, ReceiveOptions, ReceiveResult, SendJob, SendOptions, SendResult } from '../jobs.js';
 import type { Logger } from '../log.js';
@@ -10,7 +11,7 @@ import { evaluateHealth, type Health } from './health.js';
 import { makeJobRunner, type RunRecord } from './job-runner.js';
 import { makeMetrics, type DaemonMetrics, type KeyExpiry } from './metrics.js';
 import { makeSchedulePlan } from './plan.js';
-import { makeRunnerLease, runnerOwner } from '../lease/runner-lease.js';
+import { RUNNER_LEASE, makeRunnerLease, runnerOwner } from '../lease/runner-lease.js';
 import { makeScheduler, type BatchProgress, type Scheduler } from './scheduler.js';
 import { StatusBoard, type DaemonStatus } from './status-board.js';
 import { startTicker, type Ticker } from './ticker.js';
@@ -89,6 +90,7 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
     metrics.recordSend(record);
     board.finished('send', record);
     if (record.error !== undefined && !record.aborted) inBackground(watchers.jobFailed(record));
+    if (record.error === undefined) inBackground(watchers.jobSucceeded(record));
     for (const card of record.result?.invalid ?? []) {
       log.warn({ contract: card.contractNumber, plasticId: card.plasticId, reason: card.reason }, 'contract set Invalid: not sent');
     }
@@ -98,6 +100,7 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
     metrics.recordReceive(record);
     board.finished('receive', record);
     if (record.error !== undefined && !record.aborted) inBackground(watchers.jobFailed(record));
+    if (record.error === undefined) inBackground(watchers.jobSucceeded(record));
     if (record.result) inBackground(watchers.reportsReceived(record.result));
   }
 
@@ -125,12 +128,16 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
   let ticker: Ticker | undefined;
   let stopping: Promise<void> | undefined;
 
-  async function databaseCheck(): Promise<{ reachable: boolean; error?: string }> {
+  /** one read answers both: does the database answer, and who holds the runner lease */
+  async function databaseCheck(): Promise<{ database: { reachable: boolean; error?: string }; leaseHolder?: string | null }> {
     try {
-      await Promise.race([pingDatabase(db), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref())]);
-      return { reachable: true };
+      const holder = await Promise.race([
+        liveLeaseHolder(db, RUNNER_LEASE),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref()),
+      ]);
+      return { database: { reachable: true }, leaseHolder: holder };
     } catch (err) {
-      return { reachable: false, error: messageOf(err) };
+      return { database: { reachable: false, error: messageOf(err) } };
     }
   }
 
@@ -145,7 +152,8 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
       board.setRole('standby', clock());
       lease.start();
       ticker = (deps.startTicker ?? ((tick) => startTicker(tick, log)))(() => scheduler.tick());
-      log.info({ owner, timezone: config.schedule.timezone, sendAt: config.schedule.sendAt, receiveEveryMinutes: config.schedule.receiveEveryMinutes }, 'daemon started');
+      log.info({ owner, timezone: config.schedule.timezone, sendAt: config.schedule.sendAt, receiveEveryMinutes: config.schedule.receiveEveryMinutes, holidays: config.calendar.holidays ?? null }, 'daemon started');
+      if (!config.calendar.holidays) log.warn('no public holidays configured (calendar.holidays): every working weekday is a business day, 25 December included');
     },
     stop(reason) {
       stopping ??= (async () => {
@@ -162,7 +170,7 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
     },
     async health() {
       return evaluateHealth({
-        status: status(), database: await databaseCheck(), leaseHeld: lease.held(), now: clock(),
+        status: status(), ...(await databaseCheck()), leaseHeld: lease.held(), now: clock(),
         receiveEveryMinutes: config.schedule.receiveEveryMinutes,
       });
     },

@@ -13,8 +13,10 @@ export interface HttpEndpoint {
 }
 
 /**
- * GET /healthz (JSON; 200 healthy, 503 not) and GET /metrics (Prometheus text). Read-only, no
- * authentication: bind it to loopback (the default) or a network only the monitoring reaches.
+ * GET /livez (the process answers), /readyz (database reachable, runner lease known), /healthz
+ * (database reachable, not stopping): JSON, 200 or 503; the bureau's state is in the body, never
+ * a 503. GET /metrics (Prometheus text). Read-only, no authentication: bind it to loopback (the
+ * default) or a network only the monitoring reaches.
  */
 export async function startHttpServer(
   config: Config['http'],
@@ -27,13 +29,16 @@ export async function startHttpServer(
       res.end(body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'text/plain', 'method not allowed\n');
+    const json = (code: number, body: unknown) => reply(code, 'application/json', JSON.stringify(body, null, 2) + '\n');
     const handle = async () => {
-      if (path === '/healthz') {
+      // the process answers: nothing else is looked at (a slow database must not make it look dead)
+      if (path === '/livez') return json(200, { alive: true, pid: process.pid, uptimeSeconds: Math.round(process.uptime()) });
+      if (path === '/healthz' || path === '/readyz') {
         const health = await deps.health();
-        return reply(health.healthy ? 200 : 503, 'application/json', JSON.stringify(health, null, 2) + '\n');
+        return json((path === '/healthz' ? health.healthy : health.ready) ? 200 : 503, health);
       }
       if (path === '/metrics') return reply(200, deps.registry.contentType, await deps.registry.metrics());
-      return reply(404, 'text/plain', 'not found: try /healthz or /metrics\n');
+      return reply(404, 'text/plain', 'not found: try /livez, /readyz, /healthz or /metrics\n');
     };
     handle().catch((err) => {
       deps.log.error({ path, error: messageOf(err) }, 'http request failed');

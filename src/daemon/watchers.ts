@@ -4,7 +4,7 @@ import { lowStockLevels } from '../db/stock.js';
 import { TransientError, messageOf } from '../errors.js';
 import type { Clock, ReceiveResult } from '../jobs.js';
 import type { Logger } from '../log.js';
-import type { Alerter } from './alerts.js';
+import { makeOutageAlerts, type Alerter } from './alerts.js';
 import type { RunRecord } from './job-runner.js';
 import type { DaemonMetrics, KeyExpiry } from './metrics.js';
 
@@ -14,7 +14,10 @@ export interface Watchers {
   /** starts the daily key check (and runs one now) */
   start(): void;
   stop(): void;
+  /** a failure alert, once per outage of the job and cause */
   jobFailed(record: RunRecord<unknown>): Promise<void>;
+  /** ends the job's outage, if any, with a `resolved` alert */
+  jobSucceeded(record: RunRecord<unknown>): Promise<void>;
   /** alerts for quarantined reports and for stock the bureau reported below its minimum */
   reportsReceived(result: ReceiveResult): Promise<void>;
   /** one key check: metrics, and an alert per key expiring within pgp.expiryWarningDays */
@@ -32,6 +35,7 @@ export function makeWatchers(deps: {
   keyExpiries?: (now: Date) => Promise<KeyExpiry[]>;
 }): Watchers {
   const { alerter, config } = deps;
+  const outages = makeOutageAlerts(alerter, deps.clock);
   let timer: NodeJS.Timeout | undefined;
 
   async function checkKeys(): Promise<void> {
@@ -77,12 +81,15 @@ export function makeWatchers(deps: {
       timer = undefined;
     },
     async jobFailed(record) {
-      // a transient failure (network, a lease still held by a dead runner) is retried by the daemon
-      await alerter.send({
-        kind: 'failure', severity: record.error instanceof TransientError ? 'warning' : 'critical',
+      // once per outage and cause: the daemon retries, and a bureau down for hours is one alert
+      await outages.failed(record.job, record.error, {
+        kind: 'failure', severity: 'critical',
         message: `${record.job} run (${record.reason}) failed: ${messageOf(record.error)}`,
         details: { job: record.job, reason: record.reason, startedAt: record.startedAt.toISOString() },
       });
+    },
+    async jobSucceeded(record) {
+      await outages.succeeded(record.job);
     },
     async reportsReceived(result) {
       for (const q of result.quarantined) {

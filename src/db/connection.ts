@@ -73,6 +73,19 @@ function chmodOwnerOnly(file: string): void {
   }
 }
 
+/** The database as an operator names it in a message: the SQLite file, or the URL without its password. */
+export function databaseLabel(config: Pick<Config, 'database'>): string {
+  const { client, filename, url } = config.database;
+  if (client === 'sqlite') return filename;
+  try {
+    const parsed = new URL(url ?? '');
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return `(${client} database.url not a URL)`;
+  }
+}
+
 export function dialectOf(db: Db): Dialect {
   const name = db.client.config.client as string;
   if (name === 'pg' || name === 'postgres' || name === 'postgresql') return 'pg';

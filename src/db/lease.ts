@@ -71,6 +71,12 @@ export async function leaseHolder(db: Knex, name: string): Promise<LeaseRow | un
   return db('leases').where({ name }).first();
 }
 
+/** Who holds the lease now by the database's clock, or null when nobody does (free or expired). */
+export async function liveLeaseHolder(db: Knex, name: string): Promise<string | null> {
+  const row = await db('leases').where({ name }).andWhere('expires_at', '>', databaseNowMs(db)).first('owner');
+  return row?.owner ?? null;
+}
+
 /**
  * Runs `fn` holding a row of leases that lives only inside the transaction `trx` (inserted first,
  * deleted before the commit): a second transaction's insert of the same name waits on the first's

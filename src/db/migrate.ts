@@ -56,3 +56,14 @@ export async function pendingMigrations(db: Db): Promise<string[]> {
   const [, pending] = await db.migrate.list(options());
   return (pending as Array<{ file: string } | string>).map((p) => (typeof p === 'string' ? p : p.file));
 }
+
+/**
+ * Migrations not applied yet, read without writing anything (knex's own listing creates its history
+ * table): read-only commands use it to refuse a database that is missing or behind.
+ */
+export async function unappliedMigrations(db: Db): Promise<string[]> {
+  const all = await new MigrationSource(MIGRATIONS_DIR).getMigrations();
+  if (!(await db.schema.hasTable('knex_migrations'))) return all;
+  const applied = new Set((await db('knex_migrations').select('name')).map((r: { name: string }) => r.name));
+  return all.filter((name) => !applied.has(name));
+}

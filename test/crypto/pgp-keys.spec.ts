@@ -124,7 +124,7 @@ describe('crypto/pgp key checks', function () {
     const { info } = await check(file, fpr, { warnDays: 30, log: warned.log });
     assert.ok(info.daysToExpiry === 9 || info.daysToExpiry === 10, `daysToExpiry ${info.daysToExpiry}`);
     const [line] = warned.lines();
-    assert.equal(line.level, 40);
+    assert.equal(line.level, 'warn');
     assert.equal(line.fingerprint, fpr);
     assert.match(line.msg, /expires in (9|10) days/);
   });

@@ -119,10 +119,10 @@ describeEachDatabase('two daemons on one database (failover)', (ctx) => {
     await b.child.waitForLog('standby: another runner holds the lease');
     const [healthA, healthB] = await Promise.all([getJson(`${a.url}/healthz`), getJson(`${b.url}/healthz`)]);
     assert.equal(healthA.body.status.role, 'active');
-    assert.deepEqual(healthA.body.lease, { held: true });
+    assert.deepEqual(healthA.body.lease, { held: true, holder: healthA.body.status.owner });
     assert.equal(healthB.status, 200, 'a standby is healthy');
     assert.equal(healthB.body.status.role, 'standby');
-    assert.deepEqual(healthB.body.lease, { held: false });
+    assert.deepEqual(healthB.body.lease, { held: false, holder: healthA.body.status.owner }, 'the standby knows who is active');
     assert.doesNotMatch(b.child.output(), /run started/, 'the standby ran nothing');
 
     a.child.process.kill('SIGKILL');

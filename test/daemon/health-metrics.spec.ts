@@ -96,8 +96,11 @@ describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {
     assert.match(type, /application\/json/);
     const health = JSON.parse(text);
     assert.equal(health.healthy, true);
+    assert.equal(health.ready, true);
     assert.deepEqual(health.database, { reachable: true });
-    assert.deepEqual(health.lease, { held: true });
+    assert.equal(health.lease.held, true);
+    assert.equal(typeof health.lease.holder === 'string' || health.lease.holder === null, true, 'the lease holder is known');
+    assert.deepEqual(health.bureau, { reachable: true, problems: [] });
     assert.equal(health.status.role, 'active');
     assert.equal(health.status.jobs.send.lastSuccessAt, '2026-11-27T16:00:00.000Z');
     assert.equal(health.status.jobs.send.lastOutcome, 'partial', 'one contract was Invalid');
@@ -132,16 +135,26 @@ describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {
     assert.match(alerts.find((a) => a.kind === 'low-stock').message, /CLASSIC01 is 50, below the minimum 100/);
   });
 
-  it('/healthz answers 503 after a failed send, and a failure alert goes out', async () => {
+  it('a failed send is reported in the body, never a 503 (a restart would not bring the bureau back), and alerted', async () => {
     sendJob.fail = new Error('SFTP server refused the upload');
     clock.set('2026-11-30T16:00:00Z'); // Monday 17:00 Berlin
     daemon.scheduler.tick();
     await daemon.scheduler.settled();
-    const { status, text } = await get(`${http.url}/healthz`);
-    assert.equal(status, 503);
-    assert.deepEqual(JSON.parse(text).problems, ['last send failed: SFTP server refused the upload']);
+    for (const path of ['/healthz', '/readyz']) {
+      const { status, text } = await get(`${http.url}${path}`);
+      assert.equal(status, 200, `${path}: ${text}`);
+      const health = JSON.parse(text);
+      assert.deepEqual(health.problems, []);
+      assert.deepEqual(health.bureau, { reachable: false, problems: ['last send failed: SFTP server refused the upload'] });
+    }
     await waitFor('failure alert', () => alerts.some((a) => a.kind === 'failure'));
     assert.match(alerts.find((a) => a.kind === 'failure').message, /send run \(cut-off 17:00\) failed: SFTP server refused the upload/);
+  });
+
+  it('/livez answers 200 from the process alone', async () => {
+    const { status, text } = await get(`${http.url}/livez`);
+    assert.equal(status, 200);
+    assert.deepEqual(Object.keys(JSON.parse(text)).sort(), ['alive', 'pid', 'uptimeSeconds']);
   });
 
   it('unknown paths are 404', async () => {
@@ -150,7 +163,7 @@ describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {
 });
 
 describe('daemon health when the database is gone', () => {
-  it('/healthz answers 503 naming the database', async () => {
+  it('/healthz and /readyz answer 503 naming the database; /livez 200', async () => {
     const database = await createTestDatabase('sqlite');
     const daemon = makeDaemon({
       db: database.db, config: testConfig(), log: silentLogger,
@@ -159,11 +172,14 @@ describe('daemon health when the database is gone', () => {
     const http = await startHttpServer({ enabled: true, host: '127.0.0.1', port: 0 }, { health: () => daemon.health(), registry: daemon.metrics.registry, log: silentLogger });
     try {
       await database.drop();
-      const { status, text } = await get(`${http.url}/healthz`);
-      assert.equal(status, 503);
-      const health = JSON.parse(text);
-      assert.equal(health.database.reachable, false);
-      assert.match(health.problems[0], /^database unreachable/);
+      for (const path of ['/healthz', '/readyz']) {
+        const { status, text } = await get(`${http.url}${path}`);
+        assert.equal(status, 503, path);
+        const health = JSON.parse(text);
+        assert.equal(health.database.reachable, false);
+        assert.match(health.problems[0], /^database unreachable/);
+      }
+      assert.equal((await get(`${http.url}/livez`)).status, 200, 'the process itself is alive');
     } finally {
       await http.close();
     }

@@ -1,0 +1,14 @@
+import { UsageError } from '../errors.js';
+
+/**
+ * A whole number option (1 000 written as 1000, 1_000 or 1,000), from `min` to `max`: anything else
+ * is a usage error naming the option (exit 2), never a silent default.
+ */
+export function wholeNumber(text: string, option: string, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): number {
+  const digits = text.replace(/[,_]/g, '');
+  const value = Number(digits);
+  if (!/^\d+$/.test(digits) || value < min || value > max) {
+    throw new UsageError(`${option}: a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`);
+  }
+  return value;
+}
