@@ -5,7 +5,7 @@ import { listContracts, type ContractListing } from '../db/contracts.js';
 import { isProductionStatus } from '../domain/status.js';
 import { UsageError } from '../errors.js';
 import { maskPan } from '../security/mask.js';
-import type { PanCipher } from '../security/pan.js';
+import { PanIntegrityError, type PanCipher } from '../security/pan.js';
 import { printTable } from './output.js';
 
 export const order = 20;
@@ -46,7 +46,7 @@ function present(row: ContractListing, cipher: PanCipher) {
   return {
     contract: row.contractNumber,
     plastic: row.plasticId,
-    pan: maskPan(cipher.decrypt(row.panEnc)),
+    pan: maskedPan(row, cipher),
     status: row.status,
     reason: row.reason ? `${row.rejectCode ?? ''} ${row.reason}`.trim() : '',
     batchFile: row.batchFile ?? '',
@@ -54,4 +54,14 @@ function present(row: ContractListing, cipher: PanCipher) {
     shipped: row.shipDate ?? '',
     tracking: [row.courier, row.trackingNumber].filter(Boolean).join(' '),
   };
+}
+
+/** A stored PAN that is not this card's (moved from another row, changed) is listed as such, not fatal. */
+function maskedPan(row: ContractListing, cipher: PanCipher): string {
+  try {
+    return maskPan(cipher.decrypt(row.panEnc, { contractNumber: row.contractNumber, plasticId: row.plasticId, panLast4: row.panLast4 }));
+  } catch (err) {
+    if (err instanceof PanIntegrityError) return "(unreadable: not this card's)";
+    throw err;
+  }
 }
