@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/schema.js';
+import type { SendFaultPoint } from '../../src/outbound/send-job.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { makeCard } from '../helpers/cards.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
@@ -59,5 +60,20 @@ describeEachDatabase('a PAN ciphertext moved to another card is never sent', (ct
     for (const n of [3, 6]) assert.ok(clear.includes(panOf(n)), `card ${n}'s PAN is in the file`);
     const stored = JSON.stringify(reasons);
     for (const n of [1, 2, 4]) assert.ok(!stored.includes(panOf(n)), 'no PAN in the stored reasons');
+  });
+
+  it('swapped after the claim (the file to be made again on resume): the batch fails naming the card, nothing is uploaded', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 3);
+    const stopAtClaimed = { at: (point: SendFaultPoint) => { if (point === 'claimed') throw new Error('injected at claimed'); } };
+    await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults: stopAtClaimed }).run({ businessDate: DATE }), /injected/);
+    const rows = await db('card_contracts').select('id', 'pan_enc').orderBy('id');
+    await db('card_contracts').where({ id: rows[0].id }).update({ pan_enc: rows[2].pan_enc });
+    await db('card_contracts').where({ id: rows[2].id }).update({ pan_enc: rows[0].pan_enc });
+    await assert.rejects(sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE }), /claimed contract 1001 plastic 5001: stored PAN failed its integrity check/);
+    assert.deepEqual(remoteFiles(sshd), []);
+    const batch = await db('perso_batches').first();
+    assert.equal(batch.state, 'claimed');
+    assert.match(batch.last_error, /claimed contract 1001/);
   });
 });
