@@ -56,6 +56,9 @@ async function main(): Promise<void> {
         const panKey = await seeded(dialect, database, cards);
         const config = withSftp({ ...sendConfig(keys), database: database.database }, sshd);
         config.perso.maxCardsPerFile = Math.max(cards, 1);
+        // on a machine shared past saturation, a 1M confirm can outlast the default 60 s lease (the run then
+        // fails after the batch was sent; the next would resume): the lease only guards against a second runner
+        config.daemon.leaseTtlSeconds = 600;
         const bench: Bench = { dialect, cards, database, sshd, recipientKey: keys.publicKeyFile, withShell, spec: { config, panKey: panKey.toString('base64'), businessDate: DATE } };
         const rows: Round[] = [];
         for (let round = 0; round < rounds; round++) {
@@ -163,7 +166,7 @@ function runShell(dialect: Dialect, database: Config['database'], recipientKey: 
  */
 async function seeded(dialect: Dialect, database: { db: Knex; database: Config['database'] }, cards: number): Promise<Buffer> {
   const cache = process.env.BX_BENCH_CACHE;
-  const cached = cache && join(cache, `sqlite-${cards}.sqlite`);
+  const cached = cache && join(cache, cachedFileName(cards));
   if (dialect === 'sqlite' && cached && existsSync(cached)) {
     await database.db.destroy();
     copyFileSync(cached, database.database.filename);
@@ -185,6 +188,11 @@ async function seeded(dialect: Dialect, database: { db: Knex; database: Config['
   return panKey;
 }
 
+/** The cached SQLite file of n cards, named by the stored PAN format its values are in (v2: bound to the card). */
+function cachedFileName(cards: number): string {
+  return `sqlite-${cards}-pan-v2.sqlite`;
+}
+
 /** Bulk insert of n Marked physical cards with their clients (explicit ids, 500 rows per statement). */
 async function seed(db: Knex, cipher: PanCipher, n: number): Promise<void> {
   const now = new Date().toISOString();
@@ -194,7 +202,7 @@ async function seed(db: Knex, cipher: PanCipher, n: number): Promise<void> {
     const contracts: Record<string, unknown>[] = [];
     for (let i = start; i < Math.min(n, start + CHUNK); i++) {
       const card = makeCard(i + 1);
-      const pan = cipher.encrypt(card.pan);
+      const pan = cipher.encrypt(card.pan, { contractNumber: card.contractId, plasticId: card.plasticId });
       clients.push({
         id: i + 1, title: card.title, first_name: card.firstName, last_name: card.lastName, company_name: '', address_line1: card.addressLine1,
         address_line2: '', address_line3: '', postal_code: card.postalCode, city: card.city, country: card.country, created_at: now, updated_at: now,
@@ -216,7 +224,7 @@ async function seed(db: Knex, cipher: PanCipher, n: number): Promise<void> {
 /** The cards Marked again, as seeded, after a send (not timed): the cached SQLite file copied again, or the writes undone and the tables rewritten. */
 async function resetSent(dialect: Dialect, database: { db: Knex; database: Config['database'] }, cards: number): Promise<void> {
   const cache = process.env.BX_BENCH_CACHE;
-  if (dialect === 'sqlite' && cache && existsSync(join(cache, `sqlite-${cards}.sqlite`))) {
+  if (dialect === 'sqlite' && cache && existsSync(join(cache, cachedFileName(cards)))) {
     await seeded(dialect, database, cards);
     return;
   }

@@ -6,7 +6,7 @@ import { isProductionStatus } from '../domain/contract-status.js';
 import { UsageError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { maskPan } from '../security/mask.js';
-import type { PanCipher } from '../security/pan.js';
+import { PanIntegrityError, type PanCipher } from '../security/pan.js';
 import { wholeNumber } from './options.js';
 import { printTable } from './output.js';
 
@@ -50,7 +50,7 @@ function present(row: ContractListing, cipher: PanCipher) {
   return {
     contract: row.contractNumber,
     plastic: row.plasticId,
-    pan: maskPan(cipher.decrypt(row.panEnc)),
+    pan: maskedPan(row, cipher),
     status: row.status,
     reason: row.reason ? `${row.rejectCode ?? ''} ${row.reason}`.trim() : '',
     batchFile: row.batchFile ?? '',
@@ -58,4 +58,14 @@ function present(row: ContractListing, cipher: PanCipher) {
     shipped: row.shipDate ?? '',
     tracking: [row.courier, row.trackingNumber].filter(Boolean).join(' '),
   };
+}
+
+/** A stored PAN that is not this card's (moved from another row, changed) is listed as such, not fatal. */
+function maskedPan(row: ContractListing, cipher: PanCipher): string {
+  try {
+    return maskPan(cipher.decrypt(row.panEnc, { contractNumber: row.contractNumber, plasticId: row.plasticId, panLast4: row.panLast4 }));
+  } catch (err) {
+    if (err instanceof PanIntegrityError) return "(unreadable: not this card's)";
+    throw err;
+  }
 }

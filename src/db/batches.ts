@@ -1,7 +1,7 @@
 // perso_batches after the claim: states, the failure count, and the batch's cards in record order.
 import type { Knex } from 'knex';
 import type { ContractForPerso } from '../domain/contract.js';
-import type { PanCipher } from '../security/pan.js';
+import { PanIntegrityError, type PanCipher } from '../security/pan.js';
 import { PERSO_COLUMNS, toPerso, type PersoRow } from './perso-rows.js';
 
 /** States of a batch, in the order the send job moves it (docs/design.md, "State machines"). */
@@ -174,6 +174,19 @@ export async function* batchContracts(db: Knex, batchId: number, cipher: PanCiph
       .limit(pageSize);
     if (!rows.length) return;
     after = Number(rows[rows.length - 1]!.record_number);
-    for (const row of rows) yield toPerso(row, cipher);
+    for (const row of rows) yield claimedPerso(row, cipher);
+  }
+}
+
+/**
+ * A claimed card whose stored PAN is no longer its own (changed after the claim) cannot be set aside
+ * from a file whose records are counted: the batch fails, naming the card, and is never sent so.
+ */
+function claimedPerso(row: PersoRow, cipher: PanCipher): ContractForPerso {
+  try {
+    return toPerso(row, cipher);
+  } catch (err) {
+    if (!(err instanceof PanIntegrityError)) throw err;
+    throw new PanIntegrityError(`claimed contract ${row.contract_number} plastic ${row.plastic_id}: ${err.message}`);
   }
 }

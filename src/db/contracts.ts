@@ -18,7 +18,7 @@ export interface ContractRow {
   card_form: CardForm;
   /** plastic sequence number */
   plastic_seq: number;
-  /** AES-256-GCM ciphertext, see security/pan.ts */
+  /** AES-256-GCM ciphertext bound to contract_number and plastic_id, see security/pan.ts */
   pan_enc: string;
   pan_last4: string;
   /** keyed hash of the PAN, for look-up without decrypting */
@@ -72,8 +72,9 @@ function clientColumns(card: CardFields) {
   };
 }
 
-function contractColumns(card: CardFields, cipher: PanCipher) {
-  const pan = cipher.encrypt(card.pan);
+/** The card's columns, its PAN encrypted and bound to `ids` (the row's contract number and plastic id). */
+function contractColumns(card: CardFields, ids: { contract_number: string; plastic_id: string }, cipher: PanCipher) {
+  const pan = cipher.encrypt(card.pan, { contractNumber: ids.contract_number, plasticId: ids.plastic_id });
   return {
     card_form: card.cardForm, plastic_seq: card.psn, pan_enc: pan.panEnc, pan_last4: pan.panLast4, pan_hmac: pan.panHmac,
     expiry: card.expiry, request_type: card.requestType, product_code: card.productCode, chip_profile: card.chipProfile,
@@ -95,7 +96,7 @@ export async function upsertContract(
   if (!existing) {
     const clientId = await insertReturningId(trx, 'clients', { ...clientColumns(card), created_at: now, updated_at: now });
     const id = await insertReturningId(trx, 'card_contracts', {
-      ...key, ...contractColumns(card, cipher), client_id: clientId, production_status: status, created_at: now, updated_at: now,
+      ...key, ...contractColumns(card, key, cipher), client_id: clientId, production_status: status, created_at: now, updated_at: now,
     });
     await recordEvents(trx, [{ contract_id: id, from_status: null, to_status: status, source_kind: 'import', source_id: null, detail: null }], now);
     return { kind: 'inserted', id };
@@ -108,7 +109,7 @@ export async function upsertContract(
   await trx('clients').where({ id: existing.client_id }).update({ ...clientColumns(card), updated_at: now });
   const reset = status === 'Marked' ? { batch_id: null, reject_code: null, reject_reason: null } : {};
   await trx('card_contracts').where({ id: existing.id })
-    .update({ ...contractColumns(card, cipher), ...reset, production_status: status, updated_at: now });
+    .update({ ...contractColumns(card, key, cipher), ...reset, production_status: status, updated_at: now });
   if (existing.production_status !== status) {
     await recordEvents(trx, [{ contract_id: existing.id, from_status: existing.production_status, to_status: status, source_kind: 'import', source_id: null, detail: null }], now);
   }
@@ -129,6 +130,7 @@ export interface ContractListing {
   contractNumber: string;
   plasticId: string;
   panEnc: string;
+  panLast4: string;
   status: ProductionStatus;
   rejectCode: string | null;
   reason: string | null;
@@ -142,14 +144,14 @@ export interface ContractListing {
 export async function listContracts(db: Knex, filter: { status?: ProductionStatus; limit?: number }): Promise<ContractListing[]> {
   const query = db('card_contracts as c')
     .leftJoin('perso_batches as b', 'b.id', 'c.batch_id')
-    .select('c.id', 'c.contract_number', 'c.plastic_id', 'c.pan_enc', 'c.production_status', 'c.reject_code', 'c.reject_reason',
+    .select('c.id', 'c.contract_number', 'c.plastic_id', 'c.pan_enc', 'c.pan_last4', 'c.production_status', 'c.reject_code', 'c.reject_reason',
       'b.file_name', 'c.expected_ship_date', 'c.ship_date', 'c.courier', 'c.tracking_number', db.raw(`${UNSENT_BATCH_FILE} as sending_file`))
     .orderBy('c.id')
     .limit(filter.limit ?? 1000);
   if (filter.status) query.where('c.production_status', filter.status);
   const rows = await query;
   return rows.map((r: any) => ({
-    id: Number(r.id), contractNumber: r.contract_number, plasticId: r.plastic_id, panEnc: r.pan_enc, status: r.production_status,
+    id: Number(r.id), contractNumber: r.contract_number, plasticId: r.plastic_id, panEnc: r.pan_enc, panLast4: r.pan_last4, status: r.production_status,
     rejectCode: r.reject_code, reason: r.reject_reason, batchFile: r.sending_file ?? r.file_name, expectedShipDate: r.expected_ship_date,
     shipDate: r.ship_date, courier: r.courier, trackingNumber: r.tracking_number,
   }));
@@ -159,27 +161,4 @@ export async function countByStatus(db: Knex): Promise<Record<string, number>> {
   const rows: Array<{ production_status: ProductionStatus; n: number | string }> =
     await db('card_contracts').select('production_status').count({ n: '*' }).groupBy('production_status');
   return Object.fromEntries(rows.map((r) => [r.production_status, Number(r.n)]));
-}
-
-/**
- * Re-encrypts every PAN not yet under the cipher's current key (reading old ones with the previous
- * key), in transactions of `chunk` rows; resumable: a rerun continues with what is left.
- */
-export async function rotatePanKey(db: Knex, cipher: PanCipher, chunk = 500): Promise<number> {
-  let lastId = 0;
-  let rotated = 0;
-  for (;;) {
-    const rows: Array<Pick<ContractRow, 'id' | 'pan_enc'>> = await db('card_contracts')
-      .select('id', 'pan_enc').where('id', '>', lastId).orderBy('id').limit(chunk);
-    if (!rows.length) return rotated;
-    lastId = Number(rows[rows.length - 1]!.id);
-    const stale = rows.filter((r) => !cipher.isCurrent(r.pan_enc));
-    await db.transaction(async (trx) => {
-      for (const row of stale) {
-        const stored = cipher.encrypt(cipher.decrypt(row.pan_enc));
-        await trx('card_contracts').where({ id: row.id }).update({ pan_enc: stored.panEnc, pan_hmac: stored.panHmac });
-      }
-    });
-    rotated += stale.length;
-  }
 }

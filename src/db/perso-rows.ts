@@ -7,11 +7,11 @@ import type { ContractWithClientRow } from './contracts.js';
  * The columns a personalization record is made of, and nothing more: over a million rows every
  * unused column costs time. The contracts the claim reads travel as a PersoPage: JSON texts of
  * their values (PERSO_COLUMNS order), which the database builds itself. The claim's thread then never makes
- * the 23 JavaScript values of each row (reading and copying them to the file thread costs several
+ * the 24 JavaScript values of each row (reading and copying them to the file thread costs several
  * times more than one text: bench/RESULTS.md), and the file thread parses them.
  */
 const PERSO_FIELDS = [
-  'id', 'contract_number', 'plastic_id', 'pan_enc', 'plastic_seq', 'expiry', 'request_type', 'card_form', 'product_code',
+  'id', 'contract_number', 'plastic_id', 'pan_enc', 'pan_last4', 'plastic_seq', 'expiry', 'request_type', 'card_form', 'product_code',
   'chip_profile', 'delivery_method', 'pin_mailer', 'embossed_name',
 ] as const;
 const CLIENT_FIELDS = ['title', 'first_name', 'last_name', 'company_name', 'address_line1', 'address_line2', 'address_line3', 'postal_code', 'city', 'country'] as const;
@@ -88,19 +88,23 @@ export function persoValuesOf(row: PersoRow): PersoValues {
 /** The row object of PersoValues (written out: a literal of one shape is several times faster than a loop). */
 export function persoRowOf(r: PersoValues): PersoRow {
   return {
-    id: r[0], contract_number: r[1], plastic_id: r[2], pan_enc: r[3], plastic_seq: r[4], expiry: r[5], request_type: r[6],
-    card_form: r[7], product_code: r[8], chip_profile: r[9], delivery_method: r[10], pin_mailer: r[11], embossed_name: r[12],
-    title: r[13], first_name: r[14], last_name: r[15], company_name: r[16], address_line1: r[17], address_line2: r[18],
-    address_line3: r[19], postal_code: r[20], city: r[21], country: r[22],
+    id: r[0], contract_number: r[1], plastic_id: r[2], pan_enc: r[3], pan_last4: r[4], plastic_seq: r[5], expiry: r[6],
+    request_type: r[7], card_form: r[8], product_code: r[9], chip_profile: r[10], delivery_method: r[11], pin_mailer: r[12],
+    embossed_name: r[13], title: r[14], first_name: r[15], last_name: r[16], company_name: r[17], address_line1: r[18],
+    address_line2: r[19], address_line3: r[20], postal_code: r[21], city: r[22], country: r[23],
   } as PersoRow;
 }
 // persoRowOf follows PERSO_COLUMNS: checked once at load
 if (Object.keys(persoRowOf(FIELDS.map((_, i) => i))).join() !== FIELDS.join()) throw new Error('persoRowOf does not follow PERSO_COLUMNS');
 
-/** The contract of a row, its PAN decrypted (in memory only). */
+/**
+ * The contract of a row, its PAN decrypted (in memory only) and checked to be this card's (its
+ * contract and plastic id, its last four digits): PanIntegrityError otherwise.
+ */
 export function toPerso(row: PersoRow, cipher: PanCipher): ContractForPerso {
+  const pan = cipher.decrypt(row.pan_enc, { contractNumber: row.contract_number, plasticId: row.plastic_id, panLast4: row.pan_last4 });
   return {
-    id: Number(row.id), contractId: row.contract_number, plasticId: row.plastic_id, pan: cipher.decrypt(row.pan_enc),
+    id: Number(row.id), contractId: row.contract_number, plasticId: row.plastic_id, pan,
     psn: Number(row.plastic_seq), expiry: row.expiry, requestType: row.request_type, cardForm: row.card_form,
     title: row.title, firstName: row.first_name, lastName: row.last_name, companyName: row.company_name,
     addressLine1: row.address_line1, addressLine2: row.address_line2, addressLine3: row.address_line3,

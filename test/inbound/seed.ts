@@ -32,7 +32,7 @@ export async function seedBatch(
   const clientId = await insertReturningId(db, 'clients', { first_name: 'Jane', last_name: 'Doe', created_at: now, updated_at: now });
   const rows = cards.map((n) => {
     const card = makeCard(n);
-    const pan = cipher.encrypt(card.pan);
+    const pan = cipher.encrypt(card.pan, { contractNumber: card.contractId, plasticId: card.plasticId });
     return {
       contract_number: card.contractId, plastic_id: card.plasticId, client_id: clientId, card_form: 'physical', plastic_seq: 2,
       pan_enc: pan.panEnc, pan_last4: pan.panLast4, pan_hmac: pan.panHmac, expiry: card.expiry, request_type: 'NEW',

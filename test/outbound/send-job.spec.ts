@@ -61,7 +61,7 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
     await db('card_contracts').where({ id: victim.id }).update({ pan_enc: tampered });
     const result = await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
     assert.equal(result.cardsSent, 3);
-    assert.deepEqual(result.invalid.map((i) => [i.contractNumber, i.reason]), [['1002', 'pan: stored PAN failed its integrity check (tampered or wrong key)']]);
+    assert.deepEqual(result.invalid.map((i) => [i.contractNumber, i.reason]), [['1002', "pan: stored PAN failed its integrity check: it is not this card's (moved from another row), was changed, or is under another key"]]);
     await assertDeliveredExactlyOnce(db, sshd, keys, config, ['1001', '1003', '1004']);
   });
 

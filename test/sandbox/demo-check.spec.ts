@@ -7,7 +7,7 @@ const FILE = 'BXISSUER_PERSO_20261126_000001.dat.pgp';
 
 function contract(n: number, overrides: Partial<ContractListing>): ContractListing {
   return {
-    id: n, contractNumber: String(n), plasticId: String(500 + n), panEnc: '', status: 'Shipped', rejectCode: null, reason: null,
+    id: n, contractNumber: String(n), plasticId: String(500 + n), panEnc: '', panLast4: '', status: 'Shipped', rejectCode: null, reason: null,
     batchFile: FILE, expectedShipDate: '2026-11-27', shipDate: null, courier: 'DHL EXPRESS', trackingNumber: null, ...overrides,
   };
 }
