@@ -101,10 +101,19 @@ export async function markUploaded(db: Knex, batchId: number, now: string): Prom
  * is where the encrypted file is kept now. `beforeCommit` runs after every write, before the commit
  * (the crash tests stop the process there).
  */
+/** What the send job does inside the confirm's transaction. */
+export interface ConfirmHooks {
+  /** keeps the job's lease through this transaction (SQLite's one connection is busy until it ends) */
+  renewLease?(trx: Knex.Transaction): Promise<void>;
+  /** a test's fault point, after every write and before the commit */
+  beforeCommit?(): Promise<void> | void;
+}
+
 export async function confirmBatch(
-  db: Knex, batchId: number, archivePath: string | null, now: string, beforeCommit?: () => Promise<void> | void,
+  db: Knex, batchId: number, archivePath: string | null, now: string, hooks: ConfirmHooks = {},
 ): Promise<number> {
   return db.transaction(async (trx) => {
+    await hooks.renewLease?.(trx);
     await moveState(trx, batchId, ['uploaded'], 'sent', { sent_at: now, updated_at: now, last_error: null, ...(archivePath ? { outbox_path: archivePath } : {}) });
     // one statement each, whatever the batch size: no per-card round trips, nothing held in memory;
     // the batch's cards through batch_items (card_contracts.batch_id has no index: migrations/002)
@@ -118,7 +127,8 @@ export async function confirmBatch(
     const moved = await trx('card_contracts').where({ production_status: 'Marked' })
       .whereIn('id', trx('batch_items').select('contract_id').where({ batch_id: batchId }))
       .update({ production_status: 'InProduction', batch_id: batchId, updated_at: now });
-    await beforeCommit?.();
+    await hooks.renewLease?.(trx);
+    await hooks.beforeCommit?.();
     return Number(moved);
   });
 }

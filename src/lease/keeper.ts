@@ -77,6 +77,8 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
   /** monotonic time at which the last confirmed take or renewal was sent */
   let confirmedAt = -Infinity;
   let transactions = 0;
+  /** the transaction the job renews through (renewWithin) while it lasts: the background renews through it too */
+  let activeTrx: DbTransaction | undefined;
   const stopping = new AbortController();
   let loop: Promise<void> | undefined;
 
@@ -113,10 +115,23 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     }
   }
 
+  async function renewThroughTransaction(trx: DbTransaction): Promise<void> {
+    try {
+      await renew(trx);
+    } catch (err) {
+      // the transaction ended meanwhile (committed or rolled back): nothing to renew through
+      if (activeTrx === trx) throw err;
+    }
+  }
+
   async function tick(standby?: Standby): Promise<void> {
     // during a transaction that renews the lease itself, a renewal from outside would wait for its
-    // row lock (PostgreSQL) or connection (SQLite)
-    if (transactions > 0) return;
+    // row lock (PostgreSQL) or connection (SQLite): renew through that transaction instead, so a
+    // transaction that waits for other work (the claim waits for the file thread) keeps its lease
+    if (transactions > 0) {
+      if (activeTrx && isHeld && monotonicMs() - confirmedAt >= intervalMs / 2) await renewThroughTransaction(activeTrx);
+      return;
+    }
     if (isHeld) {
       if (monotonicMs() - confirmedAt >= intervalMs / 2) await renewInBackground();
     } else if (standby && !(await take())) {
@@ -162,6 +177,7 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     assertHeld,
     async renewWithin(trx) {
       assertHeld();
+      if (transactions > 0) activeTrx = trx;
       if (monotonicMs() - confirmedAt < ttlMs / 3) return;
       await renew(trx);
       assertHeld();
@@ -171,7 +187,7 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
       try {
         return await fn();
       } finally {
-        transactions--;
+        if (--transactions === 0) activeTrx = undefined;
       }
     },
     async stop() {

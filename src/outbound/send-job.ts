@@ -213,7 +213,10 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
   async function confirm(lease: HeldLease, batch: Batch): Promise<Batch> {
     const archived = batch.outboxPath ? await archiveFile(batch.outboxPath, folders, log) : null;
     lease.assertHeld();
-    const cards = await confirmBatch(db, batch.id, archived, now(), () => fault('confirming', batch));
+    const cards = await lease.duringTransaction(() => confirmBatch(db, batch.id, archived, now(), {
+      renewLease: (trx) => lease.renewWithin(trx),
+      beforeCommit: () => fault('confirming', batch),
+    }));
     log.info({ batch: batch.id, file: batch.fileName, cards }, 'batch sent');
     const purged = await purgeArchive(folders, config.archive.retentionDays, clock());
     if (purged.length) log.info({ files: purged }, 'archived files past retention deleted');

@@ -30,6 +30,26 @@ describeEachDatabase('send lease', (ctx) => {
     assert.equal(await leaseHolder(db, SEND_LEASE), undefined);
   });
 
+  it('is kept while its transaction waits for other work longer than the ttl (the claim waiting for the file thread)', async () => {
+    const { db } = ctx();
+    const ttlMs = 2100; // renewed every second (the keeper's shortest interval)
+    const lease = await holdLease(db, ttlMs, silentLogger);
+    const started = Date.now();
+    await lease.duringTransaction(() => db.transaction(async (trx) => {
+      await lease.renewWithin(trx);
+      // one long wait with no statement of the job's own: only the keeper's renewal through the
+      // transaction keeps the lease
+      await sleep(2.5 * ttlMs);
+      lease.assertHeld();
+      await trx('leases').where({ name: SEND_LEASE }).first();
+    }));
+    assert.ok(Date.now() - started >= 2.5 * ttlMs);
+    lease.assertHeld();
+    const row = await leaseHolder(db, SEND_LEASE);
+    assert.ok(row && Number(row.expires_at) > Date.now(), 'the committed expiry lies ahead');
+    await lease.release();
+  });
+
   it('is reported lost once another runner took it over', async () => {
     const { db } = ctx();
     const lease = await holdLease(db, 3000, silentLogger);
