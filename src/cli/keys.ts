@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { withApp } from '../app.js';
 import { rotatePans } from '../db/pan-rotation.js';
+import { wholeNumber } from './options.js';
 
 export const order = 80;
 
@@ -11,8 +12,9 @@ export function register(program: Command): void {
     .description('move every stored PAN to the card-bound format under the key in $BX_PAN_KEY (an old key goes in $BX_PAN_KEY_PREVIOUS meanwhile); resumable')
     .option('--chunk <n>', 'rows per page (one transaction each)', '500')
     .action(async (opts: { chunk: string }, cmd: Command) => {
+      const chunk = wholeNumber(opts.chunk, '--chunk', { max: 100_000 });
       await withApp(cmd.optsWithGlobals(), async ({ db, cipher, log }) => {
-        const result = await rotatePans(db, cipher, Number(opts.chunk));
+        const result = await rotatePans(db, cipher, chunk);
         const { refusedCards, ...counts } = result;
         log.info({ ...counts, keyId: cipher.keyId }, 'PAN rotation finished');
         for (const card of refusedCards) {

@@ -23,7 +23,7 @@ export interface ReportDecryptor {
    * decrypt an InputError (either way the report is quarantined); a missing or unusable key throws a
    * ConfigError (nothing is quarantined). `clearFile` exists only when this resolves.
    */
-  decrypt(kind: ReportKind, encrypted: string, clearFile: string, signature: DetachedSignature): Promise<void>;
+  decrypt(kind: ReportKind, encrypted: string, clearFile: string, signature: DetachedSignature, signal?: AbortSignal): Promise<void>;
 }
 
 /** Keys are loaded on first use, once: a run with only .rsa reports needs no OpenPGP key. */
@@ -67,7 +67,7 @@ export function makeReportDecryptor(
     })];
   };
   return {
-    async decrypt(kind, encrypted, clearFile, signature) {
+    async decrypt(kind, encrypted, clearFile, signature, signal) {
       if (kind === 'rsa') {
         // a forged report is not even decrypted
         if (verify) {
@@ -75,7 +75,7 @@ export function makeReportDecryptor(
           await verifyReportFile(encrypted, await signature.read(), key, signature.name);
         }
         const key = rsa();
-        await decryptRsaFile(encrypted, { key, destination: clearFile, maxBytes: reports.maxClearBytes, workers: reports.decryptWorkers });
+        await decryptRsaFile(encrypted, { key, destination: clearFile, maxBytes: reports.maxClearBytes, workers: reports.decryptWorkers, signal });
         return;
       }
       const decryptionKey = await pgp();

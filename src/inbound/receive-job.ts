@@ -199,7 +199,7 @@ async function decryptParseApply(ctx: RunContext, report: ReadyReport, download:
   let stage = 'decryption failed';
   try {
     const signature = signatureOf(ctx.session, posix.join(config.sftp.outboundDir, report.name), report);
-    await ctx.decryptor.decrypt(report.kind, download.path, clearFile, signature);
+    await ctx.decryptor.decrypt(report.kind, download.path, clearFile, signature, ctx.signal);
     await ctx.deps.hooks?.afterDecrypt?.(report.name);
     stage = 'invalid report';
     const header = await readReportHeader(clearFile, read);

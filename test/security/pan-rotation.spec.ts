@@ -135,6 +135,9 @@ describeEachDatabase('keys rotate-pan: every PAN to the card-bound format under 
       assert.equal(second.code, 0, second.stderr);
       assert.match(second.stdout, /^0 PANs re-encrypted under key \w{8} in the card-bound format, 12 already were, 0 left/m);
       await assertAllCurrent(db, new PanCipher(newKey));
+      const badChunk = await runCli(['--config', config, 'keys', 'rotate-pan', '--chunk', 'abc'], env);
+      assert.equal(badChunk.code, 2, badChunk.stderr);
+      assert.match(badChunk.stderr, /--chunk: a whole number/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
