@@ -103,7 +103,12 @@ export async function markUploaded(db: Knex, batchId: number, now: string): Prom
  */
 /** What the send job does inside the confirm's transaction. */
 export interface ConfirmHooks {
-  /** keeps the job's lease through this transaction (SQLite's one connection is busy until it ends) */
+  /**
+   * renews the job's lease through this transaction as it starts, and marks it as the one the lease
+   * keeper renews through while it lasts (SQLite's one connection is busy until it ends). Not again
+   * before the commit: the moves are guarded by the batch's state, so a confirm that outlasted the
+   * lease still commits rather than starting over.
+   */
   renewLease?(trx: Knex.Transaction): Promise<void>;
   /** a test's fault point, after every write and before the commit */
   beforeCommit?(): Promise<void> | void;
@@ -127,7 +132,6 @@ export async function confirmBatch(
     const moved = await trx('card_contracts').where({ production_status: 'Marked' })
       .whereIn('id', trx('batch_items').select('contract_id').where({ batch_id: batchId }))
       .update({ production_status: 'InProduction', batch_id: batchId, updated_at: now });
-    await hooks.renewLease?.(trx);
     await hooks.beforeCommit?.();
     return Number(moved);
   });
