@@ -186,7 +186,7 @@ describeEachDatabase('inbound/report signatures through the receive job and sshd
     const result = await run(off, log);
     assert.deepEqual(result.applied.map((r) => r.remoteName), [a, b]);
     await run(off, log);
-    const warnings = lines().map((l) => JSON.parse(l)).filter((l) => l.level === 40 && /reports are NOT authenticated/.test(l.msg));
+    const warnings = lines().map((l) => JSON.parse(l)).filter((l) => l.level === 'warn' && /reports are NOT authenticated/.test(l.msg));
     assert.equal(warnings.length, 2, 'one warning per run');
   });
 
