@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../../src/config/schema.js';
@@ -8,7 +9,8 @@ import type { PanCipher } from '../../src/security/pan.js';
 import type { RemoteSession, Transport } from '../../src/transport/remote.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
-import { contractIdsOf, contractsByStatus, decryptedRecords, filesIn, makeBureauKeys, type BureauKeys } from './harness.js';
+import { clearSendTables } from './fixtures.js';
+import { contractIdsOf, contractsByStatus, decryptedRecords, filesIn, makeBureauKeys, removeDir, sendConfig, type BureauKeys } from './harness.js';
 
 /** A send job on the test sshd, with the given config and extra deps (faults, transport…). */
 export function sendJobFor(db: Knex, cipher: PanCipher, config: Config, sshd: SshdServer, extra: Partial<SendJobDeps> = {}) {
@@ -81,5 +83,27 @@ export function useSshdAndBureauKeys(use: (started: { sshd: SshdServer; keys: Bu
   after(async () => {
     await sshd?.stop();
     keys?.gpg.cleanup();
+  });
+}
+
+/**
+ * For a send-job suite: one sshd and bureau key pair for the suite; before each test, empty send
+ * tables and remote inbound folder and a fresh config handed to `use`; its work folder removed after.
+ */
+export function useSendSuite(db: () => Knex, use: (suite: { sshd: SshdServer; keys: BureauKeys; config: Config }) => void): void {
+  let started: { sshd: SshdServer; keys: BureauKeys } | undefined;
+  let config: Config | undefined;
+  useSshdAndBureauKeys((s) => {
+    started = s;
+  });
+  beforeEach(async () => {
+    const { sshd, keys } = started!;
+    await clearSendTables(db());
+    for (const name of readdirSync(join(sshd.root, 'inbound'))) rmSync(join(sshd.root, 'inbound', name), { recursive: true, force: true });
+    config = withSftp(sendConfig(keys), sshd);
+    use({ sshd, keys, config });
+  });
+  afterEach(() => {
+    if (config) removeDir(config.workDir);
   });
 }

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
-import { readdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/schema.js';
 import { batchContracts, unfinishedBatches } from '../../src/db/batches.js';
@@ -10,9 +10,9 @@ import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { silentLogger } from '../../src/log.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import type { SshdServer } from '../helpers/sshd.js';
-import { clearSendTables, insertCards } from './fixtures.js';
-import { assertDeliveredExactlyOnce, failingUploads, remoteFiles, sendJobFor, useSshdAndBureauKeys, withSftp } from './job-harness.js';
-import { contractIdsOf, contractsByStatus, decryptedRecords, fileMaker, filesIn, removeDir, sendConfig, type BureauKeys } from './harness.js';
+import { insertCards } from './fixtures.js';
+import { assertDeliveredExactlyOnce, failingUploads, remoteFiles, sendJobFor, useSendSuite, withSftp } from './job-harness.js';
+import { contractIdsOf, contractsByStatus, decryptedRecords, fileMaker, filesIn, type BureauKeys } from './harness.js';
 
 const cipher = new PanCipher(newPanKey());
 const DATE = '2026-11-26';
@@ -23,15 +23,9 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   let keys: BureauKeys;
   let config: Config;
 
-  useSshdAndBureauKeys((started) => {
-    ({ sshd, keys } = started);
+  useSendSuite(() => ctx().db, (suite) => {
+    ({ sshd, keys, config } = suite);
   });
-  beforeEach(async () => {
-    await clearSendTables(ctx().db);
-    for (const name of readdirSync(join(sshd.root, 'inbound'))) rmSync(join(sshd.root, 'inbound', name), { recursive: true, force: true });
-    config = withSftp(sendConfig(keys), sshd);
-  });
-  afterEach(() => removeDir(config.workDir));
 
   it('sends Marked physical cards in one file gpg reads; Invalid ones are set aside with their reason', async () => {
     const { db } = ctx();

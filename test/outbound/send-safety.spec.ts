@@ -1,15 +1,15 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/schema.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import { createGpgHome, type GpgHome } from '../helpers/gpg.js';
 import { userIds, type SshdServer } from '../helpers/sshd.js';
-import { clearSendTables, insertCards } from './fixtures.js';
-import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, useSshdAndBureauKeys, withSftp } from './job-harness.js';
-import { contractIdsOf, contractsByStatus, filesIn, removeDir, sendConfig, type BureauKeys } from './harness.js';
+import { insertCards } from './fixtures.js';
+import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, useSendSuite, withSftp } from './job-harness.js';
+import { contractIdsOf, contractsByStatus, filesIn, type BureauKeys } from './harness.js';
 
 /**
  * The send job's safety branches, each through the real job, a real sshd and gpg: a foreign file
@@ -27,15 +27,9 @@ describeEachDatabase('send job: safety branches', (ctx) => {
   let keys: BureauKeys;
   let config: Config;
 
-  useSshdAndBureauKeys((started) => {
-    ({ sshd, keys } = started);
+  useSendSuite(() => ctx().db, (suite) => {
+    ({ sshd, keys, config } = suite);
   });
-  beforeEach(async () => {
-    await clearSendTables(ctx().db);
-    for (const name of readdirSync(join(sshd.root, 'inbound'))) rmSync(join(sshd.root, 'inbound', name), { recursive: true, force: true });
-    config = withSftp(sendConfig(keys), sshd);
-  });
-  afterEach(() => removeDir(config.workDir));
 
   it('refuses to overwrite a file of another size under the final name: left alone, the batch waits, every run says so', async () => {
     const { db } = ctx();

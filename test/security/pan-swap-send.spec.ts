@@ -1,5 +1,4 @@
 import { strict as assert } from 'node:assert';
-import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/schema.js';
 import type { SendFaultPoint } from '../../src/outbound/send-job.js';
@@ -8,9 +7,9 @@ import { makeCard } from '../helpers/cards.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import { legacyStoredPan } from '../helpers/legacy-pan.js';
 import type { SshdServer } from '../helpers/sshd.js';
-import { clearSendTables, insertCards } from '../outbound/fixtures.js';
-import { contractsByStatus, decryptedRecords, removeDir, sendConfig, type BureauKeys } from '../outbound/harness.js';
-import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, useSshdAndBureauKeys, withSftp } from '../outbound/job-harness.js';
+import { insertCards } from '../outbound/fixtures.js';
+import { contractsByStatus, decryptedRecords, type BureauKeys } from '../outbound/harness.js';
+import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, useSendSuite, withSftp } from '../outbound/job-harness.js';
 
 const DATE = '2026-11-26';
 const key = newPanKey();
@@ -22,15 +21,9 @@ describeEachDatabase('a PAN ciphertext moved to another card is never sent', (ct
   let keys: BureauKeys;
   let config: Config;
 
-  useSshdAndBureauKeys((started) => {
-    ({ sshd, keys } = started);
+  useSendSuite(() => ctx().db, (suite) => {
+    ({ sshd, keys, config } = suite);
   });
-  beforeEach(async () => {
-    await clearSendTables(ctx().db);
-    for (const name of readdirSync(join(sshd.root, 'inbound'))) rmSync(join(sshd.root, 'inbound', name), { recursive: true, force: true });
-    config = withSftp(sendConfig(keys), sshd);
-  });
-  afterEach(() => removeDir(config.workDir));
 
   it('two contracts\' pan_enc swapped: both Invalid with field pan, the rest delivered, neither PAN in the file gpg reads', async () => {
     const { db } = ctx();
