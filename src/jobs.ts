@@ -1,4 +1,5 @@
 /** What the daemon, run-once and the demo know of the two jobs. */
+import type { JobProgress } from './progress/job-progress.js';
 
 export type Clock = () => Date;
 
@@ -13,6 +14,8 @@ export interface SendOptions {
   signal?: AbortSignal;
   /** only carry unfinished batches forward; claim nothing new (daemon start-up before the cut-off) */
   resumeOnly?: boolean;
+  /** advanced as cards are claimed and bytes uploaded, for whoever shows progress */
+  progress?: JobProgress;
 }
 
 export interface SendResult {
@@ -29,6 +32,8 @@ export interface SendResult {
 
 export interface ReceiveOptions {
   signal?: AbortSignal;
+  /** advanced as reports are taken (bytes: their listed sizes), for whoever shows progress */
+  progress?: JobProgress;
 }
 
 export interface ReceiveResult {

@@ -8,6 +8,7 @@ import { exitCodeOf, settle, type RunOnceOutcome } from '../daemon/outcome.js';
 import { makeWatchers } from '../daemon/watchers.js';
 import { migrateLatest } from '../db/migrate.js';
 import { UsageError } from '../errors.js';
+import { withProgressShown } from '../progress/show.js';
 import { abortOnSignals } from '../signals.js';
 import { makeProductionJobs } from '../wiring.js';
 import { printTable } from './output.js';
@@ -71,7 +72,7 @@ async function runOnce(app: App, flags: RunOnceFlags): Promise<RunOnceOutcome> {
       if (outcome.send.error !== undefined) await alertFailure('send', outcome.send.error);
     }
     if (receive && !stop.signal.aborted) {
-      outcome.receive = await settle(() => jobs.receive.run({ signal: stop.signal }));
+      outcome.receive = await settle(() => withProgressShown('receive', log, (progress) => jobs.receive.run({ signal: stop.signal, progress })));
       if (outcome.receive.error !== undefined) await alertFailure('receive', outcome.receive.error);
       if (outcome.receive.result) await watchers.reportsReceived(outcome.receive.result);
     }

@@ -92,6 +92,7 @@ async function receiveOnce(deps: ReceiveJobDeps, decryptor: ReportDecryptor, ign
     await withSession(deps.transport, async (session) => {
       const pick = { config: deps.config, log, now, sleep: deps.sleep ?? ((ms: number) => sleep(ms, undefined, { signal: runLimit.signal })), ignored };
       const ready = await untilAborted(pickReadyReports(session, pick), runLimit.signal);
+      options.progress?.begin('receiving reports', 'reports', ready.length);
       for (const report of ready) {
         if (options.signal?.aborted) break;
         lease.assertHeld();
@@ -100,6 +101,7 @@ async function receiveOnce(deps: ReceiveJobDeps, decryptor: ReportDecryptor, ign
         try {
           const ctx: RunContext = { deps, session, folders, decryptor, result, log: log.child({ remoteName: report.name }), signal: reportLimit.signal };
           await untilAborted(receiveReport(ctx, report), reportLimit.signal);
+          options.progress?.advance(1, report.size);
         } finally {
           reportLimit.clear();
         }

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, readdirSync, rmSync, appendFileSync } from 'node:fs';
+import { JobProgress } from '../../src/progress/job-progress.js';
+import { existsSync, mkdtempSync, readdirSync, rmSync, appendFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/schema.js';
@@ -63,8 +64,8 @@ describeEachDatabase('inbound/receive-job through sshd', (ctx) => {
     });
   }
   const transportOf = (c: Config): Transport => makeSftpTransport(c.sftp, { log: silentLogger });
-  const run = (c = config(), extra: { hooks?: ReceiveHooks; sleep?: (ms: number) => Promise<void>; transport?: Transport } = {}) =>
-    makeReceiveJob({ db, config: c, log: silentLogger, transport: extra.transport ?? transportOf(c), hooks: extra.hooks, sleep: extra.sleep }).run();
+  const run = (c = config(), extra: { hooks?: ReceiveHooks; sleep?: (ms: number) => Promise<void>; transport?: Transport; progress?: JobProgress } = {}) =>
+    makeReceiveJob({ db, config: c, log: silentLogger, transport: extra.transport ?? transportOf(c), hooks: extra.hooks, sleep: extra.sleep }).run({ progress: extra.progress });
   const reportEvents = async (contractDbId: number) => Number((await db('contract_events').where({ contract_id: contractDbId, source_kind: 'report' }).count({ n: '*' }))[0]!.n);
 
   it('applies reports encrypted by node-rsa, by openssl pkeyutl and by gpg, then moves them to processed/', async () => {
@@ -73,7 +74,11 @@ describeEachDatabase('inbound/receive-job through sshd', (ctx) => {
     bureau.put(a, nodeRsaEncrypt(xmlOf({ header: header(batch.fileName), shipments: [shipment(1, { expected: '2026-11-27' })] }), ours.publicPem));
     bureau.put(b, opensslEncrypt(xmlOf({ header: header(batch.fileName), rejections: [rejection(2)] }), ours.pubFile, keys));
     bureau.put(c, gpg.gpgEncrypt(Buffer.from(xmlOf({ header: header(batch.fileName), shipments: [shipment(3, { shipped: '2026-11-26' })] })), pgpPublicFile));
-    const result = await run();
+    const sizes = [a, b, c].reduce((sum, name) => sum + statSync(bureau.path(name)).size, 0);
+    const progress = new JobProgress('receive');
+    const result = await run(config(), { progress });
+    const shown = progress.snapshot();
+    assert.deepEqual([shown.step, shown.unit, shown.done, shown.total, shown.bytes], ['receiving reports', 'reports', 3, 3, sizes]);
     assert.deepEqual(result.quarantined, []);
     assert.deepEqual(result.applied.map((r) => [r.remoteName, r.shipments, r.rejections]), [[a, 1, 0], [b, 0, 1], [c, 1, 0]]);
     assert.equal((await contractOf(db, 1)).production_status, 'Shipped');
