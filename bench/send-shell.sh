@@ -11,7 +11,11 @@
 # their batch id). That is the floor of a pipeline that keeps the invariants of docs/design.md: no
 # validation, no lease against a second runner, no crash recovery.
 #
-#   [BOOKKEEPING=1] bench/send-shell.sh sqlite|pg <sqlite file|postgres url> <recipient key file> <sftp port> <ssh key> <user> <remote dir>
+# With BOOKKEEPING=minimal it does the least bookkeeping that still claims and confirms: one set-based
+# statement before the export (the Marked cards get the batch's id) and one after the rename (those cards
+# InProduction). No items, no events: the floor any data model can reach with one write per card per step.
+#
+#   [BOOKKEEPING=1|minimal] bench/send-shell.sh sqlite|pg <sqlite file|postgres url> <recipient key file> <sftp port> <ssh key> <user> <remote dir>
 set -euo pipefail
 dialect=$1 source=$2 recipient=$3 port=$4 sshkey=$5 user=$6 remotedir=$7
 work=$(mktemp -d)
@@ -58,6 +62,26 @@ ${COMMIT:-}
 SQL
 }
 
+minimal_claim() {
+  run_sql <<SQL
+${BEGIN:-}
+insert into perso_batches (business_date, sequence, file_name, state, record_count, hash_total, attempts, created_at, updated_at)
+  values ('2026-11-26', 1, '$name', 'claimed', 0, '0', 0, '$now', '$now');
+update card_contracts set batch_id = $batch, updated_at = '$now'
+  where production_status = 'Marked' and batch_id is null and card_form = 'physical';
+${COMMIT:-}
+SQL
+}
+
+minimal_confirm() {
+  run_sql <<SQL
+${BEGIN:-}
+update perso_batches set state = 'sent', sent_at = '$now', updated_at = '$now' where id = $batch;
+update card_contracts set production_status = 'InProduction', updated_at = '$now' where batch_id = $batch and production_status = 'Marked';
+${COMMIT:-}
+SQL
+}
+
 export_rows() {
   if [ "$dialect" = sqlite ]; then sqlite3 -batch -noheader -separator $'\t' "$source" "$query"
   else psql -X -q "$source" -c "copy ($query) to stdout"; fi
@@ -75,6 +99,11 @@ if [ "${BOOKKEEPING:-}" = 1 ]; then
   fi
   claim
   query=$claimed_query
+elif [ "${BOOKKEEPING:-}" = minimal ]; then
+  if [ "$dialect" = sqlite ]; then BEGIN='begin immediate;' COMMIT='commit;'; fi
+  minimal_claim
+  query="select $columns from card_contracts c join clients cl on cl.id = c.client_id
+    where c.batch_id = $batch and c.production_status = 'Marked' order by c.id"
 fi
 
 export_rows | awk -F'\t' -v OFS='' '
@@ -95,3 +124,4 @@ rename $remotedir/$name.part $remotedir/$name
 SFTP
 
 if [ "${BOOKKEEPING:-}" = 1 ]; then confirm; fi
+if [ "${BOOKKEEPING:-}" = minimal ]; then minimal_confirm; fi

@@ -6,7 +6,8 @@
  *   node --import tsx bench/send.ts [--cards 1000000] [--db sqlite,pg] [--rounds 1] [--no-shell]
  *
  * Each round runs, on the same seeded cards: the shell pipeline, the Node send, then (the cards Marked
- * again) the shell pipeline with the bookkeeping writes; with several rounds, a row of medians follows.
+ * again each time) the shell pipeline with the minimal bookkeeping (one set-based claim and confirm) and
+ * with the job's own bookkeeping writes; with several rounds, a row of medians follows.
  *
  * Each Node run is a child process (bench/send-child.ts, compiled first into bench/.build as production
  * runs the build), so its peak RSS and CPU are the send's alone (seeding is not counted).
@@ -36,6 +37,10 @@ const DATE = '2026-11-26';
  * ~40 MB of RSS per thread. Compiled into bench/.build (not dist/, which the CLI would then run).
  */
 const CHILD = join(HERE, '.build', 'bench', 'send-child.js');
+
+/** BOOKKEEPING of send-shell.sh: none, the minimal claim and confirm, or the job's own writes. */
+type Bookkeeping = '' | 'minimal' | '1';
+const BOOKKEEPING_LABEL: Record<Bookkeeping, string> = { '': '', minimal: ' with the minimal bookkeeping', '1': " with the job's bookkeeping writes" };
 
 
 
@@ -89,35 +94,39 @@ interface Bench {
   spec: ChildSpec;
 }
 
-/** One of each, in this order, on the same seeded cards: the shell pipeline, the Node send, the shell pipeline with the bookkeeping writes. */
+/** One of each, in this order, on the same seeded cards: the shell pipeline, the Node send, the shell pipeline with the minimal and with the job's bookkeeping. */
 interface Round {
   node: NodeFigures;
   shell?: number;
+  minimal?: number;
   kept?: number;
 }
 
+
 async function oneRound(bench: Bench): Promise<Round> {
   const { dialect, database, sshd } = bench;
-  const shellRun = (bookkeeping: boolean) => {
+  const shellRun = (bookkeeping: Bookkeeping) => {
     const run = runShell(dialect, database.database, bench.recipientKey, sshd, bookkeeping);
-    log(`${dialect}: shell pipeline${bookkeeping ? ' with the bookkeeping writes' : ''} ${run.seconds.toFixed(1)} s, ${mb(run.bytes)} MB`);
+    log(`${dialect}: shell pipeline${BOOKKEEPING_LABEL[bookkeeping]} ${run.seconds.toFixed(1)} s, ${mb(run.bytes)} MB`);
     clearInbound(sshd);
     return run.seconds;
   };
-  const shell = bench.withShell ? shellRun(false) : undefined;
+  const shell = bench.withShell ? shellRun('') : undefined;
   const node = await runNodeChild(bench.spec);
   log(`${dialect}: node send ${node.seconds.toFixed(1)} s (CPU ${node.cpuSeconds.toFixed(1)} s), peak RSS ${node.maxRssMb} MB, ${node.cardsSent} cards, ${mb(inboundBytes(sshd))} MB ` +
     `(${Object.entries(node.phases).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')})`);
   clearInbound(sshd);
   if (!bench.withShell) return { node, shell };
   await resetSent(dialect, database, bench.cards);
-  return { node, shell, kept: shellRun(true) };
+  const minimal = shellRun('minimal');
+  await resetSent(dialect, database, bench.cards);
+  return { node, shell, minimal, kept: shellRun('1') };
 }
 
-/** | database | cards | Node send | peak RSS | shell | Node / shell | shell with bookkeeping | Node / that | */
+/** | database | cards | Node send | peak RSS | shell | Node / shell | shell, minimal bookkeeping | Node / that | shell, job's bookkeeping | Node / that | */
 function printRow(bench: Bench, row: Round, label = ''): void {
   const ratio = (shell?: number) => (shell ? `${shell.toFixed(1)} s | ${(row.node.seconds / shell).toFixed(2)}×` : '– | –');
-  console.log(`| ${bench.dialect}${label ? ` (${label})` : ''} | ${bench.cards.toLocaleString('en')} | ${row.node.seconds.toFixed(1)} s | ${row.node.maxRssMb} MB | ${ratio(row.shell)} | ${ratio(row.kept)} |`);
+  console.log(`| ${bench.dialect}${label ? ` (${label})` : ''} | ${bench.cards.toLocaleString('en')} | ${row.node.seconds.toFixed(1)} s | ${row.node.maxRssMb} MB | ${ratio(row.shell)} | ${ratio(row.minimal)} | ${ratio(row.kept)} |`);
 }
 
 /** Each column's median over the rounds (the lower middle one for an even count; the peak RSS: the highest). */
@@ -129,7 +138,7 @@ function medianRound(rows: Round[]): Round {
   };
   return {
     node: { ...rows[0]!.node, seconds: of((r) => r.node.seconds)!, maxRssMb: Math.max(...rows.map((r) => r.node.maxRssMb)) },
-    shell: of((r) => r.shell), kept: of((r) => r.kept),
+    shell: of((r) => r.shell), minimal: of((r) => r.minimal), kept: of((r) => r.kept),
   };
 }
 
@@ -149,12 +158,12 @@ function runNodeChild(spec: ChildSpec): Promise<NodeFigures> {
   });
 }
 
-/** bench/send-shell.sh; with `bookkeeping`, also the claim's and the confirm's writes through the database's CLI. */
-function runShell(dialect: Dialect, database: Config['database'], recipientKey: string, sshd: SshdServer, bookkeeping = false): { seconds: number; bytes: number } {
+/** bench/send-shell.sh; with `bookkeeping`, also a claim's and a confirm's writes through the database's CLI (minimal, or the job's). */
+function runShell(dialect: Dialect, database: Config['database'], recipientKey: string, sshd: SshdServer, bookkeeping: Bookkeeping): { seconds: number; bytes: number } {
   const source = dialect === 'sqlite' ? database.filename : database.url!;
   const start = Date.now();
   const run = spawnSync('bash', [join(HERE, 'send-shell.sh'), dialect, source, recipientKey, String(sshd.port), sshd.privateKeyFile, sshd.username, '/inbound'], {
-    stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, BOOKKEEPING: bookkeeping ? '1' : '' },
+    stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, BOOKKEEPING: bookkeeping },
   });
   if (run.status !== 0) throw new Error(`send-shell.sh exited ${run.status}`);
   return { seconds: (Date.now() - start) / 1000, bytes: inboundBytes(sshd) };
