@@ -1,6 +1,8 @@
 import { InputError } from '../errors.js';
 import { maskPan, maskPansInText } from '../security/mask.js';
-import { recordSpecs, type FieldSpec, type Layout, type RecordSpec } from './layout-types.js';
+import { recordSpecs, type FieldSpec, type Layout, type LineEnding, type RecordSpec } from './layout-types.js';
+import { lineEndingProblem, linesOf } from './lines.js';
+import { TRANSFORMS } from './transforms.js';
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
@@ -33,6 +35,40 @@ export function parsePersoRecord(layout: Layout, line: string, lineNumber: numbe
   return { type: spec.role, fields };
 }
 
+/**
+ * Reads a whole clear file strictly: every record as parsePersoRecord reads it, each ended by the
+ * line ending the file uses (one the layout allows, `lineEnding` if given), the header first, the
+ * trailer last, detail records between. The first deviation is an InputError naming the record.
+ */
+export async function parsePersoFile(layout: Layout, chunks: AsyncIterable<string> | Iterable<string>, lineEnding?: LineEnding): Promise<ParsedRecord[]> {
+  const allowed = lineEnding ? [lineEnding] : layout.lineEndings;
+  const records: ParsedRecord[] = [];
+  let number = 0;
+  let fileEnding: string | undefined;
+  for await (const line of linesOf(chunks)) {
+    number++;
+    const endingProblem = lineEndingProblem(line.ending, allowed);
+    if (endingProblem) throw new InputError(endingProblem, { record: number });
+    const record = parsePersoRecord(layout, line.text, number);
+    fileEnding ??= line.ending;
+    if (line.ending !== fileEnding) throw new InputError(`ends with ${line.ending}, the records before it with ${fileEnding}`, { record: number });
+    const expected = expectedRole(layout, records);
+    if (!expected.includes(record.type)) throw new InputError(`a ${record.type} record here; expected ${expected.join(' or ')}`, { record: number });
+    records.push(record);
+  }
+  if (layout.header && records.length === 0) throw new InputError('the file is empty; expected a header', { record: 1 });
+  if (layout.trailer && records[records.length - 1]?.type !== 'trailer') throw new InputError('the file ends without its trailer', { record: number });
+  return records;
+}
+
+/** The record types that may come next. */
+function expectedRole(layout: Layout, before: ParsedRecord[]): string[] {
+  const last = before[before.length - 1]?.type;
+  if (last === undefined && layout.header) return ['header'];
+  if (last === 'trailer') return [];
+  return layout.trailer ? ['detail', 'trailer'] : ['detail'];
+}
+
 /** The record type whose code is at the layout's type-code position, if any. */
 export function specOf(layout: Layout, line: string): RecordSpec | undefined {
   const code = typeCodeOf(layout, line);
@@ -59,6 +95,9 @@ function fieldProblem(field: FieldSpec, raw: string): string | undefined {
     case 'AN':
       if (raw.startsWith(' ') && raw.trim()) return `${shown} must be left-aligned`;
       if (field.required && !raw.trim()) return 'is required but blank';
+      if (field.transform && raw.trim() && !TRANSFORMS[field.transform].produces(raw.trimEnd())) {
+        return `${shown} is not ${TRANSFORMS[field.transform].output}`;
+      }
       break;
   }
   const value = field.type === 'AN' ? raw.trimEnd() : raw.replace(/^0+(?=\d)/, '');
