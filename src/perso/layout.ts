@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { PROJECT_ROOT } from '../config/load.js';
+import { PROJECT_ROOT } from '../config/root.js';
 import { ConfigError } from '../errors.js';
 import { fileNamePatternProblem } from './file-name.js';
 import {
@@ -58,9 +58,20 @@ const layoutSchema = z.strictObject({
  * layout file and the field.
  */
 export function loadLayout(name: string, dir: string = DEFAULT_LAYOUTS_DIR): Layout {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new ConfigError(`layout name ${JSON.stringify(name)} is not a plain file name`);
+  if (!isLayoutName(name)) throw new ConfigError(`layout name ${JSON.stringify(name)} is not a plain file name`);
   const file = join(dir, `${name}.yaml`);
   if (!existsSync(file)) throw new ConfigError(`layout ${name}: file ${file} does not exist`);
+  return loadLayoutFile(file);
+}
+
+/** A layout name (a file in a layouts folder) rather than a path. */
+export function isLayoutName(name: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) && !/\.ya?ml$/.test(name);
+}
+
+/** Loads and checks the layout in one YAML file (any path). */
+export function loadLayoutFile(file: string): Layout {
+  if (!existsSync(file)) throw new ConfigError(`layout file ${file} does not exist`);
   let raw: unknown;
   try {
     raw = parseYaml(readFileSync(file, 'utf8'));
