@@ -3,7 +3,7 @@ export { DEFAULT_LAYOUTS_DIR, layoutFromObject, lineEndingOf, loadLayout } from 
 export type { Charset, FieldSpec, FieldType, Layout, LineEnding, RecordRole, RecordSpec, Source, TransformName } from './layout-types.js';
 export { prepareCard, type Prepared, type PreparedCard } from './prepare.js';
 export { renderPersoFile, renderPreparedFile, type FileContext, type PersoFileStream, type PersoTotals } from './render.js';
-export { explainRecord, parsePersoFile, parsePersoRecord, type ExplainedField, type ExplainedRecord, type ParsedRecord } from './parse.js';
+export { explainRecord, parsePersoFile, parsePersoRecord, readPersoRecords, type ExplainedField, type ExplainedRecord, type ParsedRecord } from './parse.js';
 export { fileNamePatternProblem, personalizationFileName } from './file-name.js';
 export { embossName, embossText, toAscii, track1Name } from './emboss.js';
 export { alpha2Of, isIsoAlpha3 } from './countries.js';

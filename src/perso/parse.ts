@@ -36,15 +36,17 @@ export function parsePersoRecord(layout: Layout, line: string, lineNumber: numbe
 }
 
 /**
- * Reads a whole clear file strictly: every record as parsePersoRecord reads it, each ended by the
- * line ending the file uses (one the layout allows, `lineEnding` if given), the header first, the
- * trailer last, detail records between. The first deviation is an InputError naming the record.
+ * Reads a clear file strictly, record by record (memory does not grow with the file): every record
+ * as parsePersoRecord reads it, each ended by the line ending the file uses (one the layout allows,
+ * `lineEnding` if given), the header first, the trailer last with the counts and hash total of the
+ * detail records before it. The first deviation is an InputError naming the record (and field).
  */
-export async function parsePersoFile(layout: Layout, chunks: AsyncIterable<string> | Iterable<string>, lineEnding?: LineEnding): Promise<ParsedRecord[]> {
+export async function* readPersoRecords(layout: Layout, chunks: AsyncIterable<string> | Iterable<string>, lineEnding?: LineEnding): AsyncGenerator<ParsedRecord> {
   const allowed = lineEnding ? [lineEnding] : layout.lineEndings;
-  const records: ParsedRecord[] = [];
+  const totals = new FileTotals(layout);
   let number = 0;
   let fileEnding: string | undefined;
+  let last: string | undefined;
   for await (const line of linesOf(chunks)) {
     number++;
     const endingProblem = lineEndingProblem(line.ending, allowed);
@@ -52,21 +54,65 @@ export async function parsePersoFile(layout: Layout, chunks: AsyncIterable<strin
     const record = parsePersoRecord(layout, line.text, number);
     fileEnding ??= line.ending;
     if (line.ending !== fileEnding) throw new InputError(`ends with ${line.ending}, the records before it with ${fileEnding}`, { record: number });
-    const expected = expectedRole(layout, records);
-    if (!expected.includes(record.type)) throw new InputError(`a ${record.type} record here; expected ${expected.join(' or ')}`, { record: number });
-    records.push(record);
+    const expected = expectedRole(layout, last);
+    if (!expected.includes(record.type)) throw new InputError(`a ${record.type} record here; expected ${expected.join(' or ') || 'nothing after the trailer'}`, { record: number });
+    totals.check(record, number);
+    last = record.type;
+    yield record;
   }
-  if (layout.header && records.length === 0) throw new InputError('the file is empty; expected a header', { record: 1 });
-  if (layout.trailer && records[records.length - 1]?.type !== 'trailer') throw new InputError('the file ends without its trailer', { record: number });
+  if (layout.header && last === undefined) throw new InputError('the file is empty; expected a header', { record: 1 });
+  if (layout.trailer && last !== 'trailer') throw new InputError('the file ends without its trailer', { record: number });
+}
+
+/** The whole file read by readPersoRecords, as a list (small files: tests, support). */
+export async function parsePersoFile(layout: Layout, chunks: AsyncIterable<string> | Iterable<string>, lineEnding?: LineEnding): Promise<ParsedRecord[]> {
+  const records: ParsedRecord[] = [];
+  for await (const record of readPersoRecords(layout, chunks, lineEnding)) records.push(record);
   return records;
 }
 
-/** The record types that may come next. */
-function expectedRole(layout: Layout, before: ParsedRecord[]): string[] {
-  const last = before[before.length - 1]?.type;
+/** The record types that may come after one of type `last`. */
+function expectedRole(layout: Layout, last: string | undefined): string[] {
   if (last === undefined && layout.header) return ['header'];
   if (last === 'trailer') return [];
   return layout.trailer ? ['detail', 'trailer'] : ['detail'];
+}
+
+/** Counts the detail records and adds their contract ids; checks the trailer's totals.* fields against them. */
+class FileTotals {
+  private details = 0;
+  private records = 0;
+  private hash = 0n;
+  private readonly contractIdField: string | undefined;
+
+  constructor(private readonly layout: Layout) {
+    this.contractIdField = layout.detail.fields.find((f) => f.source === 'card.contractId')?.name;
+  }
+
+  check(record: ParsedRecord, number: number): void {
+    this.records++;
+    if (record.type === 'detail') {
+      this.details++;
+      if (this.contractIdField) this.hash += BigInt(record.fields[this.contractIdField]!);
+      return;
+    }
+    if (record.type !== 'trailer') return;
+    for (const field of this.layout.trailer!.fields) {
+      const expected = this.expected(field);
+      if (expected === undefined) continue;
+      const written = BigInt(record.fields[field.name]!);
+      if (written !== expected) throw new InputError(`says ${written}, the file has ${expected}`, { record: number, field: field.name });
+    }
+  }
+
+  private expected(field: FieldSpec): bigint | undefined {
+    switch (field.source) {
+      case 'totals.detailCount': return BigInt(this.details);
+      case 'totals.totalRecords': return BigInt(this.records);
+      case 'totals.hashTotal': return this.contractIdField ? this.hash % 10n ** BigInt(field.length) : undefined;
+      default: return undefined;
+    }
+  }
 }
 
 /** The record type whose code is at the layout's type-code position, if any. */

@@ -136,6 +136,15 @@ describe('perso/emb-v1 (interface section 4)', () => {
       assert.throws(() => parsePersoRecord(layout, lines[1]!, 2), (err: unknown) =>
         err instanceof InputError && err.location.field === 'country' && /"XX" is not an ISO 3166 alpha-2/.test(err.message));
     });
+    it('refuses a trailer whose count or hash total the file does not bear out', async () => {
+      const lines = golden.split('\r\n').slice(0, -1);
+      const withTrailer = (trailer: string) => [...lines.slice(0, -1), trailer].map((l) => l + '\r\n').join('');
+      const trailer = lines[lines.length - 1]!;
+      await assert.rejects(parsePersoFile(layout, [withTrailer(trailer.slice(0, 2) + '000006' + trailer.slice(8))]), (err: unknown) =>
+        err instanceof InputError && err.location.record === 9 && err.location.field === 'detailCount' && /says 6, the file has 7/.test(err.message));
+      await assert.rejects(parsePersoFile(layout, [withTrailer(trailer.slice(0, 22) + '2' + trailer.slice(23))]), (err: unknown) =>
+        err instanceof InputError && err.location.field === 'hashTotal' && /says 6022, the file has 6021/.test(err.message));
+    });
     it('refuses a file without its trailer, and records out of order', async () => {
       const lines = golden.split('\r\n').slice(0, -1);
       await refused(lines.slice(0, -1).map((l) => l + '\r\n').join(''), 8, /ends without its trailer/);
