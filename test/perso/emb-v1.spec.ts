@@ -10,7 +10,7 @@ import {
   embossName, embossText, explainFile, loadLayout, parsePersoFile, parsePersoRecord, personalizationFileName, prepareCard, renderPersoFile,
 } from '../../src/perso/index.js';
 import { withLuhn } from '../helpers/cards.js';
-import { BUSINESS_DATE, collect, contract, fileContext } from './fixtures.js';
+import { BUSINESS_DATE, collect, contract, fileContext, hostileFields, seededRandom } from './fixtures.js';
 
 const GOLDEN = join(PROJECT_ROOT, 'test', 'perso', 'golden', 'emb-v1-golden.txt');
 
@@ -174,6 +174,22 @@ describe('perso/emb-v1 (interface section 4)', () => {
         assert.deepEqual(await parsePersoFile(layout, chunks), await parsePersoFile(layout, [golden]));
       }), { numRuns: 50 });
     });
+  });
+
+  it('thousands of hostile contracts: each valid one renders as printable ASCII records of 300 bytes + CRLF that read back', async () => {
+    const random = seededRandom(20261203);
+    const cards = Array.from({ length: 3000 }, (_, i) => emb(i + 1, { ...hostileFields(random), addressLine3: random() < 0.7 ? '' : 'c/o X' }));
+    const valid: ContractForPerso[] = [];
+    for (const card of cards) {
+      const result = prepareCard(layout, card, BUSINESS_DATE);
+      if (result.ok) valid.push(card);
+      else assert.match(result.reason, /^\w+: .+/, 'an invalid one has a reason naming its field');
+    }
+    assert.ok(valid.length > 500 && valid.length < cards.length, `a mix of valid and invalid (${valid.length} valid)`);
+    const text = (await collect(renderPersoFile(layout, embContext(), valid))).toString('latin1');
+    assert.match(text, /^(?:[\x20-\x7e]{300}\r\n)+$/);
+    const records = await parsePersoFile(layout, [text]);
+    assert.equal(records.length, valid.length + 2);
   });
 
   describe('properties', () => {
