@@ -1,15 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseDotEnv } from 'dotenv';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { makeCalendar } from '../calendar/index.js';
 import { ConfigError, messageOf } from '../errors.js';
+import { resolveBureauLayouts } from './bureau-layouts.js';
+import { PROJECT_ROOT } from './root.js';
 import { configSchema, type Config } from './schema.js';
 
-/** The folder of package.json above this module: the same for src/ under tsx and for compiled code (dist/…). */
-export const PROJECT_ROOT = projectRoot(dirname(fileURLToPath(import.meta.url)));
+export { PROJECT_ROOT };
 export const DEFAULT_CONFIG_FILE = join(PROJECT_ROOT, 'config', 'default.yaml');
 
 /** A loaded configuration, with the file it came from; every path in it is absolute. */
@@ -17,12 +17,13 @@ export interface LoadedConfig extends Config {
   configFile: string;
 }
 
-/** Path keys (dot paths) resolved against the config file's folder; workDir-relative ones after. */
-const PATH_KEYS = [
-  'workDir', 'perso.layoutsDir', 'pgp.bureauPublicKeyFile', 'pgp.archivePublicKeyFile', 'pgp.sign.privateKeyFile',
-  'sftp.privateKeyFile', 'reports.rsaPrivateKeyFile', 'reports.pgpPrivateKeyFile',
-  'reports.signingPublicKeyFile',
+/** Path keys (dot paths) of one bureau, resolved against the config file's folder. */
+const BUREAU_PATH_KEYS = [
+  'pgp.bureauPublicKeyFile', 'pgp.archivePublicKeyFile', 'pgp.sign.privateKeyFile', 'sftp.privateKeyFile', 'reports.rsaPrivateKeyFile',
+  'reports.pgpPrivateKeyFile', 'reports.signingPublicKeyFile',
 ];
+/** Path keys (dot paths) resolved against the config file's folder; workDir-relative ones after. */
+const PATH_KEYS = ['workDir', 'perso.layoutsDir', ...BUREAU_PATH_KEYS];
 
 /** Which file to read: the explicit one, else BX_CONFIG, else config/default.yaml of the project. */
 export function configPath(explicit?: string): string {
@@ -47,6 +48,11 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
   config.configFile = path;
   resolvePaths(config, dirname(path));
   checkCalendar(config);
+  try {
+    resolveBureauLayouts(config, dirname(path), Array.isArray((raw as { bureaus?: unknown } | null)?.bureaus));
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: ${messageOf(err)}`);
+  }
   return config;
 }
 
@@ -77,15 +83,25 @@ function checkCalendar(config: LoadedConfig): void {
 
 function describeIssue(error: z.ZodError): string {
   const issue = error.issues[0]!;
-  const key = issue.path.join('.') || '(top level)';
+  const key = keyOf(issue.path) || '(top level)';
   return `${key}: ${issue.message}${error.issues.length > 1 ? ` (and ${error.issues.length - 1} more)` : ''}`;
 }
 
+/** A key as the docs write it: bureaus[1].sftp.hostKeySha256. */
+export function keyOf(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${String(p)}`)).join('');
+}
+
 function resolvePaths(config: LoadedConfig, base: string): void {
-  for (const key of PATH_KEYS) {
-    const value = getPath(config, key);
-    if (typeof value === 'string' && !isAbsolute(value)) setPath(config, key, resolve(base, value));
-  }
+  // the top-level sections are the first bureau's own objects: a path already absolute stays as it is
+  const resolveIn = (obj: unknown, keys: readonly string[]) => {
+    for (const key of keys) {
+      const value = getPath(obj, key);
+      if (typeof value === 'string' && !isAbsolute(value)) setPath(obj, key, resolve(base, value));
+    }
+  };
+  resolveIn(config, PATH_KEYS);
+  for (const bureau of config.bureaus) resolveIn(bureau, BUREAU_PATH_KEYS);
   if (config.database.client === 'sqlite' && config.database.filename !== ':memory:' && !isAbsolute(config.database.filename)) {
     config.database.filename = resolve(config.workDir, config.database.filename);
   }
@@ -130,12 +146,5 @@ export function requireKeys(config: Config, keys: readonly string[], purpose: st
   for (const key of keys) {
     const value = getPath(config, key);
     if (value === undefined || value === '') throw new ConfigError(`config key ${key} is required for ${purpose}`);
-  }
-}
-
-function projectRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
   }
 }

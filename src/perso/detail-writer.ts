@@ -3,6 +3,7 @@ import {
   charsetApplied, checkCountry, checkExpiry, checkFits, checkPan, digitsOf, fitted, Unfit,
 } from './checks.js';
 import { embossName, track1Name } from './emboss.js';
+import { TRANSFORMS } from './transforms.js';
 import { CARD_SOURCES, type CardSource, type FieldSpec, type Layout } from './layout-types.js';
 
 /**
@@ -19,7 +20,7 @@ export interface DetailWriter {
   write(contract: ContractForPerso, businessDate: string, target: Buffer, offset: number): void;
 }
 
-const enum Step { None, Digits, Pan, Expiry, Text, Checked, Country, EmbossName, Track1 }
+const enum Step { None, Digits, Pan, Expiry, Text, Checked, Country, Transform, EmbossName, Track1 }
 interface FieldPlan {
   field: FieldSpec;
   step: Step;
@@ -47,6 +48,7 @@ export function detailWriterOf(layout: Layout): DetailWriter {
 
 function makeDetailWriter(layout: Layout): DetailWriter {
   const plans = layout.detail.fields.map(planField).filter((p) => p.step !== Step.None);
+  const mustBeEmpty = layout.mustBeEmpty;
   const template = Buffer.alloc(layout.recordLength, 0x20);
   for (const field of layout.detail.fields) {
     template.write(field.value ?? field.padding.repeat(field.length), field.offset, 'latin1');
@@ -55,6 +57,10 @@ function makeDetailWriter(layout: Layout): DetailWriter {
     template,
     write(contract, businessDate, target, offset) {
       if (contract.cardForm !== 'physical') throw new Unfit('cardForm', `a ${contract.cardForm} card is never sent to the bureau`);
+      for (let i = 0; i < mustBeEmpty.length; i++) {
+        const name = mustBeEmpty[i]!;
+        if (asText(contract[name]).trim() !== '') throw new Unfit(name, `has a value, and layout ${layout.name} has no field for it (the card is not sent without it)`);
+      }
       for (let i = 0; i < plans.length; i++) writeField(plans[i]!, contract, businessDate, target, offset);
     },
   };
@@ -71,6 +77,7 @@ function planField(field: FieldSpec): FieldPlan {
   if (source === 'expiry') return plan(Step.Expiry);
   if (field.type === 'N') return plan(field.values ? Step.Checked : Step.Digits);
   if (source === 'pan') return plan(Step.Pan);
+  if (field.transform) return plan(Step.Transform);
   if (source === 'country' && field.charset) return plan(Step.Country);
   if (!field.charset) throw new Error(`field ${field.name}: AN card field without a charset`);
   // fields with allowed values need the whole string to compare: they take the (remembered) string path
@@ -107,7 +114,8 @@ function writeField(plan: FieldPlan, c: ContractForPerso, businessDate: string, 
     case Step.Pan: return writeAscii(field, checkFits(field, checkPan(field, asText(c.pan))), target, at);
     case Step.Expiry:
     case Step.Checked:
-    case Step.Country: {
+    case Step.Country:
+    case Step.Transform: {
       const text = asText(c[plan.source!]);
       if (text !== plan.lastText || businessDate !== plan.lastDate) {
         plan.lastValue = checkedValue(plan, text, businessDate);
@@ -136,6 +144,7 @@ function checkedValue(plan: FieldPlan, text: string, businessDate: string): stri
   const field = plan.field;
   if (plan.step === Step.Expiry) return checkFits(field, checkExpiry(field, digitsOf(field, text), businessDate));
   if (plan.step === Step.Country) return checkFits(field, checkCountry(field, charsetApplied(field, text)));
+  if (plan.step === Step.Transform) return checkFits(field, TRANSFORMS[field.transform!].apply(field, charsetApplied(field, text)));
   return checkFits(field, field.type === 'N' ? digitsOf(field, text) : charsetApplied(field, text));
 }
 

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { InputError } from '../errors.js';
 import type { Layout } from './layout-types.js';
+import { lineEndingProblem, linesOf } from './lines.js';
 import { explainRecord, type ExplainedRecord } from './parse.js';
 
 export interface ExplainSelection {
@@ -22,13 +22,15 @@ export interface ExplainedLine extends ExplainedRecord {
  * format) is refused rather than dumped.
  */
 export async function* explainFile(layout: Layout, path: string, selection: ExplainSelection = {}): AsyncGenerator<ExplainedLine> {
-  const lines = createInterface({ input: createReadStream(path, { encoding: 'latin1' }), crlfDelay: Infinity });
+  const input = createReadStream(path, { encoding: 'latin1' });
   let lineNumber = 0;
   let details = 0;
   try {
-    for await (const line of lines) {
+    for await (const line of linesOf(input)) {
       lineNumber++;
-      const explained: ExplainedLine = explainRecord(layout, line, lineNumber);
+      const explained: ExplainedLine = explainRecord(layout, line.text, lineNumber);
+      const endingProblem = lineEndingProblem(line.ending, layout.lineEndings);
+      if (endingProblem) explained.problem = explained.problem ? `${explained.problem}; ${endingProblem}` : endingProblem;
       if (lineNumber === 1 && explained.type === 'unknown') {
         throw new InputError(`does not look like a clear ${layout.name} file (encrypted, or another layout?)`, { file: path, record: 1 });
       }
@@ -39,6 +41,6 @@ export async function* explainFile(layout: Layout, path: string, selection: Expl
       if (selection.line !== undefined || selection.record !== undefined) return;
     }
   } finally {
-    lines.close();
+    input.destroy();
   }
 }

@@ -2,6 +2,22 @@ import { ConfigError } from '../errors.js';
 
 const PLACEHOLDER = /\{([^}]*)\}/g;
 
+const KNOWN = ['issuer', 'date', 'seq'];
+
+/**
+ * What is wrong with a file name pattern, or undefined: known placeholders only, and {date} and
+ * {seq} both present (a name is never reused: it changes with the business date and the sequence).
+ */
+export function fileNamePatternProblem(pattern: string): string | undefined {
+  const used = [...pattern.matchAll(PLACEHOLDER)].map((m) => m[1]!);
+  const unknown = used.find((key) => !KNOWN.includes(key));
+  if (unknown !== undefined) return `unknown placeholder {${unknown}} (known: {issuer}, {date}, {seq})`;
+  for (const key of ['date', 'seq']) if (!used.includes(key)) return `needs {${key}}, so that no two files get the same name`;
+  const sample = pattern.replace(PLACEHOLDER, 'X0');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(sample)) return `${JSON.stringify(pattern)} does not give a plain file name (letters, digits, . _ -)`;
+  return undefined;
+}
+
 /**
  * The personalization file name from the configured pattern: {issuer}, {date} (YYYYMMDD) and {seq}
  * (6 digits). An unknown placeholder or a name that could leave its folder is a ConfigError.

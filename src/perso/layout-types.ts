@@ -5,6 +5,10 @@ export type RecordRole = 'header' | 'detail' | 'trailer';
 /** How card text is reduced to the bureau's character set (see emboss.ts). */
 export type Charset = 'name' | 'address' | 'code';
 export type DateFormat = 'YYYYMMDD' | 'YYMMDD';
+export type LineEnding = 'LF' | 'CRLF';
+/** Named conversions of a card value into the bureau's code for it (see transforms.ts). */
+export const TRANSFORM_NAMES = ['country-alpha2'] as const;
+export type TransformName = (typeof TRANSFORM_NAMES)[number];
 
 /** Contract fields a detail field can take its value from (`card.<name>`). */
 export const CARD_SOURCES = [
@@ -46,6 +50,8 @@ export interface FieldSpec {
   value?: string;
   format?: DateFormat;
   charset?: Charset;
+  /** a named conversion applied after the charset (card fields only) */
+  transform?: TransformName;
   required: boolean;
   /** the only values allowed, if given */
   values?: readonly string[];
@@ -65,6 +71,12 @@ export interface Layout {
   /** the YAML file it was loaded from (named in errors) */
   file: string;
   recordLength: number;
+  /** the line endings the bureau accepts after each record; the first is the one written unless the config picks another */
+  lineEndings: readonly LineEnding[];
+  /** the profile's file name ({issuer}, {date}, {seq}), if it has one; the config may give another */
+  fileNamePattern?: string;
+  /** card fields the profile has no room for: a card with a value there is Invalid rather than losing it */
+  mustBeEmpty: readonly CardSource[];
   typeCode: { offset: number; length: number };
   header?: RecordSpec;
   detail: RecordSpec;

@@ -2,11 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { PROJECT_ROOT } from '../config/load.js';
+import { PROJECT_ROOT } from '../config/root.js';
 import { ConfigError } from '../errors.js';
+import { fileNamePatternProblem } from './file-name.js';
 import {
-  CARD_SOURCES, COMPUTED_SOURCES, type FieldSpec, type Layout, type RecordRole, type RecordSpec, type Source,
+  CARD_SOURCES, COMPUTED_SOURCES, TRANSFORM_NAMES, type CardSource, type FieldSpec, type Layout, type LineEnding, type RecordRole,
+  type RecordSpec, type Source,
 } from './layout-types.js';
+import { TRANSFORMS } from './transforms.js';
 
 export const DEFAULT_LAYOUTS_DIR = join(PROJECT_ROOT, 'config', 'layouts');
 
@@ -22,6 +25,7 @@ const fieldSchema = z.strictObject({
   value: z.union([z.string(), z.number()]).transform(String).optional(),
   format: z.enum(['YYYYMMDD', 'YYMMDD']).optional(),
   charset: z.enum(['name', 'address', 'code']).optional(),
+  transform: z.enum(TRANSFORM_NAMES).optional(),
   required: z.boolean().default(false),
   values: z.array(z.union([z.string(), z.number()]).transform(String)).min(1).optional(),
   align: z.enum(['left', 'right']).optional(),
@@ -29,6 +33,8 @@ const fieldSchema = z.strictObject({
   description: z.string().optional(),
 });
 type RawField = z.infer<typeof fieldSchema>;
+
+const lineEnding = z.enum(['LF', 'CRLF']);
 
 const recordSchema = z.strictObject({
   code: z.string().min(1),
@@ -38,6 +44,10 @@ const recordSchema = z.strictObject({
 const layoutSchema = z.strictObject({
   name: z.string().min(1),
   recordLength: z.number().int().min(1).max(100_000),
+  /** one line ending, or the list the bureau accepts (the first is the default) */
+  lineEnding: z.union([lineEnding, z.array(lineEnding).min(1)]).default(['LF', 'CRLF']),
+  fileNamePattern: z.string().optional(),
+  mustBeEmpty: z.array(z.string()).default([]),
   typeCode: z.strictObject({ position: z.number().int().min(1), length: z.number().int().min(1) }),
   records: z.strictObject({ header: recordSchema.optional(), detail: recordSchema, trailer: recordSchema.optional() }),
 });
@@ -48,9 +58,20 @@ const layoutSchema = z.strictObject({
  * layout file and the field.
  */
 export function loadLayout(name: string, dir: string = DEFAULT_LAYOUTS_DIR): Layout {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new ConfigError(`layout name ${JSON.stringify(name)} is not a plain file name`);
+  if (!isLayoutName(name)) throw new ConfigError(`layout name ${JSON.stringify(name)} is not a plain file name`);
   const file = join(dir, `${name}.yaml`);
   if (!existsSync(file)) throw new ConfigError(`layout ${name}: file ${file} does not exist`);
+  return loadLayoutFile(file);
+}
+
+/** A layout name (a file in a layouts folder) rather than a path. */
+export function isLayoutName(name: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) && !/\.ya?ml$/.test(name);
+}
+
+/** Loads and checks the layout in one YAML file (any path). */
+export function loadLayoutFile(file: string): Layout {
+  if (!existsSync(file)) throw new ConfigError(`layout file ${file} does not exist`);
   let raw: unknown;
   try {
     raw = parseYaml(readFileSync(file, 'utf8'));
@@ -78,8 +99,19 @@ export function layoutFromObject(raw: unknown, file: string): Layout {
   const header = doc.records.header ? build('header', doc.records.header) : undefined;
   const detail = build('detail', doc.records.detail);
   const trailer = doc.records.trailer ? build('trailer', doc.records.trailer) : undefined;
+  const lineEndings: LineEnding[] = typeof doc.lineEnding === 'string' ? [doc.lineEnding] : doc.lineEnding;
+  if (new Set(lineEndings).size !== lineEndings.length) fail('lineEnding', `${lineEndings.join(', ')} names one twice`);
+  const patternProblem = doc.fileNamePattern === undefined ? undefined : fileNamePatternProblem(doc.fileNamePattern);
+  if (patternProblem) fail('fileNamePattern', patternProblem);
+  const mustBeEmpty = doc.mustBeEmpty.map((source, i) => {
+    const name = source.startsWith('card.') ? source.slice(5) : '';
+    if (!(CARD_SOURCES as readonly string[]).includes(name)) fail(`mustBeEmpty[${i}]`, `${JSON.stringify(source)} is not a card.<field> source`);
+    if (detail.fields.some((f) => f.source === source)) fail(`mustBeEmpty[${i}]`, `${source} has a field in the detail record`);
+    return name as CardSource;
+  });
   const layout: Layout = {
-    name: doc.name, file, recordLength: doc.recordLength, typeCode, detail, ...(header ? { header } : {}), ...(trailer ? { trailer } : {}),
+    name: doc.name, file, recordLength: doc.recordLength, lineEndings, ...(doc.fileNamePattern ? { fileNamePattern: doc.fileNamePattern } : {}),
+    mustBeEmpty, typeCode, detail, ...(header ? { header } : {}), ...(trailer ? { trailer } : {}),
   };
   const codes = [layout.header, layout.detail, layout.trailer].filter(Boolean).map((r) => r!.code);
   if (new Set(codes).size !== codes.length) fail('records', `record type codes must differ (${codes.join(', ')})`);
@@ -103,6 +135,13 @@ function checkField(f: RawField, role: RecordRole, fail: (where: string, message
     if (source !== 'file.businessDate') fail(where, 'a date field takes its value from file.businessDate');
   } else if (f.format) fail(where, 'only a date takes a format');
   if (f.charset && !(f.type === 'AN' && source?.startsWith('card.'))) fail(where, 'a charset applies to AN fields from card.* sources only');
+  if (f.transform) {
+    const transform = TRANSFORMS[f.transform];
+    if (f.type !== 'AN' || !source || !transform.sources.includes(source)) {
+      fail(where, `transform ${f.transform} applies to AN fields from ${transform.sources.join(', ')} only`);
+    }
+    if (f.values) fail(where, 'a transformed field takes no values list (the transform decides what it writes)');
+  }
   if (f.type === 'N' && f.values?.some((v) => !/^\d+$/.test(v))) fail(where, 'values of an N field must be digits');
   if (f.values?.some((v) => v.length > f.length || !PRINTABLE.test(v))) fail(where, `every value must be printable ASCII of at most ${f.length} characters`);
   const right = f.type === 'N' || f.type === 'date';
@@ -115,6 +154,7 @@ function checkField(f: RawField, role: RecordRole, fail: (where: string, message
     ...(f.value !== undefined ? { value: pad(f.value, f.length, align, padding) } : {}),
     ...(f.format ? { format: f.format } : {}),
     ...(charset ? { charset } : {}),
+    ...(f.transform ? { transform: f.transform } : {}),
     ...(f.values ? { values: f.values } : {}),
     required: f.required, align, padding,
   };
@@ -157,6 +197,15 @@ function checkTypeCode(fields: FieldSpec[], code: string, typeCode: { offset: nu
   if (!at || at.type !== 'constant' || at.value !== code) {
     fail(`needs a constant field with value ${JSON.stringify(code)} at position ${typeCode.offset + 1}, length ${typeCode.length} (typeCode)`);
   }
+}
+
+/** The line ending of a file in this layout: the one asked for (one the layout allows), else the layout's first. */
+export function lineEndingOf(layout: Layout, wanted?: LineEnding): LineEnding {
+  if (wanted === undefined) return layout.lineEndings[0]!;
+  if (!layout.lineEndings.includes(wanted)) {
+    throw new ConfigError(`line ending ${wanted} is not one layout ${layout.name} allows (${layout.lineEndings.join(', ')}; ${layout.file})`);
+  }
+  return wanted;
 }
 
 export function pad(value: string, length: number, align: 'left' | 'right', padding: string): string {

@@ -1,6 +1,8 @@
 import { InputError } from '../errors.js';
 import { maskPan, maskPansInText } from '../security/mask.js';
-import { recordSpecs, type FieldSpec, type Layout, type RecordSpec } from './layout-types.js';
+import { recordSpecs, type FieldSpec, type Layout, type LineEnding, type RecordSpec } from './layout-types.js';
+import { lineEndingProblem, linesOf } from './lines.js';
+import { TRANSFORMS } from './transforms.js';
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
@@ -33,6 +35,86 @@ export function parsePersoRecord(layout: Layout, line: string, lineNumber: numbe
   return { type: spec.role, fields };
 }
 
+/**
+ * Reads a clear file strictly, record by record (memory does not grow with the file): every record
+ * as parsePersoRecord reads it, each ended by the line ending the file uses (one the layout allows,
+ * `lineEnding` if given), the header first, the trailer last with the counts and hash total of the
+ * detail records before it. The first deviation is an InputError naming the record (and field).
+ */
+export async function* readPersoRecords(layout: Layout, chunks: AsyncIterable<string> | Iterable<string>, lineEnding?: LineEnding): AsyncGenerator<ParsedRecord> {
+  const allowed = lineEnding ? [lineEnding] : layout.lineEndings;
+  const totals = new FileTotals(layout);
+  let number = 0;
+  let fileEnding: string | undefined;
+  let last: string | undefined;
+  for await (const line of linesOf(chunks)) {
+    number++;
+    const endingProblem = lineEndingProblem(line.ending, allowed);
+    if (endingProblem) throw new InputError(endingProblem, { record: number });
+    const record = parsePersoRecord(layout, line.text, number);
+    fileEnding ??= line.ending;
+    if (line.ending !== fileEnding) throw new InputError(`ends with ${line.ending}, the records before it with ${fileEnding}`, { record: number });
+    const expected = expectedRole(layout, last);
+    if (!expected.includes(record.type)) throw new InputError(`a ${record.type} record here; expected ${expected.join(' or ') || 'nothing after the trailer'}`, { record: number });
+    totals.check(record, number);
+    last = record.type;
+    yield record;
+  }
+  if (layout.header && last === undefined) throw new InputError('the file is empty; expected a header', { record: 1 });
+  if (layout.trailer && last !== 'trailer') throw new InputError('the file ends without its trailer', { record: number });
+}
+
+/** The whole file read by readPersoRecords, as a list (small files: tests, support). */
+export async function parsePersoFile(layout: Layout, chunks: AsyncIterable<string> | Iterable<string>, lineEnding?: LineEnding): Promise<ParsedRecord[]> {
+  const records: ParsedRecord[] = [];
+  for await (const record of readPersoRecords(layout, chunks, lineEnding)) records.push(record);
+  return records;
+}
+
+/** The record types that may come after one of type `last`. */
+function expectedRole(layout: Layout, last: string | undefined): string[] {
+  if (last === undefined && layout.header) return ['header'];
+  if (last === 'trailer') return [];
+  return layout.trailer ? ['detail', 'trailer'] : ['detail'];
+}
+
+/** Counts the detail records and adds their contract ids; checks the trailer's totals.* fields against them. */
+class FileTotals {
+  private details = 0;
+  private records = 0;
+  private hash = 0n;
+  private readonly contractIdField: string | undefined;
+
+  constructor(private readonly layout: Layout) {
+    this.contractIdField = layout.detail.fields.find((f) => f.source === 'card.contractId')?.name;
+  }
+
+  check(record: ParsedRecord, number: number): void {
+    this.records++;
+    if (record.type === 'detail') {
+      this.details++;
+      if (this.contractIdField) this.hash += BigInt(record.fields[this.contractIdField]!);
+      return;
+    }
+    if (record.type !== 'trailer') return;
+    for (const field of this.layout.trailer!.fields) {
+      const expected = this.expected(field);
+      if (expected === undefined) continue;
+      const written = BigInt(record.fields[field.name]!);
+      if (written !== expected) throw new InputError(`says ${written}, the file has ${expected}`, { record: number, field: field.name });
+    }
+  }
+
+  private expected(field: FieldSpec): bigint | undefined {
+    switch (field.source) {
+      case 'totals.detailCount': return BigInt(this.details);
+      case 'totals.totalRecords': return BigInt(this.records);
+      case 'totals.hashTotal': return this.contractIdField ? this.hash % 10n ** BigInt(field.length) : undefined;
+      default: return undefined;
+    }
+  }
+}
+
 /** The record type whose code is at the layout's type-code position, if any. */
 export function specOf(layout: Layout, line: string): RecordSpec | undefined {
   const code = typeCodeOf(layout, line);
@@ -59,6 +141,9 @@ function fieldProblem(field: FieldSpec, raw: string): string | undefined {
     case 'AN':
       if (raw.startsWith(' ') && raw.trim()) return `${shown} must be left-aligned`;
       if (field.required && !raw.trim()) return 'is required but blank';
+      if (field.transform && raw.trim() && !TRANSFORMS[field.transform].produces(raw.trimEnd())) {
+        return `${shown} is not ${TRANSFORMS[field.transform].output}`;
+      }
       break;
   }
   const value = field.type === 'AN' ? raw.trimEnd() : raw.replace(/^0+(?=\d)/, '');

@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import type { ContractForPerso } from '../domain/contract.js';
 import { ConfigError, InputError } from '../errors.js';
-import { pad } from './layout.js';
-import type { FieldSpec, Layout, RecordSpec, Source } from './layout-types.js';
+import { lineEndingOf, pad } from './layout.js';
+import type { FieldSpec, Layout, LineEnding, RecordSpec, Source } from './layout-types.js';
 import { detailWriterOf } from './detail-writer.js';
 import { contractIdOf, invalidOf, type PreparedCard } from './prepare.js';
 
@@ -17,7 +17,8 @@ export interface FileContext {
   /** creation time written in the header (HHMMSS, UTC) */
   createdAt: Date;
   environment: 'P' | 'T';
-  lineEnding: 'LF' | 'CRLF';
+  /** the layout's first line ending when not given; one the layout does not allow is a ConfigError */
+  lineEnding?: LineEnding;
 }
 
 /** What the trailer says, for the batch row: detail records (cards) and the hash total (sum of contract ids mod 10^15). */
@@ -76,9 +77,9 @@ export function renderPreparedFile(layout: Layout, ctx: FileContext, cards: Asyn
 type PutRecord<T> = (item: T, template: Buffer, target: Buffer, at: number, count: number) => string;
 
 function renderFile<T>(layout: Layout, ctx: FileContext, items: AsyncIterable<T> | Iterable<T>, put: PutRecord<T>): PersoFileStream {
+  const eol = lineEndingOf(layout, ctx.lineEnding) === 'CRLF' ? '\r\n' : '\n';
   const stream: PersoFileStream = Readable.from(generate(), { objectMode: false });
   async function* generate(): AsyncGenerator<Buffer> {
-    const eol = ctx.lineEnding === 'CRLF' ? '\r\n' : '\n';
     const fileValue = fileValues(ctx);
     const out = new ChunkWriter();
     if (layout.header) out.addText(renderFixed(layout, layout.header, fileValue) + eol, 0);

@@ -31,7 +31,7 @@ describe('every config value is checked at load, naming its key', () => {
     ['reports: { pattern: "^{issuer}_(" }', 'reports.pattern', /not a valid regular expression/],
     ['sftp: { retry: { baseDelayMs: 5000, maxDelayMs: 1000 } }', 'sftp.retry.baseDelayMs', /must not exceed maxDelayMs/],
     ['database: { pool: { min: 9, max: 2 } }', 'database.pool.min', /must not exceed max/],
-    ['schedule: { sendAt: ["25:00"] }', 'schedule.sendAt.0', /a time HH:MM/],
+    ['schedule: { sendAt: ["25:00"] }', 'schedule.sendAt[0]', /a time HH:MM/],
   ];
   for (const [yaml, key, pattern] of cases) {
     it(`${key}: ${yaml}`, () => {

@@ -26,6 +26,15 @@ describe('perso/layout', () => {
       assert.deepEqual(fields, INTERFACE[role], role);
     }
     assert.deepEqual([layout.header!.code, layout.detail.code, layout.trailer!.code], ['H', 'D', 'T']);
+    assert.deepEqual(layout.lineEndings, ['LF', 'CRLF'], 'LF, CRLF as an option');
+    assert.equal(layout.fileNamePattern, '{issuer}_PERSO_{date}_{seq}.dat.pgp');
+    assert.deepEqual(layout.mustBeEmpty, []);
+  });
+
+  it('a layout without lineEnding allows both, LF first', () => {
+    const doc = v1Document();
+    delete doc.lineEnding;
+    assert.deepEqual(layoutFromObject(doc, '/layouts/x.yaml').lineEndings, ['LF', 'CRLF']);
   });
 
   it('pads constants and knows each field\'s alignment and padding', () => {
@@ -63,6 +72,16 @@ describe('perso/layout', () => {
     it('an unknown key', () => refused((d) => (detailField(d, 'city').colour = 'red'), /records\.detail, field city/));
     it('a field named twice', () => refused((d) => (detailField(d, 'title').name = 'firstName'), /field firstName: appears twice/));
     it('a record type without its code at the type-code position', () => refused((d) => (d.records.detail.fields[0].value = 'X'), /records\.detail: needs a constant field with value "D" at position 1/));
+    it('a transform on a field it does not apply to', () => refused((d) => (detailField(d, 'city').transform = 'country-alpha2'), /records\.detail, field city: transform country-alpha2 applies to AN fields from card\.country only/));
+    it('an unknown transform', () => refused((d) => (detailField(d, 'country').transform = 'country-numeric'), /records\.detail, field country \(transform\)/));
+    it('a transformed field with a values list', () => refused((d) => Object.assign(detailField(d, 'country'), { transform: 'country-alpha2', values: ['DE'] }), /field country: a transformed field takes no values list/));
+    it('an unknown line ending', () => refused((d) => (d.lineEnding = 'CR'), /^layout file \/layouts\/broken\.yaml: lineEnding/));
+    it('a line ending named twice', () => refused((d) => (d.lineEnding = ['LF', 'LF']), /lineEnding: LF, LF names one twice/));
+    it('a file name pattern without {seq}', () => refused((d) => (d.fileNamePattern = '{issuer}_PERSO_{date}.dat.pgp'), /fileNamePattern: needs \{seq\}/));
+    it('a file name pattern with an unknown placeholder', () => refused((d) => (d.fileNamePattern = '{issuer}_{day}_{date}_{seq}'), /fileNamePattern: unknown placeholder \{day\}/));
+    it('a file name pattern that leaves its folder', () => refused((d) => (d.fileNamePattern = '../{date}_{seq}'), /fileNamePattern: .* does not give a plain file name/));
+    it('mustBeEmpty naming a field the layout writes', () => refused((d) => (d.mustBeEmpty = ['card.city']), /mustBeEmpty\[0\]: card\.city has a field in the detail record/));
+    it('mustBeEmpty naming no card field', () => refused((d) => (d.mustBeEmpty = ['card.town']), /mustBeEmpty\[0\]: "card\.town" is not a card\.<field> source/));
     it('two record types with one code', () => refused((d) => {
       d.records.trailer.code = 'D';
       d.records.trailer.fields[0].value = 'D';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/config/load.js';
 import { ConfigError, InputError } from '../../src/errors.js';
-import { explainRecord, loadLayout, parsePersoRecord, personalizationFileName } from '../../src/perso/index.js';
+import { explainRecord, loadLayout, parsePersoFile, parsePersoRecord, personalizationFileName } from '../../src/perso/index.js';
 
 const golden = readFileSync(join(PROJECT_ROOT, 'test', 'perso', 'golden', 'perso-v1-golden.dat'), 'latin1').split('\n').slice(0, -1);
 const [HEADER, DETAIL] = [golden[0]!, golden[1]!];
@@ -22,6 +22,20 @@ describe('perso/parse', () => {
       city: 'BERLIN', country: 'DEU', productCode: 'CLASSIC01', chipProfile: 'VSDC-CL-01', deliveryMethod: '1', pinMailer: 'Y',
     });
     assert.equal(records[8]!.fields.hashTotal, '000000000006021');
+  });
+
+  it('reads the whole golden file with either line ending perso-v1 allows, checking the trailer against the records', async () => {
+    const text = golden.map((l) => l + '\n').join('');
+    for (const file of [text, text.replace(/\n/g, '\r\n')]) {
+      const records = await parsePersoFile(layout, [file]);
+      assert.equal(records.length, 9);
+      assert.deepEqual(records[8]!.fields, { recordType: 'T', detailCount: '0000007', totalRecords: '0000009', hashTotal: '000000000006021', businessDate: '20261126', fileSequence: '000007' });
+    }
+    await assert.rejects(parsePersoFile(layout, [text], 'CRLF'), /ends with LF; the layout says CRLF/);
+    await assert.rejects(parsePersoFile(layout, [text.replace(/\n/, '\r\n')]), (err: unknown) =>
+      err instanceof InputError && err.location.record === 2 && /ends with LF, the records before it with CRLF/.test(err.message));
+    const noTotal = [...golden.slice(0, -1), golden[8]!.slice(0, 8) + '0000008' + golden[8]!.slice(15)].map((l) => l + '\n').join('');
+    await assert.rejects(parsePersoFile(layout, [noTotal]), (err: unknown) => err instanceof InputError && err.location.field === 'totalRecords');
   });
 
   describe('is strict: an InputError naming record and field', () => {

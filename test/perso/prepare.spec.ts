@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ContractForPerso } from '../../src/domain/contract.js';
 import { loadLayout, parsePersoRecord, prepareCard, renderPersoFile, type Prepared } from '../../src/perso/index.js';
-import { BUSINESS_DATE, collect, contract, detailRecord, fileContext } from './fixtures.js';
+import { BUSINESS_DATE, collect, contract, detailRecord, fileContext, hostileFields, seededRandom } from './fixtures.js';
 
 describe('perso/prepare', () => {
   const layout = loadLayout('perso-v1');
@@ -150,34 +150,3 @@ describe('perso/prepare', () => {
     });
   });
 });
-
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
-const PIECES = [
-  'Anna', 'Jürgen', 'Øystein', 'ß', 'Ł', 'e\u0301', 'Z\u0351\u0308\u0323a\u036b\u0330l\u0352go', '😀', '👩‍👩‍👧', '\u200f', '\u202e',
-  'שלום', 'مرحبا', 'Иван', 'Γιώργος', '北京', '東京', '\t', '\n', '  ', '\u0000', '\u00a0', "O'Neil", 'Smith-Jones', '&', '#', '%$@!',
-  'Wolfeschlegelsteinhausenbergerdorff', 'ﬁ', 'İ', 'ı', '\ufeff', '\ud800', 'Ⅻ', '①', 'Ｆｕｌｌ', '\u0301',
-];
-
-function hostileText(random: () => number, maxPieces: number): string {
-  const count = Math.floor(random() * maxPieces);
-  let text = '';
-  for (let i = 0; i < count; i++) text += PIECES[Math.floor(random() * PIECES.length)] + (random() < 0.5 ? ' ' : '');
-  return text;
-}
-
-function hostileFields(random: () => number): Partial<ContractForPerso> {
-  const long = random() < 0.05 ? 40 : 4;
-  return {
-    firstName: hostileText(random, long), lastName: hostileText(random, 3) || 'X', companyName: hostileText(random, 3),
-    embossedName: random() < 0.1 ? hostileText(random, 4) : undefined, title: hostileText(random, 2).slice(0, 3),
-    addressLine1: `1 ${hostileText(random, 3)}`, addressLine2: hostileText(random, 3), addressLine3: hostileText(random, 3),
-    postalCode: hostileText(random, 2).slice(0, 4), city: hostileText(random, 3) || 'Berlin',
-  };
-}

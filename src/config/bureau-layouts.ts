@@ -1,0 +1,49 @@
+import { basename, dirname, join, resolve } from 'node:path';
+import { ConfigError, messageOf } from '../errors.js';
+import { fileNamePatternProblem } from '../perso/file-name.js';
+import { DEFAULT_LAYOUTS_DIR, isLayoutName, loadLayoutFile } from '../perso/layout.js';
+import type { Config } from './schema.js';
+
+/**
+ * Loads each bureau's layout at load, so that a broken layout, a line ending the bureau's profile
+ * does not allow or a bad file name pattern stops the start with the key named, not the first send.
+ * Fills in what the config left to the layout (line ending, file name pattern) and the layout's path;
+ * the top-level perso section then describes the first bureau. `listed`: the bureaus came as a
+ * list (keys bureaus[i].…), else from the single-bureau keys (perso.…).
+ */
+export function resolveBureauLayouts(config: Config, base: string, listed: boolean): void {
+  const layoutsDir = config.perso.layoutsDir ?? DEFAULT_LAYOUTS_DIR;
+  config.bureaus.forEach((bureau, i) => {
+    const key = (name: string) => (listed ? `bureaus[${i}].${name}` : `perso.${name}`);
+    const fail = (name: string, message: string): never => {
+      throw new ConfigError(`${key(name)}: ${message}`);
+    };
+    const file = isLayoutName(bureau.layout) ? join(layoutsDir, `${bureau.layout}.yaml`) : resolve(base, bureau.layout);
+    if (!isLayoutName(basename(file).replace(/\.yaml$/, '')) || !file.endsWith('.yaml')) {
+      fail('layout', `${JSON.stringify(bureau.layout)}: a layout name, or a path to a file <name>.yaml`);
+    }
+    let layout;
+    try {
+      layout = loadLayoutFile(file);
+    } catch (err) {
+      return fail('layout', messageOf(err));
+    }
+    if (bureau.lineEnding === undefined) bureau.lineEnding = layout.lineEndings[0]!;
+    else if (!layout.lineEndings.includes(bureau.lineEnding)) {
+      fail('lineEnding', `${bureau.lineEnding} is not a line ending layout ${layout.name} allows (${layout.lineEndings.join(', ')})`);
+    }
+    if (bureau.fileNamePattern === undefined) {
+      bureau.fileNamePattern = layout.fileNamePattern ?? fail('fileNamePattern', `required: layout ${layout.name} (${file}) has no fileNamePattern`);
+    } else {
+      const problem = fileNamePatternProblem(bureau.fileNamePattern);
+      if (problem) fail('fileNamePattern', problem);
+    }
+    bureau.layout = file;
+  });
+  const first = config.bureaus[0]!;
+  config.perso.layout = basename(first.layout).replace(/\.yaml$/, '');
+  config.perso.layoutsDir = dirname(first.layout);
+  config.perso.lineEnding = first.lineEnding!;
+  config.perso.fileNamePattern = first.fileNamePattern!;
+}
+
