@@ -4,7 +4,9 @@ import { REQUIRED_KEYS, requireKeys } from '../config/load.js';
 import { requeueQuarantined } from '../inbound/requeue.js';
 import { UsageError } from '../errors.js';
 import type { ReceiveResult } from '../jobs.js';
+import { receiveRunCounts } from '../daemon/run-history.js';
 import { abortOnSignals } from '../signals.js';
+import { runManually } from './manual-run.js';
 import { productionReceiveJob, productionTransport } from '../wiring.js';
 import { printTable } from './output.js';
 
@@ -35,7 +37,7 @@ export function register(program: Command): void {
         const job = productionReceiveJob(app, {}, transport);
         const stop = abortOnSignals(() => process.stderr.write('bureau-exchange: stopping after the current report (again to exit now)\n'));
         try {
-          const result = await job.run({ signal: stop.signal });
+          const result = await runManually(app, 'receive', (o) => job.run(o), { signal: stop.signal }, receiveRunCounts);
           if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
           else printResult(result);
           if (result.quarantined.length) process.exitCode = 1;

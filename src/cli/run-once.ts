@@ -10,6 +10,8 @@ import { migrateLatest } from '../db/migrate.js';
 import { UsageError } from '../errors.js';
 import { abortOnSignals } from '../signals.js';
 import { makeProductionJobs } from '../wiring.js';
+import { receiveRunCounts, sendRunCounts } from '../daemon/run-history.js';
+import { runManually } from './manual-run.js';
 import { printTable } from './output.js';
 
 export const order = 21;
@@ -67,11 +69,11 @@ async function runOnce(app: App, flags: RunOnceFlags): Promise<RunOnceOutcome> {
   const outcome: RunOnceOutcome = {};
   try {
     if (send) {
-      outcome.send = await settle(() => jobs.send.run({ businessDate: flags.businessDate, force: flags.force, signal: stop.signal }));
+      outcome.send = await settle(() => runManually(app, 'send', (o) => jobs.send.run(o), { businessDate: flags.businessDate, force: flags.force, signal: stop.signal }, sendRunCounts));
       if (outcome.send.error !== undefined) await alertFailure('send', outcome.send.error);
     }
     if (receive && !stop.signal.aborted) {
-      outcome.receive = await settle(() => jobs.receive.run({ signal: stop.signal }));
+      outcome.receive = await settle(() => runManually(app, 'receive', (o) => jobs.receive.run(o), { signal: stop.signal }, receiveRunCounts));
       if (outcome.receive.error !== undefined) await alertFailure('receive', outcome.receive.error);
       if (outcome.receive.result) await watchers.reportsReceived(outcome.receive.result);
     }

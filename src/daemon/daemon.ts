@@ -10,6 +10,7 @@ import { batchProgressOf } from './batch-progress.js';
 import { evaluateHealth, type Health } from './health.js';
 import { makeJobRunner, type RunRecord } from './job-runner.js';
 import { makeMetrics, type DaemonMetrics, type KeyExpiry } from './metrics.js';
+import { makeRunHistory, receiveRunCounts, sendRunCounts } from './run-history.js';
 import { makeSchedulePlan } from './plan.js';
 import { RUNNER_LEASE, makeRunnerLease, runnerOwner } from '../lease/runner-lease.js';
 import { makeScheduler, type BatchProgress, type Scheduler } from './scheduler.js';
@@ -63,18 +64,21 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
   const alerter = deps.alerter ?? makeAlerter(config.alerts, { log, clock });
   const board = new StatusBoard(owner);
   const watchers = makeWatchers({ db, config, alerter, metrics, clock, keyExpiries: deps.keyExpiries, log });
+  const history = makeRunHistory({ db, runner: owner, log });
 
   const send = makeJobRunner<SendOptions, SendResult>({
     name: 'send', log, clock,
     run: (options) => deps.jobs.send.run(options),
     summarize: (r) => ({ files: r.batches.map((b) => b.fileName), cardsSent: r.cardsSent, invalid: r.invalid.length }),
     onFinished: (record) => afterSend(record),
+    history: { record: history, counts: sendRunCounts },
   });
   const receive = makeJobRunner<ReceiveOptions, ReceiveResult>({
     name: 'receive', log, clock,
     run: (options) => deps.jobs.receive.run(options),
     summarize: (r) => ({ applied: r.applied.length, quarantined: r.quarantined.length, duplicates: r.duplicates }),
     onFinished: (record) => afterReceive(record),
+    history: { record: history, counts: receiveRunCounts },
   });
   const scheduler = makeScheduler({
     plan: makeSchedulePlan(calendar, config.schedule), schedule: config.schedule, clock, log, send, receive,
