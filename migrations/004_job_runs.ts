@@ -3,7 +3,8 @@ import type { Knex } from 'knex';
 // job_runs: the history of every run of the send and receive jobs, whoever started it (daemon or
 // CLI), for `history` and the status page. plastic_stock keeps only the latest level of a plastic;
 // plastic_stock_history keeps every level a report gave, so the page can draw the trend. Existing
-// levels are copied in as their first point.
+// levels are copied in as their first point. runner_presence: each daemon says every few seconds
+// that it lives and in which role, so the page shows the standbys too (leases name only the holder).
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('job_runs', (t) => {
@@ -28,6 +29,13 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['outcome']);
   });
 
+  await knex.schema.createTable('runner_presence', (t) => {
+    t.string('runner', 200).primary();
+    t.string('role', 20).notNullable();
+    t.string('started_at', 30).notNullable();
+    t.string('seen_at', 30).notNullable();
+  });
+
   await knex.schema.createTable('plastic_stock_history', (t) => {
     t.increments('id').primary();
     t.string('product_code', 20).notNullable();
@@ -49,5 +57,6 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTableIfExists('plastic_stock_history');
+  await knex.schema.dropTableIfExists('runner_presence');
   await knex.schema.dropTableIfExists('job_runs');
 }

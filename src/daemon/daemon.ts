@@ -2,6 +2,7 @@ import { makeCalendar, type BusinessCalendar } from '../calendar/index.js';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/connection.js';
 import { liveLeaseHolder } from '../db/lease.js';
+import { forgetRunner, noteRunner } from '../db/runs.js';
 import { messageOf } from '../errors.js';
 import type { Clock, ReceiveJob, ReceiveOptions, ReceiveResult, SendJob, SendOptions, SendResult } from '../jobs.js';
 import type { Logger } from '../log.js';
@@ -115,11 +116,13 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
     async onAcquired() {
       await scheduler.activate();
       board.setRole('active', clock());
+      void notePresence();
       metrics.setLeaseHeld(true);
       watchers.start();
     },
     async onLost(reason) {
       board.setRole('standby', clock());
+      void notePresence();
       metrics.setLeaseHeld(false);
       watchers.stop();
       // stop the runs first: another runner may already be starting
@@ -131,6 +134,11 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
 
   let ticker: Ticker | undefined;
   let stopping: Promise<void> | undefined;
+
+  // standbys hold no lease: each runner says it lives, and in which role, for the status page
+  let presence: NodeJS.Timeout | undefined;
+  const notePresence = () => noteRunner(db, owner, status().role, clock().toISOString())
+    .catch((err) => log.debug({ error: messageOf(err) }, 'could not note this runner for the status page'));
 
   /** one read answers both: does the database answer, and who holds the runner lease */
   async function databaseCheck(): Promise<{ database: { reachable: boolean; error?: string }; leaseHolder?: string | null }> {
@@ -156,6 +164,9 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
       board.setRole('standby', clock());
       lease.start();
       ticker = (deps.startTicker ?? ((tick) => startTicker(tick, log)))(() => scheduler.tick());
+      void notePresence();
+      presence = setInterval(() => void notePresence(), deps.leaseIntervalMs ?? (config.daemon.leaseTtlSeconds * 1000) / 3);
+      presence.unref();
       log.info({ owner, timezone: config.schedule.timezone, sendAt: config.schedule.sendAt, receiveEveryMinutes: config.schedule.receiveEveryMinutes, holidays: config.calendar.holidays ?? null }, 'daemon started');
       if (!config.calendar.holidays) log.warn('no public holidays configured (calendar.holidays): every working weekday is a business day, 25 December included');
     },
@@ -167,6 +178,8 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
         watchers.stop();
         await scheduler.deactivate(reason);
         await lease.stop();
+        clearInterval(presence);
+        await forgetRunner(db, owner).catch(() => undefined);
         metrics.setLeaseHeld(false);
         log.info('daemon stopped');
       })();

@@ -138,3 +138,28 @@ function toJobRun(r: JobRunRow): JobRun {
     reportsApplied: Number(r.reports_applied), reportsQuarantined: Number(r.reports_quarantined), error: r.error,
   };
 }
+
+/** runner_presence: a daemon and its role, as it last said (standbys hold no lease, so only this names them). */
+export interface RunnerPresence {
+  runner: string;
+  role: string;
+  startedAt: string;
+  seenAt: string;
+}
+
+/** Writes this runner's role and the time it was seen (one row per runner). */
+export async function noteRunner(db: Knex, runner: string, role: string, at: string): Promise<void> {
+  const updated = await db('runner_presence').where({ runner }).update({ role, seen_at: at });
+  if (updated === 0) await db('runner_presence').insert({ runner, role, started_at: at, seen_at: at });
+}
+
+/** A stopped runner leaves; one that died is left to age out (see presentRunners). */
+export async function forgetRunner(db: Knex, runner: string): Promise<void> {
+  await db('runner_presence').where({ runner }).delete();
+}
+
+/** Runners seen at or after `since`: the others stopped saying so (killed, or the host went away). */
+export async function presentRunners(db: Knex, since: string): Promise<RunnerPresence[]> {
+  const rows: Array<{ runner: string; role: string; started_at: string; seen_at: string }> = await db('runner_presence').where('seen_at', '>=', since).orderBy('runner');
+  return rows.map((r) => ({ runner: r.runner, role: r.role, startedAt: r.started_at, seenAt: r.seen_at }));
+}
