@@ -31,16 +31,17 @@ export function statusTokenFromEnv(env: NodeJS.ProcessEnv = process.env): string
 }
 
 const STATIC_DIR = join(PROJECT_ROOT, 'src', 'web', 'static');
-// the chart library, served from node_modules by us (no CDN: the page works offline)
-const CHART_JS = join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
+// the chart library, served from node_modules by us (no CDN: the page works offline); found at the
+// first request, so that a command that never serves the page does not depend on it
+const chartJs = () => join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
 
 /** The files the page is made of: a fixed list, so no request path ever becomes a file path. */
-const FILES: Record<string, { file: string; type: string }> = {
+const FILES: Record<string, { file: string | (() => string); type: string }> = {
   '/': { file: join(STATIC_DIR, 'status.html'), type: 'text/html; charset=utf-8' },
   '/status': { file: join(STATIC_DIR, 'status.html'), type: 'text/html; charset=utf-8' },
   '/static/status.js': { file: join(STATIC_DIR, 'status.js'), type: 'text/javascript; charset=utf-8' },
   '/static/status.css': { file: join(STATIC_DIR, 'status.css'), type: 'text/css; charset=utf-8' },
-  '/vendor/chart.umd.min.js': { file: CHART_JS, type: 'text/javascript; charset=utf-8' },
+  '/vendor/chart.umd.min.js': { file: chartJs, type: 'text/javascript; charset=utf-8' },
 };
 
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
@@ -53,9 +54,10 @@ export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Pro
 export function statusRoutes(data: StatusData, options: { token?: string } = {}): Route {
   const expected = options.token === undefined ? undefined : digest(options.token);
   const cache = new Map<string, Buffer>();
-  const read = (file: string) => {
-    let body = cache.get(file);
-    if (!body) cache.set(file, (body = readFileSync(file)));
+  const read = (file: string | (() => string)) => {
+    const path = typeof file === 'string' ? file : file();
+    let body = cache.get(path);
+    if (!body) cache.set(path, (body = readFileSync(path)));
     return body;
   };
 
