@@ -18,7 +18,9 @@ export async function runManually<O extends object, R>(
   const signal = (options as { signal?: AbortSignal }).signal;
   const abort = () => runner.abort('stop requested');
   signal?.addEventListener('abort', abort, { once: true });
-  const record = await runner.trigger('manual', options).finally(() => signal?.removeEventListener('abort', abort));
+  const running = runner.trigger('manual', options);
+  if (signal?.aborted) abort();
+  const record = await running.finally(() => signal?.removeEventListener('abort', abort));
   if (!record) throw new Error(`${name}: a run was already going`);
   if (record.error !== undefined) throw record.error;
   return record.result as R;

@@ -59,7 +59,8 @@ export function makeJobRunner<O extends object, R>(deps: JobRunnerDeps<O, R>): J
     log.info('run started');
     const record: RunRecord<R> = { job: deps.name, reason, startedAt, finishedAt: startedAt, durationMs: 0, aborted: false };
     const businessDate = (options as { businessDate?: string }).businessDate;
-    const runId = await deps.history?.record.started({ job: deps.name, reason, startedAt, businessDate });
+    // without a history the run starts in this very call, as the scheduler's callers expect
+    const runId = deps.history ? await deps.history.record.started({ job: deps.name, reason, startedAt, businessDate }) : undefined;
     try {
       record.result = await deps.run({ ...options, signal: controller.signal });
     } catch (err) {
@@ -77,7 +78,7 @@ export function makeJobRunner<O extends object, R>(deps: JobRunnerDeps<O, R>): J
       log.error({ durationMs: record.durationMs, error: messageOf(record.error) }, 'run failed');
     }
     const counts = record.result === undefined || !deps.history ? undefined : deps.history.counts(record.result);
-    await deps.history?.record.finished(runId, { ...record, counts });
+    if (deps.history) await deps.history.record.finished(runId, { ...record, counts });
     try {
       await deps.onFinished?.(record);
     } catch (err) {
