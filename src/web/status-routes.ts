@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { PROJECT_ROOT } from '../config/load.js';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 import type { StatusData } from './status-data.js';
 
@@ -30,7 +30,8 @@ export function statusTokenFromEnv(env: NodeJS.ProcessEnv = process.env): string
   return token;
 }
 
-const STATIC_DIR = join(PROJECT_ROOT, 'src', 'web', 'static');
+// beside this module: src/web/static under tsx, dist/src/web/static once built (`npm run build` copies it)
+const STATIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'static');
 // the chart library, served from node_modules by us (no CDN: the page works offline); found at the
 // first request, so that a command that never serves the page does not depend on it
 const chartJs = () => join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
