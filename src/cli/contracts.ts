@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { withApp } from '../app.js';
 import { importContracts } from '../contracts/import.js';
+import { contractStory, type CardStory } from '../db/contract-story.js';
 import { listContracts, type ContractListing } from '../db/contracts.js';
 import { isProductionStatus } from '../domain/contract-status.js';
 import { UsageError } from '../errors.js';
@@ -13,7 +14,7 @@ import { printTable } from './output.js';
 export const order = 20;
 
 export function register(program: Command): void {
-  const contracts = program.command('contracts').description('import and list card contracts');
+  const contracts = program.command('contracts').description('import, list and show card contracts');
 
   contracts
     .command('import <file>')
@@ -44,6 +45,46 @@ export function register(program: Command): void {
         else printTable(shown);
       }, { readOnly: true });
     });
+
+  registerShow(contracts);
+}
+
+/** `contracts show ID`: every card of the contract with its story; read-only. */
+function registerShow(contracts: Command): void {
+  contracts
+    .command('show <contractId>')
+    .description("a contract's cards: fields (PAN masked), status, every event with its source, the batch files and reports that touched them")
+    .option('--json', 'one JSON document instead of text')
+    .action(async (contractId: string, opts: { json?: boolean }, cmd: Command) => {
+      if (!/^\d{1,15}$/.test(contractId)) throw new UsageError(`contract id: 1 to 15 digits, not ${JSON.stringify(contractId)}`);
+      await withApp(cmd.optsWithGlobals(), async ({ db, cipher }) => {
+        const cards = await contractStory(db, contractId);
+        if (!cards.length) throw new UsageError(`contract ${contractId}: no such contract (contracts list shows the known ones)`);
+        const shown = cards.map(({ panEnc, panLast4, ...card }) => ({ ...card, pan: maskedPan({ contractNumber: card.contractNumber, plasticId: card.plasticId, panEnc, panLast4 }, cipher) }));
+        if (opts.json) process.stdout.write(JSON.stringify(shown, null, 2) + '\n');
+        else shown.forEach((card, i) => printStory(card, i > 0));
+      }, { readOnly: true });
+    });
+}
+
+function printStory(card: Omit<CardStory, 'panEnc' | 'panLast4'> & { pan: string }, gap: boolean): void {
+  const out = process.stdout;
+  if (gap) out.write('\n');
+  out.write(`Contract ${card.contractNumber}, plastic ${card.plasticId}: ${card.status}${card.reason ? ` (${[card.rejectCode, card.reason].filter(Boolean).join(' ')})` : ''}\n`);
+  printTable([
+    { field: 'PAN', value: card.pan },
+    { field: 'holder', value: `${card.holder}, ${card.city} ${card.country}`.trim() },
+    { field: 'product', value: `${card.productCode} (${card.cardForm}, ${card.requestType}, plastic seq ${card.plasticSeq}, expiry ${card.expiry})` },
+    { field: 'delivery method', value: card.deliveryMethod },
+    { field: 'shipment', value: [card.expectedShipDate && `expected ${card.expectedShipDate}`, card.shipDate && `shipped ${card.shipDate}`, card.courier, card.trackingNumber].filter(Boolean).join(', ') },
+    { field: 'created / updated', value: `${card.createdAt} / ${card.updatedAt}` },
+  ]);
+  out.write('\nEvents\n');
+  printTable(card.events.map((e) => ({ at: e.at, change: `${e.from ?? '(new)'} -> ${e.to}`, source: e.source, file: e.sourceName ?? '', detail: e.detail ?? '' })));
+  out.write('\nBatch files\n');
+  printTable(card.batches.map((b) => ({ file: b.fileName, 'business date': b.businessDate, state: b.state, record: b.recordNumber, sent: b.sentAt ?? '' })));
+  out.write('\nReports\n');
+  printTable(card.reports.map((r) => ({ id: r.id, report: r.remoteName, state: r.state, date: r.reportDate ?? '', anomaly: r.anomaly ?? '' })));
 }
 
 function present(row: ContractListing, cipher: PanCipher) {
@@ -61,7 +102,7 @@ function present(row: ContractListing, cipher: PanCipher) {
 }
 
 /** A stored PAN that is not this card's (moved from another row, changed) is listed as such, not fatal. */
-function maskedPan(row: ContractListing, cipher: PanCipher): string {
+function maskedPan(row: Pick<ContractListing, 'contractNumber' | 'plasticId' | 'panEnc' | 'panLast4'>, cipher: PanCipher): string {
   try {
     return maskPan(cipher.decrypt(row.panEnc, { contractNumber: row.contractNumber, plasticId: row.plasticId, panLast4: row.panLast4 }));
   } catch (err) {

@@ -4,8 +4,10 @@ import { REQUIRED_KEYS, requireKeys } from '../config/load.js';
 import { requeueQuarantined } from '../inbound/requeue.js';
 import { UsageError } from '../errors.js';
 import type { ReceiveResult } from '../jobs.js';
+import { receiveRunCounts } from '../daemon/run-history.js';
 import { withProgressShown } from '../progress/show.js';
 import { abortOnSignals } from '../signals.js';
+import { runManually } from './manual-run.js';
 import { productionReceiveJob, productionTransport } from '../wiring.js';
 import { printTable } from './output.js';
 
@@ -36,7 +38,7 @@ export function register(program: Command): void {
         const job = productionReceiveJob(app, {}, transport);
         const stop = abortOnSignals(() => process.stderr.write('bureau-exchange: stopping after the current report (again to exit now)\n'));
         try {
-          const result = await withProgressShown('receive', app.log, (progress) => job.run({ signal: stop.signal, progress }));
+          const result = await withProgressShown('receive', app.log, (progress) => runManually(app, 'receive', (o) => job.run(o), { signal: stop.signal, progress }, receiveRunCounts));
           if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
           else printResult(result);
           if (result.quarantined.length) process.exitCode = 1;

@@ -11,6 +11,8 @@ import { UsageError } from '../errors.js';
 import { withProgressShown } from '../progress/show.js';
 import { abortOnSignals } from '../signals.js';
 import { makeProductionJobs } from '../wiring.js';
+import { receiveRunCounts, sendRunCounts } from '../daemon/run-history.js';
+import { runManually } from './manual-run.js';
 import { printTable } from './output.js';
 
 export const order = 21;
@@ -68,11 +70,11 @@ async function runOnce(app: App, flags: RunOnceFlags): Promise<RunOnceOutcome> {
   const outcome: RunOnceOutcome = {};
   try {
     if (send) {
-      outcome.send = await settle(() => jobs.send.run({ businessDate: flags.businessDate, force: flags.force, signal: stop.signal }));
+      outcome.send = await settle(() => runManually(app, 'send', (o) => jobs.send.run(o), { businessDate: flags.businessDate, force: flags.force, signal: stop.signal }, sendRunCounts));
       if (outcome.send.error !== undefined) await alertFailure('send', outcome.send.error);
     }
     if (receive && !stop.signal.aborted) {
-      outcome.receive = await settle(() => withProgressShown('receive', log, (progress) => jobs.receive.run({ signal: stop.signal, progress })));
+      outcome.receive = await settle(() => withProgressShown('receive', log, (progress) => runManually(app, 'receive', (o) => jobs.receive.run(o), { signal: stop.signal, progress }, receiveRunCounts)));
       if (outcome.receive.error !== undefined) await alertFailure('receive', outcome.receive.error);
       if (outcome.receive.result) await watchers.reportsReceived(outcome.receive.result);
     }

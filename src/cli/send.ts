@@ -3,7 +3,9 @@ import { withApp } from '../app.js';
 import { REQUIRED_KEYS, requireKeys } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import type { SendResult } from '../jobs.js';
+import { sendRunCounts } from '../daemon/run-history.js';
 import { abortOnSignals } from '../signals.js';
+import { runManually } from './manual-run.js';
 import { productionSendJob } from '../wiring.js';
 import { printTable } from './output.js';
 
@@ -32,7 +34,9 @@ export function register(program: Command): void {
         const stop = abortOnSignals((name) => process.stderr.write(`bureau-exchange: ${name}: stopping after the current batch (again to exit now)\n`));
         const job = productionSendJob(app);
         try {
-          const result = await job.run({ businessDate: opts.businessDate, force: opts.force, dryRun: opts.dryRun, signal: stop.signal });
+          const options = { businessDate: opts.businessDate, force: opts.force, dryRun: opts.dryRun, signal: stop.signal };
+          // a dry run changes nothing, the history included
+          const result = opts.dryRun ? await job.run(options) : await runManually(app, 'send', (o) => job.run(o), options, sendRunCounts);
           printResult(result, Boolean(opts.dryRun));
           if ((result.invalidTotal ?? result.invalid.length) > 0) process.exitCode = 3;
         } finally {

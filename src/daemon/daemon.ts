@@ -2,6 +2,7 @@ import { makeCalendar, type BusinessCalendar } from '../calendar/index.js';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/connection.js';
 import { liveLeaseHolder } from '../db/lease.js';
+import { forgetRunner, noteRunner } from '../db/runs.js';
 import { messageOf } from '../errors.js';
 import type { Clock, ReceiveJob, ReceiveOptions, ReceiveResult, SendJob, SendOptions, SendResult } from '../jobs.js';
 import type { Logger } from '../log.js';
@@ -10,6 +11,7 @@ import { batchProgressOf } from './batch-progress.js';
 import { evaluateHealth, type Health } from './health.js';
 import { makeJobRunner, type RunRecord } from './job-runner.js';
 import { makeMetrics, type DaemonMetrics, type KeyExpiry } from './metrics.js';
+import { makeRunHistory, receiveRunCounts, sendRunCounts } from './run-history.js';
 import { makeSchedulePlan } from './plan.js';
 import { RUNNER_LEASE, makeRunnerLease, runnerOwner } from '../lease/runner-lease.js';
 import { makeScheduler, type BatchProgress, type Scheduler } from './scheduler.js';
@@ -63,18 +65,21 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
   const alerter = deps.alerter ?? makeAlerter(config.alerts, { log, clock });
   const board = new StatusBoard(owner);
   const watchers = makeWatchers({ db, config, alerter, metrics, clock, keyExpiries: deps.keyExpiries, log });
+  const history = makeRunHistory({ db, runner: owner, log });
 
   const send = makeJobRunner<SendOptions, SendResult>({
     name: 'send', log, clock,
     run: (options) => deps.jobs.send.run(options),
     summarize: (r) => ({ files: r.batches.map((b) => b.fileName), cardsSent: r.cardsSent, invalid: r.invalid.length }),
     onFinished: (record) => afterSend(record),
+    history: { record: history, counts: sendRunCounts },
   });
   const receive = makeJobRunner<ReceiveOptions, ReceiveResult>({
     name: 'receive', log, clock,
     run: (options) => deps.jobs.receive.run(options),
     summarize: (r) => ({ applied: r.applied.length, quarantined: r.quarantined.length, duplicates: r.duplicates }),
     onFinished: (record) => afterReceive(record),
+    history: { record: history, counts: receiveRunCounts },
   });
   const scheduler = makeScheduler({
     plan: makeSchedulePlan(calendar, config.schedule), schedule: config.schedule, clock, log, send, receive,
@@ -111,11 +116,13 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
     async onAcquired() {
       await scheduler.activate();
       board.setRole('active', clock());
+      void notePresence();
       metrics.setLeaseHeld(true);
       watchers.start();
     },
     async onLost(reason) {
       board.setRole('standby', clock());
+      void notePresence();
       metrics.setLeaseHeld(false);
       watchers.stop();
       // stop the runs first: another runner may already be starting
@@ -127,6 +134,11 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
 
   let ticker: Ticker | undefined;
   let stopping: Promise<void> | undefined;
+
+  // standbys hold no lease: each runner says it lives, and in which role, for the status page
+  let presence: NodeJS.Timeout | undefined;
+  const notePresence = () => noteRunner(db, owner, status().role, clock().toISOString())
+    .catch((err) => log.debug({ error: messageOf(err) }, 'could not note this runner for the status page'));
 
   /** one read answers both: does the database answer, and who holds the runner lease */
   async function databaseCheck(): Promise<{ database: { reachable: boolean; error?: string }; leaseHolder?: string | null }> {
@@ -152,6 +164,9 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
       board.setRole('standby', clock());
       lease.start();
       ticker = (deps.startTicker ?? ((tick) => startTicker(tick, log)))(() => scheduler.tick());
+      void notePresence();
+      presence = setInterval(() => void notePresence(), deps.leaseIntervalMs ?? (config.daemon.leaseTtlSeconds * 1000) / 3);
+      presence.unref();
       log.info({ owner, timezone: config.schedule.timezone, sendAt: config.schedule.sendAt, receiveEveryMinutes: config.schedule.receiveEveryMinutes, holidays: config.calendar.holidays ?? null }, 'daemon started');
       if (!config.calendar.holidays) log.warn('no public holidays configured (calendar.holidays): every working weekday is a business day, 25 December included');
     },
@@ -163,6 +178,8 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
         watchers.stop();
         await scheduler.deactivate(reason);
         await lease.stop();
+        clearInterval(presence);
+        await forgetRunner(db, owner).catch(() => undefined);
         metrics.setLeaseHeld(false);
         log.info('daemon stopped');
       })();

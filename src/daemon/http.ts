@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
+import { SECURITY_HEADERS, type Route } from '../web/status-routes.js';
 import type { Health } from './health.js';
 
 export interface HttpEndpoint {
@@ -15,17 +16,19 @@ export interface HttpEndpoint {
 /**
  * GET /livez (the process answers), /readyz (database reachable, runner lease known), /healthz
  * (database reachable, not stopping): JSON, 200 or 503; the bureau's state is in the body, never
- * a 503. GET /metrics (Prometheus text). Read-only, no authentication: bind it to loopback (the
- * default) or a network only the monitoring reaches.
+ * a 503. GET /metrics (Prometheus text). GET / and /api/* (the status page, when given; it may
+ * require a bearer token). Read-only: bind it to loopback (the default) or a network only the
+ * monitoring reaches. Every answer carries the strict security headers (SECURITY_HEADERS).
  */
 export async function startHttpServer(
   config: Config['http'],
-  deps: { health(): Promise<Health>; registry: Registry; log: Logger },
+  deps: { health(): Promise<Health>; registry: Registry; log: Logger; page?: Route },
 ): Promise<HttpEndpoint> {
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
     const reply = (code: number, type: string, body: string) => {
-      res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
+      res.writeHead(code, { ...SECURITY_HEADERS, 'content-type': type });
       res.end(body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'text/plain', 'method not allowed\n');
@@ -38,7 +41,8 @@ export async function startHttpServer(
         return json((path === '/healthz' ? health.healthy : health.ready) ? 200 : 503, health);
       }
       if (path === '/metrics') return reply(200, deps.registry.contentType, await deps.registry.metrics());
-      return reply(404, 'text/plain', 'not found: try /livez, /readyz, /healthz or /metrics\n');
+      if (deps.page && (await deps.page(req, res, url))) return;
+      return reply(404, 'text/plain', `not found: try ${deps.page ? '/ (status page), /api/status, ' : ''}/livez, /readyz, /healthz or /metrics\n`);
     };
     handle().catch((err) => {
       deps.log.error({ path, error: messageOf(err) }, 'http request failed');
@@ -56,7 +60,7 @@ export async function startHttpServer(
   });
   const { address, port } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-  deps.log.info({ url }, 'health and metrics listening');
+  deps.log.info({ url, statusPage: Boolean(deps.page) }, 'health, metrics and status page listening');
   return {
     url,
     close: () => new Promise<void>((resolve) => {

@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
+import type { RunCounts, RunHistory } from './run-history.js';
 
 /** What a finished run reports to the daemon (metrics, health, alerts). */
 export interface RunRecord<R> {
@@ -37,12 +38,16 @@ export interface JobRunnerDeps<O, R> {
   onFinished?(record: RunRecord<R>): void | Promise<void>;
   /** counts and the like for the log line of a finished run */
   summarize?(result: R): Record<string, unknown>;
+  /** where every run is recorded (job_runs), with the counts of its result */
+  history?: { record: RunHistory; counts(result: R): RunCounts };
 }
 
 /**
  * Runs one job with no overlap: a trigger while a run is going is skipped (logged), not queued.
  * The runner keeps the promise of the running job, so shutdown can wait for it (node-cron's stop()
  * does not), and an AbortController per run, so shutdown can ask it to stop at a safe point.
+ * It is the one place every run goes through, the daemon's and the CLI's (send, receive,
+ * run-once), so it is where the run history is written.
  */
 export function makeJobRunner<O extends object, R>(deps: JobRunnerDeps<O, R>): JobRunner<O, R> {
   let current: { promise: Promise<RunRecord<R>>; controller: AbortController } | undefined;
@@ -53,6 +58,9 @@ export function makeJobRunner<O extends object, R>(deps: JobRunnerDeps<O, R>): J
     const log = deps.log.child({ job: deps.name, reason });
     log.info('run started');
     const record: RunRecord<R> = { job: deps.name, reason, startedAt, finishedAt: startedAt, durationMs: 0, aborted: false };
+    const businessDate = (options as { businessDate?: string }).businessDate;
+    // without a history the run starts in this very call, as the scheduler's callers expect
+    const runId = deps.history ? await deps.history.record.started({ job: deps.name, reason, startedAt, businessDate }) : undefined;
     try {
       record.result = await deps.run({ ...options, signal: controller.signal });
     } catch (err) {
@@ -69,6 +77,8 @@ export function makeJobRunner<O extends object, R>(deps: JobRunnerDeps<O, R>): J
     } else {
       log.error({ durationMs: record.durationMs, error: messageOf(record.error) }, 'run failed');
     }
+    const counts = record.result === undefined || !deps.history ? undefined : deps.history.counts(record.result);
+    if (deps.history) await deps.history.record.finished(runId, { ...record, counts });
     try {
       await deps.onFinished?.(record);
     } catch (err) {
@@ -82,6 +92,7 @@ export function makeJobRunner<O extends object, R>(deps: JobRunnerDeps<O, R>): J
     trigger(reason, options = {} as O) {
       if (current) {
         deps.log.warn({ job: deps.name, reason }, 'previous run still going: this run is skipped');
+        void deps.history?.record.skipped({ job: deps.name, reason, at: deps.clock() });
         return Promise.resolve(undefined);
       }
       const controller = new AbortController();

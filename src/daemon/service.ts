@@ -10,6 +10,8 @@ import { pgpKeyExpiries } from './key-check.js';
 import { onShutdownSignals } from '../signals.js';
 import { stopWithin } from './shutdown.js';
 import { makeProductionJobs } from '../wiring.js';
+import { makeStatusData } from '../web/status-data.js';
+import { statusRoutes, statusTokenFromEnv } from '../web/status-routes.js';
 
 
 export interface ServiceOptions {
@@ -40,8 +42,11 @@ export async function runDaemonService(app: App, options: ServiceOptions = {}): 
   const shutdown = new AbortController();
   const jobs = (options.makeJobs ?? ((signal) => makeProductionJobs(app, { signal })))(shutdown.signal);
   const daemon = makeDaemon({ db, config, log, jobs, keyExpiries: (now) => pgpKeyExpiries(config.pgp, now) });
+  const page = config.http.enabled
+    ? statusRoutes(makeStatusData({ db, config, health: () => daemon.health(), command: `bureau-exchange --config ${config.configFile}` }), { token: statusTokenFromEnv() })
+    : undefined;
   const http = config.http.enabled
-    ? await startHttpServer(config.http, { health: () => daemon.health(), registry: daemon.metrics.registry, log })
+    ? await startHttpServer(config.http, { health: () => daemon.health(), registry: daemon.metrics.registry, log, page })
     : undefined;
   let exitCode = 0;
 

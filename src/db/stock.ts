@@ -32,6 +32,10 @@ export async function upsertStockLevels(
     const existing: PlasticStockRow | undefined = await trx('plastic_stock').where({ product_code: item.productCode }).first();
     const isLow = item.closing < item.minStock;
     if (isLow) low.push(item);
+    // every level is kept for the trend, even one an older report gives after a newer one
+    await trx('plastic_stock_history').insert({
+      product_code: item.productCode, report_id: report.id, report_date: report.date, closing: item.closing, min_stock: item.minStock, recorded_at: now,
+    });
     if (existing?.report_date && existing.report_date > report.date) continue;
     const row = {
       opening: item.opening, received: item.received, used: item.used, spoiled: item.spoiled, closing: item.closing,
@@ -54,4 +58,21 @@ export async function lowStockLevels(db: Knex): Promise<Array<Pick<PlasticStockR
   const rows: Array<Pick<PlasticStockRow, 'product_code' | 'closing' | 'min_stock' | 'report_id'>> =
     await db('plastic_stock').where({ low: true }).select('product_code', 'closing', 'min_stock', 'report_id');
   return rows.map((r) => ({ ...r, closing: Number(r.closing), min_stock: Number(r.min_stock) }));
+}
+
+/** plastic_stock_history: every level a report gave (the trend on the status page). */
+export interface StockPoint {
+  productCode: string;
+  reportDate: string | null;
+  closing: number;
+  minStock: number;
+  recordedAt: string;
+}
+
+/** The levels reported since `since` (report date, YYYY-MM-DD), oldest first, per product. */
+export async function stockHistory(db: Knex, since?: string): Promise<StockPoint[]> {
+  const query = db('plastic_stock_history').orderBy([{ column: 'product_code' }, { column: 'report_date' }, { column: 'id' }]).limit(5000);
+  if (since) query.where('report_date', '>=', since);
+  const rows: Array<{ product_code: string; report_date: string | null; closing: number; min_stock: number; recorded_at: string }> = await query;
+  return rows.map((r) => ({ productCode: r.product_code, reportDate: r.report_date, closing: Number(r.closing), minStock: Number(r.min_stock), recordedAt: r.recorded_at }));
 }

@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { withApp } from '../app.js';
+import { isValidDate } from '../calendar/index.js';
+import { listRuns, type JobRun } from '../db/runs.js';
+import { UsageError } from '../errors.js';
+import { wholeNumber } from './options.js';
+import { printTable } from './output.js';
+
+export const order = 31;
+
+interface HistoryFlags {
+  job?: string;
+  since?: string;
+  limit: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('history')
+    .description('the latest runs of the send and receive jobs (daemon and by hand): trigger, times, outcome, counts, files, error')
+    .option('--job <job>', 'only send or only receive')
+    .option('--since <date>', 'runs started on or after this date (YYYY-MM-DD, UTC) or time (ISO 8601)')
+    .option('--limit <n>', 'at most n runs, latest first', '50')
+    .option('--json', 'one JSON document instead of a table')
+    .action(async (flags: HistoryFlags, cmd: Command) => {
+      const filter = checkFlags(flags);
+      await withApp(cmd.optsWithGlobals(), async ({ db }) => {
+        const runs = await listRuns(db, filter);
+        if (flags.json) process.stdout.write(JSON.stringify(runs, null, 2) + '\n');
+        else printRuns(runs);
+      }, { readOnly: true });
+    });
+}
+
+function checkFlags(flags: HistoryFlags): { job?: string; since?: string; limit: number } {
+  if (flags.job !== undefined && flags.job !== 'send' && flags.job !== 'receive') {
+    throw new UsageError(`--job: send or receive, not ${JSON.stringify(flags.job)}`);
+  }
+  return { job: flags.job, since: flags.since === undefined ? undefined : sinceOf(flags.since), limit: wholeNumber(flags.limit, '--limit', { max: 10_000 }) };
+}
+
+/** Stored times are UTC ISO text: a date or time compares as text once written the same way. */
+function sinceOf(text: string): string {
+  if (isValidDate(text)) return `${text}T00:00:00.000Z`;
+  const at = /^\d{4}-\d{2}-\d{2}T/.test(text) ? new Date(text) : undefined;
+  if (!at || Number.isNaN(at.getTime())) throw new UsageError(`--since: ${JSON.stringify(text)} is neither a date YYYY-MM-DD nor an ISO 8601 time`);
+  return at.toISOString();
+}
+
+function printRuns(runs: JobRun[]): void {
+  if (!runs.length) {
+    process.stdout.write('No runs recorded yet.\n');
+    return;
+  }
+  printTable(runs.map((r) => ({
+    id: r.id, job: r.job, trigger: r.trigger, reason: r.reason, started: r.startedAt, finished: r.finishedAt ?? '', outcome: r.outcome,
+    counts: countsOf(r), files: r.files.join(' '), runner: r.runner, error: r.error ?? '',
+  })));
+}
+
+function countsOf(r: JobRun): string {
+  if (r.job === 'send') return `${r.cardsSent} sent, ${r.invalid} Invalid`;
+  return `${r.reportsApplied} applied, ${r.reportsQuarantined} quarantined`;
+}

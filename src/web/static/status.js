@@ -1,0 +1,138 @@
+// The status page: reads the JSON endpoints and fills the page. Data is only ever set as text
+// (textContent), never as HTML. No inline script or style: the CSP forbids both.
+'use strict';
+
+const REFRESH_MS = 30_000;
+const charts = {};
+
+async function getJson(path) {
+  const res = await fetch(path, { headers: { accept: 'application/json' }, cache: 'no-store' });
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  return res.json();
+}
+
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (className) node.className = className;
+  return node;
+}
+
+/** Fills a table body with one row per item; each cell is [text, className?] or a Node. */
+function fillTable(id, items, cells, empty) {
+  const body = document.querySelector(`#${id} tbody`);
+  body.replaceChildren();
+  if (!items.length) {
+    const row = el('tr');
+    const cell = el('td', empty, 'empty');
+    cell.colSpan = document.querySelectorAll(`#${id} thead th`).length;
+    row.append(cell);
+    body.append(row);
+    return;
+  }
+  for (const item of items) {
+    const row = el('tr');
+    for (const c of cells(item)) row.append(c instanceof Node ? wrap(c) : el('td', c[0], c[1]));
+    body.append(row);
+  }
+}
+
+function wrap(node) {
+  const td = el('td');
+  td.append(node);
+  return td;
+}
+
+const time = (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
+
+function runCounts(r) {
+  return r.job === 'send' ? `${r.cardsSent} sent, ${r.invalid} Invalid` : `${r.reportsApplied} applied, ${r.reportsQuarantined} quarantined`;
+}
+
+function renderStatus(s) {
+  document.getElementById('generated').textContent = `as of ${time(s.generatedAt)} · ${s.schedule.timezone}`;
+  const alerts = document.getElementById('alerts');
+  alerts.replaceChildren(...(s.alerts.length ? s.alerts.map((a) => el('li', `${a.kind}: ${a.message}`, a.severity)) : [el('li', 'none', 'none')]));
+
+  document.getElementById('today').textContent = s.schedule.today;
+  document.getElementById('today-note').textContent = s.schedule.todayIsBusinessDay ? 'a business day' : `not a business day: ${s.schedule.todayNot}`;
+  const next = s.schedule.nextCutOff;
+  document.getElementById('next-cutoff').textContent = next ? `${next.businessDate} ${next.time}` : 'none within a month';
+  document.getElementById('next-cutoff-note').textContent = next ? `${time(next.at)} · receive every ${s.schedule.receiveEveryMinutes} min` : '';
+  document.getElementById('active-runner').textContent = s.runners.active ?? 'none';
+  const standbys = s.runners.present.filter((r) => r.role !== 'active');
+  document.getElementById('standbys').textContent = `${standbys.length} standby: ${standbys.map((r) => r.runner).join(', ') || '—'}`;
+
+  fillTable('batches', s.unfinishedBatches, (b) => [[b.fileName], [b.businessDate], [b.state], [b.records, 'num'], [b.attempts, 'num'], [b.lastError ?? '']], 'none: every batch reached the bureau');
+  fillTable('rejections', s.rejections, (r) => [[r.status], [r.code], [r.cards, 'num'], [r.example ?? '']], 'none');
+  fillTable('quarantined', s.quarantined, (q) => [[q.id, 'num'], [q.remoteName], [q.error ?? ''], [time(q.createdAt)], el('code', q.requeue)], 'none');
+  fillTable('stock', s.stock, (x) => [[x.productCode], [x.closing, 'num'], [x.minStock, 'num'], [x.low ? 'LOW' : '', x.low ? 'low-yes' : ''], [x.reportDate ?? '']], 'no stock reported yet');
+  fillTable('runners', s.runners.present, (r) => [[r.runner], [r.role], [time(r.startedAt)], [time(r.seenAt)]], 'no daemon running');
+  fillTable('leases', s.runners.leases, (l) => [[l.name], [l.owner], [time(l.acquiredAt)], [time(l.expiresAt)], [l.live ? 'yes' : 'expired', l.live ? 'live-yes' : '']], 'none');
+}
+
+function renderRuns(runs) {
+  fillTable('runs', runs, (r) => [
+    [r.job], [r.trigger], [time(r.startedAt)], [time(r.finishedAt)], [r.outcome, `outcome-${r.outcome}`], [runCounts(r)],
+    [r.files.join(' ')], [r.runner], [r.error ?? ''],
+  ], 'no runs recorded yet');
+}
+
+function drawChart(id, config) {
+  if (typeof window.Chart !== 'function') return;
+  charts[id]?.destroy();
+  config.options = { responsive: true, maintainAspectRatio: false, animation: false, ...config.options };
+  charts[id] = new window.Chart(document.getElementById(id), config);
+}
+
+function renderCards(c) {
+  document.getElementById('waiting').textContent = String(c.waiting);
+  fillTable('cards-table', c.days, (d) => [[d.businessDate], [d.claimed, 'num'], [d.sending, 'num'], [d.inProduction, 'num'], [d.shipped, 'num'], [d.rejected, 'num']], 'no batch yet');
+  const series = [
+    ['being sent', 'sending', '#98a2b3'], ['in production', 'inProduction', '#2e90fa'], ['shipped', 'shipped', '#12b76a'], ['rejected', 'rejected', '#f04438'],
+  ];
+  drawChart('cards-chart', {
+    type: 'bar',
+    data: { labels: c.days.map((d) => d.businessDate), datasets: series.map(([label, key, color]) => ({ label, data: c.days.map((d) => d[key]), backgroundColor: color })) },
+    options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
+  });
+}
+
+function renderStock(s) {
+  const products = [...new Set(s.history.map((p) => p.productCode))];
+  const dates = [...new Set(s.history.map((p) => p.reportDate ?? p.recordedAt.slice(0, 10)))].sort();
+  const palette = ['#2e90fa', '#7a5af8', '#ee46bc', '#f79009', '#12b76a', '#667085'];
+  const datasets = [];
+  products.forEach((product, i) => {
+    const points = s.history.filter((p) => p.productCode === product);
+    const at = (date, field) => {
+      const hit = points.filter((p) => (p.reportDate ?? p.recordedAt.slice(0, 10)) === date).pop();
+      return hit ? hit[field] : null;
+    };
+    const color = palette[i % palette.length];
+    datasets.push({ label: `${product} closing`, data: dates.map((d) => at(d, 'closing')), borderColor: color, backgroundColor: color, spanGaps: true });
+    datasets.push({ label: `${product} minimum`, data: dates.map((d) => at(d, 'minStock')), borderColor: color, borderDash: [6, 4], pointRadius: 0, spanGaps: true });
+  });
+  drawChart('stock-chart', { type: 'line', data: { labels: dates, datasets }, options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } });
+}
+
+async function refresh() {
+  const error = document.getElementById('error');
+  try {
+    const [status, runs, cards, stock] = await Promise.all([getJson('/api/status'), getJson('/api/runs?limit=20'), getJson('/api/cards-per-day'), getJson('/api/stock')]);
+    renderStatus(status);
+    renderRuns(runs);
+    renderCards(cards);
+    renderStock(stock);
+    error.hidden = true;
+    document.body.dataset.loaded = 'true';
+  } catch (err) {
+    error.textContent = `could not load: ${err.message}`;
+    error.hidden = false;
+  }
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  void refresh();
+  setInterval(() => void refresh(), REFRESH_MS);
+});

@@ -1,0 +1,140 @@
+import { makeCalendar, type BusinessCalendar } from '../calendar/index.js';
+import { dateInZone } from '../calendar/index.js';
+import type { Config } from '../config/schema.js';
+import type { Db } from '../db/connection.js';
+import { liveLeaseHolder } from '../db/lease.js';
+import { listRuns, presentRunners, type JobRun } from '../db/runs.js';
+import { cardsPerBusinessDay, cardsWaiting, leaseList, rejectionReasons, unfinishedBatchList, type CardsOfDay } from '../db/status-page.js';
+import { statusSummary } from '../db/status-summary.js';
+import { stockHistory, type StockPoint } from '../db/stock.js';
+import { makeSchedulePlan } from '../daemon/plan.js';
+import type { Health } from '../daemon/health.js';
+
+const DAY_MS = 86_400_000;
+
+/** What the status page and its JSON endpoints read; none of it holds a PAN beyond masked text. */
+export interface StatusData {
+  status(): Promise<StatusDocument>;
+  runs(filter: { job?: string; limit?: number }): Promise<JobRun[]>;
+  cardsPerDay(days?: number): Promise<{ waiting: number; days: CardsOfDay[] }>;
+  stock(days?: number): Promise<{ levels: StatusDocument['stock']; history: StockPoint[] }>;
+}
+
+export interface StatusDocument {
+  generatedAt: string;
+  schedule: {
+    timezone: string;
+    today: string;
+    todayIsBusinessDay: boolean;
+    /** why today is not a business day, when it is not */
+    todayNot: string | null;
+    nextCutOff: { businessDate: string; time: string; at: string } | null;
+    receiveEveryMinutes: number;
+  };
+  runners: {
+    /** the live holder of the daemon lease, or null */
+    active: string | null;
+    present: Array<{ runner: string; role: string; startedAt: string; seenAt: string }>;
+    leases: Array<{ name: string; owner: string; acquiredAt: string; expiresAt: string; live: boolean }>;
+  };
+  /** the latest run of each job */
+  lastRuns: { send: JobRun | null; receive: JobRun | null };
+  contracts: Record<string, number>;
+  unfinishedBatches: Awaited<ReturnType<typeof unfinishedBatchList>>;
+  rejections: Awaited<ReturnType<typeof rejectionReasons>>;
+  quarantined: Array<{ id: number; remoteName: string; error: string | null; createdAt: string; requeue: string }>;
+  stock: Array<{ productCode: string; closing: number; minStock: number; low: boolean; reportDate: string | null }>;
+  /** what needs a person now, from the same state the webhook alerts come from */
+  alerts: Array<{ severity: 'critical' | 'warning'; kind: string; message: string }>;
+  health: Pick<Health, 'healthy' | 'ready' | 'problems' | 'bureau'> | null;
+}
+
+export interface StatusDataDeps {
+  db: Db;
+  config: Pick<Config, 'schedule' | 'calendar' | 'daemon'>;
+  /** the daemon's own health (none when the page is served without a daemon) */
+  health?: () => Promise<Health>;
+  clock?: () => Date;
+  /** the command an operator types, e.g. `bureau-exchange --config /etc/bx.yaml` */
+  command?: string;
+}
+
+export function makeStatusData(deps: StatusDataDeps): StatusData {
+  const { db, config } = deps;
+  const clock = deps.clock ?? (() => new Date());
+  const calendar: BusinessCalendar = makeCalendar(config.calendar);
+  const plan = makeSchedulePlan(calendar, config.schedule);
+  const command = deps.command ?? 'bureau-exchange';
+
+  function nextCutOff(now: Date): StatusDocument['schedule']['nextCutOff'] {
+    const slot = plan.sendSlotsBetween(now, new Date(now.getTime() + 31 * DAY_MS)).find((s) => s.notBusiness === null);
+    return slot ? { businessDate: slot.date, time: slot.time, at: slot.at.toISOString() } : null;
+  }
+
+  async function runners(now: Date): Promise<StatusDocument['runners']> {
+    const leases = await leaseList(db);
+    const live = await Promise.all(leases.map((l) => liveLeaseHolder(db, l.name)));
+    // a runner renews its presence every third of the lease's TTL: two TTLs without a word, it is gone
+    const since = new Date(now.getTime() - 2 * config.daemon.leaseTtlSeconds * 1000).toISOString();
+    return {
+      active: await liveLeaseHolder(db, 'daemon'),
+      present: await presentRunners(db, since),
+      leases: leases.map((l, i) => ({ ...l, live: live[i] === l.owner })),
+    };
+  }
+
+  function alertsOf(doc: Omit<StatusDocument, 'alerts'>): StatusDocument['alerts'] {
+    const alerts: StatusDocument['alerts'] = [];
+    for (const p of doc.health?.problems ?? []) alerts.push({ severity: 'critical', kind: 'health', message: p });
+    for (const p of doc.health?.bureau.problems ?? []) alerts.push({ severity: 'critical', kind: 'bureau', message: p });
+    for (const run of [doc.lastRuns.send, doc.lastRuns.receive]) {
+      if (run && (run.outcome === 'failed' || run.outcome === 'interrupted')) {
+        alerts.push({ severity: 'critical', kind: 'failure', message: `last ${run.job} run ${run.outcome}${run.error ? `: ${run.error}` : ''}` });
+      }
+    }
+    if (doc.quarantined.length) alerts.push({ severity: 'warning', kind: 'quarantine', message: `${doc.quarantined.length} report(s) quarantined` });
+    for (const s of doc.stock.filter((x) => x.low)) {
+      alerts.push({ severity: 'warning', kind: 'low-stock', message: `plastic stock of ${s.productCode} is ${s.closing}, below the minimum ${s.minStock}` });
+    }
+    if (doc.runners.active === null && doc.health) alerts.push({ severity: 'critical', kind: 'lease', message: 'no runner holds the daemon lease' });
+    return alerts;
+  }
+
+  return {
+    async status() {
+      const now = clock();
+      const today = dateInZone(now, config.schedule.timezone);
+      const [summary, [send], [receive], unfinished, rejections, who, health] = await Promise.all([
+        statusSummary(db), listRuns(db, { job: 'send', limit: 1 }), listRuns(db, { job: 'receive', limit: 1 }),
+        unfinishedBatchList(db), rejectionReasons(db), runners(now), deps.health?.(),
+      ]);
+      const doc: Omit<StatusDocument, 'alerts'> = {
+        generatedAt: now.toISOString(),
+        schedule: {
+          timezone: config.schedule.timezone, today, todayIsBusinessDay: calendar.isBusinessDay(today), todayNot: calendar.whyNot(today),
+          nextCutOff: nextCutOff(now), receiveEveryMinutes: config.schedule.receiveEveryMinutes,
+        },
+        runners: who,
+        lastRuns: { send: send ?? null, receive: receive ?? null },
+        contracts: summary.contracts,
+        unfinishedBatches: unfinished,
+        rejections,
+        quarantined: summary.quarantined.map((q) => ({ ...q, requeue: `${command} receive --requeue ${q.id}` })),
+        stock: summary.stock,
+        health: health ? { healthy: health.healthy, ready: health.ready, problems: health.problems, bureau: health.bureau } : null,
+      };
+      return { ...doc, alerts: alertsOf(doc) };
+    },
+
+    runs: (filter) => listRuns(db, { job: filter.job, limit: Math.min(filter.limit ?? 20, 500) }),
+
+    async cardsPerDay(days = 30) {
+      return { waiting: await cardsWaiting(db), days: await cardsPerBusinessDay(db, days) };
+    },
+
+    async stock(days = 90) {
+      const since = dateInZone(new Date(clock().getTime() - days * DAY_MS), config.schedule.timezone);
+      return { levels: (await statusSummary(db)).stock, history: await stockHistory(db, since) };
+    },
+  };
+}

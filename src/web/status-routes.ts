@@ -1,0 +1,116 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../errors.js';
+import type { StatusData } from './status-data.js';
+
+/** Every answer of the HTTP endpoint: nothing inline, nothing framed, nothing cached, no referrer. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+    "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+/** The environment variable holding the page's bearer token. */
+export const STATUS_TOKEN_ENV = 'BX_STATUS_TOKEN';
+
+/** The token from the environment: unset or empty means no token; a short one is refused (guessable). */
+export function statusTokenFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const token = env[STATUS_TOKEN_ENV];
+  if (!token) return undefined;
+  if (token.length < 16) throw new ConfigError(`${STATUS_TOKEN_ENV}: at least 16 characters (e.g. \`openssl rand -hex 32\`), not ${token.length}`);
+  return token;
+}
+
+// beside this module: src/web/static under tsx, dist/src/web/static once built (`npm run build` copies it)
+const STATIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'static');
+// the chart library, served from node_modules by us (no CDN: the page works offline); found at the
+// first request, so that a command that never serves the page does not depend on it
+const chartJs = () => join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
+
+/** The files the page is made of: a fixed list, so no request path ever becomes a file path. */
+const FILES: Record<string, { file: string | (() => string); type: string }> = {
+  '/': { file: join(STATIC_DIR, 'status.html'), type: 'text/html; charset=utf-8' },
+  '/status': { file: join(STATIC_DIR, 'status.html'), type: 'text/html; charset=utf-8' },
+  '/static/status.js': { file: join(STATIC_DIR, 'status.js'), type: 'text/javascript; charset=utf-8' },
+  '/static/status.css': { file: join(STATIC_DIR, 'status.css'), type: 'text/css; charset=utf-8' },
+  '/vendor/chart.umd.min.js': { file: chartJs, type: 'text/javascript; charset=utf-8' },
+};
+
+export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+
+/**
+ * The status page and its JSON endpoints (GET only). With a token, every one of them needs
+ * `Authorization: Bearer <token>`, compared in constant time; without, they are open like /metrics.
+ * Answers true when the path was one of ours.
+ */
+export function statusRoutes(data: StatusData, options: { token?: string } = {}): Route {
+  const expected = options.token === undefined ? undefined : digest(options.token);
+  const cache = new Map<string, Buffer>();
+  const read = (file: string | (() => string)) => {
+    const path = typeof file === 'string' ? file : file();
+    let body = cache.get(path);
+    if (!body) cache.set(path, (body = readFileSync(path)));
+    return body;
+  };
+
+  return async (req, res, url) => {
+    const path = url.pathname;
+    const isApi = path.startsWith('/api/');
+    if (!isApi && !(path in FILES)) return false;
+    if (expected && !authorized(req, expected)) {
+      res.writeHead(401, { ...SECURITY_HEADERS, 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="bureau-exchange"' });
+      res.end('a bearer token is required (Authorization: Bearer …)\n');
+      return true;
+    }
+    if (!isApi) {
+      const { file, type } = FILES[path]!;
+      res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': type });
+      res.end(req.method === 'HEAD' ? undefined : read(file));
+      return true;
+    }
+    const json = (code: number, body: unknown) => {
+      res.writeHead(code, { ...SECURITY_HEADERS, 'content-type': 'application/json' });
+      res.end(JSON.stringify(body, null, 2) + '\n');
+      return true;
+    };
+    const number = (name: string, max: number) => {
+      const text = url.searchParams.get(name);
+      return text !== null && /^\d{1,6}$/.test(text) ? Math.min(Math.max(Number(text), 1), max) : undefined;
+    };
+    switch (path) {
+      case '/api/status':
+        return json(200, await data.status());
+      case '/api/runs': {
+        const job = url.searchParams.get('job') ?? undefined;
+        if (job !== undefined && job !== 'send' && job !== 'receive') return json(400, { error: 'job: send or receive' });
+        return json(200, await data.runs({ job, limit: number('limit', 500) }));
+      }
+      case '/api/cards-per-day':
+        return json(200, await data.cardsPerDay(number('days', 366)));
+      case '/api/stock':
+        return json(200, await data.stock(number('days', 3660)));
+      default:
+        return json(404, { error: 'not found: /api/status, /api/runs, /api/cards-per-day, /api/stock' });
+    }
+  };
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** Hashing both sides first gives equal lengths, so timingSafeEqual tells nothing about the token's length either. */
+function authorized(req: IncomingMessage, expected: Buffer): boolean {
+  const header = req.headers.authorization ?? '';
+  const match = /^Bearer ([\x21-\x7e]+)$/.exec(header);
+  return timingSafeEqual(digest(match?.[1] ?? ''), expected) && match !== null;
+}
