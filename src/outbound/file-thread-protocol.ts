@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import type { PageVerdict } from '../db/claim.js';
+import type { PageVerdict } from './screen.js';
 import type { PersoPage } from '../db/perso-rows.js';
 import type { WireError } from '../errors.js';
 import type { PersoTotals } from '../perso/index.js';

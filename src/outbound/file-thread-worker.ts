@@ -3,7 +3,7 @@
  * cards of each claimed page into the clear file, which goes to the main thread chunk by chunk.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { PageVerdict } from '../db/claim.js';
+import type { PageVerdict } from './screen.js';
 import { toWireError } from '../errors.js';
 import type { PreparedCard } from '../perso/index.js';
 import { PanCipher } from '../security/pan.js';

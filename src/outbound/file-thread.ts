@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
-import type { PageVerdict } from '../db/claim.js';
+import type { PageVerdict } from './screen.js';
 import type { PersoPage } from '../db/perso-rows.js';
 import { fromWireError } from '../errors.js';
 import type { PersoTotals } from '../perso/index.js';

@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.js';
 import {
   batchContracts, confirmBatch, getBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches, type Batch, type EncryptedFile,
 } from '../db/batches.js';
-import { claimBatch, type ClaimedBatch, type ClaimOutcome } from '../db/claim.js';
+import type { ClaimedBatch, ClaimOutcome } from '../db/claim.js';
 import { nowIso, type Db } from '../db/connection.js';
 import { PermanentError, messageOf } from '../errors.js';
 import { noteInvalid, type Clock, type SendJob, type SendOptions, type SendResult } from '../jobs.js';
@@ -11,6 +11,7 @@ import { scrub, type Logger } from '../log.js';
 import type { PanCipher } from '../security/pan.js';
 import { withSession, type Transport } from '../transport/remote.js';
 import { buildEncryptedFile } from './build.js';
+import { claimBatch } from './claim-step.js';
 import { alreadyDelivered, outboxIntact } from './deliver.js';
 import { dryRunSend } from './dry-run.js';
 import { FileThread } from './file-thread.js';
@@ -125,7 +126,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
         businessDate, maxCards: config.perso.maxCardsPerFile, fileName: (seq) => maker.fileName(businessDate, seq),
         screen: (page) => file.screen(page),
         now: now(),
-        beforePage: (trx) => lease.renewWithin(trx),
+        lease,
         onClaimed: async (batch, validCards) => {
           if (!built) startFile(batch);
           await Promise.race([file.claimed(validCards), buildStopped!]);
@@ -214,7 +215,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     const archived = batch.outboxPath ? await archiveFile(batch.outboxPath, folders, log) : null;
     lease.assertHeld();
     const cards = await lease.duringTransaction(() => confirmBatch(db, batch.id, archived, now(), {
-      renewLease: (trx) => lease.renewWithin(trx),
+      renewLease: (within) => lease.renewWithin(within),
       beforeCommit: () => fault('confirming', batch),
     }));
     log.info({ batch: batch.id, file: batch.fileName, cards }, 'batch sent');

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import type { Knex } from 'knex';
-import { claimBatch } from '../../src/db/claim.js';
+import { claimBatch } from '../../src/outbound/claim-step.js';
 import { dialectOf } from '../../src/db/connection.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
