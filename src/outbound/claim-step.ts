@@ -1,8 +1,15 @@
-// The claim of one batch as a step of the send: pages read → screened → claimed → handed to the file.
-import type { Db } from '../db/connection.js';
+// The claim of one batch as a step of the send: pages read → screened → claimed → rendered and encrypted.
+import type { Config } from '../config/schema.js';
+import type { EncryptedFile } from '../db/batches.js';
 import { openClaim, type ClaimedBatch, type ClaimOutcome, type ClaimRequest, type OpenClaim } from '../db/claim.js';
+import type { Db } from '../db/connection.js';
 import type { LeaseRenewal } from '../db/lease.js';
 import type { PersoPage } from '../db/perso-rows.js';
+import type { HeldLease } from '../lease/job-lease.js';
+import type { PanCipher } from '../security/pan.js';
+import { buildEncryptedFile } from './build.js';
+import { FileThread } from './file-thread.js';
+import type { PersoFileMaker } from './perso-file.js';
 import type { PageVerdict } from './screen.js';
 
 export interface ClaimParams extends ClaimRequest {
@@ -14,12 +21,12 @@ export interface ClaimParams extends ClaimRequest {
    */
   screen(page: PersoPage): Promise<PageVerdict>;
   /**
-   * Told, page by page while the claim is open, how many valid cards were just given their record
-   * numbers (the next ones of the batch, in the order `screen` saw them): the job renders and encrypts
-   * them on the way, one read of each card instead of two. Awaited after the next page is claimed;
-   * its failure fails the claim (rollback).
+   * Told, page by page while the claim is open, which valid cards (contract ids) were just given the
+   * batch's next record numbers, in record order: the job renders and encrypts them on the way, one
+   * read of each card instead of two. Awaited after the next page is claimed; its failure fails the
+   * claim (rollback).
    */
-  onClaimed?(batch: ClaimedBatch, validCards: number): Promise<void>;
+  onClaimed?(batch: ClaimedBatch, contractIds: number[]): Promise<void>;
   /** the job's lease, renewed inside the claim's transaction before each page */
   lease?: { renewWithin(within: LeaseRenewal): Promise<void> };
 }
@@ -93,7 +100,7 @@ async function claimPages(claim: OpenClaim, params: ClaimParams): Promise<void> 
     claim.setAside(verdict.invalid);
     claimed += valid.length;
     if (!batch || !params.onClaimed) return;
-    const told = params.onClaimed(batch, valid.length);
+    const told = params.onClaimed(batch, valid);
     told.catch(() => undefined); // awaited after the next page, or at the end
     await previousTold;
     previousTold = told;
@@ -105,4 +112,93 @@ async function claimPages(claim: OpenClaim, params: ClaimParams): Promise<void> 
     await readAhead();
   }
   await previousTold;
+}
+
+export interface ClaimAndBuildRequest {
+  db: Db;
+  config: Config;
+  cipher: PanCipher;
+  maker: PersoFileMaker;
+  lease: Pick<HeldLease, 'renewWithin' | 'duringTransaction'>;
+  businessDate: string;
+  now: string;
+  outbox: string;
+  /** called once, when the file's first clear bytes flow (fault injection in tests) */
+  onFirstBytes?(batch: ClaimedBatch): void | Promise<void>;
+}
+
+/**
+ * The claim of one batch, its cards screened and rendered on the file thread as the claim reads
+ * them, and encrypted into the outbox here (each card read and decrypted once, on two cores). The
+ * file only counts once the claim has committed and the job recorded it (`built`); if the claim
+ * fails, it rolls back and the file is abandoned.
+ */
+export async function claimAndBuild(req: ClaimAndBuildRequest): Promise<{ claim: ClaimOutcome; built?: Promise<EncryptedFile> }> {
+  const { config, cipher, businessDate, maker, lease } = req;
+  const thread = new FileThread({ config, cipher, businessDate });
+  const file = new ClaimedFile(thread, req);
+  try {
+    const claim = await lease.duringTransaction(() => claimBatch(req.db, {
+      businessDate, maxCards: config.perso.maxCardsPerFile, fileName: (seq) => maker.fileName(businessDate, seq), now: req.now, lease,
+      screen: (page) => thread.screen(page),
+      onClaimed: (batch, contractIds) => file.claimed(batch, contractIds),
+    }));
+    if (!claim.batch) {
+      await file.abandon();
+      return { claim };
+    }
+    await file.finish();
+    return { claim, built: file.built };
+  } catch (err) {
+    await file.abandon();
+    throw err;
+  }
+}
+
+/**
+ * The batch's file while its claim is open: started with the first claimed page, rendered on the file
+ * thread and encrypted into the outbox (build.ts). A file that stops taking cards (its build failed)
+ * fails the claim rather than leave it waiting for the file thread.
+ */
+class ClaimedFile {
+  /** the encrypted file in the outbox, once built */
+  built: Promise<EncryptedFile> | undefined;
+  /** fails as soon as the build ended: before the claim's end, whether failed or not, it is an error */
+  private stopped: Promise<never> | undefined;
+
+  constructor(private readonly thread: FileThread, private readonly req: ClaimAndBuildRequest) {}
+
+  async claimed(batch: ClaimedBatch, contractIds: number[]): Promise<void> {
+    if (!this.built) this.start(batch);
+    await Promise.race([this.thread.claimed(contractIds), this.stopped!]);
+  }
+
+  /** No more cards: the file ends (the build goes on, awaited by the job as `built`). */
+  async finish(): Promise<void> {
+    const finished = this.thread.finish();
+    finished.catch(() => undefined); // raced below
+    // The claim has committed: a build that failed now is the batch's failure, which the job
+    // records when it awaits `built`, not the claim's. Either way the thread has no more to do.
+    const built = this.built!.then(() => 'built', () => 'failed');
+    if ((await Promise.race([finished.then(() => 'finished'), built])) !== 'finished') await this.thread.abort();
+  }
+
+  /** Never leaves a build writing the outbox behind a failed claim: the next run may write the same file. */
+  async abandon(): Promise<void> {
+    await this.thread.abort().catch(() => undefined);
+    await this.built?.catch(() => undefined);
+  }
+
+  private start(batch: ClaimedBatch): void {
+    const { maker, businessDate, outbox } = this.req;
+    const built = buildEncryptedFile({
+      maker, fileName: batch.fileName, outbox,
+      rendered: this.thread.render({ businessDate, sequence: batch.sequence, createdAt: new Date(batch.createdAt) }),
+      onFirstBytes: () => this.req.onFirstBytes?.(batch),
+    });
+    built.catch(() => undefined); // awaited by the claim (stopped, finish) and the job
+    this.built = built;
+    this.stopped = built.then(() => Promise.reject(new Error('the file ended before the claim')));
+    this.stopped.catch(() => undefined);
+  }
 }
