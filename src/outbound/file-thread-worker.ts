@@ -8,7 +8,7 @@ import { toWireError } from '../errors.js';
 import type { PreparedCard } from '../perso/index.js';
 import { PanCipher } from '../security/pan.js';
 import type { FileThreadReply, FileThreadRequest, FileThreadSetup, WireIdentity } from './file-thread.js';
-import { makePersoRenderer } from './perso-renderer.js';
+import { makePersoFormat } from './perso-file.js';
 import { screenPage } from './screen.js';
 
 /** Clear bytes sent and not yet taken by the main thread, at most (memory stays bounded). */
@@ -64,7 +64,7 @@ const port = parentPort!;
 const send = (reply: FileThreadReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
 
 const cipher = new PanCipher(Buffer.from(setup.panKey), setup.previousPanKey && Buffer.from(setup.previousPanKey));
-const renderer = makePersoRenderer(setup.config);
+const format = makePersoFormat(setup.config);
 /** valid cards screened and not yet claimed, by contract id */
 const screened = new Map<number, PreparedCard>();
 const feed = new Feed<PreparedCard>();
@@ -94,7 +94,7 @@ port.on('message', (msg: FileThreadRequest) => {
 async function handle(msg: Extract<FileThreadRequest, { id: number }>): Promise<{ verdict?: PageVerdict }> {
   switch (msg.type) {
     case 'screen': {
-      const { verdict, prepared } = screenPage(msg.page, cipher, (contract) => renderer.validate(contract, setup.businessDate));
+      const { verdict, prepared } = screenPage(msg.page, cipher, (contract) => format.validate(contract, setup.businessDate));
       for (const card of prepared) screened.set(card.id, card);
       return { verdict };
     }
@@ -133,7 +133,7 @@ function takeScreened(contractId: number): PreparedCard {
 
 /** Renders the file from the fed cards and sends it on; its end (with totals) or failure is sent too. */
 async function render(identity: WireIdentity): Promise<void> {
-  const file = renderer.renderPrepared({ ...identity, createdAt: new Date(identity.createdAt) }, feed);
+  const file = format.renderPrepared({ ...identity, createdAt: new Date(identity.createdAt) }, feed);
   try {
     for await (const chunk of file.clear as AsyncIterable<Buffer>) {
       while (inFlight >= IN_FLIGHT_LIMIT) await new Promise<void>((resolve) => (wakeSender = resolve));

@@ -6,7 +6,7 @@ import { fromWireError, type WireError } from '../errors.js';
 import type { PersoTotals } from '../perso/index.js';
 import type { PanCipher } from '../security/pan.js';
 import { startModuleWorker } from '../threads.js';
-import type { FileIdentity, RenderedFile } from './perso-file.js';
+import { clearFile, type ClearPersoFile, type PersoFileIdentity } from './perso-file.js';
 import type { PageVerdict } from './screen.js';
 
 /** What the file thread is started with (workerData.data). */
@@ -36,8 +36,8 @@ export type FileThreadReply =
   | { type: 'clear-end'; totals: PersoTotals }
   | { type: 'clear-failed'; error: WireError };
 
-/** A FileIdentity as it crosses to the thread (its date as text). */
-export type WireIdentity = Omit<FileIdentity, 'createdAt'> & { createdAt: string };
+/** A PersoFileIdentity as it crosses to the thread (its date as text). */
+export type WireIdentity = Omit<PersoFileIdentity, 'createdAt'> & { createdAt: string };
 
 export interface FileThreadOptions {
   config: Config;
@@ -85,19 +85,13 @@ export class FileThread {
   }
 
   /** Starts the batch's clear file, with the cards `claimed` tells of; it ends after `finish`. */
-  render(identity: FileIdentity): RenderedFile {
+  render(identity: PersoFileIdentity): ClearPersoFile {
     if (this.clear) throw new Error('the file was started twice');
     const clear: Readable & { totals?: PersoTotals } = new Readable({ highWaterMark: CLEAR_BUFFER_BYTES, read: () => this.takenAll() });
     this.clear = clear;
     this.request({ type: 'render', identity: { ...identity, createdAt: identity.createdAt.toISOString() } })
       .catch((err: Error) => clear.destroy(err));
-    return {
-      clear,
-      totals() {
-        if (!clear.totals) throw new Error('file totals read before the file was complete');
-        return clear.totals;
-      },
-    };
+    return clearFile(clear);
   }
 
   /** These screened valid cards (by contract id) are the batch's next records, in this order. */

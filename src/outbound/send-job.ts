@@ -15,8 +15,7 @@ import { alreadyDelivered, outboxIntact } from './deliver.js';
 import { dryRunSend } from './dry-run.js';
 import { archiveFile, purgeArchive, removeStaleTemporaries, sendFolders } from './files.js';
 import { holdLease, type HeldLease } from '../lease/job-lease.js';
-import { makePersoFileMaker } from './perso-file-maker.js';
-import type { PersoFileMaker } from './perso-file.js';
+import { makePersoFileMaker, type PersoFileMaker } from './perso-file.js';
 
 /**
  * Where tests make a run fail (throw) or die (kill -9): after each state change, in the middle of
