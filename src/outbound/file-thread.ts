@@ -52,9 +52,10 @@ type Request = FileThreadRequest extends infer R ? (R extends { id: number } ? O
 /**
  * The file thread's heap, kept small: its garbage is many small, short-lived objects, and its live set
  * is a few pages of cards and chunks whatever the batch size. With V8's defaults its old generation
- * grew to ~80 MB before being collected (peak RSS of a 1M send 285–298 MB); capped at 64 MB, 240 MB in
- * the same time, and a 1M send still ran with 24 MB (bench/RESULTS.md). Reaching the cap ends the
- * thread with "ERR_WORKER_OUT_OF_MEMORY" and fails the claim (nothing is committed).
+ * grows well past that live set before it is collected, which the send's peak RSS shows; the cap keeps
+ * it near the live set, with room to spare (the caps tried, and the peak RSS of each: bench/RESULTS.md,
+ * "File thread old generation capped"). Reaching the cap ends the thread with
+ * "ERR_WORKER_OUT_OF_MEMORY" and fails the claim (nothing is committed).
  */
 const FILE_THREAD_LIMITS = { maxYoungGenerationSizeMb: 12, maxOldGenerationSizeMb: 64 };
 
