@@ -28,7 +28,7 @@ const RUNS = option('runs', 3);
 interface Measure { seconds: number; cpuSeconds?: number; peakRssMb?: number; baselineMb?: number }
 
 /** Our steps run in a fresh process each, so that their peak RSS is theirs alone. */
-interface Step { step: 'encrypt' | 'encryptInline' | 'upload' | 'encryptAndUpload' | 'encryptInlineAndUpload'; clear: string; encrypted: string; pubFile: string; fpr: string; sftp: unknown; remoteName: string; size: number }
+interface Step { step: 'encryptInline' | 'upload' | 'encryptInlineAndUpload'; clear: string; encrypted: string; pubFile: string; fpr: string; sftp: unknown; remoteName: string; size: number }
 
 async function runStep(step: Step): Promise<Measure> {
   const { key } = await loadRecipientKey(step.pubFile, step.fpr, { warnDays: 0, log: silentLogger, purpose: 'bureau' });
@@ -36,11 +36,9 @@ async function runStep(step: Step): Promise<Measure> {
   const baselineMb = Math.round(process.resourceUsage().maxRSS / 1024);
   const cpuBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
-  const encrypt = (inWorker = false) => encryptStream(createReadStream(step.clear), { recipients: [key], armor: false, inWorker });
-  if (step.step === 'encrypt') await pipeline(encrypt(true), createWriteStream(step.encrypted));
+  const encrypt = () => encryptStream(createReadStream(step.clear), { recipients: [key], armor: false });
   if (step.step === 'encryptInline') await pipeline(encrypt(), createWriteStream(step.encrypted));
   if (step.step === 'upload') await withSession(transport, (s) => s.uploadAtomic(step.encrypted, '/inbound', step.remoteName, step.size));
-  if (step.step === 'encryptAndUpload') await withSession(transport, (s) => s.uploadAtomic(encrypt(true), '/inbound', step.remoteName, step.size));
   if (step.step === 'encryptInlineAndUpload') await withSession(transport, (s) => s.uploadAtomic(encrypt(), '/inbound', step.remoteName, step.size));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const cpu = process.cpuUsage(cpuBefore);
@@ -66,15 +64,13 @@ async function main(): Promise<void> {
     const theirs = join(dir, 'gpg.pgp');
     let n = 0;
     const base = { clear, encrypted: ours, pubFile, fpr, sftp: server.sftpConfig(), size: 0 };
-    const results: Record<string, Measure[]> = { encryptOurs: [], encryptInline: [], encryptGpg: [], uploadOurs: [], uploadSftp: [], encryptAndUpload: [], encryptInlineAndUpload: [] };
+    const results: Record<string, Measure[]> = { encryptInline: [], encryptGpg: [], uploadOurs: [], uploadSftp: [], encryptInlineAndUpload: [] };
     for (let run = 0; run < RUNS; run++) {
-      results.encryptOurs!.push(inChild({ ...base, step: 'encrypt', remoteName: '' }));
       results.encryptInline!.push(inChild({ ...base, step: 'encryptInline', remoteName: '' }));
       results.encryptGpg!.push(gpgEncrypt(gpg.home, pubFile, clear, theirs));
       const size = statSync(ours).size;
       results.uploadOurs!.push(inChild({ ...base, size, step: 'upload', remoteName: `ours-${++n}.pgp` }));
       results.uploadSftp!.push(sftpPut(server, ours, `/inbound/sftp-${++n}.pgp`));
-      results.encryptAndUpload!.push(inChild({ ...base, size, step: 'encryptAndUpload', remoteName: `piped-${++n}.pgp` }));
       results.encryptInlineAndUpload!.push(inChild({ ...base, size, step: 'encryptInlineAndUpload', remoteName: `piped-${++n}.pgp` }));
       cleanRemote(server.root);
       unlinkSync(theirs);
@@ -138,13 +134,11 @@ function report(results: Record<string, Measure[]>, encryptedBytes: number): voi
   console.log(`\n${MB} MiB clear (450-byte records), ${encMb.toFixed(0)} MiB encrypted, RSA-3072 recipient, median of ${RUNS}, node ${process.version}, ${new Date().toISOString()}\n`);
   console.log('| step | wall | wall rate | CPU (user+sys, client side) | per CPU-second | peak RSS of our process |');
   console.log('| --- | --- | --- | --- | --- | --- |');
-  console.log(row('encryptStream (openpgp, binary, SEIPDv1, no compression; default: calling thread)', 'encryptInline', MB));
-  console.log(row('encryptStream with `inWorker: true`', 'encryptOurs', MB));
+  console.log(row('encryptStream (openpgp, binary, SEIPDv1, no compression)', 'encryptInline', MB));
   console.log(row('`gpg --encrypt -z0` (GnuPG 2.2)', 'encryptGpg', MB));
   console.log(row('uploadAtomic of the encrypted file (ssh2-sftp-client, noDelay)', 'uploadOurs', encMb));
   console.log(row('OpenSSH `sftp put` of the same file', 'uploadSftp', encMb));
   console.log(row('encryptStream piped into uploadAtomic (the send path)', 'encryptInlineAndUpload', MB));
-  console.log(row('the same with `inWorker: true`', 'encryptAndUpload', MB));
   console.log(row('shell: `gpg --encrypt -z0` then `sftp put` (sum of the two rows above)', 'shellSum', MB));
 }
 

@@ -5,7 +5,6 @@ import { pipeline } from 'node:stream/promises';
 import * as openpgp from 'openpgp';
 import { PermanentError, isSystemError, messageOf } from '../errors.js';
 import { peekBytes, startsWithArmor } from './pgp-keys.js';
-import { encryptStreamInWorker } from './pgp-worker.js';
 
 export { loadRecipientKey, loadPrivateKey, type PgpKeyInfo } from './pgp-keys.js';
 export { pgpConfigFromConfig, type PgpEncryptionConfig } from './pgp-config.js';
@@ -20,20 +19,17 @@ const ENCRYPT_CONFIG: openpgp.PartialConfig = {
   preferredCompressionAlgorithm: openpgp.enums.compression.uncompressed,
 };
 
-/**
- * Encrypts (and optionally signs) a clear stream; the result streams with bounded memory. With
- * `inWorker: true` the work runs on a worker thread (see pgp-worker.ts for the trade-off).
- */
+/** Encrypts (and optionally signs) a clear stream; the result streams with bounded memory. */
 export function encryptStream(
   clear: Readable,
-  opts: { recipients: openpgp.PublicKey[]; signingKey?: openpgp.PrivateKey; armor: boolean; inWorker?: boolean },
+  opts: { recipients: openpgp.PublicKey[]; signingKey?: openpgp.PrivateKey; armor: boolean },
 ): Readable {
   if (opts.recipients.length === 0) throw new PermanentError('OpenPGP encryption needs at least one recipient key');
   const input = coalesce(clear, COALESCE_BYTES);
-  return opts.inWorker ? encryptStreamInWorker(input, opts) : encryptOnThisThread(input, opts);
+  return encryptOnThisThread(input, opts);
 }
 
-/** openpgp's cost per chunk is high: 256 KiB chunks took ~30 % less CPU than fs streams' 64 KiB. */
+/** openpgp's cost per chunk is high: fewer, larger chunks than a file stream's cost less CPU (bench/RESULTS.md, "PGP and SFTP"). */
 const COALESCE_BYTES = 256 * 1024;
 
 /** Joins small chunks into chunks of at least `minBytes`; errors and destruction pass both ways. */

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
-import { RSA_WORKER_SOURCE } from './rsa-worker.js';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../threads.js';
+import type { RsaWorkerSetup } from './rsa-worker.js';
 
 /** The outcome of one job: its clear bytes, or the index (within the job) of the first block that failed. */
 export type BlockJobResult = { clear: Buffer } | { failedBlock: number };
@@ -26,7 +27,8 @@ export class RsaWorkerPool {
   }
 
   private spawn(key: KeyObject, index: number): Worker {
-    const worker = new Worker(RSA_WORKER_SOURCE, { eval: true, workerData: { key, blockSize: this.blockSize } });
+    const setup: RsaWorkerSetup = { key, blockSize: this.blockSize };
+    const worker = startModuleWorker(import.meta.url, 'rsa-worker', setup);
     this.busy[index] = 0;
     worker.on('message', (msg: { id: number; clear?: Uint8Array; failedBlock?: number }) => {
       this.busy[index]!--;

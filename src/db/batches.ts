@@ -2,6 +2,7 @@
 import type { Knex } from 'knex';
 import type { ContractForPerso } from '../domain/contract.js';
 import { PanIntegrityError, type PanCipher } from '../security/pan.js';
+import { renewalThrough, type LeaseRenewal } from './lease.js';
 import { PERSO_COLUMNS, toPerso, type PersoRow } from './perso-rows.js';
 
 /** States of a batch, in the order the send job moves it (docs/design.md, "State machines"). */
@@ -109,7 +110,7 @@ export interface ConfirmHooks {
    * before the commit: the moves are guarded by the batch's state, so a confirm that outlasted the
    * lease still commits rather than starting over.
    */
-  renewLease?(trx: Knex.Transaction): Promise<void>;
+  renewLease?(within: LeaseRenewal): Promise<void>;
   /** a test's fault point, after every write and before the commit */
   beforeCommit?(): Promise<void> | void;
 }
@@ -118,7 +119,7 @@ export async function confirmBatch(
   db: Knex, batchId: number, archivePath: string | null, now: string, hooks: ConfirmHooks = {},
 ): Promise<number> {
   return db.transaction(async (trx) => {
-    await hooks.renewLease?.(trx);
+    await hooks.renewLease?.(renewalThrough(trx));
     await moveState(trx, batchId, ['uploaded'], 'sent', { sent_at: now, updated_at: now, last_error: null, ...(archivePath ? { outbox_path: archivePath } : {}) });
     // one statement each, whatever the batch size: no per-card round trips, nothing held in memory;
     // the batch's cards through batch_items (card_contracts.batch_id has no index: migrations/002)

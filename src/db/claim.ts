@@ -2,21 +2,11 @@
 import type { Knex } from 'knex';
 import { insertReturningId } from './connection.js';
 import { recordEvents, type NewEvent } from './events.js';
-import { claimStore } from './claim-stores.js';
-import { inMutex } from './lease.js';
+import { claimStore, type ClaimStore } from './claim-stores.js';
+import { enterMutex, leaveMutex, renewLease } from './lease.js';
 import { listUpToLimit } from '../jobs.js';
 import type { PersoPage } from './perso-rows.js';
 import { toBatch, type Batch } from './batches.js';
-
-/** Our own verdict on a page of contracts (ClaimParams.screen). */
-export interface PageVerdict {
-  /** the valid contracts' ids, in page order: they get the batch's next record numbers */
-  validIds: number[];
-  /** the sum of their contract numbers, decimal (the trailer's hash total adds these up) */
-  contractNumberSum: string;
-  /** the others, each with its reason naming the field */
-  invalid: InvalidCard[];
-}
 
 /** A card set aside as Invalid, as reported to the operator. */
 export interface InvalidCard {
@@ -26,29 +16,14 @@ export interface InvalidCard {
   reason: string;
 }
 
-export interface ClaimParams {
+/** What the claim of a batch is opened with. */
+export interface ClaimRequest {
   businessDate: string;
-  maxCards: number;
   /** the file name of the batch with this daily sequence */
   fileName(sequence: number): string;
-  /**
-   * Our own verdict on the contracts of a page (PANs still encrypted in the page). The next pages are
-   * read and handed over before this one's verdict is awaited, so the screening (on a worker thread in
-   * the send job) runs beside the claim's own reads and writes.
-   */
-  screen(page: PersoPage): Promise<PageVerdict>;
   now: string;
-  /** how many contracts are read per page (bounded memory) */
+  /** how many contracts are read per page (bounded memory); default the database's own */
   pageSize?: number;
-  /** called in the transaction before each page (the job renews its lease there) */
-  beforePage?(trx: Knex.Transaction): Promise<void>;
-  /**
-   * Told, page by page while the transaction is open, how many valid cards were just given their record
-   * numbers (the next ones of the batch, in the order `screen` saw them): the job renders and encrypts
-   * them on the way, one read of each card instead of two. The claim waits for it (after claiming the
-   * next page), and fails (rolls back) when it fails.
-   */
-  onClaimed?(batch: ClaimedBatch, validCards: number): Promise<void>;
 }
 
 /** What a new batch is known by while its claim is still open. */
@@ -68,33 +43,37 @@ export interface ClaimOutcome {
   invalidCount: number;
 }
 
-
-/** A page read by the claim, its screening under way. */
-interface OpenPage {
-  page: PersoPage;
-  verdict: Promise<PageVerdict>;
-}
-
 /**
- * Pages read and handed to the screening ahead of the one being claimed: the screening thread has the
- * next pages at hand while the claim writes, instead of the two threads taking turns. Each costs a
- * page of contracts in memory.
- */
-const PAGES_AHEAD = 2;
-
-/**
- * One transaction: takes up to `maxCards` valid Marked contracts no unsent batch holds (stable order by id,
- * row-locked with SKIP LOCKED on PostgreSQL), creates the batch with the next daily sequence and fixes
- * each card's record number 1..n; invalid ones met on the way become Invalid with their reason. Either
- * all of it is committed or none of it.
+ * The claim of one batch, open: one transaction in which Marked contracts no unsent batch holds are
+ * read page by page (stable order by id, row-locked with SKIP LOCKED on PostgreSQL), the valid ones
+ * become the batch's records 1..n (the batch is created with the first, with the next daily
+ * sequence) and invalid ones become Invalid with their reason. `finish` commits all of it,
+ * `abandon` none of it.
  *
- * Every statement goes through one queue, in order, one at a time on the transaction's connection,
- * without the loop waiting for the writes: the database works while the next pages are screened (pages
- * are by id, so the next one does not depend on this one's writes). All are awaited before the end,
- * and the first failure fails the claim.
+ * Every statement goes through one queue, in order, one at a time on the transaction's connection:
+ * `addValid` and `setAside` return without waiting for their writes, so the database works while
+ * the caller screens the next pages (pages are by id, so the next one does not depend on this one's
+ * writes). The first failure fails every later call, and `finish`.
  */
-export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOutcome> {
-  return db.transaction((trx) => inMutex(trx, CLAIM_MUTEX, () => claimIn(trx, params)));
+export interface OpenClaim {
+  /** contracts per page the database reads best */
+  readonly pageSize: number;
+  /** up to `limit` Marked contracts free to claim after the contract `afterId`, PANs still encrypted */
+  readPage(afterId: number, limit: number): Promise<PersoPage>;
+  /**
+   * The valid contracts of a page become the batch's next records, in the order of `contractIds`;
+   * `contractNumberSum` (decimal) is the sum of their contract numbers (the trailer's hash total).
+   * Resolves with the batch once it exists, without waiting for the records' write.
+   */
+  addValid(contractIds: number[], contractNumberSum: string): Promise<ClaimedBatch>;
+  /** these cards become Invalid (reject code INVALID, reason kept), with events; not waited for */
+  setAside(cards: InvalidCard[]): void;
+  /** extends a lease inside this transaction (lease.ts renewLease): false when it was lost */
+  renewLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** the batch's record count and hash total written, then the commit */
+  finish(): Promise<ClaimOutcome>;
+  /** the rollback: nothing of the claim stays */
+  abandon(): Promise<void>;
 }
 
 /**
@@ -105,85 +84,102 @@ export async function claimBatch(db: Knex, params: ClaimParams): Promise<ClaimOu
  */
 const CLAIM_MUTEX = 'claim (in a claim transaction only)';
 
-async function claimIn(trx: Knex.Transaction, params: ClaimParams): Promise<ClaimOutcome> {
-  const store = await claimStore(trx);
-  const queue = new StatementQueue();
-  const pageSize = params.pageSize ?? store.pageSize;
-  const invalid: InvalidCard[] = [];
-  let invalidCount = 0;
-  let batch: ClaimedBatch | null = null;
-  let count = 0;
-  let hashTotal = 0n;
-  const ahead: OpenPage[] = [];
-  let lastRead = 0;
-  let exhausted = false;
-  // onClaimed of the page before: awaited a page late, so the claim does not wait for each answer
-  let previousTold: Promise<void> = Promise.resolve();
-
-  const openPage = async (limit: number): Promise<void> => {
-    queue.throwIfFailed();
-    // queued together, ahead of the current page's writes: the read does not wait for them
-    if (params.beforePage) queue.add(() => params.beforePage!(trx)).catch(() => undefined); // its failure fails the read
-    const page = await queue.add(async () => store.readPage(lastRead, limit));
-    if (page.count < limit) exhausted = true;
-    if (!page.count) return;
-    lastRead = page.lastId;
-    const verdict = params.screen(page);
-    verdict.catch(() => undefined); // awaited when the page is claimed
-    ahead.push({ page, verdict });
-  };
-
-  // never more contracts read than could still be claimed if all those read are valid
-  const readAhead = async (): Promise<void> => {
-    while (!exhausted && ahead.length < PAGES_AHEAD) {
-      const room = params.maxCards - count - ahead.reduce((n, open) => n + open.page.count, 0);
-      if (room <= 0) return;
-      await openPage(Math.min(pageSize, room));
-    }
-  };
-
-  const claimPage = async (page: PersoPage, verdict: PageVerdict): Promise<void> => {
-    const valid = verdict.validIds;
-    if (valid.length + verdict.invalid.length !== page.count) {
-      throw new Error(`screening judged ${valid.length + verdict.invalid.length} contracts of a page of ${page.count}`);
-    }
-    listUpToLimit(invalid, verdict.invalid);
-    invalidCount += verdict.invalid.length;
-    if (valid.length) batch ??= await queue.add(() => insertBatch(trx, params));
-    const before = count;
-    queue.add(async () => {
-      await markInvalid(trx, verdict.invalid, params.now);
-      if (valid.length) await store.addItems(batch!.id, before, valid);
-    }).catch(() => undefined); // rethrown by throwIfFailed() / drained()
-    count += valid.length;
-    hashTotal += BigInt(verdict.contractNumberSum);
-    if (!valid.length || !params.onClaimed) return;
-    const told = params.onClaimed(batch!, valid.length);
-    told.catch(() => undefined); // awaited after the next page, or at the end
-    await previousTold;
-    previousTold = told;
-  };
-
-  await readAhead();
-  while (ahead.length) {
-    const { page, verdict } = ahead.shift()!;
-    await claimPage(page, await verdict);
-    await readAhead();
+/** Opens the claim's transaction; it waits while another claim is open. */
+export async function openClaim(db: Knex, request: ClaimRequest): Promise<OpenClaim> {
+  const trx = await db.transaction();
+  try {
+    await enterMutex(trx, CLAIM_MUTEX);
+    return new ClaimTransaction(trx, await claimStore(trx), request);
+  } catch (err) {
+    await trx.rollback().catch(() => undefined);
+    throw err;
   }
-  await previousTold;
-  await queue.drained();
-  if (batch === null) return { batch: null, invalid, invalidCount };
-  const claimed: ClaimedBatch = batch;
-  await trx('perso_batches').where({ id: claimed.id })
-    .update({ record_count: count, hash_total: (hashTotal % 10n ** 15n).toString(), updated_at: params.now });
-  return { batch: toBatch(await trx('perso_batches').where({ id: claimed.id }).first()), invalid, invalidCount };
+}
+
+class ClaimTransaction implements OpenClaim {
+  readonly pageSize: number;
+  private readonly queue = new StatementQueue();
+  private batch: Promise<ClaimedBatch> | undefined;
+  private count = 0;
+  private hashTotal = 0n;
+  private readonly invalid: InvalidCard[] = [];
+  private invalidCount = 0;
+  private ended = false;
+
+  constructor(private readonly trx: Knex.Transaction, private readonly store: ClaimStore, private readonly request: ClaimRequest) {
+    this.pageSize = request.pageSize ?? store.pageSize;
+  }
+
+  readPage(afterId: number, limit: number): Promise<PersoPage> {
+    return this.statement(async () => this.store.readPage(afterId, limit));
+  }
+
+  addValid(contractIds: number[], contractNumberSum: string): Promise<ClaimedBatch> {
+    const batch = (this.batch ??= this.statement(() => insertBatch(this.trx, this.request)));
+    const before = this.count;
+    this.count += contractIds.length;
+    this.hashTotal += BigInt(contractNumberSum);
+    if (contractIds.length) this.inBackground(async () => this.store.addItems((await batch).id, before, contractIds));
+    return batch;
+  }
+
+  setAside(cards: InvalidCard[]): void {
+    listUpToLimit(this.invalid, cards);
+    this.invalidCount += cards.length;
+    if (cards.length) this.inBackground(() => markInvalid(this.trx, cards, this.request.now));
+  }
+
+  renewLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.statement(() => renewLease(this.trx, name, owner, ttlMs));
+  }
+
+  async finish(): Promise<ClaimOutcome> {
+    try {
+      await this.queue.drained();
+      const outcome = await this.close();
+      this.ended = true;
+      await this.trx.commit();
+      return outcome;
+    } catch (err) {
+      await this.abandon();
+      throw err;
+    }
+  }
+
+  async abandon(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    await this.queue.settled();
+    await this.trx.rollback().catch(() => undefined);
+  }
+
+  /** The batch's totals, and the mutex row gone before the commit. */
+  private async close(): Promise<ClaimOutcome> {
+    const { invalid, invalidCount, trx } = this;
+    await leaveMutex(trx, CLAIM_MUTEX);
+    if (!this.batch) return { batch: null, invalid, invalidCount };
+    const { id } = await this.batch;
+    await trx('perso_batches').where({ id })
+      .update({ record_count: this.count, hash_total: (this.hashTotal % 10n ** 15n).toString(), updated_at: this.request.now });
+    return { batch: toBatch(await trx('perso_batches').where({ id }).first()), invalid, invalidCount };
+  }
+
+  private statement<T>(run: () => Promise<T>): Promise<T> {
+    if (this.ended) return Promise.reject(new Error('the claim has ended'));
+    return this.queue.add(run);
+  }
+
+  /** A write nobody waits for: its failure is kept by the queue and fails the next call. */
+  private inBackground(run: () => Promise<unknown>): void {
+    this.statement(run).catch(() => undefined);
+  }
 }
 
 /**
  * Statements of one transaction run one at a time in the order they were added, without the caller
  * waiting for each (the pg driver's own queueing of concurrent queries is deprecated). The first
- * failure is kept: `drained` and `throwIfFailed` rethrow it, so the root cause wins over the errors of
- * the statements that came after it on an aborted transaction.
+ * failure is kept: every later statement and `drained` fail with it, so the root cause wins over the
+ * errors of the statements that came after it on an aborted transaction.
  */
 class StatementQueue {
   private tail: Promise<unknown> = Promise.resolve();
@@ -202,25 +198,26 @@ class StatementQueue {
     });
   }
 
-  throwIfFailed(): void {
+  /** every statement added has run; throws the first failure */
+  async drained(): Promise<void> {
+    await this.tail;
     if (this.failure) throw this.failure.err;
   }
 
-  async drained(): Promise<void> {
+  /** every statement added has run or failed */
+  async settled(): Promise<void> {
     await this.tail;
-    this.throwIfFailed();
   }
 }
 
-
-async function insertBatch(trx: Knex.Transaction, params: ClaimParams): Promise<ClaimedBatch> {
-  const sequence = await nextSequence(trx, params.businessDate);
-  const fileName = params.fileName(sequence);
+async function insertBatch(trx: Knex.Transaction, request: ClaimRequest): Promise<ClaimedBatch> {
+  const sequence = await nextSequence(trx, request.businessDate);
+  const fileName = request.fileName(sequence);
   const id = await insertReturningId(trx, 'perso_batches', {
-    business_date: params.businessDate, sequence, file_name: fileName, state: 'claimed',
-    record_count: 0, hash_total: '0', attempts: 0, created_at: params.now, updated_at: params.now,
+    business_date: request.businessDate, sequence, file_name: fileName, state: 'claimed',
+    record_count: 0, hash_total: '0', attempts: 0, created_at: request.now, updated_at: request.now,
   });
-  return { id, sequence, fileName, createdAt: params.now };
+  return { id, sequence, fileName, createdAt: request.now };
 }
 
 /** The next daily sequence of a business date (1 for the first file of the day). */

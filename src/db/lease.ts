@@ -77,16 +77,28 @@ export async function liveLeaseHolder(db: Knex, name: string): Promise<string | 
   return row?.owner ?? null;
 }
 
+/** A way to extend a lease: through the pool, or inside a transaction that holds the connection (a claim, a confirm). */
+export interface LeaseRenewal {
+  /** renewLease through this way: false when the lease was lost */
+  renewLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+}
+
+/** renewLease through `db` (the pool or a transaction). */
+export function renewalThrough(db: Knex): LeaseRenewal {
+  return { renewLease: (name, owner, ttlMs) => renewLease(db, name, owner, ttlMs) };
+}
+
 /**
- * Runs `fn` holding a row of leases that lives only inside the transaction `trx` (inserted first,
- * deleted before the commit): a second transaction's insert of the same name waits on the first's
- * until it ends, so such transactions run one at a time, whoever runs them.
+ * Holds a row of leases that lives only inside the transaction `trx` (inserted here, deleted by
+ * leaveMutex before the commit): a second transaction's insert of the same name waits on the
+ * first's until it ends, so such transactions run one at a time, whoever runs them.
  */
-export async function inMutex<T>(trx: Knex.Transaction, name: string, fn: () => Promise<T>): Promise<T> {
+export async function enterMutex(trx: Knex.Transaction, name: string): Promise<void> {
   await trx('leases').insert({ name, owner: 'mutex', expires_at: 0, acquired_at: nowIso() });
-  const result = await fn();
+}
+
+export async function leaveMutex(trx: Knex.Transaction, name: string): Promise<void> {
   await trx('leases').where({ name }).delete();
-  return result;
 }
 
 function isUniqueViolation(err: unknown): boolean {

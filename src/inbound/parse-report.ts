@@ -35,7 +35,8 @@ const parser = new XMLParser({
   parseAttributeValue: false,
   trimValues: true,
   // escapes are decoded by `unescape` below (only the predefined five and character references):
-  // any DTD was refused by the skeleton, and the parser's own entity handling costs 15% of the time
+  // any DTD was refused by the skeleton, and the parser's own entity handling, which we would not
+  // need, costs a noticeable share of the parse time (bench/RESULTS.md)
   processEntities: false,
   htmlEntities: false,
   tagValueProcessor: (_name: string, value: string) => (value.includes('&') ? unescapeXml(value) : value),

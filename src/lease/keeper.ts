@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Db, DbTransaction } from '../db/connection.js';
-import { acquireLease, leaseHolder, releaseLease, renewLease, type LeaseRow } from '../db/lease.js';
+import type { Db } from '../db/connection.js';
+import { acquireLease, leaseHolder, releaseLease, renewalThrough, type LeaseRenewal, type LeaseRow } from '../db/lease.js';
 import { messageOf, TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -49,10 +49,11 @@ export interface LeaseKeeper {
   /** throws once the lease was lost (another runner may have taken over): stop before the next state change */
   assertHeld(): void;
   /**
-   * Renews through the caller's transaction when due: a long transaction (a big claim) holds SQLite's
-   * only connection, so the background renewal cannot run meanwhile. Throws when the lease is lost.
+   * Renews through the caller's transaction (`within`: the claim's, the confirm's) when due: a long
+   * transaction (a big claim) holds SQLite's only connection, so the background renewal cannot run
+   * meanwhile. Throws when the lease is lost.
    */
-  renewWithin(trx: DbTransaction): Promise<void>;
+  renewWithin(within: LeaseRenewal): Promise<void>;
   /** Runs `fn` (a transaction renewing through renewWithin) with the background renewal paused. */
   duringTransaction<T>(fn: () => Promise<T>): Promise<T>;
   /** stops the loop, then gives the lease back if we still hold it (it expires by itself otherwise) */
@@ -78,7 +79,8 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
   let confirmedAt = -Infinity;
   let transactions = 0;
   /** the transaction the job renews through (renewWithin) while it lasts: the background renews through it too */
-  let activeTrx: DbTransaction | undefined;
+  let activeTrx: LeaseRenewal | undefined;
+  const throughPool = renewalThrough(db);
   const stopping = new AbortController();
   let loop: Promise<void> | undefined;
 
@@ -99,15 +101,15 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     await options.onLost?.(reason);
   }
 
-  async function renew(via: Db | DbTransaction): Promise<void> {
+  async function renew(via: LeaseRenewal): Promise<void> {
     const at = monotonicMs();
-    if (await renewLease(via, name, owner, ttlMs)) confirmedAt = Math.max(confirmedAt, at);
+    if (await via.renewLease(name, owner, ttlMs)) confirmedAt = Math.max(confirmedAt, at);
     else await lose('the lease expired and was taken by another runner');
   }
 
   async function renewInBackground(): Promise<void> {
     try {
-      await renew(db);
+      await renew(throughPool);
     } catch (err) {
       // the database is unreachable: we may go on only while our last renewal has not run out
       if (monotonicMs() + intervalMs < runsOutAt()) log.warn({ lease: name, error: messageOf(err) }, 'could not renew the lease: trying again');
@@ -115,7 +117,7 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     }
   }
 
-  async function renewThroughTransaction(trx: DbTransaction): Promise<void> {
+  async function renewThroughTransaction(trx: LeaseRenewal): Promise<void> {
     try {
       await renew(trx);
     } catch (err) {
@@ -175,11 +177,11 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     },
     held,
     assertHeld,
-    async renewWithin(trx) {
+    async renewWithin(within) {
       assertHeld();
-      if (transactions > 0) activeTrx = trx;
+      if (transactions > 0) activeTrx = within;
       if (monotonicMs() - confirmedAt < ttlMs / 3) return;
-      await renew(trx);
+      await renew(within);
       assertHeld();
     },
     async duringTransaction(fn) {

@@ -5,13 +5,13 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EncryptedFile } from '../db/batches.js';
 import { digestingStream } from './digest.js';
-import type { PersoFileMaker, RenderedFile } from './perso-file.js';
+import type { ClearPersoFile, PersoFileMaker } from './perso-file.js';
 
 export interface BuildRequest {
   /** its keys encrypt the file */
   maker: Pick<PersoFileMaker, 'encrypt'>;
   /** the clear file, as maker.render made it (here or on the file thread) */
-  rendered: RenderedFile;
+  rendered: ClearPersoFile;
   fileName: string;
   outbox: string;
   /** called once, when the first clear bytes flow (fault injection in tests) */

@@ -3,29 +3,72 @@
  * cards of each claimed page into the clear file, which goes to the main thread chunk by chunk.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { PageVerdict } from '../db/claim.js';
+import type { PageVerdict } from './screen.js';
 import { toWireError } from '../errors.js';
 import type { PreparedCard } from '../perso/index.js';
 import { PanCipher } from '../security/pan.js';
-import { Feed } from './feed.js';
-import type { FileThreadIdentity, FileThreadReply, FileThreadRequest, FileThreadSetup } from './file-thread-protocol.js';
-import { makePersoRenderer } from './perso-renderer.js';
+import type { FileThreadReply, FileThreadRequest, FileThreadSetup, WireIdentity } from './file-thread.js';
+import { makePersoFormat } from './perso-file.js';
 import { screenPage } from './screen.js';
 
 /** Clear bytes sent and not yet taken by the main thread, at most (memory stays bounded). */
 const IN_FLIGHT_LIMIT = 2 * 1024 * 1024;
+
+/**
+ * A hand-over of items from the claimed pages (the producer) to the renderer (the consumer) with
+ * backpressure: `push` resolves once the consumer has taken the items, so at most one page is in
+ * memory between them.
+ */
+class Feed<T> implements AsyncIterable<T> {
+  private pending: T[] | null = null;
+  private ended = false;
+  private wakeConsumer: (() => void) | null = null;
+  private wakeProducer: (() => void) | null = null;
+
+  /** Resolves when the consumer has taken `items`. */
+  async push(items: T[]): Promise<void> {
+    if (this.ended) throw new Error('push after end');
+    this.pending = items;
+    this.wake();
+    await new Promise<void>((resolve) => (this.wakeProducer = resolve));
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
+    for (;;) {
+      while (!this.pending && !this.ended) await new Promise<void>((resolve) => (this.wakeConsumer = resolve));
+      const items = this.pending;
+      this.pending = null;
+      if (items) {
+        yield* items;
+        const producer = this.wakeProducer;
+        this.wakeProducer = null;
+        producer?.();
+      } else return;
+    }
+  }
+
+  private wake(): void {
+    const consumer = this.wakeConsumer;
+    this.wakeConsumer = null;
+    consumer?.();
+  }
+}
 
 const setup = (workerData as { data: FileThreadSetup }).data;
 const port = parentPort!;
 const send = (reply: FileThreadReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
 
 const cipher = new PanCipher(Buffer.from(setup.panKey), setup.previousPanKey && Buffer.from(setup.previousPanKey));
-const renderer = makePersoRenderer(setup.config);
-/** valid cards of the pages screened (those with any) and not yet claimed, oldest first */
-const screened: PreparedCard[][] = [];
+const format = makePersoFormat(setup.config);
+/** valid cards screened and not yet claimed, by contract id */
+const screened = new Map<number, PreparedCard>();
 const feed = new Feed<PreparedCard>();
 let rendering: Promise<void> | undefined;
-let renderStopped: Promise<never> | undefined;
 let inFlight = 0;
 let wakeSender: (() => void) | undefined;
 
@@ -36,7 +79,7 @@ let backlog: Promise<void> = Promise.resolve();
 let backlogPages = 0;
 
 // Two lines of requests, each handled one at a time in order: screening, and the file (render,
-// claimed, finish, abort), so that a claimed page goes to the renderer while the next page is being
+// claimed, finish), so that a claimed page goes to the renderer while the next page is being
 // screened. A page is only claimed after its verdict went back, so it has been screened.
 const lines = { screening: Promise.resolve(), file: Promise.resolve() };
 port.on('message', (msg: FileThreadRequest) => {
@@ -51,46 +94,46 @@ port.on('message', (msg: FileThreadRequest) => {
 async function handle(msg: Extract<FileThreadRequest, { id: number }>): Promise<{ verdict?: PageVerdict }> {
   switch (msg.type) {
     case 'screen': {
-      const { verdict, prepared } = screenPage(msg.page, cipher, (contract) => renderer.validate(contract, setup.businessDate));
-      // the claim tells of pages with valid cards only
-      if (prepared.length) screened.push(prepared);
+      const { verdict, prepared } = screenPage(msg.page, cipher, (contract) => format.validate(contract, setup.businessDate));
+      for (const card of prepared) screened.set(card.id, card);
       return { verdict };
     }
     case 'render':
       if (rendering) throw new Error('the file was started twice');
       rendering = render(msg.identity);
-      rendering.catch(() => undefined); // awaited by finish or abort
-      // a file that stops taking cards (failed) fails the page being claimed, rather than leave it waiting
-      renderStopped = rendering.then(() => Promise.reject(new Error('the file ended before the claim')));
-      renderStopped.catch(() => undefined);
+      rendering.catch(() => undefined); // awaited by finish
       return {};
     case 'claimed': {
-      const cards = screened.shift();
-      if (cards?.length !== msg.validCards) throw new Error(`the claim took ${msg.validCards} cards of a page where ${cards?.length ?? 0} were screened valid`);
       if (!rendering) throw new Error('cards claimed before the file was started');
+      const cards = msg.contractIds.map(takeScreened);
       backlogPages++;
       const taken = backlog.then(() => feed.push(cards)).finally(() => backlogPages--);
       taken.catch(() => undefined); // the next push, finish or this wait sees it
       backlog = taken;
-      // the claim goes on while the renderer has a few pages to do; past that it waits (bounded memory)
-      if (backlogPages > BACKLOG_PAGES) await Promise.race([taken, renderStopped]);
+      // the claim goes on while the renderer has a few pages to do; past that it waits (bounded
+      // memory). A file that stopped taking cards never answers: the main thread fails the claim.
+      if (backlogPages > BACKLOG_PAGES) await taken;
       return {};
     }
     case 'finish':
-      await Promise.race([backlog, renderStopped]);
+      await backlog;
       feed.end();
       await rendering;
-      return {};
-    case 'abort':
-      feed.fail(new Error('the claim was abandoned'));
-      await rendering?.catch(() => undefined);
       return {};
   }
 }
 
+/** The card screened valid under this contract id, which the claim just took. */
+function takeScreened(contractId: number): PreparedCard {
+  const card = screened.get(contractId);
+  if (!card) throw new Error(`the claim took contract ${contractId}, which was not screened valid`);
+  screened.delete(contractId);
+  return card;
+}
+
 /** Renders the file from the fed cards and sends it on; its end (with totals) or failure is sent too. */
-async function render(identity: FileThreadIdentity): Promise<void> {
-  const file = renderer.renderPrepared({ ...identity, createdAt: new Date(identity.createdAt) }, feed);
+async function render(identity: WireIdentity): Promise<void> {
+  const file = format.renderPrepared({ ...identity, createdAt: new Date(identity.createdAt) }, feed);
   try {
     for await (const chunk of file.clear as AsyncIterable<Buffer>) {
       while (inFlight >= IN_FLIGHT_LIMIT) await new Promise<void>((resolve) => (wakeSender = resolve));

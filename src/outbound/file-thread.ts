@@ -1,14 +1,43 @@
 import { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
-import type { PageVerdict } from '../db/claim.js';
 import type { PersoPage } from '../db/perso-rows.js';
-import { fromWireError } from '../errors.js';
+import { fromWireError, type WireError } from '../errors.js';
 import type { PersoTotals } from '../perso/index.js';
 import type { PanCipher } from '../security/pan.js';
 import { startModuleWorker } from '../threads.js';
-import type { FileThreadReply, FileThreadRequest, FileThreadSetup } from './file-thread-protocol.js';
-import type { FileIdentity, RenderedFile } from './perso-file.js';
+import { clearFile, type ClearPersoFile, type PersoFileIdentity } from './perso-file.js';
+import type { PageVerdict } from './screen.js';
+
+/** What the file thread is started with (workerData.data). */
+export interface FileThreadSetup {
+  config: Config;
+  businessDate: string;
+  /** the PAN data keys, in memory only */
+  panKey: Uint8Array;
+  previousPanKey?: Uint8Array;
+}
+
+/** Main thread → file thread. Each request with an `id` is answered once, in order. */
+export type FileThreadRequest =
+  | { id: number; type: 'screen'; page: PersoPage }
+  | { id: number; type: 'render'; identity: WireIdentity }
+  | { id: number; type: 'claimed'; contractIds: number[] }
+  | { id: number; type: 'finish' }
+  /** the main thread has taken this many more clear bytes (flow control) */
+  | { type: 'consumed'; bytes: number };
+
+/** File thread → main thread. */
+export type FileThreadReply =
+  | { id: number; type: 'done'; verdict?: PageVerdict }
+  | { id: number; type: 'failed'; error: WireError }
+  /** the clear file, chunk by chunk (moved, not copied), then its end or its failure */
+  | { type: 'clear'; data: Uint8Array }
+  | { type: 'clear-end'; totals: PersoTotals }
+  | { type: 'clear-failed'; error: WireError };
+
+/** A PersoFileIdentity as it crosses to the thread (its date as text). */
+export type WireIdentity = Omit<PersoFileIdentity, 'createdAt'> & { createdAt: string };
 
 export interface FileThreadOptions {
   config: Config;
@@ -23,9 +52,10 @@ type Request = FileThreadRequest extends infer R ? (R extends { id: number } ? O
 /**
  * The file thread's heap, kept small: its garbage is many small, short-lived objects, and its live set
  * is a few pages of cards and chunks whatever the batch size. With V8's defaults its old generation
- * grew to ~80 MB before being collected (peak RSS of a 1M send 285–298 MB); capped at 64 MB, 240 MB in
- * the same time, and a 1M send still ran with 24 MB (bench/RESULTS.md). Reaching the cap ends the
- * thread with "ERR_WORKER_OUT_OF_MEMORY" and fails the claim (nothing is committed).
+ * grows well past that live set before it is collected, which the send's peak RSS shows; the cap keeps
+ * it near the live set, with room to spare (the caps tried, and the peak RSS of each: bench/RESULTS.md,
+ * "File thread old generation capped"). Reaching the cap ends the thread with
+ * "ERR_WORKER_OUT_OF_MEMORY" and fails the claim (nothing is committed).
  */
 const FILE_THREAD_LIMITS = { maxYoungGenerationSizeMb: 12, maxOldGenerationSizeMb: 64 };
 
@@ -56,24 +86,18 @@ export class FileThread {
   }
 
   /** Starts the batch's clear file, with the cards `claimed` tells of; it ends after `finish`. */
-  render(identity: FileIdentity): RenderedFile {
+  render(identity: PersoFileIdentity): ClearPersoFile {
     if (this.clear) throw new Error('the file was started twice');
     const clear: Readable & { totals?: PersoTotals } = new Readable({ highWaterMark: CLEAR_BUFFER_BYTES, read: () => this.takenAll() });
     this.clear = clear;
     this.request({ type: 'render', identity: { ...identity, createdAt: identity.createdAt.toISOString() } })
       .catch((err: Error) => clear.destroy(err));
-    return {
-      clear,
-      totals() {
-        if (!clear.totals) throw new Error('file totals read before the file was complete');
-        return clear.totals;
-      },
-    };
+    return clearFile(clear);
   }
 
-  /** The next `validCards` screened valid cards are the batch's next records. */
-  async claimed(validCards: number): Promise<void> {
-    await this.request({ type: 'claimed', validCards });
+  /** These screened valid cards (by contract id) are the batch's next records, in this order. */
+  async claimed(contractIds: number[]): Promise<void> {
+    await this.request({ type: 'claimed', contractIds });
   }
 
   /** No more cards: the clear file ends (trailer) and the thread ends. */
@@ -85,15 +109,10 @@ export class FileThread {
     }
   }
 
-  /** The claim failed: the clear file fails and the thread ends. */
+  /** The claim failed: the clear file fails and the thread ends, whatever it was doing. */
   async abort(): Promise<void> {
-    if (!this.worker) return;
-    try {
-      if (!this.failure) await this.request({ type: 'abort' });
-    } finally {
-      this.clear?.destroy(new Error('the claim was abandoned'));
-      await this.stop();
-    }
+    this.clear?.destroy(new Error('the claim was abandoned'));
+    await this.stop();
   }
 
   private request(request: Request): Promise<Done> {
@@ -163,6 +182,8 @@ export class FileThread {
     const worker = this.worker;
     if (!worker) return;
     this.failure ??= new Error('the file thread has ended');
+    for (const waiting of this.pending.values()) waiting.reject(this.failure);
+    this.pending.clear();
     worker.removeAllListeners('exit');
     await worker.terminate();
   }

@@ -1,8 +1,18 @@
-import type { PageVerdict } from '../db/claim.js';
+import type { InvalidCard } from '../db/claim.js';
 import { persoRowOf, persoValuesOfPage, toPerso, type PersoPage, type PersoRow } from '../db/perso-rows.js';
 import type { ContractForPerso } from '../domain/contract.js';
 import type { Prepared, PreparedCard } from '../perso/index.js';
 import { PanIntegrityError, type PanCipher } from '../security/pan.js';
+
+/** Our own verdict on a page of contracts, for its claim. */
+export interface PageVerdict {
+  /** the valid contracts' ids, in page order: they get the batch's next record numbers */
+  validIds: number[];
+  /** the sum of their contract numbers, decimal (the trailer's hash total adds these up) */
+  contractNumberSum: string;
+  /** the others, each with its reason naming the field */
+  invalid: InvalidCard[];
+}
 
 /** A page of contracts as screened for a batch: the claim's verdict, and the valid cards prepared for the file. */
 export interface ScreenedPage {

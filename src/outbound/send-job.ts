@@ -3,7 +3,6 @@ import type { Config } from '../config/schema.js';
 import {
   batchContracts, confirmBatch, getBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches, type Batch, type EncryptedFile,
 } from '../db/batches.js';
-import { claimBatch, type ClaimedBatch, type ClaimOutcome } from '../db/claim.js';
 import { nowIso, type Db } from '../db/connection.js';
 import { PermanentError, messageOf } from '../errors.js';
 import { noteInvalid, type Clock, type SendJob, type SendOptions, type SendResult } from '../jobs.js';
@@ -11,13 +10,12 @@ import { scrub, type Logger } from '../log.js';
 import type { PanCipher } from '../security/pan.js';
 import { withSession, type Transport } from '../transport/remote.js';
 import { buildEncryptedFile } from './build.js';
+import { claimAndBuild } from './claim-step.js';
 import { alreadyDelivered, outboxIntact } from './deliver.js';
 import { dryRunSend } from './dry-run.js';
-import { FileThread } from './file-thread.js';
 import { archiveFile, purgeArchive, removeStaleTemporaries, sendFolders } from './files.js';
 import { holdLease, type HeldLease } from '../lease/job-lease.js';
-import { makePersoFileMaker } from './perso-file-maker.js';
-import type { PersoFileMaker } from './perso-file.js';
+import { makePersoFileMaker, type PersoFileMaker } from './perso-file.js';
 
 /**
  * Where tests make a run fail (throw) or die (kill -9): after each state change, in the middle of
@@ -87,7 +85,9 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     for (;;) {
       if (options.signal?.aborted) return result;
       lease.assertHeld();
-      const { claim, built } = await claimAndBuild(maker, lease, businessDate);
+      const { claim, built } = await claimAndBuild({
+        db, config, cipher, maker, lease, businessDate, now: now(), outbox: folders.outbox, onFirstBytes: (batch) => fault('encrypting', batch),
+      });
       noteInvalid(result, claim.invalid, claim.invalidCount);
       if (!claim.batch) return result;
       log.info({ batch: claim.batch.id, file: claim.batch.fileName, records: claim.batch.recordCount }, 'batch claimed');
@@ -97,51 +97,6 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
         // never leave a build writing the outbox behind a failed run: the next run may write the same file
         await built?.catch(() => undefined);
       }
-    }
-  }
-
-  /**
-   * The claim of one batch, its cards screened and rendered on the file thread as the claim reads
-   * them, and encrypted into the outbox here (each card read and decrypted once, on two cores). The
-   * file only counts once the claim has committed and markEncrypted recorded it; if the claim fails,
-   * it rolls back and the file is abandoned.
-   */
-  async function claimAndBuild(maker: PersoFileMaker, lease: HeldLease, businessDate: string): Promise<{ claim: ClaimOutcome; built?: Promise<EncryptedFile> }> {
-    const file = new FileThread({ config, cipher, businessDate });
-    let built: Promise<EncryptedFile> | undefined;
-    let buildStopped: Promise<never> | undefined;
-    const startFile = (batch: ClaimedBatch) => {
-      built = buildEncryptedFile({
-        maker, fileName: batch.fileName, outbox: folders.outbox,
-        rendered: file.render({ businessDate, sequence: batch.sequence, createdAt: new Date(batch.createdAt) }),
-        onFirstBytes: () => fault('encrypting', batch),
-      });
-      // a file that stops taking cards (failed) must fail the claim, not leave it waiting
-      buildStopped = built.then(() => Promise.reject(new Error('the file ended before the claim')));
-      buildStopped.catch(() => undefined);
-    };
-    try {
-      const claim = await lease.duringTransaction(() => claimBatch(db, {
-        businessDate, maxCards: config.perso.maxCardsPerFile, fileName: (seq) => maker.fileName(businessDate, seq),
-        screen: (page) => file.screen(page),
-        now: now(),
-        beforePage: (trx) => lease.renewWithin(trx),
-        onClaimed: async (batch, validCards) => {
-          if (!built) startFile(batch);
-          await Promise.race([file.claimed(validCards), buildStopped!]);
-        },
-      }));
-      if (!claim.batch) {
-        await file.abort();
-        return { claim };
-      }
-      await file.finish();
-      return { claim, built };
-    } catch (err) {
-      await file.abort().catch(() => undefined);
-      // never leave a build writing the outbox behind a failed claim: the next run may write the same file
-      await built?.catch(() => undefined);
-      throw err;
     }
   }
 
@@ -214,7 +169,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     const archived = batch.outboxPath ? await archiveFile(batch.outboxPath, folders, log) : null;
     lease.assertHeld();
     const cards = await lease.duringTransaction(() => confirmBatch(db, batch.id, archived, now(), {
-      renewLease: (trx) => lease.renewWithin(trx),
+      renewLease: (within) => lease.renewWithin(within),
       beforeCommit: () => fault('confirming', batch),
     }));
     log.info({ batch: batch.id, file: batch.fileName, cards }, 'batch sent');

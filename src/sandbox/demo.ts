@@ -11,12 +11,10 @@ import { openDatabase } from '../db/connection.js';
 import { statusSummary, type StatusSummary } from '../db/status-summary.js';
 import { migrateLatest } from '../db/migrate.js';
 import { UsageError } from '../errors.js';
-import { makeReceiveJob } from '../inbound/receive-job.js';
 import type { Clock, ReceiveResult, SendResult } from '../jobs.js';
 import { createLogger, type Logger } from '../log.js';
-import { makeSendJob } from '../outbound/send-job.js';
 import { PanCipher } from '../security/pan.js';
-import { makeSftpTransport } from '../transport/sftp.js';
+import { makeProductionJobs } from '../wiring.js';
 import { makeBureauSimulator, type AnsweredFile, type BureauSimulator } from './bureau.js';
 import { BUREAU_STATE_FILE } from './bureau-state.js';
 import { loadBureauSettings } from './settings.js';
@@ -99,14 +97,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     const imported = await importContracts(db, contractsFile, cipher, log);
 
     step(3, 'send job: validate, render, encrypt with OpenPGP, upload over SFTP');
-    const transport = makeSftpTransport(config.sftp, { log, env });
-    const sent = await makeSendJob({ db, config, cipher, transport, log, clock }).run({ force: true });
+    const jobs = makeProductionJobs({ config, db, cipher, log }, { clock, env });
+    const sent = await jobs.send.run({ force: true });
 
     step(4, 'sandbox bureau: decrypt, check, answer with an RSA-encrypted report');
     const answers = await running.simulator.answerNewFiles();
 
     step(5, 'receive job: download, decrypt, parse and apply the report');
-    const received = await makeReceiveJob({ db, config, transport, log, clock }).run();
+    const received = await jobs.receive.run();
 
     step(6, "checking every card's final state against the report");
     const check = checkFinalStates(await listContracts(db, { limit: options.cards + 1000 }), answers);

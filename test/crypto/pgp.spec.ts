@@ -35,16 +35,16 @@ describe('crypto/pgp: encryptStream read by gpg, decryptToFile of gpg output', f
   });
 
   async function encryptToFile(name: string, opts: Parameters<typeof encryptStream>[1]): Promise<string> {
-    const file = join(dir, `${opts.inWorker ? 'worker' : 'inline'}-${name}`);
+    const file = join(dir, name);
     await pipeline(encryptStream(Readable.from([clear.subarray(0, 1000), clear.subarray(1000)]), opts), createWriteStream(file));
     return file;
   }
 
-  for (const inWorker of [true, false]) describe(inWorker ? 'encryptStream on a worker thread' : 'encryptStream on the calling thread', function () {
+  describe('encryptStream', function () {
     it('writes a binary, uncompressed SEIPDv1 message that gpg decrypts', async function () {
       const { key, info } = await load(bureauPub, bureauFpr.toLowerCase().replace(/(.{4})/g, '$1 '));
       assert.equal(info.fingerprint, bureauFpr);
-      const file = await encryptToFile('plain.pgp', { recipients: [key], armor: false, inWorker });
+      const file = await encryptToFile('plain.pgp', { recipients: [key], armor: false });
       const head = readFileSync(file).subarray(0, 1);
       assert.ok((head[0]! & 0x80) !== 0, 'binary packet header, not armor');
       const result = gpg.gpgDecryptWithStatus(file);
@@ -57,7 +57,7 @@ describe('crypto/pgp: encryptStream read by gpg, decryptToFile of gpg output', f
 
     it('writes an armored message that gpg decrypts', async function () {
       const { key } = await load(bureauPub, bureauFpr);
-      const file = await encryptToFile('armored.asc', { recipients: [key], armor: true, inWorker });
+      const file = await encryptToFile('armored.asc', { recipients: [key], armor: true });
       assert.match(readFileSync(file, 'utf8'), /^-----BEGIN PGP MESSAGE-----/);
       assert.ok(gpg.gpgDecrypt(file).equals(clear));
     });
@@ -65,7 +65,7 @@ describe('crypto/pgp: encryptStream read by gpg, decryptToFile of gpg output', f
     it('encrypts to two recipients (bureau and archive), each can decrypt alone', async function () {
       const bureau = await load(bureauPub, bureauFpr);
       const archive = await loadRecipientKey(archivePub, archiveFpr, { warnDays: 30, log: silentLogger, purpose: 'archive' });
-      const file = await encryptToFile('two.pgp', { recipients: [bureau.key, archive.key], armor: false, inWorker });
+      const file = await encryptToFile('two.pgp', { recipients: [bureau.key, archive.key], armor: false });
       const status = gpg.gpgDecryptWithStatus(file).status;
       const recipientIds = [...status.matchAll(/ENC_TO ([0-9A-F]{16})/g)].map((m) => m[1]);
       assert.equal(recipientIds.length, 2);
@@ -81,13 +81,13 @@ describe('crypto/pgp: encryptStream read by gpg, decryptToFile of gpg output', f
 
     it('signs so that gpg reports a good signature by our key', async function () {
       const { privateKey, publicKey } = await openpgp.generateKey({ userIDs: [{ name: 'Issuer', email: 'sign@issuer.test' }], type: 'ecc', format: 'armored', passphrase: 'sign-passphrase-1' });
-      const secretFile = join(dir, `issuer-${inWorker}.sec.asc`);
+      const secretFile = join(dir, 'issuer.sec.asc');
       writeFileSync(secretFile, privateKey, { mode: 0o600 });
-      writeFileSync(join(dir, `issuer-${inWorker}.pub.asc`), publicKey);
-      gpg.importKey(join(dir, `issuer-${inWorker}.pub.asc`));
+      writeFileSync(join(dir, 'issuer.pub.asc'), publicKey);
+      gpg.importKey(join(dir, 'issuer.pub.asc'));
       const signingKey = await loadPrivateKey(secretFile, 'sign-passphrase-1');
       const { key } = await load(bureauPub, bureauFpr);
-      const file = await encryptToFile('signed.pgp', { recipients: [key], signingKey, armor: false, inWorker });
+      const file = await encryptToFile('signed.pgp', { recipients: [key], signingKey, armor: false });
       const result = gpg.gpgDecryptWithStatus(file);
       assert.ok(result.ok, result.stderr);
       assert.ok(result.clear.equals(clear));
@@ -100,33 +100,31 @@ describe('crypto/pgp: encryptStream read by gpg, decryptToFile of gpg output', f
       const source = new Readable({ read() {} });
       source.push(clear);
       setTimeout(() => source.destroy(new Error('database connection lost')), 20);
-      await assert.rejects(pipeline(encryptStream(source, { recipients: [key], armor: false, inWorker }), createWriteStream(join(dir, `failed-${inWorker}.pgp`))), /database connection lost/);
+      await assert.rejects(pipeline(encryptStream(source, { recipients: [key], armor: false }), createWriteStream(join(dir, 'failed.pgp'))), /database connection lost/);
     });
   });
 
   it('reads ahead of a stalled consumer only a bounded amount, and stops the source when the consumer gives up', async function () {
     const { key } = await load(bureauPub, bureauFpr);
-    for (const inWorker of [true, false]) {
-      let produced = 0;
-      const block = Buffer.alloc(64 * 1024, 'D');
-      const endless = new Readable({ read() { produced += block.length; this.push(block); } });
-      const encrypted = encryptStream(endless, { recipients: [key], armor: false, inWorker });
-      encrypted.pause();
-      encrypted.once('readable', () => undefined);
-      // wait until the read-ahead has come to rest (unchanged over several polls), or ran past the bound
-      const bound = 32 * 1024 * 1024;
-      let last = -1;
-      let still = 0;
-      await waitFor('the read-ahead to stop', () => {
-        still = produced === last ? still + 1 : 0;
-        last = produced;
-        return produced >= bound || (produced > 0 && still >= 10);
-      }, 60_000, 50);
-      assert.ok(produced > 0 && produced < bound, `read ahead ${produced} bytes (inWorker ${inWorker})`);
-      encrypted.destroy();
-      await new Promise((resolve) => setImmediate(resolve));
-      assert.ok(endless.destroyed, 'the source is destroyed with the output');
-    }
+    let produced = 0;
+    const block = Buffer.alloc(64 * 1024, 'D');
+    const endless = new Readable({ read() { produced += block.length; this.push(block); } });
+    const encrypted = encryptStream(endless, { recipients: [key], armor: false });
+    encrypted.pause();
+    encrypted.once('readable', () => undefined);
+    // wait until the read-ahead has come to rest (unchanged over several polls), or ran past the bound
+    const bound = 32 * 1024 * 1024;
+    let last = -1;
+    let still = 0;
+    await waitFor('the read-ahead to stop', () => {
+      still = produced === last ? still + 1 : 0;
+      last = produced;
+      return produced >= bound || (produced > 0 && still >= 10);
+    }, 60_000, 50);
+    assert.ok(produced > 0 && produced < bound, `read ahead ${produced} bytes`);
+    encrypted.destroy();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(endless.destroyed, 'the source is destroyed with the output');
   });
 
   it('refuses a passphrase-protected private key without or with a wrong passphrase', async function () {

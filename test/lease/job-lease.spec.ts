@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { leaseHolder } from '../../src/db/lease.js';
+import { leaseHolder, renewalThrough } from '../../src/db/lease.js';
 import { silentLogger } from '../../src/log.js';
 import { holdLease, SEND_LEASE } from '../../src/lease/job-lease.js';
 import { describeEachDatabase } from '../helpers/db.js';
@@ -20,7 +20,7 @@ describeEachDatabase('send lease', (ctx) => {
     await lease.duringTransaction(() => db.transaction(async (trx) => {
       while (Date.now() - started < 2 * ttlMs) {
         await sleep(100);
-        await lease.renewWithin(trx);
+        await lease.renewWithin(renewalThrough(trx));
       }
     }));
     assert.ok(Date.now() - started >= 2 * ttlMs);
@@ -36,7 +36,7 @@ describeEachDatabase('send lease', (ctx) => {
     const lease = await holdLease(db, ttlMs, silentLogger);
     const started = Date.now();
     await lease.duringTransaction(() => db.transaction(async (trx) => {
-      await lease.renewWithin(trx);
+      await lease.renewWithin(renewalThrough(trx));
       // one long wait with no statement of the job's own: only the keeper's renewal through the
       // transaction keeps the lease
       await sleep(2.5 * ttlMs);

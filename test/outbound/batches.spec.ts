@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import {
   batchContracts, confirmBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches,
 } from '../../src/db/batches.js';
-import { claimBatch, nextSequence, type ClaimParams } from '../../src/db/claim.js';
+import { nextSequence } from '../../src/db/claim.js';
+import { claimBatch, type ClaimParams } from '../../src/outbound/claim-step.js';
 import { NOT_IN_UNSENT_BATCH } from '../../src/db/unsent-batch.js';
 import { listContracts, upsertContract } from '../../src/db/contracts.js';
 import { PanCipher } from '../../src/security/pan.js';

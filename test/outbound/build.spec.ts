@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { batchContracts } from '../../src/db/batches.js';
-import { claimBatch } from '../../src/db/claim.js';
+import { claimBatch } from '../../src/outbound/claim-step.js';
 import type { ContractForPerso } from '../../src/domain/contract.js';
 import { buildEncryptedFile } from '../../src/outbound/build.js';
 import { PanCipher } from '../../src/security/pan.js';

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import type { Knex } from 'knex';
-import { claimBatch } from '../../src/db/claim.js';
+import { claimBatch } from '../../src/outbound/claim-step.js';
 import { dialectOf } from '../../src/db/connection.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
@@ -43,7 +43,7 @@ describeEachDatabase('claim: a write failing in the middle', (ctx) => {
         businessDate: '2026-11-26', maxCards: 1000, fileName: (seq) => `F_${seq}.dat.pgp`,
         screen: screenWith(cipher, (c) => (c.lastName === 'BAD' ? { ok: false, field: 'lastName', reason: 'bad' } : { ok: true })),
         now: '2026-11-26T10:00:00.000Z', pageSize: 5,
-        onClaimed: async (_batch, validCards) => { handed.push(validCards); },
+        onClaimed: async (_batch, contractIds) => { handed.push(contractIds.length); },
       }), /injected/);
     } finally {
       await restore();

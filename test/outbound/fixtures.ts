@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
-import type { PageVerdict } from '../../src/db/claim.js';
+
 import { NOT_IN_UNSENT_BATCH } from '../../src/db/unsent-batch.js';
 import { upsertContract } from '../../src/db/contracts.js';
 import { toPerso, type PersoPage } from '../../src/db/perso-rows.js';
-import { screenPage } from '../../src/outbound/screen.js';
+import { screenPage, type PageVerdict } from '../../src/outbound/screen.js';
 import type { Prepared } from '../../src/perso/index.js';
 import type { CardFields, ContractForPerso } from '../../src/domain/contract.js';
 import type { ProductionStatus } from '../../src/domain/contract-status.js';

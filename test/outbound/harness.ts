@@ -5,8 +5,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../../src/config/schema.js';
 import { canonicalId } from '../../src/domain/contract.js';
 import { silentLogger } from '../../src/log.js';
-import { makePersoFileMaker } from '../../src/outbound/perso-file-maker.js';
-import type { PersoFileMaker } from '../../src/outbound/perso-file.js';
+import { makePersoFileMaker, type PersoFileMaker } from '../../src/outbound/perso-file.js';
 import { createGpgHome, type GpgHome } from '../helpers/gpg.js';
 import { testConfig } from '../helpers/config.js';
 
