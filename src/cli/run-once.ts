@@ -70,7 +70,8 @@ async function runOnce(app: App, flags: RunOnceFlags): Promise<RunOnceOutcome> {
   const outcome: RunOnceOutcome = {};
   try {
     if (send) {
-      outcome.send = await settle(() => runManually(app, 'send', (o) => jobs.send.run(o), { businessDate: flags.businessDate, force: flags.force, signal: stop.signal }, sendRunCounts));
+      outcome.send = await settle(() => withProgressShown('send', log, (progress) =>
+        runManually(app, 'send', (o) => jobs.send.run(o), { businessDate: flags.businessDate, force: flags.force, signal: stop.signal, progress }, sendRunCounts)));
       if (outcome.send.error !== undefined) await alertFailure('send', outcome.send.error);
     }
     if (receive && !stop.signal.aborted) {

@@ -4,6 +4,7 @@ import { REQUIRED_KEYS, requireKeys } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import type { SendResult } from '../jobs.js';
 import { sendRunCounts } from '../daemon/run-history.js';
+import { withProgressShown } from '../progress/show.js';
 import { abortOnSignals } from '../signals.js';
 import { runManually } from './manual-run.js';
 import { productionSendJob } from '../wiring.js';
@@ -36,7 +37,8 @@ export function register(program: Command): void {
         try {
           const options = { businessDate: opts.businessDate, force: opts.force, dryRun: opts.dryRun, signal: stop.signal };
           // a dry run changes nothing, the history included
-          const result = opts.dryRun ? await job.run(options) : await runManually(app, 'send', (o) => job.run(o), options, sendRunCounts);
+          const result = opts.dryRun ? await job.run(options)
+            : await withProgressShown('send', app.log, (progress) => runManually(app, 'send', (o) => job.run(o), { ...options, progress }, sendRunCounts));
           printResult(result, Boolean(opts.dryRun));
           if ((result.invalidTotal ?? result.invalid.length) > 0) process.exitCode = 3;
         } finally {

@@ -6,6 +6,8 @@ import { forgetRunner, noteRunner } from '../db/runs.js';
 import { messageOf } from '../errors.js';
 import type { Clock, ReceiveJob, ReceiveOptions, ReceiveResult, SendJob, SendOptions, SendResult } from '../jobs.js';
 import type { Logger } from '../log.js';
+import { JobProgress } from '../progress/job-progress.js';
+import { showProgress } from '../progress/show.js';
 import { makeAlerter, type Alerter } from './alerts.js';
 import { batchProgressOf } from './batch-progress.js';
 import { evaluateHealth, type Health } from './health.js';
@@ -69,14 +71,14 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
 
   const send = makeJobRunner<SendOptions, SendResult>({
     name: 'send', log, clock,
-    run: (options) => deps.jobs.send.run(options),
+    run: (options) => withProgress('send', (progress) => deps.jobs.send.run({ ...options, progress })),
     summarize: (r) => ({ files: r.batches.map((b) => b.fileName), cardsSent: r.cardsSent, invalid: r.invalid.length }),
     onFinished: (record) => afterSend(record),
     history: { record: history, counts: sendRunCounts },
   });
   const receive = makeJobRunner<ReceiveOptions, ReceiveResult>({
     name: 'receive', log, clock,
-    run: (options) => deps.jobs.receive.run(options),
+    run: (options) => withProgress('receive', (progress) => deps.jobs.receive.run({ ...options, progress })),
     summarize: (r) => ({ applied: r.applied.length, quarantined: r.quarantined.length, duplicates: r.duplicates }),
     onFinished: (record) => afterReceive(record),
     history: { record: history, counts: receiveRunCounts },
@@ -87,6 +89,19 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
     // by then a dead runner's send lease has expired
     sendRetryBaseMs: config.daemon.leaseTtlSeconds * 1000,
   });
+
+  /** A run's progress: in the metrics while it runs, and a log line at an interval (a service has no terminal). */
+  async function withProgress<T>(job: string, run: (progress: JobProgress) => Promise<T>): Promise<T> {
+    const progress = new JobProgress(job);
+    const unwatch = metrics.watchProgress(progress);
+    const stopLogging = showProgress(progress, { log });
+    try {
+      return await run(progress);
+    } finally {
+      stopLogging();
+      unwatch();
+    }
+  }
 
   // alerts go out in the background: a slow or unreachable webhook must not hold up the next run
   const inBackground = (work: Promise<void>) => void work.catch((err) => log.warn({ error: messageOf(err) }, 'alerting failed'));

@@ -5,6 +5,7 @@ import { stockLevels } from '../db/stock.js';
 import { messageOf } from '../errors.js';
 import type { ReceiveResult, SendResult } from '../jobs.js';
 import type { Logger } from '../log.js';
+import type { JobProgress, ProgressSnapshot } from '../progress/job-progress.js';
 import type { RunRecord } from './job-runner.js';
 
 /** One key's time left, as the key check found it. */
@@ -22,6 +23,8 @@ export interface DaemonMetrics {
   recordReceive(record: RunRecord<ReceiveResult>): void;
   setLeaseHeld(held: boolean): void;
   setKeyExpiry(keys: KeyExpiry[]): void;
+  /** Shows a running job's progress in the gauges until the returned function is called (its end). */
+  watchProgress(progress: JobProgress): () => void;
 }
 
 /** Outcome label of a run: success, partial (Invalid cards, quarantined reports), failure, aborted. */
@@ -76,6 +79,23 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
     },
   });
 
+  // the running jobs' progress, read when scraped; a job that is not running has no series
+  const running = new Set<JobProgress>();
+  const progressGauge = (name: string, help: string, value: (s: ProgressSnapshot) => number | null) => new Gauge({
+    name, help, labelNames: ['job', 'step', 'unit'], registers,
+    collect() {
+      this.reset();
+      for (const progress of running) {
+        const s = progress.snapshot();
+        const v = value(s);
+        if (v !== null) this.set({ job: s.job, step: s.step, unit: s.unit }, v);
+      }
+    },
+  });
+  progressGauge('bx_job_progress_done', "the running job's units done in its current step (cards claimed, reports taken)", (s) => s.done);
+  progressGauge('bx_job_progress_total', "the units the running job's current step expects, when known", (s) => s.total);
+  progressGauge('bx_job_progress_bytes', "bytes the running job's current step has handled (reports downloaded)", (s) => s.bytes);
+
   async function safely<T>(query: () => Promise<T>, otherwise: T): Promise<T> {
     try {
       return await query();
@@ -94,6 +114,10 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
 
   return {
     registry,
+    watchProgress(progress) {
+      running.add(progress);
+      return () => running.delete(progress);
+    },
     recordSend(record) {
       recordRun(record);
       if (!record.result) return;

@@ -6,6 +6,7 @@ import type { Db } from '../db/connection.js';
 import type { LeaseRenewal } from '../db/lease.js';
 import type { PersoPage } from '../db/perso-rows.js';
 import type { HeldLease } from '../lease/job-lease.js';
+import type { JobProgress } from '../progress/job-progress.js';
 import type { PanCipher } from '../security/pan.js';
 import { buildEncryptedFile } from './build.js';
 import { FileThread } from './file-thread.js';
@@ -29,6 +30,8 @@ export interface ClaimParams extends ClaimRequest {
   onClaimed?(batch: ClaimedBatch, contractIds: number[]): Promise<void>;
   /** the job's lease, renewed inside the claim's transaction before each page */
   lease?: { renewWithin(within: LeaseRenewal): Promise<void> };
+  /** advanced by the cards of each page claimed (valid and set aside) */
+  progress?: Pick<JobProgress, 'advance'>;
 }
 
 /**
@@ -99,6 +102,7 @@ async function claimPages(claim: OpenClaim, params: ClaimParams): Promise<void> 
     const batch = valid.length ? await claim.addValid(valid, verdict.contractNumberSum) : undefined;
     claim.setAside(verdict.invalid);
     claimed += valid.length;
+    params.progress?.advance(page.count);
     if (!batch || !params.onClaimed) return;
     const told = params.onClaimed(batch, valid);
     told.catch(() => undefined); // awaited after the next page, or at the end
@@ -123,6 +127,7 @@ export interface ClaimAndBuildRequest {
   businessDate: string;
   now: string;
   outbox: string;
+  progress?: Pick<JobProgress, 'advance'>;
   /** called once, when the file's first clear bytes flow (fault injection in tests) */
   onFirstBytes?(batch: ClaimedBatch): void | Promise<void>;
 }
@@ -139,7 +144,7 @@ export async function claimAndBuild(req: ClaimAndBuildRequest): Promise<{ claim:
   const file = new ClaimedFile(thread, req);
   try {
     const claim = await lease.duringTransaction(() => claimBatch(req.db, {
-      businessDate, maxCards: config.perso.maxCardsPerFile, fileName: (seq) => maker.fileName(businessDate, seq), now: req.now, lease,
+      businessDate, maxCards: config.perso.maxCardsPerFile, fileName: (seq) => maker.fileName(businessDate, seq), now: req.now, lease, progress: req.progress,
       screen: (page) => thread.screen(page),
       onClaimed: (batch, contractIds) => file.claimed(batch, contractIds),
     }));

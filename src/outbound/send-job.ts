@@ -4,6 +4,7 @@ import {
   batchContracts, confirmBatch, getBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches, type Batch, type EncryptedFile,
 } from '../db/batches.js';
 import { nowIso, type Db } from '../db/connection.js';
+import { countMarked } from '../db/contracts.js';
 import { PermanentError, messageOf } from '../errors.js';
 import { noteInvalid, type Clock, type SendJob, type SendOptions, type SendResult } from '../jobs.js';
 import { scrub, type Logger } from '../log.js';
@@ -82,11 +83,14 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
       log.warn({ businessDate, why: notBusinessDay }, 'not a business day: nothing new claimed (use force to send anyway)');
       return { ...result, notBusinessDay };
     }
+    // the count costs a query: only when someone shows progress
+    options.progress?.begin('claiming and encrypting', 'cards', await countMarked(db));
     for (;;) {
       if (options.signal?.aborted) return result;
       lease.assertHeld();
       const { claim, built } = await claimAndBuild({
-        db, config, cipher, maker, lease, businessDate, now: now(), outbox: folders.outbox, onFirstBytes: (batch) => fault('encrypting', batch),
+        db, config, cipher, maker, lease, businessDate, now: now(), outbox: folders.outbox, progress: options.progress,
+        onFirstBytes: (batch) => fault('encrypting', batch),
       });
       noteInvalid(result, claim.invalid, claim.invalidCount);
       if (!claim.batch) return result;

@@ -2,9 +2,9 @@ import type { Logger } from '../log.js';
 import { describeProgress, JobProgress } from './job-progress.js';
 
 export interface ShowProgressOptions {
-  /** where a terminal line is drawn (stderr: stdout carries only the command's output) */
-  stream: NodeJS.WriteStream;
-  /** off a terminal, progress goes to the log at this interval */
+  /** where a line is drawn when it is a terminal (stderr: stdout carries only the command's output); the daemon gives none */
+  terminal?: NodeJS.WriteStream;
+  /** off a terminal, progress goes to the log at an interval */
   log: Logger;
   /** how often the terminal line is redrawn */
   redrawMs?: number;
@@ -23,7 +23,7 @@ const LOG_INTERVAL_MS = 10_000;
  * clears the terminal line so that the command's own output starts on a clean line.
  */
 export function showProgress(progress: JobProgress, options: ShowProgressOptions): () => void {
-  if (options.stream.isTTY) return drawOnTerminal(progress, options.stream, options.redrawMs ?? REDRAW_MS);
+  if (options.terminal?.isTTY) return drawOnTerminal(progress, options.terminal, options.redrawMs ?? REDRAW_MS);
   const timer = setInterval(() => {
     const s = progress.snapshot();
     options.log.info({ progress: { job: s.job, step: s.step, done: s.done, total: s.total, unit: s.unit, bytes: s.bytes, rate: Math.round(s.rate), etaSeconds: s.etaSeconds === null ? null : Math.ceil(s.etaSeconds) } }, describeProgress(s));
@@ -50,7 +50,7 @@ function drawOnTerminal(progress: JobProgress, stream: NodeJS.WriteStream, redra
 /** Runs a command's job with its progress shown on stderr (or logged), and stopped however the job ends. */
 export async function withProgressShown<T>(job: string, log: Logger, run: (progress: JobProgress) => Promise<T>): Promise<T> {
   const progress = new JobProgress(job);
-  const stop = showProgress(progress, { stream: process.stderr, log });
+  const stop = showProgress(progress, { terminal: process.stderr, log });
   try {
     return await run(progress);
   } finally {

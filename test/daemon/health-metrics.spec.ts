@@ -127,6 +127,23 @@ describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {
     assert.ok(sample(text, 'process_resident_memory_bytes')! > 0);
   });
 
+  it("/metrics shows the running job's progress while it runs, and no progress series once it ended", async () => {
+    receiveJob.hold();
+    const calls = receiveJob.calls.length;
+    clock.advance(60 * 60_000);
+    daemon.scheduler.tick();
+    await waitFor('a receive run', () => receiveJob.calls.length > calls);
+    const progress = receiveJob.calls[calls]!.progress!;
+    progress.begin('receiving reports', 'reports', 5);
+    progress.advance(2, 4096);
+    const during = (await get(`${http.url}/metrics`)).text;
+    const labels = '{job="receive",step="receiving reports",unit="reports"}';
+    assert.deepEqual([sample(during, `bx_job_progress_done${labels}`), sample(during, `bx_job_progress_total${labels}`), sample(during, `bx_job_progress_bytes${labels}`)], [2, 5, 4096]);
+    receiveJob.release();
+    await daemon.scheduler.settled();
+    assert.doesNotMatch((await get(`${http.url}/metrics`)).text, /^bx_job_progress_done\{/m);
+  });
+
   it('alerted the quarantine, the key near expiry and the low stock, once each', async () => {
     await waitFor('alerts', () => alerts.length >= 3);
     const kinds = alerts.map((a) => a.kind).sort();

@@ -61,7 +61,7 @@ describe('job progress', () => {
     const progress = new JobProgress('send');
     progress.begin('claiming and encrypting', 'cards', 10);
     progress.advance(3);
-    const stop = showProgress(progress, { stream: out.stream, log: createLogger({ destination: out.stream }), redrawMs: 5 });
+    const stop = showProgress(progress, { terminal: out.stream, log: createLogger({ destination: out.stream }), redrawMs: 5 });
     await waitFor('two redraws', () => out.text().split('\r').length > 2);
     stop();
     const text = out.text();
@@ -82,7 +82,7 @@ describe('job progress', () => {
     const progress = new JobProgress('receive');
     progress.begin('receiving reports', 'reports', 2);
     progress.advance(1, 4096);
-    const stop = showProgress(progress, { stream: out.stream, log: createLogger({ destination: sink }), logIntervalMs: 5 });
+    const stop = showProgress(progress, { terminal: out.stream, log: createLogger({ destination: sink }), logIntervalMs: 5 });
     await waitFor('two progress lines', () => lines.length >= 2);
     stop();
     assert.equal(out.text(), '');
