@@ -1,4 +1,5 @@
 // One bureau of the config as the send job sees it: the per-bureau view built in one place.
+import { basename, dirname, isAbsolute } from 'node:path';
 import type { Bureau, Config } from '../config/schema.js';
 import type { BureauScope } from '../db/batches.js';
 import { SEND_LEASE } from '../lease/job-lease.js';
@@ -50,10 +51,13 @@ function viewOf(config: Config, bureau: Bureau, index: number): Config {
     // filled in from the layout when the config is loaded (config/load.ts): never guessed here, two bureaus must not share file names
     throw new Error(`bureaus[${index}].fileNamePattern: not resolved from its layout (load the config with loadConfig)`);
   }
+  // after load a bureau's layout is its file's absolute path: as a name in a folder, like the first bureau's (config/bureau-layouts.ts)
+  const file = isAbsolute(bureau.layout) && bureau.layout.endsWith('.yaml');
+  const layout = file ? { layout: basename(bureau.layout).replace(/\.yaml$/, ''), layoutsDir: dirname(bureau.layout) } : { layout: bureau.layout };
   return {
     ...config,
     bureau: { code: bureau.code },
-    perso: { ...config.perso, layout: bureau.layout, lineEnding: bureau.lineEnding ?? 'LF', fileNamePattern: bureau.fileNamePattern },
+    perso: { ...config.perso, ...layout, lineEnding: bureau.lineEnding ?? 'LF', fileNamePattern: bureau.fileNamePattern },
     pgp: bureau.pgp,
     sftp: bureau.sftp,
     reports: bureau.reports,
