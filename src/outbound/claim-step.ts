@@ -30,7 +30,7 @@ export interface ClaimParams extends ClaimRequest {
   onClaimed?(batch: ClaimedBatch, contractIds: number[]): Promise<void>;
   /** the job's lease, renewed inside the claim's transaction before each page */
   lease?: { renewWithin(within: LeaseRenewal): Promise<void> };
-  /** advanced by the cards of each page claimed (valid and set aside) */
+  /** advanced by the cards of each page claimed (valid and set aside; not another bureau's) */
   progress?: Pick<JobProgress, 'advance'>;
 }
 
@@ -103,7 +103,8 @@ async function claimPages(claim: OpenClaim, params: ClaimParams): Promise<void> 
     const batch = valid.length ? await claim.addValid(valid, verdict.contractNumberSum) : undefined;
     claim.setAside(verdict.invalid);
     claimed += valid.length;
-    params.progress?.advance(page.count);
+    // another bureau's cards are not this send's work (and are read again by its next claim)
+    params.progress?.advance(page.count - verdict.others);
     if (!batch || !params.onClaimed) return;
     const told = params.onClaimed(batch, valid);
     told.catch(() => undefined); // awaited after the next page, or at the end
