@@ -41,7 +41,7 @@ export function register(program: Command): void {
         // the first SIGINT/SIGTERM lets the current batch reach its next state and stops there; a second one exits
         const stop = abortOnSignals((name) => process.stderr.write(`bureau-exchange: ${name}: stopping after the current batch (again to exit now)\n`));
         const several = all.length > 1;
-        let failed: unknown;
+        let failed = 0;
         try {
           // each bureau in turn: one failing does not keep the next from sending; the command fails at the end
           for (const { code, bureau, job } of jobs) {
@@ -58,14 +58,14 @@ export function register(program: Command): void {
               if ((result.invalidTotal ?? result.invalid.length) > 0 && process.exitCode === undefined) process.exitCode = 3;
             } catch (err) {
               if (jobs.length === 1) throw err;
-              failed ??= err;
+              failed++;
               process.stderr.write(scrub(`bureau-exchange: bureau ${code}: error: ${messageOf(err)}`) + '\n');
             }
           }
         } finally {
           stop.dispose();
         }
-        if (failed !== undefined) throw new Error('send failed for at least one bureau (above); the others were sent');
+        if (failed) throw new Error(`send failed for ${failed} of ${jobs.length} bureaus (above); the others had their turn`);
       });
     });
 }
