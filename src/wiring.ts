@@ -1,6 +1,9 @@
 import type { App } from './app.js';
+import type { Config } from './config/schema.js';
 import { makeReceiveJob } from './inbound/receive-job.js';
 import type { Clock, ReceiveJob, SendJob } from './jobs.js';
+import { bureauConfig, sendBureaus, type SendBureau } from './outbound/bureau-config.js';
+import { everyBureauSendJob, type BureauSendJob } from './outbound/every-bureau.js';
 import { makeSendJob } from './outbound/send-job.js';
 import type { Transport } from './transport/remote.js';
 import { makeSftpTransport } from './transport/sftp.js';
@@ -16,14 +19,24 @@ export interface WiringDeps {
 
 type JobApp = Pick<App, 'config' | 'db' | 'cipher' | 'log'>;
 
-/** The bureau's SFTP server as configured. */
-export function productionTransport(app: Pick<App, 'config' | 'log'>, deps: WiringDeps = {}): Transport {
-  return makeSftpTransport(app.config.sftp, { log: app.log, env: deps.env, signal: deps.signal });
+/** The first bureau's SFTP server as configured (or the one of the config given). */
+export function productionTransport(app: Pick<App, 'config' | 'log'>, deps: WiringDeps = {}, config: Config = app.config): Transport {
+  return makeSftpTransport(config.sftp, { log: app.log, env: deps.env, signal: deps.signal });
 }
 
-export function productionSendJob(app: JobApp, deps: WiringDeps = {}, transport = productionTransport(app, deps)): SendJob {
+/** The send job of one bureau (default the first), over that bureau's SFTP server. */
+export function productionSendJob(
+  app: JobApp, deps: WiringDeps = {}, transport?: Transport, bureau: SendBureau = bureauConfig(app.config, app.config.bureaus[0]!.code),
+): SendJob {
   const { config, db, cipher, log } = app;
-  return makeSendJob({ db, config, cipher, transport, log, clock: deps.clock });
+  return makeSendJob({ db, config, bureau, cipher, transport: transport ?? productionTransport(app, deps, bureau.config), log, clock: deps.clock });
+}
+
+/** One send job per configured bureau, in config order; the first bureau's over `firstTransport` when given. */
+export function productionSendJobs(app: JobApp, deps: WiringDeps = {}, firstTransport?: Transport): Array<BureauSendJob & { bureau: SendBureau }> {
+  return sendBureaus(app.config).map((bureau, i) => ({
+    code: bureau.code, bureau, job: productionSendJob(app, deps, i === 0 ? firstTransport : undefined, bureau),
+  }));
 }
 
 export function productionReceiveJob(app: Omit<JobApp, 'cipher'>, deps: WiringDeps = {}, transport = productionTransport(app, deps)): ReceiveJob {
@@ -31,8 +44,11 @@ export function productionReceiveJob(app: Omit<JobApp, 'cipher'>, deps: WiringDe
   return makeReceiveJob({ db, config, transport, log, clock: deps.clock });
 }
 
-/** The real send and receive jobs over one SFTP transport. */
+/**
+ * The real send and receive jobs. `send` sends to every configured bureau in turn (with one bureau,
+ * exactly its job); the first bureau's send and the receive share one SFTP transport.
+ */
 export function makeProductionJobs(app: JobApp, deps: WiringDeps = {}): { send: SendJob; receive: ReceiveJob } {
   const transport = productionTransport(app, deps);
-  return { send: productionSendJob(app, deps, transport), receive: productionReceiveJob(app, deps, transport) };
+  return { send: everyBureauSendJob(productionSendJobs(app, deps, transport)), receive: productionReceiveJob(app, deps, transport) };
 }

@@ -7,12 +7,15 @@ import { sendRunCounts } from '../daemon/run-history.js';
 import { withProgressShown } from '../progress/show.js';
 import { abortOnSignals } from '../signals.js';
 import { runManually } from './manual-run.js';
-import { productionSendJob } from '../wiring.js';
+import { productionSendJobs } from '../wiring.js';
+import { messageOf } from '../errors.js';
+import { scrub } from '../log.js';
 import { printTable } from './output.js';
 
 export const order = 40;
 
 interface SendFlags {
+  bureau?: string;
   businessDate?: string;
   force?: boolean;
   dryRun?: boolean;
@@ -22,6 +25,7 @@ export function register(program: Command): void {
   program
     .command('send')
     .description('finish unfinished batches, then claim Marked cards, encrypt their personalization file(s) and upload them')
+    .option('--bureau <code>', 'send to this bureau only (default: every configured bureau in turn)')
     .option('--business-date <date>', 'YYYY-MM-DD (default: today in schedule.timezone)')
     .option('--force', 'send even when the date is not a business day')
     .option('--dry-run', 'validate and render only: print counts and Invalid reasons, change nothing, upload nothing')
@@ -30,20 +34,38 @@ export function register(program: Command): void {
         throw new UsageError(`--business-date: ${JSON.stringify(opts.businessDate)} is not YYYY-MM-DD`);
       }
       await withApp(cmd.optsWithGlobals(), async (app) => {
-        requireKeys(app.config, [...REQUIRED_KEYS.encrypt, ...(opts.dryRun ? [] : REQUIRED_KEYS.sftp)], 'send');
+        const all = productionSendJobs(app);
+        const jobs = opts.bureau === undefined ? all : all.filter((j) => j.code === opts.bureau);
+        if (!jobs.length) throw new UsageError(`--bureau: ${JSON.stringify(opts.bureau)} is not a configured bureau (${all.map((j) => j.code).join(', ')})`);
+        for (const { bureau } of jobs) requireKeys(bureau.config, [...REQUIRED_KEYS.encrypt, ...(opts.dryRun ? [] : REQUIRED_KEYS.sftp)], 'send');
         // the first SIGINT/SIGTERM lets the current batch reach its next state and stops there; a second one exits
         const stop = abortOnSignals((name) => process.stderr.write(`bureau-exchange: ${name}: stopping after the current batch (again to exit now)\n`));
-        const job = productionSendJob(app);
+        const several = all.length > 1;
+        let failed = 0;
         try {
-          const options = { businessDate: opts.businessDate, force: opts.force, dryRun: opts.dryRun, signal: stop.signal };
-          // a dry run changes nothing, the history included
-          const result = opts.dryRun ? await job.run(options)
-            : await withProgressShown('send', app.log, (progress) => runManually(app, 'send', (o) => job.run(o), { ...options, progress }, sendRunCounts));
-          printResult(result, Boolean(opts.dryRun));
-          if ((result.invalidTotal ?? result.invalid.length) > 0) process.exitCode = 3;
+          // each bureau in turn: one failing does not keep the next from sending; the command fails at the end
+          for (const { code, bureau, job } of jobs) {
+            if (stop.signal.aborted) break;
+            // the history names the run after the job's lease: `send` for the first bureau, `send:<CODE>` for the others
+            const name = bureau.lease;
+            if (several) process.stdout.write(`Bureau ${code}\n`);
+            try {
+              const options = { businessDate: opts.businessDate, force: opts.force, dryRun: opts.dryRun, signal: stop.signal };
+              // a dry run changes nothing, the history included
+              const result = opts.dryRun ? await job.run(options)
+                : await withProgressShown(name, app.log, (progress) => runManually(app, name, (o) => job.run(o), { ...options, progress }, sendRunCounts));
+              printResult(result, Boolean(opts.dryRun));
+              if ((result.invalidTotal ?? result.invalid.length) > 0 && process.exitCode === undefined) process.exitCode = 3;
+            } catch (err) {
+              if (jobs.length === 1) throw err;
+              failed++;
+              process.stderr.write(scrub(`bureau-exchange: bureau ${code}: error: ${messageOf(err)}`) + '\n');
+            }
+          }
         } finally {
           stop.dispose();
         }
+        if (failed) throw new Error(`send failed for ${failed} of ${jobs.length} bureaus (above); the others had their turn`);
       });
     });
 }

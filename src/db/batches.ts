@@ -12,6 +12,8 @@ export type BatchState = (typeof BATCH_STATES)[number];
 /** perso_batches: one personalization file, from the claim of its cards until the bureau has it. */
 export interface BatchRow {
   id: number;
+  /** the bureau the file is for; null on batches made before several bureaus: the first bureau's */
+  bureau_code: string | null;
   /** YYYY-MM-DD the file is for */
   business_date: string;
   /** daily sequence from 1; with business_date unique, so a file name is never reused */
@@ -44,6 +46,8 @@ export interface BatchRow {
 /** A batch as the send job sees it. */
 export interface Batch {
   id: number;
+  /** null: a batch made before several bureaus, the first bureau's */
+  bureauCode: string | null;
   businessDate: string;
   sequence: number;
   fileName: string;
@@ -64,7 +68,7 @@ export interface Batch {
 export function toBatch(row: BatchRow): Batch {
   const num = (v: number | string | null) => (v === null ? null : Number(v));
   return {
-    id: Number(row.id), businessDate: row.business_date, sequence: Number(row.sequence), fileName: row.file_name,
+    id: Number(row.id), bureauCode: row.bureau_code ?? null, businessDate: row.business_date, sequence: Number(row.sequence), fileName: row.file_name,
     state: row.state, recordCount: Number(row.record_count), hashTotal: String(row.hash_total),
     clearSha256: row.clear_sha256, clearSize: num(row.clear_size), encSha256: row.enc_sha256, encSize: num(row.enc_size),
     outboxPath: row.outbox_path, attempts: Number(row.attempts), lastError: row.last_error, createdAt: row.created_at,
@@ -132,7 +136,7 @@ export async function confirmBatch(
     );
     const moved = await trx('card_contracts').where({ production_status: 'Marked' })
       .whereIn('id', trx('batch_items').select('contract_id').where({ batch_id: batchId }))
-      .update({ production_status: 'InProduction', batch_id: batchId, updated_at: now });
+      .update({ production_status: 'InProduction', batch_id: batchId, bureau_code: trx('perso_batches').select('bureau_code').where({ id: batchId }), updated_at: now });
     await hooks.beforeCommit?.();
     return Number(moved);
   });
@@ -156,9 +160,31 @@ async function moveState(db: Knex | Knex.Transaction, batchId: number, from: Bat
   }
 }
 
-/** Batches not yet sent, oldest first: the send job carries them forward before claiming anything new. */
-export async function unfinishedBatches(db: Knex): Promise<Batch[]> {
-  const rows: BatchRow[] = await db('perso_batches').whereNot({ state: 'sent' }).orderBy('id');
+/**
+ * Which bureau's batches a query is about. Batches made before several bureaus have no bureau code:
+ * they are the first bureau's (migrations/005, docs/bureaus.md), so its scope takes them too.
+ */
+export interface BureauScope {
+  code: string;
+  /** the first bureau of the config: also owns the batches without a bureau code */
+  first: boolean;
+}
+
+/** Narrows a query on perso_batches (or an alias, `column`) to one bureau's batches. */
+export function whereBureau<Q extends Knex.QueryBuilder>(query: Q, scope: BureauScope | undefined, column = 'bureau_code'): Q {
+  if (!scope) return query;
+  return query.where((q) => {
+    q.where(column, scope.code);
+    if (scope.first) q.orWhereNull(column);
+  }) as Q;
+}
+
+/**
+ * Batches not yet sent, oldest first: the send job carries them forward before claiming anything new.
+ * With a bureau, only that bureau's (each goes to its own bureau's server); without, every bureau's.
+ */
+export async function unfinishedBatches(db: Knex, bureau?: BureauScope): Promise<Batch[]> {
+  const rows: BatchRow[] = await whereBureau(db('perso_batches').whereNot({ state: 'sent' }), bureau).orderBy('id');
   return rows.map(toBatch);
 }
 

@@ -6,7 +6,7 @@ import { claimStore, type ClaimStore } from './claim-stores.js';
 import { enterMutex, leaveMutex, renewLease } from './lease.js';
 import { listUpToLimit } from '../jobs.js';
 import type { PersoPage } from './perso-rows.js';
-import { toBatch, type Batch } from './batches.js';
+import { toBatch, whereBureau, type Batch, type BureauScope } from './batches.js';
 
 /** A card set aside as Invalid, as reported to the operator. */
 export interface InvalidCard {
@@ -18,6 +18,8 @@ export interface InvalidCard {
 
 /** What the claim of a batch is opened with. */
 export interface ClaimRequest {
+  /** the bureau the batch is for: its daily sequence, its code on the batch; none: a batch without a bureau code */
+  bureau?: BureauScope;
   businessDate: string;
   /** the file name of the batch with this daily sequence */
   fileName(sequence: number): string;
@@ -211,18 +213,18 @@ class StatementQueue {
 }
 
 async function insertBatch(trx: Knex.Transaction, request: ClaimRequest): Promise<ClaimedBatch> {
-  const sequence = await nextSequence(trx, request.businessDate);
+  const sequence = await nextSequence(trx, request.businessDate, request.bureau);
   const fileName = request.fileName(sequence);
   const id = await insertReturningId(trx, 'perso_batches', {
-    business_date: request.businessDate, sequence, file_name: fileName, state: 'claimed',
+    bureau_code: request.bureau?.code ?? null, business_date: request.businessDate, sequence, file_name: fileName, state: 'claimed',
     record_count: 0, hash_total: '0', attempts: 0, created_at: request.now, updated_at: request.now,
   });
   return { id, sequence, fileName, createdAt: request.now };
 }
 
-/** The next daily sequence of a business date (1 for the first file of the day). */
-export async function nextSequence(db: Knex | Knex.Transaction, businessDate: string): Promise<number> {
-  const row = await db('perso_batches').where({ business_date: businessDate }).max({ max: 'sequence' }).first();
+/** The next daily sequence of a business date (1 for the first file of the day), per bureau when one is given. */
+export async function nextSequence(db: Knex | Knex.Transaction, businessDate: string, bureau?: BureauScope): Promise<number> {
+  const row = await whereBureau(db('perso_batches').where({ business_date: businessDate }), bureau).max({ max: 'sequence' }).first();
   return Number(row?.max ?? 0) + 1;
 }
 

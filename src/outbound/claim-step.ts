@@ -1,6 +1,6 @@
 // The claim of one batch as a step of the send: pages read → screened → claimed → rendered and encrypted.
 import type { Config } from '../config/schema.js';
-import type { EncryptedFile } from '../db/batches.js';
+import type { BureauScope, EncryptedFile } from '../db/batches.js';
 import { openClaim, type ClaimedBatch, type ClaimOutcome, type ClaimRequest, type OpenClaim } from '../db/claim.js';
 import type { Db } from '../db/connection.js';
 import type { LeaseRenewal } from '../db/lease.js';
@@ -11,7 +11,7 @@ import type { PanCipher } from '../security/pan.js';
 import { buildEncryptedFile } from './build.js';
 import { FileThread } from './file-thread.js';
 import type { PersoFileMaker } from './perso-file.js';
-import type { PageVerdict } from './screen.js';
+import type { PageVerdict, ScreenRoute } from './screen.js';
 
 export interface ClaimParams extends ClaimRequest {
   maxCards: number;
@@ -30,7 +30,7 @@ export interface ClaimParams extends ClaimRequest {
   onClaimed?(batch: ClaimedBatch, contractIds: number[]): Promise<void>;
   /** the job's lease, renewed inside the claim's transaction before each page */
   lease?: { renewWithin(within: LeaseRenewal): Promise<void> };
-  /** advanced by the cards of each page claimed (valid and set aside) */
+  /** advanced by the cards of each page claimed (valid and set aside; not another bureau's) */
   progress?: Pick<JobProgress, 'advance'>;
 }
 
@@ -96,13 +96,15 @@ async function claimPages(claim: OpenClaim, params: ClaimParams): Promise<void> 
   const claimPage = async ({ page, verdict: screening }: ScreeningPage): Promise<void> => {
     const verdict = await screening;
     const valid = verdict.validIds;
-    if (valid.length + verdict.invalid.length !== page.count) {
-      throw new Error(`screening judged ${valid.length + verdict.invalid.length} contracts of a page of ${page.count}`);
+    const judged = valid.length + verdict.invalid.length + verdict.others;
+    if (judged !== page.count) {
+      throw new Error(`screening judged ${judged} contracts of a page of ${page.count}`);
     }
     const batch = valid.length ? await claim.addValid(valid, verdict.contractNumberSum) : undefined;
     claim.setAside(verdict.invalid);
     claimed += valid.length;
-    params.progress?.advance(page.count);
+    // another bureau's cards are not this send's work (and are read again by its next claim)
+    params.progress?.advance(page.count - verdict.others);
     if (!batch || !params.onClaimed) return;
     const told = params.onClaimed(batch, valid);
     told.catch(() => undefined); // awaited after the next page, or at the end
@@ -127,6 +129,10 @@ export interface ClaimAndBuildRequest {
   businessDate: string;
   now: string;
   outbox: string;
+  /** the bureau the batch is for (its sequence, its code on the batch) */
+  bureau?: BureauScope;
+  /** when cards may go to another bureau: they are routed as they are screened, another's left Marked */
+  route?: ScreenRoute;
   progress?: Pick<JobProgress, 'advance'>;
   /** called once, when the file's first clear bytes flow (fault injection in tests) */
   onFirstBytes?(batch: ClaimedBatch): void | Promise<void>;
@@ -140,11 +146,11 @@ export interface ClaimAndBuildRequest {
  */
 export async function claimAndBuild(req: ClaimAndBuildRequest): Promise<{ claim: ClaimOutcome; built?: Promise<EncryptedFile> }> {
   const { config, cipher, businessDate, maker, lease } = req;
-  const thread = new FileThread({ config, cipher, businessDate });
+  const thread = new FileThread({ config, cipher, businessDate, ...(req.route ? { route: req.route } : {}) });
   const file = new ClaimedFile(thread, req);
   try {
     const claim = await lease.duringTransaction(() => claimBatch(req.db, {
-      businessDate, maxCards: config.perso.maxCardsPerFile, fileName: (seq) => maker.fileName(businessDate, seq), now: req.now, lease, progress: req.progress,
+      businessDate, ...(req.bureau ? { bureau: req.bureau } : {}), maxCards: config.perso.maxCardsPerFile, fileName: (seq) => maker.fileName(businessDate, seq), now: req.now, lease, progress: req.progress,
       screen: (page) => thread.screen(page),
       onClaimed: (batch, contractIds) => file.claimed(batch, contractIds),
     }));

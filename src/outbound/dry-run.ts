@@ -8,7 +8,8 @@ import type { PreparedCard } from '../perso/index.js';
 import { noteInvalid, type Clock, type SendResult } from '../jobs.js';
 import type { PanCipher } from '../security/pan.js';
 import type { PersoFileMaker } from './perso-file.js';
-import { screenPage } from './screen.js';
+import { screenPage, type ScreenRoute } from './screen.js';
+import type { BureauScope } from '../db/batches.js';
 
 export interface DryRunRequest {
   db: Db;
@@ -17,6 +18,10 @@ export interface DryRunRequest {
   businessDate: string;
   maxCards: number;
   clock: Clock;
+  /** the bureau the send is for: its unfinished batches and sequence */
+  bureau?: BureauScope;
+  /** when cards may go to another bureau: screened as the send's claim screens them */
+  route?: ScreenRoute;
 }
 
 /**
@@ -26,9 +31,9 @@ export interface DryRunRequest {
  */
 export async function dryRunSend(req: DryRunRequest): Promise<SendResult> {
   const result: SendResult = { batches: [], cardsSent: 0, invalid: [], invalidTotal: 0 };
-  for (const b of await unfinishedBatches(req.db)) result.batches.push({ fileName: b.fileName, records: b.recordCount, state: `would resume (${b.state})` });
+  for (const b of await unfinishedBatches(req.db, req.bureau)) result.batches.push({ fileName: b.fileName, records: b.recordCount, state: `would resume (${b.state})` });
   const valid = validOnly(req, result)[Symbol.asyncIterator]();
-  let sequence = await nextSequence(req.db, req.businessDate);
+  let sequence = await nextSequence(req.db, req.businessDate, req.bureau);
   for (;;) {
     const first = await valid.next();
     if (first.done) return result;
@@ -42,7 +47,7 @@ export async function dryRunSend(req: DryRunRequest): Promise<SendResult> {
 /** The Marked cards prepared for a file, screened as the send's claim screens them; the invalid ones counted and listed. */
 async function* validOnly(req: DryRunRequest, result: SendResult): AsyncGenerator<PreparedCard> {
   for await (const page of markedPages(req.db)) {
-    const { verdict, prepared } = screenPage(page, req.cipher, (contract) => req.maker.validate(contract, req.businessDate));
+    const { verdict, prepared } = screenPage(page, req.cipher, (contract) => req.maker.validate(contract, req.businessDate), req.route);
     noteInvalid(result, verdict.invalid);
     yield* prepared;
   }

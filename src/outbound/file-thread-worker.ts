@@ -94,7 +94,7 @@ port.on('message', (msg: FileThreadRequest) => {
 async function handle(msg: Extract<FileThreadRequest, { id: number }>): Promise<{ verdict?: PageVerdict }> {
   switch (msg.type) {
     case 'screen': {
-      const { verdict, prepared } = screenPage(msg.page, cipher, (contract) => format.validate(contract, setup.businessDate));
+      const { verdict, prepared } = screenPage(msg.page, cipher, (contract) => format.validate(contract, setup.businessDate), setup.route);
       for (const card of prepared) screened.set(card.id, card);
       return { verdict };
     }

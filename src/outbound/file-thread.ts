@@ -7,12 +7,14 @@ import type { PersoTotals } from '../perso/index.js';
 import type { PanCipher } from '../security/pan.js';
 import { startModuleWorker } from '../threads.js';
 import { clearFile, type ClearPersoFile, type PersoFileIdentity } from './perso-file.js';
-import type { PageVerdict } from './screen.js';
+import type { PageVerdict, ScreenRoute } from './screen.js';
 
 /** What the file thread is started with (workerData.data). */
 export interface FileThreadSetup {
   config: Config;
   businessDate: string;
+  /** the bureau the cards are screened for, when cards may go to another (screen.ts) */
+  route?: ScreenRoute;
   /** the PAN data keys, in memory only */
   panKey: Uint8Array;
   previousPanKey?: Uint8Array;
@@ -43,6 +45,7 @@ export interface FileThreadOptions {
   config: Config;
   cipher: PanCipher;
   businessDate: string;
+  route?: ScreenRoute;
 }
 
 type Done = Extract<FileThreadReply, { type: 'done' }>;
@@ -125,10 +128,10 @@ export class FileThread {
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const { config, cipher, businessDate } = this.options;
+    const { config, cipher, businessDate, route } = this.options;
     const keys = cipher.keyMaterial();
     const setup: FileThreadSetup = {
-      config, businessDate,
+      config, businessDate, ...(route ? { route } : {}),
       panKey: new Uint8Array(keys.key), ...(keys.previousKey ? { previousPanKey: new Uint8Array(keys.previousKey) } : {}),
     };
     const worker = startModuleWorker(import.meta.url, 'file-thread-worker', setup, FILE_THREAD_LIMITS);

@@ -1,6 +1,7 @@
 import type { InvalidCard } from '../db/claim.js';
 import { persoRowOf, persoValuesOfPage, toPerso, type PersoPage, type PersoRow } from '../db/perso-rows.js';
 import type { ContractForPerso } from '../domain/contract.js';
+import { routeCard, type Routing } from '../domain/routing.js';
 import type { Prepared, PreparedCard } from '../perso/index.js';
 import { PanIntegrityError, type PanCipher } from '../security/pan.js';
 
@@ -12,6 +13,24 @@ export interface PageVerdict {
   contractNumberSum: string;
   /** the others, each with its reason naming the field */
   invalid: InvalidCard[];
+  /** cards routed to another bureau: neither claimed nor set aside, they stay Marked for their own bureau */
+  others: number;
+}
+
+/**
+ * The bureau a send screens for, when cards may go elsewhere: each card is routed (routeCard) before
+ * anything else, a card of another bureau is left alone and one no rule places is Invalid. Absent when
+ * every card is this bureau's (one bureau): then nothing is routed.
+ */
+export interface ScreenRoute {
+  bureau: string;
+  routing: Routing;
+}
+
+/** The route a bureau's send screens with; undefined when the routing can only name this bureau. */
+export function screenRouteFor(bureau: string, routing: Routing): ScreenRoute | undefined {
+  const onlyThis = routing.default === bureau && routing.rules.every((rule) => rule.bureau === bureau);
+  return onlyThis ? undefined : { bureau, routing };
 }
 
 /** A page of contracts as screened for a batch: the claim's verdict, and the valid cards prepared for the file. */
@@ -25,13 +44,21 @@ export interface ScreenedPage {
  * for the file (maker.validate). A PAN that cannot be read is that card's problem (Invalid, field
  * `pan`), not the batch's.
  */
-export function screenPage(page: PersoPage, cipher: PanCipher, validate: (contract: ContractForPerso) => Prepared): ScreenedPage {
-  const verdict: PageVerdict = { validIds: [], contractNumberSum: '0', invalid: [] };
+export function screenPage(page: PersoPage, cipher: PanCipher, validate: (contract: ContractForPerso) => Prepared, route?: ScreenRoute): ScreenedPage {
+  const verdict: PageVerdict = { validIds: [], contractNumberSum: '0', invalid: [], others: 0 };
   const prepared: PreparedCard[] = [];
   let sum = 0n;
   for (const values of persoValuesOfPage(page)) {
     const row = persoRowOf(values);
-    const outcome = screenOne(row, cipher, validate);
+    // routed on the row as stored, before the PAN is decrypted: another bureau's card costs no decryption
+    const routed = route && routeCard({
+      productCode: row.product_code, country: row.country, deliveryMethod: Number(row.delivery_method), requestType: row.request_type,
+    }, route.routing);
+    if (routed?.ok && routed.bureau !== route!.bureau) {
+      verdict.others++;
+      continue;
+    }
+    const outcome: Prepared = routed && !routed.ok ? routed : screenOne(row, cipher, validate);
     if (outcome.ok) {
       verdict.validIds.push(Number(row.id));
       sum += BigInt(row.contract_number);

@@ -17,6 +17,7 @@ import { dryRunSend } from './dry-run.js';
 import { archiveFile, purgeArchive, removeStaleTemporaries, sendFolders } from './files.js';
 import { holdLease, type HeldLease } from '../lease/job-lease.js';
 import { makePersoFileMaker, type PersoFileMaker } from './perso-file.js';
+import { bureauConfig, type SendBureau } from './bureau-config.js';
 
 /**
  * Where tests make a run fail (throw) or die (kill -9): after each state change, in the middle of
@@ -27,6 +28,8 @@ export type SendFaultPoint = 'claimed' | 'encrypting' | 'encrypted' | 'transferr
 export interface SendJobDeps {
   db: Db;
   config: Config;
+  /** the bureau this job sends to (bureau-config.ts); default the first configured bureau */
+  bureau?: SendBureau;
   cipher: PanCipher;
   transport: Transport;
   log: Logger;
@@ -42,10 +45,14 @@ export interface SendJobDeps {
  * is left; one runner at a time (lease).
  */
 export function makeSendJob(deps: SendJobDeps): SendJob {
-  const { db, config, cipher, transport, log } = deps;
+  const { db, cipher, transport } = deps;
+  const bureau = deps.bureau ?? bureauConfig(deps.config, deps.config.bureaus[0]!.code);
+  // everything bureau-specific (layout, names, keys, SFTP) is read from the bureau's view of the config
+  const config = bureau.config;
+  const log = bureau.scope.first ? deps.log : deps.log.child({ bureau: bureau.code });
   const clock = deps.clock ?? (() => new Date());
   const calendar = deps.calendar ?? makeCalendar(config.calendar);
-  const folders = sendFolders(config.workDir);
+  const folders = sendFolders(bureau.workDir);
   const fault = async (point: SendFaultPoint, batch: Pick<Batch, 'id' | 'fileName'>) => deps.faults?.at?.(point, batch);
   const now = () => nowIso(clock);
 
@@ -54,8 +61,10 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
       const businessDate = options.businessDate ?? calendar.businessDateAt(clock(), config.schedule.timezone);
       // layout and keys from config, loaded (and the bureau key checked) at the start of each run
       const maker = await makePersoFileMaker(config, { log, now: clock() });
-      if (options.dryRun) return dryRunSend({ db, cipher, maker, businessDate, maxCards: config.perso.maxCardsPerFile, clock });
-      const lease = await holdLease(db, config.daemon.leaseTtlSeconds * 1000, log);
+      if (options.dryRun) {
+        return dryRunSend({ db, cipher, maker, businessDate, maxCards: config.perso.maxCardsPerFile, clock, bureau: bureau.scope, route: bureau.route });
+      }
+      const lease = await holdLease(db, config.daemon.leaseTtlSeconds * 1000, log, bureau.lease);
       try {
         return await sendAll(maker, lease, businessDate, options);
       } finally {
@@ -72,7 +81,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     };
     const stale = await removeStaleTemporaries(folders);
     if (stale.length) log.warn({ files: stale }, 'removed half-written files of an interrupted run from the outbox');
-    for (const batch of await unfinishedBatches(db)) {
+    for (const batch of await unfinishedBatches(db, bureau.scope)) {
       if (options.signal?.aborted) return result;
       log.info({ batch: batch.id, file: batch.fileName, state: batch.state }, 'resuming unfinished batch');
       sent(await carryForward(maker, lease, batch));
@@ -89,7 +98,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
       if (options.signal?.aborted) return result;
       lease.assertHeld();
       const { claim, built } = await claimAndBuild({
-        db, config, cipher, maker, lease, businessDate, now: now(), outbox: folders.outbox, progress: options.progress,
+        db, config, cipher, maker, lease, businessDate, now: now(), bureau: bureau.scope, route: bureau.route, outbox: folders.outbox, progress: options.progress,
         onFirstBytes: (batch) => fault('encrypting', batch),
       });
       noteInvalid(result, claim.invalid, claim.invalidCount);
