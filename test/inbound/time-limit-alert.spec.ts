@@ -57,10 +57,12 @@ describeEachDatabase('inbound/receive time limit in the daemon', (ctx) => {
       ...base, schedule: { catchUp: false, receiveEveryMinutes: 15 },
       alerts: { webhookUrl: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`, retries: 0 },
     });
-    let slow = true;
+    // the first run's apply is stuck past the limit; the hook tells when that abandoned apply goes on
+    let abandonedGoesOn!: () => void;
+    const abandonedWentOn = new Promise<void>((resolve) => (abandonedGoesOn = resolve));
     const receive = makeReceiveJob({
       db, config, log: bench.log, transport: bench.transport(config),
-      hooks: { afterApplyGroup: () => (slow ? sleep(2500) : undefined) }, // the first run's apply is stuck past the limit
+      hooks: { afterApplyGroup: async () => { await sleep(2500); abandonedGoesOn(); } },
     });
     daemon = makeDaemon({
       db, config, log: bench.log, jobs: { send: recordingSendJob(), receive },
@@ -80,12 +82,14 @@ describeEachDatabase('inbound/receive time limit in the daemon', (ctx) => {
     assert.match(alert.message, /receive run .* failed: report .* exceeded its time limit of 1 s \(reports\.reportTimeLimitSeconds\)/);
     const metrics = await daemon.metrics.registry.metrics();
     assert.match(metrics, /bx_job_runs_total\{job="receive",outcome="failure"\} 1/);
-    await sleep(2000); // the abandoned apply ends and rolls back
+    await abandonedWentOn; // past its stuck step, the abandoned apply sees the abort and rolls back
     assert.equal((await contractOf(db, 7001)).production_status, 'InProduction', 'nothing of it was applied');
     assert.deepEqual(bench.bureau.files(), [name]);
 
-    slow = false;
-    const result = await receive.run();
+    // the next run, with room to wait for the abandoned transaction (a loaded machine may take seconds);
+    // it applies the report, which it could not if the abandoned apply had committed (same content hash)
+    const roomy = { ...config, reports: { ...config.reports, reportTimeLimitSeconds: 600, runTimeLimitSeconds: 1200 } };
+    const result = await makeReceiveJob({ db, config: roomy, log: bench.log, transport: bench.transport(roomy) }).run();
     assert.deepEqual(result.applied.map((r) => r.remoteName), [name]);
     assert.equal((await contractOf(db, 7001)).production_status, 'Shipped');
   });
