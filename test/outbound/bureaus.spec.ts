@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert';
 import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
@@ -16,6 +15,7 @@ import { PanCipher } from '../../src/security/pan.js';
 import { productionSendJobs } from '../../src/wiring.js';
 import { testConfig } from '../helpers/config.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
+import { freeLoopbackPort } from '../../src/sandbox/init.js';
 import { requireSshd, startSshd, userIds, type SshdServer } from '../helpers/sshd.js';
 import { clearSendTables, insertCards } from './fixtures.js';
 import { contractsByStatus, filesIn, makeBureauKeys, removeDir, type BureauKeys } from './harness.js';
@@ -70,15 +70,6 @@ function contractsIn(keys: BureauKeys, file: string, layout: 'perso-v1' | 'emb-v
 function sendAll(db: Knex, config: LoadedConfig): Promise<BureauSendOutcome[]> {
   const jobs = productionSendJobs({ config, db, cipher, log: silentLogger });
   return sendEveryBureau(jobs, { businessDate: DATE });
-}
-
-/** A local port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describeEachDatabase('send to several bureaus, routed by product, through a real sshd', (ctx) => {
@@ -163,7 +154,7 @@ describeEachDatabase('send to several bureaus, routed by product, through a real
 
   it('one bureau\'s SFTP unreachable: the other\'s batch is delivered, and the failed one resumes to its own bureau later', async () => {
     const { db } = ctx();
-    const down = twoBureaus(sshd, keys, { b1Port: await closedPort() });
+    const down = twoBureaus(sshd, keys, { b1Port: await freeLoopbackPort() });
     config = down;
     await insertCards(db, cipher, 1, 4, (n) => ({ productCode: n % 2 === 0 ? 'GOLD02' : 'CLASSIC01' }));
     const outcomes = await sendAll(db, down);

@@ -1,23 +1,14 @@
 import { strict as assert } from 'node:assert';
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/config/load.js';
 import { canonicalId } from '../../src/domain/contract.js';
 import { runCli } from '../helpers/cli.js';
 import { newPanKey } from '../helpers/db.js';
+import { freeLoopbackPort } from '../../src/sandbox/init.js';
 import { requireSshd, startSshd, userIds, type SshdServer } from '../helpers/sshd.js';
 import { contractIdsOf, decryptedRecords, filesIn, makeBureauKeys, removeDir, type BureauKeys } from './harness.js';
-
-/** A local port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('bureau-exchange send with two bureaus (CLI, SQLite, real sshd)', function () {
   let sshd: SshdServer;
@@ -58,7 +49,7 @@ describe('bureau-exchange send with two bureaus (CLI, SQLite, real sshd)', funct
       return file;
     };
     config = write('config.yaml', sshd.port);
-    down = write('config-down.yaml', await closedPort());
+    down = write('config-down.yaml', await freeLoopbackPort());
     // the sample's eight physical cards, the even ones GOLD02 (EMB01's)
     const lines = readFileSync(join(PROJECT_ROOT, 'samples', 'contracts.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"physical"'))
       .map((l, i) => (i % 2 === 1 ? l.replace('"productCode":"CLASSIC01"', '"productCode":"GOLD02"') : l));
