@@ -20,6 +20,8 @@ describe('bureau-exchange send with two bureaus (CLI, SQLite, real sshd)', funct
   const env = { BX_PAN_KEY: newPanKey().toString('base64') };
 
   before(async function () {
+    // two gpg keys and two CLI runs (a process each): on a loaded machine more than the default minute
+    this.timeout(180_000);
     requireSshd(this);
     sshd = await startSshd();
     keys = { b1: makeBureauKeys(), emb: makeBureauKeys() };
@@ -71,7 +73,8 @@ describe('bureau-exchange send with two bureaus (CLI, SQLite, real sshd)', funct
     assert.match(r.stderr, /--bureau: "NOPE" is not a configured bureau \(BUREAU01, EMB01\)/);
   });
 
-  it('every bureau in turn: one unreachable fails the command, the other is sent; --bureau then sends that one only', async () => {
+  it('every bureau in turn: one unreachable fails the command, the other is sent; --bureau then sends that one only', async function () {
+    this.timeout(180_000); // three CLI runs and four gpg reads
     const r = await runCli(['--config', down, 'send', '--business-date', '2026-11-26', '--force'], env);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /Bureau BUREAU01\n[\s\S]*BXISSUER_PERSO_20261126_000001\.dat\.pgp\s+4\s+sent[\s\S]*Bureau EMB01/);
