@@ -24,10 +24,15 @@ export async function down(knex: Knex): Promise<void> {
     t.dropUnique(['bureau_code', 'business_date', 'sequence']);
     t.unique(['business_date', 'sequence']);
   });
-  await knex.schema.alterTable('card_contracts', (t) => {
-    t.dropColumn('bureau_code');
-  });
-  await knex.schema.alterTable('perso_batches', (t) => {
-    t.dropColumn('bureau_code');
-  });
+  for (const table of ['card_contracts', 'perso_batches']) await dropBureauCode(knex, table);
+}
+
+/**
+ * On SQLite, knex drops a column by copying the table and dropping the original, which the foreign
+ * keys of batch_items and contract_events refuse once cards exist; SQLite's own DROP COLUMN (3.35+)
+ * removes it in place.
+ */
+async function dropBureauCode(knex: Knex, table: string): Promise<void> {
+  if (knex.client.config.client === 'better-sqlite3') await knex.raw('alter table ?? drop column ??', [table, 'bureau_code']);
+  else await knex.schema.alterTable(table, (t) => t.dropColumn('bureau_code'));
 }
