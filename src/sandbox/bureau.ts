@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as openpgp from 'openpgp';
 import { dateInZone, makeCalendar, type BusinessCalendar } from '../calendar/index.js';
-import type { LoadedConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { decryptToFile, loadPrivateKey } from '../crypto/pgp.js';
 import { loadKeyFile } from '../crypto/pgp-keys.js';
 import { ConfigError, messageOf } from '../errors.js';
@@ -21,12 +21,14 @@ import { nextReportName, writeEncryptedReport, type ReportKeys, type ReportParts
 import type { BureauSettings } from './settings.js';
 
 export interface BureauSimulatorDeps {
-  /** the sandbox config (issuer, bureau, environment, layout, folders, calendar) */
-  config: LoadedConfig;
+  /** the sandbox config as this bureau's send reads it (bureauConfig): issuer, bureau, environment, layout, folders, calendar */
+  config: Config;
   /** the local folder the SFTP server serves as "/" */
   sftpRoot: string;
-  /** DIR/keys of the sandbox */
+  /** this bureau's own keys (DIR/keys of the sandbox for the first bureau, DIR/keys/<CODE> for another) */
   keysDir: string;
+  /** our keys (issuer OpenPGP and RSA public keys): default keysDir */
+  issuerKeysDir?: string;
   /** where the bureau remembers answered files and stock */
   stateFile: string;
   settings: BureauSettings;
@@ -38,6 +40,8 @@ export interface BureauSimulatorDeps {
 
 /** One personalization file answered with one report. */
 export interface AnsweredFile {
+  /** the code of the bureau that answered */
+  bureau: string;
   sourceFile: string;
   reportName: string;
   accepted: boolean;
@@ -80,7 +84,7 @@ export function makeBureauSimulator(deps: BureauSimulatorDeps): BureauSimulator 
   const reportFolders = [outbound, join(deps.sftpRoot, config.sftp.processedDir), join(deps.sftpRoot, config.sftp.failedDir)];
   const ignored = new Set<string>();
   let keys: Promise<BureauKeys> | undefined;
-  const loadKeys = () => (keys ??= loadBureauKeys(deps.keysDir, config.pgp.sign.enabled));
+  const loadKeys = () => (keys ??= loadBureauKeys(deps.keysDir, deps.issuerKeysDir ?? deps.keysDir, config.pgp.sign.enabled));
 
   async function answerNewFiles(): Promise<AnsweredFile[]> {
     const state = loadBureauState(deps.stateFile);
@@ -124,11 +128,11 @@ export function makeBureauSimulator(deps: BureauSimulatorDeps): BureauSimulator 
       for (const item of tally.stock) state.stock[item.productCode] = item.closing;
       state.answered[name] = { report: reportName, accepted: checked.ok, at: now.toISOString() };
       const answer: AnsweredFile = {
-        sourceFile: name, reportName, accepted: checked.ok, recordsReceived: checked.records, signatureVerified: clear.signatureVerified,
+        bureau: config.bureau.code, sourceFile: name, reportName, accepted: checked.ok, recordsReceived: checked.records, signatureVerified: clear.signatureVerified,
         ...tally.counts(), ...(checked.ok ? {} : { reason: checked.reason }),
       };
       log.info({
-        file: name, report: reportName, accepted: answer.accepted, records: answer.recordsReceived,
+        bureau: config.bureau.code, file: name, report: reportName, accepted: answer.accepted, records: answer.recordsReceived,
         rejected: answer.rejected, shipped: answer.shipped, expected: answer.expected, reason: answer.reason,
       }, 'sandbox bureau: answered a personalization file');
       return answer;
@@ -260,14 +264,15 @@ interface BureauKeys {
   reports: ReportKeys;
 }
 
-async function loadBureauKeys(keysDir: string, verifySignature: boolean): Promise<BureauKeys> {
+async function loadBureauKeys(keysDir: string, issuerKeysDir: string, verifySignature: boolean): Promise<BureauKeys> {
   const file = (name: string) => join(keysDir, name);
+  const ours = (name: string) => join(issuerKeysDir, name);
   const bureau = await loadPrivateKey(file(SANDBOX_KEY_FILES.bureauPgpSecret), undefined);
-  const issuerPgp = (await loadKeyFile(file(SANDBOX_KEY_FILES.issuerPgpPublic))).toPublic();
+  const issuerPgp = (await loadKeyFile(ours(SANDBOX_KEY_FILES.issuerPgpPublic))).toPublic();
   const signingKey = file(SANDBOX_KEY_FILES.bureauReportSigningPrivate);
   if (!existsSync(signingKey)) throw new ConfigError(`${signingKey} is missing: this sandbox predates report signatures, make a new one with \`sandbox init\``);
   const reports: ReportKeys = {
-    issuerRsaPublicPem: readFileSync(file(SANDBOX_KEY_FILES.issuerRsaPublic), 'utf8'),
+    issuerRsaPublicPem: readFileSync(ours(SANDBOX_KEY_FILES.issuerRsaPublic), 'utf8'),
     reportSigningKey: createPrivateKey(readFileSync(signingKey)),
     issuerPgpPublic: issuerPgp,
     bureauPgpPrivate: bureau,

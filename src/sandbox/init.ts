@@ -3,7 +3,9 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { generateSandboxKeys, SANDBOX_KEY_FILES as K, type SandboxKeys } from './keys.js';
+import { BUREAU_STATE_FILE } from './bureau-state.js';
+import { sandboxConfigYaml, type SandboxBureauYaml } from './config-yaml.js';
+import { generateBureauKeys, generateSandboxKeys, type BureauKeyPins, type SandboxKeys } from './keys.js';
 import { BUREAU_SETTINGS_FILE, DEFAULT_BUREAU_SETTINGS_YAML } from './settings.js';
 
 export interface SandboxPaths {
@@ -17,10 +19,38 @@ export interface SandboxPaths {
   settingsFile: string;
 }
 
+/** Where one sandbox bureau keeps its SFTP account's folder, its own keys and what it remembers. */
+export interface SandboxBureauPaths {
+  code: string;
+  /** the local folder its SFTP server serves as "/" */
+  sftpRoot: string;
+  /** its own keys (OpenPGP pair, report-signing pair, host key); ours stay in the sandbox's keys/ */
+  keysDir: string;
+  stateFile: string;
+}
+
+/** One bureau made by `sandbox init`. */
+export interface InitBureau extends SandboxBureauPaths {
+  port: number;
+  pins: BureauKeyPins;
+  /** its SFTP account's inbound and outbound folders, local paths */
+  inbound: string;
+  outbound: string;
+}
+
 export interface InitResult extends SandboxPaths {
+  /** the first bureau's SFTP port */
   port: number;
   keys: SandboxKeys;
+  /** every bureau, the first first */
+  bureaus: InitBureau[];
 }
+
+/** The second sandbox bureau: another format (emb-v1), its own server, keys and folders; premium cards go to it. */
+const SECOND_BUREAU = {
+  code: 'EMB01', name: 'Sandbox embossing partner', layout: 'emb-v1', productCodes: ['GOLD01', 'PLATINUM1'],
+  dirs: { inbound: '/in', outbound: '/out' },
+};
 
 /** Where everything of the sandbox in `dir` lives. */
 export function sandboxPaths(dir: string): SandboxPaths {
@@ -33,25 +63,65 @@ export function sandboxPaths(dir: string): SandboxPaths {
 }
 
 /**
- * Creates a self-contained sandbox in `dir`: fresh test keys, a PAN data key in .env, the SFTP
- * folders, the simulator's settings and a complete config.yaml pointing at all of it.
- * Refuses a folder that already holds a sandbox config (its keys would be lost).
+ * Where the sandbox bureau number `index` (its place in the config's list) lives. The first keeps
+ * the folders of a one-bureau sandbox (sftp/, keys/, bureau-state.json); another has its own
+ * under bureaus/<CODE>/, its keys in keys/<CODE>/: one account's files are never in another's root.
  */
-export async function initSandbox(dir: string, options: { port?: number; issuer?: string; bureau?: string } = {}): Promise<InitResult> {
+export function sandboxBureauPaths(dir: string, code: string, index: number): SandboxBureauPaths {
   const paths = sandboxPaths(dir);
-  if (existsSync(paths.configFile)) throw new UsageError(`${paths.configFile} already exists: choose an empty folder for a new sandbox`);
-  mkdirSync(paths.inbound, { recursive: true });
-  mkdirSync(paths.outbound, { recursive: true });
-  const keys = await generateSandboxKeys(paths.keysDir);
-  const port = options.port ?? (await freeLoopbackPort());
-  writeFileSync(paths.envFile, `# TEST ONLY: the sandbox's PAN data key (AES-256, base64)\nBX_PAN_KEY=${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
-  writeFileSync(paths.settingsFile, DEFAULT_BUREAU_SETTINGS_YAML);
-  writeFileSync(paths.configFile, sandboxConfigYaml({ port, keys, issuer: options.issuer ?? 'BXISSUER', bureau: options.bureau ?? 'BUREAU01' }));
-  return { ...paths, port, keys };
+  if (index === 0) return { code, sftpRoot: paths.sftpRoot, keysDir: paths.keysDir, stateFile: join(paths.dir, BUREAU_STATE_FILE) };
+  const own = join(paths.dir, 'bureaus', code);
+  return { code, sftpRoot: join(own, 'sftp'), keysDir: join(paths.keysDir, code), stateFile: join(own, BUREAU_STATE_FILE) };
 }
 
-/** A loopback port free right now (the sandbox server binds it later: a fixed port keeps config.yaml stable). */
-export function freeLoopbackPort(): Promise<number> {
+/**
+ * Creates a self-contained sandbox in `dir`: fresh test keys, a PAN data key in .env, the SFTP
+ * folders, the simulator's settings and a complete config.yaml pointing at all of it. With
+ * `bureaus: 2`, a second bureau (EMB01, layout emb-v1) with its own SFTP server, keys and folders,
+ * and a config in the `bureaus:` + `routing:` form. Refuses a folder that already holds a sandbox
+ * config (its keys would be lost).
+ */
+export async function initSandbox(
+  dir: string, options: { port?: number; issuer?: string; bureau?: string; bureaus?: number } = {},
+): Promise<InitResult> {
+  const count = options.bureaus ?? 1;
+  if (count !== 1 && count !== 2) throw new UsageError('--bureaus must be 1 or 2');
+  const paths = sandboxPaths(dir);
+  if (existsSync(paths.configFile)) throw new UsageError(`${paths.configFile} already exists: choose an empty folder for a new sandbox`);
+  const issuer = options.issuer ?? 'BXISSUER';
+  const keys = await generateSandboxKeys(paths.keysDir);
+  const first: SandboxBureauYaml = {
+    code: options.bureau ?? 'BUREAU01', name: 'Sandbox bureau', layout: 'perso-v1', port: options.port ?? (await freeLoopbackPort()),
+    keys: 'keys', pins: keys, dirs: { inbound: '/inbound', outbound: '/outbound' }, productCodes: [],
+  };
+  const bureaus = [first];
+  if (count === 2) {
+    const code = SECOND_BUREAU.code;
+    const pins = await generateBureauKeys(sandboxBureauPaths(dir, code, 1).keysDir, SECOND_BUREAU.name);
+    bureaus.push({ ...SECOND_BUREAU, port: await freeLoopbackPort([first.port]), keys: `keys/${code}`, pins });
+  }
+  const made = bureaus.map((b, i): InitBureau => {
+    const where = sandboxBureauPaths(dir, b.code, i);
+    const local = { inbound: join(where.sftpRoot, b.dirs.inbound), outbound: join(where.sftpRoot, b.dirs.outbound) };
+    mkdirSync(local.inbound, { recursive: true });
+    mkdirSync(local.outbound, { recursive: true });
+    return { ...where, ...local, port: b.port, pins: b.pins };
+  });
+  writeFileSync(paths.envFile, `# TEST ONLY: the sandbox's PAN data key (AES-256, base64)\nBX_PAN_KEY=${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  writeFileSync(paths.settingsFile, DEFAULT_BUREAU_SETTINGS_YAML);
+  writeFileSync(paths.configFile, sandboxConfigYaml(issuer, bureaus));
+  return { ...paths, port: first.port, keys, bureaus: made };
+}
+
+/** A loopback port free right now, not one of `taken` (the sandbox server binds it later: a fixed port keeps config.yaml stable). */
+export async function freeLoopbackPort(taken: number[] = []): Promise<number> {
+  for (;;) {
+    const port = await probePort();
+    if (!taken.includes(port)) return port;
+  }
+}
+
+function probePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const probe = createServer();
     probe.once('error', reject);
@@ -60,63 +130,4 @@ export function freeLoopbackPort(): Promise<number> {
       probe.close(() => resolvePort(port));
     });
   });
-}
-
-function sandboxConfigYaml(v: { port: number; keys: SandboxKeys; issuer: string; bureau: string }): string {
-  return `# bureau-exchange SANDBOX configuration — TEST ONLY (generated by \`bureau-exchange sandbox init\`).
-# Start the sandbox bureau with: bureau-exchange sandbox serve --config <this file>
-# Relative paths are resolved against this file's folder; BX_PAN_KEY comes from .env beside it.
-
-issuer:
-  code: ${v.issuer}
-bureau:
-  code: ${v.bureau}
-environment: T                # test files
-workDir: var                  # SQLite database, outbox, inbox, archive
-
-database:
-  client: sqlite
-  filename: bureau-exchange.sqlite
-
-pan:
-  keyEnv: BX_PAN_KEY          # set in .env
-
-perso:
-  layout: perso-v1
-
-pgp:
-  bureauPublicKeyFile: keys/${K.bureauPgpPublic}
-  bureauFingerprint: "${v.keys.bureauFingerprint}"
-  sign:
-    enabled: true             # the sandbox bureau verifies the signature
-    privateKeyFile: keys/${K.issuerPgpSecret}
-  armor: false
-
-sftp:
-  host: 127.0.0.1
-  port: ${v.port}
-  username: ${v.issuer.toLowerCase()}
-  privateKeyFile: keys/${K.sftpClientPrivate}
-  hostKeySha256: "${v.keys.hostKeySha256}"
-  inboundDir: /inbound
-  outboundDir: /outbound
-  processedDir: /outbound/processed
-  failedDir: /outbound/failed
-  readyTimeoutMs: 5000
-  retry: { attempts: 3, baseDelayMs: 200, maxDelayMs: 2000 }
-
-reports:
-  rsaPrivateKeyFile: keys/${K.issuerRsaPrivate}
-  pgpPrivateKeyFile: keys/${K.issuerPgpSecret}
-  signatures: required        # every report must be signed by the bureau (bureau-interface 1.1)
-  signingPublicKeyFile: keys/${K.bureauReportSigningPublic}   # verifies the .sig beside each .rsa report
-  signingKeySha256: "${v.keys.reportSigningKeySha256}"
-  minAgeSeconds: 0            # the sandbox writes reports atomically: take them at once
-  stableCheckSeconds: 0       # (no second look needed either)
-
-schedule:
-  timezone: UTC
-  sendAt: ["17:00"]
-  receiveEveryMinutes: 1
-`;
 }

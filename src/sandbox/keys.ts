@@ -44,46 +44,67 @@ ${SANDBOX_KEY_FILES.sftpClientPrivate} (+ .pub)   our SFTP login key
 ${SANDBOX_KEY_FILES.sftpHostPrivate} (+ .pub)   the sandbox SFTP server's host key
 `;
 
-/** Generates every sandbox key into `dir` (private files mode 0600) and returns the fingerprints to pin. */
-export async function generateSandboxKeys(dir: string): Promise<SandboxKeys> {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const write = (name: string, content: string, secret: boolean) =>
-    writeFileSync(join(dir, name), content, { mode: secret ? 0o600 : 0o644 });
+/** A sandbox bureau's own keys: what `generateBureauKeys` returns, to pin in the config. */
+export interface BureauKeyPins {
+  /** the bureau's OpenPGP fingerprint (hex) */
+  bureauFingerprint: string;
+  /** SHA-256 of the bureau report-signing key's DER SubjectPublicKeyInfo (hex) */
+  reportSigningKeySha256: string;
+  /** its SFTP server's host key: SHA256:<base64> */
+  hostKeySha256: string;
+}
 
-  const bureau = await generatePgpPair('Sandbox Bureau (TEST ONLY)', 'bureau@sandbox.invalid');
-  write(SANDBOX_KEY_FILES.bureauPgpSecret, bureau.privateKey, true);
-  write(SANDBOX_KEY_FILES.bureauPgpPublic, bureau.publicKey, false);
+/** Generates every sandbox key into `dir` (private files mode 0600): the first bureau's and ours; returns the fingerprints to pin. */
+export async function generateSandboxKeys(dir: string): Promise<SandboxKeys> {
+  const bureau = await generateBureauKeys(dir);
+  const write = keyWriter(dir);
   const issuer = await generatePgpPair('Sandbox Issuer (TEST ONLY)', 'issuer@sandbox.invalid');
   write(SANDBOX_KEY_FILES.issuerPgpSecret, issuer.privateKey, true);
   write(SANDBOX_KEY_FILES.issuerPgpPublic, issuer.publicKey, false);
-
-  const rsa = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
+  const rsa = rsaPair();
   write(SANDBOX_KEY_FILES.issuerRsaPrivate, rsa.privateKey, true);
   write(SANDBOX_KEY_FILES.issuerRsaPublic, rsa.publicKey, false);
-  const signing = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
-  write(SANDBOX_KEY_FILES.bureauReportSigningPrivate, signing.privateKey, true);
-  write(SANDBOX_KEY_FILES.bureauReportSigningPublic, signing.publicKey, false);
-
   const client = generateSshKeyPair('sandbox-sftp-client TEST ONLY');
   write(SANDBOX_KEY_FILES.sftpClientPrivate, client.private, true);
   write(SANDBOX_KEY_FILES.sftpClientPublic, client.public + '\n', false);
-  const host = generateSshKeyPair('sandbox-sftp-host TEST ONLY');
+  write('README', README, false);
+  return { dir, issuerPgpFingerprint: issuer.fingerprint, ...bureau };
+}
+
+/**
+ * One sandbox bureau's own keys into `dir`, under the names of SANDBOX_KEY_FILES: its OpenPGP pair
+ * (files are encrypted to it), its report-signing pair and its SFTP server's host key. A second
+ * bureau gets its own, so that nothing one bureau holds opens or signs for the other.
+ */
+export async function generateBureauKeys(dir: string, name = 'Sandbox Bureau'): Promise<BureauKeyPins> {
+  const write = keyWriter(dir);
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  const bureau = await generatePgpPair(`${name} (TEST ONLY)`, `${slug}@sandbox.invalid`);
+  write(SANDBOX_KEY_FILES.bureauPgpSecret, bureau.privateKey, true);
+  write(SANDBOX_KEY_FILES.bureauPgpPublic, bureau.publicKey, false);
+  const signing = rsaPair();
+  write(SANDBOX_KEY_FILES.bureauReportSigningPrivate, signing.privateKey, true);
+  write(SANDBOX_KEY_FILES.bureauReportSigningPublic, signing.publicKey, false);
+  const host = generateSshKeyPair(`${slug}-sftp-host TEST ONLY`);
   write(SANDBOX_KEY_FILES.sftpHostPrivate, host.private, true);
   write(SANDBOX_KEY_FILES.sftpHostPublic, host.public + '\n', false);
-
-  write('README', README, false);
   return {
-    dir, bureauFingerprint: bureau.fingerprint, issuerPgpFingerprint: issuer.fingerprint, hostKeySha256: sshFingerprint(host.public),
+    bureauFingerprint: bureau.fingerprint, hostKeySha256: sshFingerprint(host.public),
     reportSigningKeySha256: spkiSha256(createPublicKey(signing.publicKey)),
   };
+}
+
+function keyWriter(dir: string) {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return (name: string, content: string, secret: boolean) => writeFileSync(join(dir, name), content, { mode: secret ? 0o600 : 0o644 });
+}
+
+function rsaPair() {
+  return generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
 }
 
 /**

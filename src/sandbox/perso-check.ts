@@ -153,7 +153,7 @@ class PersoFileCheck {
     this.expectField('header', fields, 'file.issuerCode', e.issuer);
     this.expectField('header', fields, 'file.bureauCode', e.bureau);
     this.expectField('header', fields, 'file.environment', e.environment);
-    this.expectField('header', fields, 'file.businessDate', e.businessDate, 'the date in the file name');
+    this.expectField('header', fields, 'file.businessDate', this.headerDate(e.businessDate), 'the date in the file name');
     this.expectField('header', fields, 'file.sequence', e.fileSequence, 'the sequence in the file name');
   }
 
@@ -178,6 +178,12 @@ class PersoFileCheck {
       this.expectField('trailer', fields, 'file.businessDate', this.fieldBySource('header', this.header, 'file.businessDate'), 'the header');
       this.expectField('trailer', fields, 'file.sequence', this.fieldBySource('header', this.header, 'file.sequence'), 'the header');
     }
+  }
+
+  /** The file name's YYYYMMDD date as the header writes it (emb-v1: YYMMDD). */
+  private headerDate(yyyymmdd: string): string {
+    const field = this.layout.header?.fields.find((f) => f.source === 'file.businessDate');
+    return field?.format === 'YYMMDD' ? yyyymmdd.slice(2) : yyyymmdd;
   }
 
   private detailRecord(fields: Record<string, string>): ReceivedRecord {

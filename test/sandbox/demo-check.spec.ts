@@ -13,7 +13,7 @@ function contract(n: number, overrides: Partial<ContractListing>): ContractListi
 }
 
 const answer: AnsweredFile = {
-  sourceFile: FILE, reportName: 'BXISSUER_REPORT_20261126_000001.xml.rsa', accepted: true, recordsReceived: 2, signatureVerified: true,
+  bureau: 'BUREAU01', sourceFile: FILE, reportName: 'BXISSUER_REPORT_20261126_000001.xml.rsa', accepted: true, recordsReceived: 2, signatureVerified: true,
   rejected: 1, shipped: 0, expected: 1, stock: [],
   decisions: {
     rejections: [{ recordSequence: 1, cardContractId: '000000000000001', plasticId: '000000000501', code: '012', reason: 'Unregistered plastic' }],
