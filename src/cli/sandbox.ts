@@ -14,17 +14,21 @@ export function register(program: Command): void {
   sandbox
     .command('init <dir>')
     .description('create a self-contained sandbox in DIR: config.yaml, .env with a PAN key, fresh test keys, sftp/ folders')
-    .action(async (dir: string) => {
-      const result = await initSandbox(dir);
+    .option('--bureaus <n>', 'how many bureaus: 1, or 2 (a second bureau EMB01 with layout emb-v1, its own SFTP server and keys; premium cards routed to it)', '1')
+    .action(async (dir: string, opts: { bureaus: string }) => {
+      if (opts.bureaus !== '1' && opts.bureaus !== '2') throw new UsageError('--bureaus must be 1 or 2');
+      const result = await initSandbox(dir, { bureaus: Number(opts.bureaus) });
       const show = (p: string) => {
         const rel = relative(process.cwd(), p);
         return rel.startsWith('..') || isAbsolute(rel) ? p : rel || '.';
       };
       process.stdout.write([
         `Sandbox created in ${result.dir} (TEST ONLY keys in ${show(result.keysDir)}/)`,
-        `  config      ${show(result.configFile)}  (SFTP on 127.0.0.1:${result.port}, host key ${result.keys.hostKeySha256})`,
-        `  bureau key  ${result.keys.bureauFingerprint}`,
-        `  SFTP root   ${show(result.sftpRoot)}/  (inbound/, outbound/)`,
+        `  config      ${show(result.configFile)}`,
+        ...result.bureaus.flatMap((b) => [
+          `  bureau      ${b.code}: SFTP on 127.0.0.1:${b.port} (host key ${b.pins.hostKeySha256}), root ${show(b.sftpRoot)}/`,
+          `              OpenPGP key ${b.pins.bureauFingerprint}, keys in ${show(b.keysDir)}/`,
+        ]),
         `  simulator   ${show(result.settingsFile)}`,
         '',
         'Next:',
@@ -50,8 +54,11 @@ export function register(program: Command): void {
       const log = makeLogger(config, global);
       const settings = { ...share('--reject-rate', 'rejectRate', opts.rejectRate), ...share('--ship-rate', 'shipRate', opts.shipRate) };
       const running = await startSandbox(config, { log, settings, ...(opts.seed === undefined ? {} : { seed: Number(opts.seed) }) });
-      log.info({ host: running.server.host, port: running.server.port, hostKey: running.server.hostKeySha256, seed: running.settings.seed },
-        'sandbox bureau serving (Ctrl-C to stop)');
+      for (const b of running.bureaus) {
+        log.info({ bureau: b.code, host: b.server?.host, port: b.server?.port, hostKey: b.server?.hostKeySha256, layout: b.config.perso.layout },
+          'sandbox bureau serving');
+      }
+      log.info({ bureaus: running.bureaus.map((b) => b.code), seed: running.settings.seed }, 'sandbox bureau serving (Ctrl-C to stop)');
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
