@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { DemoOutcome } from './demo.js';
+import type { DemoBureau, DemoOutcome } from './demo.js';
 import { SANDBOX_KEY_FILES } from './keys.js';
 
 const n = (x: number) => x.toLocaleString('en');
@@ -18,11 +18,26 @@ function sizeOf(file: string): string {
   return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`;
 }
 
-/** Where a remote file ended up in the sandbox's SFTP folder (reports move to processed/ once applied). */
-function localReportPath(outcome: DemoOutcome, name: string): string {
-  const { sftpRoot } = outcome.sandbox;
-  const { outboundDir, processedDir, failedDir } = outcome.config.sftp;
+/** Where a report ended up in its bureau's SFTP folder (reports move to processed/ once applied). */
+function localReportPath(bureau: DemoBureau, name: string): string {
+  const { sftpRoot } = bureau;
+  const { outboundDir, processedDir, failedDir } = bureau.sftp;
   return [processedDir, failedDir, outboundDir].map((d) => join(sftpRoot, d, name)).find(existsSync) ?? join(sftpRoot, outboundDir, name);
+}
+
+/** The bureau a sent file went to (the one that answered it, else the first). */
+function bureauOf(o: DemoOutcome, fileName: string): DemoBureau {
+  return o.bureaus.find((b) => b.answers.some((a) => a.sourceFile === fileName)) ?? o.bureaus[0]!;
+}
+
+/** One line per bureau: its format, what it received, whether its reports were taken. */
+function bureauLine(b: DemoBureau): string {
+  const cards = b.answers.reduce((sum, a) => sum + a.recordsReceived, 0);
+  const read = b.answers.every((a) => a.accepted) ? 'read back and accepted' : 'REFUSED by the bureau';
+  const taken = b.answers.length - b.notReceived.length;
+  const reports = b.notReceived.length === 0 ? `${n(taken)} report(s) received`
+    : `${n(b.notReceived.length)} report(s) NOT received (they wait in its ${b.sftp.outboundDir}: this version's receive job takes the first bureau's reports only)`;
+  return b.answers.length === 0 ? `${b.layout}: no card routed to it` : `${b.layout}: ${n(cards)} cards in ${b.answers.length} file(s), ${read}; ${reports}`;
 }
 
 /** Whether the reports received were proven to come from the bureau (bureau-interface 1.1). */
@@ -48,6 +63,7 @@ export function formatDemoSummary(o: DemoOutcome): string {
   lines.push('', `bureau-exchange demo — sandbox in ${dir} (TEST ONLY keys and data)`, '');
   row('Imported', `${n(o.imported.inserted)} contracts${o.imported.skipped.length ? `, ${o.imported.skipped.length} lines skipped` : ''}`);
   row('Sent', `${n(o.sent.cardsSent)} cards in ${o.sent.batches.length} file(s): ${o.sent.batches.map((b) => b.fileName).join(', ')}`);
+  for (const b of o.bureaus) lines.push(`      ${b.code.padEnd(9)}${bureauLine(b)}`);
   row('Invalid', `${n(invalid)} not sent (our own validation):`);
   for (const i of o.sent.invalid.slice(0, 12)) lines.push(`      contract ${i.contractNumber}: ${i.reason}`);
   if (o.sent.invalid.length > 12) lines.push(`      … and ${o.sent.invalid.length - 12} more (contracts list --status Invalid)`);
@@ -59,7 +75,11 @@ export function formatDemoSummary(o: DemoOutcome): string {
   for (const q of o.received.quarantined) row('QUARANTINED', `${q.remoteName}: ${q.reason}`);
   for (const a of o.answers.filter((x) => !x.accepted)) row('FILE REJECTED', `${a.sourceFile}: ${a.reason}`);
   lines.push('');
-  if (o.ok) lines.push(`  OK: all ${n(o.imported.inserted)} cards reached a final state consistent with the bureau's report.`);
+  const waiting = o.bureaus.filter((b) => b.notReceived.length).map((b) => b.code);
+  if (o.ok) {
+    lines.push(`  OK: all ${n(o.imported.inserted)} cards reached a final state consistent with their bureau's report`
+      + (waiting.length ? ` (the cards of ${waiting.join(', ')}, whose report was not received, stay InProduction).` : '.'));
+  }
   else {
     lines.push(`  NOT OK: ${n(o.check.problemCount)} card(s) differ from the bureau's report:`);
     for (const p of o.check.problems) lines.push(`      ${p}`);
@@ -67,11 +87,12 @@ export function formatDemoSummary(o: DemoOutcome): string {
 
   lines.push('', '  Files');
   for (const b of o.sent.batches) {
-    const file = join(o.sandbox.sftpRoot, o.config.sftp.inboundDir, b.fileName);
+    const bureau = bureauOf(o, b.fileName);
+    const file = join(bureau.sftpRoot, bureau.sftp.inboundDir, b.fileName);
     row('  sent', `${rel(file)}  (OpenPGP, ${sizeOf(file)})`);
   }
   for (const a of o.answers) {
-    const path = localReportPath(o, a.reportName);
+    const path = localReportPath(o.bureaus.find((b) => b.code === a.bureau)!, a.reportName);
     row('  report', `${rel(path)}  (${a.reportName.endsWith('.pgp') ? 'OpenPGP, signed by the bureau key' : 'RSA-OAEP by node-rsa'})`);
     if (existsSync(`${path}.sig`)) row('  signature', `${rel(path)}.sig  (RSA-PSS SHA-256 by the bureau report-signing key)`);
   }
@@ -80,22 +101,29 @@ export function formatDemoSummary(o: DemoOutcome): string {
   row('  keys', `${rel(o.sandbox.keysDir)}/  (TEST ONLY)`);
   row('  log', rel(o.logFile));
 
-  const first = o.sent.batches[0];
   lines.push('', '  Look further');
   lines.push(`    npx bureau-exchange --config ${cfg} status`);
   lines.push(`    npx bureau-exchange --config ${cfg} contracts list --status Rejected`);
   lines.push(`    npx bureau-exchange --config ${cfg} contracts list`);
-  if (first) {
-    const file = join(o.sandbox.sftpRoot, o.config.sftp.inboundDir, first.fileName);
-    const keys = [SANDBOX_KEY_FILES.bureauPgpSecret, SANDBOX_KEY_FILES.issuerPgpPublic].map((k) => join(o.sandbox.keysDir, k)).join(' ');
-    lines.push(`    G=$(mktemp -d) && gpg --homedir $G --import ${keys} && gpg --homedir $G --decrypt ${file} | head -3`);
-  }
-  const signed = o.answers.map((a) => localReportPath(o, a.reportName)).find((p) => existsSync(`${p}.sig`));
-  if (signed) {
-    const pub = join(o.sandbox.keysDir, SANDBOX_KEY_FILES.bureauReportSigningPublic);
-    lines.push(`    openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -sigopt rsa_mgf1_md:sha256 -verify ${pub} -signature ${signed}.sig ${signed}`);
-  }
+  for (const b of o.bureaus) lines.push(...lookFurther(o, b));
   lines.push(`    npx bureau-exchange sandbox serve --config ${cfg}    # the sandbox bureau, for your own runs`);
   lines.push('');
   return lines.join('\n');
+}
+
+/** How to decrypt a bureau's first file with its key, and check its first signed report with its signing key. */
+function lookFurther(o: DemoOutcome, b: DemoBureau): string[] {
+  const lines: string[] = [];
+  const first = b.answers[0];
+  if (first) {
+    const file = join(b.sftpRoot, b.sftp.inboundDir, first.sourceFile);
+    const keys = [join(b.keysDir, SANDBOX_KEY_FILES.bureauPgpSecret), join(o.sandbox.keysDir, SANDBOX_KEY_FILES.issuerPgpPublic)].join(' ');
+    lines.push(`    G=$(mktemp -d) && gpg --homedir $G --import ${keys} && gpg --homedir $G --decrypt ${file} | head -3    # ${b.code}`);
+  }
+  const signed = b.answers.map((a) => localReportPath(b, a.reportName)).find((p) => existsSync(`${p}.sig`));
+  if (signed) {
+    const pub = join(b.keysDir, SANDBOX_KEY_FILES.bureauReportSigningPublic);
+    lines.push(`    openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -sigopt rsa_mgf1_md:sha256 -verify ${pub} -signature ${signed}.sig ${signed}`);
+  }
+  return lines;
 }

@@ -12,34 +12,50 @@ import { statusSummary, type StatusSummary } from '../db/status-summary.js';
 import { migrateLatest } from '../db/migrate.js';
 import { UsageError } from '../errors.js';
 import type { Clock, ReceiveResult, SendResult } from '../jobs.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger } from '../log.js';
 import { PanCipher } from '../security/pan.js';
 import { makeProductionJobs } from '../wiring.js';
-import { makeBureauSimulator, type AnsweredFile, type BureauSimulator } from './bureau.js';
-import { BUREAU_STATE_FILE } from './bureau-state.js';
-import { loadBureauSettings } from './settings.js';
+import type { AnsweredFile } from './bureau.js';
 import { checkFinalStates, type ConsistencyResult } from './demo-check.js';
 import { writeDemoContracts, type DemoCardsWritten } from './demo-data.js';
 import { initSandbox, type InitResult } from './init.js';
-import { startSandbox } from './serve.js';
+import { startSandbox, type RunningSandbox } from './serve.js';
 
 export interface DemoOptions {
   cards: number;
   /** default: a new temp folder */
   dir?: string;
   seed?: number;
+  /** how many sandbox bureaus (1 or 2, default 2): the second takes the premium cards in its own format */
+  bureaus?: number;
   /** one line per step, for a person watching */
   progress?: (step: string) => void;
   /** default: a copy of process.env (the sandbox's .env fills in what is missing) */
   env?: NodeJS.ProcessEnv;
   clock?: Clock;
   /**
-   * Run the exchange against another SFTP server (the tests use OpenSSH): its settings, and the
-   * local folder it serves as "/", where the sandbox bureau answers instead of its own server.
+   * Run the first bureau's exchange against another SFTP server (the tests use OpenSSH): its settings,
+   * and the local folder it serves as "/", where the sandbox bureau answers instead of its own server.
    */
   server?: { sftp: Config['sftp']; root: string };
   /** another (empty or freshly migrated) database instead of the sandbox's SQLite file, e.g. PostgreSQL */
   database?: Config['database'];
+}
+
+/** One bureau of the demo: where its account's files are, and what it answered. */
+export interface DemoBureau {
+  code: string;
+  /** its layout's name (perso-v1, emb-v1) */
+  layout: string;
+  /** the local folder its SFTP account serves as "/", and its folders there */
+  sftpRoot: string;
+  sftp: Config['sftp'];
+  /** its own keys */
+  keysDir: string;
+  /** its answers, one per file it received */
+  answers: AnsweredFile[];
+  /** its reports the receive job did not take: still in its outbound folder */
+  notReceived: AnsweredFile[];
 }
 
 /** Everything the demo did, for the summary and the tests. */
@@ -49,23 +65,32 @@ export interface DemoOutcome {
   generated: DemoCardsWritten;
   imported: ImportResult;
   sent: SendResult;
+  /** every bureau's answers, in config order */
   answers: AnsweredFile[];
+  /** per bureau, in config order */
+  bureaus: DemoBureau[];
   received: ReceiveResult;
   check: ConsistencyResult;
   /** what `status` shows after the run: counts, batches, reports, stock */
   status: StatusSummary;
   logFile: string;
   contractsFile: string;
-  /** true when every card reached a final state consistent with the bureau's report */
+  /**
+   * true when every file was answered and accepted, every card reached a final state consistent
+   * with its bureau's report, and the first bureau's reports were all received. Another bureau's
+   * report not received leaves its cards InProduction (checked so): receiving from several bureaus
+   * comes with the receive job that serves them (docs/bureaus.md).
+   */
   ok: boolean;
 }
 
 const STEPS = 6;
 
 /**
- * The whole exchange on this machine: a fresh sandbox, N generated contracts imported, the send job
- * uploading to the sandbox SFTP server, the sandbox bureau answering, the receive job applying its
- * report, and a check of every card's final state against that report.
+ * The whole exchange on this machine: a fresh sandbox with two bureaus, N generated contracts
+ * imported, the send job uploading each bureau's cards to its SFTP server in its format, each
+ * sandbox bureau reading its file back and answering, the receive job applying the reports, and
+ * a check of every card's final state against its bureau's report.
  */
 export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   if (!Number.isInteger(options.cards) || options.cards < 1) throw new UsageError('--cards must be a whole number of at least 1');
@@ -76,42 +101,47 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   if (options.dir && existsSync(options.dir) && readdirSync(options.dir).length) {
     throw new UsageError(`--dir ${options.dir} is not empty: the demo needs an empty or new folder`);
   }
-  step(1, 'creating the sandbox: test keys, SFTP folders, config');
+  step(1, 'creating the sandbox: test keys, two bureaus with their SFTP servers, config');
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'bureau-exchange-demo-'));
-  const sandbox = await initSandbox(dir);
+  const sandbox = await initSandbox(dir, { bureaus: options.bureaus ?? 2 });
   const env = { ...(options.env ?? process.env) };
   const config = loadConfig(sandbox.configFile, env);
   if (options.database) config.database = options.database;
+  if (options.server) config.sftp = config.bureaus[0]!.sftp = options.server.sftp;
   const logFile = join(sandbox.dir, 'demo.log');
   const logStream = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
   const log = createLogger({ level: 'info', destination: logStream });
   const cipher = new PanCipher(dataKeyFromEnv(config.pan.keyEnv, env)!);
   const db = openDatabase(config);
-  let running: Awaited<ReturnType<typeof startBureau>> | undefined;
+  let running: RunningSandbox | undefined;
   try {
-    running = await startBureau(config, sandbox, { log, seed, server: options.server });
+    const servers = options.server ? { [config.bureaus[0]!.code]: { root: options.server.root } } : undefined;
+    running = await startSandbox(config, { log, seed, poll: false, keepDecisions: true, servers });
     await migrateLatest(db);
     step(2, `importing ${options.cards.toLocaleString('en')} generated contracts`);
     const contractsFile = join(sandbox.dir, 'contracts.jsonl');
     const generated = await writeDemoContracts(contractsFile, options.cards, { seed, now: clock() });
     const imported = await importContracts(db, contractsFile, cipher, log);
 
-    step(3, 'send job: validate, render, encrypt with OpenPGP, upload over SFTP');
+    step(3, 'send job: route each card, validate, render in its bureau\'s format, encrypt with OpenPGP, upload over SFTP');
     const jobs = makeProductionJobs({ config, db, cipher, log }, { clock, env });
     const sent = await jobs.send.run({ force: true });
 
-    step(4, 'sandbox bureau: decrypt, check, answer with an RSA-encrypted report');
-    const answers = await running.simulator.answerNewFiles();
+    step(4, 'sandbox bureaus: decrypt, read back with their layout, check, answer with a signed, encrypted report');
+    const answers = await running.answerNewFiles();
 
-    step(5, 'receive job: download, decrypt, parse and apply the report');
+    step(5, 'receive job: download, decrypt, verify, parse and apply the reports');
     const received = await jobs.receive.run();
 
-    step(6, "checking every card's final state against the report");
-    const check = checkFinalStates(await listContracts(db, { limit: options.cards + 1000 }), answers);
+    step(6, "checking every card's final state against its bureau's report");
+    const bureaus = demoBureaus(running, answers);
+    const notReceived = bureaus.flatMap((b) => b.notReceived);
+    const taken = answers.filter((a) => !notReceived.includes(a));
+    const check = checkFinalStates(await listContracts(db, { limit: options.cards + 1000 }), taken, notReceived);
     const status = await statusSummary(db);
     const everyFileAnswered = answers.length > 0 && answers.length === sent.batches.length && answers.every((a) => a.accepted);
-    const ok = check.consistent && received.quarantined.length === 0 && everyFileAnswered;
-    return { sandbox, config, generated, imported, sent, answers, received, check, status, logFile, contractsFile, ok };
+    const ok = check.consistent && received.quarantined.length === 0 && everyFileAnswered && bureaus[0]!.notReceived.length === 0;
+    return { sandbox, config, generated, imported, sent, answers, bureaus, received, check, status, logFile, contractsFile, ok };
   } finally {
     await running?.close();
     await db.destroy();
@@ -120,15 +150,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   }
 }
 
-/** The sandbox server and bureau in this process, or only the bureau, answering on another server's folder. */
-async function startBureau(
-  config: LoadedConfig, sandbox: InitResult, options: { log: Logger; seed: number; server?: DemoOptions['server'] },
-): Promise<{ simulator: BureauSimulator; close(): Promise<void> }> {
-  if (!options.server) return startSandbox(config, { log: options.log, seed: options.seed, poll: false, keepDecisions: true });
-  config.sftp = options.server.sftp;
-  const simulator = makeBureauSimulator({
-    config, sftpRoot: options.server.root, keysDir: sandbox.keysDir, stateFile: join(sandbox.dir, BUREAU_STATE_FILE),
-    settings: loadBureauSettings(sandbox.settingsFile, { seed: options.seed }), log: options.log, keepDecisions: true,
+/** Each bureau's answers, and those whose report still waits in its outbound folder (not taken by the receive job). */
+function demoBureaus(running: RunningSandbox, answers: AnsweredFile[]): DemoBureau[] {
+  return running.bureaus.map((b) => {
+    const mine = answers.filter((a) => a.bureau === b.code);
+    return {
+      code: b.code, layout: b.config.perso.layout, sftpRoot: b.sftpRoot, sftp: b.config.sftp, keysDir: b.paths.keysDir, answers: mine,
+      notReceived: mine.filter((a) => existsSync(join(b.sftpRoot, b.config.sftp.outboundDir, a.reportName))),
+    };
   });
-  return { simulator, close: () => simulator.stop() };
 }

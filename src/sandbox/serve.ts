@@ -18,6 +18,8 @@ export interface SandboxBureau {
   /** the config as this bureau's send reads it: its layout, keys, SFTP account */
   config: Config;
   paths: SandboxBureauPaths;
+  /** the local folder its SFTP account serves as "/": paths.sftpRoot, or another server's (options.servers) */
+  sftpRoot: string;
   /** absent when the bureau answers on another server's folder (options.servers) */
   server?: RunningSftpServer;
   simulator: BureauSimulator;
@@ -75,11 +77,12 @@ export async function startSandbox(config: LoadedConfig, options: SandboxOptions
       const where = sandboxBureauPaths(paths.dir, code, index);
       const elsewhere = options.servers?.[code];
       const server = elsewhere ? undefined : await startBureauServer(view, where, index, paths.keysDir, options.log);
+      const sftpRoot = elsewhere?.root ?? where.sftpRoot;
       const simulator = makeBureauSimulator({
-        config: view, sftpRoot: elsewhere?.root ?? where.sftpRoot, keysDir: where.keysDir, issuerKeysDir: paths.keysDir, stateFile: where.stateFile,
+        config: view, sftpRoot, keysDir: where.keysDir, issuerKeysDir: paths.keysDir, stateFile: where.stateFile,
         settings, log: options.log, clock: options.clock, keepDecisions: options.keepDecisions,
       });
-      bureaus.push({ code, config: view, paths: where, server, simulator });
+      bureaus.push({ code, config: view, paths: where, sftpRoot, server, simulator });
     }
   } catch (err) {
     await close();
