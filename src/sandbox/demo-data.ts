@@ -26,7 +26,7 @@ const PEOPLE: Array<{ first: string[]; last: string[]; country: string; cities: 
 
 const LONG_NAME = { first: 'Maria Magdalena Theresia', last: 'Schwarzenberg' };
 const COMPANIES = ['', '', '', '', 'ACME Logistics GmbH', 'Café Müller & Söhne', 'Nordic Fjord AB'];
-const PRODUCTS: Array<[string, string, number]> = [['CLASSIC01', 'VSDC-CL-01', 0.6], ['GOLD01', 'VSDC-GL-01', 0.3], ['PLATINUM1', 'VSDC-PL-01', 0.1]];
+const PRODUCTS: Array<[string, string, number]> = [['CLASSIC01', 'VSDC-CL-01', 0.6], ['GOLD01', 'VSDC-GL-01', 0.3], ['PLATIN01', 'VSDC-PL-01', 0.1]];
 
 /** The kinds of card our own validation refuses, one every ~100 cards. */
 const INVALID_KINDS = ['bad-luhn', 'virtual', 'unknown-country', 'expired', 'name-too-long'] as const;

@@ -67,7 +67,7 @@ export function formatDemoSummary(o: DemoOutcome): string {
   row('Invalid', `${n(invalid)} not sent (our own validation):`);
   for (const i of o.sent.invalid.slice(0, 12)) lines.push(`      contract ${i.contractNumber}: ${i.reason}`);
   if (o.sent.invalid.length > 12) lines.push(`      … and ${o.sent.invalid.length - 12} more (contracts list --status Invalid)`);
-  row('Rejected', `${n(rejections.length)} by the bureau${rejections.length ? ': ' + tally(rejections.map((r) => `${r.code} ${r.reason}`)) : ''}`);
+  row('Rejected', `${n(rejections.length)} by the bureau${o.bureaus.length > 1 ? 's' : ''}${rejections.length ? ': ' + tally(rejections.map((r) => `${r.code} ${r.reason}`)) : ''}`);
   row('Shipped', `${n(shipped.length)} shipped${shipped.length ? ' (' + tally(shipped.map((s) => s.courier)) + ')' : ''}`);
   row('Expected', `${n(expected.length)} to ship${expected.length ? ` between ${expected[0]} and ${expected[expected.length - 1]}` : ''}`);
   row('Stock', o.status.stock.map((s) => `${s.productCode} ${n(s.closing)}${s.low ? ` LOW (min ${n(s.minStock)})` : ''}`).join(', ') || '(no stock report)');

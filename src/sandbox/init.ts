@@ -48,7 +48,7 @@ export interface InitResult extends SandboxPaths {
 
 /** The second sandbox bureau: another format (emb-v1), its own server, keys and folders; premium cards go to it. */
 const SECOND_BUREAU = {
-  code: 'EMB01', name: 'Sandbox embossing partner', layout: 'emb-v1', productCodes: ['GOLD01', 'PLATINUM1'],
+  code: 'EMB01', name: 'Sandbox embossing partner', layout: 'emb-v1', productCodes: ['GOLD01', 'PLATIN01'],
   dirs: { inbound: '/in', outbound: '/out' },
 };
 

@@ -44,7 +44,7 @@ pollIntervalMs: 500           # how often /inbound is looked at
 stock:
   defaultOpening: 20000       # opening stock of a product code seen for the first time
   opening:                    # per product code
-    PLATINUM1: 1050           # low on purpose: the demo shows a low-stock warning
+    PLATIN01: 1050            # low on purpose: the demo shows a low-stock warning
   minStock: 1000              # a closing stock below this is reported as low
   spoilRate: 0.01             # share of plastics spoiled in production
 `;

@@ -8,6 +8,8 @@ import { canonicalId } from '../../src/domain/contract.js';
 import { openDatabase } from '../../src/db/connection.js';
 import { runDemo, type DemoOutcome } from '../../src/sandbox/demo.js';
 import { SANDBOX_KEY_FILES as K } from '../../src/sandbox/keys.js';
+import { loadLayout } from '../../src/perso/layout.js';
+import { parsePersoFile } from '../../src/perso/parse.js';
 import { runCli } from '../helpers/cli.js';
 import { requireOrSkip } from '../helpers/ci.js';
 import { createTestDatabase, databaseUnavailableReason } from '../helpers/db.js';
@@ -18,10 +20,12 @@ import { readSandboxReport, type ReadReport } from '../sandbox/helpers.js';
 const CARDS = 300;
 
 /**
- * Every card's final status against the report file as the bureau wrote it — decrypted and read
- * here independently of the demo's own check and of the receive job.
+ * Every card's final status against the report files as each bureau wrote them — decrypted and read
+ * here independently of the demo's own check and of the receive job. A report the receive job took
+ * is in its bureau's processed/ folder; one it did not take (another bureau's, while receive serves
+ * the first bureau only) is still in its outbound folder, and its cards must still be InProduction.
  */
-async function assertEveryCardMatchesTheReport(outcome: DemoOutcome, sftpRoot: string): Promise<void> {
+async function assertEveryCardMatchesTheReport(outcome: DemoOutcome): Promise<void> {
   const db = openDatabase(outcome.config);
   let contracts: ContractListing[];
   try {
@@ -30,25 +34,39 @@ async function assertEveryCardMatchesTheReport(outcome: DemoOutcome, sftpRoot: s
     await db.destroy();
   }
   assert.equal(contracts.length, CARDS);
-  const processed = join(sftpRoot, outcome.config.sftp.processedDir);
-  const names = readdirSync(processed).sort();
-  assert.deepEqual(names.map((n) => n.replace(/^.*\.xml\./, '')), ['rsa', 'rsa.sig'], 'one signed report, applied and moved to processed/ with its signature');
-  const reports: ReadReport[] = [readSandboxReport(join(processed, names[0]!), outcome.sandbox.keysDir)];
-  const report = reports[0]!;
-  const byCard = new Map<string, { rejection?: Record<string, string>; shipment?: Record<string, string> }>();
-  const key = (r: Record<string, string>) => `${canonicalId(r.CardContractId!)}/${canonicalId(r.PlasticId!)}`;
-  for (const r of report.rejections) byCard.set(key(r), { rejection: r });
-  for (const s of report.shipments) byCard.set(key(s), { shipment: s });
+  assert.deepEqual(outcome.bureaus.map((b) => b.code), ['BUREAU01', 'EMB01']);
+  const byCard = new Map<string, { taken: boolean; file: string; rejection?: Record<string, string>; shipment?: Record<string, string> }>();
+  const reports: ReadReport[] = [];
+  for (const bureau of outcome.bureaus) {
+    assert.equal(bureau.answers.length, 1, `${bureau.code} received one file`);
+    const taken = bureau.notReceived.length === 0;
+    const folder = join(bureau.sftpRoot, taken ? bureau.sftp.processedDir : bureau.sftp.outboundDir);
+    const names = readdirSync(folder).filter((n) => n.includes('.xml.')).sort();
+    assert.deepEqual(names.map((n) => n.replace(/^.*\.xml\./, '')), ['rsa', 'rsa.sig'], `${bureau.code}: one signed report in ${folder}`);
+    const report = readSandboxReport(join(folder, names[0]!), outcome.sandbox.keysDir);
+    assert.equal(report.header.Bureau, bureau.code, 'the report is the bureau\'s own');
+    reports.push(report);
+    const key = (r: Record<string, string>) => `${canonicalId(r.CardContractId!)}/${canonicalId(r.PlasticId!)}`;
+    const file = report.header.SourceFile!;
+    for (const r of report.rejections) byCard.set(key(r), { taken, file, rejection: r });
+    for (const s of report.shipments) byCard.set(key(s), { taken, file, shipment: s });
+  }
+  assert.equal(outcome.bureaus[0]!.notReceived.length, 0, "the first bureau's report was received");
 
   let invalid = 0;
   for (const c of contracts) {
     const reported = byCard.get(`${c.contractNumber}/${c.plasticId}`);
     const card = `contract ${c.contractNumber}`;
     if (!reported) {
-      assert.equal(c.status, 'Invalid', `${card} is not in the report, so it must be Invalid`);
+      assert.equal(c.status, 'Invalid', `${card} is not in a report, so it must be Invalid`);
       assert.ok(c.reason, `${card} is Invalid with a reason`);
       assert.equal(c.batchFile, null, `${card} was never sent`);
       invalid++;
+      continue;
+    }
+    assert.equal(c.batchFile, reported.file, `${card} was in the reported file`);
+    if (!reported.taken) {
+      assert.equal(c.status, 'InProduction', `${card}: its report was not received`);
     } else if (reported.rejection) {
       assert.equal(c.status, 'Rejected', card);
       assert.equal(c.rejectCode, reported.rejection.Code, card);
@@ -60,11 +78,13 @@ async function assertEveryCardMatchesTheReport(outcome: DemoOutcome, sftpRoot: s
       assert.equal(c.shipDate ?? '', s.ShipDate ?? '', card);
       assert.equal(c.trackingNumber ?? '', s.TrackingNumber ?? '', card);
     }
-    if (reported) assert.equal(c.batchFile, report.header.SourceFile, `${card} was in the reported file`);
   }
   assert.equal(invalid, outcome.generated.invalidOnPurpose, 'exactly the cards spoiled on purpose are Invalid');
-  assert.equal(report.rejections.length + report.shipments.length, CARDS - invalid, 'the bureau answered every card sent');
-  assert.ok(report.rejections.length > 0 && report.shipments.some((s) => s.ShipDate) && report.shipments.some((s) => !s.ShipDate));
+  const answered = reports.reduce((sum, r) => sum + r.rejections.length + r.shipments.length, 0);
+  assert.equal(answered, CARDS - invalid, 'the bureaus answered every card sent');
+  for (const r of reports) assert.ok(r.shipments.length > 0, `${r.header.SourceFile}: the bureau answered`);
+  const all = reports.flatMap((r) => [...r.rejections, ...r.shipments]);
+  assert.ok(all.some((x) => x.Code) && all.some((x) => x.ShipDate) && all.some((x) => !x.Code && !x.ShipDate));
 }
 
 describe('e2e: the demo exchange', function () {
@@ -80,7 +100,7 @@ describe('e2e: the demo exchange', function () {
     assert.equal(steps.length, 6);
     assert.equal(outcome.imported.inserted, CARDS);
     assert.deepEqual(outcome.received.quarantined, []);
-    await assertEveryCardMatchesTheReport(outcome, outcome.sandbox.sftpRoot);
+    await assertEveryCardMatchesTheReport(outcome);
   });
 
   for (const dialect of ['pg', 'mysql'] as const) {
@@ -90,7 +110,7 @@ describe('e2e: the demo exchange', function () {
       try {
         const outcome = await runDemo({ cards: CARDS, dir: join(base, dialect), seed: 3, database: database.database });
         assert.equal(outcome.ok, true, `${dialect}: ${outcome.check.problems.join('\n')}`);
-        await assertEveryCardMatchesTheReport(outcome, outcome.sandbox.sftpRoot);
+        await assertEveryCardMatchesTheReport(outcome);
       } finally {
         await database.drop();
       }
@@ -107,36 +127,47 @@ describe('e2e: the demo exchange', function () {
       });
       assert.equal(outcome.ok, true, outcome.check.problems.join('\n'));
       assert.ok(existsSync(join(sshd.root, 'inbound', outcome.sent.batches[0]!.fileName)), 'the file went to OpenSSH');
-      await assertEveryCardMatchesTheReport(outcome, sshd.root);
+      await assertEveryCardMatchesTheReport(outcome);
     } finally {
       await sshd.stop();
     }
   });
 
-  it('as `bureau-exchange demo`: exit 0, a readable summary, and a file gpg decrypts to fixed-width records', async function () {
+  it('as `bureau-exchange demo`: exit 0, a readable summary, and each bureau\'s file decrypted with its key and read back in its format', async function () {
     requireGpg(this);
     const dir = join(base, 'cli');
     const result = await runCli(['demo', '--cards', '120', '--dir', dir]);
     assert.equal(result.code, 0, result.stdout + result.stderr);
-    for (const expected of [/Sent +\d+ cards in 1 file/, /Invalid +\d+ not sent/, /Rejected +\d+ by the bureau/, /Shipped +\d+ shipped/,
-      /Expected +\d+ to ship/, /Stock +CLASSIC01/, /Verified +1 report\(s\) verified: signed by the pinned bureau key/, /OK: all 120 cards/, /contracts list/, /status/]) {
+    for (const expected of [/Sent +\d+ cards in 2 files?/, /BUREAU01 +perso-v1: \d+ cards in 1 file/, /EMB01 +emb-v1: \d+ cards in 1 file/,
+      /Invalid +\d+ not sent/, /Rejected +\d+ by the bureaus/, /Shipped +\d+ shipped/,
+      /Expected +\d+ to ship/, /Stock +CLASSIC01/, /Verified +\d report\(s\) verified: signed by the pinned bureau key/, /OK: all 120 cards/, /contracts list/, /status/]) {
       assert.match(result.stdout, expected);
     }
     assert.match(result.stderr, /\[6\/6\]/, 'progress lines');
     assert.doesNotMatch(result.stdout + result.stderr, /\b4000000\d{9}\b/, 'no full PAN printed');
+    const cardsOf = (code: string) => Number(new RegExp(`${code} +\\S+: (\\d+) cards`).exec(result.stdout)![1]);
 
     const home = mkdtempSync(join(tmpdir(), 'bx-gpg-'));
+    const decrypt = (keysDir: string, folder: string) => {
+      execFileSync('gpg', ['--homedir', home, '--batch', '--import', join(keysDir, K.bureauPgpSecret), join(dir, 'keys', K.issuerPgpPublic)], { stdio: 'pipe' });
+      const [file] = readdirSync(folder);
+      return execFileSync('gpg', ['--homedir', home, '--batch', '--status-fd', '2', '--decrypt', join(folder, file!)], { stdio: ['ignore', 'pipe', 'pipe'] }).toString('latin1');
+    };
     try {
-      execFileSync('gpg', ['--homedir', home, '--batch', '--import', join(dir, 'keys', K.bureauPgpSecret), join(dir, 'keys', K.issuerPgpPublic)], { stdio: 'pipe' });
-      const [file] = readdirSync(join(dir, 'sftp', 'inbound'));
-      const clear = execFileSync('gpg', ['--homedir', home, '--batch', '--status-fd', '2', '--decrypt', join(dir, 'sftp', 'inbound', file!)], { stdio: ['ignore', 'pipe', 'pipe'] }).toString('latin1');
+      const clear = decrypt(join(dir, 'keys'), join(dir, 'sftp', 'inbound'));
       const records = clear.split('\n').slice(0, -1);
-      const sent = Number(/Sent +(\d+) cards in 1 file/.exec(result.stdout)![1]);
-      assert.equal(records.length, sent + 2, 'a header, one detail record per card sent, a trailer');
+      assert.equal(records.length, cardsOf('BUREAU01') + 2, 'a header, one detail record per card sent, a trailer');
       assert.deepEqual(records.filter((r) => r.length !== 450), [], 'fixed-width 450-byte records');
       assert.equal(records[0]![0], 'H');
       assert.equal(records[records.length - 1]![0], 'T');
       assert.deepEqual(records.slice(1, -1).filter((r) => r[0] !== 'D'), [], 'only detail records between');
+
+      // the second bureau's file: its own key opens it, and the strict reader reads it in emb-v1 (CRLF, 300 bytes, types 01/02/09)
+      const emb = decrypt(join(dir, 'keys', 'EMB01'), join(dir, 'bureaus', 'EMB01', 'sftp', 'in'));
+      const read = await parsePersoFile(loadLayout('emb-v1'), [emb], 'CRLF');
+      assert.deepEqual(read.map((r) => r.type), ['header', ...Array<string>(cardsOf('EMB01')).fill('detail'), 'trailer']);
+      const products = new Set(read.filter((r) => r.type === 'detail').map((r) => r.fields.productCode));
+      assert.deepEqual([...products].filter((p) => !['GOLD01', 'PLATIN01'].includes(p!)), [], 'only premium cards went to EMB01');
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
