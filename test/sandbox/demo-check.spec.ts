@@ -44,4 +44,13 @@ describe('demo final-state check', function () {
     assert.match(result.problems.join('\n'), /contract 4 plastic 504 is InProduction, but the bureau never reported it/);
     assert.match(result.problems.join('\n'), /reported 9\/9, which is not in the database/);
   });
+
+  it('expects the cards of a report not received still InProduction in their file, and says so when one is not', function () {
+    const waiting = [contract(1, { status: 'InProduction' }), contract(2, { status: 'InProduction' }), invalid];
+    assert.deepEqual(checkFinalStates(waiting, [], [answer]), { consistent: true, problems: [], problemCount: 0 });
+    const result = checkFinalStates([rejected, contract(2, { status: 'InProduction', batchFile: 'OTHER.pgp' }), invalid], [], [answer]);
+    assert.equal(result.problemCount, 2);
+    assert.match(result.problems.join('\n'), /contract 1 plastic 501 is Rejected, but the bureau's report on it was not received/);
+    assert.match(result.problems.join('\n'), /contract 2 plastic 502 was reported for .*, but is in batch OTHER\.pgp/);
+  });
 });

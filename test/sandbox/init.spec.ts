@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { loadRecipientKey } from '../../src/crypto/pgp.js';
 import { UsageError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
@@ -96,5 +96,44 @@ describe('sandbox init', function () {
     const again = await runCli(['sandbox', 'init', join(base, 'by-cli')]);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /already exists/);
+  });
+
+  describe('with two bureaus', function () {
+    let two: InitResult;
+    before(async function () {
+      two = await initSandbox(join(base, 'two'), { bureaus: 2 });
+    });
+
+    it('writes a config in the bureaus + routing form that loads: EMB01 in emb-v1 with its own keys, server and folders', async function () {
+      const config = loadSandboxConfig(two.configFile);
+      assert.deepEqual(config.bureaus.map((b) => [b.code, basename(b.layout), b.lineEnding]), [['BUREAU01', 'perso-v1.yaml', 'LF'], ['EMB01', 'emb-v1.yaml', 'CRLF']]);
+      assert.deepEqual(config.routing, { rules: [{ bureau: 'EMB01', when: { productCode: ['GOLD01', 'PLATIN01'] } }], default: 'BUREAU01' });
+      const [first, emb] = config.bureaus;
+      assert.equal(config.sftp.port, two.port, 'the top level is the first bureau');
+      assert.notEqual(emb!.sftp.port, first!.sftp.port);
+      assert.equal(emb!.sftp.port, two.bureaus[1]!.port);
+      assert.equal(emb!.sftp.inboundDir, '/in');
+      assert.equal(emb!.pgp.bureauPublicKeyFile, join(two.keysDir, 'EMB01', K.bureauPgpPublic));
+      assert.equal(emb!.reports.signingPublicKeyFile, join(two.keysDir, 'EMB01', K.bureauReportSigningPublic));
+      assert.equal(emb!.sftp.hostKeySha256, sshFingerprint(readFileSync(join(two.keysDir, 'EMB01', K.sftpHostPrivate))));
+      assert.notEqual(emb!.pgp.bureauFingerprint, first!.pgp.bureauFingerprint);
+      assert.notEqual(emb!.reports.signingKeySha256, first!.reports.signingKeySha256);
+      assert.notEqual(emb!.sftp.hostKeySha256, first!.sftp.hostKeySha256);
+      const { info } = await loadRecipientKey(emb!.pgp.bureauPublicKeyFile!, emb!.pgp.bureauFingerprint, { warnDays: 0, log: silentLogger, purpose: 'bureau' });
+      assert.equal(info.fingerprint, two.bureaus[1]!.pins.bureauFingerprint);
+      for (const f of [K.bureauPgpSecret, K.bureauReportSigningPrivate, K.sftpHostPrivate]) assert.equal(mode(join(two.keysDir, 'EMB01', f)), 0o600, f);
+      assert.ok(statSync(join(two.dir, 'bureaus', 'EMB01', 'sftp', 'in')).isDirectory());
+    });
+
+    it('is `sandbox init --bureaus 2`, and refuses another count', async function () {
+      const result = await runCli(['sandbox', 'init', '--bureaus', '2', join(base, 'two-by-cli')]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /bureau +BUREAU01: SFTP on 127\.0\.0\.1:\d+/);
+      assert.match(result.stdout, /bureau +EMB01: SFTP on 127\.0\.0\.1:\d+/);
+      assert.equal(loadSandboxConfig(join(base, 'two-by-cli', 'config.yaml')).bureaus.length, 2);
+      const bad = await runCli(['sandbox', 'init', '--bureaus', '3', join(base, 'three')]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--bureaus must be 1 or 2/);
+    });
   });
 });
