@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,18 +15,10 @@ import { SANDBOX_KEY_FILES as K } from '../../src/sandbox/keys.js';
 import { loadBureauSettings } from '../../src/sandbox/settings.js';
 import { makeCard } from '../helpers/cards.js';
 import { createGpgHome } from '../helpers/gpg.js';
-import { loadSandboxConfig, readSandboxReport } from './helpers.js';
+import { loadSandboxConfig, opensslVerify, readSandboxReport } from './helpers.js';
 
 const NAME = 'BXISSUER_PERSO_20261125_000001.dat.pgp';
 
-/** Checks a sandbox `.sig` with openssl, independently of our code: its output line. */
-function opensslVerify(report: string, publicKeyFile: string): string {
-  const run = spawnSync('openssl', [
-    'dgst', '-sha256', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32', '-sigopt', 'rsa_mgf1_md:sha256',
-    '-verify', publicKeyFile, '-signature', `${report}.sig`, report,
-  ], { encoding: 'utf8' });
-  return run.stdout.trim() || run.stderr.trim();
-}
 const CLOCK = () => new Date('2026-11-26T06:15:00Z');
 
 describe('sandbox bureau simulator', function () {

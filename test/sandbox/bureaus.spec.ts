@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,18 +17,9 @@ import { startSandbox, type RunningSandbox } from '../../src/sandbox/serve.js';
 import { withSession } from '../../src/transport/remote.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { makeCard } from '../helpers/cards.js';
-import { loadSandboxConfig, readSandboxReport } from './helpers.js';
+import { loadSandboxConfig, opensslVerify, readSandboxReport } from './helpers.js';
 
 const CLOCK = () => new Date('2026-11-26T06:15:00Z');
-
-/** Whether openssl verifies a report's detached `.sig` with a public key: its output line. */
-function opensslVerify(report: string, publicKeyFile: string): string {
-  const run = spawnSync('openssl', [
-    'dgst', '-sha256', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32', '-sigopt', 'rsa_mgf1_md:sha256',
-    '-verify', publicKeyFile, '-signature', `${report}.sig`, report,
-  ], { encoding: 'utf8' });
-  return run.stdout.trim() || run.stderr.trim();
-}
 
 /** The sandbox with two bureaus: each its own SFTP server, folders, keys and layout. */
 describe('sandbox with two bureaus', function () {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { constants, createPrivateKey, privateDecrypt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,4 +36,13 @@ export function readSandboxReport(file: string, keysDir: string): ReadReport {
     shipments: r.Shipments?.Shipment ?? [],
     stock: r.Stock?.Item ?? [],
   };
+}
+
+/** Checks a sandbox `.sig` with openssl, independently of our code: its output line. */
+export function opensslVerify(report: string, publicKeyFile: string): string {
+  const run = spawnSync('openssl', [
+    'dgst', '-sha256', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32', '-sigopt', 'rsa_mgf1_md:sha256',
+    '-verify', publicKeyFile, '-signature', `${report}.sig`, report,
+  ], { encoding: 'utf8' });
+  return run.stdout.trim() || run.stderr.trim();
 }
