@@ -42,6 +42,9 @@ ${SANDBOX_KEY_FILES.issuerPgpSecret} / ${SANDBOX_KEY_FILES.issuerPgpPublic}   ou
 ${SANDBOX_KEY_FILES.issuerRsaPrivate} / ${SANDBOX_KEY_FILES.issuerRsaPublic}   our RSA pair (the bureau encrypts reports to it)
 ${SANDBOX_KEY_FILES.sftpClientPrivate} (+ .pub)   our SFTP login key
 ${SANDBOX_KEY_FILES.sftpHostPrivate} (+ .pub)   the sandbox SFTP server's host key
+
+With several bureaus (sandbox init --bureaus 2), <CODE>/ holds another bureau's own OpenPGP pair,
+report-signing pair and host key, under the same names; ours above serve every bureau.
 `;
 
 /** A sandbox bureau's own keys: what `generateBureauKeys` returns, to pin in the config. */
