@@ -1,7 +1,7 @@
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
-import { messageOf } from '../errors.js';
+import { InputError, messageOf } from '../errors.js';
 import type { Layout, RecordSpec, Source } from '../perso/layout-types.js';
-import { parsePersoRecord, specOf } from '../perso/parse.js';
+import { readPersoRecords, specOf, type ParsedRecord } from '../perso/parse.js';
 import { maskPansInText } from '../security/mask.js';
 
 /** One detail record as the bureau reads it: what a report line refers to. */
@@ -32,16 +32,26 @@ export interface FileExpectations {
  */
 export type CheckedFile = { ok: true; records: number } | { ok: false; reason: string; records: number };
 
-const HASH_MODULUS = 10n ** 15n;
-
-/** Reads a clear personalization file and checks it strictly against the layout and the agreement. */
+/**
+ * Reads a clear personalization file with the layout's strict reader (record length, field types and
+ * values, record order, the layout's line ending, the trailer's counts and hash total) and checks it
+ * against the agreement: header fields against the file name, record sequence, no card twice, the
+ * trailer's date and sequence those of the header. The first problem decides.
+ */
 export async function checkPersoFile(clearFile: string, layout: Layout, expect: FileExpectations): Promise<CheckedFile> {
-  const check = new PersoFileCheck(layout, expect);
-  for await (const { text, ending } of splitRecords(clearFile)) check.add(text, ending);
-  return check.finish();
+  const agreement = new AgreementCheck(layout, expect);
+  try {
+    for await (const record of readPersoRecords(layout, createReadStream(clearFile, { encoding: 'latin1' }), expect.lineEnding)) agreement.add(record);
+    agreement.finish();
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    // the report rejects every record that can still be read: count them as it will read them
+    let records = 0;
+    for (const record of readDetailRecords(clearFile, layout)) if (record) records++;
+    return { ok: false, reason: maskPansInText(messageOf(err)), records };
+  }
+  return { ok: true, records: agreement.details };
 }
-
-type LineEnding = 'LF' | 'CRLF' | 'none';
 
 /**
  * The detail records of a clear file, read by position (leniently: a record the strict check refused
@@ -90,64 +100,27 @@ function detailAt(layout: Layout, line: string, position: number): ReceivedRecor
   return /^\d+$/.test(record.contractId) && /^\d+$/.test(record.plasticId) ? record : undefined;
 }
 
-/** Records of a file without their line ending, and which ending each had. */
-async function* splitRecords(file: string): AsyncGenerator<{ text: string; ending: LineEnding }> {
-  let rest = '';
-  for await (const chunk of createReadStream(file, { encoding: 'latin1' })) {
-    const parts = (rest + chunk).split('\n');
-    rest = parts.pop()!;
-    for (const part of parts) {
-      yield part.endsWith('\r') ? { text: part.slice(0, -1), ending: 'CRLF' } : { text: part, ending: 'LF' };
-    }
-  }
-  if (rest !== '') yield { text: rest, ending: 'none' };
-}
-
-class PersoFileCheck {
-  /** detail records readDetailRecords yields */
-  private readable = 0;
-  /** detail records that passed the strict parser */
-  private details = 0;
-  private problem: string | undefined;
-  private lineNumber = 0;
+/** What the strict reader does not know: the agreement's checks on the records it yields, in order. */
+class AgreementCheck {
+  details = 0;
+  private number = 0;
   private header: Record<string, string> | undefined;
-  private trailer: Record<string, string> | undefined;
-  private hashTotal = 0n;
   private readonly seen = new Set<string>();
 
   constructor(private readonly layout: Layout, private readonly expect: FileExpectations) {}
 
-  add(line: string, ending: LineEnding): void {
-    this.lineNumber++;
-    if (ending !== this.expect.lineEnding) {
-      this.fail(`record ${this.lineNumber}: ends with ${ending === 'none' ? 'no line ending' : ending}, the agreement says ${this.expect.lineEnding}`);
-    }
-    if (detailAt(this.layout, line, this.readable + 1)) this.readable++;
-    let parsed: { type: string; fields: Record<string, string> };
-    try {
-      parsed = parsePersoRecord(this.layout, line, this.lineNumber);
-    } catch (err) {
-      this.fail(messageOf(err));
-      return;
-    }
-    if (this.trailer) this.fail(`record ${this.lineNumber}: a record after the trailer`);
-    if (parsed.type === 'header') this.addHeader(parsed.fields);
-    else if (parsed.type === 'trailer') this.trailer = parsed.fields;
-    else this.addDetail(parsed.fields);
+  add(record: ParsedRecord): void {
+    this.number++;
+    if (record.type === 'header') this.addHeader(record.fields);
+    else if (record.type === 'trailer') this.checkTrailer(record.fields);
+    else this.addDetail(record.fields);
   }
 
-  finish(): CheckedFile {
-    if (this.lineNumber === 0) this.fail('the file is empty');
-    else if (!this.header && this.layout.header) this.fail('the file has no header record');
-    else if (!this.trailer && this.layout.trailer) this.fail('the file has no trailer record');
-    else if (this.trailer) this.checkTrailer(this.trailer);
-    return this.problem === undefined
-      ? { ok: true, records: this.readable }
-      : { ok: false, reason: maskPansInText(this.problem), records: this.readable };
+  finish(): void {
+    if (this.number === 0) throw new InputError('the file is empty');
   }
 
   private addHeader(fields: Record<string, string>): void {
-    if (this.lineNumber !== 1) return this.fail(`record ${this.lineNumber}: a header record that is not the first record`);
     this.header = fields;
     const e = this.expect;
     this.expectField('header', fields, 'file.issuerCode', e.issuer);
@@ -158,43 +131,26 @@ class PersoFileCheck {
   }
 
   private addDetail(fields: Record<string, string>): void {
-    if (this.layout.header && !this.header) this.fail(`record ${this.lineNumber}: a detail record before the header`);
-    const record = this.detailRecord(fields);
+    const get = (source: Source) => this.fieldBySource('detail', fields, source) ?? '';
     this.details++;
-    if (record.recordSequence !== this.details) {
-      this.fail(`record ${this.lineNumber}: record sequence ${record.recordSequence}, expected ${this.details}`);
-    }
-    const key = `${BigInt(record.contractId)}/${BigInt(record.plasticId)}`;
-    if (this.seen.has(key)) this.fail(`record ${this.lineNumber}: card contract ${record.contractId} plastic ${record.plasticId} appears twice`);
+    const sequence = Number(get('record.sequence') || this.details);
+    if (sequence !== this.details) this.fail(`record sequence ${sequence}, expected ${this.details}`);
+    const [contractId, plasticId] = [get('card.contractId'), get('card.plasticId')];
+    const key = `${BigInt(contractId)}/${BigInt(plasticId)}`;
+    if (this.seen.has(key)) this.fail(`card contract ${contractId} plastic ${plasticId} appears twice`);
     this.seen.add(key);
-    this.hashTotal = (this.hashTotal + BigInt(record.contractId)) % HASH_MODULUS;
   }
 
   private checkTrailer(fields: Record<string, string>): void {
-    this.expectNumber('trailer', fields, 'totals.detailCount', BigInt(this.readable), 'detail records in the file');
-    this.expectNumber('trailer', fields, 'totals.totalRecords', BigInt(this.lineNumber), 'records in the file');
-    this.expectNumber('trailer', fields, 'totals.hashTotal', this.hashTotal, 'the sum of the card contract ids modulo 10^15');
-    if (this.header) {
-      this.expectField('trailer', fields, 'file.businessDate', this.fieldBySource('header', this.header, 'file.businessDate'), 'the header');
-      this.expectField('trailer', fields, 'file.sequence', this.fieldBySource('header', this.header, 'file.sequence'), 'the header');
-    }
+    if (!this.header) return;
+    this.expectField('trailer', fields, 'file.businessDate', this.fieldBySource('header', this.header, 'file.businessDate'), 'the header');
+    this.expectField('trailer', fields, 'file.sequence', this.fieldBySource('header', this.header, 'file.sequence'), 'the header');
   }
 
   /** The file name's YYYYMMDD date as the header writes it (emb-v1: YYMMDD). */
   private headerDate(yyyymmdd: string): string {
     const field = this.layout.header?.fields.find((f) => f.source === 'file.businessDate');
     return field?.format === 'YYMMDD' ? yyyymmdd.slice(2) : yyyymmdd;
-  }
-
-  private detailRecord(fields: Record<string, string>): ReceivedRecord {
-    const get = (source: Source) => this.fieldBySource('detail', fields, source) ?? '';
-    return {
-      recordSequence: Number(get('record.sequence') || this.details + 1),
-      contractId: get('card.contractId'),
-      plasticId: get('card.plasticId'),
-      productCode: get('card.productCode'),
-      deliveryMethod: get('card.deliveryMethod'),
-    };
   }
 
   private fieldBySource(role: 'header' | 'detail' | 'trailer', fields: Record<string, string>, source: Source): string | undefined {
@@ -210,15 +166,7 @@ class PersoFileCheck {
     this.fail(`${role} field ${name} is ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}${what ? ` (${what})` : ''}`);
   }
 
-  private expectNumber(role: 'trailer', fields: Record<string, string>, source: Source, expected: bigint, what: string): void {
-    const actual = this.fieldBySource(role, fields, source);
-    if (actual === undefined || BigInt(actual) === expected) return;
-    const name = this.layout[role]!.fields.find((f) => f.source === source)!.name;
-    this.fail(`trailer field ${name} is ${BigInt(actual)}, but ${what} give ${expected}`);
-  }
-
-  /** Keeps the first problem: it is the one a person fixes first. */
-  private fail(message: string): void {
-    this.problem ??= message;
+  private fail(message: string): never {
+    throw new InputError(message, { record: this.number });
   }
 }

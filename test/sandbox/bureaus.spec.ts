@@ -106,7 +106,7 @@ describe('sandbox with two bureaus', function () {
     assert.equal(date!.accepted, false);
     assert.match(date!.reason!, /header field businessDate is "261125", expected "261127" \(the date in the file name\)/);
     assert.equal(format!.accepted, false);
-    assert.match(format!.reason!, /record 1: ends with LF, the agreement says CRLF/);
+    assert.match(format!.reason!, /record 1: ends with LF; the layout says CRLF/);
     assert.equal(key!.accepted, false);
     assert.match(key!.reason!, /cannot decrypt/);
   });
