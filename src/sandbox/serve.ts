@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -106,9 +106,11 @@ async function startBureauServer(view: Config, where: SandboxBureauPaths, index:
   if (view.sftp.host !== '127.0.0.1' && view.sftp.host !== 'localhost') {
     throw new ConfigError(`${at('sftp.host')} is ${view.sftp.host}: the sandbox serves on loopback only (127.0.0.1)`);
   }
+  const hostKey = join(where.keysDir, SANDBOX_KEY_FILES.sftpHostPrivate);
+  if (!existsSync(hostKey)) throw new ConfigError(`${hostKey} is missing: bureau ${where.code} was not made by \`sandbox init\` (--bureaus 2 makes EMB01)`);
   const server = await startSftpServer({
     root: where.sftpRoot,
-    hostKey: readFileSync(join(where.keysDir, SANDBOX_KEY_FILES.sftpHostPrivate)),
+    hostKey: readFileSync(hostKey),
     authorizedKeys: [readFileSync(join(ourKeysDir, SANDBOX_KEY_FILES.sftpClientPublic))],
     username: view.sftp.username,
     host: '127.0.0.1',

@@ -11,7 +11,7 @@ import { silentLogger } from '../../src/log.js';
 import { bureauConfig } from '../../src/outbound/bureau-config.js';
 import { loadLayout, renderPersoFile } from '../../src/perso/index.js';
 import type { AnsweredFile } from '../../src/sandbox/bureau.js';
-import { initSandbox, type InitResult } from '../../src/sandbox/init.js';
+import { freeLoopbackPort, initSandbox, type InitResult } from '../../src/sandbox/init.js';
 import { SANDBOX_KEY_FILES as K } from '../../src/sandbox/keys.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/serve.js';
 import { withSession } from '../../src/transport/remote.js';
@@ -109,5 +109,12 @@ describe('sandbox with two bureaus', function () {
     assert.match(format!.reason!, /record 1: ends with LF; the layout says CRLF/);
     assert.equal(key!.accepted, false);
     assert.match(key!.reason!, /cannot decrypt/);
+  });
+
+  it('says so when the config names a bureau the sandbox did not make', async function () {
+    // the first bureau on a port of its own: the sandbox of this suite is still serving
+    const port = await freeLoopbackPort([config.sftp.port, emb.sftp.port]);
+    const other = { ...config, sftp: { ...config.sftp, port }, bureaus: [config.bureaus[0]!, { ...config.bureaus[1]!, code: 'EMB02' }] };
+    await assert.rejects(startSandbox(other, { log: silentLogger, poll: false }), /keys\/EMB02\/sftp-host\.key is missing: bureau EMB02 was not made by `sandbox init`/);
   });
 });
