@@ -84,4 +84,28 @@ describe('sandbox serve', function () {
     assert.equal(await exited, 0, out);
     assert.match(out, /sandbox bureau stopped/);
   });
+
+  it('as `sandbox serve` plays both bureaus of a two-bureau sandbox, each answering in its own account', async function () {
+    const two = await initSandbox(join(base, 'two'), { bureaus: 2 });
+    writeFileSync(two.settingsFile, 'pollIntervalMs: 50\n');
+    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'bureau-exchange.js'), 'sandbox', 'serve', '--config', two.configFile], {
+      env: { ...process.env, BX_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const emb = two.bureaus[1]!;
+    try {
+      await waitFor(() => (out.includes('(Ctrl-C to stop)') ? true : undefined), 30_000);
+      assert.match(out, /"bureau":"EMB01"[^\n]*"port":\d+/);
+      writeFileSync(join(emb.inbound, 'BXISSUER_EMB_20261125_000001.txt.pgp'), 'not encrypted');
+      await waitFor(() => (readdirSync(emb.outbound).some((n) => n.endsWith('.xml.rsa')) ? true : undefined));
+      assert.deepEqual(readdirSync(two.outbound), [], "nothing in the first bureau's account");
+      assert.ok(existsSync(emb.stateFile));
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, out);
+  });
 });
