@@ -80,6 +80,9 @@ export class FileThread {
   private failure: Error | undefined;
   private clear: (Readable & { totals?: PersoTotals }) | undefined;
   private untaken = 0;
+  private stopping: Promise<void> | undefined;
+  /** the thread ended by itself (not stopped): every request fails */
+  private readonly exited = (code: number) => this.fail(new Error(`the file thread exited (code ${code})`));
 
   constructor(private readonly options: FileThreadOptions) {}
 
@@ -137,7 +140,7 @@ export class FileThread {
     const worker = startModuleWorker(import.meta.url, 'file-thread-worker', setup, FILE_THREAD_LIMITS);
     worker.on('message', (reply: FileThreadReply) => this.onReply(reply));
     worker.on('error', (err) => this.fail(new Error(`the file thread failed: ${err.message}`)));
-    worker.on('exit', (code) => this.fail(new Error(`the file thread exited (code ${code})`)));
+    worker.on('exit', this.exited);
     this.worker = worker;
     return worker;
   }
@@ -181,13 +184,23 @@ export class FileThread {
     this.clear?.destroy(err);
   }
 
-  private async stop(): Promise<void> {
-    const worker = this.worker;
-    if (!worker) return;
+  /**
+   * Ends the thread once, however many callers ask (`abort` while `finish` waits: the rejected
+   * `finish` stops it too). A second `terminate` must not run beside the first: removing the exit
+   * listeners again would remove the one the first `terminate` waits on, which then never resolves.
+   */
+  private stop(): Promise<void> {
+    this.stopping ??= this.endThread();
+    return this.stopping;
+  }
+
+  private async endThread(): Promise<void> {
     this.failure ??= new Error('the file thread has ended');
     for (const waiting of this.pending.values()) waiting.reject(this.failure);
     this.pending.clear();
-    worker.removeAllListeners('exit');
+    const worker = this.worker;
+    if (!worker) return;
+    worker.off('exit', this.exited);
     await worker.terminate();
   }
 }
