@@ -101,9 +101,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   if (options.dir && existsSync(options.dir) && readdirSync(options.dir).length) {
     throw new UsageError(`--dir ${options.dir} is not empty: the demo needs an empty or new folder`);
   }
-  step(1, 'creating the sandbox: test keys, two bureaus with their SFTP servers, config');
+  const count = options.bureaus ?? 2;
+  step(1, `creating the sandbox: test keys, ${count === 1 ? 'a bureau with its SFTP server' : `${count} bureaus with their SFTP servers`}, config`);
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'bureau-exchange-demo-'));
-  const sandbox = await initSandbox(dir, { bureaus: options.bureaus ?? 2 });
+  const sandbox = await initSandbox(dir, { bureaus: count });
   const env = { ...(options.env ?? process.env) };
   const config = loadConfig(sandbox.configFile, env);
   if (options.database) config.database = options.database;
