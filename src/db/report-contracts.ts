@@ -16,6 +16,8 @@ export type ReportedContract = Pick<ContractRow,
 
 export interface SourceBatch {
   id: number;
+  /** the bureau it was sent to; null on batches from before migration 005, the first bureau's */
+  bureau_code: string | null;
   file_name: string;
   record_count: number;
   state: string;
@@ -26,7 +28,7 @@ const LOOKUP_CHUNK = 900;
 const UPDATE_CHUNK = 200;
 
 export async function findBatchByFileName(trx: Knex | Knex.Transaction, fileName: string): Promise<SourceBatch | undefined> {
-  const row = await trx('perso_batches').select('id', 'file_name', 'record_count', 'state').where({ file_name: fileName }).first();
+  const row = await trx('perso_batches').select('id', 'bureau_code', 'file_name', 'record_count', 'state').where({ file_name: fileName }).first();
   return row ? { ...row, id: Number(row.id), record_count: Number(row.record_count) } : undefined;
 }
 
