@@ -41,7 +41,8 @@ describeEachDatabase('receive from several bureaus through a real sshd', (ctx) =
     await sshd?.stop();
     if (keys) rmSync(keys.dir, { recursive: true, force: true });
   });
-  beforeEach(() => {
+  beforeEach(async () => {
+    await db('plastic_stock').delete();
     b1.reset();
     emb.reset();
     workDir = mkdtempSync(join(tmpdir(), 'bx-recv-bureaus-'));
