@@ -29,8 +29,6 @@ describeEachDatabase('bureau-exchange receive and run-once with two bureaus (CLI
     keys = makeTwoBureauKeys();
     b1 = new ReportDrop(sshd.root, 'outbound');
     emb = new ReportDrop(sshd.root, EMB_OUT);
-    b1.reset();
-    emb.reset();
     dir = mkdtempSync(join(tmpdir(), 'bx-recv-bureaus-cli-'));
     const write = (name: string, embPort: number) => {
       const retry = { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 };
@@ -51,6 +49,10 @@ describeEachDatabase('bureau-exchange receive and run-once with two bureaus (CLI
     };
     config = write('config.yaml', sshd.port);
     down = write('config-down.yaml', await freeLoopbackPort());
+  });
+  beforeEach(() => {
+    b1.reset();
+    emb.reset();
   });
   after(async () => {
     await sshd?.stop();
@@ -91,7 +93,7 @@ describeEachDatabase('bureau-exchange receive and run-once with two bureaus (CLI
     assert.equal((await contractOf(db, 2)).production_status, 'Shipped');
     assert.equal((await contractOf(db, 1)).production_status, 'InProduction', 'BUREAU01 not received');
     assert.deepEqual([b1.files(), emb.files('done')], [[a, `${a}.sig`], [e, `${e}.sig`]]);
-    assert.deepEqual([await runsOf('receive:EMB01'), await runsOf('receive')], [['success'], []]);
+    assert.deepEqual([await runsOf('receive:EMB01'), await runsOf('receive')], [['ok'], []]);
 
     const all = await runCli(['--config', config, 'receive', '--json'], env);
     assert.equal(all.code, 0, all.stderr);
@@ -99,7 +101,7 @@ describeEachDatabase('bureau-exchange receive and run-once with two bureaus (CLI
     assert.deepEqual(Object.keys(result), ['BUREAU01', 'EMB01']);
     assert.deepEqual([result.BUREAU01.applied.map((r: { remoteName: string }) => r.remoteName), result.EMB01.applied], [[a], []]);
     assert.equal((await contractOf(db, 1)).production_status, 'Shipped');
-    assert.deepEqual([await runsOf('receive:EMB01'), await runsOf('receive')], [['success', 'success'], ['success']]);
+    assert.deepEqual([await runsOf('receive:EMB01'), await runsOf('receive')], [['ok', 'ok'], ['ok']]);
   });
 
   it('one bureau unreachable: receive applies the other\'s reports and fails naming the bureau; run-once --bureau receives that bureau only', async function () {
@@ -125,6 +127,6 @@ describeEachDatabase('bureau-exchange receive and run-once with two bureaus (CLI
     assert.match(once.stdout, /receive: 1 report\(s\) applied/);
     assert.equal((await contractOf(db, 12)).production_status, 'Shipped');
     assert.ok(emb.files('done').includes(e));
-    assert.equal((await runsOf('receive:EMB01')).at(-1), 'success');
+    assert.equal((await runsOf('receive:EMB01')).at(-1), 'ok');
   });
 });
