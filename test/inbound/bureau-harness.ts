@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { resolveBureauLayouts } from '../../src/config/bureau-layouts.js';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
-import { userIds, type SshdServer } from '../helpers/sshd.js';
+import type { Db } from '../../src/db/connection.js';
+import { requireSshd, startSshd, userIds, type SshdServer } from '../helpers/sshd.js';
 import { rsaKeyPair } from './fixtures.js';
+import { seedBatch, type SeededBatch } from './seed.js';
 
 /**
  * Two bureaus on one sshd for the receive suites: BUREAU01 in the default folders (/outbound,
@@ -50,10 +52,10 @@ export function reportsOf(keys: BureauKeySet) {
   return { rsaPrivateKeyFile: keys.report.keyFile, signingPublicKeyFile: keys.signing.pubFile, signingKeySha256: keys.pin, stableCheckSeconds: 0, decryptWorkers: 1 };
 }
 
-/** The two bureaus' config (routing: GOLD02 to EMB01, the rest to BUREAU01); `embPort` puts EMB01 on another port (one nothing listens on). */
-export function twoBureauConfig(sshd: SshdServer, keys: TwoBureauKeys, workDir: string, embPort = sshd.port): LoadedConfig {
+/** The two bureaus' config as written (routing: GOLD02 to EMB01, the rest to BUREAU01); `embPort` puts EMB01 on another port (one nothing listens on). */
+export function twoBureauDocument(sshd: SshdServer, keys: TwoBureauKeys, workDir: string, embPort = sshd.port) {
   const retry = { attempts: 2, baseDelayMs: 20, maxDelayMs: 50 };
-  const config = configSchema.parse({
+  return {
     issuer: { code: 'BXISSUER' },
     workDir,
     bureaus: [
@@ -65,9 +67,36 @@ export function twoBureauConfig(sshd: SshdServer, keys: TwoBureauKeys, workDir: 
       },
     ],
     routing: { rules: [{ bureau: 'EMB01', when: { productCode: 'GOLD02' } }], default: 'BUREAU01' },
-  });
+  };
+}
+
+/** The same, loaded. */
+export function twoBureauConfig(sshd: SshdServer, keys: TwoBureauKeys, workDir: string, embPort = sshd.port): LoadedConfig {
+  const config = configSchema.parse(twoBureauDocument(sshd, keys, workDir, embPort));
   resolveBureauLayouts(config, process.cwd(), true);
   return { ...config, configFile: join(workDir, 'config.yaml') };
+}
+
+/** One sshd holding both bureaus' folders, and their keys (in a mocha `before`; the suite goes pending without sshd). */
+export async function startTwoBureauBench(ctx: Mocha.Context): Promise<{ sshd: SshdServer; keys: TwoBureauKeys; b1: ReportDrop; emb: ReportDrop; stop(): Promise<void> }> {
+  requireSshd(ctx);
+  const sshd = await startSshd();
+  const keys = makeTwoBureauKeys();
+  return {
+    sshd, keys, b1: new ReportDrop(sshd.root, 'outbound'), emb: new ReportDrop(sshd.root, EMB_OUT),
+    async stop() {
+      await sshd.stop();
+      rmSync(keys.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A sent batch of each bureau: BUREAU01's without a bureau code (sent before migration 005), EMB01's with its code. */
+export async function seedBothBureaus(db: Db, b1Cards: number[], embCards: number[]): Promise<{ first: SeededBatch; other: SeededBatch }> {
+  const first = await seedBatch(db, b1Cards);
+  const other = await seedBatch(db, embCards);
+  await db('perso_batches').where({ id: other.batchId }).update({ bureau_code: 'EMB01' });
+  return { first, other };
 }
 
 /** A bureau's outbound folder on the server, as the bureau sees it. */

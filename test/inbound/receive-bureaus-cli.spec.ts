@@ -6,16 +6,15 @@ import { encryptRsaReport } from '../../src/crypto/rsa.js';
 import { freeLoopbackPort } from '../../src/sandbox/init.js';
 import { runCli } from '../helpers/cli.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
-import { EMB_OUT, ReportDrop, makeTwoBureauKeys, reportsOf, signReport, type BureauKeySet, type TwoBureauKeys } from './bureau-harness.js';
+import { ReportDrop, seedBothBureaus, signReport, startTwoBureauBench, twoBureauDocument, type BureauKeySet, type TwoBureauKeys } from './bureau-harness.js';
 import { header, reportName, shipment, xmlOf } from './fixtures.js';
-import { contractOf, seedBatch } from './seed.js';
+import { contractOf } from './seed.js';
 
 describeEachDatabase('bureau-exchange receive and run-once with two bureaus (CLI, real sshd)', (ctx) => {
-  let sshd: SshdServer;
-  let keys: TwoBureauKeys;
+  let bench: Awaited<ReturnType<typeof startTwoBureauBench>> | undefined;
   let b1: ReportDrop;
   let emb: ReportDrop;
+  let keys: TwoBureauKeys;
   let dir: string;
   /** the same bureaus and database; in `down`, EMB01's server is unreachable */
   let config: string;
@@ -24,30 +23,16 @@ describeEachDatabase('bureau-exchange receive and run-once with two bureaus (CLI
 
   before(async function () {
     this.timeout(120_000);
-    requireSshd(this);
-    sshd = await startSshd();
-    keys = makeTwoBureauKeys();
-    b1 = new ReportDrop(sshd.root, 'outbound');
-    emb = new ReportDrop(sshd.root, EMB_OUT);
+    bench = await startTwoBureauBench(this);
+    ({ keys, b1, emb } = bench);
     dir = mkdtempSync(join(tmpdir(), 'bx-recv-bureaus-cli-'));
     const write = (name: string, embPort: number) => {
-      const retry = { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 };
       const file = join(dir, name);
       // JSON is YAML: the test database's own section, written out as it is
-      writeFileSync(file, JSON.stringify({
-        issuer: { code: 'BXISSUER' }, workDir: join(dir, 'var'), database: { ...ctx().database, migrateOnStart: false },
-        bureaus: [
-          { code: 'BUREAU01', sftp: sshd.sftpConfig({ retry }), reports: reportsOf(keys.b1) },
-          {
-            code: 'EMB01', layout: 'emb-v1', reports: reportsOf(keys.emb),
-            sftp: sshd.sftpConfig({ retry, port: embPort, inboundDir: '/emb-in', outboundDir: `/${EMB_OUT}`, processedDir: `/${EMB_OUT}/done`, failedDir: `/${EMB_OUT}/failed` }),
-          },
-        ],
-        routing: { rules: [{ bureau: 'EMB01', when: { productCode: 'GOLD02' } }], default: 'BUREAU01' },
-      }, null, 2));
+      writeFileSync(file, JSON.stringify({ ...twoBureauDocument(bench!.sshd, keys, join(dir, 'var'), embPort), database: { ...ctx().database, migrateOnStart: false } }, null, 2));
       return file;
     };
-    config = write('config.yaml', sshd.port);
+    config = write('config.yaml', bench.sshd.port);
     down = write('config-down.yaml', await freeLoopbackPort());
   });
   beforeEach(() => {
@@ -55,8 +40,7 @@ describeEachDatabase('bureau-exchange receive and run-once with two bureaus (CLI
     emb.reset();
   });
   after(async () => {
-    await sshd?.stop();
-    if (keys) rmSync(keys.dir, { recursive: true, force: true });
+    await bench?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -80,9 +64,7 @@ describeEachDatabase('bureau-exchange receive and run-once with two bureaus (CLI
   it('receive --bureau takes that bureau\'s reports only, recorded as receive:<CODE>; receive takes every bureau in turn', async function () {
     this.timeout(240_000);
     const { db } = ctx();
-    const first = await seedBatch(db, [1]);
-    const other = await seedBatch(db, [2]);
-    await db('perso_batches').where({ id: other.batchId }).update({ bureau_code: 'EMB01' });
+    const { first, other } = await seedBothBureaus(db, [1], [2]);
     const a = ship(b1, 'BUREAU01', keys.b1, first.fileName, 1, '2026-11-26');
     const e = ship(emb, 'EMB01', keys.emb, other.fileName, 2, '2026-11-26');
 
@@ -107,9 +89,7 @@ describeEachDatabase('bureau-exchange receive and run-once with two bureaus (CLI
   it('one bureau unreachable: receive applies the other\'s reports and fails naming the bureau; run-once --bureau receives that bureau only', async function () {
     this.timeout(240_000);
     const { db } = ctx();
-    const first = await seedBatch(db, [11]);
-    const other = await seedBatch(db, [12]);
-    await db('perso_batches').where({ id: other.batchId }).update({ bureau_code: 'EMB01' });
+    const { first, other } = await seedBothBureaus(db, [11], [12]);
     const a = ship(b1, 'BUREAU01', keys.b1, first.fileName, 11, '2026-11-26');
     const e = ship(emb, 'EMB01', keys.emb, other.fileName, 12, '2026-11-26');
 

@@ -12,15 +12,16 @@ import { freeLoopbackPort } from '../../src/sandbox/init.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { makeProductionJobs, productionReceiveJobs } from '../../src/wiring.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
-import { EMB_OUT, ReportDrop, makeTwoBureauKeys, signReport, twoBureauConfig, type BureauKeySet, type TwoBureauKeys } from './bureau-harness.js';
+import type { SshdServer } from '../helpers/sshd.js';
+import { ReportDrop, seedBothBureaus, signReport, startTwoBureauBench, twoBureauConfig, type BureauKeySet, type TwoBureauKeys } from './bureau-harness.js';
 import { header, rejection, reportName, shipment, xmlOf } from './fixtures.js';
-import { contractOf, seedBatch } from './seed.js';
+import { contractOf } from './seed.js';
 
 const cipher = new PanCipher(newPanKey());
 const stock = (closing: number) => [{ productCode: 'GOLD01', opening: 50, received: 0, used: 50 - closing, spoiled: 0, closing, minStock: 5 }];
 
 describeEachDatabase('receive from several bureaus through a real sshd', (ctx) => {
+  let bench: Awaited<ReturnType<typeof startTwoBureauBench>> | undefined;
   let sshd: SshdServer;
   let keys: TwoBureauKeys;
   let b1: ReportDrop;
@@ -30,17 +31,11 @@ describeEachDatabase('receive from several bureaus through a real sshd', (ctx) =
 
   before(async function () {
     this.timeout(120_000);
-    requireSshd(this);
-    sshd = await startSshd();
-    keys = makeTwoBureauKeys();
-    b1 = new ReportDrop(sshd.root, 'outbound');
-    emb = new ReportDrop(sshd.root, EMB_OUT);
+    bench = await startTwoBureauBench(this);
+    ({ sshd, keys, b1, emb } = bench);
     db = ctx().db;
   });
-  after(async () => {
-    await sshd?.stop();
-    if (keys) rmSync(keys.dir, { recursive: true, force: true });
-  });
+  after(async () => bench?.stop());
   beforeEach(async () => {
     await db('plastic_stock').delete();
     b1.reset();
@@ -54,13 +49,7 @@ describeEachDatabase('receive from several bureaus through a real sshd', (ctx) =
     const data = encryptRsaReport(Buffer.from(xmlOf({ header: { ...header(sourceFile), bureau }, ...body })), to.report.publicPem);
     return { data, sig: signReport(by, data) };
   }
-  /** B1's batch without a bureau code (sent before migration 005), EMB01's with its code. */
-  async function seedBoth(b1Cards: number[], embCards: number[]) {
-    const first = await seedBatch(db, b1Cards);
-    const other = await seedBatch(db, embCards);
-    await db('perso_batches').where({ id: other.batchId }).update({ bureau_code: 'EMB01' });
-    return { first, other };
-  }
+  const seedBoth = (b1Cards: number[], embCards: number[]) => seedBothBureaus(db, b1Cards, embCards);
   const stockRows = async () => (await db('plastic_stock').orderBy('closing')).map((r: any) => [r.bureau_code, r.product_code, Number(r.closing)]);
 
   it('receives each bureau\'s reports from its own folders with its own key and pins, records the bureau, keeps stock per bureau', async () => {
