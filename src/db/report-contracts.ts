@@ -77,6 +77,23 @@ export async function contractsInBatch(trx: Knex.Transaction, batchId: number, c
   return found;
 }
 
+/**
+ * The bureau each of these contracts (canonical numbers) was last sent to: its batch's bureau_code
+ * (null: a batch from before migration 005, the first bureau's). Contracts never sent are left out.
+ */
+export async function bureausSentTo(trx: Knex.Transaction, contractNumbers: string[]): Promise<Map<string, string | null>> {
+  const unique = [...new Set(contractNumbers)];
+  const found = new Map<string, string | null>();
+  for (let i = 0; i < unique.length; i += LOOKUP_CHUNK) {
+    const rows: Array<{ contract_number: string; bureau_code: string | null }> = await trx('card_contracts as c')
+      .join('perso_batches as b', 'b.id', 'c.batch_id')
+      .whereIn('c.contract_number', unique.slice(i, i + LOOKUP_CHUNK))
+      .select('c.contract_number', 'b.bureau_code');
+    for (const r of rows) found.set(r.contract_number, r.bureau_code ?? null);
+  }
+  return found;
+}
+
 export interface RejectionUpdate {
   id: number;
   code: string;

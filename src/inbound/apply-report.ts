@@ -1,7 +1,7 @@
 import { canonicalId } from '../domain/contract.js';
 import { recordEvents, type NewEvent } from '../db/events.js';
 import {
-  contractsByRecordNumber, contractsInBatch, findBatchByFileName, markRejected, markShipped, type ReportedContract, type RejectionUpdate, type ShipmentUpdate, type SourceBatch,
+  bureausSentTo, contractsByRecordNumber, contractsInBatch, findBatchByFileName, markRejected, markShipped, type ReportedContract, type RejectionUpdate, type ShipmentUpdate, type SourceBatch,
 } from '../db/report-contracts.js';
 import type { BureauScope } from '../db/batches.js';
 import type { Db, DbTransaction } from '../db/connection.js';
@@ -123,14 +123,14 @@ async function applyContractGroup(ctx: ApplyContext, batch: SourceBatch | undefi
   const anomalies: NewAnomaly[] = [];
   const records = group.records as Array<RejectionRecord | ShipmentRecord>;
   const elsewhere = batch && sentElsewhere(batch, ctx.bureau);
-  const find = batch && !elsewhere ? await contractFinder(ctx.trx, batch, records) : () => ({ contract: undefined, otherPlastic: false });
+  const find: Finder = batch && !elsewhere ? await contractFinder(ctx.trx, batch, records, ctx.bureau) : () => ({ contract: undefined, otherPlastic: false });
   const changed = new Map<number, ReportedContract>();
   const events: NewEvent[] = [];
   for (const record of records) {
     const contractNumber = canonicalId(record.cardContractId);
     const plasticId = canonicalId(record.plasticId);
     const anomaly = (reason: string) => anomalies.push({ element: record.path, contract_number: contractNumber, plastic_id: plasticId, reason });
-    const { contract, otherPlastic } = find(record);
+    const { contract, otherPlastic, sentTo } = find(record);
     if (!batch) {
       anomaly(`source file ${ctx.header.sourceFile} is not one of our personalization files`);
       continue;
@@ -140,7 +140,8 @@ async function applyContractGroup(ctx: ApplyContext, batch: SourceBatch | undefi
       continue;
     }
     if (!contract) {
-      anomaly(otherPlastic ? `plastic ${plasticId} is not the plastic of contract ${contractNumber} in ${batch.file_name}` : `contract ${contractNumber} was not in ${batch.file_name}`);
+      const where = sentTo === undefined ? '' : `: it was sent to bureau ${sentTo ?? '(the first bureau)'}, not to bureau ${ctx.bureau!.code} whose report this is`;
+      anomaly(otherPlastic ? `plastic ${plasticId} is not the plastic of contract ${contractNumber} in ${batch.file_name}` : `contract ${contractNumber} was not in ${batch.file_name}${where}`);
       continue;
     }
     if (contract.batch_id !== batch.id) {
@@ -168,18 +169,24 @@ async function applyContractGroup(ctx: ApplyContext, batch: SourceBatch | undefi
  * to it), or undefined when they are. A batch without a bureau code went to the first bureau.
  */
 function sentElsewhere(batch: SourceBatch, bureau: BureauScope | undefined): string | undefined {
-  if (!bureau || (batch.bureau_code === null ? bureau.first : batch.bureau_code === bureau.code)) return undefined;
+  if (!bureau || sentHere(batch.bureau_code, bureau)) return undefined;
   return `${batch.file_name} was sent to bureau ${batch.bureau_code ?? '(the first bureau)'}, not to bureau ${bureau.code} whose report this is: not applied`;
 }
 
-type Finder = (record: RejectionRecord | ShipmentRecord) => { contract: ReportedContract | undefined; otherPlastic: boolean };
+/** Whether a batch of bureau `code` (null: from before migration 005, the first bureau's) went to `bureau`. */
+function sentHere(code: string | null, bureau: BureauScope): boolean {
+  return code === null ? bureau.first : code === bureau.code;
+}
+
+/** The contract a record names in the source batch; for one not there, the other bureau it was sent to, if any (`sentTo`, null: the first bureau). */
+type Finder = (record: RejectionRecord | ShipmentRecord) => { contract: ReportedContract | undefined; otherPlastic: boolean; sentTo?: string | null };
 
 /**
  * Finds the contract each record names among the items of the source batch: first by record
  * number (RecordSequence, an index range), then by contract number for records whose sequence
  * does not point at them. One object per contract, so two records of one contract see each other.
  */
-async function contractFinder(trx: DbTransaction, batch: SourceBatch, records: Array<RejectionRecord | ShipmentRecord>): Promise<Finder> {
+async function contractFinder(trx: DbTransaction, batch: SourceBatch, records: Array<RejectionRecord | ShipmentRecord>, bureau?: BureauScope): Promise<Finder> {
   const key = (contractNumber: string, plasticId: string) => `${contractNumber}/${plasticId}`;
   const keyOf = (r: RejectionRecord | ShipmentRecord) => key(canonicalId(r.cardContractId), canonicalId(r.plasticId));
   const bySequence = await contractsByRecordNumber(trx, batch.id, records.map((r) => r.recordSequence));
@@ -192,9 +199,14 @@ async function contractFinder(trx: DbTransaction, batch: SourceBatch, records: A
       numbersSeen.add(c.contract_number);
     }
   }
+  // a contract not in the file at all: sent to another bureau? (only looked up for such records, rare)
+  const absent = misses.map((r) => canonicalId(r.cardContractId)).filter((n) => !numbersSeen.has(n));
+  const elsewhere = bureau && absent.length ? await bureausSentTo(trx, absent) : new Map<string, string | null>();
   return (record) => {
     const contract = byKey.get(keyOf(record));
-    return { contract, otherPlastic: !contract && numbersSeen.has(canonicalId(record.cardContractId)) };
+    const number = canonicalId(record.cardContractId);
+    const sentTo = elsewhere.get(number);
+    return { contract, otherPlastic: !contract && numbersSeen.has(number), ...(sentTo !== undefined && !sentHere(sentTo, bureau!) ? { sentTo } : {}) };
   };
 }
 

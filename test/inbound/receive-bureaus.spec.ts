@@ -92,13 +92,14 @@ describeEachDatabase('receive from several bureaus through a real sshd', (ctx) =
     assert.deepEqual(await db('leases').select('name'), [], 'both leases released');
   });
 
-  it('a report naming the other bureau\'s cards: those records are anomalies naming the bureaus, not applied; the rest of the report applies', async () => {
+  it('records naming the other bureau\'s cards are anomalies naming the bureaus, not applied; the bureau\'s own cards and stock in the same report apply', async () => {
     const config = twoBureauConfig(sshd, keys, workDir);
     const { first, other } = await seedBoth([11, 12], [13, 14]);
     // BUREAU01's batch with its code (sent since migration 005): the same as without
     await db('perso_batches').where({ id: first.batchId }).update({ bureau_code: 'BUREAU01' });
     const [own, stray, strayBack] = [reportName(), reportName(), reportName()];
-    const ownReport = report('BUREAU01', first.fileName, { shipments: [shipment(11, { shipped: '2026-11-26' })] }, keys.b1);
+    // BUREAU01's own file, with a rejection of EMB01's card 13 slipped in
+    const ownReport = report('BUREAU01', first.fileName, { shipments: [shipment(11, { shipped: '2026-11-26' })], rejections: [rejection(13)] }, keys.b1);
     b1.put(own, ownReport.data, ownReport.sig);
     const strayReport = report('BUREAU01', other.fileName, { shipments: [shipment(13, { shipped: '2026-11-26' })], rejections: [rejection(14)], stock: stock(7) }, keys.b1);
     b1.put(stray, strayReport.data, strayReport.sig);
@@ -109,13 +110,14 @@ describeEachDatabase('receive from several bureaus through a real sshd', (ctx) =
 
     assert.deepEqual(result.quarantined, []);
     assert.deepEqual(result.applied.map((r) => [r.remoteName, r.shipments, r.rejections, r.stockItems, r.anomalies]),
-      [[own, 1, 0, 0, 0], [stray, 0, 0, 1, 2], [strayBack, 0, 0, 0, 1]]);
+      [[own, 1, 0, 0, 1], [stray, 0, 0, 1, 2], [strayBack, 0, 0, 0, 1]]);
     assert.equal((await contractOf(db, 11)).production_status, 'Shipped');
     for (const n of [12, 13, 14]) assert.equal((await contractOf(db, n)).production_status, 'InProduction', `card ${n} untouched`);
     const anomalies = await db('report_anomalies as a').join('bureau_reports as r', 'r.id', 'a.report_id').orderBy('a.id').select('r.remote_name', 'a.contract_number', 'a.reason');
-    assert.deepEqual(anomalies.map((x: any) => [x.remote_name, x.contract_number]), [[stray, '1014'], [stray, '1013'], [strayBack, '1012']]);
-    assert.match(anomalies[0].reason, new RegExp(`^contract 1014: ${other.fileName} was sent to bureau EMB01, not to bureau BUREAU01 whose report this is: not applied$`));
-    assert.match(anomalies[2].reason, new RegExp(`${first.fileName} was sent to bureau BUREAU01, not to bureau EMB01`));
+    assert.deepEqual(anomalies.map((x: any) => [x.remote_name, x.contract_number]), [[own, '1013'], [stray, '1014'], [stray, '1013'], [strayBack, '1012']]);
+    assert.match(anomalies[0].reason, new RegExp(`^contract 1013 was not in ${first.fileName}: it was sent to bureau EMB01, not to bureau BUREAU01 whose report this is$`));
+    assert.match(anomalies[1].reason, new RegExp(`^contract 1014: ${other.fileName} was sent to bureau EMB01, not to bureau BUREAU01 whose report this is: not applied$`));
+    assert.match(anomalies[3].reason, new RegExp(`${first.fileName} was sent to bureau BUREAU01, not to bureau EMB01`));
     assert.deepEqual(await stockRows(), [[null, 'GOLD01', 7]], 'the stray report\'s stock is its own bureau\'s');
   });
 
