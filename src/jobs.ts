@@ -1,4 +1,5 @@
 /** What the daemon, run-once and the demo know of the two jobs. */
+import { messageOf } from './errors.js';
 import type { JobProgress } from './progress/job-progress.js';
 
 export type Clock = () => Date;
@@ -64,4 +65,44 @@ export function noteInvalid(result: SendResult, cards: ReadonlyArray<{ contractN
   result.invalidTotal = (result.invalidTotal ?? 0) + count;
   const room = Math.max(0, INVALID_LISTED - result.invalid.length);
   listUpToLimit(result.invalid, cards.slice(0, room).map(({ contractNumber, plasticId, reason }) => ({ contractNumber, plasticId, reason })));
+}
+
+/** One bureau's job (send or receive), with the code of the bureau it serves. */
+export interface BureauJob<O, R> {
+  code: string;
+  job: { run(options?: O): Promise<R> };
+}
+
+export type BureauOutcome<R> = { code: string; result: R } | { code: string; error: unknown };
+
+/** Runs each bureau's job in turn, whatever the others did (until stopped); every outcome is returned, in order. */
+export async function runEveryBureau<O extends { signal?: AbortSignal }, R>(jobs: ReadonlyArray<BureauJob<O, R>>, options: O): Promise<Array<BureauOutcome<R>>> {
+  const outcomes: Array<BureauOutcome<R>> = [];
+  for (const { code, job } of jobs) {
+    if (options.signal?.aborted) break;
+    try {
+      outcomes.push({ code, result: await job.run(options) });
+    } catch (error) {
+      outcomes.push({ code, error });
+    }
+  }
+  return outcomes;
+}
+
+/**
+ * One job over every bureau (the daemon's and run-once's send and receive): each bureau in turn, their
+ * results merged; when any failed, it fails after all had their turn, naming each failure.
+ */
+export function everyBureauJob<O extends { signal?: AbortSignal }, R>(
+  jobs: ReadonlyArray<BureauJob<O, R>>, merge: (results: R[]) => R,
+): { run(options?: O): Promise<R> } {
+  if (jobs.length === 1) return jobs[0]!.job;
+  return {
+    async run(options = {} as O): Promise<R> {
+      const outcomes = await runEveryBureau(jobs, options);
+      const failed = outcomes.filter((o): o is Extract<BureauOutcome<R>, { error: unknown }> => 'error' in o);
+      if (failed.length) throw new Error(failed.map((f) => `bureau ${f.code}: ${messageOf(f.error)}`).join('; '));
+      return merge(outcomes.map((o) => (o as { result: R }).result));
+    },
+  };
 }

@@ -1,7 +1,8 @@
 import type { App } from './app.js';
 import type { Config } from './config/schema.js';
+import { mergeReceiveResults, receiveBureau, receiveBureaus, type ReceiveBureau } from './inbound/receive-bureau.js';
 import { makeReceiveJob } from './inbound/receive-job.js';
-import type { Clock, ReceiveJob, SendJob } from './jobs.js';
+import { everyBureauJob, type BureauJob, type Clock, type ReceiveJob, type ReceiveOptions, type ReceiveResult, type SendJob } from './jobs.js';
 import { bureauConfig, sendBureaus, type SendBureau } from './outbound/bureau-config.js';
 import { everyBureauSendJob, type BureauSendJob } from './outbound/every-bureau.js';
 import { makeSendJob } from './outbound/send-job.js';
@@ -39,16 +40,32 @@ export function productionSendJobs(app: JobApp, deps: WiringDeps = {}, firstTran
   }));
 }
 
-export function productionReceiveJob(app: Omit<JobApp, 'cipher'>, deps: WiringDeps = {}, transport = productionTransport(app, deps)): ReceiveJob {
+/** The receive job of one bureau (default the first), over that bureau's SFTP server. */
+export function productionReceiveJob(
+  app: Omit<JobApp, 'cipher'>, deps: WiringDeps = {}, transport?: Transport, bureau: ReceiveBureau = receiveBureau(app.config),
+): ReceiveJob {
   const { config, db, log } = app;
-  return makeReceiveJob({ db, config, transport, log, clock: deps.clock });
+  return makeReceiveJob({ db, config, bureau, transport: transport ?? productionTransport(app, deps, bureau.config), log, clock: deps.clock });
+}
+
+/** One receive job per configured bureau, in config order; the first bureau's over `firstTransport` when given. */
+export function productionReceiveJobs(
+  app: Omit<JobApp, 'cipher'>, deps: WiringDeps = {}, firstTransport?: Transport,
+): Array<BureauJob<ReceiveOptions, ReceiveResult> & { bureau: ReceiveBureau }> {
+  return receiveBureaus(app.config).map((bureau, i) => ({
+    code: bureau.code, bureau, job: productionReceiveJob(app, deps, i === 0 ? firstTransport : undefined, bureau),
+  }));
 }
 
 /**
- * The real send and receive jobs. `send` sends to every configured bureau in turn (with one bureau,
- * exactly its job); the first bureau's send and the receive share one SFTP transport.
+ * The real send and receive jobs. Each serves every configured bureau in turn (with one bureau, exactly
+ * its job), or only the bureau `only` names; the first bureau's send and receive share one SFTP transport.
  */
-export function makeProductionJobs(app: JobApp, deps: WiringDeps = {}): { send: SendJob; receive: ReceiveJob } {
+export function makeProductionJobs(app: JobApp, deps: WiringDeps = {}, only?: string): { send: SendJob; receive: ReceiveJob } {
   const transport = productionTransport(app, deps);
-  return { send: everyBureauSendJob(productionSendJobs(app, deps, transport)), receive: productionReceiveJob(app, deps, transport) };
+  const pick = <J extends { code: string }>(jobs: J[]) => (only === undefined ? jobs : jobs.filter((j) => j.code === only));
+  return {
+    send: everyBureauSendJob(pick(productionSendJobs(app, deps, transport))),
+    receive: everyBureauJob(pick(productionReceiveJobs(app, deps, transport)), mergeReceiveResults),
+  };
 }

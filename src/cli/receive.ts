@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { withApp } from '../app.js';
+import { withApp, type App } from '../app.js';
 import { REQUIRED_KEYS, requireKeys } from '../config/load.js';
+import { receiveBureaus, type ReceiveBureau } from '../inbound/receive-bureau.js';
 import { requeueQuarantined } from '../inbound/requeue.js';
 import { UsageError } from '../errors.js';
 import type { ReceiveResult } from '../jobs.js';
@@ -9,44 +10,65 @@ import { withProgressShown } from '../progress/show.js';
 import { abortOnSignals } from '../signals.js';
 import { runManually } from './manual-run.js';
 import { productionReceiveJob, productionTransport } from '../wiring.js';
+import { forEachBureau, selectBureaus } from './bureau-runs.js';
 import { printTable } from './output.js';
 
 export const order = 41;
+
+interface ReceiveFlags {
+  bureau?: string;
+  json?: boolean;
+  requeue?: string;
+}
 
 export function register(program: Command): void {
   program
     .command('receive')
     .description('one pass: download bureau reports, decrypt, apply status updates exactly once, quarantine bad ones (exit 1 if any was quarantined)')
-    .option('--json', 'print the result as JSON')
+    .option('--bureau <code>', 'receive from this bureau only (default: every configured bureau in turn)')
+    .option('--json', 'print the result as JSON (with several bureaus: by bureau code)')
     .option('--requeue <id|all>', 'first put quarantined report(s) back from failed/ (after fixing the cause), then run the pass')
-    .action(async (opts: { json?: boolean; requeue?: string }, cmd: Command) => {
+    .action(async (opts: ReceiveFlags, cmd: Command) => {
       if (opts.requeue !== undefined && opts.requeue !== 'all' && !/^\d+$/.test(opts.requeue)) {
         throw new UsageError(`--requeue: ${JSON.stringify(opts.requeue)} is neither a report id nor "all"`);
       }
       await withApp(cmd.optsWithGlobals(), async (app) => {
-        const { config, db, log } = app;
-        requireKeys(config, REQUIRED_KEYS.sftp, 'receive');
-        const transport = productionTransport(app);
-        if (opts.requeue !== undefined) {
-          const requeued = await requeueQuarantined({ db, config, log, transport }, opts.requeue === 'all' ? undefined : Number(opts.requeue));
-          if (!opts.json) {
-            process.stdout.write('Requeued reports\n');
-            printTable(requeued.map((r) => ({ id: r.id, file: r.remoteName, outcome: r.refused ?? 'put back' })));
-            process.stdout.write('\n');
-          }
-        }
-        const job = productionReceiveJob(app, {}, transport);
+        const all = receiveBureaus(app.config);
+        const bureaus = selectBureaus(all, opts.bureau);
+        for (const bureau of bureaus) requireKeys(bureau.config, REQUIRED_KEYS.sftp, 'receive');
         const stop = abortOnSignals(() => process.stderr.write('bureau-exchange: stopping after the current report (again to exit now)\n'));
+        const results: Record<string, ReceiveResult> = {};
         try {
-          const result = await withProgressShown('receive', app.log, (progress) => runManually(app, 'receive', (o) => job.run(o), { signal: stop.signal, progress }, receiveRunCounts));
-          if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-          else printResult(result);
-          if (result.quarantined.length) process.exitCode = 1;
+          await forEachBureau('receive', bureaus, { several: all.length > 1 && !opts.json, signal: stop.signal }, async (bureau) => {
+            results[bureau.code] = await receiveFrom(app, bureau, opts, stop.signal);
+          });
         } finally {
           stop.dispose();
+          const codes = Object.keys(results);
+          if (opts.json && codes.length) process.stdout.write(JSON.stringify(bureaus.length === 1 ? results[codes[0]!] : results, null, 2) + '\n');
         }
       });
     });
+}
+
+/** One bureau's pass (after putting back its quarantined reports when asked), recorded in the history as its lease: `receive` or `receive:<CODE>`. */
+async function receiveFrom(app: App, bureau: ReceiveBureau, opts: ReceiveFlags, signal: AbortSignal): Promise<ReceiveResult> {
+  const { config, db, log } = app;
+  const transport = productionTransport(app, {}, bureau.config);
+  if (opts.requeue !== undefined) {
+    const requeued = await requeueQuarantined({ db, config, bureau, log, transport }, opts.requeue === 'all' ? undefined : Number(opts.requeue));
+    if (!opts.json) {
+      process.stdout.write('Requeued reports\n');
+      printTable(requeued.map((r) => ({ id: r.id, file: r.remoteName, outcome: r.refused ?? 'put back' })));
+      process.stdout.write('\n');
+    }
+  }
+  const job = productionReceiveJob(app, {}, transport, bureau);
+  const name = bureau.lease;
+  const result = await withProgressShown(name, log, (progress) => runManually(app, name, (o) => job.run(o), { signal, progress }, receiveRunCounts));
+  if (!opts.json) printResult(result);
+  if (result.quarantined.length) process.exitCode = 1;
+  return result;
 }
 
 function printResult(result: ReceiveResult): void {

@@ -12,12 +12,15 @@ import { withProgressShown } from '../progress/show.js';
 import { abortOnSignals } from '../signals.js';
 import { makeProductionJobs } from '../wiring.js';
 import { receiveRunCounts, sendRunCounts } from '../daemon/run-history.js';
+import { bureauView, jobNameFor } from '../config/bureau-view.js';
+import { selectBureaus } from './bureau-runs.js';
 import { runManually } from './manual-run.js';
 import { printTable } from './output.js';
 
 export const order = 21;
 
 interface RunOnceFlags {
+  bureau?: string;
   sendOnly?: boolean;
   receiveOnly?: boolean;
   businessDate?: string;
@@ -31,6 +34,7 @@ export function register(program: Command): void {
     .description('one send (finishing unfinished batches first) and one receive, then exit: 0 all good, 1 a job failed, 3 partial (Invalid cards, quarantined report)')
     .option('--send-only', 'only the send job')
     .option('--receive-only', 'only the receive job')
+    .option('--bureau <code>', 'send to and receive from this bureau only (default: every configured bureau in turn)')
     .option('--business-date <date>', 'YYYY-MM-DD of the files sent (default: today in schedule.timezone)')
     .option('--force', 'send even when the date is not a business day')
     .option('--json', 'print the outcome as JSON')
@@ -58,6 +62,7 @@ function checkFlags(flags: RunOnceFlags): void {
 
 async function runOnce(app: App, flags: RunOnceFlags): Promise<RunOnceOutcome> {
   const { config, db, log } = app;
+  if (flags.bureau !== undefined) selectBureaus(config.bureaus, flags.bureau);
   const send = !flags.receiveOnly;
   const receive = !flags.sendOnly;
   requireKeys(config, [...REQUIRED_KEYS.sftp, ...(send ? REQUIRED_KEYS.encrypt : [])], 'run-once');
@@ -66,16 +71,19 @@ async function runOnce(app: App, flags: RunOnceFlags): Promise<RunOnceOutcome> {
   const stop = abortOnSignals((signal) => log.warn({ signal }, 'stopping at the next safe point (again to exit now)'));
   const alerter = makeAlerter(config.alerts, { log });
   const watchers = makeWatchers({ db, config, alerter, metrics: makeMetrics({ db, log, defaultMetrics: false }), clock: () => new Date(), log });
-  const jobs = makeProductionJobs(app, { signal: stop.signal });
+  const jobs = makeProductionJobs(app, { signal: stop.signal }, flags.bureau);
+  // the history names the runs like the jobs' leases: one bureau's as `send:<CODE>`, `receive:<CODE>` (the first bureau's as `send`, `receive`)
+  const view = flags.bureau === undefined ? undefined : bureauView(config, flags.bureau);
+  const names = { send: view ? jobNameFor(view, 'send') : 'send', receive: view ? jobNameFor(view, 'receive') : 'receive' };
   const outcome: RunOnceOutcome = {};
   try {
     if (send) {
-      outcome.send = await settle(() => withProgressShown('send', log, (progress) =>
-        runManually(app, 'send', (o) => jobs.send.run(o), { businessDate: flags.businessDate, force: flags.force, signal: stop.signal, progress }, sendRunCounts)));
+      outcome.send = await settle(() => withProgressShown(names.send, log, (progress) =>
+        runManually(app, names.send, (o) => jobs.send.run(o), { businessDate: flags.businessDate, force: flags.force, signal: stop.signal, progress }, sendRunCounts)));
       if (outcome.send.error !== undefined) await alertFailure('send', outcome.send.error);
     }
     if (receive && !stop.signal.aborted) {
-      outcome.receive = await settle(() => withProgressShown('receive', log, (progress) => runManually(app, 'receive', (o) => jobs.receive.run(o), { signal: stop.signal, progress }, receiveRunCounts)));
+      outcome.receive = await settle(() => withProgressShown(names.receive, log, (progress) => runManually(app, names.receive, (o) => jobs.receive.run(o), { signal: stop.signal, progress }, receiveRunCounts)));
       if (outcome.receive.error !== undefined) await alertFailure('receive', outcome.receive.error);
       if (outcome.receive.result) await watchers.reportsReceived(outcome.receive.result);
     }

@@ -8,8 +8,7 @@ import { withProgressShown } from '../progress/show.js';
 import { abortOnSignals } from '../signals.js';
 import { runManually } from './manual-run.js';
 import { productionSendJobs } from '../wiring.js';
-import { messageOf } from '../errors.js';
-import { scrub } from '../log.js';
+import { forEachBureau, selectBureaus } from './bureau-runs.js';
 import { printTable } from './output.js';
 
 export const order = 40;
@@ -35,37 +34,24 @@ export function register(program: Command): void {
       }
       await withApp(cmd.optsWithGlobals(), async (app) => {
         const all = productionSendJobs(app);
-        const jobs = opts.bureau === undefined ? all : all.filter((j) => j.code === opts.bureau);
-        if (!jobs.length) throw new UsageError(`--bureau: ${JSON.stringify(opts.bureau)} is not a configured bureau (${all.map((j) => j.code).join(', ')})`);
+        const jobs = selectBureaus(all, opts.bureau);
         for (const { bureau } of jobs) requireKeys(bureau.config, [...REQUIRED_KEYS.encrypt, ...(opts.dryRun ? [] : REQUIRED_KEYS.sftp)], 'send');
         // the first SIGINT/SIGTERM lets the current batch reach its next state and stops there; a second one exits
         const stop = abortOnSignals((name) => process.stderr.write(`bureau-exchange: ${name}: stopping after the current batch (again to exit now)\n`));
-        const several = all.length > 1;
-        let failed = 0;
         try {
-          // each bureau in turn: one failing does not keep the next from sending; the command fails at the end
-          for (const { code, bureau, job } of jobs) {
-            if (stop.signal.aborted) break;
+          await forEachBureau('send', jobs, { several: all.length > 1, signal: stop.signal }, async ({ bureau, job }) => {
             // the history names the run after the job's lease: `send` for the first bureau, `send:<CODE>` for the others
             const name = bureau.lease;
-            if (several) process.stdout.write(`Bureau ${code}\n`);
-            try {
-              const options = { businessDate: opts.businessDate, force: opts.force, dryRun: opts.dryRun, signal: stop.signal };
-              // a dry run changes nothing, the history included
-              const result = opts.dryRun ? await job.run(options)
-                : await withProgressShown(name, app.log, (progress) => runManually(app, name, (o) => job.run(o), { ...options, progress }, sendRunCounts));
-              printResult(result, Boolean(opts.dryRun));
-              if ((result.invalidTotal ?? result.invalid.length) > 0 && process.exitCode === undefined) process.exitCode = 3;
-            } catch (err) {
-              if (jobs.length === 1) throw err;
-              failed++;
-              process.stderr.write(scrub(`bureau-exchange: bureau ${code}: error: ${messageOf(err)}`) + '\n');
-            }
-          }
+            const options = { businessDate: opts.businessDate, force: opts.force, dryRun: opts.dryRun, signal: stop.signal };
+            // a dry run changes nothing, the history included
+            const result = opts.dryRun ? await job.run(options)
+              : await withProgressShown(name, app.log, (progress) => runManually(app, name, (o) => job.run(o), { ...options, progress }, sendRunCounts));
+            printResult(result, Boolean(opts.dryRun));
+            if ((result.invalidTotal ?? result.invalid.length) > 0 && process.exitCode === undefined) process.exitCode = 3;
+          });
         } finally {
           stop.dispose();
         }
-        if (failed) throw new Error(`send failed for ${failed} of ${jobs.length} bureaus (above); the others had their turn`);
       });
     });
 }

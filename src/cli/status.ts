@@ -49,5 +49,5 @@ function printSummary(s: StatusSummary, command: string): void {
       `  e.g. ${command} receive --requeue ${s.quarantined[0]!.id}   (every one: --requeue all)\n`);
   }
   out.write('\nPlastic stock\n');
-  printTable(s.stock.map((x) => ({ product: x.productCode, closing: x.closing, minimum: x.minStock, low: x.low ? 'LOW' : '', report: x.reportDate ?? '' })));
+  printTable(s.stock.map((x) => ({ bureau: x.bureauCode ?? '', product: x.productCode, closing: x.closing, minimum: x.minStock, low: x.low ? 'LOW' : '', report: x.reportDate ?? '' })));
 }

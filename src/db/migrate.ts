@@ -52,6 +52,12 @@ export async function migrateDownAll(db: Db): Promise<string[]> {
   return undone as string[];
 }
 
+/** Rolls back the last migration applied; returns its name (tests of a migration's down). */
+export async function migrateDownLast(db: Db): Promise<string[]> {
+  const [, undone] = await db.migrate.down(options());
+  return undone as string[];
+}
+
 export async function pendingMigrations(db: Db): Promise<string[]> {
   const [, pending] = await db.migrate.list(options());
   return (pending as Array<{ file: string } | string>).map((p) => (typeof p === 'string' ? p : p.file));

@@ -16,6 +16,8 @@ export type ReportedContract = Pick<ContractRow,
 
 export interface SourceBatch {
   id: number;
+  /** the bureau it was sent to; null on batches from before migration 005, the first bureau's */
+  bureau_code: string | null;
   file_name: string;
   record_count: number;
   state: string;
@@ -26,7 +28,7 @@ const LOOKUP_CHUNK = 900;
 const UPDATE_CHUNK = 200;
 
 export async function findBatchByFileName(trx: Knex | Knex.Transaction, fileName: string): Promise<SourceBatch | undefined> {
-  const row = await trx('perso_batches').select('id', 'file_name', 'record_count', 'state').where({ file_name: fileName }).first();
+  const row = await trx('perso_batches').select('id', 'bureau_code', 'file_name', 'record_count', 'state').where({ file_name: fileName }).first();
   return row ? { ...row, id: Number(row.id), record_count: Number(row.record_count) } : undefined;
 }
 
@@ -71,6 +73,23 @@ export async function contractsInBatch(trx: Knex.Transaction, batchId: number, c
       .whereIn('c.contract_number', unique.slice(i, i + LOOKUP_CHUNK))
       .select(...CONTRACT_COLUMNS);
     for (const r of rows) found.push(toReported(r));
+  }
+  return found;
+}
+
+/**
+ * The bureau each of these contracts (canonical numbers) was last sent to: its batch's bureau_code
+ * (null: a batch from before migration 005, the first bureau's). Contracts never sent are left out.
+ */
+export async function bureausSentTo(trx: Knex.Transaction, contractNumbers: string[]): Promise<Map<string, string | null>> {
+  const unique = [...new Set(contractNumbers)];
+  const found = new Map<string, string | null>();
+  for (let i = 0; i < unique.length; i += LOOKUP_CHUNK) {
+    const rows: Array<{ contract_number: string; bureau_code: string | null }> = await trx('card_contracts as c')
+      .join('perso_batches as b', 'b.id', 'c.batch_id')
+      .whereIn('c.contract_number', unique.slice(i, i + LOOKUP_CHUNK))
+      .select('c.contract_number', 'b.bureau_code');
+    for (const r of rows) found.set(r.contract_number, r.bureau_code ?? null);
   }
   return found;
 }

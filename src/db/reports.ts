@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { ReportHeader } from '../domain/report.js';
+import { whereBureau, type BureauScope } from './batches.js';
 import { insertReturningId, nowIso } from './connection.js';
 
 /** bureau_reports: one row per distinct report content (sha256), applied or quarantined. */
@@ -14,6 +15,8 @@ export interface BureauReportRow {
   state: 'applied' | 'quarantined';
   /** pending until moved to processed/ or failed/ (or deleted) on the server */
   remote_state: RemoteState;
+  /** the bureau it came from (migration 006); null on reports received before, which are the first bureau's */
+  bureau_code: string | null;
   /** Header/SourceFile: the personalization file the records refer to */
   source_file: string | null;
   /** Header/ReportDate */
@@ -67,10 +70,10 @@ export async function findReportByHash(db: Knex | Knex.Transaction, sha256: stri
  * status changes it caused (checkpoint with the work), so a crash leaves neither.
  */
 export async function beginAppliedReport(
-  trx: Knex.Transaction, report: { remoteName: string; sha256: string; kind: ReportKind; localPath: string; header: ReportHeader }, now = nowIso(),
+  trx: Knex.Transaction, report: { remoteName: string; sha256: string; kind: ReportKind; localPath: string; header: ReportHeader; bureauCode?: string }, now = nowIso(),
 ): Promise<number> {
   return insertReturningId(trx, 'bureau_reports', {
-    remote_name: report.remoteName, sha256: report.sha256, kind: report.kind, state: 'applied', remote_state: 'pending',
+    bureau_code: report.bureauCode ?? null, remote_name: report.remoteName, sha256: report.sha256, kind: report.kind, state: 'applied', remote_state: 'pending',
     source_file: report.header.sourceFile || null, report_date: report.header.reportDate, local_path: report.localPath,
     created_at: now, updated_at: now,
   });
@@ -91,10 +94,10 @@ export async function recordAnomalies(trx: Knex.Transaction, reportId: number, a
 
 /** Records a report that could not be decrypted or parsed; nothing of it was applied. */
 export async function quarantineReport(
-  db: Knex, report: { remoteName: string; sha256: string; kind: ReportKind; localPath: string; error: string }, now = nowIso(),
+  db: Knex, report: { remoteName: string; sha256: string; kind: ReportKind; localPath: string; error: string; bureauCode?: string }, now = nowIso(),
 ): Promise<number> {
   return insertReturningId(db, 'bureau_reports', {
-    remote_name: report.remoteName, sha256: report.sha256, kind: report.kind, state: 'quarantined', remote_state: 'pending',
+    bureau_code: report.bureauCode ?? null, remote_name: report.remoteName, sha256: report.sha256, kind: report.kind, state: 'quarantined', remote_state: 'pending',
     error: report.error.slice(0, MAX_ERROR_CHARS), local_path: report.localPath, created_at: now, updated_at: now,
   });
 }
@@ -108,8 +111,9 @@ export async function anomaliesOf(db: Knex, reportId: number): Promise<ReportAno
   return db('report_anomalies').where({ report_id: reportId }).orderBy('id');
 }
 
-export async function quarantinedReports(db: Knex, id?: number): Promise<BureauReportRow[]> {
-  const query = db('bureau_reports').where({ state: 'quarantined' }).orderBy('id');
+/** The quarantined reports (of one bureau when given: the first bureau's also those without a bureau code). */
+export async function quarantinedReports(db: Knex, id?: number, bureau?: BureauScope): Promise<BureauReportRow[]> {
+  const query = whereBureau(db('bureau_reports').where({ state: 'quarantined' }), bureau).orderBy('id');
   return id === undefined ? query : query.where({ id });
 }
 

@@ -13,7 +13,8 @@ export interface StatusSummary {
   reports: Array<{ remoteName: string; state: string; sourceFile: string | null; rejections: number; shipments: number; anomalies: number; error: string | null; createdAt: string }>;
   /** `id` is what `receive --requeue <id>` takes */
   quarantined: Array<{ id: number; remoteName: string; error: string | null; createdAt: string }>;
-  stock: Array<{ productCode: string; closing: number; minStock: number; low: boolean; reportDate: string | null }>;
+  /** per bureau and product: `bureauCode` null is the first bureau's stock */
+  stock: Array<{ bureauCode: string | null; productCode: string; closing: number; minStock: number; low: boolean; reportDate: string | null }>;
 }
 
 export async function statusSummary(db: Knex, recent = 10): Promise<StatusSummary> {
@@ -39,6 +40,6 @@ export async function statusSummary(db: Knex, recent = 10): Promise<StatusSummar
       anomalies: Number(r.anomalies), error: r.error, createdAt: r.created_at,
     })),
     quarantined: quarantined.map((r) => ({ id: Number(r.id), remoteName: r.remote_name, error: r.error, createdAt: r.created_at })),
-    stock: stock.map((s) => ({ productCode: s.product_code, closing: Number(s.closing), minStock: Number(s.min_stock), low: Boolean(s.low), reportDate: s.report_date })),
+    stock: stock.map((s) => ({ bureauCode: s.bureau_code ?? null, productCode: s.product_code, closing: Number(s.closing), minStock: Number(s.min_stock), low: Boolean(s.low), reportDate: s.report_date })),
   };
 }

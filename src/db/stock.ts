@@ -1,9 +1,12 @@
 import type { Knex } from 'knex';
 import type { StockItem } from '../domain/report.js';
+import type { BureauScope } from './batches.js';
 import { nowIso } from './connection.js';
 
-/** plastic_stock: the latest stock level of a plastic (product code) reported by the bureau. */
+/** plastic_stock: the latest stock level of a plastic (product code) reported by a bureau. */
 export interface PlasticStockRow {
+  /** the bureau holding the plastics (migration 006): null for the first bureau */
+  bureau_code: string | null;
   product_code: string;
   opening: number;
   received: number;
@@ -20,48 +23,57 @@ export interface PlasticStockRow {
   updated_at: string;
 }
 
+/** The bureau_code of a bureau's stock rows: null for the first bureau (its rows from before have none), the code for the others. */
+function stockBureau(bureau: BureauScope | undefined): string | null {
+  return !bureau || bureau.first ? null : bureau.code;
+}
+
 /**
- * Stores the stock levels of a report, skipping products for which a newer report was already
- * applied. Returns the items of this report that are below their minimum.
+ * Stores the stock levels of a report from `bureau` (default the first), skipping products for which
+ * a newer report of that bureau was already applied. Returns the items of this report that are below their minimum.
  */
 export async function upsertStockLevels(
-  trx: Knex.Transaction, items: StockItem[], report: { id: number; date: string }, now = nowIso(),
+  trx: Knex.Transaction, items: StockItem[], report: { id: number; date: string }, now = nowIso(), bureau?: BureauScope,
 ): Promise<StockItem[]> {
   const low: StockItem[] = [];
+  const bureauCode = stockBureau(bureau);
+  const key = (productCode: string) => ({ bureau_code: bureauCode, product_code: productCode });
   for (const item of items) {
-    const existing: PlasticStockRow | undefined = await trx('plastic_stock').where({ product_code: item.productCode }).first();
+    const existing: PlasticStockRow | undefined = await trx('plastic_stock').where(key(item.productCode)).first();
     const isLow = item.closing < item.minStock;
     if (isLow) low.push(item);
     // every level is kept for the trend, even one an older report gives after a newer one
     await trx('plastic_stock_history').insert({
-      product_code: item.productCode, report_id: report.id, report_date: report.date, closing: item.closing, min_stock: item.minStock, recorded_at: now,
+      bureau_code: bureauCode, product_code: item.productCode, report_id: report.id, report_date: report.date, closing: item.closing, min_stock: item.minStock, recorded_at: now,
     });
     if (existing?.report_date && existing.report_date > report.date) continue;
     const row = {
       opening: item.opening, received: item.received, used: item.used, spoiled: item.spoiled, closing: item.closing,
       min_stock: item.minStock, low: isLow, report_id: report.id, report_date: report.date, updated_at: now,
     };
-    if (existing) await trx('plastic_stock').where({ product_code: item.productCode }).update(row);
-    else await trx('plastic_stock').insert({ product_code: item.productCode, ...row });
+    if (existing) await trx('plastic_stock').where(key(item.productCode)).update(row);
+    else await trx('plastic_stock').insert({ ...key(item.productCode), ...row });
   }
   return low;
 }
 
-/** Every product's latest level, by product code. */
+/** Every product's latest level, by product code (the first bureau's, then by bureau). */
 export async function stockLevels(db: Knex): Promise<PlasticStockRow[]> {
-  const rows: PlasticStockRow[] = await db('plastic_stock').orderBy('product_code');
+  const rows: PlasticStockRow[] = await db('plastic_stock').orderBy([{ column: 'product_code' }, { column: 'bureau_code', nulls: 'first' }]);
   return rows.map((r) => ({ ...r, low: Boolean(r.low) }));
 }
 
 /** The products the bureau last reported below their minimum (the low-stock alert). */
-export async function lowStockLevels(db: Knex): Promise<Array<Pick<PlasticStockRow, 'product_code' | 'closing' | 'min_stock' | 'report_id'>>> {
-  const rows: Array<Pick<PlasticStockRow, 'product_code' | 'closing' | 'min_stock' | 'report_id'>> =
-    await db('plastic_stock').where({ low: true }).select('product_code', 'closing', 'min_stock', 'report_id');
+export async function lowStockLevels(db: Knex): Promise<Array<Pick<PlasticStockRow, 'bureau_code' | 'product_code' | 'closing' | 'min_stock' | 'report_id'>>> {
+  const rows: Array<Pick<PlasticStockRow, 'bureau_code' | 'product_code' | 'closing' | 'min_stock' | 'report_id'>> =
+    await db('plastic_stock').where({ low: true }).select('bureau_code', 'product_code', 'closing', 'min_stock', 'report_id');
   return rows.map((r) => ({ ...r, closing: Number(r.closing), min_stock: Number(r.min_stock) }));
 }
 
 /** plastic_stock_history: every level a report gave (the trend on the status page). */
 export interface StockPoint {
+  /** null: the first bureau */
+  bureauCode: string | null;
   productCode: string;
   reportDate: string | null;
   closing: number;
@@ -73,6 +85,6 @@ export interface StockPoint {
 export async function stockHistory(db: Knex, since?: string): Promise<StockPoint[]> {
   const query = db('plastic_stock_history').orderBy([{ column: 'product_code' }, { column: 'report_date' }, { column: 'id' }]).limit(5000);
   if (since) query.where('report_date', '>=', since);
-  const rows: Array<{ product_code: string; report_date: string | null; closing: number; min_stock: number; recorded_at: string }> = await query;
-  return rows.map((r) => ({ productCode: r.product_code, reportDate: r.report_date, closing: Number(r.closing), minStock: Number(r.min_stock), recordedAt: r.recorded_at }));
+  const rows: Array<{ bureau_code: string | null; product_code: string; report_date: string | null; closing: number; min_stock: number; recorded_at: string }> = await query;
+  return rows.map((r) => ({ bureauCode: r.bureau_code ?? null, productCode: r.product_code, reportDate: r.report_date, closing: Number(r.closing), minStock: Number(r.min_stock), recordedAt: r.recorded_at }));
 }

@@ -1,8 +1,9 @@
 import { canonicalId } from '../domain/contract.js';
 import { recordEvents, type NewEvent } from '../db/events.js';
 import {
-  contractsByRecordNumber, contractsInBatch, findBatchByFileName, markRejected, markShipped, type ReportedContract, type RejectionUpdate, type ShipmentUpdate, type SourceBatch,
+  bureausSentTo, contractsByRecordNumber, contractsInBatch, findBatchByFileName, markRejected, markShipped, type ReportedContract, type RejectionUpdate, type ShipmentUpdate, type SourceBatch,
 } from '../db/report-contracts.js';
+import type { BureauScope } from '../db/batches.js';
 import type { Db, DbTransaction } from '../db/connection.js';
 import { beginAppliedReport, finishAppliedReport, recordAnomalies, type NewAnomaly, type ReportCounts, type ReportKind } from '../db/reports.js';
 import { upsertStockLevels } from '../db/stock.js';
@@ -20,6 +21,8 @@ export interface ApplyContext {
   header: ReportHeader;
   now: string;
   log: Logger;
+  /** the bureau the report came from: its records apply only to cards sent to it; absent, the first bureau's without a check (one bureau) */
+  bureau?: BureauScope;
   /** called after each group is applied (inside the transaction): progress, and fault tests */
   afterGroup?: () => Promise<void> | void;
 }
@@ -42,18 +45,18 @@ export interface ReportFile {
  */
 export async function applyReportFile(
   db: Db, report: ReportFile,
-  options: { read: ReportReadOptions; log: Logger; now: string; afterGroup?: () => Promise<void> | void; signal?: AbortSignal },
+  options: { read: ReportReadOptions; log: Logger; now: string; bureau?: BureauScope; afterGroup?: () => Promise<void> | void; signal?: AbortSignal },
 ): Promise<{ reportId: number; counts: ReportCounts }> {
-  const { signal } = options;
+  const { signal, bureau } = options;
   return db.transaction(async (trx) => {
     signal?.throwIfAborted();
-    const reportId = await beginAppliedReport(trx, report, options.now);
+    const reportId = await beginAppliedReport(trx, { ...report, bureauCode: bureau?.code }, options.now);
     // an abort (time limit) between groups throws inside the transaction: all of it rolls back
     const afterGroup = async () => {
       signal?.throwIfAborted();
       await options.afterGroup?.();
     };
-    const ctx = { trx, reportId, header: report.header, now: options.now, log: options.log, afterGroup };
+    const ctx = { trx, reportId, header: report.header, now: options.now, log: options.log, bureau, afterGroup };
     const counts = await applyReport(ctx, readAhead(readReportRecords(report.clearFile, report.header, options.read)));
     await finishAppliedReport(trx, reportId, counts, options.now);
     signal?.throwIfAborted();
@@ -97,8 +100,8 @@ export async function applyReport(ctx: ApplyContext, groups: AsyncIterable<Recor
   }
   for await (const group of groups) {
     if (group.list === 'Stock') {
-      const low = await upsertStockLevels(ctx.trx, group.records, { id: ctx.reportId, date: ctx.header.reportDate }, ctx.now);
-      for (const item of low) ctx.log.warn({ productCode: item.productCode, closing: item.closing, minStock: item.minStock }, 'plastic stock below its minimum');
+      const low = await upsertStockLevels(ctx.trx, group.records, { id: ctx.reportId, date: ctx.header.reportDate }, ctx.now, ctx.bureau);
+      for (const item of low) ctx.log.warn({ bureau: ctx.bureau?.code, productCode: item.productCode, closing: item.closing, minStock: item.minStock }, 'plastic stock below its minimum');
       counts.stockItems += group.records.length;
     } else {
       const anomalies = await applyContractGroup(ctx, batch, group, counts);
@@ -119,20 +122,26 @@ type ContractGroup = Exclude<RecordGroup, { list: 'Stock' }>;
 async function applyContractGroup(ctx: ApplyContext, batch: SourceBatch | undefined, group: ContractGroup, counts: ReportCounts): Promise<NewAnomaly[]> {
   const anomalies: NewAnomaly[] = [];
   const records = group.records as Array<RejectionRecord | ShipmentRecord>;
-  const find = batch ? await contractFinder(ctx.trx, batch, records) : () => ({ contract: undefined, otherPlastic: false });
+  const elsewhere = batch && sentElsewhere(batch, ctx.bureau);
+  const find: Finder = batch && !elsewhere ? await contractFinder(ctx.trx, batch, records, ctx.bureau) : () => ({ contract: undefined, otherPlastic: false });
   const changed = new Map<number, ReportedContract>();
   const events: NewEvent[] = [];
   for (const record of records) {
     const contractNumber = canonicalId(record.cardContractId);
     const plasticId = canonicalId(record.plasticId);
     const anomaly = (reason: string) => anomalies.push({ element: record.path, contract_number: contractNumber, plastic_id: plasticId, reason });
-    const { contract, otherPlastic } = find(record);
+    const { contract, otherPlastic, sentTo } = find(record);
     if (!batch) {
       anomaly(`source file ${ctx.header.sourceFile} is not one of our personalization files`);
       continue;
     }
+    if (elsewhere) {
+      anomaly(`contract ${contractNumber}: ${elsewhere}`);
+      continue;
+    }
     if (!contract) {
-      anomaly(otherPlastic ? `plastic ${plasticId} is not the plastic of contract ${contractNumber} in ${batch.file_name}` : `contract ${contractNumber} was not in ${batch.file_name}`);
+      const where = sentTo === undefined ? '' : `: it was sent to bureau ${sentTo ?? '(the first bureau)'}, not to bureau ${ctx.bureau!.code} whose report this is`;
+      anomaly(otherPlastic ? `plastic ${plasticId} is not the plastic of contract ${contractNumber} in ${batch.file_name}` : `contract ${contractNumber} was not in ${batch.file_name}${where}`);
       continue;
     }
     if (contract.batch_id !== batch.id) {
@@ -155,14 +164,29 @@ async function applyContractGroup(ctx: ApplyContext, batch: SourceBatch | undefi
   return anomalies;
 }
 
-type Finder = (record: RejectionRecord | ShipmentRecord) => { contract: ReportedContract | undefined; otherPlastic: boolean };
+/**
+ * Why the cards of `batch` are not this bureau's to report on (a bureau reports only on the cards sent
+ * to it), or undefined when they are. A batch without a bureau code went to the first bureau.
+ */
+function sentElsewhere(batch: SourceBatch, bureau: BureauScope | undefined): string | undefined {
+  if (!bureau || sentHere(batch.bureau_code, bureau)) return undefined;
+  return `${batch.file_name} was sent to bureau ${batch.bureau_code ?? '(the first bureau)'}, not to bureau ${bureau.code} whose report this is: not applied`;
+}
+
+/** Whether a batch of bureau `code` (null: from before migration 005, the first bureau's) went to `bureau`. */
+function sentHere(code: string | null, bureau: BureauScope): boolean {
+  return code === null ? bureau.first : code === bureau.code;
+}
+
+/** The contract a record names in the source batch; for one not there, the other bureau it was sent to, if any (`sentTo`, null: the first bureau). */
+type Finder = (record: RejectionRecord | ShipmentRecord) => { contract: ReportedContract | undefined; otherPlastic: boolean; sentTo?: string | null };
 
 /**
  * Finds the contract each record names among the items of the source batch: first by record
  * number (RecordSequence, an index range), then by contract number for records whose sequence
  * does not point at them. One object per contract, so two records of one contract see each other.
  */
-async function contractFinder(trx: DbTransaction, batch: SourceBatch, records: Array<RejectionRecord | ShipmentRecord>): Promise<Finder> {
+async function contractFinder(trx: DbTransaction, batch: SourceBatch, records: Array<RejectionRecord | ShipmentRecord>, bureau?: BureauScope): Promise<Finder> {
   const key = (contractNumber: string, plasticId: string) => `${contractNumber}/${plasticId}`;
   const keyOf = (r: RejectionRecord | ShipmentRecord) => key(canonicalId(r.cardContractId), canonicalId(r.plasticId));
   const bySequence = await contractsByRecordNumber(trx, batch.id, records.map((r) => r.recordSequence));
@@ -175,9 +199,14 @@ async function contractFinder(trx: DbTransaction, batch: SourceBatch, records: A
       numbersSeen.add(c.contract_number);
     }
   }
+  // a contract not in the file at all: sent to another bureau? (only looked up for such records, rare)
+  const absent = misses.map((r) => canonicalId(r.cardContractId)).filter((n) => !numbersSeen.has(n));
+  const elsewhere = bureau && absent.length ? await bureausSentTo(trx, absent) : new Map<string, string | null>();
   return (record) => {
     const contract = byKey.get(keyOf(record));
-    return { contract, otherPlastic: !contract && numbersSeen.has(canonicalId(record.cardContractId)) };
+    const number = canonicalId(record.cardContractId);
+    const sentTo = elsewhere.get(number);
+    return { contract, otherPlastic: !contract && numbersSeen.has(number), ...(sentTo !== undefined && !sentHere(sentTo, bureau!) ? { sentTo } : {}) };
   };
 }
 

@@ -17,6 +17,7 @@ import { makeReportDecryptor, type ReportDecryptor } from './decrypt-report.js';
 import { cleanInbox, clearFileOf, downloadReport, keepCopy, removeIfPresent, reportFolders, type DownloadedReport, type ReportFolders } from './local-files.js';
 import { readReportHeader, type ReportReadOptions } from './parse-report.js';
 import { pickReadyReports, type ReadyReport } from './pick-reports.js';
+import { RECEIVE_LEASE, receiveBureau, type ReceiveBureau } from './receive-bureau.js';
 import { moveSignatureWith, signatureOf } from './signature-file.js';
 
 /**
@@ -39,6 +40,8 @@ import { moveSignatureWith, signatureOf } from './signature-file.js';
 export interface ReceiveJobDeps {
   db: Db;
   config: Config;
+  /** the bureau whose reports this job receives (receive-bureau.ts); default the first configured bureau */
+  bureau?: ReceiveBureau;
   transport: Transport;
   log: Logger;
   clock?: Clock;
@@ -55,9 +58,12 @@ export interface ReceiveHooks {
   beforeRemoteMove?(remoteName: string): Promise<void> | void;
 }
 
-export const RECEIVE_LEASE = 'receive';
+export { RECEIVE_LEASE };
 
-export function makeReceiveJob(deps: ReceiveJobDeps): ReceiveJob {
+export function makeReceiveJob(jobDeps: ReceiveJobDeps): ReceiveJob {
+  const bureau = jobDeps.bureau ?? receiveBureau(jobDeps.config);
+  // everything bureau-specific (SFTP account and folders, report keys and pins, the header's bureau code) is read from its view
+  const deps = { ...jobDeps, bureau, config: bureau.config, log: bureau.first ? jobDeps.log : jobDeps.log.child({ bureau: bureau.code }) };
   const ignored = new Set<string>();
   const decryptor = makeReportDecryptor(deps.config, { log: deps.log });
   return {
@@ -65,8 +71,10 @@ export function makeReceiveJob(deps: ReceiveJobDeps): ReceiveJob {
   };
 }
 
+type BureauDeps = ReceiveJobDeps & { bureau: ReceiveBureau };
+
 interface RunContext {
-  deps: ReceiveJobDeps;
+  deps: BureauDeps;
   session: RemoteSession;
   folders: ReportFolders;
   decryptor: ReportDecryptor;
@@ -76,17 +84,17 @@ interface RunContext {
   signal: AbortSignal;
 }
 
-async function receiveOnce(deps: ReceiveJobDeps, decryptor: ReportDecryptor, ignored: Set<string>, options: ReceiveOptions): Promise<ReceiveResult> {
+async function receiveOnce(deps: BureauDeps, decryptor: ReportDecryptor, ignored: Set<string>, options: ReceiveOptions): Promise<ReceiveResult> {
   const log = deps.log.child({ job: 'receive' });
   // one receive run per database at a time (daemon and a manual `receive` share the inbox); the
   // content hash alone already prevents a second application
-  const lease = await holdLease(deps.db, deps.config.daemon.leaseTtlSeconds * 1000, log, RECEIVE_LEASE);
+  const lease = await holdLease(deps.db, deps.config.daemon.leaseTtlSeconds * 1000, log, deps.bureau.lease);
   const result: ReceiveResult = { applied: [], quarantined: [], duplicates: 0 };
   const { runTimeLimitSeconds, reportTimeLimitSeconds } = deps.config.reports;
   const runLimit = startTimeLimit(runTimeLimitSeconds, () =>
     `the receive run exceeded its time limit of ${runTimeLimitSeconds} s (reports.runTimeLimitSeconds): stopped, unfinished reports stay on the server for the next run`);
   try {
-    const folders = reportFolders(deps.config.workDir);
+    const folders = reportFolders(deps.bureau.workDir);
     cleanInbox(folders);
     const now = () => (deps.clock ?? (() => new Date()))();
     await withSession(deps.transport, async (session) => {
@@ -208,7 +216,7 @@ async function decryptParseApply(ctx: RunContext, report: ReadyReport, download:
     const localPath = join(ctx.folders.archive, `${download.sha256}.${report.kind}`);
     const applied = await applyReportFile(ctx.deps.db, {
       clearFile, header, remoteName: report.name, sha256: download.sha256, kind: report.kind, localPath,
-    }, { read, log: ctx.log, now: nowIso(ctx.deps.clock), signal: ctx.signal, afterGroup: () => ctx.deps.hooks?.afterApplyGroup?.(report.name) });
+    }, { bureau: { code: ctx.deps.bureau.code, first: ctx.deps.bureau.first }, read, log: ctx.log, now: nowIso(ctx.deps.clock), signal: ctx.signal, afterGroup: () => ctx.deps.hooks?.afterApplyGroup?.(report.name) });
     keepCopy(download, report.kind, ctx.folders.archive);
     return applied;
   } catch (err) {
@@ -222,7 +230,9 @@ async function decryptParseApply(ctx: RunContext, report: ReadyReport, download:
 async function quarantine(ctx: RunContext, report: ReadyReport, download: DownloadedReport, why: string): Promise<void> {
   const reason = maskPansInText(why); // stored and printed, not only logged: no PAN may slip through
   const localPath = keepCopy(download, report.kind, ctx.folders.quarantine);
-  const id = await quarantineReport(ctx.deps.db, { remoteName: report.name, sha256: download.sha256, kind: report.kind, localPath, error: reason }, nowIso(ctx.deps.clock));
+  const id = await quarantineReport(ctx.deps.db, {
+    remoteName: report.name, sha256: download.sha256, kind: report.kind, localPath, error: reason, bureauCode: ctx.deps.bureau.code,
+  }, nowIso(ctx.deps.clock));
   ctx.result.quarantined.push({ remoteName: report.name, reason });
   ctx.log.warn({ reportId: id, localCopy: localPath }, `report quarantined: ${reason}`);
   await finishRemote(ctx, report.name, id, download.sha256, 'failed');

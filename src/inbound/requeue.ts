@@ -6,6 +6,7 @@ import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { withSession, type RemoteSession, type Transport } from '../transport/remote.js';
 import { signatureNameOf } from './pick-reports.js';
+import { receiveBureau, type ReceiveBureau } from './receive-bureau.js';
 
 export interface RequeueOutcome {
   id: number;
@@ -15,16 +16,17 @@ export interface RequeueOutcome {
 }
 
 /**
- * Gives quarantined reports another try (after the cause was fixed, e.g. a wrong key): moves each
- * from failed/ back into the outbound folder and forgets its row, so the next receive run processes
- * it like a new report. A report whose file is no longer in failed/ is left as it is.
+ * Gives quarantined reports of `bureau` (default the first) another try (after the cause was fixed, e.g. a wrong key):
+ * moves each from that bureau's failed/ back into its outbound folder and forgets its row, so the
+ * next receive run processes it like a new report. A report whose file is no longer in failed/ is left as it is.
  */
 export async function requeueQuarantined(
-  deps: { db: Db; config: Config; transport: Transport; log: Logger }, id?: number,
+  deps: { db: Db; config: Config; bureau?: ReceiveBureau; transport: Transport; log: Logger }, id?: number,
 ): Promise<RequeueOutcome[]> {
-  const rows = await quarantinedReports(deps.db, id);
+  const bureau = deps.bureau ?? receiveBureau(deps.config);
+  const rows = await quarantinedReports(deps.db, id, bureau);
   if (!rows.length) return [];
-  const { sftp } = deps.config;
+  const { sftp } = bureau.config;
   return withSession(deps.transport, async (session) => {
     const outcomes: RequeueOutcome[] = [];
     for (const row of rows) {

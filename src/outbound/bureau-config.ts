@@ -1,6 +1,7 @@
-// One bureau of the config as the send job sees it: the per-bureau view built in one place.
-import { basename, dirname, isAbsolute } from 'node:path';
-import type { Bureau, Config } from '../config/schema.js';
+// One bureau of the config as the send job sees it: the bureau's view of the config (config/bureau-view.ts)
+// with what only the send needs.
+import { bureauView, jobNameFor } from '../config/bureau-view.js';
+import type { Config } from '../config/schema.js';
 import type { BureauScope } from '../db/batches.js';
 import { SEND_LEASE } from '../lease/job-lease.js';
 import { screenRouteFor, type ScreenRoute } from './screen.js';
@@ -21,46 +22,18 @@ export interface SendBureau {
   workDir: string;
 }
 
-/**
- * The bureau `code` of the config, as its send reads it. The first bureau's view is the config itself
- * (the top-level sections already describe it), so a single-bureau config behaves exactly as before.
- */
+/** The bureau `code` of the config, as its send reads it. */
 export function bureauConfig(config: Config, code: string): SendBureau {
-  const index = config.bureaus.findIndex((b) => b.code === code);
-  if (index < 0) throw new Error(`${code} is not a configured bureau (${config.bureaus.map((b) => b.code).join(', ')})`);
-  const bureau = config.bureaus[index]!;
-  const first = index === 0;
+  const view = bureauView(config, code);
   return {
-    code, name: bureau.name,
-    config: first ? config : viewOf(config, bureau, index),
-    scope: { code, first },
+    code, name: view.name, config: view.config, workDir: view.workDir,
+    scope: { code, first: view.first },
     route: screenRouteFor(code, config.routing),
-    lease: first ? SEND_LEASE : `${SEND_LEASE}:${code}`,
-    // two bureaus' sends may run at once: each removes the half-written files of its own outbox only
-    workDir: first ? config.workDir : `${config.workDir}/bureaus/${code}`,
+    lease: jobNameFor(view, SEND_LEASE),
   };
 }
 
 /** Every configured bureau, in config order. */
 export function sendBureaus(config: Config): SendBureau[] {
   return config.bureaus.map((b) => bureauConfig(config, b.code));
-}
-
-function viewOf(config: Config, bureau: Bureau, index: number): Config {
-  if (bureau.fileNamePattern === undefined) {
-    // filled in from the layout when the config is loaded (config/load.ts): never guessed here, two bureaus must not share file names
-    throw new Error(`bureaus[${index}].fileNamePattern: not resolved from its layout (load the config with loadConfig)`);
-  }
-  // after load a bureau's layout is its file's absolute path: as a name in a folder, like the first bureau's (config/bureau-layouts.ts)
-  const file = isAbsolute(bureau.layout) && bureau.layout.endsWith('.yaml');
-  const layout = file ? { layout: basename(bureau.layout).replace(/\.yaml$/, ''), layoutsDir: dirname(bureau.layout) } : { layout: bureau.layout };
-  return {
-    ...config,
-    bureau: { code: bureau.code },
-    perso: { ...config.perso, ...layout, lineEnding: bureau.lineEnding ?? 'LF', fileNamePattern: bureau.fileNamePattern },
-    pgp: bureau.pgp,
-    sftp: bureau.sftp,
-    reports: bureau.reports,
-    schedule: { ...config.schedule, sendAt: bureau.sendAt },
-  };
 }

@@ -1,28 +1,14 @@
-// The send of several bureaus in turn: one bureau failing does not keep the others from sending.
-import { messageOf } from '../errors.js';
-import type { SendJob, SendOptions, SendResult } from '../jobs.js';
-import { listUpToLimit } from '../jobs.js';
+// The send of several bureaus in turn (jobs.ts, runEveryBureau): one bureau failing does not keep the others from sending.
+import { everyBureauJob, listUpToLimit, runEveryBureau, type BureauJob, type BureauOutcome, type SendJob, type SendOptions, type SendResult } from '../jobs.js';
 
 /** One bureau's send job, with the code it is known by. */
-export interface BureauSendJob {
-  code: string;
-  job: SendJob;
-}
+export type BureauSendJob = BureauJob<SendOptions, SendResult>;
 
-export type BureauSendOutcome = { code: string; result: SendResult } | { code: string; error: unknown };
+export type BureauSendOutcome = BureauOutcome<SendResult>;
 
 /** Runs each bureau's send in turn, whatever the others did; every outcome is returned, in order. */
-export async function sendEveryBureau(jobs: readonly BureauSendJob[], options: SendOptions = {}): Promise<BureauSendOutcome[]> {
-  const outcomes: BureauSendOutcome[] = [];
-  for (const { code, job } of jobs) {
-    if (options.signal?.aborted) break;
-    try {
-      outcomes.push({ code, result: await job.run(options) });
-    } catch (error) {
-      outcomes.push({ code, error });
-    }
-  }
-  return outcomes;
+export function sendEveryBureau(jobs: readonly BureauSendJob[], options: SendOptions = {}): Promise<BureauSendOutcome[]> {
+  return runEveryBureau(jobs, options);
 }
 
 /**
@@ -30,15 +16,7 @@ export async function sendEveryBureau(jobs: readonly BureauSendJob[], options: S
  * added up; when any failed, it fails after all had their turn, naming each failure.
  */
 export function everyBureauSendJob(jobs: readonly BureauSendJob[]): SendJob {
-  if (jobs.length === 1) return jobs[0]!.job;
-  return {
-    async run(options?: SendOptions): Promise<SendResult> {
-      const outcomes = await sendEveryBureau(jobs, options);
-      const failed = outcomes.filter((o): o is Extract<BureauSendOutcome, { error: unknown }> => 'error' in o);
-      if (failed.length) throw new Error(failed.map((f) => `bureau ${f.code}: ${messageOf(f.error)}`).join('; '));
-      return mergeResults(outcomes.map((o) => (o as { result: SendResult }).result));
-    },
-  };
+  return everyBureauJob(jobs, mergeResults);
 }
 
 /** The results of several bureaus' sends as one. */

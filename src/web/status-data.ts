@@ -5,7 +5,7 @@ import type { Db } from '../db/connection.js';
 import { liveLeaseHolder } from '../db/lease.js';
 import { listRuns, presentRunners, type JobRun } from '../db/runs.js';
 import { cardsPerBusinessDay, cardsWaiting, leaseList, rejectionReasons, unfinishedBatchList, type CardsOfDay } from '../db/status-page.js';
-import { statusSummary } from '../db/status-summary.js';
+import { statusSummary, type StatusSummary } from '../db/status-summary.js';
 import { stockHistory, type StockPoint } from '../db/stock.js';
 import { makeSchedulePlan } from '../daemon/plan.js';
 import type { Health } from '../daemon/health.js';
@@ -43,7 +43,7 @@ export interface StatusDocument {
   unfinishedBatches: Awaited<ReturnType<typeof unfinishedBatchList>>;
   rejections: Awaited<ReturnType<typeof rejectionReasons>>;
   quarantined: Array<{ id: number; remoteName: string; error: string | null; createdAt: string; requeue: string }>;
-  stock: Array<{ productCode: string; closing: number; minStock: number; low: boolean; reportDate: string | null }>;
+  stock: StatusSummary['stock'];
   /** what needs a person now, from the same state the webhook alerts come from */
   alerts: Array<{ severity: 'critical' | 'warning'; kind: string; message: string }>;
   health: Pick<Health, 'healthy' | 'ready' | 'problems' | 'bureau'> | null;
@@ -94,7 +94,7 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
     }
     if (doc.quarantined.length) alerts.push({ severity: 'warning', kind: 'quarantine', message: `${doc.quarantined.length} report(s) quarantined` });
     for (const s of doc.stock.filter((x) => x.low)) {
-      alerts.push({ severity: 'warning', kind: 'low-stock', message: `plastic stock of ${s.productCode} is ${s.closing}, below the minimum ${s.minStock}` });
+      alerts.push({ severity: 'warning', kind: 'low-stock', message: `plastic stock of ${s.productCode}${s.bureauCode ? ` at bureau ${s.bureauCode}` : ''} is ${s.closing}, below the minimum ${s.minStock}` });
     }
     if (doc.runners.active === null && doc.health) alerts.push({ severity: 'critical', kind: 'lease', message: 'no runner holds the daemon lease' });
     return alerts;

@@ -66,7 +66,7 @@ function renderStatus(s) {
   fillTable('batches', s.unfinishedBatches, (b) => [[b.fileName], [b.businessDate], [b.state], [b.records, 'num'], [b.attempts, 'num'], [b.lastError ?? '']], 'none: every batch reached the bureau');
   fillTable('rejections', s.rejections, (r) => [[r.status], [r.code], [r.cards, 'num'], [r.example ?? '']], 'none');
   fillTable('quarantined', s.quarantined, (q) => [[q.id, 'num'], [q.remoteName], [q.error ?? ''], [time(q.createdAt)], el('code', q.requeue)], 'none');
-  fillTable('stock', s.stock, (x) => [[x.productCode], [x.closing, 'num'], [x.minStock, 'num'], [x.low ? 'LOW' : '', x.low ? 'low-yes' : ''], [x.reportDate ?? '']], 'no stock reported yet');
+  fillTable('stock', s.stock, (x) => [[x.bureauCode ?? ''], [x.productCode], [x.closing, 'num'], [x.minStock, 'num'], [x.low ? 'LOW' : '', x.low ? 'low-yes' : ''], [x.reportDate ?? '']], 'no stock reported yet');
   fillTable('runners', s.runners.present, (r) => [[r.runner], [r.role], [time(r.startedAt)], [time(r.seenAt)]], 'no daemon running');
   fillTable('leases', s.runners.leases, (l) => [[l.name], [l.owner], [time(l.acquiredAt)], [time(l.expiresAt)], [l.live ? 'yes' : 'expired', l.live ? 'live-yes' : '']], 'none');
 }
@@ -99,12 +99,14 @@ function renderCards(c) {
 }
 
 function renderStock(s) {
-  const products = [...new Set(s.history.map((p) => p.productCode))];
+  // one series per bureau and product (a blank bureau is the first bureau's)
+  const seriesOf = (p) => (p.bureauCode ? `${p.bureauCode} ${p.productCode}` : p.productCode);
+  const products = [...new Set(s.history.map(seriesOf))];
   const dates = [...new Set(s.history.map((p) => p.reportDate ?? p.recordedAt.slice(0, 10)))].sort();
   const palette = ['#2e90fa', '#7a5af8', '#ee46bc', '#f79009', '#12b76a', '#667085'];
   const datasets = [];
   products.forEach((product, i) => {
-    const points = s.history.filter((p) => p.productCode === product);
+    const points = s.history.filter((p) => seriesOf(p) === product);
     const at = (date, field) => {
       const hit = points.filter((p) => (p.reportDate ?? p.recordedAt.slice(0, 10)) === date).pop();
       return hit ? hit[field] : null;

@@ -1,0 +1,33 @@
+// The `--bureau` of the send and receive commands, and their run over several bureaus in turn.
+import { UsageError, messageOf } from '../errors.js';
+import { scrub } from '../log.js';
+
+/** The jobs of the bureau `code` names, or every bureau's without it; a code that is not a configured bureau is a usage error. */
+export function selectBureaus<J extends { code: string }>(all: J[], code: string | undefined): J[] {
+  const jobs = code === undefined ? all : all.filter((j) => j.code === code);
+  if (!jobs.length) throw new UsageError(`--bureau: ${JSON.stringify(code)} is not a configured bureau (${all.map((j) => j.code).join(', ')})`);
+  return jobs;
+}
+
+/**
+ * Runs `runOne` for each bureau in turn: one failing (its server unreachable, say) does not keep the
+ * next from its turn; each is headed by its code when the config has several. When one bureau ran,
+ * its error is the command's; else the command fails at the end, after every bureau had its turn.
+ */
+export async function forEachBureau<J extends { code: string }>(
+  command: string, jobs: J[], options: { several: boolean; signal: AbortSignal }, runOne: (job: J) => Promise<void>,
+): Promise<void> {
+  let failed = 0;
+  for (const job of jobs) {
+    if (options.signal.aborted) break;
+    if (options.several) process.stdout.write(`Bureau ${job.code}\n`);
+    try {
+      await runOne(job);
+    } catch (err) {
+      if (jobs.length === 1) throw err;
+      failed++;
+      process.stderr.write(scrub(`bureau-exchange: bureau ${job.code}: error: ${messageOf(err)}`) + '\n');
+    }
+  }
+  if (failed) throw new Error(`${command} failed for ${failed} of ${jobs.length} bureaus (above); the others had their turn`);
+}
