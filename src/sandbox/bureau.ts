@@ -21,7 +21,7 @@ import { nextReportName, writeEncryptedReport, type ReportKeys, type ReportParts
 import type { BureauSettings } from './settings.js';
 
 export interface BureauSimulatorDeps {
-  /** the sandbox config as this bureau's send reads it (bureauConfig): issuer, bureau, environment, layout, folders, calendar */
+  /** the sandbox config as this bureau's jobs read it (bureauView): issuer, bureau, environment, layout, folders, calendar */
   config: Config;
   /** the local folder the SFTP server serves as "/" */
   sftpRoot: string;

@@ -36,7 +36,7 @@ function bureauLine(b: DemoBureau): string {
   const read = b.answers.every((a) => a.accepted) ? 'read back and accepted' : 'REFUSED by the bureau';
   const taken = b.answers.length - b.notReceived.length;
   const reports = b.notReceived.length === 0 ? `${n(taken)} report(s) received`
-    : `${n(b.notReceived.length)} report(s) NOT received (they wait in its ${b.sftp.outboundDir}: this version's receive job takes the first bureau's reports only)`;
+    : `${n(b.notReceived.length)} report(s) NOT received (still in its ${b.sftp.outboundDir})`;
   return b.answers.length === 0 ? `${b.layout}: no card routed to it` : `${b.layout}: ${n(cards)} cards in ${b.answers.length} file(s), ${read}; ${reports}`;
 }
 
@@ -70,18 +70,16 @@ export function formatDemoSummary(o: DemoOutcome): string {
   row('Rejected', `${n(rejections.length)} by the bureau${o.bureaus.length > 1 ? 's' : ''}${rejections.length ? ': ' + tally(rejections.map((r) => `${r.code} ${r.reason}`)) : ''}`);
   row('Shipped', `${n(shipped.length)} shipped${shipped.length ? ' (' + tally(shipped.map((s) => s.courier)) + ')' : ''}`);
   row('Expected', `${n(expected.length)} to ship${expected.length ? ` between ${expected[0]} and ${expected[expected.length - 1]}` : ''}`);
-  row('Stock', o.status.stock.map((s) => `${s.productCode} ${n(s.closing)}${s.low ? ` LOW (min ${n(s.minStock)})` : ''}`).join(', ') || '(no stock report)');
+  row('Stock', o.status.stock.map((s) => `${s.bureauCode ? `${s.bureauCode} ` : ''}${s.productCode} ${n(s.closing)}${s.low ? ` LOW (min ${n(s.minStock)})` : ''}`).join(', ') || '(no stock report)');
   row('Verified', authenticity(o));
   for (const q of o.received.quarantined) row('QUARANTINED', `${q.remoteName}: ${q.reason}`);
   for (const a of o.answers.filter((x) => !x.accepted)) row('FILE REJECTED', `${a.sourceFile}: ${a.reason}`);
   lines.push('');
   const waiting = o.bureaus.filter((b) => b.notReceived.length).map((b) => b.code);
-  if (o.ok) {
-    lines.push(`  OK: all ${n(o.imported.inserted)} cards reached a final state consistent with their bureau's report`
-      + (waiting.length ? ` (the cards of ${waiting.join(', ')}, whose report was not received, stay InProduction).` : '.'));
-  }
-  else {
-    lines.push(`  NOT OK: ${n(o.check.problemCount)} card(s) differ from the bureau's report:`);
+  if (o.ok) lines.push(`  OK: all ${n(o.imported.inserted)} cards reached a final state consistent with their bureau's report.`);
+  if (!o.ok && waiting.length) lines.push(`  NOT OK: the receive job did not take the reports of ${waiting.join(', ')} (their cards stay InProduction).`);
+  if (!o.ok && (o.check.problemCount || !waiting.length)) {
+    lines.push(`  NOT OK: ${n(o.check.problemCount)} card(s) differ from their bureau's report:`);
     for (const p of o.check.problems) lines.push(`      ${p}`);
   }
 

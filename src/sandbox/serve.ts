@@ -1,18 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
+import { bureauView } from '../config/bureau-view.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import type { Clock } from '../jobs.js';
 import type { Logger } from '../log.js';
-import { bureauConfig } from '../outbound/bureau-config.js';
 import { makeBureauSimulator, type AnsweredFile, type BureauSimulator } from './bureau.js';
 import { sandboxBureauPaths, sandboxPaths, type SandboxBureauPaths } from './init.js';
 import { SANDBOX_KEY_FILES } from './keys.js';
 import { loadBureauSettings, type BureauSettings } from './settings.js';
 import { startSftpServer, type RunningSftpServer } from './sftp-server.js';
 
-/** One bureau the sandbox plays: its view of the config, its folders and keys, its SFTP server and simulator. */
+/** One bureau the sandbox plays: its view of the config (bureauView), its folders and keys, its SFTP server and simulator. */
 export interface SandboxBureau {
   code: string;
   /** the config as this bureau's send reads it: its layout, keys, SFTP account */
@@ -73,7 +73,7 @@ export async function startSandbox(config: LoadedConfig, options: SandboxOptions
   };
   try {
     for (const [index, { code }] of config.bureaus.entries()) {
-      const view = bureauConfig(config, code).config;
+      const view = bureauView(config, code).config;
       const where = sandboxBureauPaths(paths.dir, code, index);
       const elsewhere = options.servers?.[code];
       const server = elsewhere ? undefined : await startBureauServer(view, where, index, paths.keysDir, options.log);
