@@ -8,7 +8,7 @@ import type { LoadedConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { encryptStream, loadPrivateKey, loadRecipientKey } from '../../src/crypto/pgp.js';
 import { silentLogger } from '../../src/log.js';
-import { bureauConfig } from '../../src/outbound/bureau-config.js';
+import { bureauView } from '../../src/config/bureau-view.js';
 import { loadLayout, renderPersoFile } from '../../src/perso/index.js';
 import type { AnsweredFile } from '../../src/sandbox/bureau.js';
 import { freeLoopbackPort, initSandbox, type InitResult } from '../../src/sandbox/init.js';
@@ -34,7 +34,7 @@ describe('sandbox with two bureaus', function () {
     base = mkdtempSync(join(tmpdir(), 'bx-sbx-bureaus-'));
     sandbox = await initSandbox(join(base, 'sbx'), { bureaus: 2 });
     config = loadSandboxConfig(sandbox.configFile);
-    emb = bureauConfig(config, 'EMB01').config;
+    emb = bureauView(config, 'EMB01').config;
     running = await startSandbox(config, { log: silentLogger, poll: false, keepDecisions: true, clock: CLOCK });
   });
   after(async function () {
