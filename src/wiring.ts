@@ -46,9 +46,11 @@ export function productionReceiveJob(app: Omit<JobApp, 'cipher'>, deps: WiringDe
 
 /**
  * The real send and receive jobs. `send` sends to every configured bureau in turn (with one bureau,
- * exactly its job); the first bureau's send and the receive share one SFTP transport.
+ * exactly its job: run-once, the demo); `sendPerBureau` holds each bureau's own job, which the daemon
+ * runs at that bureau's cut-offs. The first bureau's send and the receive share one SFTP transport.
  */
-export function makeProductionJobs(app: JobApp, deps: WiringDeps = {}): { send: SendJob; receive: ReceiveJob } {
+export function makeProductionJobs(app: JobApp, deps: WiringDeps = {}): { send: SendJob; receive: ReceiveJob; sendPerBureau: BureauSendJob[] } {
   const transport = productionTransport(app, deps);
-  return { send: everyBureauSendJob(productionSendJobs(app, deps, transport)), receive: productionReceiveJob(app, deps, transport) };
+  const sendPerBureau = productionSendJobs(app, deps, transport);
+  return { send: everyBureauSendJob(sendPerBureau), receive: productionReceiveJob(app, deps, transport), sendPerBureau };
 }

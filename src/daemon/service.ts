@@ -3,10 +3,9 @@ import { assertTimezone, makeCalendar } from '../calendar/index.js';
 import { REQUIRED_KEYS, requireKeys } from '../config/load.js';
 import { migrateLatest } from '../db/migrate.js';
 import { messageOf } from '../errors.js';
-import type { ReceiveJob, SendJob } from '../jobs.js';
-import { makeDaemon } from './daemon.js';
+import { makeDaemon, type DaemonDeps } from './daemon.js';
 import { startHttpServer } from './http.js';
-import { pgpKeyExpiries } from './key-check.js';
+import { everyBureauKeyExpiries } from './key-check.js';
 import { onShutdownSignals } from '../signals.js';
 import { stopWithin } from './shutdown.js';
 import { makeProductionJobs } from '../wiring.js';
@@ -16,7 +15,7 @@ import { statusRoutes, statusTokenFromEnv } from '../web/status-routes.js';
 
 export interface ServiceOptions {
   /** the jobs to schedule, given the shutdown signal (default: the real jobs over SFTP) */
-  makeJobs?: (signal: AbortSignal) => { send: SendJob; receive: ReceiveJob };
+  makeJobs?: (signal: AbortSignal) => DaemonDeps['jobs'];
 }
 
 /** Checks the config and migrates (database.migrateOnStart): everything that must hold before serving. */
@@ -41,7 +40,7 @@ export async function runDaemonService(app: App, options: ServiceOptions = {}): 
   const { config, db, log } = app;
   const shutdown = new AbortController();
   const jobs = (options.makeJobs ?? ((signal) => makeProductionJobs(app, { signal })))(shutdown.signal);
-  const daemon = makeDaemon({ db, config, log, jobs, keyExpiries: (now) => pgpKeyExpiries(config.pgp, now) });
+  const daemon = makeDaemon({ db, config, log, jobs, keyExpiries: (now) => everyBureauKeyExpiries(config, now) });
   const page = config.http.enabled
     ? statusRoutes(makeStatusData({ db, config, health: () => daemon.health(), command: `bureau-exchange --config ${config.configFile}` }), { token: statusTokenFromEnv() })
     : undefined;

@@ -2,7 +2,7 @@
 import { basename, dirname, isAbsolute } from 'node:path';
 import type { Bureau, Config } from '../config/schema.js';
 import type { BureauScope } from '../db/batches.js';
-import { SEND_LEASE } from '../lease/job-lease.js';
+import { sendLeaseOf } from '../lease/job-lease.js';
 import { screenRouteFor, type ScreenRoute } from './screen.js';
 
 /** What a send job knows of the bureau it serves. */
@@ -35,7 +35,7 @@ export function bureauConfig(config: Config, code: string): SendBureau {
     config: first ? config : viewOf(config, bureau, index),
     scope: { code, first },
     route: screenRouteFor(code, config.routing),
-    lease: first ? SEND_LEASE : `${SEND_LEASE}:${code}`,
+    lease: sendLeaseOf(config.bureaus, code),
     // two bureaus' sends may run at once: each removes the half-written files of its own outbox only
     workDir: first ? config.workDir : `${config.workDir}/bureaus/${code}`,
   };

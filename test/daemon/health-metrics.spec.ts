@@ -165,7 +165,7 @@ describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {
       assert.deepEqual(health.bureau, { reachable: false, problems: ['last send failed: SFTP server refused the upload'] });
     }
     await waitFor('failure alert', () => alerts.some((a) => a.kind === 'failure'));
-    assert.match(alerts.find((a) => a.kind === 'failure').message, /send run \(cut-off 17:00\) failed: SFTP server refused the upload/);
+    assert.match(alerts.find((a) => a.kind === 'failure').message, /send run \(cut-off 17:00\) for bureau BUREAU01 failed: SFTP server refused the upload/);
   });
 
   it('/livez answers 200 from the process alone', async () => {
