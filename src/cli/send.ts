@@ -10,6 +10,7 @@ import { runManually } from './manual-run.js';
 import { productionSendJobs } from '../wiring.js';
 import { messageOf } from '../errors.js';
 import { scrub } from '../log.js';
+import { bureausOf } from './options.js';
 import { printTable } from './output.js';
 
 export const order = 40;
@@ -35,8 +36,7 @@ export function register(program: Command): void {
       }
       await withApp(cmd.optsWithGlobals(), async (app) => {
         const all = productionSendJobs(app);
-        const jobs = opts.bureau === undefined ? all : all.filter((j) => j.code === opts.bureau);
-        if (!jobs.length) throw new UsageError(`--bureau: ${JSON.stringify(opts.bureau)} is not a configured bureau (${all.map((j) => j.code).join(', ')})`);
+        const jobs = bureausOf({ bureaus: all }, opts.bureau);
         for (const { bureau } of jobs) requireKeys(bureau.config, [...REQUIRED_KEYS.encrypt, ...(opts.dryRun ? [] : REQUIRED_KEYS.sftp)], 'send');
         // the first SIGINT/SIGTERM lets the current batch reach its next state and stops there; a second one exits
         const stop = abortOnSignals((name) => process.stderr.write(`bureau-exchange: ${name}: stopping after the current batch (again to exit now)\n`));
