@@ -69,7 +69,7 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
   const clock = deps.clock ?? (() => new Date());
   const owner = deps.owner ?? runnerOwner();
   const calendar = deps.calendar ?? makeCalendar(config.calendar);
-  const metrics = deps.metrics ?? makeMetrics({ db, log });
+  const metrics = deps.metrics ?? makeMetrics({ db, log, bureaus: config.bureaus.map((b) => b.code) });
   const alerter = deps.alerter ?? makeAlerter(config.alerts, { log, clock });
   const board = new StatusBoard(owner);
   const watchers = makeWatchers({ db, config, alerter, metrics, clock, keyExpiries: deps.keyExpiries, log });

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Db } from '../db/connection.js';
 import { countByStatus } from '../db/contracts.js';
 import { stockLevels } from '../db/stock.js';
+import { batchCountsByBureau } from '../db/status-summary.js';
 import { messageOf } from '../errors.js';
 import type { ReceiveResult, SendResult } from '../jobs.js';
 import type { Logger } from '../log.js';
@@ -42,7 +43,7 @@ export function outcomeOf(record: RunRecord<SendResult | ReceiveResult>): 'succe
  * Prometheus metrics of one daemon, in a registry of its own (tests run several daemons in one
  * process). Stock and contract gauges are read from the database when scraped.
  */
-export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolean }): DaemonMetrics {
+export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolean; bureaus?: readonly string[] }): DaemonMetrics {
   const registry = new Registry();
   if (deps.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -80,6 +81,15 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
       const rows = await statusCounts();
       this.reset();
       for (const [status, n] of Object.entries(rows)) this.set({ status }, n);
+    },
+  });
+
+  new Gauge({
+    name: 'bx_batches_unsent', help: "each bureau's batches not sent yet, by state (its next send resumes them)", labelNames: ['bureau', 'state'], registers,
+    async collect() {
+      const rows = await safely(() => batchCountsByBureau(deps.db, deps.bureaus ?? []), []);
+      this.reset();
+      for (const r of rows) for (const state of ['claimed', 'encrypted', 'uploaded'] as const) this.set({ bureau: r.bureau, state }, r.batches[state]);
     },
   });
 

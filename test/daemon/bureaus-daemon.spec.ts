@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,10 +15,10 @@ import { silentLogger } from '../../src/log.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { makeProductionJobs } from '../../src/wiring.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import { requireSshd, startSshd, userIds, type SshdServer } from '../helpers/sshd.js';
+import { requireSshd, type SshdServer } from '../helpers/sshd.js';
 import { waitFor } from '../helpers/wait.js';
 import { clearSendTables, insertCards } from '../outbound/fixtures.js';
-import { filesIn, makeBureauKeys, removeDir, type BureauKeys } from '../outbound/harness.js';
+import { filesIn, removeDir, twoBureauServer, type BureauKeys } from '../outbound/harness.js';
 import { manualClock, recordingReceiveJob } from './fakes.js';
 
 const cipher = new PanCipher(newPanKey());
@@ -50,6 +50,7 @@ function embContracts(keys: BureauKeys, file: string): string[] {
 }
 
 describeEachDatabase('daemon with two bureaus: each at its own cut-offs, one hanging and failing, the other delivered', (ctx) => {
+  let server: Awaited<ReturnType<typeof twoBureauServer>> | undefined;
   let sshd: SshdServer;
   let keys: { b1: BureauKeys; emb: BureauKeys };
   let hung: Awaited<ReturnType<typeof silentServer>>;
@@ -59,19 +60,10 @@ describeEachDatabase('daemon with two bureaus: each at its own cut-offs, one han
   before(async function () {
     this.timeout(120_000);
     requireSshd(this);
-    sshd = await startSshd();
-    keys = { b1: makeBureauKeys(), emb: makeBureauKeys() };
-    const { uid, gid } = userIds('nobody');
-    for (const dir of [EMB_IN, 'emb-out']) {
-      mkdirSync(join(sshd.root, dir), { mode: 0o755 });
-      chownSync(join(sshd.root, dir), uid, gid);
-    }
+    server = await twoBureauServer([EMB_IN, 'emb-out']);
+    ({ sshd, keys } = server);
   });
-  after(async () => {
-    await sshd?.stop();
-    keys?.b1.gpg.cleanup();
-    keys?.emb.gpg.cleanup();
-  });
+  after(() => server?.stop());
   beforeEach(async () => {
     await clearSendTables(ctx().db);
     await ctx().db('job_runs').delete();
@@ -169,6 +161,8 @@ describeEachDatabase('daemon with two bureaus: each at its own cut-offs, one han
     assert.match(metrics, /^bx_job_runs_total\{job="send",bureau="BUREAU01",outcome="failure"\} 1$/m);
     assert.match(metrics, /^bx_job_runs_total\{job="send",bureau="EMB01",outcome="success"\} 2$/m);
     assert.doesNotMatch(metrics, /^bx_files_sent_total\{bureau="BUREAU01"\} [1-9]/m);
+    const unsent = [...metrics.matchAll(/^bx_batches_unsent\{bureau="(\w+)",state="(\w+)"\} (\d+)$/gm)].filter((m) => m[3] !== '0').map((m) => m[1]);
+    assert.deepEqual(unsent, ['BUREAU01'], "BUREAU01's batch waits, no other");
 
     // BUREAU01's cards wait in its unsent batch for its next send; EMB01's are InProduction
     const batches = await db('perso_batches').orderBy('id').select('bureau_code', 'state');
