@@ -8,6 +8,7 @@ import { startHttpServer } from './http.js';
 import { everyBureauKeyExpiries } from './key-check.js';
 import { onShutdownSignals } from '../signals.js';
 import { stopWithin } from './shutdown.js';
+import { sendBureaus } from '../outbound/bureau-config.js';
 import { makeProductionJobs } from '../wiring.js';
 import { makeStatusData } from '../web/status-data.js';
 import { statusRoutes, statusTokenFromEnv } from '../web/status-routes.js';
@@ -21,7 +22,10 @@ export interface ServiceOptions {
 /** Checks the config and migrates (database.migrateOnStart): everything that must hold before serving. */
 export async function prepareDaemon({ config, db, log }: App): Promise<void> {
   // refuse to start rather than fail at the cut-off
-  requireKeys(config, [...REQUIRED_KEYS.sftp, ...REQUIRED_KEYS.unattended, ...REQUIRED_KEYS.encrypt], 'the daemon');
+  const required = [...REQUIRED_KEYS.sftp, ...REQUIRED_KEYS.unattended, ...REQUIRED_KEYS.encrypt];
+  requireKeys(config, required, 'the daemon');
+  // each bureau's send runs unattended at its own cut-offs: a bureau without its server or key refuses the start too
+  for (const bureau of sendBureaus(config).slice(1)) requireKeys(bureau.config, required, `the daemon's sends to bureau ${bureau.code}`);
   makeCalendar(config.calendar);
   assertTimezone(config.schedule.timezone);
   if (config.database.migrateOnStart) {

@@ -9,6 +9,7 @@ import type { LoadedConfig } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
 import type { Alert } from '../../src/daemon/alerts.js';
 import { makeDaemon, type Daemon } from '../../src/daemon/daemon.js';
+import { prepareDaemon } from '../../src/daemon/service.js';
 import { listRuns } from '../../src/db/runs.js';
 import { canonicalId } from '../../src/domain/contract.js';
 import { silentLogger } from '../../src/log.js';
@@ -170,5 +171,22 @@ describeEachDatabase('daemon with two bureaus: each at its own cut-offs, one han
     assert.deepEqual(batches.filter((b) => b.bureau_code === 'EMB01').map((b) => b.state), ['sent', 'sent']);
     const inProduction = await db('card_contracts').where({ production_status: 'InProduction' }).orderBy('contract_number').pluck('contract_number');
     assert.deepEqual(inProduction, ['1002', '1004', '1006', '1008']);
+  });
+});
+
+describe('daemon start with two bureaus', () => {
+  it("refuses to start when another bureau than the first lacks its server, host key pin or OpenPGP key, naming it", async () => {
+    const base = { bureauPublicKeyFile: '/k.asc', bureauFingerprint: 'AB'.repeat(20) };
+    const sftp = { host: 'sftp.example', username: 'bx', hostKeySha256: `SHA256:${'A'.repeat(43)}` };
+    const config = configSchema.parse({
+      issuer: { code: 'BXISSUER' }, database: { migrateOnStart: false }, routing: { default: 'BUREAU01' },
+      bureaus: [
+        { code: 'BUREAU01', pgp: base, sftp },
+        { code: 'EMB01', layout: 'emb-v1', pgp: base, sftp: { ...sftp, host: undefined, inboundDir: '/emb-in', outboundDir: '/emb-out' } },
+      ],
+    });
+    resolveBureauLayouts(config, process.cwd(), true);
+    await assert.rejects(prepareDaemon({ config: { ...config, configFile: '/x.yaml' }, log: silentLogger } as never),
+      /config key sftp\.host is required for the daemon's sends to bureau EMB01/);
   });
 });
