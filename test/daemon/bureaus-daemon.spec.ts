@@ -73,9 +73,10 @@ describeEachDatabase('daemon with two bureaus: each at its own cut-offs, one han
     workDir = mkdtempSync(join(tmpdir(), 'bx-bureaus-daemon-'));
   });
   afterEach(async () => {
+    // the hanging server goes first: a send still connecting to it ends, and the daemon can stop
+    await hung.drop().catch(() => undefined);
     await daemon?.stop('test over');
     daemon = undefined;
-    await hung.drop().catch(() => undefined);
     removeDir(workDir);
   });
 
@@ -136,8 +137,9 @@ describeEachDatabase('daemon with two bureaus: each at its own cut-offs, one han
     daemon.scheduler.tick();
     await waitFor('EMB01\'s second file', () => filesIn(join(sshd.root, EMB_IN)).length === 2, 120_000);
     await waitFor('EMB01\'s run recorded', async () => (await listRuns(db, { job: 'send:EMB01' })).filter((r) => r.outcome === 'ok').length === 2, 60_000);
+    // BUREAU01's send claims and encrypts first, then connects: it may reach its server only now
+    await waitFor("BUREAU01's send at its hanging server", () => hung.connections() === 1, 60_000);
     assert.equal(daemon.status().jobs.send!.running, true, "BUREAU01's send is still hanging");
-    assert.equal(hung.connections(), 1);
     assert.deepEqual(embContracts(keys.emb, join(sshd.root, EMB_IN, 'BXISSUER_EMB_20261126_000002.txt.pgp')), ['1006', '1008']);
 
     // BUREAU01's server drops the connection: its send fails, alone
