@@ -35,9 +35,10 @@ async function tickCost(): Promise<void> {
   const noop = async () => ({ batches: [], cardsSent: 0, invalid: [] } as SendResult);
   const send = makeJobRunner<SendOptions, SendResult>({ name: 'send', run: noop, log: silentLogger, clock });
   const receive = makeJobRunner<ReceiveOptions, ReceiveResult>({ name: 'receive', run: async () => ({ applied: [], quarantined: [], duplicates: 0 }), log: silentLogger, clock });
+  const plan = makeSchedulePlan(makeCalendar(config.calendar), config.schedule);
   const scheduler = makeScheduler({
-    plan: makeSchedulePlan(makeCalendar(config.calendar), config.schedule), schedule: config.schedule, clock, log: silentLogger,
-    send, receive, batches: { unfinishedDates: async () => [], hasSentBatch: async () => true }, sendRetryBaseMs: 60_000,
+    plan, schedule: config.schedule, clock, log: silentLogger, receive, sendRetryBaseMs: 60_000,
+    sends: [{ code: config.bureau.code, plan, runner: send, batches: { unfinishedDates: async () => [], hasSentBatch: async () => true } }],
   });
   await scheduler.activate();
   const ticks = 7 * 8640;

@@ -59,13 +59,16 @@ export function productionReceiveJobs(
 
 /**
  * The real send and receive jobs. Each serves every configured bureau in turn (with one bureau, exactly
- * its job), or only the bureau `only` names; the first bureau's send and receive share one SFTP transport.
+ * its job), or only the bureau `only` names; `sendPerBureau` holds each bureau's own send, which the
+ * daemon runs at that bureau's cut-offs. The first bureau's send and receive share one SFTP transport.
  */
-export function makeProductionJobs(app: JobApp, deps: WiringDeps = {}, only?: string): { send: SendJob; receive: ReceiveJob } {
+export function makeProductionJobs(app: JobApp, deps: WiringDeps = {}, only?: string): { send: SendJob; receive: ReceiveJob; sendPerBureau: BureauSendJob[] } {
   const transport = productionTransport(app, deps);
   const pick = <J extends { code: string }>(jobs: J[]) => (only === undefined ? jobs : jobs.filter((j) => j.code === only));
+  const sendPerBureau = pick(productionSendJobs(app, deps, transport));
   return {
-    send: everyBureauSendJob(pick(productionSendJobs(app, deps, transport))),
+    send: everyBureauSendJob(sendPerBureau),
     receive: everyBureauJob(pick(productionReceiveJobs(app, deps, transport)), mergeReceiveResults),
+    sendPerBureau,
   };
 }

@@ -1,13 +1,6 @@
-// The `--bureau` of the send and receive commands, and their run over several bureaus in turn.
-import { UsageError, messageOf } from '../errors.js';
+// The run of the send and receive commands over several bureaus in turn (`--bureau`: options.ts bureausOf).
+import { messageOf } from '../errors.js';
 import { scrub } from '../log.js';
-
-/** The jobs of the bureau `code` names, or every bureau's without it; a code that is not a configured bureau is a usage error. */
-export function selectBureaus<J extends { code: string }>(all: J[], code: string | undefined): J[] {
-  const jobs = code === undefined ? all : all.filter((j) => j.code === code);
-  if (!jobs.length) throw new UsageError(`--bureau: ${JSON.stringify(code)} is not a configured bureau (${all.map((j) => j.code).join(', ')})`);
-  return jobs;
-}
 
 /**
  * Runs `runOne` for each bureau in turn: one failing (its server unreachable, say) does not keep the

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { addDays, assertTimezone, isValidDate, makeCalendar, weekdayName } from '../calendar/index.js';
 import { UsageError } from '../errors.js';
+import { bureausOf } from './options.js';
 import { printTable } from './output.js';
 
 export const order = 60;
@@ -9,20 +10,24 @@ export const order = 60;
 export function register(program: Command): void {
   program
     .command('calendar')
-    .description('the coming days: which are business days (sends happen) and why the others are not')
+    .description("the coming days: which are business days (sends happen, at each bureau's cut-offs) and why the others are not")
+    .option('--bureau <code>', "this bureau's cut-offs only (default: every bureau's)")
     .option('--from <date>', 'first day, YYYY-MM-DD (default: today in schedule.timezone)')
     .option('--days <n>', 'how many days to show', '14')
     .option('--json', 'one JSON document instead of a table')
-    .action((opts: { from?: string; days: string; json?: boolean }, cmd: Command) => {
+    .action((opts: { from?: string; days: string; json?: boolean; bureau?: string }, cmd: Command) => {
       const config = loadConfig(cmd.optsWithGlobals().config);
+      const bureaus = bureausOf(config, opts.bureau);
       const calendar = makeCalendar(config.calendar);
       const from = opts.from ?? calendar.businessDateAt(new Date(), assertTimezone(config.schedule.timezone));
       if (!isValidDate(from)) throw new UsageError(`--from: "${from}" is not a date YYYY-MM-DD`);
       const days = Number(opts.days);
       if (!Number.isInteger(days) || days < 1 || days > 3660) throw new UsageError(`--days: "${opts.days}" is not a number of days from 1 to 3660`);
+      // each bureau sends at its own cut-offs (bureaus[i].sendAt, default schedule.sendAt), on business days only
       const rows = Array.from({ length: days }, (_, i) => addDays(from, i)).map((date) => {
         const why = calendar.whyNot(date);
-        return { date, weekday: weekdayName(date), business: why === null ? 'yes' : 'no', why: why ?? '' };
+        const cutOffs = Object.fromEntries(bureaus.map((b) => [b.code, why === null ? [...b.sendAt].sort() : []]));
+        return { date, weekday: weekdayName(date), business: why === null ? 'yes' : 'no', why: why ?? '', cutOffs };
       });
       // without holiday rules, Christmas is a business day: say so, so nobody takes silence for a check
       const notice = config.calendar.holidays ? undefined
@@ -32,7 +37,10 @@ export function register(program: Command): void {
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
       } else {
         if (notice) process.stdout.write(notice);
-        printTable(rows);
+        process.stdout.write(`Cut-offs (${config.schedule.timezone}): ${bureaus.map((b) => `${b.code} ${[...b.sendAt].sort().join(' ')}`).join('; ')}\n`);
+        printTable(rows.map(({ cutOffs, ...row }) => ({
+          ...row, 'cut-offs': Object.entries(cutOffs).filter(([, times]) => times.length).map(([code, times]) => (bureaus.length > 1 ? `${code} ${times.join(' ')}` : times.join(' '))).join('; '),
+        })));
       }
     });
 }

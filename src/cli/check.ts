@@ -7,32 +7,69 @@ import { ConfigError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { withSession } from '../transport/remote.js';
 import { fetchHostKeyFingerprint, makeSftpTransport } from '../transport/sftp.js';
+import { bureauConfig } from '../outbound/bureau-config.js';
+import { personalizationFileName } from '../perso/file-name.js';
+import { DEFAULT_LAYOUTS_DIR, loadLayoutFile } from '../perso/layout.js';
+import { join } from 'node:path';
+import { bureausOf } from './options.js';
 import { printTable } from './output.js';
 
 export const order = 85;
 
 type Row = { check: string; result: 'ok' | 'FAILED' | 'WARNING'; detail: string };
 
-/** `check`: the bureau connection, the OpenPGP keys and the report-signature keys, as configured; changes nothing. */
+/**
+ * `check`: each bureau's layout, OpenPGP keys, report-signature keys and SFTP connection, as
+ * configured; changes nothing. Every bureau is checked whatever another's result, each saying what
+ * passed and failed; the command fails when any check of any bureau failed.
+ */
 export function register(program: Command): void {
   program
     .command('check')
-    .description('check the OpenPGP keys (pin, expiry, revocation), the keys that verify report signatures and the SFTP connection (pinned host key, login, folders); changes nothing')
+    .description("check each bureau's layout, OpenPGP keys (pin, expiry, revocation), the keys that verify its report signatures and its SFTP connection (pinned host key, login, folders); changes nothing")
+    .option('--bureau <code>', 'check this bureau only (default: every configured bureau)')
     .option('--show-host-key', "print the SFTP server's host key fingerprint (to verify with the bureau and pin), without logging in")
-    .action(async (opts: { showHostKey?: boolean }, cmd: Command) => {
+    .action(async (opts: { bureau?: string; showHostKey?: boolean }, cmd: Command) => {
       const options = cmd.optsWithGlobals() as GlobalOptions;
       const config = loadConfig(options.config);
+      const bureaus = bureausOf(config, opts.bureau);
+      const several = config.bureaus.length > 1;
+      const key = (i: number, name: string) => (several ? `bureaus[${config.bureaus.indexOf(bureaus[i]!)}].${name}` : name);
       if (opts.showHostKey) {
-        const fingerprint = await fetchHostKeyFingerprint(config.sftp);
-        process.stdout.write(`${config.sftp.host}:${config.sftp.port} host key ${fingerprint}\n` +
-          `verify it with the bureau out of band, then set sftp.hostKeySha256: "${fingerprint}"\n`);
+        for (const [i, { code }] of bureaus.entries()) {
+          const { sftp } = bureauConfig(config, code).config;
+          const fingerprint = await fetchHostKeyFingerprint(sftp);
+          process.stdout.write(`${several ? `bureau ${code}: ` : ''}${sftp.host}:${sftp.port} host key ${fingerprint}\n` +
+            `verify it with the bureau out of band, then set ${key(i, 'sftp.hostKeySha256')}: "${fingerprint}"\n`);
+        }
         return;
       }
       const log = makeLogger(config, options);
-      const rows = [...(await checkPgp(config, log)), ...(await checkReportSignatures(config, log)), ...(await checkSftp(config, log))];
-      printTable(rows);
-      if (rows.some((r) => r.result === 'FAILED')) process.exitCode = 1;
+      let failures = 0;
+      for (const { code, name } of bureaus) {
+        const view = { ...bureauConfig(config, code).config, configFile: config.configFile };
+        const rows = [checkLayout(view), ...(await checkPgp(view, log)), ...(await checkReportSignatures(view, log)), ...(await checkSftp(view, log))];
+        const failed = rows.filter((r) => r.result === 'FAILED').length;
+        failures += failed;
+        if (several) process.stdout.write(`Bureau ${code}${name === code ? '' : ` (${name})`}\n`);
+        printTable(rows);
+        if (several) process.stdout.write(`${code}: ${failed ? `${failed} check(s) FAILED` : 'every check passed'}\n\n`);
+      }
+      if (failures) process.exitCode = 1;
     });
+}
+
+/** The bureau's layout as loaded (a broken one already stopped the config), with the name its first file of today would get. */
+function checkLayout(config: LoadedConfig): Row {
+  try {
+    const { layout, layoutsDir, lineEnding, fileNamePattern } = config.perso;
+    // read again from its file: it may have changed since the daemon started
+    const file = loadLayoutFile(join(layoutsDir ?? DEFAULT_LAYOUTS_DIR, `${layout}.yaml`));
+    const today = new Date().toISOString().slice(0, 10);
+    return { check: 'layout', result: 'ok', detail: `${file.name} (${file.recordLength}-character records), ${lineEnding}, files named like ${personalizationFileName(fileNamePattern, config.issuer.code, today, 1)}` };
+  } catch (err) {
+    return failed('layout', err);
+  }
 }
 
 async function checkPgp(config: LoadedConfig, log: Logger): Promise<Row[]> {

@@ -4,12 +4,15 @@ import { isValidDate } from '../calendar/index.js';
 import { listRuns, type JobRun } from '../db/runs.js';
 import { UsageError } from '../errors.js';
 import { wholeNumber } from './options.js';
+import { bureauOfSendJob, sendLeaseOf } from '../lease/job-lease.js';
+import { bureausOf } from './options.js';
 import { printTable } from './output.js';
 
 export const order = 31;
 
 interface HistoryFlags {
   job?: string;
+  bureau?: string;
   since?: string;
   limit: string;
   json?: boolean;
@@ -19,14 +22,17 @@ export function register(program: Command): void {
   program
     .command('history')
     .description('the latest runs of the send and receive jobs (daemon and by hand): trigger, times, outcome, counts, files, error')
-    .option('--job <job>', 'only send or only receive')
+    .option('--job <job>', "only send (every bureau's) or only receive")
+    .option('--bureau <code>', "only this bureau's sends")
     .option('--since <date>', 'runs started on or after this date (YYYY-MM-DD, UTC) or time (ISO 8601)')
     .option('--limit <n>', 'at most n runs, latest first', '50')
     .option('--json', 'one JSON document instead of a table')
     .action(async (flags: HistoryFlags, cmd: Command) => {
       const filter = checkFlags(flags);
-      await withApp(cmd.optsWithGlobals(), async ({ db }) => {
-        const runs = await listRuns(db, filter);
+      await withApp(cmd.optsWithGlobals(), async ({ db, config }) => {
+        // a bureau's sends are its lease's runs: `send` for the first bureau, `send:<CODE>` for the others
+        const job = flags.bureau === undefined ? filter.job : sendLeaseOf(config.bureaus, bureausOf(config, flags.bureau)[0]!.code);
+        const runs = (await listRuns(db, { ...filter, job, exact: flags.bureau !== undefined })).map((r) => ({ ...r, bureau: bureauOfSendJob(config.bureaus, r.job) ?? null }));
         if (flags.json) process.stdout.write(JSON.stringify(runs, null, 2) + '\n');
         else printRuns(runs);
       }, { readOnly: true });
@@ -37,6 +43,7 @@ function checkFlags(flags: HistoryFlags): { job?: string; since?: string; limit:
   if (flags.job !== undefined && flags.job !== 'send' && flags.job !== 'receive') {
     throw new UsageError(`--job: send or receive, not ${JSON.stringify(flags.job)}`);
   }
+  if (flags.bureau !== undefined && flags.job === 'receive') throw new UsageError('--bureau: a bureau\'s sends; not with --job receive');
   return { job: flags.job, since: flags.since === undefined ? undefined : sinceOf(flags.since), limit: wholeNumber(flags.limit, '--limit', { max: 10_000 }) };
 }
 
@@ -48,18 +55,18 @@ function sinceOf(text: string): string {
   return at.toISOString();
 }
 
-function printRuns(runs: JobRun[]): void {
+function printRuns(runs: Array<JobRun & { bureau: string | null }>): void {
   if (!runs.length) {
     process.stdout.write('No runs recorded yet.\n');
     return;
   }
   printTable(runs.map((r) => ({
-    id: r.id, job: r.job, trigger: r.trigger, reason: r.reason, started: r.startedAt, finished: r.finishedAt ?? '', outcome: r.outcome,
+    id: r.id, job: r.job, bureau: r.bureau ?? '', trigger: r.trigger, reason: r.reason, started: r.startedAt, finished: r.finishedAt ?? '', outcome: r.outcome,
     counts: countsOf(r), files: r.files.join(' '), runner: r.runner, error: r.error ?? '',
   })));
 }
 
 function countsOf(r: JobRun): string {
-  if (r.job === 'send') return `${r.cardsSent} sent, ${r.invalid} Invalid`;
+  if (r.job === 'send' || r.job.startsWith('send:')) return `${r.cardsSent} sent, ${r.invalid} Invalid`;
   return `${r.reportsApplied} applied, ${r.reportsQuarantined} quarantined`;
 }

@@ -12,3 +12,14 @@ export function wholeNumber(text: string, option: string, { min = 1, max = Numbe
   }
   return value;
 }
+
+/**
+ * The bureaus a command acts on: the one `--bureau` names, else every configured bureau in config
+ * order. A code that is not configured is a usage error listing the configured ones.
+ */
+export function bureausOf<B extends { code: string }>(config: { bureaus: readonly B[] }, wanted: string | undefined): B[] {
+  if (wanted === undefined) return [...config.bureaus];
+  const found = config.bureaus.filter((b) => b.code === wanted);
+  if (!found.length) throw new UsageError(`--bureau: ${JSON.stringify(wanted)} is not a configured bureau (${config.bureaus.map((b) => b.code).join(', ')})`);
+  return found;
+}

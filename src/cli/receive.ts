@@ -10,7 +10,8 @@ import { withProgressShown } from '../progress/show.js';
 import { abortOnSignals } from '../signals.js';
 import { runManually } from './manual-run.js';
 import { productionReceiveJob, productionTransport } from '../wiring.js';
-import { forEachBureau, selectBureaus } from './bureau-runs.js';
+import { forEachBureau } from './bureau-runs.js';
+import { bureausOf } from './options.js';
 import { printTable } from './output.js';
 
 export const order = 41;
@@ -34,7 +35,7 @@ export function register(program: Command): void {
       }
       await withApp(cmd.optsWithGlobals(), async (app) => {
         const all = receiveBureaus(app.config);
-        const bureaus = selectBureaus(all, opts.bureau);
+        const bureaus = bureausOf({ bureaus: all }, opts.bureau);
         for (const bureau of bureaus) requireKeys(bureau.config, REQUIRED_KEYS.sftp, 'receive');
         const stop = abortOnSignals(() => process.stderr.write('bureau-exchange: stopping after the current report (again to exit now)\n'));
         const results: Record<string, ReceiveResult> = {};

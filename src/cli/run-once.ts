@@ -13,7 +13,7 @@ import { abortOnSignals } from '../signals.js';
 import { makeProductionJobs } from '../wiring.js';
 import { receiveRunCounts, sendRunCounts } from '../daemon/run-history.js';
 import { bureauView, jobNameFor } from '../config/bureau-view.js';
-import { selectBureaus } from './bureau-runs.js';
+import { bureausOf } from './options.js';
 import { runManually } from './manual-run.js';
 import { printTable } from './output.js';
 
@@ -62,7 +62,7 @@ function checkFlags(flags: RunOnceFlags): void {
 
 async function runOnce(app: App, flags: RunOnceFlags): Promise<RunOnceOutcome> {
   const { config, db, log } = app;
-  if (flags.bureau !== undefined) selectBureaus(config.bureaus, flags.bureau);
+  if (flags.bureau !== undefined) bureausOf(config, flags.bureau);
   const send = !flags.receiveOnly;
   const receive = !flags.sendOnly;
   requireKeys(config, [...REQUIRED_KEYS.sftp, ...(send ? REQUIRED_KEYS.encrypt : [])], 'run-once');

@@ -8,7 +8,8 @@ import { withProgressShown } from '../progress/show.js';
 import { abortOnSignals } from '../signals.js';
 import { runManually } from './manual-run.js';
 import { productionSendJobs } from '../wiring.js';
-import { forEachBureau, selectBureaus } from './bureau-runs.js';
+import { bureausOf } from './options.js';
+import { forEachBureau } from './bureau-runs.js';
 import { printTable } from './output.js';
 
 export const order = 40;
@@ -34,7 +35,7 @@ export function register(program: Command): void {
       }
       await withApp(cmd.optsWithGlobals(), async (app) => {
         const all = productionSendJobs(app);
-        const jobs = selectBureaus(all, opts.bureau);
+        const jobs = bureausOf({ bureaus: all }, opts.bureau);
         for (const { bureau } of jobs) requireKeys(bureau.config, [...REQUIRED_KEYS.encrypt, ...(opts.dryRun ? [] : REQUIRED_KEYS.sftp)], 'send');
         // the first SIGINT/SIGTERM lets the current batch reach its next state and stops there; a second one exits
         const stop = abortOnSignals((name) => process.stderr.write(`bureau-exchange: ${name}: stopping after the current batch (again to exit now)\n`));

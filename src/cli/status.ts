@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { withApp } from '../app.js';
 import { statusSummary, type StatusSummary } from '../db/status-summary.js';
 import { PRODUCTION_STATUSES } from '../domain/contract-status.js';
+import { bureausOf } from './options.js';
 import { printTable } from './output.js';
 
 export const order = 30;
@@ -9,12 +10,15 @@ export const order = 30;
 export function register(program: Command): void {
   program
     .command('status')
-    .description('counts per production status, recent batches and reports, quarantined reports, plastic stock')
+    .description("counts per production status, each bureau's batches (unsent ones by state), recent batches and reports, quarantined reports, plastic stock")
+    .option('--bureau <code>', "this bureau's batches only (default: every bureau's)")
     .option('--json', 'one JSON document instead of tables')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
+    .action(async (opts: { bureau?: string; json?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals();
-      await withApp(globals, async ({ db }) => {
-        const summary = await statusSummary(db);
+      await withApp(globals, async ({ db, config }) => {
+        const codes = config.bureaus.map((b) => b.code);
+        const only = opts.bureau === undefined ? undefined : bureausOf(config, opts.bureau)[0]!.code;
+        const summary = await statusSummary(db, 10, { bureaus: codes, ...(only ? { only: { code: only, first: only === codes[0] } } : {}) });
         if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
         else printSummary(summary, `bureau-exchange${globals.config ? ` --config ${globals.config}` : ''}`);
       }, { readOnly: true });
@@ -38,8 +42,10 @@ function printSummary(s: StatusSummary, command: string): void {
   const out = process.stdout;
   out.write('Contracts by production status\n');
   printTable(contractRows(s));
+  out.write('\nBatches per bureau (claimed, encrypted, uploaded: not sent yet, resumed by its next send)\n');
+  printTable(s.bureaus.map((b) => ({ bureau: b.bureau, ...b.batches, unsent: b.unsent })));
   out.write('\nRecent batches\n');
-  printTable(s.batches.map((b) => ({ file: b.fileName, state: b.state, records: b.records, created: b.createdAt, sent: b.sentAt ?? '', error: b.lastError ?? '' })));
+  printTable(s.batches.map((b) => ({ bureau: b.bureau, file: b.fileName, state: b.state, records: b.records, created: b.createdAt, sent: b.sentAt ?? '', error: b.lastError ?? '' })));
   out.write('\nRecent reports\n');
   printTable(s.reports.map((r) => ({ file: r.remoteName, state: r.state, source: r.sourceFile ?? '', rejected: r.rejections, shipped: r.shipments, anomalies: r.anomalies })));
   if (s.quarantined.length) {

@@ -2,6 +2,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, messageOf } from '../errors.js';
 import { fileNamePatternProblem } from '../perso/file-name.js';
 import { DEFAULT_LAYOUTS_DIR, isLayoutName, loadLayoutFile } from '../perso/layout.js';
+import { collidingFileNames } from './bureaus.js';
 import type { Config } from './schema.js';
 
 /**
@@ -40,6 +41,13 @@ export function resolveBureauLayouts(config: Config, base: string, listed: boole
     }
     bureau.layout = file;
   });
+  const clash = listed ? collidingFileNames(config.bureaus, config.issuer.code) : undefined;
+  if (clash) {
+    const [i, j] = clash;
+    const [a, b] = [config.bureaus[i]!, config.bureaus[j]!];
+    throw new ConfigError(`bureaus[${j}].fileNamePattern: ${JSON.stringify(b.fileNamePattern)} (${b.code}) and bureaus[${i}].fileNamePattern ${JSON.stringify(a.fileNamePattern)} (${a.code}) `
+      + 'could give the same file name for the same date and sequence: give each bureau its own pattern (the layout\'s is the default)');
+  }
   const first = config.bureaus[0]!;
   config.perso.layout = basename(first.layout).replace(/\.yaml$/, '');
   config.perso.layoutsDir = dirname(first.layout);

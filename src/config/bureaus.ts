@@ -195,3 +195,76 @@ function optional(from: { fileNamePattern?: string | undefined; lineEnding?: 'LF
     ...(from.lineEnding !== undefined ? { lineEnding: from.lineEnding } : {}),
   };
 }
+
+/** One character of a rendered file name: a literal, or a digit of the date (0–7) or of the sequence (0–5). */
+type NameSlot = { literal: string } | { digit: string };
+
+const DIGITS = { date: 8, seq: 6 } as const;
+
+function nameSlots(pattern: string, issuer: string): NameSlot[] {
+  const slots: NameSlot[] = [];
+  for (const part of pattern.split(/(\{[^}]*\})/)) {
+    const key = /^\{(date|seq)\}$/.exec(part)?.[1] as keyof typeof DIGITS | undefined;
+    if (key) for (let i = 0; i < DIGITS[key]; i++) slots.push({ digit: `${key}${i}` });
+    else for (const c of part === '{issuer}' ? issuer : part) slots.push({ literal: c });
+  }
+  return slots;
+}
+
+/**
+ * Whether two file name patterns could give the same name for the same business date and sequence
+ * (the issuer is the same for every bureau). Each name is a row of literals and of the date's and
+ * sequence's digits: the names agree when, position by position, every literal meets an equal literal
+ * or a digit, and the digits forced equal never need two different values. Any 8 and 6 digits
+ * count, so a doubtful pair (`{date}{seq}` and `{seq}{date}`) is refused rather than risked.
+ */
+export function fileNamesCanCollide(a: string, b: string, issuer: string): boolean {
+  const [x, y] = [nameSlots(a, issuer), nameSlots(b, issuer)];
+  if (x.length !== y.length) return false;
+  const parent = new Map<string, string>();
+  const find = (v: string): string => {
+    const p = parent.get(v) ?? v;
+    if (p === v) return v;
+    const root = find(p);
+    parent.set(v, root);
+    return root;
+  };
+  // a class of digits forced equal, with the literal it must be, if any ("=5")
+  const value = new Map<string, string>();
+  const bind = (digit: string, literal: string): boolean => {
+    if (!/^[0-9]$/.test(literal)) return false;
+    const root = find(digit);
+    const bound = value.get(root);
+    if (bound !== undefined && bound !== literal) return false;
+    value.set(root, literal);
+    return true;
+  };
+  for (let i = 0; i < x.length; i++) {
+    const [p, q] = [x[i]!, y[i]!];
+    if ('literal' in p && 'literal' in q) {
+      if (p.literal !== q.literal) return false;
+    } else if ('literal' in p || 'literal' in q) {
+      const [digit, literal] = 'digit' in p ? [p.digit, (q as { literal: string }).literal] : [(q as { digit: string }).digit, (p as { literal: string }).literal];
+      if (!bind(digit, literal)) return false;
+    } else {
+      const [rp, rq] = [find((p as { digit: string }).digit), find((q as { digit: string }).digit)];
+      if (rp === rq) continue;
+      const [vp, vq] = [value.get(rp), value.get(rq)];
+      if (vp !== undefined && vq !== undefined && vp !== vq) return false;
+      parent.set(rp, rq);
+      if (vp !== undefined) value.set(rq, vp);
+    }
+  }
+  return true;
+}
+
+/** The first pair of bureaus whose file names could be the same (see fileNamesCanCollide), as their indexes. */
+export function collidingFileNames(bureaus: ReadonlyArray<{ fileNamePattern?: string }>, issuer: string): [number, number] | undefined {
+  for (let j = 1; j < bureaus.length; j++) {
+    for (let i = 0; i < j; i++) {
+      const [a, b] = [bureaus[i]!.fileNamePattern, bureaus[j]!.fileNamePattern];
+      if (a !== undefined && b !== undefined && fileNamesCanCollide(a, b, issuer)) return [i, j];
+    }
+  }
+  return undefined;
+}

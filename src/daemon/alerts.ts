@@ -91,8 +91,8 @@ export function makeAlerter(config: Config['alerts'], deps: AlerterDeps): Alerte
 export interface OutageAlerts {
   /** a run of `job` failed with `error`; `alert` goes out unless this job's outage already had this cause */
   failed(job: string, error: unknown, alert: Alert): Promise<boolean>;
-  /** a run of `job` succeeded: sends `resolved` when an outage was open */
-  succeeded(job: string): Promise<boolean>;
+  /** a run of `job` succeeded: sends `resolved` (naming it as `what`, default the job) when an outage was open */
+  succeeded(job: string, what?: string, details?: Record<string, unknown>): Promise<boolean>;
 }
 
 interface Outage {
@@ -119,15 +119,15 @@ export function makeOutageAlerts(alerter: Alerter, clock: Clock = () => new Date
       outage.causes.add(cause);
       return alerter.send(alert);
     },
-    async succeeded(job) {
+    async succeeded(job, what = job, details = {}) {
       const outage = open.get(job);
       if (!outage) return false;
       open.delete(job);
       const since = outage.since.toISOString();
       return alerter.send({
         kind: 'resolved', severity: 'info',
-        message: `${job} works again after ${outage.failures} failed run(s) since ${since}`,
-        details: { job, since, failures: outage.failures, causes: [...outage.causes] },
+        message: `${what} works again after ${outage.failures} failed run(s) since ${since}`,
+        details: { job, ...details, since, failures: outage.failures, causes: [...outage.causes] },
       });
     },
   };

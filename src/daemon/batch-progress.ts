@@ -1,14 +1,14 @@
 import type { Db } from '../db/connection.js';
-import { hasSentBatchSince, unfinishedBatches } from '../db/batches.js';
-import type { BatchProgress } from './scheduler.js';
+import { hasSentBatchSince, unfinishedBatches, type BureauScope } from '../db/batches.js';
+import type { BatchProgress } from './send-lane.js';
 
-/** What the scheduler reads of perso_batches, from the database. */
-export function batchProgressOf(db: Db): BatchProgress {
+/** What the scheduler reads of perso_batches for one bureau (every bureau's when none is given). */
+export function batchProgressOf(db: Db, bureau?: BureauScope): BatchProgress {
   return {
     async unfinishedDates() {
-      const dates = (await unfinishedBatches(db)).map((b) => b.businessDate);
+      const dates = (await unfinishedBatches(db, bureau)).map((b) => b.businessDate);
       return [...new Set(dates)].sort();
     },
-    hasSentBatch: (businessDate, since) => hasSentBatchSince(db, businessDate, since),
+    hasSentBatch: (businessDate, since) => hasSentBatchSince(db, businessDate, since, bureau),
   };
 }

@@ -14,9 +14,10 @@ import { evaluateHealth, type Health } from './health.js';
 import { makeJobRunner, type RunRecord } from './job-runner.js';
 import { makeMetrics, type DaemonMetrics, type KeyExpiry } from './metrics.js';
 import { makeRunHistory, receiveRunCounts, sendRunCounts } from './run-history.js';
-import { makeSchedulePlan } from './plan.js';
+import { bureauSendPlans, makeSchedulePlan } from './plan.js';
 import { RUNNER_LEASE, makeRunnerLease, runnerOwner } from '../lease/runner-lease.js';
-import { makeScheduler, type BatchProgress, type Scheduler } from './scheduler.js';
+import { makeScheduler, type BatchProgress, type Scheduler, type SendLaneDeps } from './scheduler.js';
+import type { BureauScope } from '../db/batches.js';
 import { StatusBoard, type DaemonStatus } from './status-board.js';
 import { startTicker, type Ticker } from './ticker.js';
 import { makeWatchers } from './watchers.js';
@@ -24,7 +25,11 @@ import { makeWatchers } from './watchers.js';
 export interface DaemonDeps {
   db: Db;
   config: Config;
-  jobs: { send: SendJob; receive: ReceiveJob };
+  /**
+   * `sendPerBureau`: each bureau's own send job (wiring), each run at that bureau's cut-offs. Without
+   * it, `send` is scheduled alone, as the first bureau's, at its cut-offs.
+   */
+  jobs: { send: SendJob; receive: ReceiveJob; sendPerBureau?: ReadonlyArray<{ code: string; job: SendJob }> };
   log: Logger;
   clock?: Clock;
   calendar?: BusinessCalendar;
@@ -32,7 +37,8 @@ export interface DaemonDeps {
   metrics?: DaemonMetrics;
   /** the OpenPGP keys' time left (checked at activation and daily); none when not given */
   keyExpiries?: (now: Date) => Promise<KeyExpiry[]>;
-  batches?: BatchProgress;
+  /** a bureau's batches as the scheduler reads them (default: the database) */
+  batches?: (bureau: BureauScope) => BatchProgress;
   owner?: string;
   /** starts the timer that calls tick (default node-cron, every 10 s; tests tick by hand) */
   startTicker?: (tick: () => void) => Ticker;
@@ -63,19 +69,13 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
   const clock = deps.clock ?? (() => new Date());
   const owner = deps.owner ?? runnerOwner();
   const calendar = deps.calendar ?? makeCalendar(config.calendar);
-  const metrics = deps.metrics ?? makeMetrics({ db, log });
+  const metrics = deps.metrics ?? makeMetrics({ db, log, bureaus: config.bureaus.map((b) => b.code) });
   const alerter = deps.alerter ?? makeAlerter(config.alerts, { log, clock });
   const board = new StatusBoard(owner);
   const watchers = makeWatchers({ db, config, alerter, metrics, clock, keyExpiries: deps.keyExpiries, log });
   const history = makeRunHistory({ db, runner: owner, log });
 
-  const send = makeJobRunner<SendOptions, SendResult>({
-    name: 'send', log, clock,
-    run: (options) => withProgress('send', (progress) => deps.jobs.send.run({ ...options, progress })),
-    summarize: (r) => ({ files: r.batches.map((b) => b.fileName), cardsSent: r.cardsSent, invalid: r.invalid.length }),
-    onFinished: (record) => afterSend(record),
-    history: { record: history, counts: sendRunCounts },
-  });
+  const sends = sendLanes();
   const receive = makeJobRunner<ReceiveOptions, ReceiveResult>({
     name: 'receive', log, clock,
     run: (options) => withProgress('receive', (progress) => deps.jobs.receive.run({ ...options, progress })),
@@ -84,16 +84,38 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
     history: { record: history, counts: receiveRunCounts },
   });
   const scheduler = makeScheduler({
-    plan: makeSchedulePlan(calendar, config.schedule), schedule: config.schedule, clock, log, send, receive,
-    batches: deps.batches ?? batchProgressOf(db),
+    plan: makeSchedulePlan(calendar, config.schedule), schedule: config.schedule, clock, log, sends, receive,
     // by then a dead runner's send lease has expired
     sendRetryBaseMs: config.daemon.leaseTtlSeconds * 1000,
   });
 
+  /**
+   * One lane per bureau: its job under its own name (`send` for the first bureau, `send:<CODE>`: its
+   * lease), run at its own cut-offs, reading its own batches.
+   */
+  function sendLanes(): SendLaneDeps[] {
+    const plans = bureauSendPlans(calendar, config);
+    const given = deps.jobs.sendPerBureau ?? [{ code: plans[0]!.code, job: deps.jobs.send }];
+    return given.map(({ code, job }) => {
+      const index = plans.findIndex((p) => p.code === code);
+      if (index < 0) throw new Error(`send job for ${code}: not a configured bureau (${plans.map((p) => p.code).join(', ')})`);
+      const { job: name, plan } = plans[index]!;
+      const runner = makeJobRunner<SendOptions, SendResult>({
+        name, log, clock,
+        run: (options) => withProgress(name, (progress) => job.run({ ...options, progress }), code),
+        summarize: (r) => ({ files: r.batches.map((b) => b.fileName), cardsSent: r.cardsSent, invalid: r.invalid.length }),
+        onFinished: (record) => afterSend(record, code),
+        history: { record: history, counts: sendRunCounts },
+      });
+      const scope = { code, first: index === 0 };
+      return { code, plan, runner, batches: deps.batches?.(scope) ?? batchProgressOf(db, scope) };
+    });
+  }
+
   /** A run's progress: in the metrics while it runs, and a log line at an interval (a service has no terminal). */
-  async function withProgress<T>(job: string, run: (progress: JobProgress) => Promise<T>): Promise<T> {
+  async function withProgress<T>(job: string, run: (progress: JobProgress) => Promise<T>, bureau?: string): Promise<T> {
     const progress = new JobProgress(job);
-    const unwatch = metrics.watchProgress(progress);
+    const unwatch = metrics.watchProgress(progress, bureau);
     const stopLogging = showProgress(progress, { log });
     try {
       return await run(progress);
@@ -106,13 +128,13 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
   // alerts go out in the background: a slow or unreachable webhook must not hold up the next run
   const inBackground = (work: Promise<void>) => void work.catch((err) => log.warn({ error: messageOf(err) }, 'alerting failed'));
 
-  function afterSend(record: RunRecord<SendResult>): void {
-    metrics.recordSend(record);
-    board.finished('send', record);
+  function afterSend(record: RunRecord<SendResult>, bureau: string): void {
+    metrics.recordSend(record, bureau);
+    board.finished(record.job, record);
     if (record.error !== undefined && !record.aborted) inBackground(watchers.jobFailed(record));
     if (record.error === undefined) inBackground(watchers.jobSucceeded(record));
     for (const card of record.result?.invalid ?? []) {
-      log.warn({ contract: card.contractNumber, plasticId: card.plasticId, reason: card.reason }, 'contract set Invalid: not sent');
+      log.warn({ bureau, contract: card.contractNumber, plasticId: card.plasticId, reason: card.reason }, 'contract set Invalid: not sent');
     }
   }
 
@@ -168,7 +190,7 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
     }
   }
 
-  const status = () => board.snapshot({ send: send.busy(), receive: receive.busy() });
+  const status = () => board.snapshot(Object.fromEntries([...sends.map((s) => [s.runner.name, s.runner.busy()]), ['receive', receive.busy()]]));
 
   return {
     metrics,
@@ -182,7 +204,7 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
       void notePresence();
       presence = setInterval(() => void notePresence(), deps.leaseIntervalMs ?? (config.daemon.leaseTtlSeconds * 1000) / 3);
       presence.unref();
-      log.info({ owner, timezone: config.schedule.timezone, sendAt: config.schedule.sendAt, receiveEveryMinutes: config.schedule.receiveEveryMinutes, holidays: config.calendar.holidays ?? null }, 'daemon started');
+      log.info({ owner, timezone: config.schedule.timezone, sendAt: Object.fromEntries(config.bureaus.map((b) => [b.code, b.sendAt])), receiveEveryMinutes: config.schedule.receiveEveryMinutes, holidays: config.calendar.holidays ?? null }, 'daemon started');
       if (!config.calendar.holidays) log.warn('no public holidays configured (calendar.holidays): every working weekday is a business day, 25 December included');
     },
     stop(reason) {

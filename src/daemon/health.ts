@@ -55,14 +55,17 @@ export function evaluateHealth(input: HealthInputs): Health {
 function bureauOf(input: HealthInputs): Health['bureau'] {
   const { status } = input;
   if (status.role !== 'active') return { reachable: null, problems: [] };
-  const { send, receive } = status.jobs;
+  const { receive } = status.jobs;
+  // each bureau's send (`send`, `send:<CODE>`): one bureau down is named, the others stay fine
+  const sends = Object.entries(status.jobs).filter(([job]) => job === 'send' || job.startsWith('send:'));
   const problems: string[] = [];
-  if (send.lastOutcome === 'failure') problems.push(`last send failed: ${send.lastError}`);
+  for (const [job, send] of sends) if (send.lastOutcome === 'failure') problems.push(`last ${job} failed: ${send.lastError}`);
   if (receive.consecutiveFailures >= RECEIVE_FAILURES_REPORTED) problems.push(`receive failed ${receive.consecutiveFailures} times in a row: ${receive.lastError}`);
   const staleMs = Math.max(3 * input.receiveEveryMinutes, 30) * 60_000;
   const since = Math.max(Date.parse(status.activeSince ?? '') || 0, Date.parse(receive.lastSuccessAt ?? '') || 0);
   if (input.now.getTime() - since > staleMs) problems.push(`no successful receive since ${receive.lastSuccessAt ?? status.activeSince}`);
-  const outcomes = [send.lastOutcome, receive.lastOutcome].filter((o) => o !== null && o !== 'aborted');
-  const reachable = outcomes.length ? send.lastOutcome !== 'failure' && receive.lastOutcome !== 'failure' : null;
+  const last = [...sends.map(([, send]) => send.lastOutcome), receive.lastOutcome];
+  const outcomes = last.filter((o) => o !== null && o !== 'aborted');
+  const reachable = outcomes.length ? !last.includes('failure') : null;
   return { reachable, problems };
 }

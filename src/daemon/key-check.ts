@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import { loadRecipientKey } from '../crypto/pgp.js';
+import { messageOf } from '../errors.js';
 import { silentLogger } from '../log.js';
 import type { KeyExpiry } from './metrics.js';
 
@@ -18,6 +19,29 @@ export async function pgpKeyExpiries(pgp: Config['pgp'], now: Date): Promise<Key
     if (!r.file) continue;
     const { info } = await loadRecipientKey(r.file, r.fingerprint, { ...check, purpose: r.purpose });
     keys.push({ purpose: r.purpose, fingerprint: info.fingerprint, daysToExpiry: info.daysToExpiry });
+  }
+  return keys;
+}
+
+/**
+ * The OpenPGP recipient keys of every bureau, each with its bureau's code (a key two bureaus share, an
+ * archive key say, once). A bureau whose key cannot be used throws, naming the bureau.
+ */
+export async function everyBureauKeyExpiries(config: Pick<Config, 'bureaus' | 'pgp'>, now: Date): Promise<KeyExpiry[]> {
+  const keys: KeyExpiry[] = [];
+  const seen = new Set<string>();
+  for (const bureau of config.bureaus) {
+    let found: KeyExpiry[];
+    try {
+      found = await pgpKeyExpiries({ ...bureau.pgp, expiryWarningDays: config.pgp.expiryWarningDays }, now);
+    } catch (err) {
+      throw new Error(`bureau ${bureau.code}: ${messageOf(err)}`);
+    }
+    for (const k of found) {
+      if (seen.has(`${k.purpose} ${k.fingerprint}`)) continue;
+      seen.add(`${k.purpose} ${k.fingerprint}`);
+      keys.push({ ...k, bureau: bureau.code });
+    }
   }
   return keys;
 }

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Db } from '../db/connection.js';
 import { countByStatus } from '../db/contracts.js';
 import { stockLevels } from '../db/stock.js';
+import { batchCountsByBureau } from '../db/status-summary.js';
 import { messageOf } from '../errors.js';
 import type { ReceiveResult, SendResult } from '../jobs.js';
 import type { Logger } from '../log.js';
@@ -15,16 +16,19 @@ export interface KeyExpiry {
   fingerprint: string;
   /** null: never expires */
   daysToExpiry: number | null;
+  /** the bureau whose config names the key */
+  bureau?: string;
 }
 
 export interface DaemonMetrics {
   registry: Registry;
-  recordSend(record: RunRecord<SendResult>): void;
+  /** a send run of the bureau `bureau` (its code: the `bureau` label) */
+  recordSend(record: RunRecord<SendResult>, bureau: string): void;
   recordReceive(record: RunRecord<ReceiveResult>): void;
   setLeaseHeld(held: boolean): void;
   setKeyExpiry(keys: KeyExpiry[]): void;
   /** Shows a running job's progress in the gauges until the returned function is called (its end). */
-  watchProgress(progress: JobProgress): () => void;
+  watchProgress(progress: JobProgress, bureau?: string): () => void;
 }
 
 /** Outcome label of a run: success, partial (Invalid cards, quarantined reports), failure, aborted. */
@@ -39,27 +43,28 @@ export function outcomeOf(record: RunRecord<SendResult | ReceiveResult>): 'succe
  * Prometheus metrics of one daemon, in a registry of its own (tests run several daemons in one
  * process). Stock and contract gauges are read from the database when scraped.
  */
-export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolean }): DaemonMetrics {
+export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolean; bureaus?: readonly string[] }): DaemonMetrics {
   const registry = new Registry();
   if (deps.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  const counter = (name: string, help: string) => new Counter({ name, help, registers });
+  const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers });
 
-  const cardsSent = counter('bx_cards_sent_total', 'cards delivered to the bureau in personalization files');
-  const filesSent = counter('bx_files_sent_total', 'personalization files delivered to the bureau');
-  const invalid = counter('bx_contracts_invalid_total', 'contracts set Invalid by our validation before sending');
+  // the send's metrics carry the bureau (its code); the receive's, until it serves several, none
+  const cardsSent = counter('bx_cards_sent_total', 'cards delivered to the bureau in personalization files', ['bureau']);
+  const filesSent = counter('bx_files_sent_total', 'personalization files delivered to the bureau', ['bureau']);
+  const invalid = counter('bx_contracts_invalid_total', 'contracts set Invalid by our validation before sending', ['bureau']);
   const applied = counter('bx_reports_applied_total', 'bureau reports applied');
   const quarantined = counter('bx_reports_quarantined_total', 'bureau reports quarantined');
   const duplicates = counter('bx_reports_duplicate_total', 'bureau reports seen again (same content) and not applied twice');
   const anomalies = counter('bx_report_anomalies_total', 'report records not applied (anomalies)');
-  const runs = new Counter({ name: 'bx_job_runs_total', help: 'job runs by outcome', labelNames: ['job', 'outcome'], registers });
+  const runs = new Counter({ name: 'bx_job_runs_total', help: 'job runs by outcome', labelNames: ['job', 'outcome', 'bureau'], registers });
   const duration = new Histogram({
-    name: 'bx_job_duration_seconds', help: 'job run duration', labelNames: ['job'], registers,
+    name: 'bx_job_duration_seconds', help: 'job run duration', labelNames: ['job', 'bureau'], registers,
     buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
   });
-  const lastSuccess = new Gauge({ name: 'bx_job_last_success_timestamp_seconds', help: 'end of the last successful run (unix time)', labelNames: ['job'], registers });
+  const lastSuccess = new Gauge({ name: 'bx_job_last_success_timestamp_seconds', help: 'end of the last successful run (unix time)', labelNames: ['job', 'bureau'], registers });
   const leaseHeld = new Gauge({ name: 'bx_lease_held', help: '1 when this daemon is the active runner', registers });
-  const keyDays = new Gauge({ name: 'bx_key_days_to_expiry', help: 'days until an OpenPGP key expires', labelNames: ['purpose', 'fingerprint'], registers });
+  const keyDays = new Gauge({ name: 'bx_key_days_to_expiry', help: 'days until an OpenPGP key expires', labelNames: ['purpose', 'fingerprint', 'bureau'], registers });
 
   new Gauge({
     name: 'bx_plastic_stock_below_minimum', help: '1 when the bureau reported the product below its minimum stock', labelNames: ['product'], registers,
@@ -79,16 +84,25 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
     },
   });
 
+  new Gauge({
+    name: 'bx_batches_unsent', help: "each bureau's batches not sent yet, by state (its next send resumes them)", labelNames: ['bureau', 'state'], registers,
+    async collect() {
+      const rows = await safely(() => batchCountsByBureau(deps.db, deps.bureaus ?? []), []);
+      this.reset();
+      for (const r of rows) for (const state of ['claimed', 'encrypted', 'uploaded'] as const) this.set({ bureau: r.bureau, state }, r.batches[state]);
+    },
+  });
+
   // the running jobs' progress, read when scraped; a job that is not running has no series
-  const running = new Set<JobProgress>();
+  const running = new Map<JobProgress, { bureau?: string }>();
   const progressGauge = (name: string, help: string, value: (s: ProgressSnapshot) => number | null) => new Gauge({
-    name, help, labelNames: ['job', 'step', 'unit'], registers,
+    name, help, labelNames: ['job', 'step', 'unit', 'bureau'], registers,
     collect() {
       this.reset();
-      for (const progress of running) {
+      for (const [progress, bureau] of running) {
         const s = progress.snapshot();
         const v = value(s);
-        if (v !== null) this.set({ job: s.job, step: s.step, unit: s.unit }, v);
+        if (v !== null) this.set({ job: jobKind(s.job), step: s.step, unit: s.unit, ...bureau }, v);
       }
     },
   });
@@ -105,25 +119,26 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
     }
   }
 
-  function recordRun(record: RunRecord<SendResult | ReceiveResult>): void {
+  function recordRun(record: RunRecord<SendResult | ReceiveResult>, bureau?: string): void {
     const outcome = outcomeOf(record);
-    runs.inc({ job: record.job, outcome });
-    duration.observe({ job: record.job }, record.durationMs / 1000);
-    if (outcome === 'success' || outcome === 'partial') lastSuccess.set({ job: record.job }, record.finishedAt.getTime() / 1000);
+    const labels = { job: jobKind(record.job), ...(bureau ? { bureau } : {}) };
+    runs.inc({ ...labels, outcome });
+    duration.observe(labels, record.durationMs / 1000);
+    if (outcome === 'success' || outcome === 'partial') lastSuccess.set(labels, record.finishedAt.getTime() / 1000);
   }
 
   return {
     registry,
-    watchProgress(progress) {
-      running.add(progress);
+    watchProgress(progress, bureau) {
+      running.set(progress, bureau ? { bureau } : {});
       return () => running.delete(progress);
     },
-    recordSend(record) {
-      recordRun(record);
+    recordSend(record, bureau) {
+      recordRun(record, bureau);
       if (!record.result) return;
-      filesSent.inc(record.result.batches.filter((b) => b.state === 'sent').length);
-      cardsSent.inc(record.result.cardsSent);
-      invalid.inc(record.result.invalidTotal ?? record.result.invalid.length);
+      filesSent.inc({ bureau }, record.result.batches.filter((b) => b.state === 'sent').length);
+      cardsSent.inc({ bureau }, record.result.cardsSent);
+      invalid.inc({ bureau }, record.result.invalidTotal ?? record.result.invalid.length);
     },
     recordReceive(record) {
       recordRun(record);
@@ -136,9 +151,14 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
     setLeaseHeld: (held) => leaseHeld.set(held ? 1 : 0),
     setKeyExpiry(keys) {
       keyDays.reset();
-      for (const k of keys) if (k.daysToExpiry !== null) keyDays.set({ purpose: k.purpose, fingerprint: k.fingerprint }, k.daysToExpiry);
+      for (const k of keys) if (k.daysToExpiry !== null) keyDays.set({ purpose: k.purpose, fingerprint: k.fingerprint, ...(k.bureau ? { bureau: k.bureau } : {}) }, k.daysToExpiry);
     },
   };
+}
+
+/** The `job` label: `send` for every bureau's send (`send:<CODE>` is the bureau's lease; the bureau is its own label). */
+function jobKind(job: string): string {
+  return job.startsWith('send:') ? 'send' : job;
 }
 
 /** `compute`, again only when its last result is a minute old. */

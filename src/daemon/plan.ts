@@ -1,6 +1,7 @@
 import type { BusinessCalendar } from '../calendar/index.js';
 import { addDays, dateInZone, instantInZone } from '../calendar/index.js';
 import type { Config } from '../config/schema.js';
+import { sendLeaseOf } from '../lease/job-lease.js';
 
 /** One send cut-off on one date, with whether the date is a business day. */
 export interface SendSlot {
@@ -81,4 +82,24 @@ export function makeSchedulePlan(calendar: BusinessCalendar, schedule: Config['s
   }
 
   return { sendSlotsBetween, receiveDueBetween, lastCutOff };
+}
+
+/** One bureau's send schedule: its code, the name its runs carry (its lease), its own cut-offs. */
+export interface BureauSendPlan {
+  code: string;
+  /** `send` for the first bureau, `send:<CODE>` for the others (lease/job-lease.ts) */
+  job: string;
+  sendAt: string[];
+  plan: SchedulePlan;
+}
+
+/**
+ * Each bureau's send schedule, in config order: its own cut-offs (`bureaus[i].sendAt`, which the
+ * config fills from schedule.sendAt when not given), in the one time zone and business calendar.
+ */
+export function bureauSendPlans(calendar: BusinessCalendar, config: Pick<Config, 'schedule' | 'bureaus'>): BureauSendPlan[] {
+  return config.bureaus.map((b) => ({
+    code: b.code, job: sendLeaseOf(config.bureaus, b.code), sendAt: b.sendAt,
+    plan: makeSchedulePlan(calendar, { ...config.schedule, sendAt: b.sendAt }),
+  }));
 }

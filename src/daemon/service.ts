@@ -3,12 +3,12 @@ import { assertTimezone, makeCalendar } from '../calendar/index.js';
 import { REQUIRED_KEYS, requireKeys } from '../config/load.js';
 import { migrateLatest } from '../db/migrate.js';
 import { messageOf } from '../errors.js';
-import type { ReceiveJob, SendJob } from '../jobs.js';
-import { makeDaemon } from './daemon.js';
+import { makeDaemon, type DaemonDeps } from './daemon.js';
 import { startHttpServer } from './http.js';
-import { pgpKeyExpiries } from './key-check.js';
+import { everyBureauKeyExpiries } from './key-check.js';
 import { onShutdownSignals } from '../signals.js';
 import { stopWithin } from './shutdown.js';
+import { sendBureaus } from '../outbound/bureau-config.js';
 import { makeProductionJobs } from '../wiring.js';
 import { makeStatusData } from '../web/status-data.js';
 import { statusRoutes, statusTokenFromEnv } from '../web/status-routes.js';
@@ -16,13 +16,16 @@ import { statusRoutes, statusTokenFromEnv } from '../web/status-routes.js';
 
 export interface ServiceOptions {
   /** the jobs to schedule, given the shutdown signal (default: the real jobs over SFTP) */
-  makeJobs?: (signal: AbortSignal) => { send: SendJob; receive: ReceiveJob };
+  makeJobs?: (signal: AbortSignal) => DaemonDeps['jobs'];
 }
 
 /** Checks the config and migrates (database.migrateOnStart): everything that must hold before serving. */
 export async function prepareDaemon({ config, db, log }: App): Promise<void> {
   // refuse to start rather than fail at the cut-off
-  requireKeys(config, [...REQUIRED_KEYS.sftp, ...REQUIRED_KEYS.unattended, ...REQUIRED_KEYS.encrypt], 'the daemon');
+  const required = [...REQUIRED_KEYS.sftp, ...REQUIRED_KEYS.unattended, ...REQUIRED_KEYS.encrypt];
+  requireKeys(config, required, 'the daemon');
+  // each bureau's send runs unattended at its own cut-offs: a bureau without its server or key refuses the start too
+  for (const bureau of sendBureaus(config).slice(1)) requireKeys(bureau.config, required, `the daemon's sends to bureau ${bureau.code}`);
   makeCalendar(config.calendar);
   assertTimezone(config.schedule.timezone);
   if (config.database.migrateOnStart) {
@@ -41,7 +44,7 @@ export async function runDaemonService(app: App, options: ServiceOptions = {}): 
   const { config, db, log } = app;
   const shutdown = new AbortController();
   const jobs = (options.makeJobs ?? ((signal) => makeProductionJobs(app, { signal })))(shutdown.signal);
-  const daemon = makeDaemon({ db, config, log, jobs, keyExpiries: (now) => pgpKeyExpiries(config.pgp, now) });
+  const daemon = makeDaemon({ db, config, log, jobs, keyExpiries: (now) => everyBureauKeyExpiries(config, now) });
   const page = config.http.enabled
     ? statusRoutes(makeStatusData({ db, config, health: () => daemon.health(), command: `bureau-exchange --config ${config.configFile}` }), { token: statusTokenFromEnv() })
     : undefined;

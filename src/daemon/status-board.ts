@@ -21,7 +21,8 @@ export interface DaemonStatus {
   owner: string;
   /** when this daemon last became the active runner */
   activeSince: string | null;
-  jobs: { send: JobStatus; receive: JobStatus };
+  /** `send` is the first bureau's send, `send:<CODE>` another bureau's */
+  jobs: { send: JobStatus; receive: JobStatus; [job: string]: JobStatus };
 }
 
 const emptyJob = (): JobStatus => ({ running: false, lastRunAt: null, lastOutcome: null, lastSuccessAt: null, lastError: null, consecutiveFailures: 0 });
@@ -40,8 +41,8 @@ export class StatusBoard {
     this.state.role = role;
   }
 
-  finished(job: 'send' | 'receive', record: RunRecord<unknown>): void {
-    const s = this.state.jobs[job];
+  finished(job: string, record: RunRecord<unknown>): void {
+    const s = (this.state.jobs[job] ??= emptyJob());
     const outcome = outcomeOf(record as RunRecord<never>);
     s.running = false;
     s.lastRunAt = record.startedAt.toISOString();
@@ -56,11 +57,10 @@ export class StatusBoard {
     }
   }
 
-  /** a copy, with whether each job is running now */
-  snapshot(running: { send: boolean; receive: boolean }): DaemonStatus {
+  /** a copy, with whether each job is running now (every job named has an entry, run or not) */
+  snapshot(running: Record<string, boolean>): DaemonStatus {
     const copy = structuredClone(this.state);
-    copy.jobs.send.running = running.send;
-    copy.jobs.receive.running = running.receive;
+    for (const [job, busy] of Object.entries(running)) (copy.jobs[job] ??= emptyJob()).running = busy;
     return copy;
   }
 }

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { Db } from '../db/connection.js';
 import { lowStockLevels } from '../db/stock.js';
 import { TransientError, messageOf } from '../errors.js';
+import { bureauOfSendJob } from '../lease/job-lease.js';
 import type { Clock, ReceiveResult } from '../jobs.js';
 import type { Logger } from '../log.js';
 import { makeOutageAlerts, type Alerter } from './alerts.js';
@@ -36,6 +37,16 @@ export function makeWatchers(deps: {
 }): Watchers {
   const { alerter, config } = deps;
   const outages = makeOutageAlerts(alerter, deps.clock);
+  const several = config.bureaus.length > 1;
+
+  /** A send run names its bureau (code and name) in alerts; the job name alone says `send` for the first bureau. */
+  function bureauOf(job: string): { forBureau: string; details: Record<string, unknown> } {
+    const code = bureauOfSendJob(config.bureaus, job);
+    const bureau = config.bureaus.find((b) => b.code === code);
+    if (!bureau) return { forBureau: '', details: {} };
+    const named = bureau.name === bureau.code ? bureau.code : `${bureau.code} (${bureau.name})`;
+    return { forBureau: ` for bureau ${named}`, details: { bureau: bureau.code } };
+  }
   let timer: NodeJS.Timeout | undefined;
 
   async function checkKeys(): Promise<void> {
@@ -52,8 +63,8 @@ export function makeWatchers(deps: {
       if (k.daysToExpiry === null || k.daysToExpiry > config.pgp.expiryWarningDays) continue;
       await alerter.send({
         kind: 'key-expiry', severity: k.daysToExpiry <= 7 ? 'critical' : 'warning',
-        message: `the ${k.purpose} OpenPGP key ${k.fingerprint} expires in ${k.daysToExpiry} days`,
-        details: { purpose: k.purpose, fingerprint: k.fingerprint, daysToExpiry: k.daysToExpiry },
+        message: `the ${k.purpose} OpenPGP key ${k.fingerprint}${k.bureau && several ? ` (bureau ${k.bureau})` : ''} expires in ${k.daysToExpiry} days`,
+        details: { purpose: k.purpose, fingerprint: k.fingerprint, daysToExpiry: k.daysToExpiry, ...(k.bureau ? { bureau: k.bureau } : {}) },
       }, { dedupeKey: `key:${k.fingerprint}` });
     }
   }
@@ -82,14 +93,17 @@ export function makeWatchers(deps: {
     },
     async jobFailed(record) {
       // once per outage and cause: the daemon retries, and a bureau down for hours is one alert
+      const { forBureau, details } = bureauOf(record.job);
+      const kind = record.job.split(':')[0];
       await outages.failed(record.job, record.error, {
         kind: 'failure', severity: 'critical',
-        message: `${record.job} run (${record.reason}) failed: ${messageOf(record.error)}`,
-        details: { job: record.job, reason: record.reason, startedAt: record.startedAt.toISOString() },
+        message: `${kind} run (${record.reason})${forBureau} failed: ${messageOf(record.error)}`,
+        details: { job: record.job, ...details, reason: record.reason, startedAt: record.startedAt.toISOString() },
       });
     },
     async jobSucceeded(record) {
-      await outages.succeeded(record.job);
+      const { forBureau, details } = bureauOf(record.job);
+      await outages.succeeded(record.job, `${record.job.split(':')[0]}${forBureau}`, details);
     },
     async reportsReceived(result) {
       for (const q of result.quarantined) {

@@ -188,10 +188,13 @@ export async function unfinishedBatches(db: Knex, bureau?: BureauScope): Promise
   return rows.map(toBatch);
 }
 
-/** Whether a batch for `businessDate` was sent at or after `since` (the scheduler's "already sent today"). */
-export async function hasSentBatchSince(db: Knex, businessDate: string, since: Date): Promise<boolean> {
+/**
+ * Whether a batch for `businessDate` was sent at or after `since` (the scheduler's "already sent today"),
+ * to the bureau given (each bureau catches up its own cut-off), else to any.
+ */
+export async function hasSentBatchSince(db: Knex, businessDate: string, since: Date, bureau?: BureauScope): Promise<boolean> {
   // sent_at is UTC ISO text on every dialect: text order is time order
-  const row = await db('perso_batches').where({ business_date: businessDate, state: 'sent' })
+  const row = await whereBureau(db('perso_batches').where({ business_date: businessDate, state: 'sent' }), bureau)
     .andWhere('sent_at', '>=', since.toISOString()).first('id');
   return row !== undefined;
 }

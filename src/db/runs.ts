@@ -11,7 +11,7 @@ export type RunOutcome = (typeof RUN_OUTCOMES)[number];
 /** job_runs: one run of the send or receive job, from the daemon or the CLI. */
 export interface JobRunRow {
   id: number;
-  /** 'send' or 'receive' */
+  /** 'send' (the first bureau's send), 'send:<CODE>' (another bureau's) or 'receive' */
   job: string;
   trigger: RunTrigger;
   /** the runner's own words: "cut-off 16:00", "retry 2 of cut-off 16:00", "poll", "manual" */
@@ -95,7 +95,10 @@ export async function closeInterruptedRuns(db: Knex, job: string, before: string
 }
 
 export interface RunFilter {
+  /** `send`: every bureau's send (`send`, `send:<CODE>`), unless `exact`; any other name, that job only (`send:EMB01`, `receive`) */
   job?: string;
+  /** `job` names one job exactly: `send` is then the first bureau's sends alone */
+  exact?: boolean;
   /** ISO time or date: runs started at or after it */
   since?: string;
   limit?: number;
@@ -124,7 +127,8 @@ export interface JobRun {
 /** The latest runs first. */
 export async function listRuns(db: Knex, filter: RunFilter = {}): Promise<JobRun[]> {
   const query = db('job_runs').orderBy('id', 'desc').limit(filter.limit ?? 50);
-  if (filter.job) query.where({ job: filter.job });
+  if (filter.job === 'send' && !filter.exact) query.where((q) => q.where({ job: 'send' }).orWhere('job', 'like', 'send:%'));
+  else if (filter.job) query.where({ job: filter.job });
   if (filter.since) query.where('started_at', '>=', filter.since);
   const rows: JobRunRow[] = await query;
   return rows.map(toJobRun);

@@ -50,11 +50,11 @@ export async function rejectionReasons(db: Knex): Promise<Array<{ status: string
   return rows.map((r) => ({ status: r.production_status, code: r.reject_code ?? '', cards: Number(r.n), example: r.example ?? null }));
 }
 
-/** Batches not sent yet, oldest first. */
-export async function unfinishedBatchList(db: Knex): Promise<Array<{ id: number; fileName: string; businessDate: string; state: string; records: number; attempts: number; lastError: string | null; updatedAt: string }>> {
+/** Batches not sent yet, oldest first, with their bureau (a batch without a code is `firstBureau`'s). */
+export async function unfinishedBatchList(db: Knex, firstBureau = ''): Promise<Array<{ id: number; bureau: string; fileName: string; businessDate: string; state: string; records: number; attempts: number; lastError: string | null; updatedAt: string }>> {
   const rows: any[] = await db('perso_batches').whereNot({ state: 'sent' }).orderBy('id');
   return rows.map((b) => ({
-    id: Number(b.id), fileName: b.file_name, businessDate: b.business_date, state: b.state, records: Number(b.record_count),
+    id: Number(b.id), bureau: b.bureau_code ?? firstBureau, fileName: b.file_name, businessDate: b.business_date, state: b.state, records: Number(b.record_count),
     attempts: Number(b.attempts), lastError: b.last_error, updatedAt: b.updated_at,
   }));
 }

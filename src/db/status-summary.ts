@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { BatchRow } from './batches.js';
+import { BATCH_STATES, whereBureau, type BatchRow, type BatchState, type BureauScope } from './batches.js';
 import { countByStatus } from './contracts.js';
 import type { BureauReportRow } from './reports.js';
 import { stockLevels } from './stock.js';
@@ -9,7 +9,9 @@ export interface StatusSummary {
   contracts: Record<string, number>;
   /** the Shipped contracts split: a ship date reported, or only an expected one so far */
   shipments: { shipped: number; expected: number; expectedFrom: string | null; expectedTo: string | null };
-  batches: Array<{ fileName: string; state: string; records: number; createdAt: string; sentAt: string | null; lastError: string | null }>;
+  /** per bureau (config order first, then any other code the table holds): its batches by state */
+  bureaus: BureauBatchCounts[];
+  batches: Array<{ bureau: string; fileName: string; state: string; records: number; createdAt: string; sentAt: string | null; lastError: string | null }>;
   reports: Array<{ remoteName: string; state: string; sourceFile: string | null; rejections: number; shipments: number; anomalies: number; error: string | null; createdAt: string }>;
   /** `id` is what `receive --requeue <id>` takes */
   quarantined: Array<{ id: number; remoteName: string; error: string | null; createdAt: string }>;
@@ -17,24 +19,60 @@ export interface StatusSummary {
   stock: Array<{ bureauCode: string | null; productCode: string; closing: number; minStock: number; low: boolean; reportDate: string | null }>;
 }
 
-export async function statusSummary(db: Knex, recent = 10): Promise<StatusSummary> {
+/** One bureau's batches by state: the unsent ones (claimed, encrypted, uploaded) wait for its next send. */
+export interface BureauBatchCounts {
+  bureau: string;
+  batches: Record<BatchState, number>;
+  unsent: number;
+}
+
+/**
+ * Batches by bureau and state. A batch without a bureau code (made before several bureaus) counts as
+ * `firstBureau`'s; every code in `bureaus` gets a row, batches or not.
+ */
+export async function batchCountsByBureau(db: Knex, bureaus: readonly string[], only?: BureauScope): Promise<BureauBatchCounts[]> {
+  const rows: Array<{ bureau_code: string | null; state: BatchState; n: number | string }> = await whereBureau(db('perso_batches'), only)
+    .groupBy('bureau_code', 'state').select('bureau_code', 'state').count({ n: '*' });
+  const counts = new Map<string, BureauBatchCounts>();
+  const of = (bureau: string) => {
+    let c = counts.get(bureau);
+    if (!c) counts.set(bureau, (c = { bureau, batches: Object.fromEntries(BATCH_STATES.map((st) => [st, 0])) as Record<BatchState, number>, unsent: 0 }));
+    return c;
+  };
+  for (const code of only ? [only.code] : bureaus) of(code);
+  for (const r of rows) {
+    const c = of(r.bureau_code ?? bureaus[0] ?? '');
+    c.batches[r.state] += Number(r.n);
+    if (r.state !== 'sent') c.unsent += Number(r.n);
+  }
+  return [...counts.values()];
+}
+
+/**
+ * What `status` shows. `bureaus`: the configured codes, the first first (it owns the batches without a
+ * code; without codes such a batch shows the bureau ''); `only`: that bureau's batches alone
+ * (contracts, reports and stock are the issuer's, not a bureau's).
+ */
+export async function statusSummary(db: Knex, recent = 10, options: { bureaus?: readonly string[]; only?: BureauScope } = {}): Promise<StatusSummary> {
+  const { bureaus = [], only } = options;
   const [contracts, [expected], batches, reports, quarantined, stock]: [Record<string, number>, Array<{ n?: number | string; first?: string | null; last?: string | null }>, BatchRow[], BureauReportRow[], BureauReportRow[], Awaited<ReturnType<typeof stockLevels>>] = await Promise.all([
     countByStatus(db),
     db('card_contracts').where({ production_status: 'Shipped' }).whereNull('ship_date')
       .count({ n: '*' }).min({ first: 'expected_ship_date' }).max({ last: 'expected_ship_date' }),
-    db('perso_batches').orderBy('id', 'desc').limit(recent),
+    whereBureau(db('perso_batches'), only).orderBy('id', 'desc').limit(recent),
     db('bureau_reports').orderBy('id', 'desc').limit(recent),
     db('bureau_reports').where({ state: 'quarantined' }).orderBy('id', 'desc').limit(100),
     stockLevels(db),
   ]);
   const expectedCount = Number(expected?.n ?? 0);
   return {
+    bureaus: await batchCountsByBureau(db, bureaus, only),
     contracts,
     shipments: {
       shipped: (contracts.Shipped ?? 0) - expectedCount, expected: expectedCount,
       expectedFrom: expected?.first ?? null, expectedTo: expected?.last ?? null,
     },
-    batches: batches.map((b) => ({ fileName: b.file_name, state: b.state, records: Number(b.record_count), createdAt: b.created_at, sentAt: b.sent_at, lastError: b.last_error })),
+    batches: batches.map((b) => ({ bureau: b.bureau_code ?? bureaus[0] ?? '', fileName: b.file_name, state: b.state, records: Number(b.record_count), createdAt: b.created_at, sentAt: b.sent_at, lastError: b.last_error })),
     reports: reports.map((r) => ({
       remoteName: r.remote_name, state: r.state, sourceFile: r.source_file, rejections: Number(r.rejections), shipments: Number(r.shipments),
       anomalies: Number(r.anomalies), error: r.error, createdAt: r.created_at,

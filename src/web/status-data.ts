@@ -5,9 +5,9 @@ import type { Db } from '../db/connection.js';
 import { liveLeaseHolder } from '../db/lease.js';
 import { listRuns, presentRunners, type JobRun } from '../db/runs.js';
 import { cardsPerBusinessDay, cardsWaiting, leaseList, rejectionReasons, unfinishedBatchList, type CardsOfDay } from '../db/status-page.js';
-import { statusSummary, type StatusSummary } from '../db/status-summary.js';
+import { batchCountsByBureau, statusSummary, type BureauBatchCounts, type StatusSummary } from '../db/status-summary.js';
 import { stockHistory, type StockPoint } from '../db/stock.js';
-import { makeSchedulePlan } from '../daemon/plan.js';
+import { bureauSendPlans } from '../daemon/plan.js';
 import type { Health } from '../daemon/health.js';
 
 const DAY_MS = 86_400_000;
@@ -28,16 +28,29 @@ export interface StatusDocument {
     todayIsBusinessDay: boolean;
     /** why today is not a business day, when it is not */
     todayNot: string | null;
-    nextCutOff: { businessDate: string; time: string; at: string } | null;
+    /** the next cut-off of any bureau */
+    nextCutOff: NextCutOff | null;
     receiveEveryMinutes: number;
   };
+  /** one per configured bureau, in config order: its cut-offs, its last send, its batches not sent yet */
+  bureaus: Array<{
+    code: string;
+    name: string;
+    /** the name of its send runs and lease: `send` for the first bureau, `send:<CODE>` */
+    job: string;
+    sendAt: string[];
+    nextCutOff: NextCutOff | null;
+    lastSend: JobRun | null;
+    unsent: number;
+    batches: BureauBatchCounts['batches'];
+  }>;
   runners: {
     /** the live holder of the daemon lease, or null */
     active: string | null;
     present: Array<{ runner: string; role: string; startedAt: string; seenAt: string }>;
     leases: Array<{ name: string; owner: string; acquiredAt: string; expiresAt: string; live: boolean }>;
   };
-  /** the latest run of each job */
+  /** the latest run of each job (send: of any bureau) */
   lastRuns: { send: JobRun | null; receive: JobRun | null };
   contracts: Record<string, number>;
   unfinishedBatches: Awaited<ReturnType<typeof unfinishedBatchList>>;
@@ -49,9 +62,11 @@ export interface StatusDocument {
   health: Pick<Health, 'healthy' | 'ready' | 'problems' | 'bureau'> | null;
 }
 
+type NextCutOff = { businessDate: string; time: string; at: string; bureau: string };
+
 export interface StatusDataDeps {
   db: Db;
-  config: Pick<Config, 'schedule' | 'calendar' | 'daemon'>;
+  config: Pick<Config, 'schedule' | 'calendar' | 'daemon' | 'bureaus'>;
   /** the daemon's own health (none when the page is served without a daemon) */
   health?: () => Promise<Health>;
   clock?: () => Date;
@@ -63,12 +78,24 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
   const { db, config } = deps;
   const clock = deps.clock ?? (() => new Date());
   const calendar: BusinessCalendar = makeCalendar(config.calendar);
-  const plan = makeSchedulePlan(calendar, config.schedule);
+  const plans = bureauSendPlans(calendar, config);
   const command = deps.command ?? 'bureau-exchange';
 
-  function nextCutOff(now: Date): StatusDocument['schedule']['nextCutOff'] {
+  function nextCutOff(now: Date, { code, plan }: (typeof plans)[number]): NextCutOff | null {
     const slot = plan.sendSlotsBetween(now, new Date(now.getTime() + 31 * DAY_MS)).find((s) => s.notBusiness === null);
-    return slot ? { businessDate: slot.date, time: slot.time, at: slot.at.toISOString() } : null;
+    return slot ? { businessDate: slot.date, time: slot.time, at: slot.at.toISOString(), bureau: code } : null;
+  }
+
+  async function bureaus(now: Date): Promise<StatusDocument['bureaus']> {
+    const counts = await batchCountsByBureau(db, plans.map((p) => p.code));
+    return Promise.all(plans.map(async (p, i) => {
+      const [last] = await listRuns(db, { job: p.job, exact: true, limit: 1 });
+      const c = counts.find((x) => x.bureau === p.code)!;
+      return {
+        code: p.code, name: config.bureaus[i]!.name, job: p.job, sendAt: [...p.sendAt].sort(), nextCutOff: nextCutOff(now, p),
+        lastSend: last ?? null, unsent: c.unsent, batches: c.batches,
+      };
+    }));
   }
 
   async function runners(now: Date): Promise<StatusDocument['runners']> {
@@ -87,9 +114,11 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
     const alerts: StatusDocument['alerts'] = [];
     for (const p of doc.health?.problems ?? []) alerts.push({ severity: 'critical', kind: 'health', message: p });
     for (const p of doc.health?.bureau.problems ?? []) alerts.push({ severity: 'critical', kind: 'bureau', message: p });
-    for (const run of [doc.lastRuns.send, doc.lastRuns.receive]) {
+    const several = doc.bureaus.length > 1;
+    const lastRuns = [...doc.bureaus.map((b) => ({ run: b.lastSend, of: several ? ` for bureau ${b.code}` : '' })), { run: doc.lastRuns.receive, of: '' }];
+    for (const { run, of } of lastRuns) {
       if (run && (run.outcome === 'failed' || run.outcome === 'interrupted')) {
-        alerts.push({ severity: 'critical', kind: 'failure', message: `last ${run.job} run ${run.outcome}${run.error ? `: ${run.error}` : ''}` });
+        alerts.push({ severity: 'critical', kind: 'failure', message: `last ${run.job.split(':')[0]} run${of} ${run.outcome}${run.error ? `: ${run.error}` : ''}` });
       }
     }
     if (doc.quarantined.length) alerts.push({ severity: 'warning', kind: 'quarantine', message: `${doc.quarantined.length} report(s) quarantined` });
@@ -104,16 +133,18 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
     async status() {
       const now = clock();
       const today = dateInZone(now, config.schedule.timezone);
-      const [summary, [send], [receive], unfinished, rejections, who, health] = await Promise.all([
+      const [summary, [send], [receive], unfinished, rejections, who, health, perBureau] = await Promise.all([
         statusSummary(db), listRuns(db, { job: 'send', limit: 1 }), listRuns(db, { job: 'receive', limit: 1 }),
-        unfinishedBatchList(db), rejectionReasons(db), runners(now), deps.health?.(),
+        unfinishedBatchList(db, plans[0]!.code), rejectionReasons(db), runners(now), deps.health?.(), bureaus(now),
       ]);
+      const next = perBureau.map((b) => b.nextCutOff).filter((c) => c !== null).sort((a, b) => a.at.localeCompare(b.at))[0] ?? null;
       const doc: Omit<StatusDocument, 'alerts'> = {
         generatedAt: now.toISOString(),
         schedule: {
           timezone: config.schedule.timezone, today, todayIsBusinessDay: calendar.isBusinessDay(today), todayNot: calendar.whyNot(today),
-          nextCutOff: nextCutOff(now), receiveEveryMinutes: config.schedule.receiveEveryMinutes,
+          nextCutOff: next, receiveEveryMinutes: config.schedule.receiveEveryMinutes,
         },
+        bureaus: perBureau,
         runners: who,
         lastRuns: { send: send ?? null, receive: receive ?? null },
         contracts: summary.contracts,

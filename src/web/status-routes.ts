@@ -91,7 +91,8 @@ export function statusRoutes(data: StatusData, options: { token?: string } = {})
         return json(200, await data.status());
       case '/api/runs': {
         const job = url.searchParams.get('job') ?? undefined;
-        if (job !== undefined && job !== 'send' && job !== 'receive') return json(400, { error: 'job: send or receive' });
+        // `send`: every bureau's sends; `send:<CODE>`: that bureau's (the first bureau's are `send` runs)
+        if (job !== undefined && !/^(send|receive|send:[A-Z0-9]{1,8})$/.test(job)) return json(400, { error: 'job: send, send:<CODE> or receive' });
         return json(200, await data.runs({ job, limit: number('limit', 500) }));
       }
       case '/api/cards-per-day':

@@ -3,7 +3,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG_FILE, loadConfig, PROJECT_ROOT } from '../../src/config/load.js';
+import { fileNamesCanCollide } from '../../src/config/bureaus.js';
 import { configSchema } from '../../src/config/schema.js';
+import fc from 'fast-check';
 import { routeCard } from '../../src/domain/routing.js';
 import { ConfigError } from '../../src/errors.js';
 import { makeCard } from '../helpers/cards.js';
@@ -158,5 +160,43 @@ describe('config: bureaus and routing', () => {
     it('the same in the single-bureau form', () => refused('issuer: { code: BX }\nbureau: { code: B1 }\nperso: { layout: emb-v1, lineEnding: LF }\n', 'perso.lineEnding', /emb-v1 allows \(CRLF\)/));
     it('a file name pattern without a sequence', () => refused(bureaus('  - { code: B1, fileNamePattern: "{issuer}_{date}.pgp" }\n'), 'bureaus[0].fileNamePattern', /needs \{seq\}/));
     it('a bad cut-off time', () => refused(bureaus('  - { code: B1, sendAt: ["7:00"] }\n'), 'bureaus[0].sendAt[0]', /a time HH:MM/));
+    it('two bureaus of one layout and no pattern of their own: the same file names', () =>
+      refused(bureaus(`${one}  - { code: B2, layout: perso-v1, sftp: { inboundDir: /b2-in, outboundDir: /b2-out } }\n`, 'routing: { default: B1 }\n'),
+        'bureaus[1].fileNamePattern', /"\{issuer\}_PERSO_\{date\}_\{seq\}\.dat\.pgp" \(B2\) and bureaus\[0\]\.fileNamePattern "\{issuer\}_PERSO_\{date\}_\{seq\}\.dat\.pgp" \(B1\) could give the same file name/));
+    it('a pattern that writes the issuer out where the other has {issuer}', () =>
+      refused(bureaus(`${one}  - { code: B2, fileNamePattern: "BX_PERSO_{date}_{seq}.dat.pgp" }\n`, 'routing: { default: B1 }\n'),
+        'bureaus[1].fileNamePattern', /\(B2\) and bureaus\[0\]\.fileNamePattern .* \(B1\) could give the same file name/));
+    it('two patterns that meet for one sequence only (111111)', () =>
+      refused(bureaus(`${one}  - { code: B2, layout: emb-v1 }\n  - { code: B3, fileNamePattern: "{issuer}_X_{date}_1{seq}" }\n  - { code: B4, fileNamePattern: "BX_X_{date}_{seq}1" }\n`, 'routing: { default: B1 }\n'),
+        'bureaus[3].fileNamePattern', /\(B4\) and bureaus\[2\]\.fileNamePattern "\{issuer\}_X_\{date\}_1\{seq\}" \(B3\)/));
+  });
+
+  it('bureaus of one layout with patterns of their own load', () => {
+    const config = loadConfig(write('issuer: { code: BX }\nbureaus:\n  - { code: B1 }\n  - { code: B2, fileNamePattern: "{issuer}_B2_{date}_{seq}.dat.pgp" }\nrouting: { default: B1 }\n'), {});
+    assert.deepEqual(config.bureaus.map((b) => b.fileNamePattern), ['{issuer}_PERSO_{date}_{seq}.dat.pgp', '{issuer}_B2_{date}_{seq}.dat.pgp']);
+  });
+
+  describe('file names of two patterns (fileNamesCanCollide)', () => {
+    it('tells apart what differs in a literal, a length or a digit the other fixes', () => {
+      assert.equal(fileNamesCanCollide('{issuer}_PERSO_{date}_{seq}.dat.pgp', '{issuer}_EMB_{date}_{seq}.txt.pgp', 'BX'), false);
+      assert.equal(fileNamesCanCollide('{date}_{seq}.pgp', '{date}_{seq}.gpg', 'BX'), false);
+      assert.equal(fileNamesCanCollide('A{date}{seq}', 'A{date}{seq}0', 'BX'), false);
+      assert.equal(fileNamesCanCollide('{date}_1{seq}', '{date}_{seq}2', 'BX'), false, 'the digits would all be 1 and the last 2');
+      assert.equal(fileNamesCanCollide('{date}_1{seq}', '{date}_{seq}1', 'BX'), true, 'sequence 111111');
+      assert.equal(fileNamesCanCollide('{issuer}{date}{seq}', '{date}{seq}{issuer}', 'BX'), false, 'B meets a digit');
+      assert.equal(fileNamesCanCollide('{date}{seq}', '{date}{seq}', 'BX'), true);
+      assert.equal(fileNamesCanCollide('{date}_{seq}', '{seq}_{date}', 'BX'), false, 'the underscore falls on a digit');
+    });
+
+    it('property: two patterns that give one name for some date and sequence are always reported', () => {
+      const token = fc.constantFrom('{date}', '{seq}', '{issuer}', '_', 'X', '1', '0', '.pgp');
+      const pattern = fc.array(token, { minLength: 1, maxLength: 5 }).map((t) => t.join(''));
+      const date = fc.date({ min: new Date('2020-01-01'), max: new Date('2039-12-31'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10));
+      fc.assert(fc.property(pattern, pattern, date, fc.integer({ min: 1, max: 999_999 }), (a, b, d, seq) => {
+        const name = (p: string) => p.replace(/\{issuer\}/g, 'BX').replace(/\{date\}/g, d.replaceAll('-', '')).replace(/\{seq\}/g, String(seq).padStart(6, '0'));
+        if (name(a) === name(b)) assert.ok(fileNamesCanCollide(a, b, 'BX'), `${a} and ${b} both give ${name(a)}`);
+        if (a === b) assert.ok(fileNamesCanCollide(a, b, 'BX'));
+      }), { numRuns: 2000 });
+    });
   });
 });

@@ -112,18 +112,18 @@ describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {
     const { status, type, text } = await get(`${http.url}/metrics`);
     assert.equal(status, 200);
     assert.match(type, /^text\/plain; version=0\.0\.4/);
-    assert.equal(sample(text, 'bx_cards_sent_total'), 3);
-    assert.equal(sample(text, 'bx_files_sent_total'), 1);
-    assert.equal(sample(text, 'bx_contracts_invalid_total'), 1);
+    assert.equal(sample(text, 'bx_cards_sent_total{bureau="BUREAU01"}'), 3);
+    assert.equal(sample(text, 'bx_files_sent_total{bureau="BUREAU01"}'), 1);
+    assert.equal(sample(text, 'bx_contracts_invalid_total{bureau="BUREAU01"}'), 1);
     assert.equal(sample(text, 'bx_reports_applied_total'), 1);
     assert.equal(sample(text, 'bx_reports_quarantined_total'), 1);
     assert.equal(sample(text, 'bx_report_anomalies_total'), 2);
     assert.equal(sample(text, 'bx_lease_held'), 1);
     assert.equal(sample(text, 'bx_key_days_to_expiry{purpose="bureau",fingerprint="ABCDEF0123456789"}'), 12);
     assert.equal(sample(text, 'bx_plastic_stock_below_minimum{product="CLASSIC01"}'), 1);
-    assert.equal(sample(text, 'bx_job_runs_total{job="send",outcome="partial"}'), 1);
-    assert.equal(sample(text, 'bx_job_duration_seconds_count{job="send"}'), 1);
-    assert.equal(sample(text, 'bx_job_last_success_timestamp_seconds{job="send"}'), Date.parse('2026-11-27T16:00:00Z') / 1000);
+    assert.equal(sample(text, 'bx_job_runs_total{job="send",bureau="BUREAU01",outcome="partial"}'), 1);
+    assert.equal(sample(text, 'bx_job_duration_seconds_count{job="send",bureau="BUREAU01"}'), 1);
+    assert.equal(sample(text, 'bx_job_last_success_timestamp_seconds{job="send",bureau="BUREAU01"}'), Date.parse('2026-11-27T16:00:00Z') / 1000);
     assert.ok(sample(text, 'process_resident_memory_bytes')! > 0);
   });
 
@@ -165,7 +165,7 @@ describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {
       assert.deepEqual(health.bureau, { reachable: false, problems: ['last send failed: SFTP server refused the upload'] });
     }
     await waitFor('failure alert', () => alerts.some((a) => a.kind === 'failure'));
-    assert.match(alerts.find((a) => a.kind === 'failure').message, /send run \(cut-off 17:00\) failed: SFTP server refused the upload/);
+    assert.match(alerts.find((a) => a.kind === 'failure').message, /send run \(cut-off 17:00\) for bureau BUREAU01 failed: SFTP server refused the upload/);
   });
 
   it('/livez answers 200 from the process alone', async () => {

@@ -31,9 +31,10 @@ describe('daemon scheduler (controllable clock)', () => {
     const receiveJob = recordingReceiveJob();
     const send = makeJobRunner<SendOptions, SendResult>({ name: 'send', run: (o) => sendJob.run(o), log: silentLogger, clock });
     const receive = makeJobRunner<ReceiveOptions, ReceiveResult>({ name: 'receive', run: (o) => receiveJob.run(o), log: silentLogger, clock });
+    const plan = makeSchedulePlan(makeCalendar(config.calendar), config.schedule);
     const scheduler = makeScheduler({
-      plan: makeSchedulePlan(makeCalendar(config.calendar), config.schedule), schedule: config.schedule,
-      clock, log: silentLogger, send, receive, batches: batchProgressOf(db), sendRetryBaseMs: 60_000,
+      plan, schedule: config.schedule, clock, log: silentLogger, receive, sendRetryBaseMs: 60_000,
+      sends: [{ code: config.bureau.code, plan, runner: send, batches: batchProgressOf(db) }],
     });
     /** ticks once a minute (as node-cron does) up to the instant, then lets the runs finish */
     async function runUntil(iso: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
@@ -16,9 +16,9 @@ import { productionSendJobs } from '../../src/wiring.js';
 import { testConfig } from '../helpers/config.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import { freeLoopbackPort } from '../../src/sandbox/init.js';
-import { requireSshd, startSshd, userIds, type SshdServer } from '../helpers/sshd.js';
+import { requireSshd, type SshdServer } from '../helpers/sshd.js';
 import { clearSendTables, insertCards } from './fixtures.js';
-import { contractsByStatus, filesIn, makeBureauKeys, removeDir, type BureauKeys } from './harness.js';
+import { contractsByStatus, filesIn, removeDir, twoBureauServer, type BureauKeys } from './harness.js';
 
 const cipher = new PanCipher(newPanKey());
 const DATE = '2026-11-26';
@@ -73,25 +73,17 @@ function sendAll(db: Knex, config: LoadedConfig): Promise<BureauSendOutcome[]> {
 }
 
 describeEachDatabase('send to several bureaus, routed by product, through a real sshd', (ctx) => {
+  let server: Awaited<ReturnType<typeof twoBureauServer>> | undefined;
   let sshd: SshdServer;
   let keys: { b1: BureauKeys; emb: BureauKeys };
   let config: LoadedConfig | undefined;
 
   before(async function () {
     requireSshd(this);
-    sshd = await startSshd();
-    keys = { b1: makeBureauKeys(), emb: makeBureauKeys() };
-    const { uid, gid } = userIds('nobody');
-    for (const dir of [EMB_IN, EMB_OUT]) {
-      mkdirSync(join(sshd.root, dir), { mode: 0o755 });
-      chownSync(join(sshd.root, dir), uid, gid);
-    }
+    server = await twoBureauServer([EMB_IN, EMB_OUT]);
+    ({ sshd, keys } = server);
   });
-  after(async () => {
-    await sshd?.stop();
-    keys?.b1.gpg.cleanup();
-    keys?.emb.gpg.cleanup();
-  });
+  after(() => server?.stop());
   beforeEach(async () => {
     await clearSendTables(ctx().db);
     for (const dir of ['inbound', EMB_IN]) {

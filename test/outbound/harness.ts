@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
@@ -8,6 +8,7 @@ import { silentLogger } from '../../src/log.js';
 import { makePersoFileMaker, type PersoFileMaker } from '../../src/outbound/perso-file.js';
 import { createGpgHome, type GpgHome } from '../helpers/gpg.js';
 import { testConfig } from '../helpers/config.js';
+import { startSshd, userIds, type SshdServer } from '../helpers/sshd.js';
 
 /** A gpg home holding the bureau's key pair (made by gpg, like the bureau's) and its exported public key. */
 export interface BureauKeys {
@@ -66,4 +67,23 @@ export async function contractsByStatus(db: Knex): Promise<Record<string, string
   const out: Record<string, string[]> = {};
   for (const r of rows) (out[r.production_status] ??= []).push(r.contract_number);
   return out;
+}
+
+/** A test sshd with a second bureau's folders beside the first's, and a gpg key pair per bureau (BUREAU01 and EMB01). */
+export async function twoBureauServer(embFolders: readonly string[] = ['emb-in', 'emb-out']): Promise<{ sshd: SshdServer; keys: { b1: BureauKeys; emb: BureauKeys }; stop(): Promise<void> }> {
+  const sshd = await startSshd();
+  const keys = { b1: makeBureauKeys(), emb: makeBureauKeys() };
+  const { uid, gid } = userIds('nobody');
+  for (const dir of embFolders) {
+    mkdirSync(join(sshd.root, dir), { mode: 0o755 });
+    chownSync(join(sshd.root, dir), uid, gid);
+  }
+  return {
+    sshd, keys,
+    async stop() {
+      await sshd.stop();
+      keys.b1.gpg.cleanup();
+      keys.emb.gpg.cleanup();
+    },
+  };
 }

@@ -133,6 +133,17 @@ describe('status page in a real browser (Chromium), after a real send and receiv
     }));
   });
 
+  it('shows one row per bureau: its cut-offs, next cut-off, last send and unsent batches, as in the database', async () => {
+    const [lastSend] = await db('job_runs').where({ job: 'send' }).orderBy('id', 'desc').limit(1);
+    const [{ n: unsent }] = await db('perso_batches').whereNot({ state: 'sent' }).count({ n: '*' });
+    const api = await page.evaluate(async () => (await (await fetch('/api/status')).json()).bureaus);
+    assert.equal(api.length, ex.config.bureaus.length);
+    const rows = await tableText(page, 'bureaus');
+    assert.deepEqual(rows.map((r) => [r[0], r[1], r[2], r[3], r[5], r[6]]), ex.config.bureaus.map((b, i) => [
+      b.code, b.name, [...b.sendAt].sort().join(' '), `${api[i].nextCutOff.businessDate} ${api[i].nextCutOff.time}`, lastSend.outcome, String(unsent),
+    ]));
+  });
+
   it('breaks no Content Security Policy rule and shows no full PAN', async () => {
     assert.deepEqual(cspViolations, []);
     const cipher = new PanCipher(Buffer.from(ex.env.BX_PAN_KEY!, 'base64'));

@@ -46,7 +46,7 @@ function wrap(node) {
 const time = (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
 
 function runCounts(r) {
-  return r.job === 'send' ? `${r.cardsSent} sent, ${r.invalid} Invalid` : `${r.reportsApplied} applied, ${r.reportsQuarantined} quarantined`;
+  return r.job === 'send' || r.job.startsWith('send:') ? `${r.cardsSent} sent, ${r.invalid} Invalid` : `${r.reportsApplied} applied, ${r.reportsQuarantined} quarantined`;
 }
 
 function renderStatus(s) {
@@ -58,12 +58,18 @@ function renderStatus(s) {
   document.getElementById('today-note').textContent = s.schedule.todayIsBusinessDay ? 'a business day' : `not a business day: ${s.schedule.todayNot}`;
   const next = s.schedule.nextCutOff;
   document.getElementById('next-cutoff').textContent = next ? `${next.businessDate} ${next.time}` : 'none within a month';
-  document.getElementById('next-cutoff-note').textContent = next ? `${time(next.at)} · receive every ${s.schedule.receiveEveryMinutes} min` : '';
+  const of = next && s.bureaus.length > 1 ? ` · ${next.bureau}` : '';
+  document.getElementById('next-cutoff-note').textContent = next ? `${time(next.at)}${of} · receive every ${s.schedule.receiveEveryMinutes} min` : '';
   document.getElementById('active-runner').textContent = s.runners.active ?? 'none';
   const standbys = s.runners.present.filter((r) => r.role !== 'active');
   document.getElementById('standbys').textContent = `${standbys.length} standby: ${standbys.map((r) => r.runner).join(', ') || '—'}`;
 
-  fillTable('batches', s.unfinishedBatches, (b) => [[b.fileName], [b.businessDate], [b.state], [b.records, 'num'], [b.attempts, 'num'], [b.lastError ?? '']], 'none: every batch reached the bureau');
+  fillTable('bureaus', s.bureaus, (b) => [
+    [b.code], [b.name], [b.sendAt.join(' ')], [b.nextCutOff ? `${b.nextCutOff.businessDate} ${b.nextCutOff.time}` : 'none within a month'],
+    [time(b.lastSend?.startedAt)], [b.lastSend?.outcome ?? 'no send yet', b.lastSend ? `outcome-${b.lastSend.outcome}` : ''],
+    [b.unsent, 'num'], [b.batches.claimed, 'num'], [b.batches.encrypted, 'num'], [b.batches.uploaded, 'num'],
+  ], 'no bureau configured');
+  fillTable('batches', s.unfinishedBatches, (b) => [[b.bureau], [b.fileName], [b.businessDate], [b.state], [b.records, 'num'], [b.attempts, 'num'], [b.lastError ?? '']], 'none: every batch reached the bureau');
   fillTable('rejections', s.rejections, (r) => [[r.status], [r.code], [r.cards, 'num'], [r.example ?? '']], 'none');
   fillTable('quarantined', s.quarantined, (q) => [[q.id, 'num'], [q.remoteName], [q.error ?? ''], [time(q.createdAt)], el('code', q.requeue)], 'none');
   fillTable('stock', s.stock, (x) => [[x.bureauCode ?? ''], [x.productCode], [x.closing, 'num'], [x.minStock, 'num'], [x.low ? 'LOW' : '', x.low ? 'low-yes' : ''], [x.reportDate ?? '']], 'no stock reported yet');
