@@ -67,10 +67,12 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
   const keyDays = new Gauge({ name: 'bx_key_days_to_expiry', help: 'days until an OpenPGP key expires', labelNames: ['purpose', 'fingerprint', 'bureau'], registers });
 
   new Gauge({
-    name: 'bx_plastic_stock_below_minimum', help: '1 when the bureau reported the product below its minimum stock', labelNames: ['product'], registers,
+    name: 'bx_plastic_stock_below_minimum', help: '1 when the bureau reported the product below its minimum stock', labelNames: ['product', 'bureau'], registers,
     async collect() {
       this.reset();
-      for (const row of await safely(() => stockLevels(deps.db), [])) this.set({ product: row.product_code }, row.low ? 1 : 0);
+      // two bureaus may stock the same product: without the bureau one level would hide the other
+      const first = deps.bureaus?.[0] ?? '';
+      for (const row of await safely(() => stockLevels(deps.db), [])) this.set({ product: row.product_code, bureau: row.bureau_code ?? first }, row.low ? 1 : 0);
     },
   });
   // counting reads the whole table (no index holds the status: migrations/002), so once a minute at most

@@ -71,11 +71,12 @@ export function makeWatchers(deps: {
 
   async function lowStockAlerts(): Promise<void> {
     for (const row of await lowStockLevels(deps.db)) {
+      const bureau = row.bureau_code ?? config.bureaus[0]!.code; // the first bureau's rows carry no code
       await alerter.send({
         kind: 'low-stock', severity: 'warning',
-        message: `plastic stock of ${row.product_code} is ${row.closing}, below the minimum ${row.min_stock}`,
-        details: { product: row.product_code, closing: Number(row.closing), minimum: Number(row.min_stock) },
-      }, { dedupeKey: `stock:${row.product_code}:${row.report_id}` });
+        message: `plastic stock of ${row.product_code}${several ? ` at bureau ${bureau}` : ''} is ${row.closing}, below the minimum ${row.min_stock}`,
+        details: { product: row.product_code, bureau, closing: Number(row.closing), minimum: Number(row.min_stock) },
+      }, { dedupeKey: `stock:${bureau}:${row.product_code}:${row.report_id}` });
     }
   }
 

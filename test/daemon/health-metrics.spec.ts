@@ -120,7 +120,7 @@ describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {
     assert.equal(sample(text, 'bx_report_anomalies_total'), 2);
     assert.equal(sample(text, 'bx_lease_held'), 1);
     assert.equal(sample(text, 'bx_key_days_to_expiry{purpose="bureau",fingerprint="ABCDEF0123456789"}'), 12);
-    assert.equal(sample(text, 'bx_plastic_stock_below_minimum{product="CLASSIC01"}'), 1);
+    assert.equal(sample(text, 'bx_plastic_stock_below_minimum{product="CLASSIC01",bureau="BUREAU01"}'), 1);
     assert.equal(sample(text, 'bx_job_runs_total{job="send",bureau="BUREAU01",outcome="partial"}'), 1);
     assert.equal(sample(text, 'bx_job_duration_seconds_count{job="send",bureau="BUREAU01"}'), 1);
     assert.equal(sample(text, 'bx_job_last_success_timestamp_seconds{job="send",bureau="BUREAU01"}'), Date.parse('2026-11-27T16:00:00Z') / 1000);
