@@ -9,7 +9,7 @@ import { listContracts, upsertContract } from '../../src/db/contracts.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { makeCard } from '../helpers/cards.js';
 import { DIALECTS, describeEachDatabase, newPanKey } from '../helpers/db.js';
-import { clearSendTables, insertCards, screenWith } from './fixtures.js';
+import { clearSendTables, inProductionEvents, insertCards, screenWith } from './fixtures.js';
 
 const cipher = new PanCipher(newPanKey());
 const NOW = '2026-11-26T10:00:00.000Z';
@@ -110,8 +110,9 @@ describeEachDatabase('batches repository', (ctx) => {
     assert.deepEqual(await unfinishedBatches(db), []);
     const statuses = await db('card_contracts').distinct('production_status');
     assert.deepEqual(statuses.map((s: any) => s.production_status), ['InProduction']);
-    const events = await db('contract_events').where({ to_status: 'InProduction', source_kind: 'batch' });
-    assert.equal(events.length, 3);
+    assert.equal(Number((await db('contract_events').where({ to_status: 'InProduction' }).count({ n: '*' }).first())!.n), 0, 'no event row per card: the sent batch is their event');
+    const history = await inProductionEvents(db);
+    assert.deepEqual([...history.values()], [1, 2, 3].map(() => [`Marked>batch:${batch!.fileName}`]));
     await assert.rejects(confirmBatch(db, batch!.id, null, NOW), /it is sent/);
   });
 

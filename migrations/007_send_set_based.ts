@@ -1,5 +1,13 @@
 import type { Knex } from 'knex';
 
+// The send's bookkeeping, set-based (bench/RESULTS.md, issue 15).
+//
+// perso_batches.events_before: a confirm no longer writes one contract_events row per card (a
+// million rows for a 1M file); a sent batch and its items are the cards' Marked → InProduction
+// event, and a card's history (db/contract-story.ts) tells it from them. events_before is the
+// highest contract_events id when the batch was confirmed, which places that event among the card's
+// own. Null on batches sent before: their cards have their event rows.
+//
 // On PostgreSQL, batch_items' two foreign keys become checks made once per statement. A foreign key
 // checks each inserted row on its own (a query and a row lock on the card and on the batch per
 // item): for a claim of a million cards, two million of them, most of the claim's writes
@@ -67,6 +75,9 @@ function isPostgres(knex: Knex): boolean {
 }
 
 export async function up(knex: Knex): Promise<void> {
+  await knex.schema.alterTable('perso_batches', (t) => {
+    t.integer('events_before');
+  });
   if (!isPostgres(knex)) return;
   await knex.schema.alterTable('batch_items', (t) => {
     t.dropForeign(['batch_id']);
@@ -76,6 +87,9 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
+  // SQLite's own DROP COLUMN: knex's copy of the table is refused by the foreign keys once cards exist (005)
+  if (knex.client.config.client === 'better-sqlite3') await knex.raw('alter table perso_batches drop column events_before');
+  else await knex.schema.alterTable('perso_batches', (t) => t.dropColumn('events_before'));
   if (!isPostgres(knex)) return;
   await knex.raw(DROP_CHECKS);
   await knex.schema.alterTable('batch_items', (t) => {
