@@ -3,6 +3,8 @@ import {
   batchContracts, confirmBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches,
 } from '../../src/db/batches.js';
 import { nextSequence } from '../../src/db/claim.js';
+import { contractStory } from '../../src/db/contract-story.js';
+import { recordEvents } from '../../src/db/events.js';
 import { claimBatch, type ClaimParams } from '../../src/outbound/claim-step.js';
 import { NOT_IN_UNSENT_BATCH } from '../../src/db/unsent-batch.js';
 import { listContracts, upsertContract } from '../../src/db/contracts.js';
@@ -145,6 +147,15 @@ describeEachDatabase('batches repository', (ctx) => {
     assert.equal(second!.recordCount, 1);
     const items = await db('batch_items as bi').join('card_contracts as c', 'c.id', 'bi.contract_id').where('bi.batch_id', second!.id).pluck('c.contract_number');
     assert.deepEqual(items, ['1002']);
+    await recordEvents(db, [{ contract_id: Number((await db('card_contracts').where({ contract_number: '1002' }).first('id')).id), from_status: 'InProduction', to_status: 'Marked', source_kind: 'operator', source_id: null, detail: null }], NOW);
+    await markEncrypted(db, second!.id, { ...encrypted, recordCount: 1 }, NOW);
+    await markUploaded(db, second!.id, NOW);
+    await confirmBatch(db, second!.id, null, NOW);
+    const [story] = await contractStory(db, '1002');
+    assert.deepEqual(story!.events.map((e) => [e.from, e.to, e.source, e.sourceName]), [
+      [null, 'Marked', 'import', null], ['Marked', 'InProduction', 'batch', first!.fileName],
+      ['InProduction', 'Marked', 'operator', null], ['Marked', 'InProduction', 'batch', second!.fileName],
+    ], 'the card\'s history tells both sends in their place among its own events');
   });
 });
 
