@@ -18,6 +18,11 @@ import type { Knex } from 'knex';
 // go meanwhile: the claim has it locked (FOR UPDATE) until its commit, and a delete after that sees
 // the item. Errors carry the foreign key's SQLSTATE (23503). SQLite (checks inside the process) and
 // MariaDB keep their foreign keys.
+//
+// card_contracts.batch_id's foreign key goes too on PostgreSQL, for the same reason at the confirm (a
+// check and a lock of the batch per card). Only the confirm sets it, to the batch it has just moved
+// to sent in the same transaction (the import only clears it); a batch a card names cannot be
+// deleted (the check after a delete of batches), nor change its id.
 
 const CHECKS = `
 create function batch_items_check_added() returns trigger language plpgsql as $$
@@ -38,8 +43,9 @@ create trigger batch_items_check_updated after update on batch_items referencing
 create function batch_items_check_gone() returns trigger language plpgsql as $$
 begin
   if (tg_table_name = 'perso_batches' and exists (select 1 from gone as g inner join batch_items as i on i.batch_id = g.id))
+    or (tg_table_name = 'perso_batches' and exists (select 1 from gone as g inner join card_contracts as c on c.batch_id = g.id))
     or (tg_table_name = 'card_contracts' and exists (select 1 from gone as g inner join batch_items as i on i.contract_id = g.id)) then
-    raise foreign_key_violation using message = tg_table_name || ' row still named by batch_items';
+    raise foreign_key_violation using message = tg_table_name || ' row still named by batch_items (or by card_contracts.batch_id)';
   end if;
   return null;
 end $$;
@@ -83,6 +89,7 @@ export async function up(knex: Knex): Promise<void> {
     t.dropForeign(['batch_id']);
     t.dropForeign(['contract_id']);
   });
+  await knex.schema.alterTable('card_contracts', (t) => t.dropForeign(['batch_id']));
   await knex.raw(CHECKS);
 }
 
@@ -96,4 +103,5 @@ export async function down(knex: Knex): Promise<void> {
     t.foreign('batch_id').references('perso_batches.id');
     t.foreign('contract_id').references('card_contracts.id');
   });
+  await knex.schema.alterTable('card_contracts', (t) => t.foreign('batch_id').references('perso_batches.id'));
 }
