@@ -7,8 +7,8 @@
 # With BOOKKEEPING=1 it also does the database writes the send job does, through the same CLI, as
 # set-based statements: before the export, one transaction claims the cards (the batch and its items
 # with record numbers; on PostgreSQL the cards' rows locked FOR UPDATE SKIP LOCKED, as the job must);
-# after the rename, one transaction confirms them (batch sent, one event per card, cards InProduction with
-# their batch id). That is the floor of a pipeline that keeps the invariants of docs/design.md: no
+# after the rename, one transaction confirms them (batch sent, which is its cards' event since migration
+# 007, cards InProduction with their batch id). That is the floor of a pipeline that keeps the invariants of docs/design.md: no
 # validation, no lease against a second runner, no crash recovery.
 #
 # With BOOKKEEPING=minimal it does the least bookkeeping that still claims and confirms: one set-based
@@ -52,10 +52,8 @@ SQL
 confirm() {
   run_sql <<SQL
 ${BEGIN:-}
-update perso_batches set state = 'sent', sent_at = '$now', updated_at = '$now' where id = $batch;
-insert into contract_events (contract_id, from_status, to_status, source_kind, source_id, detail, created_at)
-  select c.id, 'Marked', 'InProduction', 'batch', bi.batch_id, null, '$now'
-  from batch_items bi join card_contracts c on c.id = bi.contract_id where bi.batch_id = $batch and c.production_status = 'Marked';
+update perso_batches set state = 'sent', sent_at = '$now', updated_at = '$now',
+  events_before = (select coalesce(max(id), 0) from contract_events) where id = $batch;
 update card_contracts set production_status = 'InProduction', batch_id = $batch, updated_at = '$now'
   where production_status = 'Marked' and id in (select contract_id from batch_items where batch_id = $batch);
 ${COMMIT:-}

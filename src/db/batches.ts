@@ -41,6 +41,8 @@ export interface BatchRow {
   created_at: string;
   updated_at: string;
   sent_at: string | null;
+  /** sent batches from migration 007 on: the highest contract_events id at the confirm (where its cards' event falls in their history) */
+  events_before?: number | null;
 }
 
 /** A batch as the send job sees it. */
@@ -101,10 +103,11 @@ export async function markUploaded(db: Knex, batchId: number, now: string): Prom
 }
 
 /**
- * uploaded → sent, in one transaction with its cards Marked → InProduction, their batch_id set (the
- * claim wrote only batch_items: each card's row is written once) and one event per card; `archivePath`
- * is where the encrypted file is kept now. `beforeCommit` runs after every write, before the commit
- * (the crash tests stop the process there).
+ * uploaded → sent, in one transaction with its cards Marked → InProduction and their batch_id set (the
+ * claim wrote only batch_items: each card's row is written once). The sent batch and its items are
+ * the cards' event (no contract_events row per card: contract-story.ts tells it from them, placed
+ * after the events_before-th event). `archivePath` is where the encrypted file is kept now.
+ * `beforeCommit` runs after every write, before the commit (the crash tests stop the process there).
  */
 /** What the send job does inside the confirm's transaction. */
 export interface ConfirmHooks {
@@ -124,16 +127,11 @@ export async function confirmBatch(
 ): Promise<number> {
   return db.transaction(async (trx) => {
     await hooks.renewLease?.(renewalThrough(trx));
-    await moveState(trx, batchId, ['uploaded'], 'sent', { sent_at: now, updated_at: now, last_error: null, ...(archivePath ? { outbox_path: archivePath } : {}) });
-    // one statement each, whatever the batch size: no per-card round trips, nothing held in memory;
-    // the batch's cards through batch_items (card_contracts.batch_id has no index: migrations/002)
-    await trx.raw(
-      `insert into contract_events (contract_id, from_status, to_status, source_kind, source_id, detail, created_at)
-       select c.id, 'Marked', 'InProduction', 'batch', ?, null, ?
-       from batch_items as bi inner join card_contracts as c on c.id = bi.contract_id
-       where bi.batch_id = ? and c.production_status = 'Marked'`,
-      [batchId, now, batchId],
-    );
+    await moveState(trx, batchId, ['uploaded'], 'sent', {
+      sent_at: now, updated_at: now, last_error: null, events_before: trx.raw('(select coalesce(max(id), 0) from contract_events)'), ...(archivePath ? { outbox_path: archivePath } : {}),
+    });
+    // one statement, whatever the batch size: no per-card round trips, nothing held in memory; the
+    // batch's cards through batch_items (card_contracts.batch_id has no index: migrations/002)
     const moved = await trx('card_contracts').where({ production_status: 'Marked' })
       .whereIn('id', trx('batch_items').select('contract_id').where({ batch_id: batchId }))
       .update({ production_status: 'InProduction', batch_id: batchId, bureau_code: trx('perso_batches').select('bureau_code').where({ id: batchId }), updated_at: now });

@@ -61,10 +61,18 @@ async function eventsWithSources(db: Knex, contractId: number): Promise<CardStor
     .leftJoin('bureau_reports as r', function () { this.on('r.id', 'e.source_id').andOnVal('e.source_kind', 'report'); })
     .where('e.contract_id', contractId).orderBy('e.id')
     .select('e.*', 'b.file_name', 'r.remote_name');
-  return rows.map((e) => ({
-    at: e.created_at, from: e.from_status, to: e.to_status, source: e.source_kind, sourceId: e.source_id === null ? null : Number(e.source_id),
-    sourceName: e.file_name ?? e.remote_name ?? null, detail: e.detail,
+  const events = rows.map((e) => ({
+    order: Number(e.id), at: e.created_at, from: e.from_status, to: e.to_status, source: e.source_kind,
+    sourceId: e.source_id === null ? null : Number(e.source_id), sourceName: e.file_name ?? e.remote_name ?? null, detail: e.detail,
   }));
+  // a batch sent since migration 007 has no event row per card: it is the event, after the events_before-th row
+  const sent: any[] = await db('batch_items as i').join('perso_batches as b', 'b.id', 'i.batch_id')
+    .where({ 'i.contract_id': contractId, 'b.state': 'sent' }).whereNotNull('b.events_before')
+    .select('b.id', 'b.file_name', 'b.sent_at', 'b.events_before');
+  for (const b of sent) {
+    events.push({ order: Number(b.events_before) + 0.5, at: b.sent_at, from: 'Marked', to: 'InProduction', source: 'batch', sourceId: Number(b.id), sourceName: b.file_name, detail: null });
+  }
+  return events.sort((a, b) => a.order - b.order).map(({ order: _, ...event }) => event);
 }
 
 async function batchesOf(db: Knex, contractId: number): Promise<CardStory['batches']> {

@@ -60,6 +60,35 @@ describeEachDatabase('migrations', (ctx) => {
     await clearSendTables(db);
   });
 
+  it('refuses an item naming an unknown card or batch, and a card or batch an item names going or changing id (PostgreSQL: checks per statement)', async () => {
+    const { db } = ctx();
+    await clearSendTables(db);
+    await insertCards(db, new PanCipher(newPanKey()), 1, 2);
+    const [held, free] = (await db('card_contracts').orderBy('id').select('id')).map((r: { id: number }) => Number(r.id));
+    const batch = await insertReturningId(db, 'perso_batches', {
+      business_date: '2026-11-26', sequence: 1, file_name: 'F', state: 'claimed', record_count: 1, hash_total: '0', attempts: 0, created_at: 'n', updated_at: 'n',
+    });
+    const refused = (what: string, write: () => Promise<unknown>) => assert.rejects(write(), /foreign key|batch_items/i, what);
+    await db('batch_items').insert({ batch_id: batch, record_number: 1, contract_id: held });
+    await refused('an unknown card', () => db('batch_items').insert([{ batch_id: batch, record_number: 2, contract_id: free }, { batch_id: batch, record_number: 3, contract_id: free! + 1000 }]));
+    await refused('an unknown batch', () => db('batch_items').insert({ batch_id: batch + 1000, record_number: 1, contract_id: free }));
+    await refused('an item moved to an unknown card', () => db('batch_items').where({ contract_id: held }).update({ contract_id: free! + 1000 }));
+    await refused('the delete of a held card', () => db.transaction(async (trx) => {
+      await trx('contract_events').where({ contract_id: held }).delete();
+      await trx('card_contracts').where({ id: held }).delete();
+    }));
+    await refused('the delete of a batch with items', () => db('perso_batches').where({ id: batch }).delete());
+    await refused('a held card changing its id', () => db('card_contracts').where({ id: held }).update({ id: free! + 1000 }));
+    assert.deepEqual(await db('batch_items').select('batch_id', 'record_number', 'contract_id').then((rows) => rows.map((r: any) => [Number(r.batch_id), Number(r.record_number), Number(r.contract_id)])),
+      [[batch, 1, held]], 'only the valid item stays');
+    await db.transaction(async (trx) => {
+      await trx('contract_events').where({ contract_id: free }).delete();
+      await trx('card_contracts').where({ id: free }).delete();
+    });
+    assert.equal(await db('card_contracts').where({ id: free }).first(), undefined, 'a card no item names can go');
+    await clearSendTables(db);
+  });
+
   it('rolls all the way down and up again', async () => {
     const { db } = ctx();
     const undone = await migrateDownAll(db);

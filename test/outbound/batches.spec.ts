@@ -3,13 +3,15 @@ import {
   batchContracts, confirmBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches,
 } from '../../src/db/batches.js';
 import { nextSequence } from '../../src/db/claim.js';
+import { contractStory } from '../../src/db/contract-story.js';
+import { recordEvents } from '../../src/db/events.js';
 import { claimBatch, type ClaimParams } from '../../src/outbound/claim-step.js';
 import { NOT_IN_UNSENT_BATCH } from '../../src/db/unsent-batch.js';
 import { listContracts, upsertContract } from '../../src/db/contracts.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { makeCard } from '../helpers/cards.js';
 import { DIALECTS, describeEachDatabase, newPanKey } from '../helpers/db.js';
-import { clearSendTables, insertCards, screenWith } from './fixtures.js';
+import { clearSendTables, inProductionEvents, insertCards, screenWith } from './fixtures.js';
 
 const cipher = new PanCipher(newPanKey());
 const NOW = '2026-11-26T10:00:00.000Z';
@@ -110,8 +112,9 @@ describeEachDatabase('batches repository', (ctx) => {
     assert.deepEqual(await unfinishedBatches(db), []);
     const statuses = await db('card_contracts').distinct('production_status');
     assert.deepEqual(statuses.map((s: any) => s.production_status), ['InProduction']);
-    const events = await db('contract_events').where({ to_status: 'InProduction', source_kind: 'batch' });
-    assert.equal(events.length, 3);
+    assert.equal(Number((await db('contract_events').where({ to_status: 'InProduction' }).count({ n: '*' }).first())!.n), 0, 'no event row per card: the sent batch is their event');
+    const history = await inProductionEvents(db);
+    assert.deepEqual([...history.values()], [1, 2, 3].map(() => [`Marked>batch:${batch!.fileName}`]));
     await assert.rejects(confirmBatch(db, batch!.id, null, NOW), /it is sent/);
   });
 
@@ -144,6 +147,15 @@ describeEachDatabase('batches repository', (ctx) => {
     assert.equal(second!.recordCount, 1);
     const items = await db('batch_items as bi').join('card_contracts as c', 'c.id', 'bi.contract_id').where('bi.batch_id', second!.id).pluck('c.contract_number');
     assert.deepEqual(items, ['1002']);
+    await recordEvents(db, [{ contract_id: Number((await db('card_contracts').where({ contract_number: '1002' }).first('id')).id), from_status: 'InProduction', to_status: 'Marked', source_kind: 'operator', source_id: null, detail: null }], NOW);
+    await markEncrypted(db, second!.id, { ...encrypted, recordCount: 1 }, NOW);
+    await markUploaded(db, second!.id, NOW);
+    await confirmBatch(db, second!.id, null, NOW);
+    const [story] = await contractStory(db, '1002');
+    assert.deepEqual(story!.events.map((e) => [e.from, e.to, e.source, e.sourceName]), [
+      [null, 'Marked', 'import', null], ['Marked', 'InProduction', 'batch', first!.fileName],
+      ['InProduction', 'Marked', 'operator', null], ['Marked', 'InProduction', 'batch', second!.fileName],
+    ], 'the card\'s history tells both sends in their place among its own events');
   });
 });
 

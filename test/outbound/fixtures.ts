@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 
+import { contractStory } from '../../src/db/contract-story.js';
 import { NOT_IN_UNSENT_BATCH } from '../../src/db/unsent-batch.js';
 import { upsertContract } from '../../src/db/contracts.js';
 import { toPerso, type PersoPage } from '../../src/db/perso-rows.js';
@@ -18,6 +19,22 @@ export async function insertCards(
   await db.transaction(async (trx) => {
     for (let n = from; n < from + count; n++) await upsertContract(trx, makeCard(n, overrides(n)), status, cipher);
   });
+}
+
+/**
+ * The batch events of each card as its history tells them (`contracts show`): the file that made it
+ * InProduction, one entry per time it did (sent batches hold no event row per card: migrations/007).
+ */
+export async function inProductionEvents(db: Knex): Promise<Map<string, string[]>> {
+  const numbers: Array<{ contract_number: string }> = await db('card_contracts').distinct('contract_number').orderBy('contract_number');
+  const events = new Map<string, string[]>();
+  for (const { contract_number: number } of numbers) {
+    for (const card of await contractStory(db, number)) {
+      const files = card.events.filter((e) => e.to === 'InProduction').map((e) => `${e.from}>${e.source}:${e.sourceName}`);
+      if (files.length) events.set(number, files);
+    }
+  }
+  return events;
 }
 
 /** Empties the tables the send job writes, so that each test starts from no cards and no batches. */

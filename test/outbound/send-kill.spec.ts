@@ -10,7 +10,7 @@ import { runUntilPaused, waitFor } from '../helpers/crash-child.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import type { SshdServer } from '../helpers/sshd.js';
 import type { ChildSpec, SendPausePoint } from './send-child.js';
-import { clearSendTables, insertCards } from './fixtures.js';
+import { clearSendTables, inProductionEvents, insertCards } from './fixtures.js';
 import { contractsByStatus, filesIn, removeDir, sendConfig, type BureauKeys } from './harness.js';
 import { assertDeliveredExactlyOnce, sendJobFor, useSshdAndBureauKeys, withSftp } from './job-harness.js';
 
@@ -49,7 +49,7 @@ async function onlyBatch(s: Scene, state: string): Promise<BatchRow> {
 
 async function noCardSent(s: Scene): Promise<void> {
   assert.deepEqual(await contractsByStatus(s.db), { Marked: CARDS }, 'every card still Marked');
-  assert.equal(Number((await s.db('contract_events').where({ to_status: 'InProduction' }).count({ n: '*' }))[0]!.n), 0);
+  assert.equal((await inProductionEvents(s.db)).size, 0, 'no card\'s history says InProduction');
 }
 
 /**
@@ -179,9 +179,9 @@ describe('send job killed with SIGKILL at each step, then restarted', () => {
         assert.equal(result.cardsSent, CARDS.length);
         assert.equal(result.batches.length, 2, 'the first batch resumed, the second claimed');
         await assertDeliveredExactlyOnce(db, sshd, keys, config, CARDS);
-        const events = await db('contract_events').where({ to_status: 'InProduction' }).select('contract_id');
-        assert.equal(new Set(events.map((e: { contract_id: number }) => Number(e.contract_id))).size, CARDS.length);
-        assert.equal(events.length, CARDS.length, 'one InProduction event per card');
+        const history = await inProductionEvents(db);
+        assert.deepEqual([...history.keys()], CARDS, 'every card\'s history says InProduction');
+        for (const [card, events] of history) assert.equal(events.length, 1, `card ${card}: one InProduction event`);
         assert.deepEqual(outbox(scene), []);
         removeDir(config.workDir);
       });
