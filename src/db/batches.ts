@@ -102,13 +102,6 @@ export async function markUploaded(db: Knex, batchId: number, now: string): Prom
   await moveState(db, batchId, ['encrypted'], 'uploaded', { updated_at: now });
 }
 
-/**
- * uploaded → sent, in one transaction with its cards Marked → InProduction and their batch_id set (the
- * claim wrote only batch_items: each card's row is written once). The sent batch and its items are
- * the cards' event (no contract_events row per card: contract-story.ts tells it from them, placed
- * after the events_before-th event). `archivePath` is where the encrypted file is kept now.
- * `beforeCommit` runs after every write, before the commit (the crash tests stop the process there).
- */
 /** What the send job does inside the confirm's transaction. */
 export interface ConfirmHooks {
   /**
@@ -122,6 +115,13 @@ export interface ConfirmHooks {
   beforeCommit?(): Promise<void> | void;
 }
 
+/**
+ * uploaded → sent, in one transaction with its cards Marked → InProduction and their batch_id set (the
+ * claim wrote only batch_items: each card's row is written once). The sent batch and its items are
+ * the cards' event (no contract_events row per card: contract-story.ts tells it from them, placed
+ * after the events_before-th event). `archivePath` is where the encrypted file is kept now.
+ * `beforeCommit` runs after every write, before the commit (the crash tests stop the process there).
+ */
 export async function confirmBatch(
   db: Knex, batchId: number, archivePath: string | null, now: string, hooks: ConfirmHooks = {},
 ): Promise<number> {
