@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import knexFactory from 'knex';
+import knexFactory, { type Knex } from 'knex';
 import type { Config } from '../../src/config/schema.js';
 import type { Db } from '../../src/db/connection.js';
 import { encryptRsaReport } from '../../src/crypto/rsa.js';
@@ -34,7 +34,7 @@ function umount(dir: string): void {
   spawnSync('umount', ['-l', dir]);
 }
 
-for (const dialect of DIALECTS.filter((d) => d !== 'mysql')) {
+for (const dialect of DIALECTS) {
   describeEachDatabase('inbound/receive-job local faults', (ctx) => faultSuite(ctx, dialect), [dialect]);
 }
 
@@ -197,18 +197,18 @@ function faultSuite(ctx: () => TestDatabase, dialect: Dialect): void {
   });
 
   // only a server database can be stopped under a running job
-  if (dialect === 'pg') {
-    it('the database connection killed in the middle of the apply (PostgreSQL): the run fails, nothing applied, the next run applies once', async function () {
+  if (dialect !== 'sqlite') {
+    it(`the database connection killed in the middle of the apply (${dialect}): the run fails, nothing applied, the next run applies once`, async function () {
       this.timeout(120_000);
       const { database } = ctx();
-      const admin = knexFactory({ client: 'pg', connection: database.url, pool: { min: 0, max: 1 } });
+      const admin = knexFactory({ client: dialect === 'pg' ? 'pg' : 'mysql2', connection: database.url, pool: { min: 0, max: 1 } });
       try {
         const report = await goodReport('rsa', 1100, 1); // two groups of records: the kill lands between them
         let killed = 0;
         const kill = {
           afterApplyGroup: async () => {
             if (killed++) return;
-            await admin.raw('select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+            await killOtherConnections(admin, dialect);
           },
         };
         await assert.rejects(within(bench.run(db, config(), { hooks: kill }), 60_000, 'the run losing its database'),
@@ -223,4 +223,14 @@ function faultSuite(ctx: () => TestDatabase, dialect: Dialect): void {
       }
     });
   }
+}
+
+/** Ends every other connection to the test database, as an operator's kill (or a server restart) would. */
+async function killOtherConnections(admin: Knex, dialect: Dialect): Promise<void> {
+  if (dialect === 'pg') {
+    await admin.raw('select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+    return;
+  }
+  const [rows] = await admin.raw('select id from information_schema.processlist where db = database() and id <> connection_id()');
+  for (const { id } of rows as Array<{ id: number }>) await admin.raw('kill connection ?', [id]).catch(() => undefined); // may have ended meanwhile
 }
