@@ -41,7 +41,16 @@ export function openDatabase(config: Pick<Config, 'database'>): Db {
   return knexFactory({
     client: 'mysql2',
     connection: password ? { uri: url, password, supportBigNumbers: true, bigNumberStrings: true } as any : { uri: url, supportBigNumbers: true, bigNumberStrings: true } as any,
-    pool,
+    pool: {
+      ...pool,
+      // READ COMMITTED, as on PostgreSQL, which the claim and the state changes are built for. Under
+      // MariaDB's default REPEATABLE READ a state change locks gaps of the batches' state index: one
+      // bureau's confirm, held open while it moves a million cards, made another bureau's next state
+      // change wait for it, up to the lock wait timeout (test/outbound/bureaus.spec.ts, kill at 'confirming').
+      afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => {
+        conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (err: Error | null) => done(err, conn));
+      },
+    },
   });
 }
 

@@ -21,10 +21,13 @@ export interface PausedChild {
 }
 
 /**
- * Runs `script` (TypeScript, through tsx) with `env` until it reports its pause point. Rejects with
- * the child's output when it exits first, or when it does not pause within `timeoutMs`.
+ * Runs `script` (TypeScript, through tsx) with `env` until it reports its pause point (or, given a
+ * list, each of them, in any order: several jobs of one child). Rejects with the child's output when
+ * it exits first, or when it does not pause within `timeoutMs`.
  */
-export function runUntilPaused(script: string, env: Record<string, string>, expectedPoint: string, timeoutMs = 120_000): Promise<PausedChild> {
+export function runUntilPaused(script: string, env: Record<string, string>, expected: string | string[], timeoutMs = 120_000): Promise<PausedChild> {
+  const waiting = Array.isArray(expected) ? [...expected] : [expected];
+  const expectedPoint = waiting.join(', ');
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
@@ -48,12 +51,16 @@ export function runUntilPaused(script: string, env: Record<string, string>, expe
       reject(new Error(`the child ended (${signal ?? `exit ${code}`}) before reaching '${expectedPoint}':\n${output}`));
     });
     child.on('message', (message: { pausedAt?: string }) => {
-      clearTimeout(timer);
-      if (message.pausedAt !== expectedPoint) {
+      const at = waiting.indexOf(message.pausedAt ?? '');
+      if (at < 0) {
+        clearTimeout(timer);
         child.kill('SIGKILL');
         reject(new Error(`the child paused at '${message.pausedAt}', expected '${expectedPoint}'`));
         return;
       }
+      waiting.splice(at, 1);
+      if (waiting.length) return;
+      clearTimeout(timer);
       resolve({
         pid: child.pid!,
         async kill() {

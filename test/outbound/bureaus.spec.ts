@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { resolveBureauLayouts } from '../../src/config/bureau-layouts.js';
@@ -17,10 +18,15 @@ import { testConfig } from '../helpers/config.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import { freeLoopbackPort } from '../../src/sandbox/init.js';
 import { requireSshd, type SshdServer } from '../helpers/sshd.js';
-import { clearSendTables, insertCards } from './fixtures.js';
+import { runUntilPaused, waitFor } from '../helpers/crash-child.js';
+import type { BureausChildSpec } from './bureaus-child.js';
+import type { SendPausePoint } from './send-child.js';
+import { clearSendTables, inProductionEvents, insertCards } from './fixtures.js';
 import { contractsByStatus, filesIn, removeDir, twoBureauServer, type BureauKeys } from './harness.js';
 
-const cipher = new PanCipher(newPanKey());
+/** the PAN key of the cards, given to the crash child too */
+const PAN_KEY = newPanKey();
+const cipher = new PanCipher(PAN_KEY);
 const DATE = '2026-11-26';
 /** the second bureau's folders on the one test sshd (two bureaus on one server never share a folder) */
 const EMB_IN = 'emb-in';
@@ -65,6 +71,18 @@ function contractsIn(keys: BureauKeys, file: string, layout: 'perso-v1' | 'emb-v
   if (layout === 'perso-v1') return lines.filter((l) => l.startsWith('D')).map((l) => canonicalId(l.slice(8, 23)));
   assert.ok(lines.every((l) => l.endsWith('\r')), 'emb-v1 lines end in CRLF');
   return lines.filter((l) => l.startsWith('02')).map((l) => canonicalId(l.slice(88, 103)));
+}
+
+const BUREAUS_CHILD = fileURLToPath(new URL('./bureaus-child.ts', import.meta.url));
+const KILL_POINTS: SendPausePoint[] = ['encrypting', 'claimed', 'encrypted', 'uploading', 'transferred', 'uploaded', 'confirming'];
+/** the batch's state in the database when its run dies at each point */
+const STATE_AT: Record<SendPausePoint, string> = {
+  encrypting: 'claimed', claimed: 'claimed', encrypted: 'encrypted', uploading: 'encrypted', transferred: 'encrypted', uploaded: 'uploaded', confirming: 'uploaded',
+};
+
+/** Work a paused child started before its pause and that ends on its own: let it end before the kill, so the found state is one. */
+async function settleAt(db: Knex, point: SendPausePoint): Promise<void> {
+  if (point === 'encrypting') await waitFor('both claims to commit', async () => Number((await db('perso_batches').count({ n: '*' }))[0]!.n) === 2);
 }
 
 function sendAll(db: Knex, config: LoadedConfig): Promise<BureauSendOutcome[]> {
@@ -182,6 +200,59 @@ describeEachDatabase('send to several bureaus, routed by product, through a real
       ['BXISSUER_PERSO_20261126_000002.dat.pgp'], ['BXISSUER_EMB_20261126_000001.txt.pgp'],
     ]);
   });
+
+  it('a card the bureau rejected, marked again, is routed again by the rules: to the other bureau once its product changed', async () => {
+    const { db } = ctx();
+    config = twoBureaus(sshd, keys);
+    await insertCards(db, cipher, 1, 4, (n) => ({ productCode: n % 2 === 0 ? 'GOLD02' : 'CLASSIC01' }));
+    await sendAll(db, config);
+    await assertEachInItsBureau(db, { b1: ['1001', '1003'], emb: ['1002', '1004'] });
+    // EMB01 rejected 1002 and 1004; the card system marks them again, 1002 now a standard card
+    await db('card_contracts').whereIn('contract_number', ['1002', '1004']).update({ production_status: 'Rejected', reject_code: '021' });
+    await db('card_contracts').where({ contract_number: '1002' }).update({ production_status: 'Marked', product_code: 'CLASSIC01' });
+    await db('card_contracts').where({ contract_number: '1004' }).update({ production_status: 'Marked' });
+    const again = await sendAll(db, config);
+    assert.deepEqual(again.map((o) => [o.code, 'result' in o ? o.result.cardsSent : String(o.error)]), [['BUREAU01', 1], ['EMB01', 1]]);
+    const b1 = filesIn(join(sshd.root, 'inbound')).map((f) => contractsIn(keys.b1, join(sshd.root, 'inbound', f), 'perso-v1'));
+    const emb = filesIn(join(sshd.root, EMB_IN)).map((f) => contractsIn(keys.emb, join(sshd.root, EMB_IN, f), 'emb-v1'));
+    assert.deepEqual(b1, [['1001', '1003'], ['1002']], 'the re-marked standard card went to BUREAU01');
+    assert.deepEqual(emb, [['1002', '1004'], ['1004']], 'the re-marked premium card went to EMB01 again');
+    const rows = await db('card_contracts').orderBy('contract_number').select('contract_number', 'bureau_code', 'production_status');
+    assert.deepEqual(rows.map((r: any) => [r.contract_number, r.bureau_code, r.production_status]), [
+      ['1001', 'BUREAU01', 'InProduction'], ['1002', 'BUREAU01', 'InProduction'], ['1003', 'BUREAU01', 'InProduction'], ['1004', 'EMB01', 'InProduction'],
+    ], 'each card records the bureau that makes it now');
+  });
+
+  // Both bureaus' sends at once in one process (the daemon's lanes), each killed at the same state:
+  // the restart must finish each batch at its own bureau and claim the rest, no card lost or in two files.
+  for (const point of KILL_POINTS) {
+    it(`two bureaus in flight, killed at '${point}': every card in exactly one file of exactly its bureau after the restart`, async function () {
+      this.timeout(240_000);
+      const { db, database, dialect } = ctx();
+      config = { ...twoBureaus(sshd, keys), database };
+      // three cards a bureau, two a file: a batch of each bureau in flight, one card left for the restart
+      await insertCards(db, cipher, 1, 6, (n) => ({ productCode: n % 2 === 0 ? 'GOLD02' : 'CLASSIC01' }));
+      // SQLite has one writer: a confirm held open keeps every other write out, so there the first
+      // bureau stops just before its confirm and only EMB01's confirm is held open
+      const pauseAt = { BUREAU01: point === 'confirming' && dialect === 'sqlite' ? 'uploaded' as const : point, EMB01: point };
+      const spec: BureausChildSpec = { config, panKey: PAN_KEY.toString('base64'), pauseAt, businessDate: DATE };
+      const child = await runUntilPaused(BUREAUS_CHILD, { BX_BUREAUS_CHILD: JSON.stringify(spec) }, Object.values(pauseAt));
+      await settleAt(db, point);
+      await child.kill();
+
+      const found = await db('perso_batches').orderBy('bureau_code').select('bureau_code', 'state', 'file_name');
+      assert.deepEqual(found.map((b: any) => [b.bureau_code, b.state]), [['BUREAU01', STATE_AT[point]], ['EMB01', STATE_AT[point]]], 'one batch of each bureau, in the state it died in');
+      assert.deepEqual((await contractsByStatus(db)).InProduction, undefined, 'no card confirmed');
+      const finalNames = [...filesIn(join(sshd.root, 'inbound')), ...filesIn(join(sshd.root, EMB_IN))].filter((f) => !f.endsWith('.part'));
+      assert.deepEqual(finalNames.sort(), ['transferred', 'uploaded', 'confirming'].includes(point) ? found.map((b: any) => b.file_name).sort() : [], 'a final name only once uploaded');
+      await db('leases').update({ expires_at: Date.now() - 1 }); // as if the dead run's leases had run out
+
+      const restarted = await sendAll(db, config);
+      assert.deepEqual(restarted.map((o) => [o.code, 'result' in o ? o.result.cardsSent : String(o.error)]), [['BUREAU01', 3], ['EMB01', 3]]);
+      await assertEachInItsBureau(db, { b1: ['1001', '1003', '1005'], emb: ['1002', '1004', '1006'] });
+      for (const [card, events] of await inProductionEvents(db)) assert.equal(events.length, 1, `card ${card}: one InProduction event`);
+    });
+  }
 
   it('the per-bureau view: the first bureau is the config itself; the other reads its own layout, keys, folder and lease', () => {
     config = twoBureaus(sshd, keys);
