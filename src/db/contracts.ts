@@ -3,7 +3,7 @@ import { canonicalId, type CardFields, type CardForm, type RequestType } from '.
 import type { ProductionStatus } from '../domain/contract-status.js';
 import type { PanCipher } from '../security/pan.js';
 import { UNSENT_BATCH_FILE, unsentBatchHolding } from './unsent-batch.js';
-import { insertReturningId, nowIso } from './connection.js';
+import { dialectOf, insertReturningId, nowIso } from './connection.js';
 import { recordEvents } from './events.js';
 
 /** card_contracts: one card (plastic) of a contract and its production state. */
@@ -92,7 +92,12 @@ export async function upsertContract(
   trx: Knex.Transaction, card: CardFields, status: ProductionStatus, cipher: PanCipher, now = nowIso(),
 ): Promise<UpsertOutcome> {
   const key = { contract_number: canonicalId(card.contractId), plastic_id: canonicalId(card.plasticId) };
-  const existing: ContractRow | undefined = await trx('card_contracts').where(key).first();
+  const read = trx('card_contracts').where(key).first();
+  // locked before the in-flight check: a claim still open holds the row, so this waits for its commit
+  // and then sees its items; unlocked, the check would pass and the update land on a card just put in
+  // a file. SQLite has a single writer: a claim and an import never overlap there.
+  if (dialectOf(trx) !== 'sqlite') read.forUpdate();
+  const existing: ContractRow | undefined = await read;
   if (!existing) {
     const clientId = await insertReturningId(trx, 'clients', { ...clientColumns(card), created_at: now, updated_at: now });
     const id = await insertReturningId(trx, 'card_contracts', {

@@ -187,4 +187,24 @@ describeEachDatabase('batches repository: concurrent claims', (ctx) => {
     const total = Number((await db('batch_items').count({ n: '*' }))[0]!.n);
     assert.equal(total, 10, `all cards claimed exactly once (last claim: ${again.batch?.recordCount ?? 0})`);
   });
+
+  it('an import of a card an open claim has read waits for the claim, then is refused: the card is in the file', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 3);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inClaim = new Promise<void>((resolve) => (entered = resolve));
+    const claim = claimBatch(db, params({ onClaimed: async () => { entered(); await gate; } }));
+    await inClaim; // the claim has read card 2, its items not yet committed
+    let settled = false;
+    const edit = db.transaction((trx) => upsertContract(trx, makeCard(2, { city: 'ELSEWHERE' }), 'Marked', cipher)).finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(settled, false, 'the import waits while the claim is open');
+    release();
+    const { batch } = await claim;
+    assert.deepEqual(await edit, { kind: 'refused', reason: `contract is being sent in ${batch!.fileName}; its data can no longer change` });
+    const city = await db('clients as cl').join('card_contracts as c', 'c.client_id', 'cl.id').where('c.contract_number', '1002').first('cl.city');
+    assert.notEqual(city.city, 'ELSEWHERE', 'the card keeps the data its file was made from');
+  });
 }, DIALECTS.filter((d) => d !== 'sqlite'));
