@@ -6,7 +6,7 @@ import {
   PAGE_PART_ROWS, PERSO_COLUMNS, PERSO_COLUMNS_AS_NAMES, persoPageOf, persoPageOfJson, persoPartSqliteSql, persoRowJsonSql, type PersoPage, type PersoRow,
 } from './perso-rows.js';
 
-/** Contracts per page through knex and on PostgreSQL. */
+/** Contracts per page through knex. */
 const PAGE = 500;
 
 /** How the claim reads Marked contracts and writes a page of items, on the transaction's connection. */
@@ -49,7 +49,7 @@ async function sqliteClaimStore(trx: Knex.Transaction): Promise<ClaimStore | und
   if (dialectOf(trx) !== 'sqlite') return undefined;
   const conn = (await trx.client.acquireConnection()) as Partial<SqliteConnection> | null;
   if (!conn || typeof conn.prepare !== 'function' || conn.inTransaction !== true) return undefined;
-  const partStmt = conn.prepare(persoPartSqliteSql(MARKED_PAGE_SQL));
+  const partStmt = conn.prepare(persoPartSqliteSql(markedPageSql(await anyUnsentBatch(trx))));
   // a page of ids as one JSON array per statement (json_each keeps the array's order): a third cheaper than a statement per card
   const insertItems = conn.prepare('insert into batch_items (batch_id, record_number, contract_id) select ?, ? + key + 1, value from json_each(?)');
   return {
@@ -80,10 +80,11 @@ async function pgClaimStore(trx: Knex.Transaction): Promise<ClaimStore | undefin
   // The planner guesses how many contracts NOT_IN_UNSENT_BATCH keeps: that guess puts a page's
   // estimated cost above jit_above_cost, and compiling each page's query would cost more than running it.
   await trx.raw('set local jit = off');
+  const pageSql = persoRowJsonSql(`${markedPageSql(await anyUnsentBatch(trx))} for update of c skip locked`);
   return {
-    pageSize: PAGE,
+    pageSize: PG_PAGE,
     readPage: async (afterId, limit) => {
-      const { rows } = await trx.raw(persoRowJsonSql(`${MARKED_PAGE_SQL} for update of c skip locked`), [afterId, limit]);
+      const { rows } = await trx.raw(pageSql, [afterId, limit]);
       return persoPageOfJson(rows.map((row: { json: string }) => row.json));
     },
     addItems: async (batchId, before, contractIds) => {
@@ -97,13 +98,32 @@ async function pgClaimStore(trx: Knex.Transaction): Promise<ClaimStore | undefin
 }
 
 /**
+ * Contracts per page on PostgreSQL: each page is a statement planned anew (about 2 ms, whatever its
+ * size) and a round trip; 2000 cards are about 1 MB of JSON.
+ */
+const PG_PAGE = 2000;
+
+/**
  * Marked contracts free to claim after an id (first parameter), in id order, at most a number of them
  * (second): the statement SQLite's and PostgreSQL's claims wrap in persoPartSqliteSql and persoRowJsonSql;
- * markedQuery is the same.
+ * markedQuery is the same. `unsentBatches`: whether a batch not yet sent may hold some of them.
  */
-const MARKED_PAGE_SQL = `select ${PERSO_COLUMNS_AS_NAMES.join(', ')}
+function markedPageSql(unsentBatches: boolean): string {
+  return `select ${PERSO_COLUMNS_AS_NAMES.join(', ')}
   from card_contracts as c inner join clients as cl on cl.id = c.client_id
-  where c.production_status = 'Marked' and ${NOT_IN_UNSENT_BATCH} and c.id > ? order by c.id limit ?`;
+  where c.production_status = 'Marked' and ${unsentBatches ? `${NOT_IN_UNSENT_BATCH} and ` : ''}c.id > ? order by c.id limit ?`;
+}
+
+/**
+ * Whether a batch not yet sent exists as the claim starts (inside its transaction, after its mutex).
+ * When none does, no card can be held by one, and the pages skip the look-up per card: claims run one
+ * at a time, so no other batch appears before this claim ends, and this claim reads each card once (in
+ * id order), never one of its own items. Usually none does: a send carries its unsent batches forward
+ * before it claims.
+ */
+async function anyUnsentBatch(trx: Knex.Transaction): Promise<boolean> {
+  return (await trx('perso_batches').whereNot({ state: 'sent' }).first('id')) !== undefined;
+}
 
 /** A page of Marked contracts free to claim after `afterId`; on MariaDB locked. */
 function lockedMarkedPage(trx: Knex.Transaction, afterId: number, limit: number): Promise<PersoRow[]> {
@@ -112,7 +132,7 @@ function lockedMarkedPage(trx: Knex.Transaction, afterId: number, limit: number)
   return query;
 }
 
-/** MARKED_PAGE_SQL through knex (rows as objects on every dialect): MariaDB's claim and the dry run read with it. */
+/** markedPageSql(true) through knex (rows as objects on every dialect): MariaDB's claim and the dry run read with it. */
 function markedQuery(db: Knex | Knex.Transaction, afterId: number, limit: number) {
   return db('card_contracts as c')
     .join('clients as cl', 'cl.id', 'c.client_id')
