@@ -159,6 +159,15 @@ describeEachDatabase('batches repository', (ctx) => {
   });
 });
 
+/** A claim kept open once it has claimed its cards (its `onClaimed` waits) until `release`; `entered` resolves when it waits. */
+function heldOpen(): { onClaimed: () => Promise<void>; entered: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let enter!: () => void;
+  const entered = new Promise<void>((resolve) => (enter = resolve));
+  return { onClaimed: async () => { enter(); await gate; }, entered, release };
+}
+
 // Not declared for SQLite: its one connection and single writer serialize every claim, so two
 // claims can never overlap there (README, "Databases"); the servers are where overlap can happen.
 describeEachDatabase('batches repository: concurrent claims', (ctx) => {
@@ -167,15 +176,12 @@ describeEachDatabase('batches repository: concurrent claims', (ctx) => {
   it('two claims at once (no lease) run one after the other: never a card in two batches nor a file name reused', async function () {
     const { db } = ctx();
     await insertCards(db, cipher, 1, 10);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let entered!: () => void;
-    const inFirst = new Promise<void>((resolve) => (entered = resolve));
-    const first = claimBatch(db, params({ maxCards: 5, onClaimed: async () => { entered(); await gate; } }));
-    await inFirst; // the first claim holds its rows and its uncommitted batch
+    const held = heldOpen();
+    const first = claimBatch(db, params({ maxCards: 5, onClaimed: held.onClaimed }));
+    await held.entered; // the first claim holds its rows and its uncommitted batch
     const second = claimBatch(db, params({ maxCards: 10 })).then((o) => o, (err: Error) => err);
     await new Promise((r) => setTimeout(r, 300));
-    release();
+    held.release();
     assert.equal((await first).batch!.recordCount, 5);
     const outcome = await second;
     // the second waited for the first to end (claims are serialized), then took the rest
@@ -191,17 +197,14 @@ describeEachDatabase('batches repository: concurrent claims', (ctx) => {
   it('an import of a card an open claim has read waits for the claim, then is refused: the card is in the file', async () => {
     const { db } = ctx();
     await insertCards(db, cipher, 1, 3);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let entered!: () => void;
-    const inClaim = new Promise<void>((resolve) => (entered = resolve));
-    const claim = claimBatch(db, params({ onClaimed: async () => { entered(); await gate; } }));
-    await inClaim; // the claim has read card 2, its items not yet committed
+    const held = heldOpen();
+    const claim = claimBatch(db, params({ onClaimed: held.onClaimed }));
+    await held.entered; // the claim has read card 2, its items not yet committed
     let settled = false;
     const edit = db.transaction((trx) => upsertContract(trx, makeCard(2, { city: 'ELSEWHERE' }), 'Marked', cipher)).finally(() => (settled = true));
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(settled, false, 'the import waits while the claim is open');
-    release();
+    held.release();
     const { batch } = await claim;
     assert.deepEqual(await edit, { kind: 'refused', reason: `contract is being sent in ${batch!.fileName}; its data can no longer change` });
     const city = await db('clients as cl').join('card_contracts as c', 'c.client_id', 'cl.id').where('c.contract_number', '1002').first('cl.city');
