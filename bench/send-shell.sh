@@ -8,7 +8,7 @@
 # set-based statements: before the export, one transaction claims the cards (the batch and its items
 # with record numbers; on PostgreSQL the cards' rows locked FOR UPDATE SKIP LOCKED, as the job must);
 # after the rename, one transaction confirms them (batch sent, which is its cards' event since migration
-# 007, cards InProduction with their batch id). That is the floor of a pipeline that keeps the invariants of docs/design.md: no
+# 007, cards InProduction with their batch id; on PostgreSQL their ids out of marked_contracts, 009). That is the floor of a pipeline that keeps the invariants of docs/design.md: no
 # validation, no lease against a second runner, no crash recovery.
 #
 # With BOOKKEEPING=minimal it does the least bookkeeping that still claims and confirms: one set-based
@@ -56,6 +56,7 @@ update perso_batches set state = 'sent', sent_at = '$now', updated_at = '$now',
   events_before = (select coalesce(max(id), 0) from contract_events) where id = $batch;
 update card_contracts set production_status = 'InProduction', batch_id = $batch, updated_at = '$now'
   where production_status = 'Marked' and id in (select contract_id from batch_items where batch_id = $batch);
+${FORGET:-}
 ${COMMIT:-}
 SQL
 }
@@ -94,6 +95,8 @@ if [ "${BOOKKEEPING:-}" = 1 ]; then
   else
     CLAIM_ITEMS="with locked as (select c.id $marked order by c.id for update of c skip locked)
       insert into batch_items (batch_id, record_number, contract_id) select $batch, row_number() over (order by id), id from locked;"
+    # the ids of the cards no longer Marked leave the table the claim finds Marked cards in (migration 009)
+    FORGET="delete from marked_contracts m where not exists (select 1 from card_contracts c where c.id = m.contract_id and c.production_status = 'Marked');"
   fi
   claim
   query=$claimed_query

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { ContractForPerso } from '../domain/contract.js';
 import { PanIntegrityError, type PanCipher } from '../security/pan.js';
 import { renewalThrough, type LeaseRenewal } from './lease.js';
+import { forgetUnmarked } from './marked.js';
 import { PERSO_COLUMNS, toPerso, type PersoRow } from './perso-rows.js';
 
 /** States of a batch, in the order the send job moves it (docs/design.md, "State machines"). */
@@ -135,6 +136,7 @@ export async function confirmBatch(
     const moved = await trx('card_contracts').where({ production_status: 'Marked' })
       .whereIn('id', trx('batch_items').select('contract_id').where({ batch_id: batchId }))
       .update({ production_status: 'InProduction', batch_id: batchId, bureau_code: trx('perso_batches').select('bureau_code').where({ id: batchId }), updated_at: now });
+    await forgetUnmarked(trx);
     await hooks.beforeCommit?.();
     return Number(moved);
   });

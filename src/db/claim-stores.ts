@@ -1,6 +1,7 @@
 // How the claim reads Marked contracts and writes its items on each database, and the unlocked read of the dry run.
 import type { Knex } from 'knex';
-import { dialectOf } from './connection.js';
+import { dialectOf, type Dialect } from './connection.js';
+import { markedContracts, markedContractsSql } from './marked.js';
 import { NOT_IN_UNSENT_BATCH } from './unsent-batch.js';
 import {
   PAGE_PART_ROWS, PERSO_COLUMNS, PERSO_COLUMNS_AS_NAMES, persoPageOf, persoPageOfJson, persoPartSqliteSql, persoRowJsonSql, type PersoPage, type PersoRow,
@@ -49,7 +50,7 @@ async function sqliteClaimStore(trx: Knex.Transaction): Promise<ClaimStore | und
   if (dialectOf(trx) !== 'sqlite') return undefined;
   const conn = (await trx.client.acquireConnection()) as Partial<SqliteConnection> | null;
   if (!conn || typeof conn.prepare !== 'function' || conn.inTransaction !== true) return undefined;
-  const partStmt = conn.prepare(persoPartSqliteSql(markedPageSql(await anyUnsentBatch(trx))));
+  const partStmt = conn.prepare(persoPartSqliteSql(markedPageSql('sqlite', await anyUnsentBatch(trx))));
   // a page of ids as one JSON array per statement (json_each keeps the array's order): a third cheaper than a statement per card
   const insertItems = conn.prepare('insert into batch_items (batch_id, record_number, contract_id) select ?, ? + key + 1, value from json_each(?)');
   return {
@@ -80,11 +81,12 @@ async function pgClaimStore(trx: Knex.Transaction): Promise<ClaimStore | undefin
   // The planner guesses how many contracts NOT_IN_UNSENT_BATCH keeps: that guess puts a page's
   // estimated cost above jit_above_cost, and compiling each page's query would cost more than running it.
   await trx.raw('set local jit = off');
-  const pageSql = persoRowJsonSql(`${markedPageSql(await anyUnsentBatch(trx))} for update of c skip locked`);
+  const pageSql = persoRowJsonSql(`${markedPageSql('pg', await anyUnsentBatch(trx))} for update of c skip locked`);
+  const afterIds = markedContractsSql('pg').afterIdBindings;
   return {
     pageSize: PG_PAGE,
     readPage: async (afterId, limit) => {
-      const { rows } = await trx.raw(pageSql, [afterId, limit]);
+      const { rows } = await trx.raw(pageSql, [...Array<number>(afterIds).fill(afterId), limit]);
       return persoPageOfJson(rows.map((row: { json: string }) => row.json));
     },
     addItems: async (batchId, before, contractIds) => {
@@ -104,14 +106,16 @@ async function pgClaimStore(trx: Knex.Transaction): Promise<ClaimStore | undefin
 const PG_PAGE = 2000;
 
 /**
- * Marked contracts free to claim after an id (first parameter), in id order, at most a number of them
- * (second): the statement SQLite's and PostgreSQL's claims wrap in persoPartSqliteSql and persoRowJsonSql;
- * markedQuery is the same. `unsentBatches`: whether a batch not yet sent may hold some of them.
+ * Marked contracts free to claim after an id (the first parameters: markedContractsSql), in id order,
+ * at most a number of them (the last): the statement SQLite's and PostgreSQL's claims wrap in
+ * persoPartSqliteSql and persoRowJsonSql; markedQuery is the same. `unsentBatches`: whether a batch not
+ * yet sent may hold some of them.
  */
-function markedPageSql(unsentBatches: boolean): string {
+function markedPageSql(dialect: Dialect, unsentBatches: boolean): string {
+  const marked = markedContractsSql(dialect);
   return `select ${PERSO_COLUMNS_AS_NAMES.join(', ')}
-  from card_contracts as c inner join clients as cl on cl.id = c.client_id
-  where c.production_status = 'Marked' and ${unsentBatches ? `${NOT_IN_UNSENT_BATCH} and ` : ''}c.id > ? order by c.id limit ?`;
+  from ${marked.from} inner join clients as cl on cl.id = c.client_id
+  where ${marked.where}${unsentBatches ? ` and ${NOT_IN_UNSENT_BATCH}` : ''} order by c.id limit ?`;
 }
 
 /**
@@ -134,12 +138,10 @@ function lockedMarkedPage(trx: Knex.Transaction, afterId: number, limit: number)
 
 /** markedPageSql(true) through knex (rows as objects on every dialect): MariaDB's claim and the dry run read with it. */
 function markedQuery(db: Knex | Knex.Transaction, afterId: number, limit: number) {
-  return db('card_contracts as c')
+  return markedContracts(db, afterId)
     .join('clients as cl', 'cl.id', 'c.client_id')
     .select(PERSO_COLUMNS)
-    .where({ 'c.production_status': 'Marked' })
     .whereRaw(NOT_IN_UNSENT_BATCH)
-    .andWhere('c.id', '>', afterId)
     .orderBy('c.id')
     .limit(limit);
 }

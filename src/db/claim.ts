@@ -4,6 +4,7 @@ import { insertReturningId } from './connection.js';
 import { recordEvents, type NewEvent } from './events.js';
 import { claimStore, type ClaimStore } from './claim-stores.js';
 import { enterMutex, leaveMutex, renewLease } from './lease.js';
+import { queueMissingMarked } from './marked.js';
 import { listUpToLimit } from '../jobs.js';
 import type { PersoPage } from './perso-rows.js';
 import { toBatch, whereBureau, type Batch, type BureauScope } from './batches.js';
@@ -43,6 +44,8 @@ export interface ClaimOutcome {
   invalid: InvalidCard[];
   /** all contracts set Invalid by this claim (`invalid` lists the first INVALID_LISTED of them) */
   invalidCount: number;
+  /** Marked contracts the claim found missing from marked_contracts (PostgreSQL: its triggers were off) and took in */
+  requeued: number;
 }
 
 /**
@@ -91,7 +94,8 @@ export async function openClaim(db: Knex, request: ClaimRequest): Promise<OpenCl
   const trx = await db.transaction();
   try {
     await enterMutex(trx, CLAIM_MUTEX);
-    return new ClaimTransaction(trx, await claimStore(trx), request);
+    const requeued = await queueMissingMarked(trx);
+    return new ClaimTransaction(trx, await claimStore(trx), request, requeued);
   } catch (err) {
     await trx.rollback().catch(() => undefined);
     throw err;
@@ -108,7 +112,9 @@ class ClaimTransaction implements OpenClaim {
   private invalidCount = 0;
   private ended = false;
 
-  constructor(private readonly trx: Knex.Transaction, private readonly store: ClaimStore, private readonly request: ClaimRequest) {
+  constructor(
+    private readonly trx: Knex.Transaction, private readonly store: ClaimStore, private readonly request: ClaimRequest, private readonly requeued: number,
+  ) {
     this.pageSize = request.pageSize ?? store.pageSize;
   }
 
@@ -157,13 +163,13 @@ class ClaimTransaction implements OpenClaim {
 
   /** The batch's totals, and the mutex row gone before the commit. */
   private async close(): Promise<ClaimOutcome> {
-    const { invalid, invalidCount, trx } = this;
+    const { invalid, invalidCount, requeued, trx } = this;
     await leaveMutex(trx, CLAIM_MUTEX);
-    if (!this.batch) return { batch: null, invalid, invalidCount };
+    if (!this.batch) return { batch: null, invalid, invalidCount, requeued };
     const { id } = await this.batch;
     await trx('perso_batches').where({ id })
       .update({ record_count: this.count, hash_total: (this.hashTotal % 10n ** 15n).toString(), updated_at: this.request.now });
-    return { batch: toBatch(await trx('perso_batches').where({ id }).first()), invalid, invalidCount };
+    return { batch: toBatch(await trx('perso_batches').where({ id }).first()), invalid, invalidCount, requeued };
   }
 
   private statement<T>(run: () => Promise<T>): Promise<T> {

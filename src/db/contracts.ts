@@ -162,12 +162,6 @@ export async function listContracts(db: Knex, filter: { status?: ProductionStatu
   }));
 }
 
-/** The Marked contracts, counted through the partial index of Marked rows (migrations/002), not a scan. */
-export async function countMarked(db: Knex): Promise<number> {
-  const row = await db('card_contracts').where({ production_status: 'Marked' }).count({ n: '*' }).first();
-  return Number(row?.n ?? 0);
-}
-
 export async function countByStatus(db: Knex): Promise<Record<string, number>> {
   const rows: Array<{ production_status: ProductionStatus; n: number | string }> =
     await db('card_contracts').select('production_status').count({ n: '*' }).groupBy('production_status');

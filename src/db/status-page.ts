@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { markedContracts } from './marked.js';
 import { NOT_IN_UNSENT_BATCH } from './unsent-batch.js';
 
 /** The cards of the batches of one business date, by what became of them. */
@@ -38,7 +39,7 @@ export async function cardsPerBusinessDay(db: Knex, days = 30): Promise<CardsOfD
 
 /** Marked cards no batch holds: they go at the next cut-off. */
 export async function cardsWaiting(db: Knex): Promise<number> {
-  const [row] = await db('card_contracts as c').where('c.production_status', 'Marked').whereRaw(NOT_IN_UNSENT_BATCH).count({ n: '*' });
+  const [row] = await markedContracts(db).whereRaw(NOT_IN_UNSENT_BATCH).count({ n: '*' });
   return Number((row as { n: number | string } | undefined)?.n ?? 0);
 }
 

@@ -4,7 +4,7 @@ import {
   batchContracts, confirmBatch, getBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches, type Batch, type EncryptedFile,
 } from '../db/batches.js';
 import { nowIso, type Db } from '../db/connection.js';
-import { countMarked } from '../db/contracts.js';
+import { countMarked } from '../db/marked.js';
 import { PermanentError, messageOf } from '../errors.js';
 import { noteInvalid, type Clock, type SendJob, type SendOptions, type SendResult } from '../jobs.js';
 import { scrub, type Logger } from '../log.js';
@@ -102,6 +102,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
         onFirstBytes: (batch) => fault('encrypting', batch),
       });
       noteInvalid(result, claim.invalid, claim.invalidCount);
+      if (claim.requeued) log.warn({ cards: claim.requeued }, 'Marked cards were missing from marked_contracts (its triggers were off): this claim took them in');
       if (!claim.batch) return result;
       log.info({ batch: claim.batch.id, file: claim.batch.fileName, records: claim.batch.recordCount }, 'batch claimed');
       try {
