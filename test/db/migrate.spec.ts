@@ -30,6 +30,9 @@ describeEachDatabase('migrations', (ctx) => {
       }
       const triggers = await db.raw(`select tgname, tgenabled from pg_trigger where tgrelid = 'card_contracts'::regclass and tgname like 'marked_contracts%' order by tgname`);
       assert.deepEqual(triggers.rows, [{ tgname: 'marked_contracts_inserted', tgenabled: 'A' }, { tgname: 'marked_contracts_updated', tgenabled: 'A' }]);
+      // tgtype bits: 1 row, 2 before, 16 update
+      const before = await db.raw(`select tgname from pg_trigger where tgrelid = 'card_contracts'::regclass and not tgisinternal and tgtype & 19 = 19`);
+      assert.deepEqual(before.rows, [], 'no BEFORE row trigger on update: PostgreSQL would lock each row the confirm writes');
     } else {
       // MariaDB has no partial index: it keeps the composite index of 001, read from its catalogue
       const indexes = await mysqlIndexes(db, 'card_contracts');
