@@ -13,9 +13,10 @@ import type { Knex } from 'knex';
 // confirm's million updates to InProduction cost nothing here). They fire ALWAYS, also where rows
 // are applied by logical replication (session_replication_role = replica). The confirm takes its
 // batch's ids out, and any whose card is no longer Marked. The table is only a way to the cards: the
-// claim checks each card's status, and before each claim adds any Marked card it does not hold (a
-// trigger disabled by hand, a bulk load with triggers off), so no card waits for ever
-// (db/marked.ts, docs/design.md).
+// claim checks each card's status, and whenever the triggers may have missed a card (they were
+// disabled, even for a while: a bulk load, pg_restore --disable-triggers) the next claim adds any
+// Marked card the table does not hold, so none waits for ever. marked_contracts_checked keeps what
+// the triggers were like at the last such pass (db/marked.ts, docs/design.md).
 //
 // The refusal of a change of a card's id (007) becomes an AFTER trigger: a BEFORE row trigger makes
 // PostgreSQL lock each row an UPDATE writes before it looks at the trigger's column list, one more
@@ -27,6 +28,7 @@ import type { Knex } from 'knex';
 
 const UP = `
 create table marked_contracts (contract_id integer primary key);
+create table marked_contracts_checked (triggers text not null, checked_at varchar(30) not null);
 create function marked_contracts_queue() returns trigger language plpgsql as $$
 begin
   if tg_level = 'STATEMENT' then
@@ -58,6 +60,7 @@ drop trigger marked_contracts_inserted on card_contracts;
 drop trigger marked_contracts_updated on card_contracts;
 drop function marked_contracts_queue();
 drop table marked_contracts;
+drop table marked_contracts_checked;
 `;
 
 /** As src/db/connection.ts says it, repeated so that a migration never changes with the code. */

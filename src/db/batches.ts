@@ -2,6 +2,7 @@
 import type { Knex } from 'knex';
 import type { ContractForPerso } from '../domain/contract.js';
 import { PanIntegrityError, type PanCipher } from '../security/pan.js';
+import { dialectOf } from './connection.js';
 import { renewalThrough, type LeaseRenewal } from './lease.js';
 import { forgetUnmarked } from './marked.js';
 import { PERSO_COLUMNS, toPerso, type PersoRow } from './perso-rows.js';
@@ -128,6 +129,8 @@ export async function confirmBatch(
 ): Promise<number> {
   return db.transaction(async (trx) => {
     await hooks.renewLease?.(renewalThrough(trx));
+    // the batch's ids fit in memory as one hash table: its join with the cards does not spill to disk
+    if (dialectOf(trx) === 'pg') await trx.raw(`set local work_mem = '64MB'`);
     await moveState(trx, batchId, ['uploaded'], 'sent', {
       sent_at: now, updated_at: now, last_error: null, events_before: trx.raw('(select coalesce(max(id), 0) from contract_events)'), ...(archivePath ? { outbox_path: archivePath } : {}),
     });

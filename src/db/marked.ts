@@ -3,7 +3,7 @@
 // confirm's move of a card out of Marked is written in place; on SQLite and MariaDB through an index of
 // card_contracts (migrations/002). Every reader of "the Marked contracts" starts here.
 import type { Knex } from 'knex';
-import { dialectOf, type Dialect } from './connection.js';
+import { dialectOf, nowIso, type Dialect } from './connection.js';
 
 /** Marked contracts as `c`, with the id above `afterId`, through the way the database finds them. */
 export function markedContracts(db: Knex | Knex.Transaction, afterId = 0): Knex.QueryBuilder {
@@ -35,17 +35,29 @@ export async function countMarked(db: Knex): Promise<number> {
 }
 
 /**
- * Before a claim, on PostgreSQL: any Marked contract marked_contracts does not hold is added (its
- * triggers were off: disabled by hand, a bulk load that skips them), so that none waits for ever.
- * One pass over card_contracts, which the claim pays once (bench/RESULTS.md). How many were added:
- * more than none means the triggers missed them.
+ * Before a claim, on PostgreSQL: when marked_contracts' triggers may have missed a card since the last
+ * pass (they are off, or were changed since: disabled for a bulk load, pg_restore --disable-triggers,
+ * a new database; or the table was truncated), any Marked contract the table does not hold is added,
+ * so that none waits for ever. That pass reads all of card_contracts, so it runs only then: the
+ * catalogue says when (each ALTER of a trigger writes a new version of its pg_trigger row, a TRUNCATE
+ * gives the table a new file). How many were added: more than none means the triggers missed them.
  */
 export async function queueMissingMarked(trx: Knex.Transaction): Promise<number> {
   if (dialectOf(trx) !== 'pg') return 0;
-  const result = await trx.raw(`insert into marked_contracts (contract_id)
+  const { rows: [state] } = await trx.raw(`select count(*) filter (where t.tgenabled in ('A', 'O')) = 2 as "on",
+      string_agg(t.tgname || ' ' || t.tgenabled::text || ' ' || t.xmin::text, ', ' order by t.tgname) || ', file ' || pg_relation_filenode('marked_contracts') as triggers
+    from pg_trigger as t where t.tgrelid = 'card_contracts'::regclass and t.tgname in ('marked_contracts_inserted', 'marked_contracts_updated')`);
+  const last = await trx('marked_contracts_checked').first('triggers');
+  if (state.on && last?.triggers === state.triggers) return 0;
+  const added = await trx.raw(`insert into marked_contracts (contract_id)
     select c.id from card_contracts as c where c.production_status = 'Marked'
     and not exists (select 1 from marked_contracts as m where m.contract_id = c.id) on conflict do nothing`);
-  return Number(result.rowCount ?? 0);
+  // while they are off, every claim makes this pass
+  if (state.on) {
+    await trx('marked_contracts_checked').delete();
+    await trx('marked_contracts_checked').insert({ triggers: state.triggers, checked_at: nowIso() });
+  }
+  return Number(added.rowCount ?? 0);
 }
 
 /**

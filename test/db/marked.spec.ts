@@ -106,6 +106,34 @@ describeEachDatabase('Marked contracts through marked_contracts', (ctx) => {
     assert.deepEqual(await itemsOf(db, batch!.id), ['1001', '1002', '1003', '1004', '1005']);
   });
 
+  it('while a trigger is off each claim takes in what it missed; once it is back, one more pass, then the claim trusts the table', async () => {
+    const { db } = ctx();
+    const claimed = async () => {
+      const { batch, requeued } = await claimBatch(db, params());
+      return { requeued, cards: batch ? await itemsOf(db, batch.id) : [] };
+    };
+    await insertCards(db, cipher, 1, 1);
+    assert.deepEqual(await claimed(), { requeued: 0, cards: ['1001'] });
+    await db.raw('alter table card_contracts disable trigger marked_contracts_inserted');
+    try {
+      await insertCards(db, cipher, 2, 1);
+      assert.deepEqual(await claimed(), { requeued: 1, cards: ['1002'] });
+      await insertCards(db, cipher, 3, 1);
+      assert.deepEqual(await claimed(), { requeued: 1, cards: ['1003'] });
+    } finally {
+      await db.raw('alter table card_contracts enable always trigger marked_contracts_inserted');
+    }
+    await insertCards(db, cipher, 4, 2);
+    await db('marked_contracts').where({ contract_id: await idOf(db, '1005') }).delete();
+    assert.deepEqual(await claimed(), { requeued: 1, cards: ['1004', '1005'] }, 'the trigger changed since the last pass');
+    await insertCards(db, cipher, 6, 2);
+    await db('marked_contracts').where({ contract_id: await idOf(db, '1007') }).delete();
+    assert.deepEqual(await claimed(), { requeued: 0, cards: ['1006'] }, 'triggers unchanged: no pass over card_contracts (a row deleted by hand is not looked for)');
+    await db.raw('truncate marked_contracts');
+    // every card is still Marked (its batch is not sent): all seven go back in, the unsent batches hold six
+    assert.deepEqual(await claimed(), { requeued: 7, cards: ['1007'] }, 'a truncated table gets its pass');
+  });
+
   it('its triggers fire where rows are applied as a replica (logical replication), and a statement of many rows queues its Marked ones', async () => {
     const { db } = ctx();
     await insertCards(db, cipher, 1, 2, () => ({}), 'Shipped');
