@@ -25,15 +25,35 @@ export interface BureausChildSpec {
 const spec: BureausChildSpec = JSON.parse(process.env.BX_BUREAUS_CHILD!);
 const db = openDatabase(spec.config);
 const cipher = new PanCipher(Buffer.from(spec.panKey, 'base64'));
-await Promise.all(spec.config.bureaus.map(({ code }) => {
+const codes = spec.config.bureaus.map((b) => b.code);
+const paused = new Map(codes.map((code) => {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return [code, { promise, resolve }] as const;
+}));
+await Promise.all(codes.map((code) => {
   const bureau = bureauConfig(spec.config, code);
   const at = spec.pauseAt[code];
   const sftp = makeSftpTransport(bureau.config.sftp, { log: silentLogger });
   return makeSendJob({
     db, config: spec.config, bureau, cipher, log: silentLogger,
     transport: at === 'uploading' ? stoppingMidUpload(sftp) : sftp,
-    faults: { at: (point) => (point === at ? pauseHere(point) : undefined) },
+    faults: { at: (point) => faultAt(code, at, point) },
   }).run({ businessDate: spec.businessDate });
 }));
 await db.destroy();
 process.stdout.write('finished without reaching its pause points\n');
+
+/**
+ * Each bureau stops at its point. On SQLite a confirm held open at 'confirming' keeps the one
+ * connection: a bureau stopping there waits first, before its confirm begins, until every other
+ * bureau has stopped (their last writes would otherwise wait for the connection for ever).
+ */
+async function faultAt(code: string, at: SendPausePoint | undefined, point: string): Promise<void> {
+  if (at === 'confirming' && point === 'uploaded' && spec.config.database.client === 'sqlite') {
+    await Promise.all(codes.filter((other) => other !== code).map((other) => paused.get(other)!.promise));
+  }
+  if (point !== at) return;
+  paused.get(code)!.resolve();
+  await pauseHere(point);
+}

@@ -233,7 +233,8 @@ describeEachDatabase('send to several bureaus, routed by product, through a real
       // three cards a bureau, two a file: a batch of each bureau in flight, one card left for the restart
       await insertCards(db, cipher, 1, 6, (n) => ({ productCode: n % 2 === 0 ? 'GOLD02' : 'CLASSIC01' }));
       // SQLite has one writer: a confirm held open keeps every other write out, so there the first
-      // bureau stops just before its confirm and only EMB01's confirm is held open
+      // bureau stops just before its confirm and only EMB01's confirm is held open, once the first has
+      // stopped (bureaus-child.ts: otherwise the first's last write could wait for the connection for ever)
       const pauseAt = { BUREAU01: point === 'confirming' && dialect === 'sqlite' ? 'uploaded' as const : point, EMB01: point };
       const spec: BureausChildSpec = { config, panKey: PAN_KEY.toString('base64'), pauseAt, businessDate: DATE };
       const child = await runUntilPaused(BUREAUS_CHILD, { BX_BUREAUS_CHILD: JSON.stringify(spec) }, Object.values(pauseAt));
