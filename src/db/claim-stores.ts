@@ -50,6 +50,7 @@ async function sqliteClaimStore(trx: Knex.Transaction): Promise<ClaimStore | und
   if (dialectOf(trx) !== 'sqlite') return undefined;
   const conn = (await trx.client.acquireConnection()) as Partial<SqliteConnection> | null;
   if (!conn || typeof conn.prepare !== 'function' || conn.inTransaction !== true) return undefined;
+  const marked = markedContractsSql('sqlite');
   const partStmt = conn.prepare(persoPartSqliteSql(markedPageSql('sqlite', await anyUnsentBatch(trx))));
   // a page of ids as one JSON array per statement (json_each keeps the array's order): a third cheaper than a statement per card
   const insertItems = conn.prepare('insert into batch_items (batch_id, record_number, contract_id) select ?, ? + key + 1, value from json_each(?)');
@@ -58,7 +59,7 @@ async function sqliteClaimStore(trx: Knex.Transaction): Promise<ClaimStore | und
     readPage(afterId, limit) {
       const page: PersoPage = { parts: [], count: 0, lastId: afterId };
       while (page.count < limit) {
-        const part = partStmt.get(page.lastId, Math.min(PAGE_PART_ROWS, limit - page.count)) as { json: string; count: number; lastId: number };
+        const part = partStmt.get(...marked.after(page.lastId), Math.min(PAGE_PART_ROWS, limit - page.count)) as { json: string; count: number; lastId: number };
         if (!part.count) break;
         page.parts.push(part.json);
         page.count += part.count;
@@ -82,11 +83,11 @@ async function pgClaimStore(trx: Knex.Transaction): Promise<ClaimStore | undefin
   // estimated cost above jit_above_cost, and compiling each page's query would cost more than running it.
   await trx.raw('set local jit = off');
   const pageSql = persoRowJsonSql(`${markedPageSql('pg', await anyUnsentBatch(trx))} for update of c skip locked`);
-  const afterIds = markedContractsSql('pg').afterIdBindings;
+  const marked = markedContractsSql('pg');
   return {
     pageSize: PG_PAGE,
     readPage: async (afterId, limit) => {
-      const { rows } = await trx.raw(pageSql, [...Array<number>(afterIds).fill(afterId), limit]);
+      const { rows } = await trx.raw(pageSql, [...marked.after(afterId), limit]);
       return persoPageOfJson(rows.map((row: { json: string }) => row.json));
     },
     addItems: async (batchId, before, contractIds) => {

@@ -16,15 +16,15 @@ export function markedContracts(db: Knex | Knex.Transaction, afterId = 0): Knex.
 
 /**
  * markedContracts in raw SQL, for statements written by hand (the claim's pages): what goes after
- * FROM (`c` and any table joined after it), the condition, and how many times the condition takes
- * the id to start after (each `?` of it, first among the statement's bindings).
+ * FROM (`c` and any table joined after it), the condition, and the condition's bindings for the id
+ * to start after (the statement's first ones).
  */
-export function markedContractsSql(dialect: Dialect): { from: string; where: string; afterIdBindings: number } {
-  if (dialect !== 'pg') return { from: 'card_contracts as c', where: `c.production_status = 'Marked' and c.id > ?`, afterIdBindings: 1 };
+export function markedContractsSql(dialect: Dialect): { from: string; where: string; after(afterId: number): number[] } {
+  if (dialect !== 'pg') return { from: 'card_contracts as c', where: `c.production_status = 'Marked' and c.id > ?`, after: (afterId) => [afterId] };
   return {
     from: 'marked_contracts as m inner join card_contracts as c on c.id = m.contract_id',
     where: `c.production_status = 'Marked' and m.contract_id > ? and c.id > ?`,
-    afterIdBindings: 2,
+    after: (afterId) => [afterId, afterId],
   };
 }
 
