@@ -175,7 +175,7 @@ function runShell(dialect: Dialect, database: Config['database'], recipientKey: 
  */
 async function seeded(dialect: Dialect, database: { db: Knex; database: Config['database'] }, cards: number): Promise<Buffer> {
   const cache = process.env.BX_BENCH_CACHE;
-  const cached = cache && join(cache, cachedFileName(cards));
+  const cached = cache && join(cache, cachedFileName(dialect, cards));
   if (dialect === 'pg' && cached) return pgSeeded(database, cards, cached);
   if (dialect === 'sqlite' && cached && existsSync(cached)) {
     await database.db.destroy();
@@ -236,9 +236,13 @@ async function pgSeeded(database: { db: Knex; database: Config['database'] }, ca
   return readFileSync(cached + '.key');
 }
 
-/** The cached SQLite file of n cards, named by the stored PAN format its values are in (v2: bound to the card). */
-function cachedFileName(cards: number): string {
-  return `sqlite-${cards}-pan-v2.sqlite`;
+/**
+ * The cached SQLite file of n cards (PostgreSQL: the name its PAN key file starts with), named by the
+ * stored PAN format its values are in (v2: bound to the card). Each database has its own key: a run
+ * seeding one must not replace the key of the other's cards.
+ */
+function cachedFileName(dialect: Dialect, cards: number): string {
+  return dialect === 'pg' ? `pg-${cards}-pan-v2` : `sqlite-${cards}-pan-v2.sqlite`;
 }
 
 /** Bulk insert of n Marked physical cards with their clients (explicit ids, 500 rows per statement). */
@@ -272,7 +276,7 @@ async function seed(db: Knex, cipher: PanCipher, n: number): Promise<void> {
 /** The cards Marked again, as seeded, after a send (not timed): the cached SQLite file copied again, or the writes undone and the tables rewritten. */
 async function resetSent(dialect: Dialect, database: { db: Knex; database: Config['database'] }, cards: number): Promise<void> {
   const cache = process.env.BX_BENCH_CACHE;
-  if (cache && (dialect === 'pg' || existsSync(join(cache, cachedFileName(cards))))) {
+  if (cache && (dialect === 'pg' || existsSync(join(cache, cachedFileName(dialect, cards))))) {
     await seeded(dialect, database, cards);
     return;
   }
