@@ -1,6 +1,6 @@
 import type { App } from './app.js';
 import type { Config } from './config/schema.js';
-import { mergeReceiveResults, receiveBureau, receiveBureaus, type ReceiveBureau } from './inbound/receive-bureau.js';
+import { everyBureauReceive, receiveBureau, receiveBureaus, type ReceiveBureau } from './inbound/receive-bureau.js';
 import { makeReceiveJob } from './inbound/receive-job.js';
 import { everyBureauJob, type BureauJob, type Clock, type ReceiveJob, type ReceiveOptions, type ReceiveResult, type SendJob } from './jobs.js';
 import { bureauConfig, sendBureaus, type SendBureau } from './outbound/bureau-config.js';
@@ -60,15 +60,20 @@ export function productionReceiveJobs(
 /**
  * The real send and receive jobs. Each serves every configured bureau in turn (with one bureau, exactly
  * its job), or only the bureau `only` names; `sendPerBureau` holds each bureau's own send, which the
- * daemon runs at that bureau's cut-offs. The first bureau's send and receive share one SFTP transport.
+ * daemon runs at that bureau's cut-offs, and `receivePerBureau` each bureau's own receive, whose
+ * reports the daemon counts under that bureau. The first bureau's send and receive share one SFTP transport.
  */
-export function makeProductionJobs(app: JobApp, deps: WiringDeps = {}, only?: string): { send: SendJob; receive: ReceiveJob; sendPerBureau: BureauSendJob[] } {
+export function makeProductionJobs(app: JobApp, deps: WiringDeps = {}, only?: string): {
+  send: SendJob; receive: ReceiveJob; sendPerBureau: BureauSendJob[]; receivePerBureau: Array<BureauJob<ReceiveOptions, ReceiveResult>>;
+} {
   const transport = productionTransport(app, deps);
   const pick = <J extends { code: string }>(jobs: J[]) => (only === undefined ? jobs : jobs.filter((j) => j.code === only));
   const sendPerBureau = pick(productionSendJobs(app, deps, transport));
+  const receivePerBureau = pick(productionReceiveJobs(app, deps, transport));
   return {
     send: everyBureauSendJob(sendPerBureau),
-    receive: everyBureauJob(pick(productionReceiveJobs(app, deps, transport)), mergeReceiveResults),
+    receive: everyBureauReceive(receivePerBureau),
     sendPerBureau,
+    receivePerBureau,
   };
 }

@@ -10,6 +10,7 @@ import { migrateLatest } from '../db/migrate.js';
 import { UsageError } from '../errors.js';
 import { withProgressShown } from '../progress/show.js';
 import { abortOnSignals } from '../signals.js';
+import { everyBureauReceive } from '../inbound/receive-bureau.js';
 import { makeProductionJobs } from '../wiring.js';
 import { receiveRunCounts, sendRunCounts } from '../daemon/run-history.js';
 import { bureauView, jobNameFor } from '../config/bureau-view.js';
@@ -83,9 +84,10 @@ async function runOnce(app: App, flags: RunOnceFlags): Promise<RunOnceOutcome> {
       if (outcome.send.error !== undefined) await alertFailure('send', outcome.send.error);
     }
     if (receive && !stop.signal.aborted) {
-      outcome.receive = await settle(() => withProgressShown(names.receive, log, (progress) => runManually(app, names.receive, (o) => jobs.receive.run(o), { signal: stop.signal, progress }, receiveRunCounts)));
+      // each bureau's quarantined reports are alerted as its turn ends, whatever a later bureau's receive does
+      const receiveJob = everyBureauReceive(jobs.receivePerBureau, (result, bureau) => watchers.reportsReceived(result, bureau));
+      outcome.receive = await settle(() => withProgressShown(names.receive, log, (progress) => runManually(app, names.receive, (o) => receiveJob.run(o), { signal: stop.signal, progress }, receiveRunCounts)));
       if (outcome.receive.error !== undefined) await alertFailure('receive', outcome.receive.error);
-      if (outcome.receive.result) await watchers.reportsReceived(outcome.receive.result);
     }
   } finally {
     stop.dispose();

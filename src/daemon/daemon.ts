@@ -5,6 +5,7 @@ import { liveLeaseHolder } from '../db/lease.js';
 import { forgetRunner, noteRunner } from '../db/runs.js';
 import { messageOf } from '../errors.js';
 import type { Clock, ReceiveJob, ReceiveOptions, ReceiveResult, SendJob, SendOptions, SendResult } from '../jobs.js';
+import { everyBureauReceive } from '../inbound/receive-bureau.js';
 import type { Logger } from '../log.js';
 import { JobProgress } from '../progress/job-progress.js';
 import { showProgress } from '../progress/show.js';
@@ -27,9 +28,14 @@ export interface DaemonDeps {
   config: Config;
   /**
    * `sendPerBureau`: each bureau's own send job (wiring), each run at that bureau's cut-offs. Without
-   * it, `send` is scheduled alone, as the first bureau's, at its cut-offs.
+   * it, `send` is scheduled alone, as the first bureau's, at its cut-offs. `receivePerBureau`: each
+   * bureau's own receive job, run in turn as one receive, each bureau's reports counted under its
+   * code as its turn ends. Without it, `receive` runs, its reports counted as the first bureau's.
    */
-  jobs: { send: SendJob; receive: ReceiveJob; sendPerBureau?: ReadonlyArray<{ code: string; job: SendJob }> };
+  jobs: {
+    send: SendJob; receive: ReceiveJob;
+    sendPerBureau?: ReadonlyArray<{ code: string; job: SendJob }>; receivePerBureau?: ReadonlyArray<{ code: string; job: ReceiveJob }>;
+  };
   log: Logger;
   clock?: Clock;
   calendar?: BusinessCalendar;
@@ -76,9 +82,10 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
   const history = makeRunHistory({ db, runner: owner, log });
 
   const sends = sendLanes();
+  const receiveJob = receiveCountingReports();
   const receive = makeJobRunner<ReceiveOptions, ReceiveResult>({
     name: 'receive', log, clock,
-    run: (options) => withProgress('receive', (progress) => deps.jobs.receive.run({ ...options, progress })),
+    run: (options) => withProgress('receive', (progress) => receiveJob.run({ ...options, progress })),
     summarize: (r) => ({ applied: r.applied.length, quarantined: r.quarantined.length, duplicates: r.duplicates }),
     onFinished: (record) => afterReceive(record),
     history: { record: history, counts: receiveRunCounts },
@@ -109,6 +116,18 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
       });
       const scope = { code, first: index === 0 };
       return { code, plan, runner, batches: deps.batches?.(scope) ?? batchProgressOf(db, scope) };
+    });
+  }
+
+  /**
+   * The receive of every bureau in turn; each bureau's reports are counted under its code and alerted
+   * as its turn ends, so that a bureau whose receive failed does not hide another's.
+   */
+  function receiveCountingReports(): ReceiveJob {
+    const perBureau = deps.jobs.receivePerBureau ?? [{ code: config.bureaus[0]!.code, job: deps.jobs.receive }];
+    return everyBureauReceive(perBureau, (result, bureau) => {
+      metrics.recordReports(result, bureau);
+      inBackground(watchers.reportsReceived(result, bureau));
     });
   }
 
@@ -143,7 +162,6 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
     board.finished('receive', record);
     if (record.error !== undefined && !record.aborted) inBackground(watchers.jobFailed(record));
     if (record.error === undefined) inBackground(watchers.jobSucceeded(record));
-    if (record.result) inBackground(watchers.reportsReceived(record.result));
   }
 
   const lease = makeRunnerLease({

@@ -24,7 +24,10 @@ export interface DaemonMetrics {
   registry: Registry;
   /** a send run of the bureau `bureau` (its code: the `bureau` label) */
   recordSend(record: RunRecord<SendResult>, bureau: string): void;
+  /** a receive run (of every bureau in turn): its outcome and duration */
   recordReceive(record: RunRecord<ReceiveResult>): void;
+  /** the reports one bureau's receive took (its code: the `bureau` label) */
+  recordReports(result: ReceiveResult, bureau: string): void;
   setLeaseHeld(held: boolean): void;
   setKeyExpiry(keys: KeyExpiry[]): void;
   /** Shows a running job's progress in the gauges until the returned function is called (its end). */
@@ -49,14 +52,17 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
   const registers = [registry];
   const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers });
 
-  // the send's metrics carry the bureau (its code); the receive's, until it serves several, none
+  // the files' and reports' counters carry the bureau (its code)
   const cardsSent = counter('bx_cards_sent_total', 'cards delivered to the bureau in personalization files', ['bureau']);
   const filesSent = counter('bx_files_sent_total', 'personalization files delivered to the bureau', ['bureau']);
   const invalid = counter('bx_contracts_invalid_total', 'contracts set Invalid by our validation before sending', ['bureau']);
-  const applied = counter('bx_reports_applied_total', 'bureau reports applied');
-  const quarantined = counter('bx_reports_quarantined_total', 'bureau reports quarantined');
-  const duplicates = counter('bx_reports_duplicate_total', 'bureau reports seen again (same content) and not applied twice');
-  const anomalies = counter('bx_report_anomalies_total', 'report records not applied (anomalies)');
+  const applied = counter('bx_reports_applied_total', 'bureau reports applied', ['bureau']);
+  const quarantined = counter('bx_reports_quarantined_total', 'bureau reports quarantined', ['bureau']);
+  const duplicates = counter('bx_reports_duplicate_total', 'bureau reports seen again (same content) and not applied twice', ['bureau']);
+  const anomalies = counter('bx_report_anomalies_total', 'report records not applied (anomalies)', ['bureau']);
+  // each bureau's series exists at 0 from the start: increase() does not count a series' first sample,
+  // so a quarantine that created it would never fire `increase(bx_reports_quarantined_total[1h]) > 0`
+  for (const bureau of deps.bureaus ?? []) for (const c of [cardsSent, filesSent, invalid, applied, quarantined, duplicates, anomalies]) c.inc({ bureau }, 0);
   const runs = new Counter({ name: 'bx_job_runs_total', help: 'job runs by outcome', labelNames: ['job', 'outcome', 'bureau'], registers });
   const duration = new Histogram({
     name: 'bx_job_duration_seconds', help: 'job run duration', labelNames: ['job', 'bureau'], registers,
@@ -144,11 +150,12 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
     },
     recordReceive(record) {
       recordRun(record);
-      if (!record.result) return;
-      applied.inc(record.result.applied.length);
-      quarantined.inc(record.result.quarantined.length);
-      duplicates.inc(record.result.duplicates);
-      anomalies.inc(record.result.applied.reduce((sum, r) => sum + r.anomalies, 0));
+    },
+    recordReports(result, bureau) {
+      applied.inc({ bureau }, result.applied.length);
+      quarantined.inc({ bureau }, result.quarantined.length);
+      duplicates.inc({ bureau }, result.duplicates);
+      anomalies.inc({ bureau }, result.applied.reduce((sum, r) => sum + r.anomalies, 0));
     },
     setLeaseHeld: (held) => leaseHeld.set(held ? 1 : 0),
     setKeyExpiry(keys) {

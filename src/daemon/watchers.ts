@@ -20,7 +20,8 @@ export interface Watchers {
   /** ends the job's outage, if any, with a `resolved` alert */
   jobSucceeded(record: RunRecord<unknown>): Promise<void>;
   /** alerts for quarantined reports and for stock the bureau reported below its minimum */
-  reportsReceived(result: ReceiveResult): Promise<void>;
+  /** a bureau's receive ended (its code): an alert per quarantined report, and the low-stock check after stock reports */
+  reportsReceived(result: ReceiveResult, bureau: string): Promise<void>;
   /** one key check: metrics, and an alert per key expiring within pgp.expiryWarningDays */
   checkKeys(): Promise<void>;
 }
@@ -42,10 +43,14 @@ export function makeWatchers(deps: {
   /** A send run names its bureau (code and name) in alerts; the job name alone says `send` for the first bureau. */
   function bureauOf(job: string): { forBureau: string; details: Record<string, unknown> } {
     const code = bureauOfSendJob(config.bureaus, job);
+    if (!config.bureaus.some((b) => b.code === code)) return { forBureau: '', details: {} };
+    return { forBureau: ` for bureau ${named(code!)}`, details: { bureau: code } };
+  }
+
+  /** A bureau as alerts name it: its code, and its name when it has one of its own. */
+  function named(code: string): string {
     const bureau = config.bureaus.find((b) => b.code === code);
-    if (!bureau) return { forBureau: '', details: {} };
-    const named = bureau.name === bureau.code ? bureau.code : `${bureau.code} (${bureau.name})`;
-    return { forBureau: ` for bureau ${named}`, details: { bureau: bureau.code } };
+    return !bureau || bureau.name === bureau.code ? code : `${bureau.code} (${bureau.name})`;
   }
   let timer: NodeJS.Timeout | undefined;
 
@@ -106,12 +111,14 @@ export function makeWatchers(deps: {
       const { forBureau, details } = bureauOf(record.job);
       await outages.succeeded(record.job, `${record.job.split(':')[0]}${forBureau}`, details);
     },
-    async reportsReceived(result) {
+    async reportsReceived(result, bureau) {
+      // with several bureaus the alert says whose report it is (the first bureau's alone, as before)
+      const whose = several ? ` from bureau ${named(bureau)}` : '';
       for (const q of result.quarantined) {
         await alerter.send({
           kind: 'quarantine', severity: 'critical',
-          message: `report ${q.remoteName} quarantined: ${q.reason}`,
-          details: { remoteName: q.remoteName, reason: q.reason },
+          message: `report ${q.remoteName}${whose} quarantined: ${q.reason}`,
+          details: { remoteName: q.remoteName, reason: q.reason, ...(several ? { bureau } : {}) },
         });
       }
       if (result.applied.some((r) => r.stockItems > 0)) {

@@ -2,7 +2,7 @@
 // (config/bureau-view.ts) with the lease its receive holds.
 import { bureauView, bureauViews, jobNameFor, type BureauView } from '../config/bureau-view.js';
 import type { Config } from '../config/schema.js';
-import type { ReceiveResult } from '../jobs.js';
+import { everyBureauJob, type BureauJob, type ReceiveJob, type ReceiveOptions, type ReceiveResult } from '../jobs.js';
 
 export const RECEIVE_LEASE = 'receive';
 
@@ -32,4 +32,26 @@ export function mergeReceiveResults(results: readonly ReceiveResult[]): ReceiveR
     merged.duplicates += r.duplicates;
   }
   return merged;
+}
+
+/** Told each bureau's result as its receive ends (counters, alerts). */
+export type OnBureauReceived = (result: ReceiveResult, bureau: string) => void | Promise<void>;
+
+/**
+ * One receive over every bureau in turn, their results merged (jobs.ts, everyBureauJob). `onReceived`
+ * hears each bureau's result as soon as its turn ends: a later bureau's failure, which fails the run,
+ * does not hide the reports an earlier one applied or quarantined.
+ */
+export function everyBureauReceive(jobs: ReadonlyArray<BureauJob<ReceiveOptions, ReceiveResult>>, onReceived?: OnBureauReceived): ReceiveJob {
+  const told = jobs.map(({ code, job }) => ({
+    code,
+    job: {
+      async run(options?: ReceiveOptions): Promise<ReceiveResult> {
+        const result = await job.run(options);
+        await onReceived?.(result, code);
+        return result;
+      },
+    },
+  }));
+  return everyBureauJob(onReceived ? told : jobs, mergeReceiveResults);
 }

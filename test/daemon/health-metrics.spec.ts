@@ -115,9 +115,9 @@ describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {
     assert.equal(sample(text, 'bx_cards_sent_total{bureau="BUREAU01"}'), 3);
     assert.equal(sample(text, 'bx_files_sent_total{bureau="BUREAU01"}'), 1);
     assert.equal(sample(text, 'bx_contracts_invalid_total{bureau="BUREAU01"}'), 1);
-    assert.equal(sample(text, 'bx_reports_applied_total'), 1);
-    assert.equal(sample(text, 'bx_reports_quarantined_total'), 1);
-    assert.equal(sample(text, 'bx_report_anomalies_total'), 2);
+    assert.equal(sample(text, 'bx_reports_applied_total{bureau="BUREAU01"}'), 1);
+    assert.equal(sample(text, 'bx_reports_quarantined_total{bureau="BUREAU01"}'), 1);
+    assert.equal(sample(text, 'bx_report_anomalies_total{bureau="BUREAU01"}'), 2);
     assert.equal(sample(text, 'bx_lease_held'), 1);
     assert.equal(sample(text, 'bx_key_days_to_expiry{purpose="bureau",fingerprint="ABCDEF0123456789"}'), 12);
     assert.equal(sample(text, 'bx_plastic_stock_below_minimum{product="CLASSIC01",bureau="BUREAU01"}'), 1);

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PanCipher } from '../../src/security/pan.js';
@@ -74,10 +76,27 @@ describe('run-once and daemon commands (CLI, real sshd)', function () {
     const file = join(sshd.root, 'outbound', name);
     writeFileSync(file, randomBytes(256));
     chownSync(file, 65534, 65534);
-    const { code, stdout } = await runCli(['run-once', '-c', configFile, '--receive-only'], env);
-    assert.equal(code, 3, stdout);
-    assert.match(stdout, /receive: 0 report\(s\) applied, 1 quarantined/);
-    assert.match(stdout, new RegExp(`${name.replaceAll('.', '\\.')}.*not authenticated: signature missing`));
+    // the quarantine is alerted too (the webhook of this run's config)
+    const alerts: Array<{ kind: string; message: string }> = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d)).on('end', () => { alerts.push(JSON.parse(body)); res.end(); });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+    const alerting = join(mkdtempSync(join(tmpdir(), 'bx-cfg-')), 'config.yaml');
+    const config = JSON.parse(readFileSync(configFile, 'utf8'));
+    config.alerts = { webhookUrl: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`, retries: 0 };
+    writeFileSync(alerting, JSON.stringify(config));
+    try {
+      const { code, stdout } = await runCli(['run-once', '-c', alerting, '--receive-only'], env);
+      assert.equal(code, 3, stdout);
+      assert.match(stdout, /receive: 0 report\(s\) applied, 1 quarantined/);
+      assert.match(stdout, new RegExp(`${name.replaceAll('.', '\\.')}.*not authenticated: signature missing`));
+      assert.deepEqual(alerts.map((a) => a.kind), ['quarantine']);
+      assert.match(alerts[0]!.message, new RegExp(`^report ${name.replaceAll('.', '\\.')} quarantined: .*signature missing`));
+    } finally {
+      await new Promise((resolve) => hook.close(resolve));
+    }
     const again = await runCli(['run-once', '-c', configFile, '--receive-only'], env);
     assert.equal(again.code, 0, again.stdout);
   });
