@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EncryptedFile } from '../db/batches.js';
 import { digestingStream } from './digest.js';
@@ -16,6 +16,12 @@ export interface BuildRequest {
   outbox: string;
   /** called once, when the first clear bytes flow (fault injection in tests) */
   onFirstBytes?: () => void | Promise<void>;
+  /**
+   * Also given the encrypted bytes as they are made (the upload during the claim), never waited for:
+   * once it holds more than its highWaterMark unread, it is dropped (destroyed) and the build goes on.
+   * Ended with the file, destroyed when the build fails.
+   */
+  copyTo?: Writable;
 }
 
 /**
@@ -35,13 +41,15 @@ export async function buildEncryptedFile(req: BuildRequest): Promise<EncryptedFi
     encrypted.destroy(err);
     throw err;
   });
-  const encryptedSide = pipeline(encrypted, encDigest, createWriteStream(tmpPath, { mode: 0o600 }));
+  const outbox = createWriteStream(tmpPath, { mode: 0o600 });
+  const encryptedSide = req.copyTo ? pipeline(encrypted, encDigest, copyTap(req.copyTo), outbox) : pipeline(encrypted, encDigest, outbox);
   try {
     await settleBoth(clearSide, encryptedSide);
     await fsyncFile(tmpPath);
     await rename(tmpPath, finalPath);
   } catch (err) {
     rendered.clear.destroy();
+    req.copyTo?.destroy(err instanceof Error ? err : new Error(String(err)));
     await unlink(tmpPath).catch(() => undefined);
     throw err;
   }
@@ -59,6 +67,33 @@ async function settleBoth(a: Promise<unknown>, b: Promise<unknown>): Promise<voi
   const [ra, rb] = await Promise.allSettled([a, b]);
   if (ra.status === 'rejected') throw ra.reason;
   if (rb.status === 'rejected') throw rb.reason;
+}
+
+/**
+ * Passes the bytes on and writes each chunk to `copy` too, without waiting for it: a copy that has more
+ * than its highWaterMark unread is behind (a slow link) and is destroyed, never the build slowed.
+ */
+function copyTap(copy: Writable): Transform {
+  let attached = true;
+  const drop = (why: string) => {
+    attached = false;
+    copy.destroy(new Error(why));
+  };
+  copy.once('error', () => (attached = false));
+  copy.once('close', () => (attached = false));
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (attached) {
+        if (copy.writableLength > copy.writableHighWaterMark) drop(`the copy fell more than ${copy.writableHighWaterMark} bytes behind the file`);
+        else copy.write(chunk);
+      }
+      done(null, chunk);
+    },
+    flush(done) {
+      if (attached) copy.end();
+      done();
+    },
+  });
 }
 
 function firstBytesTap(onFirstBytes?: () => void | Promise<void>): Transform {

@@ -1,4 +1,4 @@
-// The claim of one batch as a step of the send: pages read → screened → claimed → rendered and encrypted.
+// The claim of one batch as a step of the send: pages read → screened → claimed → rendered and encrypted (and uploaded as `.part`).
 import type { Config } from '../config/schema.js';
 import type { BureauScope, EncryptedFile } from '../db/batches.js';
 import { openClaim, type ClaimedBatch, type ClaimOutcome, type ClaimRequest, type OpenClaim } from '../db/claim.js';
@@ -9,6 +9,7 @@ import type { HeldLease } from '../lease/job-lease.js';
 import type { JobProgress } from '../progress/job-progress.js';
 import type { PanCipher } from '../security/pan.js';
 import { buildEncryptedFile } from './build.js';
+import type { EarlyUpload } from './early-upload.js';
 import { FileThread } from './file-thread.js';
 import type { PersoFileMaker } from './perso-file.js';
 import type { PageVerdict, ScreenRoute } from './screen.js';
@@ -136,6 +137,8 @@ export interface ClaimAndBuildRequest {
   progress?: Pick<JobProgress, 'advance'>;
   /** called once, when the file's first clear bytes flow (fault injection in tests) */
   onFirstBytes?(batch: ClaimedBatch): void | Promise<void>;
+  /** starts the upload of the file (by its name) while the claim makes it (early-upload.ts) */
+  earlyUpload?(fileName: string): EarlyUpload;
 }
 
 /**
@@ -144,7 +147,7 @@ export interface ClaimAndBuildRequest {
  * file only counts once the claim has committed and the job recorded it (`built`); if the claim
  * fails, it rolls back and the file is abandoned.
  */
-export async function claimAndBuild(req: ClaimAndBuildRequest): Promise<{ claim: ClaimOutcome; built?: Promise<EncryptedFile> }> {
+export async function claimAndBuild(req: ClaimAndBuildRequest): Promise<{ claim: ClaimOutcome; built?: Promise<EncryptedFile>; early?: EarlyUpload }> {
   const { config, cipher, businessDate, maker, lease } = req;
   const thread = new FileThread({ config, cipher, businessDate, ...(req.route ? { route: req.route } : {}) });
   const file = new ClaimedFile(thread, req);
@@ -159,7 +162,7 @@ export async function claimAndBuild(req: ClaimAndBuildRequest): Promise<{ claim:
       return { claim };
     }
     await file.finish();
-    return { claim, built: file.built };
+    return { claim, built: file.built, ...(file.early ? { early: file.early } : {}) };
   } catch (err) {
     await file.abandon();
     throw err;
@@ -174,6 +177,8 @@ export async function claimAndBuild(req: ClaimAndBuildRequest): Promise<{ claim:
 class ClaimedFile {
   /** the encrypted file in the outbox, once built */
   built: Promise<EncryptedFile> | undefined;
+  /** its upload while the claim makes it, when the job asked for one */
+  early: EarlyUpload | undefined;
   /** fails as soon as the build ended: before the claim's end, whether failed or not, it is an error */
   private stopped: Promise<never> | undefined;
 
@@ -198,12 +203,14 @@ class ClaimedFile {
   async abandon(): Promise<void> {
     await this.thread.abort().catch(() => undefined);
     await this.built?.catch(() => undefined);
+    await this.early?.discard();
   }
 
   private start(batch: ClaimedBatch): void {
     const { maker, businessDate, outbox } = this.req;
+    this.early = this.req.earlyUpload?.(batch.fileName);
     const built = buildEncryptedFile({
-      maker, fileName: batch.fileName, outbox,
+      maker, fileName: batch.fileName, outbox, ...(this.early ? { copyTo: this.early.copy } : {}),
       rendered: this.thread.render({ businessDate, sequence: batch.sequence, createdAt: new Date(batch.createdAt) }),
       onFirstBytes: () => this.req.onFirstBytes?.(batch),
     });

@@ -14,6 +14,7 @@ import { buildEncryptedFile } from './build.js';
 import { claimAndBuild } from './claim-step.js';
 import { alreadyDelivered, outboxIntact } from './deliver.js';
 import { dryRunSend } from './dry-run.js';
+import { startEarlyUpload, type EarlyUpload } from './early-upload.js';
 import { archiveFile, purgeArchive, removeStaleTemporaries, sendFolders } from './files.js';
 import { holdLease, type HeldLease } from '../lease/job-lease.js';
 import { makePersoFileMaker, type PersoFileMaker } from './perso-file.js';
@@ -97,31 +98,37 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     for (;;) {
       if (options.signal?.aborted) return result;
       lease.assertHeld();
-      const { claim, built } = await claimAndBuild({
+      const { claim, built, early } = await claimAndBuild({
         db, config, cipher, maker, lease, businessDate, now: now(), bureau: bureau.scope, route: bureau.route, outbox: folders.outbox, progress: options.progress,
         onFirstBytes: (batch) => fault('encrypting', batch),
+        earlyUpload: (fileName) => startEarlyUpload(transport, config.sftp.inboundDir, fileName, log),
       });
       noteInvalid(result, claim.invalid, claim.invalidCount);
       if (claim.requeued) log.warn({ cards: claim.requeued }, 'Marked cards were missing from marked_contracts (its triggers were off): this claim took them in');
       if (!claim.batch) return result;
       log.info({ batch: claim.batch.id, file: claim.batch.fileName, records: claim.batch.recordCount }, 'batch claimed');
       try {
-        sent(await carryForward(maker, lease, claim.batch, built));
+        sent(await carryForward(maker, lease, claim.batch, built, early));
+      } catch (err) {
+        // the resumed batch uploads its file again: the .part of this run's upload goes (a kill leaves it, and the next upload replaces it)
+        await early?.discard();
+        throw err;
       } finally {
         // never leave a build writing the outbox behind a failed run: the next run may write the same file
         await built?.catch(() => undefined);
+        await early?.close();
       }
     }
   }
 
   /** Moves one batch through its remaining states; a failure is counted on the batch and rethrown. */
-  async function carryForward(maker: PersoFileMaker, lease: HeldLease, batch: Batch, built?: Promise<EncryptedFile>): Promise<Batch> {
+  async function carryForward(maker: PersoFileMaker, lease: HeldLease, batch: Batch, built?: Promise<EncryptedFile>, early?: EarlyUpload): Promise<Batch> {
     let current = batch;
     try {
       if (current.state === 'claimed') await fault('claimed', current);
       const encryptedNow = current.state === 'claimed';
       if (encryptedNow) current = await encrypt(maker, lease, current, built);
-      if (current.state === 'encrypted') current = await upload(maker, lease, current, encryptedNow);
+      if (current.state === 'encrypted') current = await upload(maker, lease, current, encryptedNow, encryptedNow ? early : undefined);
       if (current.state === 'uploaded') current = await confirm(lease, current);
       return current;
     } catch (err) {
@@ -152,13 +159,14 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
   }
 
   /**
-   * encrypted → uploaded: unless already on the server under its final name, upload the outbox file
+   * encrypted → uploaded: the `.part` uploaded during the claim renamed once its size is checked, or,
+   * unless the file is already on the server under its final name, the outbox file uploaded
    * atomically. A file written earlier (a resumed batch) is checked against its recorded hash first.
    */
-  async function upload(maker: PersoFileMaker, lease: HeldLease, batch: Batch, encryptedNow: boolean): Promise<Batch> {
+  async function upload(maker: PersoFileMaker, lease: HeldLease, batch: Batch, encryptedNow: boolean, early?: EarlyUpload): Promise<Batch> {
     const dir = config.sftp.inboundDir;
     let current = batch;
-    const delivered = await withSession(transport, async (session) => {
+    const delivered = (await renamedEarly(lease, current, early)) ? false : await withSession(transport, async (session) => {
       if (await alreadyDelivered(session, dir, current)) return true;
       if (!encryptedNow && !(await outboxIntact(current))) {
         log.warn({ batch: batch.id, file: batch.fileName }, 'outbox file missing or changed: encrypting again');
@@ -176,6 +184,24 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     log.info({ batch: batch.id, file: batch.fileName, dir }, 'batch uploaded');
     await fault('uploaded', uploaded);
     return uploaded;
+  }
+
+  /** The file uploaded during the claim, renamed to its final name once its size is checked; false when it is to be uploaded now. */
+  async function renamedEarly(lease: HeldLease, batch: Batch, early?: EarlyUpload): Promise<boolean> {
+    if (!early) return false;
+    const session = await early.landed();
+    if (session) lease.assertHeld();
+    try {
+      if (!session) return false;
+      await session.renamePart(config.sftp.inboundDir, batch.fileName, batch.encSize!);
+      return true;
+    } catch (err) {
+      log.warn({ batch: batch.id, file: batch.fileName, err: messageOf(err) }, 'the file uploaded during the claim was not renamed: uploading it again');
+      return false;
+    } finally {
+      // this step has taken it over; its session ends before the file is uploaded again on another
+      await early.close();
+    }
   }
 
   /** uploaded → sent: cards InProduction; the encrypted file moves to the archive, old archives are purged. */

@@ -22,6 +22,13 @@ export interface RemoteSession {
    */
   uploadAtomic(source: Readable | string, dir: string, name: string, expectedSize: number): Promise<void>;
   /**
+   * The first half of uploadAtomic, for an upload that starts before its size is known: writes
+   * `source` to `<dir>/<name>.part` (a stale one removed first), never when `<dir>/<name>` exists.
+   */
+  uploadPart(source: Readable | string, dir: string, name: string): Promise<void>;
+  /** The second half: checks that `<dir>/<name>.part` is `expectedSize` bytes, then renames it to `<dir>/<name>`. */
+  renamePart(dir: string, name: string, expectedSize: number): Promise<void>;
+  /**
    * Streams a remote file into `destination`; returns the bytes written. With `maxBytes`, never reads
    * more than that (a file still growing is cut there; the caller compares sizes). `signal` stops it.
    */

@@ -46,7 +46,8 @@ export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log
       return { name: posix.basename(path), type: s.isFile ? 'file' : s.isDirectory ? 'dir' : 'other', size: s.size, modifiedAt: new Date(s.modifyTime) };
     });
 
-  const uploadThenRename = async (source: Readable | string, final: string, expectedSize: number, checkSource: () => void) => {
+  /** `<final>.part` written from `source`: never beside an existing final name, a stale part removed first. */
+  const putPart = async (source: Readable | string, final: string, checkSource: () => void) => {
     const part = `${final}.part`;
     if (await statOf(final)) throw new PermanentError(`${where(final)} already exists: refusing to overwrite it`);
     if (await statOf(part)) {
@@ -55,6 +56,11 @@ export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log
     }
     checkSource();
     await guard('upload', part, () => client.put(source, part, { writeStreamOptions: WRITE_OPTIONS }));
+  };
+
+  /** `<final>.part` renamed to `<final>` once its size is the one expected. */
+  const renamePart = async (final: string, expectedSize: number) => {
+    const part = `${final}.part`;
     const uploaded = await statOf(part);
     if (uploaded?.size !== expectedSize) {
       // ssh2 can drop a write error (its stream closes quietly): the size is the proof. The .part
@@ -85,12 +91,17 @@ export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log
     stat: statOf,
 
     async uploadAtomic(source, dir, name, expectedSize) {
+      await session.uploadPart(source, dir, name);
+      await session.renamePart(dir, name, expectedSize);
+    },
+
+    async uploadPart(source, dir, name) {
       assertPlainName(name);
       // listen at once: a source failing while we check the server must not become an uncaught error
       let sourceError: Error | undefined;
       if (typeof source !== 'string') source.once('error', (err) => (sourceError ??= err));
       try {
-        await uploadThenRename(source, posix.join(dir, name), expectedSize, () => {
+        await putPart(source, posix.join(dir, name), () => {
           if (sourceError) throw sourceError;
         });
       } catch (err) {
@@ -98,6 +109,13 @@ export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log
         if (typeof source !== 'string') source.destroy();
         throw sourceError ?? err;
       }
+      // ssh2 may end the upload quietly when its source failed: the source's error is the outcome
+      if (sourceError) throw sourceError;
+    },
+
+    async renamePart(dir, name, expectedSize) {
+      assertPlainName(name);
+      await renamePart(posix.join(dir, name), expectedSize);
     },
 
     download: (remotePath, destination, options = {}) =>

@@ -62,7 +62,11 @@ export function failingUploads(inner: Transport, how: 'mid-upload' | 'before-ren
         await session.uploadAtomic(source, dir, name + '.part', expectedSize);
         throw new Error('injected: stopped before rename');
       };
-      return { ...session, uploadAtomic };
+      // the file is uploaded after the claim, through the upload made to fail here (not during the claim)
+      const uploadPart: RemoteSession['uploadPart'] = async () => {
+        throw new Error('injected: no upload during the claim');
+      };
+      return { ...session, uploadAtomic, uploadPart };
     },
   };
 }

@@ -19,7 +19,11 @@ export function stoppingMidUpload(inner: Transport): Transport {
         void session.uploadAtomic(half, dir, name, expectedSize);
         return pauseHere('uploading');
       };
-      return { ...session, uploadAtomic };
+      // the file is uploaded after the claim, through the upload made to fail here (not during the claim)
+      const uploadPart: RemoteSession['uploadPart'] = async () => {
+        throw new Error('injected: no upload during the claim');
+      };
+      return { ...session, uploadAtomic, uploadPart };
     },
   };
 }

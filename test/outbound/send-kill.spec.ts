@@ -38,6 +38,8 @@ const batches = (db: Knex): Promise<BatchRow[]> => db('perso_batches').select('f
 const outbox = (s: Scene) => filesIn(join(s.config.workDir, 'outbox'));
 const archive = (s: Scene) => filesIn(join(s.config.workDir, 'archive'));
 const remote = (s: Scene) => filesIn(join(s.sshd.root, 'inbound'));
+/** What is on the server besides the `.part` the upload during the claim may have written before the kill. */
+const notPart = (s: Scene, fileName: string) => remote(s).filter((n) => n !== `${fileName}.part`);
 const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 /** The first (and only) batch at the moment of the kill, in `state`. */
@@ -65,7 +67,7 @@ const POINTS: Array<{ at: SendPausePoint; what: string; settle?(s: Scene): Promi
       const batch = await onlyBatch(s, 'claimed');
       assert.equal(batch.enc_sha256, null);
       assert.deepEqual(outbox(s).filter((n) => n !== `${batch.file_name}.tmp`), [], 'no complete file in the outbox, at most the half-written .tmp');
-      assert.deepEqual(remote(s), []);
+      assert.deepEqual(notPart(s, batch.file_name), [], 'on the server, at most the .part of the upload during the claim');
       await noCardSent(s);
     },
   },
@@ -80,7 +82,7 @@ const POINTS: Array<{ at: SendPausePoint; what: string; settle?(s: Scene): Promi
       const batch = await onlyBatch(s, 'claimed');
       assert.equal(batch.enc_sha256, null, 'the file is not recorded');
       assert.deepEqual(outbox(s), [batch.file_name]);
-      assert.deepEqual(remote(s), []);
+      assert.deepEqual(notPart(s, batch.file_name), [], 'on the server, at most the .part of the upload during the claim');
       await noCardSent(s);
     },
   },
@@ -90,7 +92,7 @@ const POINTS: Array<{ at: SendPausePoint; what: string; settle?(s: Scene): Promi
       const batch = await onlyBatch(s, 'encrypted');
       assert.deepEqual(outbox(s), [batch.file_name]);
       assert.equal(sha256Of(join(s.config.workDir, 'outbox', batch.file_name)), batch.enc_sha256, 'the recorded file is in the outbox');
-      assert.deepEqual(remote(s), []);
+      assert.deepEqual(notPart(s, batch.file_name), [], 'on the server, at most the .part of the upload during the claim');
       await noCardSent(s);
     },
   },
