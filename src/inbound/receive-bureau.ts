@@ -43,7 +43,7 @@ export type OnBureauReceived = (result: ReceiveResult, bureau: string) => void |
  * does not hide the reports an earlier one applied or quarantined.
  */
 export function everyBureauReceive(jobs: ReadonlyArray<BureauJob<ReceiveOptions, ReceiveResult>>, onReceived?: OnBureauReceived): ReceiveJob {
-  const told = jobs.map(({ code, job }) => ({
+  return everyBureauJob(jobs.map(({ code, job }) => ({
     code,
     job: {
       async run(options?: ReceiveOptions): Promise<ReceiveResult> {
@@ -52,6 +52,5 @@ export function everyBureauReceive(jobs: ReadonlyArray<BureauJob<ReceiveOptions,
         return result;
       },
     },
-  }));
-  return everyBureauJob(onReceived ? told : jobs, mergeReceiveResults);
+  })), mergeReceiveResults);
 }

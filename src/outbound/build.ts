@@ -49,7 +49,8 @@ export async function buildEncryptedFile(req: BuildRequest): Promise<EncryptedFi
     await rename(tmpPath, finalPath);
   } catch (err) {
     rendered.clear.destroy();
-    req.copyTo?.destroy(err instanceof Error ? err : new Error(String(err)));
+    // a reason of its own: the build's error (it may name a card) is reported once, by the job
+    req.copyTo?.destroy(new Error('the file could not be built'));
     await unlink(tmpPath).catch(() => undefined);
     throw err;
   }

@@ -10,6 +10,7 @@ import type { RemoteSession, Transport } from '../../src/transport/remote.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
 import { clearSendTables } from './fixtures.js';
+import { noUploadDuringClaim } from './mid-upload.js';
 import { contractIdsOf, contractsByStatus, decryptedRecords, filesIn, makeBureauKeys, removeDir, sendConfig, type BureauKeys } from './harness.js';
 
 /** A send job on the test sshd, with the given config and extra deps (faults, transport…). */
@@ -62,11 +63,7 @@ export function failingUploads(inner: Transport, how: 'mid-upload' | 'before-ren
         await session.uploadAtomic(source, dir, name + '.part', expectedSize);
         throw new Error('injected: stopped before rename');
       };
-      // the file is uploaded after the claim, through the upload made to fail here (not during the claim)
-      const uploadPart: RemoteSession['uploadPart'] = async () => {
-        throw new Error('injected: no upload during the claim');
-      };
-      return { ...session, uploadAtomic, uploadPart };
+      return { ...session, uploadAtomic, uploadPart: noUploadDuringClaim };
     },
   };
 }

@@ -4,6 +4,14 @@ import { Readable } from 'node:stream';
 import type { RemoteSession, Transport } from '../../src/transport/remote.js';
 import { pauseHere } from '../helpers/crash-child.js';
 
+/**
+ * For transports whose failures are injected into uploadAtomic: the upload during the claim fails, so
+ * that the file goes up after the claim, through the upload made to fail.
+ */
+export const noUploadDuringClaim: RemoteSession['uploadPart'] = async () => {
+  throw new Error('injected: no upload during the claim');
+};
+
 /** Uploads through the real session, but the first one sends half of the file, then stops at 'uploading'. */
 export function stoppingMidUpload(inner: Transport): Transport {
   let stopped = false;
@@ -19,11 +27,7 @@ export function stoppingMidUpload(inner: Transport): Transport {
         void session.uploadAtomic(half, dir, name, expectedSize);
         return pauseHere('uploading');
       };
-      // the file is uploaded after the claim, through the upload made to fail here (not during the claim)
-      const uploadPart: RemoteSession['uploadPart'] = async () => {
-        throw new Error('injected: no upload during the claim');
-      };
-      return { ...session, uploadAtomic, uploadPart };
+      return { ...session, uploadAtomic, uploadPart: noUploadDuringClaim };
     },
   };
 }
