@@ -12,6 +12,9 @@ import { withSession, type RemoteSession, type Transport } from '../transport/re
  */
 export const EARLY_UPLOAD_LAG_BYTES = 8 * 1024 * 1024;
 
+/** What the copy hands the upload at a time beyond that (about one SFTP write buffer). */
+const COPY_READ_AHEAD_BYTES = 1024 * 1024;
+
 /**
  * The batch's file uploaded while the claim makes it, so that the send's upload step only has to
  * check the size of `<name>.part` and rename it (one SFTP round trip instead of the whole file once
@@ -34,7 +37,8 @@ export interface EarlyUpload {
 }
 
 export function startEarlyUpload(transport: Transport, dir: string, name: string, log: Logger): EarlyUpload {
-  const copy = new PassThrough({ highWaterMark: EARLY_UPLOAD_LAG_BYTES });
+  // the lag is counted on the writable side (copyTap): the readable side holds only what the upload is about to take
+  const copy = new PassThrough({ writableHighWaterMark: EARLY_UPLOAD_LAG_BYTES, readableHighWaterMark: COPY_READ_AHEAD_BYTES });
   copy.on('error', () => undefined); // the reason is logged below, and the send goes on without it
   // the copy destroyed before its end (dropped as too slow, or the claim failed): whatever ssh2 does with
   // its half-read source, the early upload is over

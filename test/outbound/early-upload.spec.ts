@@ -6,7 +6,7 @@ import { PassThrough, Readable } from 'node:stream';
 import type { Config } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { buildEncryptedFile } from '../../src/outbound/build.js';
-import { startEarlyUpload } from '../../src/outbound/early-upload.js';
+import { EARLY_UPLOAD_LAG_BYTES, startEarlyUpload } from '../../src/outbound/early-upload.js';
 import { PanCipher } from '../../src/security/pan.js';
 import type { RemoteSession, Transport } from '../../src/transport/remote.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
@@ -125,6 +125,25 @@ describeEachDatabase('send: the file uploaded while the claim makes it', (ctx) =
     assert.ok(opened);
     await early.close();
     assert.deepEqual(remoteFiles(sshd), []);
+  });
+});
+
+describe('the upload during the claim: memory', () => {
+  it('holds at most its lag (and about one SFTP write buffer read ahead) before it is dropped', async () => {
+    const never: Transport = { connect: () => new Promise<RemoteSession>(() => undefined) };
+    const early = startEarlyUpload(never, '/inbound', FILE, silentLogger);
+    const copy = early.copy as PassThrough;
+    const chunk = Buffer.alloc(256 * 1024);
+    // written as build.ts's copyTap writes it: until more than its highWaterMark waits, nothing read
+    let most = 0;
+    while (copy.writableLength <= copy.writableHighWaterMark) {
+      copy.write(chunk);
+      most = Math.max(most, copy.writableLength + copy.readableLength);
+    }
+    assert.ok(most > EARLY_UPLOAD_LAG_BYTES, 'filled up to its lag');
+    assert.ok(most <= EARLY_UPLOAD_LAG_BYTES + 1024 * 1024 + 2 * chunk.length, `held ${most} bytes`);
+    copy.destroy(new Error('the copy fell behind'));
+    assert.equal(await early.landed(), undefined);
   });
 });
 
