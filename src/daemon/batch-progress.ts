@@ -1,5 +1,6 @@
 import type { Db } from '../db/connection.js';
-import { hasSentBatchSince, unfinishedBatches, type BureauScope } from '../db/batches.js';
+import { hasSentBatchSince, unfinishedBatches } from '../db/batches.js';
+import type { BureauScope } from '../db/bureau-scope.js';
 import type { BatchProgress } from './send-lane.js';
 
 /** What the scheduler reads of perso_batches for one bureau (every bureau's when none is given). */

@@ -18,7 +18,7 @@ import { makeRunHistory, receiveRunCounts, sendRunCounts } from './run-history.j
 import { bureauSendPlans, makeSchedulePlan } from './plan.js';
 import { RUNNER_LEASE, makeRunnerLease, runnerOwner } from '../lease/runner-lease.js';
 import { makeScheduler, type BatchProgress, type Scheduler, type SendLaneDeps } from './scheduler.js';
-import type { BureauScope } from '../db/batches.js';
+import type { BureauScope } from '../db/bureau-scope.js';
 import { StatusBoard, type DaemonStatus } from './status-board.js';
 import { startTicker, type Ticker } from './ticker.js';
 import { makeWatchers } from './watchers.js';

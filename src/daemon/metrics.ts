@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { rowBureau } from '../db/bureau-scope.js';
 import type { Db } from '../db/connection.js';
 import { countByStatus } from '../db/contracts.js';
 import { stockLevels } from '../db/stock.js';
@@ -78,7 +79,7 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
       this.reset();
       // two bureaus may stock the same product: without the bureau one level would hide the other
       const first = deps.bureaus?.[0] ?? '';
-      for (const row of await safely(() => stockLevels(deps.db), [])) this.set({ product: row.product_code, bureau: row.bureau_code ?? first }, row.low ? 1 : 0);
+      for (const row of await safely(() => stockLevels(deps.db), [])) this.set({ product: row.product_code, bureau: rowBureau(row.bureau_code, first) }, row.low ? 1 : 0);
     },
   });
   // counting reads the whole table (no index holds the status: migrations/002), so once a minute at most

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { rowBureau } from '../db/bureau-scope.js';
 import type { Db } from '../db/connection.js';
 import { lowStockLevels } from '../db/stock.js';
 import { TransientError, messageOf } from '../errors.js';
@@ -76,7 +77,7 @@ export function makeWatchers(deps: {
 
   async function lowStockAlerts(): Promise<void> {
     for (const row of await lowStockLevels(deps.db)) {
-      const bureau = row.bureau_code ?? config.bureaus[0]!.code; // the first bureau's rows carry no code
+      const bureau = rowBureau(row.bureau_code, config.bureaus[0]!.code);
       await alerter.send({
         kind: 'low-stock', severity: 'warning',
         message: `plastic stock of ${row.product_code}${several ? ` at bureau ${bureau}` : ''} is ${row.closing}, below the minimum ${row.min_stock}`,

@@ -2,6 +2,7 @@
 import type { Knex } from 'knex';
 import type { ContractForPerso } from '../domain/contract.js';
 import { PanIntegrityError, type PanCipher } from '../security/pan.js';
+import { whereBureau, type BureauScope } from './bureau-scope.js';
 import { dialectOf } from './connection.js';
 import { renewalThrough, type LeaseRenewal } from './lease.js';
 import { forgetUnmarked } from './marked.js';
@@ -161,25 +162,6 @@ async function moveState(db: Knex | Knex.Transaction, batchId: number, from: Bat
     const row: BatchRow | undefined = await db('perso_batches').where({ id: batchId }).first();
     throw new BatchStateError(`batch ${batchId} cannot move to ${to}: it is ${row ? row.state : 'missing'}`);
   }
-}
-
-/**
- * Which bureau's batches a query is about. Batches made before several bureaus have no bureau code:
- * they are the first bureau's (migrations/005, docs/bureaus.md), so its scope takes them too.
- */
-export interface BureauScope {
-  code: string;
-  /** the first bureau of the config: also owns the batches without a bureau code */
-  first: boolean;
-}
-
-/** Narrows a query on perso_batches (or an alias, `column`) to one bureau's batches. */
-export function whereBureau<Q extends Knex.QueryBuilder>(query: Q, scope: BureauScope | undefined, column = 'bureau_code'): Q {
-  if (!scope) return query;
-  return query.where((q) => {
-    q.where(column, scope.code);
-    if (scope.first) q.orWhereNull(column);
-  }) as Q;
 }
 
 /**

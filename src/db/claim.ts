@@ -7,7 +7,8 @@ import { enterMutex, leaveMutex, renewLease } from './lease.js';
 import { queueMissingMarked } from './marked.js';
 import { listUpToLimit } from '../jobs.js';
 import type { PersoPage } from './perso-rows.js';
-import { toBatch, whereBureau, type Batch, type BureauScope } from './batches.js';
+import { toBatch, type Batch } from './batches.js';
+import { whereBureau, type BureauScope } from './bureau-scope.js';
 
 /** A card set aside as Invalid, as reported to the operator. */
 export interface InvalidCard {

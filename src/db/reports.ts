@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { ReportHeader } from '../domain/report.js';
-import { whereBureau, type BureauScope } from './batches.js';
+import { whereBureau, type BureauScope } from './bureau-scope.js';
 import { insertReturningId, nowIso } from './connection.js';
 
 /** bureau_reports: one row per distinct report content (sha256), applied or quarantined. */

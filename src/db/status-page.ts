@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { rowBureau } from './bureau-scope.js';
 import { markedContracts } from './marked.js';
 import { NOT_IN_UNSENT_BATCH } from './unsent-batch.js';
 
@@ -55,7 +56,7 @@ export async function rejectionReasons(db: Knex): Promise<Array<{ status: string
 export async function unfinishedBatchList(db: Knex, firstBureau = ''): Promise<Array<{ id: number; bureau: string; fileName: string; businessDate: string; state: string; records: number; attempts: number; lastError: string | null; updatedAt: string }>> {
   const rows: any[] = await db('perso_batches').whereNot({ state: 'sent' }).orderBy('id');
   return rows.map((b) => ({
-    id: Number(b.id), bureau: b.bureau_code ?? firstBureau, fileName: b.file_name, businessDate: b.business_date, state: b.state, records: Number(b.record_count),
+    id: Number(b.id), bureau: rowBureau(b.bureau_code, firstBureau), fileName: b.file_name, businessDate: b.business_date, state: b.state, records: Number(b.record_count),
     attempts: Number(b.attempts), lastError: b.last_error, updatedAt: b.updated_at,
   }));
 }

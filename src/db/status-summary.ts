@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { BATCH_STATES, whereBureau, type BatchRow, type BatchState, type BureauScope } from './batches.js';
+import { BATCH_STATES, type BatchRow, type BatchState } from './batches.js';
+import { rowBureau, whereBureau, type BureauScope } from './bureau-scope.js';
 import { countByStatus } from './contracts.js';
 import type { BureauReportRow } from './reports.js';
 import { stockLevels } from './stock.js';
@@ -41,7 +42,7 @@ export async function batchCountsByBureau(db: Knex, bureaus: readonly string[], 
   };
   for (const code of only ? [only.code] : bureaus) of(code);
   for (const r of rows) {
-    const c = of(r.bureau_code ?? bureaus[0] ?? '');
+    const c = of(rowBureau(r.bureau_code, bureaus[0] ?? ''));
     c.batches[r.state] += Number(r.n);
     if (r.state !== 'sent') c.unsent += Number(r.n);
   }
@@ -72,12 +73,12 @@ export async function statusSummary(db: Knex, recent = 10, options: { bureaus?: 
       shipped: (contracts.Shipped ?? 0) - expectedCount, expected: expectedCount,
       expectedFrom: expected?.first ?? null, expectedTo: expected?.last ?? null,
     },
-    batches: batches.map((b) => ({ bureau: b.bureau_code ?? bureaus[0] ?? '', fileName: b.file_name, state: b.state, records: Number(b.record_count), createdAt: b.created_at, sentAt: b.sent_at, lastError: b.last_error })),
+    batches: batches.map((b) => ({ bureau: rowBureau(b.bureau_code, bureaus[0] ?? ''), fileName: b.file_name, state: b.state, records: Number(b.record_count), createdAt: b.created_at, sentAt: b.sent_at, lastError: b.last_error })),
     reports: reports.map((r) => ({
       remoteName: r.remote_name, state: r.state, sourceFile: r.source_file, rejections: Number(r.rejections), shipments: Number(r.shipments),
       anomalies: Number(r.anomalies), error: r.error, createdAt: r.created_at,
     })),
     quarantined: quarantined.map((r) => ({ id: Number(r.id), remoteName: r.remote_name, error: r.error, createdAt: r.created_at })),
-    stock: stock.map((s) => ({ bureauCode: s.bureau_code ?? null, productCode: s.product_code, closing: Number(s.closing), minStock: Number(s.min_stock), low: Boolean(s.low), reportDate: s.report_date })),
+    stock: stock.map((s) => ({ bureauCode: rowBureau(s.bureau_code, bureaus[0] ?? null), productCode: s.product_code, closing: Number(s.closing), minStock: Number(s.min_stock), low: Boolean(s.low), reportDate: s.report_date })),
   };
 }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { StockItem } from '../domain/report.js';
-import type { BureauScope } from './batches.js';
+import type { BureauScope } from './bureau-scope.js';
 import { nowIso } from './connection.js';
 
 /** plastic_stock: the latest stock level of a plastic (product code) reported by a bureau. */

@@ -3,7 +3,7 @@ import { recordEvents, type NewEvent } from '../db/events.js';
 import {
   bureausSentTo, contractsByRecordNumber, contractsInBatch, findBatchByFileName, markRejected, markShipped, type ReportedContract, type RejectionUpdate, type ShipmentUpdate, type SourceBatch,
 } from '../db/report-contracts.js';
-import type { BureauScope } from '../db/batches.js';
+import { isBureausRow, rowBureau, type BureauScope } from '../db/bureau-scope.js';
 import type { Db, DbTransaction } from '../db/connection.js';
 import { beginAppliedReport, finishAppliedReport, recordAnomalies, type NewAnomaly, type ReportCounts, type ReportKind } from '../db/reports.js';
 import { upsertStockLevels } from '../db/stock.js';
@@ -140,7 +140,7 @@ async function applyContractGroup(ctx: ApplyContext, batch: SourceBatch | undefi
       continue;
     }
     if (!contract) {
-      const where = sentTo === undefined ? '' : `: it was sent to bureau ${sentTo ?? '(the first bureau)'}, not to bureau ${ctx.bureau!.code} whose report this is`;
+      const where = sentTo === undefined ? '' : `: it was sent to bureau ${bureauNamed(sentTo)}, not to bureau ${ctx.bureau!.code} whose report this is`;
       anomaly(otherPlastic ? `plastic ${plasticId} is not the plastic of contract ${contractNumber} in ${batch.file_name}` : `contract ${contractNumber} was not in ${batch.file_name}${where}`);
       continue;
     }
@@ -169,13 +169,13 @@ async function applyContractGroup(ctx: ApplyContext, batch: SourceBatch | undefi
  * to it), or undefined when they are. A batch without a bureau code went to the first bureau.
  */
 function sentElsewhere(batch: SourceBatch, bureau: BureauScope | undefined): string | undefined {
-  if (!bureau || sentHere(batch.bureau_code, bureau)) return undefined;
-  return `${batch.file_name} was sent to bureau ${batch.bureau_code ?? '(the first bureau)'}, not to bureau ${bureau.code} whose report this is: not applied`;
+  if (!bureau || isBureausRow(batch.bureau_code, bureau)) return undefined;
+  return `${batch.file_name} was sent to bureau ${bureauNamed(batch.bureau_code)}, not to bureau ${bureau.code} whose report this is: not applied`;
 }
 
-/** Whether a batch of bureau `code` (null: from before migration 005, the first bureau's) went to `bureau`. */
-function sentHere(code: string | null, bureau: BureauScope): boolean {
-  return code === null ? bureau.first : code === bureau.code;
+/** A bureau code in a message: a row without one is the first bureau's, whose code the report's bureau may not know. */
+function bureauNamed(code: string | null): string {
+  return rowBureau(code, '(the first bureau)');
 }
 
 /** The contract a record names in the source batch; for one not there, the other bureau it was sent to, if any (`sentTo`, null: the first bureau). */
@@ -206,7 +206,7 @@ async function contractFinder(trx: DbTransaction, batch: SourceBatch, records: A
     const contract = byKey.get(keyOf(record));
     const number = canonicalId(record.cardContractId);
     const sentTo = elsewhere.get(number);
-    return { contract, otherPlastic: !contract && numbersSeen.has(number), ...(sentTo !== undefined && !sentHere(sentTo, bureau!) ? { sentTo } : {}) };
+    return { contract, otherPlastic: !contract && numbersSeen.has(number), ...(sentTo !== undefined && !isBureausRow(sentTo, bureau!) ? { sentTo } : {}) };
   };
 }
 

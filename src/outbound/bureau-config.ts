@@ -2,7 +2,7 @@
 // with what only the send needs.
 import { bureauView, jobNameFor } from '../config/bureau-view.js';
 import type { Config } from '../config/schema.js';
-import type { BureauScope } from '../db/batches.js';
+import type { BureauScope } from '../db/bureau-scope.js';
 import { SEND_LEASE } from '../lease/job-lease.js';
 import { screenRouteFor, type ScreenRoute } from './screen.js';
 

@@ -1,6 +1,7 @@
 // The claim of one batch as a step of the send: pages read → screened → claimed → rendered and encrypted (and uploaded as `.part`).
 import type { Config } from '../config/schema.js';
-import type { BureauScope, EncryptedFile } from '../db/batches.js';
+import type { EncryptedFile } from '../db/batches.js';
+import type { BureauScope } from '../db/bureau-scope.js';
 import { openClaim, type ClaimedBatch, type ClaimOutcome, type ClaimRequest, type OpenClaim } from '../db/claim.js';
 import type { Db } from '../db/connection.js';
 import type { LeaseRenewal } from '../db/lease.js';

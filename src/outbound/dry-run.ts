@@ -9,7 +9,7 @@ import { noteInvalid, type Clock, type SendResult } from '../jobs.js';
 import type { PanCipher } from '../security/pan.js';
 import type { PersoFileMaker } from './perso-file.js';
 import { screenPage, type ScreenRoute } from './screen.js';
-import type { BureauScope } from '../db/batches.js';
+import type { BureauScope } from '../db/bureau-scope.js';
 
 export interface DryRunRequest {
   db: Db;

@@ -1,6 +1,7 @@
 import { makeCalendar, type BusinessCalendar } from '../calendar/index.js';
 import { dateInZone } from '../calendar/index.js';
 import type { Config } from '../config/schema.js';
+import { rowBureau } from '../db/bureau-scope.js';
 import type { Db } from '../db/connection.js';
 import { liveLeaseHolder } from '../db/lease.js';
 import { listRuns, presentRunners, type JobRun } from '../db/runs.js';
@@ -79,6 +80,8 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
   const clock = deps.clock ?? (() => new Date());
   const calendar: BusinessCalendar = makeCalendar(config.calendar);
   const plans = bureauSendPlans(calendar, config);
+  /** the configured bureaus' codes, the first first: it owns the rows without a code (db/bureau-scope.ts) */
+  const codes = plans.map((p) => p.code);
   const command = deps.command ?? 'bureau-exchange';
 
   function nextCutOff(now: Date, { code, plan }: (typeof plans)[number]): NextCutOff | null {
@@ -87,7 +90,7 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
   }
 
   async function bureaus(now: Date): Promise<StatusDocument['bureaus']> {
-    const counts = await batchCountsByBureau(db, plans.map((p) => p.code));
+    const counts = await batchCountsByBureau(db, codes);
     return Promise.all(plans.map(async (p, i) => {
       const [last] = await listRuns(db, { job: p.job, exact: true, limit: 1 });
       const c = counts.find((x) => x.bureau === p.code)!;
@@ -123,7 +126,7 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
     }
     if (doc.quarantined.length) alerts.push({ severity: 'warning', kind: 'quarantine', message: `${doc.quarantined.length} report(s) quarantined` });
     for (const s of doc.stock.filter((x) => x.low)) {
-      alerts.push({ severity: 'warning', kind: 'low-stock', message: `plastic stock of ${s.productCode}${s.bureauCode ? ` at bureau ${s.bureauCode}` : ''} is ${s.closing}, below the minimum ${s.minStock}` });
+      alerts.push({ severity: 'warning', kind: 'low-stock', message: `plastic stock of ${s.productCode}${codes.length > 1 ? ` at bureau ${s.bureauCode}` : ''} is ${s.closing}, below the minimum ${s.minStock}` });
     }
     if (doc.runners.active === null && doc.health) alerts.push({ severity: 'critical', kind: 'lease', message: 'no runner holds the daemon lease' });
     return alerts;
@@ -134,8 +137,8 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
       const now = clock();
       const today = dateInZone(now, config.schedule.timezone);
       const [summary, [send], [receive], unfinished, rejections, who, health, perBureau] = await Promise.all([
-        statusSummary(db), listRuns(db, { job: 'send', limit: 1 }), listRuns(db, { job: 'receive', limit: 1 }),
-        unfinishedBatchList(db, plans[0]!.code), rejectionReasons(db), runners(now), deps.health?.(), bureaus(now),
+        statusSummary(db, 10, { bureaus: codes }), listRuns(db, { job: 'send', limit: 1 }), listRuns(db, { job: 'receive', limit: 1 }),
+        unfinishedBatchList(db, codes[0]!), rejectionReasons(db), runners(now), deps.health?.(), bureaus(now),
       ]);
       const next = perBureau.map((b) => b.nextCutOff).filter((c) => c !== null).sort((a, b) => a.at.localeCompare(b.at))[0] ?? null;
       const doc: Omit<StatusDocument, 'alerts'> = {
@@ -165,7 +168,8 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
 
     async stock(days = 90) {
       const since = dateInZone(new Date(clock().getTime() - days * DAY_MS), config.schedule.timezone);
-      return { levels: (await statusSummary(db)).stock, history: await stockHistory(db, since) };
+      const history = (await stockHistory(db, since)).map((p) => ({ ...p, bureauCode: rowBureau(p.bureauCode, codes[0]!) }));
+      return { levels: (await statusSummary(db, 10, { bureaus: codes })).stock, history };
     },
   };
 }

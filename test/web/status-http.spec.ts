@@ -119,7 +119,7 @@ describeEachDatabase('status page over HTTP', (ctx) => {
     assert.deepEqual(s.rejections.map((x: any) => [x.status, x.code, x.cards]).sort(), [['Invalid', 'INVALID', 1], ['Rejected', 'E12', 1]]);
     const q = await db('bureau_reports').where({ state: 'quarantined' }).first('id');
     assert.deepEqual(s.quarantined.map((x: any) => [x.id, x.requeue]), [[Number(q.id), `bureau-exchange receive --requeue ${q.id}`]]);
-    assert.deepEqual(s.stock, [{ bureauCode: null, productCode: 'CLASSIC01', closing: 80, minStock: 100, low: true, reportDate: '2026-11-30' }]);
+    assert.deepEqual(s.stock, [{ bureauCode: 'BUREAU01', productCode: 'CLASSIC01', closing: 80, minStock: 100, low: true, reportDate: '2026-11-30' }]);
     assert.deepEqual(s.alerts.map((a: any) => a.kind).sort(), ['low-stock', 'quarantine']);
     assert.equal(s.contracts.Marked, 3, 'card 9 and the two in the unsent batch');
   });

@@ -114,14 +114,15 @@ describe('status page in a real browser (Chromium), after a real send and receiv
     assert.equal(await page.textContent('#active-runner'), lease.owner);
     const stock: Array<{ product_code: string; closing: number; min_stock: number }> = await db('plastic_stock').orderBy('product_code');
     assert.ok(stock.length > 0, 'the report carried stock levels');
-    // the first column is the bureau: blank for the first bureau's stock (the only bureau here)
-    assert.deepEqual((await tableText(page, 'stock')).map((r) => r.slice(0, 4)), stock.map((s) => ['', s.product_code, String(s.closing), String(s.min_stock)]));
+    // the first column is the bureau: the first bureau's stock rows carry no code, and show its own
+    const bureau = ex.config.bureaus[0]!.code;
+    assert.deepEqual((await tableText(page, 'stock')).map((r) => r.slice(0, 4)), stock.map((s) => [bureau, s.product_code, String(s.closing), String(s.min_stock)]));
     // every level a report gave is kept for the trend: here one report, so one point per product
     const history: Array<{ product_code: string; closing: number }> = await db('plastic_stock_history').orderBy('product_code');
     assert.deepEqual(history.map((h) => [h.product_code, Number(h.closing)]), stock.map((s) => [s.product_code, Number(s.closing)]));
     const trend = await page.evaluate(() => (window as any).Chart.getChart(document.getElementById('stock-chart')).data.datasets
       .filter((d: any) => d.label.endsWith(' closing')).map((d: any) => [d.label.replace(' closing', ''), d.data.filter((v: unknown) => v !== null)]));
-    assert.deepEqual(trend, stock.map((s) => [s.product_code, [Number(s.closing)]]));
+    assert.deepEqual(trend, stock.map((s) => [`${bureau} ${s.product_code}`, [Number(s.closing)]]));
     const reasons: Array<{ production_status: string; reject_code: string; n: number }> = await db('card_contracts')
       .whereIn('production_status', ['Rejected', 'Invalid']).groupBy('production_status', 'reject_code').select('production_status', 'reject_code').count({ n: '*' });
     const shownReasons = (await tableText(page, 'rejections')).map((r) => r.slice(0, 3).join('|')).sort();

@@ -105,8 +105,8 @@ function renderCards(c) {
 }
 
 function renderStock(s) {
-  // one series per bureau and product (a blank bureau is the first bureau's)
-  const seriesOf = (p) => (p.bureauCode ? `${p.bureauCode} ${p.productCode}` : p.productCode);
+  // one series per bureau and product
+  const seriesOf = (p) => `${p.bureauCode} ${p.productCode}`;
   const products = [...new Set(s.history.map(seriesOf))];
   const dates = [...new Set(s.history.map((p) => p.reportDate ?? p.recordedAt.slice(0, 10)))].sort();
   const palette = ['#2e90fa', '#7a5af8', '#ee46bc', '#f79009', '#12b76a', '#667085'];
