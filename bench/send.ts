@@ -12,6 +12,10 @@
  * Each Node run is a child process (bench/send-child.ts, compiled first into bench/.build as production
  * runs the build), so its peak RSS and CPU are the send's alone (seeding is not counted).
  * Needs root (the test sshd chroots), gpg, sqlite3 and psql.
+ *
+ * BX_BENCH_CACHE=<dir> keeps the seeded cards for the next runs (a SQLite file there; on PostgreSQL a
+ * template database `bx_bench_<n>_pan_v2_m<last migration>`), named by the last migration: adding one
+ * seeds again, and drops the PostgreSQL templates made before it.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,7 +25,6 @@ import { dirname, join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../src/config/schema.js';
 import { openDatabase, type Dialect } from '../src/db/connection.js';
-import { migrateLatest } from '../src/db/migrate.js';
 import { PanCipher } from '../src/security/pan.js';
 import { makeCard } from '../test/helpers/cards.js';
 import { createTestDatabase } from '../test/helpers/db.js';
@@ -182,7 +185,6 @@ async function seeded(dialect: Dialect, database: { db: Knex; database: Config['
     copyFileSync(cached, database.database.filename);
     for (const suffix of ['-wal', '-shm']) rmSync(database.database.filename + suffix, { force: true });
     database.db = openDatabase(database);
-    await migrateLatest(database.db); // a file cached before a later migration
     return readFileSync(cached + '.key');
   }
   const panKey = randomBytes(32);
@@ -203,7 +205,7 @@ async function seeded(dialect: Dialect, database: { db: Knex; database: Config['
  * PAN key in the cache folder), which each run and round copies (seconds, where seeding takes minutes).
  */
 async function pgSeeded(database: { db: Knex; database: Config['database'] }, cards: number, cached: string): Promise<Buffer> {
-  const template = `bx_bench_${cards}_pan_v2`;
+  const template = `bx_bench_${cards}_pan_v2_m${SCHEMA}`;
   const url = new URL(database.database.url!);
   const name = url.pathname.slice(1);
   const admin = openDatabase({ database: { ...database.database, url: Object.assign(new URL(url), { pathname: '/postgres' }).toString() } });
@@ -215,7 +217,9 @@ async function pgSeeded(database: { db: Knex; database: Config['database'] }, ca
       await seed(database.db, new PanCipher(panKey), cards);
       log(`pg: seeded ${cards} cards in ${((Date.now() - start) / 1000).toFixed(1)} s`);
       await database.db.destroy();
-      await admin.raw(`drop database if exists ${template}`);
+      // this one, and those made before a later migration (their disk space is freed)
+      const old = await admin.raw('select datname from pg_database where datname like ? and datistemplate = false', [`bx_bench_${cards}_pan_v2%`]);
+      for (const { datname } of old.rows as Array<{ datname: string }>) await admin.raw(`drop database if exists "${datname}"`);
       await admin.raw(`create database ${template} template ${name} strategy file_copy`);
       mkdirSync(dirname(cached), { recursive: true });
       writeFileSync(cached + '.key', panKey, { mode: 0o600 });
@@ -229,7 +233,6 @@ async function pgSeeded(database: { db: Knex; database: Config['database'] }, ca
     await admin.destroy();
   }
   database.db = openDatabase(database);
-  await migrateLatest(database.db); // a template made before a later migration
   await database.db.raw('vacuum analyze');
   // what the copy and the vacuum wrote reaches the disk now, not during the next timed run
   await database.db.raw('checkpoint');
@@ -242,8 +245,16 @@ async function pgSeeded(database: { db: Knex; database: Config['database'] }, ca
  * seeding one must not replace the key of the other's cards.
  */
 function cachedFileName(dialect: Dialect, cards: number): string {
-  return dialect === 'pg' ? `pg-${cards}-pan-v2` : `sqlite-${cards}-pan-v2.sqlite`;
+  return dialect === 'pg' ? `pg-${cards}-pan-v2-m${SCHEMA}` : `sqlite-${cards}-pan-v2-m${SCHEMA}.sqlite`;
 }
+
+/**
+ * The number of the last migration: caches are named by it, so that one made before a later
+ * migration is seeded again rather than migrated on every copy (a migration that rewrites the cards
+ * would then be timed, or leave each copy laid out differently from a database seeded afresh).
+ */
+const SCHEMA = readdirSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations'))
+  .filter((file) => /^\d{3}_.*\.ts$/.test(file)).sort().at(-1)!.slice(0, 3);
 
 /** Bulk insert of n Marked physical cards with their clients (explicit ids, 500 rows per statement). */
 async function seed(db: Knex, cipher: PanCipher, n: number): Promise<void> {
