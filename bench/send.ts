@@ -33,6 +33,14 @@ import { makeBureauKeys, sendConfig } from '../test/outbound/harness.js';
 import { withSftp } from '../test/outbound/job-harness.js';
 import type { ChildSpec, NodeFigures } from './send-child.js';
 
+/**
+ * The number of the last migration: caches are named by it, so that one made before a later
+ * migration is seeded again rather than migrated on every copy (a migration that rewrites the cards
+ * would then be timed, or leave each copy laid out differently from a database seeded afresh).
+ */
+const SCHEMA = readdirSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations'))
+  .filter((file) => /^\d{3}_.*\.ts$/.test(file)).sort().at(-1)!.slice(0, 3);
+
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const DATE = '2026-11-26';
 /**
@@ -248,13 +256,6 @@ function cachedFileName(dialect: Dialect, cards: number): string {
   return dialect === 'pg' ? `pg-${cards}-pan-v2-m${SCHEMA}` : `sqlite-${cards}-pan-v2-m${SCHEMA}.sqlite`;
 }
 
-/**
- * The number of the last migration: caches are named by it, so that one made before a later
- * migration is seeded again rather than migrated on every copy (a migration that rewrites the cards
- * would then be timed, or leave each copy laid out differently from a database seeded afresh).
- */
-const SCHEMA = readdirSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations'))
-  .filter((file) => /^\d{3}_.*\.ts$/.test(file)).sort().at(-1)!.slice(0, 3);
 
 /** Bulk insert of n Marked physical cards with their clients (explicit ids, 500 rows per statement). */
 async function seed(db: Knex, cipher: PanCipher, n: number): Promise<void> {
