@@ -28,6 +28,19 @@ describe('deployment samples', () => {
     assert.ok(compose.services.db.image.startsWith('postgres:'));
   });
 
+  it('the image runs one even (long-term support) Node.js line, past 20, that package.json and better-sqlite3 accept', () => {
+    const dockerfile = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8');
+    const majors = [...dockerfile.matchAll(/^FROM node:(\d+)-/gm)].map((m) => Number(m[1]));
+    assert.equal(majors.length, 2, 'build and runtime stages');
+    assert.equal(new Set(majors).size, 1, 'built with the Node.js it runs on (native addons)');
+    const major = majors[0]!;
+    assert.equal(major % 2, 0, 'an even line: the ones that become LTS');
+    assert.ok(major > 20, 'Node.js 20 reached its end of life on 2026-04-30 (docs/operations.md)');
+    const engines = (name: string) => (JSON.parse(readFileSync(join(PROJECT_ROOT, name), 'utf8')) as { engines: { node: string } }).engines.node;
+    assert.ok(major >= Number(/^>=(\d+)/.exec(engines('package.json'))![1]));
+    assert.ok(engines('node_modules/better-sqlite3/package.json').split('||').map((r) => r.trim()).includes(`${major}.x`));
+  });
+
   it('the Dockerfile copies only paths that exist', () => {
     const dockerfile = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8');
     const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(' '));
