@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { unfinishedBatches } from '../../src/db/batches.js';
+import { isBureausRow, rowBureau, whereBureau } from '../../src/db/bureau-scope.js';
 import { nextSequence } from '../../src/db/claim.js';
 import { clearSendTables } from '../outbound/fixtures.js';
 import { describeEachDatabase } from '../helpers/db.js';
@@ -35,5 +36,17 @@ describeEachDatabase('batches per bureau (migration 005)', (ctx) => {
     assert.deepEqual((await unfinishedBatches(db, FIRST)).map((b) => [b.fileName, b.bureauCode]), [['F_none_1', null]]);
     assert.deepEqual((await unfinishedBatches(db, OTHER)).map((b) => [b.fileName, b.bureauCode]), [['F_EMB01_1', 'EMB01']]);
     assert.equal((await unfinishedBatches(db)).length, 2, 'without a bureau: every bureau\'s');
+  });
+
+  it('the rule for rows without a code says the same in SQL and in code: whereBureau selects exactly the rows isBureausRow and rowBureau give the bureau', async () => {
+    const { db } = ctx();
+    const codes = [null, 'BUREAU01', 'EMB01', 'OTHER02'];
+    for (const [i, code] of codes.entries()) await db('perso_batches').insert(batch(code, i + 1));
+    for (const scope of [FIRST, OTHER, { code: 'OTHER02', first: false }, { code: 'EMB01', first: true }]) {
+      const selected = (await whereBureau(db('perso_batches'), scope).select('bureau_code').orderBy('sequence')).map((r: { bureau_code: string | null }) => r.bureau_code);
+      const first = scope.first ? scope.code : 'BUREAU01';
+      assert.deepEqual(selected, codes.filter((code) => isBureausRow(code, scope)), `scope ${JSON.stringify(scope)}`);
+      assert.deepEqual(selected.map((code) => rowBureau(code, first)), selected.map(() => scope.code), `scope ${JSON.stringify(scope)}: each shown as its bureau`);
+    }
   });
 });
