@@ -77,7 +77,8 @@ describe('sandbox serve', function () {
       await waitFor(() => (out.includes('sandbox bureau serving') ? true : undefined), 30_000);
       writeFileSync(join(sandbox.inbound, 'BXISSUER_PERSO_20261125_000003.dat.pgp'), 'garbage');
       await waitFor(() => (out.includes('answered a personalization file') ? true : undefined));
-      assert.ok(existsSync(join(sandbox.dir, 'bureau-state.json')));
+      // logged as the report is out; the state is saved just after (src/sandbox/bureau.ts)
+      await waitFor(() => (existsSync(join(sandbox.dir, 'bureau-state.json')) ? true : undefined));
     } finally {
       child.kill('SIGTERM');
     }
@@ -102,7 +103,8 @@ describe('sandbox serve', function () {
       writeFileSync(join(emb.inbound, 'BXISSUER_EMB_20261125_000001.txt.pgp'), 'not encrypted');
       await waitFor(() => (readdirSync(emb.outbound).some((n) => n.endsWith('.xml.rsa')) ? true : undefined));
       assert.deepEqual(readdirSync(two.outbound), [], "nothing in the first bureau's account");
-      assert.ok(existsSync(emb.stateFile));
+      // the bureau keeps its state once the report is out (src/sandbox/bureau.ts): a moment later
+      await waitFor(() => (existsSync(emb.stateFile) ? true : undefined));
     } finally {
       child.kill('SIGTERM');
     }
