@@ -16,8 +16,8 @@ export interface StatusSummary {
   reports: Array<{ remoteName: string; state: string; sourceFile: string | null; rejections: number; shipments: number; anomalies: number; error: string | null; createdAt: string }>;
   /** `id` is what `receive --requeue <id>` takes */
   quarantined: Array<{ id: number; remoteName: string; error: string | null; createdAt: string }>;
-  /** per bureau and product: `bureauCode` null is the first bureau's stock */
-  stock: Array<{ bureauCode: string | null; productCode: string; closing: number; minStock: number; low: boolean; reportDate: string | null }>;
+  /** per bureau and product (stockSummary) */
+  stock: StockLevel[];
 }
 
 /** One bureau's batches by state: the unsent ones (claimed, encrypted, uploaded) wait for its next send. */
@@ -56,14 +56,14 @@ export async function batchCountsByBureau(db: Knex, bureaus: readonly string[], 
  */
 export async function statusSummary(db: Knex, recent = 10, options: { bureaus?: readonly string[]; only?: BureauScope } = {}): Promise<StatusSummary> {
   const { bureaus = [], only } = options;
-  const [contracts, [expected], batches, reports, quarantined, stock]: [Record<string, number>, Array<{ n?: number | string; first?: string | null; last?: string | null }>, BatchRow[], BureauReportRow[], BureauReportRow[], Awaited<ReturnType<typeof stockLevels>>] = await Promise.all([
+  const [contracts, [expected], batches, reports, quarantined, stock]: [Record<string, number>, Array<{ n?: number | string; first?: string | null; last?: string | null }>, BatchRow[], BureauReportRow[], BureauReportRow[], StockLevel[]] = await Promise.all([
     countByStatus(db),
     db('card_contracts').where({ production_status: 'Shipped' }).whereNull('ship_date')
       .count({ n: '*' }).min({ first: 'expected_ship_date' }).max({ last: 'expected_ship_date' }),
     whereBureau(db('perso_batches'), only).orderBy('id', 'desc').limit(recent),
     db('bureau_reports').orderBy('id', 'desc').limit(recent),
     db('bureau_reports').where({ state: 'quarantined' }).orderBy('id', 'desc').limit(100),
-    stockLevels(db),
+    stockSummary(db, bureaus[0] ?? null),
   ]);
   const expectedCount = Number(expected?.n ?? 0);
   return {
@@ -79,6 +79,24 @@ export async function statusSummary(db: Knex, recent = 10, options: { bureaus?: 
       anomalies: Number(r.anomalies), error: r.error, createdAt: r.created_at,
     })),
     quarantined: quarantined.map((r) => ({ id: Number(r.id), remoteName: r.remote_name, error: r.error, createdAt: r.created_at })),
-    stock: stock.map((s) => ({ bureauCode: rowBureau(s.bureau_code, bureaus[0] ?? null), productCode: s.product_code, closing: Number(s.closing), minStock: Number(s.min_stock), low: Boolean(s.low), reportDate: s.report_date })),
+    stock,
   };
+}
+
+/** A product's latest stock level at a bureau, as `status` and the status page show it. */
+export interface StockLevel {
+  /** the bureau's code; a level without one is `firstBureau`'s (null when that is not known) */
+  bureauCode: string | null;
+  productCode: string;
+  closing: number;
+  minStock: number;
+  low: boolean;
+  reportDate: string | null;
+}
+
+/** Every product's latest level at each bureau (no other count: the stock endpoint reads only these). */
+export async function stockSummary(db: Knex, firstBureau: string | null): Promise<StockLevel[]> {
+  return (await stockLevels(db)).map((s) => ({
+    bureauCode: rowBureau(s.bureau_code, firstBureau), productCode: s.product_code, closing: Number(s.closing), minStock: Number(s.min_stock), low: Boolean(s.low), reportDate: s.report_date,
+  }));
 }

@@ -6,7 +6,7 @@ import type { Db } from '../db/connection.js';
 import { liveLeaseHolder } from '../db/lease.js';
 import { listRuns, presentRunners, type JobRun } from '../db/runs.js';
 import { cardsPerBusinessDay, cardsWaiting, leaseList, rejectionReasons, unfinishedBatchList, type CardsOfDay } from '../db/status-page.js';
-import { batchCountsByBureau, statusSummary, type BureauBatchCounts, type StatusSummary } from '../db/status-summary.js';
+import { batchCountsByBureau, statusSummary, stockSummary, type BureauBatchCounts, type StatusSummary } from '../db/status-summary.js';
 import { stockHistory, type StockPoint } from '../db/stock.js';
 import { bureauSendPlans } from '../daemon/plan.js';
 import type { Health } from '../daemon/health.js';
@@ -169,7 +169,7 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
     async stock(days = 90) {
       const since = dateInZone(new Date(clock().getTime() - days * DAY_MS), config.schedule.timezone);
       const history = (await stockHistory(db, since)).map((p) => ({ ...p, bureauCode: rowBureau(p.bureauCode, codes[0]!) }));
-      return { levels: (await statusSummary(db, 10, { bureaus: codes })).stock, history };
+      return { levels: await stockSummary(db, codes[0]!), history };
     },
   };
 }
