@@ -31,6 +31,7 @@ import { createTestDatabase } from '../test/helpers/db.js';
 import { startSshd, type SshdServer } from '../test/helpers/sshd.js';
 import { makeBureauKeys, sendConfig } from '../test/outbound/harness.js';
 import { withSftp } from '../test/outbound/job-harness.js';
+import { CORES, machineCpuSeconds } from './machine-cpu.js';
 import type { ChildSpec, NodeFigures } from './send-child.js';
 
 /**
@@ -118,7 +119,7 @@ async function oneRound(bench: Bench): Promise<Round> {
   const { dialect, database, sshd } = bench;
   const shellRun = (bookkeeping: Bookkeeping) => {
     const run = runShell(dialect, database.database, bench.recipientKey, sshd, bookkeeping);
-    log(`${dialect}: shell pipeline${BOOKKEEPING_LABEL[bookkeeping]} ${run.seconds.toFixed(1)} s, ${mb(run.bytes)} MB`);
+    log(`${dialect}: shell pipeline${BOOKKEEPING_LABEL[bookkeeping]} ${run.seconds.toFixed(1)} s, ${mb(run.bytes)} MB${machineUse(run.machineCpu, run.seconds)}`);
     clearInbound(sshd);
     return run.seconds;
   };
@@ -126,6 +127,7 @@ async function oneRound(bench: Bench): Promise<Round> {
   const node = await runNodeChild(bench.spec);
   log(`${dialect}: node send ${node.seconds.toFixed(1)} s (CPU ${node.cpuSeconds.toFixed(1)} s), peak RSS ${node.maxRssMb} MB, ${node.cardsSent} cards, ${mb(inboundBytes(sshd))} MB ` +
     `(${Object.entries(node.phases).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')})`);
+  if (node.machinePhases) log(`${dialect}: node send, ${nodeMachineUse(node, shell)}`);
   clearInbound(sshd);
   if (!bench.withShell) return { node, shell };
   await resetSent(dialect, database, bench.cards);
@@ -170,14 +172,17 @@ function runNodeChild(spec: ChildSpec): Promise<NodeFigures> {
 }
 
 /** bench/send-shell.sh; with `bookkeeping`, also a claim's and a confirm's writes through the database's CLI (minimal, or the job's). */
-function runShell(dialect: Dialect, database: Config['database'], recipientKey: string, sshd: SshdServer, bookkeeping: Bookkeeping): { seconds: number; bytes: number } {
+function runShell(dialect: Dialect, database: Config['database'], recipientKey: string, sshd: SshdServer, bookkeeping: Bookkeeping): { seconds: number; bytes: number; machineCpu?: number } {
   const source = dialect === 'sqlite' ? database.filename : database.url!;
+  const machineBefore = machineCpuSeconds();
   const start = Date.now();
   const run = spawnSync('bash', [join(HERE, 'send-shell.sh'), dialect, source, recipientKey, String(sshd.port), sshd.privateKeyFile, sshd.username, '/inbound'], {
     stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, BOOKKEEPING: bookkeeping },
   });
   if (run.status !== 0) throw new Error(`send-shell.sh exited ${run.status}`);
-  return { seconds: (Date.now() - start) / 1000, bytes: inboundBytes(sshd) };
+  const seconds = (Date.now() - start) / 1000;
+  const machineAfter = machineCpuSeconds();
+  return { seconds, bytes: inboundBytes(sshd), ...(machineBefore !== undefined && machineAfter !== undefined ? { machineCpu: machineAfter - machineBefore } : {}) };
 }
 
 /**
@@ -300,6 +305,29 @@ async function resetSent(dialect: Dialect, database: { db: Knex; database: Confi
     await trx('perso_batches').delete();
   });
   await db.raw(dialect === 'pg' ? 'vacuum full analyze' : 'vacuum');
+}
+
+/** ", machine CPU 14.4 s (67 % of 2 cores)": what every process on the machine spent meanwhile */
+function machineUse(machineCpu: number | undefined, seconds: number): string {
+  return machineCpu === undefined ? '' : `, machine CPU ${machineCpu.toFixed(1)} s (${Math.round((machineCpu / (seconds * CORES)) * 100)} % of ${CORES} cores)`;
+}
+
+/**
+ * The machine's CPU in the send up to its upload (the claim with the file made and sent beside it) and
+ * in its confirm, and the shortest the send could take with that work: every core busy until the
+ * upload, then the confirm (one transaction, on one core) as long as it took. A send that does this
+ * work cannot be faster than that on this machine, however its threads are arranged.
+ */
+function nodeMachineUse(node: NodeFigures, bare: number | undefined): string {
+  const tail = ['confirming', 'confirm'];
+  const sum = (of: Record<string, number>, confirm: boolean) =>
+    Object.entries(of).filter(([phase]) => tail.includes(phase) === confirm).reduce((total, [, v]) => total + v, 0);
+  const [toUpload, confirm] = [sum(node.phases, false), sum(node.phases, true)];
+  const cpuToUpload = sum(node.machinePhases!, false);
+  const bound = cpuToUpload / CORES + confirm;
+  return `machine CPU ${(cpuToUpload + sum(node.machinePhases!, true)).toFixed(1)} s: up to the upload ${cpuToUpload.toFixed(1)} s in ${toUpload.toFixed(1)} s` +
+    ` (${Math.round((cpuToUpload / (toUpload * CORES)) * 100)} % of ${CORES} cores), then the confirm ${confirm.toFixed(1)} s;` +
+    ` with every core busy until the upload it would take ${bound.toFixed(1)} s${bare ? ` (${(bound / bare).toFixed(2)}× the bare pipeline)` : ''}`;
 }
 
 function clearInbound(sshd: SshdServer): void {
