@@ -1,6 +1,6 @@
 import { REQUEST_TYPES, type CardFields, type RequestType } from '../domain/contract.js';
 import { isProductionStatus, type ProductionStatus } from '../domain/contract-status.js';
-import { maskPan } from '../security/mask.js';
+import { maskPan, maskPansInText } from '../security/mask.js';
 
 /** A field that cannot be accepted, with its name; the message never carries a clear PAN. */
 export class FieldError extends Error {
@@ -32,8 +32,17 @@ export function parseCardInput(input: Record<string, unknown>): { card: CardFiel
       return '';
     }
     if (typeof raw !== 'string' && typeof raw !== 'number') throw new FieldError(field, 'must be text');
+    // JSON.parse has already rounded a larger integer (a 19-digit PAN): its digits are lost
+    if (Number.isInteger(raw) && !Number.isSafeInteger(raw)) throw new FieldError(field, 'is a number too large for JSON to keep its digits: quote it');
     const value = String(raw).trim();
     if ([...value].length > max) throw new FieldError(field, `is longer than ${max} characters`);
+    checkCharacters(field, value);
+    return value;
+  };
+  // a PAN typed into a name or address would be stored, shown and embossed in clear
+  const freeText = (field: string, max: number, required = false): string => {
+    const value = text(field, max, required);
+    if (maskPansInText(value) !== value) throw new FieldError(field, 'holds a card number (PAN): it belongs in the pan field only');
     return value;
   };
   const digits = (field: string, max: number): string => {
@@ -57,8 +66,8 @@ export function parseCardInput(input: Record<string, unknown>): { card: CardFiel
   if (pinMailer !== 'Y' && pinMailer !== 'N') throw new FieldError('pinMailer', 'must be Y or N');
   const status = text('productionStatus', 20) || 'Marked';
   if (!isProductionStatus(status)) throw new FieldError('productionStatus', `unknown status ${JSON.stringify(status)}`);
-  const texts = Object.fromEntries(TEXT_FIELDS.map((f) => [f, text(f, TEXT_LIMITS[f], f === 'lastName' || f === 'productCode')]));
-  const embossedName = text('embossedName', 100);
+  const texts = Object.fromEntries(TEXT_FIELDS.map((f) => [f, freeText(f, TEXT_LIMITS[f], f === 'lastName' || f === 'productCode')]));
+  const embossedName = freeText('embossedName', 100);
   return {
     status,
     card: {
@@ -75,4 +84,19 @@ export function parseCardInput(input: Record<string, unknown>): { card: CardFiel
       ...(embossedName ? { embossedName } : {}),
     },
   };
+}
+
+// C0 and C1 controls: NUL, which PostgreSQL refuses in text (the chunk's insert would fail), ESC and
+// the like, which `contracts show` would print to a terminal; tab and line breaks are left to the
+// emboss rules, which make them spaces. Halves of a surrogate pair: no database stores them as given.
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Refuses characters no card field may hold, so one such line never fails its chunk's insert. */
+function checkCharacters(field: string, value: string): void {
+  // U+FFFD is what a byte that is not UTF-8 (a Latin-1 'ü') was decoded to: the original is lost
+  if (value.includes('\ufffd')) throw new FieldError(field, 'is not UTF-8 text (the file must be UTF-8)');
+  const control = CONTROL.exec(value);
+  if (control) throw new FieldError(field, `holds the control character U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
+  if (LONE_SURROGATE.test(value)) throw new FieldError(field, 'holds half of a UTF-16 surrogate pair (not a character)');
 }

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { parse as parseCsv } from 'csv-parse';
+import { CsvError, parse as parseCsv } from 'csv-parse';
 import type { Db, DbTransaction } from '../db/connection.js';
 import { upsertContract } from '../db/contracts.js';
 import type { Logger } from '../log.js';
@@ -82,7 +82,8 @@ async function* readJsonLines(file: string): AsyncGenerator<SourceRecord> {
     line++;
     if (!text.trim()) continue;
     try {
-      const value = JSON.parse(text);
+      // a BOM (Windows editors write one) opens the file, not the first card's JSON
+      const value = JSON.parse(line === 1 ? text.replace(/^\uFEFF/, '') : text);
       if (!value || typeof value !== 'object' || Array.isArray(value)) yield { line, error: 'not a JSON object' };
       else yield { line, value };
     } catch {
@@ -91,11 +92,40 @@ async function* readJsonLines(file: string): AsyncGenerator<SourceRecord> {
   }
 }
 
+interface CsvInfo {
+  lines: number;
+  /** set (relax_column_count) when the row's field count is not the header's */
+  error?: { record?: unknown[] };
+  columns: unknown[];
+}
+
+/**
+ * A row with a stray quote is skipped and reported (skip_records_with_error), the rows after it are
+ * still read; a row with more or fewer fields than the header (a comma out of place shifts every
+ * field after it) is reported, never imported shifted or with defaults.
+ */
 async function* readCsv(file: string): AsyncGenerator<SourceRecord> {
   const parser = createReadStream(file).pipe(
-    parseCsv({ columns: true, bom: true, skip_empty_lines: true, trim: true, info: true, relax_column_count: true }),
+    parseCsv({ columns: true, bom: true, skip_empty_lines: true, trim: true, info: true, relax_column_count: true, skip_records_with_error: true }),
   );
-  for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-    yield { line: info.lines, value: record };
+  const broken = new Map<number, SourceRecord>();
+  let lastLine = 1;
+  parser.on('skip', (err: CsvError & { lines: number }) => {
+    // the parser reports some rows twice; a quote left open swallows the lines up to where it stops
+    const line = err.lines;
+    const swallowed = line > lastLine + 1 ? `; the row begins after line ${lastLine}: lines ${lastLine + 1}–${line} were not imported` : '';
+    if (!broken.has(line)) broken.set(line, { line, error: `${err.message}${swallowed}` });
+  });
+  for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: CsvInfo }>) {
+    yield* takeAll(broken);
+    lastLine = info.lines;
+    if (info.error) yield { line: info.lines, error: `${info.error.record?.length} fields where the header has ${info.columns.length} (a comma or quote out of place?)` };
+    else yield { line: info.lines, value: record };
   }
+  yield* takeAll(broken);
+}
+
+function* takeAll(records: Map<number, SourceRecord>): Generator<SourceRecord> {
+  yield* records.values();
+  records.clear();
 }
