@@ -6,7 +6,7 @@ import { listContracts, type ContractListing } from '../db/contracts.js';
 import { isProductionStatus } from '../domain/contract-status.js';
 import { UsageError } from '../errors.js';
 import { silentLogger } from '../log.js';
-import { maskPan } from '../security/mask.js';
+import { maskPan, maskPansInText } from '../security/mask.js';
 import { PanIntegrityError, type PanCipher } from '../security/pan.js';
 import { wholeNumber } from './options.js';
 import { printTable } from './output.js';
@@ -23,8 +23,10 @@ export function register(program: Command): void {
       await withApp(cmd.optsWithGlobals(), async ({ db, cipher }) => {
         // each skipped line is printed just below, once: the import's own log line would repeat it
         const result = await importContracts(db, file, cipher, silentLogger);
-        for (const p of result.skipped) process.stderr.write(`${file}: line ${p.line}: ${p.message}\n`);
-        process.stdout.write(`${file}: ${result.inserted} inserted, ${result.updated} updated, ${result.skipped.length} skipped\n`);
+        // the file's name is input too (a card system may name an export after a card)
+        const name = maskPansInText(file);
+        for (const p of result.skipped) process.stderr.write(`${name}: line ${p.line}: ${p.message}\n`);
+        process.stdout.write(`${name}: ${result.inserted} inserted, ${result.updated} updated, ${result.skipped.length} skipped\n`);
         if (result.skipped.length) process.exitCode = 3;
       });
     });

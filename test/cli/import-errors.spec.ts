@@ -34,6 +34,17 @@ describe('CLI contracts import: error messages carry no PAN', function () {
     for (const pan of ['4111111111111111', '5500000000000004', makeCard(4).pan]) assert.ok(!all.includes(pan), `PAN ${pan.slice(0, 6)}… printed`);
   });
 
+  it('the file name is masked in the summary and the skipped lines too, when it holds a PAN', async () => {
+    const file = join(dir, 'export-4111111111111111.jsonl');
+    writeFileSync(file, [JSON.stringify(makeCard(5)), 'not json'].join('\n') + '\n');
+    assert.equal((await runCli(['--config', config, 'migrate'], env)).code, 0);
+    const r = await runCli(['--config', config, 'contracts', 'import', file], env);
+    assert.equal(r.code, 3);
+    assert.match(r.stdout, /export-411111\*{6}1111\.jsonl: 1 inserted, 0 updated, 1 skipped/);
+    assert.match(r.stderr, /export-411111\*{6}1111\.jsonl: line 2: not valid JSON/);
+    assert.ok(!(r.stdout + r.stderr).includes('4111111111111111'));
+  });
+
   it('the error printer masks a PAN in any error message (here, the name of a missing file)', async () => {
     const r = await runCli(['--config', config, 'contracts', 'import', join(dir, 'cards-4111111111111111.jsonl')], env);
     assert.equal(r.code, 1);
