@@ -9,6 +9,7 @@ import { beginAppliedReport, finishAppliedReport, recordAnomalies, type NewAnoma
 import { upsertStockLevels } from '../db/stock.js';
 import { canTransition, type ProductionStatus } from '../domain/contract-status.js';
 import type { Logger } from '../log.js';
+import { looksLikePan, maskPan, maskPansInText } from '../security/mask.js';
 import { readReportRecords, type RecordGroup, type ReportReadOptions } from './parse-report.js';
 import type { RejectionRecord, ReportHeader, ShipmentRecord } from './report-format.js';
 
@@ -129,8 +130,14 @@ async function applyContractGroup(ctx: ApplyContext, batch: SourceBatch | undefi
   for (const record of records) {
     const contractNumber = canonicalId(record.cardContractId);
     const plasticId = canonicalId(record.plasticId);
-    const anomaly = (reason: string) => anomalies.push({ element: record.path, contract_number: contractNumber, plastic_id: plasticId, reason });
     const { contract, otherPlastic, sentTo } = find(record);
+    // an identifier that names none of our cards is only what the file says, and may be a PAN: the
+    // anomaly is stored and shown, so such a number is masked there (our own cards' numbers are kept,
+    // for the card's story); the reason is masked whole, as a log line would be
+    const ours = { contract: Boolean(contract) || otherPlastic || sentTo !== undefined, plastic: Boolean(contract) };
+    const anomaly = (reason: string) => anomalies.push({
+      element: record.path, contract_number: shownId(contractNumber, ours.contract), plastic_id: shownId(plasticId, ours.plastic), reason: maskPansInText(reason),
+    });
     if (!batch) {
       anomaly(`source file ${ctx.header.sourceFile} is not one of our personalization files`);
       continue;
@@ -162,6 +169,11 @@ async function applyContractGroup(ctx: ApplyContext, batch: SourceBatch | undefi
   }
   await writeChanges(ctx, group.list, [...changed.values()], events);
   return anomalies;
+}
+
+/** An identifier as an anomaly stores it: a PAN-like number that is not one of our cards' is masked. */
+function shownId(id: string, ours: boolean): string {
+  return ours || !looksLikePan(id) ? id : maskPan(id);
 }
 
 /**
@@ -240,7 +252,9 @@ function shipped(contract: ReportedContract, s: ShipmentRecord): Decision {
   const same = contract.production_status === 'Shipped' && (Object.keys(state) as Array<keyof typeof state>).every((k) => state[k] === contract[k]);
   if (same) return null;
   const via = [state.courier, state.tracking_number].filter(Boolean).join(' ');
-  return { state, detail: (state.ship_date ? `shipped ${state.ship_date}` : `shipment expected ${state.expected_ship_date}`) + (via ? ` via ${via}` : '') };
+  // each field was masked on its own: side by side, the end of one and the start of the other can make a PAN
+  const detail = (state.ship_date ? `shipped ${state.ship_date}` : `shipment expected ${state.expected_ship_date}`) + (via ? ` via ${via}` : '');
+  return { state, detail: maskPansInText(detail) };
 }
 
 async function writeChanges(ctx: ApplyContext, list: ContractGroup['list'], changed: ReportedContract[], events: NewEvent[]): Promise<void> {
