@@ -62,6 +62,19 @@ function readTag(raw: string, path: string): { name: string; closing: boolean; e
   return { name: m[2]!, closing: m[1] === '/', empty: m[4] === '/', attrs: m[3]! };
 }
 
+/**
+ * The text is always read as UTF-8 (docs/bureau-interface.md §2): a report declaring another
+ * encoding (a Latin-1 export) would have its accented letters turned into U+FFFD and applied so.
+ */
+function checkEncoding(instruction: string): void {
+  if (!/^<\?xml\s/.test(instruction)) return;
+  const encoding = /\sencoding\s*=\s*(?:"([^"]*)"|'([^']*)')/.exec(instruction);
+  const name = encoding?.[1] ?? encoding?.[2];
+  if (name !== undefined && !/^utf-?8$/i.test(name)) {
+    fail('BureauReport', `the XML declaration names the encoding ${JSON.stringify(name.slice(0, 40))}; a report must be UTF-8`);
+  }
+}
+
 export async function* skeletonEvents(text: AsyncIterable<string>): AsyncGenerator<SkeletonEvent> {
   const cur = new Cursor(text[Symbol.asyncIterator]());
   const stack: string[] = [];
@@ -87,6 +100,7 @@ export async function* skeletonEvents(text: AsyncIterable<string>): AsyncGenerat
     if (head.startsWith('<?')) {
       const end = await cur.find('?>', cur.pos + 2, MAX_TAG_CHARS);
       if (end < 0) fail(here(), 'processing instruction not closed');
+      checkEncoding(cur.buf.slice(cur.pos, end + 2));
       cur.pos = end + 2;
       continue;
     }

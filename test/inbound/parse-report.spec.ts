@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { InputError } from '../../src/errors.js';
 import { parseReport, readReportHeader, readReportRecords } from '../../src/inbound/parse-report.js';
 import { buildReportXml, reportXmlChunks, type ReportInput } from '../../src/inbound/report-format.js';
@@ -162,5 +163,30 @@ describe('inbound/parse-report', () => {
     await assert.rejects(readReportHeader(dir, options), (err: NodeJS.ErrnoException) => !(err instanceof InputError) && err.code === 'EISDIR');
     const missing = join(dir, 'missing.xml');
     await assert.rejects(readReportHeader(missing, options), (err: NodeJS.ErrnoException) => !(err instanceof InputError) && err.code === 'ENOENT');
+  });
+});
+
+describe('inbound/parse-report: the declared encoding', () => {
+  let dir: string;
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'bx-parse-enc-')); });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const declared = (encoding: string) => buildReportXml(sample).replace('encoding="UTF-8"', `encoding="${encoding}"`);
+
+  it('refuses a report that declares an encoding other than UTF-8, instead of reading its text as UTF-8', async () => {
+    // what a bureau's Latin-1 export looks like: é is the single byte E9, which UTF-8 would read as U+FFFD
+    const file = join(dir, 'latin1.xml');
+    writeFileSync(file, Buffer.from(declared('ISO-8859-1').replace('Unregistered', 'Unregistéred'), 'latin1'));
+    await assert.rejects(readReportHeader(file, options), (err: Error) =>
+      err instanceof InputError && /^BureauReport: the XML declaration names the encoding "ISO-8859-1"; a report must be UTF-8/.test(err.message));
+    await fc.assert(fc.asyncProperty(fc.stringMatching(/^[A-Za-z][A-Za-z0-9._-]{0,20}$/).filter((e) => !/^utf-?8$/i.test(e)), async (encoding) => {
+      assert.match(await errorOf(declared(encoding)), /^BureauReport: the XML declaration names the encoding/);
+    }), { numRuns: 50 });
+  });
+
+  it('reads a report that declares UTF-8 in any spelling, or no encoding', async () => {
+    for (const encoding of ['UTF-8', 'utf-8', 'Utf-8', 'UTF8']) assert.equal((await parseReport(declared(encoding), options)).rejections.length, 1);
+    assert.equal((await parseReport(buildReportXml(sample).replace(' encoding="UTF-8"', ''), options)).rejections.length, 1);
+    assert.equal((await parseReport(buildReportXml(sample).replace('encoding="UTF-8"', "encoding = 'utf-8'"), options)).rejections.length, 1);
   });
 });
