@@ -238,9 +238,12 @@ async function quarantine(ctx: RunContext, report: ReadyReport, download: Downlo
   await finishRemote(ctx, report.name, id, download.sha256, 'failed');
 }
 
-/** RSA-OAEP grows text by k/(k−42) ≤ 1.2 for k ≥ 256; OpenPGP adds little (compression only shrinks). */
+/**
+ * RSA-OAEP grows text by k/(k−42) ≤ 1.2 for k ≥ 256; binary OpenPGP adds little (compression only
+ * shrinks), but an ASCII-armored one is base64 with a line break every 64 characters: 4/3 × 65/64 ≈ 1.35.
+ */
 function encryptedSizeLimit(maxClearBytes: number): number {
-  return Math.ceil(maxClearBytes * 1.2) + (1 << 20);
+  return Math.ceil(maxClearBytes * 1.4) + (1 << 20);
 }
 
 /** A file too large to be a report: never downloaded (it could fill the disk), moved to failed/ remotely. */
