@@ -105,7 +105,7 @@ describeEachDatabase('inbound/receive-job through sshd', (ctx) => {
       ['oversize', enc(good + ' '.repeat(5000)), /^decryption failed: clear report exceeds the limit of 4096 bytes/],
       ['malformed', enc(good.replace('</Courier>', '</Courir>')), /^invalid report: BureauReport\/Shipments\/Shipment\[1\]: malformed XML/],
       ['wrong version', enc(good.replace('version="1"', 'version="7"')), /^invalid report: BureauReport\/@version: unknown report version "7"/],
-      ['oversize file', Buffer.alloc(1_100_000, 1), /^file of 1100000 bytes is larger than any report within reports.maxClearBytes could be \(1053492\): not downloaded/],
+      ['oversize file', Buffer.alloc(1_100_000, 1), /^file of 1100000 bytes is larger than any report within reports.maxClearBytes could be \(1054311\): not downloaded/],
       ['pgp to another key', gpg.gpgEncrypt(Buffer.from(good), pgpPublicFile).subarray(0, 40), /^decryption failed: OpenPGP decryption failed/],
     ];
     const names = cases.map(([what]) => reportName(what.startsWith('pgp') ? 'pgp' : 'rsa'));
