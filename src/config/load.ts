@@ -69,7 +69,10 @@ function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): void {
 function clientOfUrl(url: string): string {
   if (/^postgres(ql)?:/.test(url)) return 'pg';
   if (/^(mysql|mariadb):/.test(url)) return 'mysql';
-  return 'sqlite';
+  // a mistyped scheme (postgress:) used to mean SQLite: a fresh local file instead of the database;
+  // only the scheme is quoted, the URL may hold a password
+  const scheme = /^[^:/@]*:/.exec(url)?.[0] ?? '(none)';
+  throw new ConfigError(`environment variable BX_DATABASE_URL: scheme ${scheme} is not postgres:, postgresql:, mysql: or mariadb: (set BX_DATABASE_CLIENT to choose the client)`);
 }
 
 /** The holiday rules (country, region) and extra dates, checked at load like every other value. */

@@ -60,6 +60,14 @@ describe('config loading', () => {
     assert.equal(config.database.client, 'pg');
     assert.equal(config.database.url, 'postgres://u@h/db');
   });
+
+  it('refuses a BX_DATABASE_URL of an unknown scheme (a typo) instead of quietly using a local SQLite file', () => {
+    const file = writeConfig('issuer: { code: BXISSUER }\nbureau: { code: BUREAU01 }\n');
+    assert.throws(() => loadConfig(file, { BX_DATABASE_URL: 'postgress://u:s3cret@h/db' }),
+      (err: Error) => err instanceof ConfigError && /BX_DATABASE_URL/.test(err.message) && /postgress:/.test(err.message) && !err.message.includes('s3cret'));
+    assert.equal(loadConfig(file, { BX_DATABASE_URL: 'postgress://u@h/db', BX_DATABASE_CLIENT: 'pg' }).database.client, 'pg');
+    assert.equal(loadConfig(file, { BX_DATABASE_URL: 'mariadb://u@h/db' }).database.client, 'mysql');
+  });
 });
 
 describe('PAN data key from the environment', () => {
