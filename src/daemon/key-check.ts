@@ -18,30 +18,30 @@ export async function pgpKeyExpiries(pgp: Config['pgp'], now: Date): Promise<Key
   for (const r of recipients) {
     if (!r.file) continue;
     const { info } = await loadRecipientKey(r.file, r.fingerprint, { ...check, purpose: r.purpose });
-    keys.push({ purpose: r.purpose, fingerprint: info.fingerprint, daysToExpiry: info.daysToExpiry });
+    keys.push({ purpose: r.purpose, fingerprint: info.fingerprint, daysToExpiry: info.daysToExpiry, warningDays: pgp.expiryWarningDays });
   }
   return keys;
 }
 
 /**
- * The OpenPGP recipient keys of every bureau, each with its bureau's code (a key two bureaus share, an
- * archive key say, once). A bureau whose key cannot be used throws, naming the bureau.
+ * The OpenPGP recipient keys of every bureau, each with its bureau's code and warning days (a key two
+ * bureaus share, an archive key say, once, warned of as early as either bureau asks). A bureau whose
+ * key cannot be used throws, naming the bureau.
  */
-export async function everyBureauKeyExpiries(config: Pick<Config, 'bureaus' | 'pgp'>, now: Date): Promise<KeyExpiry[]> {
-  const keys: KeyExpiry[] = [];
-  const seen = new Set<string>();
+export async function everyBureauKeyExpiries(config: Pick<Config, 'bureaus'>, now: Date): Promise<KeyExpiry[]> {
+  const keys = new Map<string, KeyExpiry>();
   for (const bureau of config.bureaus) {
     let found: KeyExpiry[];
     try {
-      found = await pgpKeyExpiries({ ...bureau.pgp, expiryWarningDays: config.pgp.expiryWarningDays }, now);
+      found = await pgpKeyExpiries(bureau.pgp, now);
     } catch (err) {
       throw new Error(`bureau ${bureau.code}: ${messageOf(err)}`);
     }
     for (const k of found) {
-      if (seen.has(`${k.purpose} ${k.fingerprint}`)) continue;
-      seen.add(`${k.purpose} ${k.fingerprint}`);
-      keys.push({ ...k, bureau: bureau.code });
+      const first = keys.get(`${k.purpose} ${k.fingerprint}`);
+      if (first) first.warningDays = Math.max(first.warningDays ?? 0, k.warningDays ?? 0);
+      else keys.set(`${k.purpose} ${k.fingerprint}`, { ...k, bureau: bureau.code });
     }
   }
-  return keys;
+  return [...keys.values()];
 }

@@ -19,6 +19,8 @@ export interface KeyExpiry {
   daysToExpiry: number | null;
   /** the bureau whose config names the key */
   bureau?: string;
+  /** the `pgp.expiryWarningDays` of the config that names the key: it is alerted on from then */
+  warningDays?: number;
 }
 
 export interface DaemonMetrics {

@@ -23,7 +23,7 @@ export interface Watchers {
   /** alerts for quarantined reports and for stock the bureau reported below its minimum */
   /** a bureau's receive ended (its code): an alert per quarantined report, and the low-stock check after stock reports */
   reportsReceived(result: ReceiveResult, bureau: string): Promise<void>;
-  /** one key check: metrics, and an alert per key expiring within pgp.expiryWarningDays */
+  /** one key check: metrics, and an alert per key expiring within its bureau's pgp.expiryWarningDays */
   checkKeys(): Promise<void>;
 }
 
@@ -66,7 +66,7 @@ export function makeWatchers(deps: {
     }
     deps.metrics.setKeyExpiry(keys);
     for (const k of keys) {
-      if (k.daysToExpiry === null || k.daysToExpiry > config.pgp.expiryWarningDays) continue;
+      if (k.daysToExpiry === null || k.daysToExpiry > (k.warningDays ?? config.pgp.expiryWarningDays)) continue;
       await alerter.send({
         kind: 'key-expiry', severity: k.daysToExpiry <= 7 ? 'critical' : 'warning',
         message: `the ${k.purpose} OpenPGP key ${k.fingerprint}${k.bureau && several ? ` (bureau ${k.bureau})` : ''} expires in ${k.daysToExpiry} days`,

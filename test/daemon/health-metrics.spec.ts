@@ -72,7 +72,12 @@ describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {
     daemon = makeDaemon({
       db, config, log: silentLogger, clock, jobs: { send: sendJob, receive: receiveJob },
       alerter: makeAlerter(config.alerts, { log: silentLogger, clock }),
-      keyExpiries: async () => [{ purpose: 'bureau', fingerprint: 'ABCDEF0123456789', daysToExpiry: 12 }],
+      // each key is alerted on from its own bureau's warning days (the config's 30 when none is given)
+      keyExpiries: async () => [
+        { purpose: 'bureau', fingerprint: 'ABCDEF0123456789', daysToExpiry: 12 },
+        { purpose: 'bureau', fingerprint: 'FEDCBA9876543210', daysToExpiry: 40, warningDays: 45, bureau: 'EMB01' },
+        { purpose: 'bureau', fingerprint: '0123456789ABCDEF', daysToExpiry: 20, warningDays: 10, bureau: 'EMB02' },
+      ],
       startTicker: () => ({ stop() {} }),
     });
     http = await startHttpServer(config.http, { health: () => daemon.health(), registry: daemon.metrics.registry, log: silentLogger });
@@ -144,11 +149,13 @@ describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {
     assert.doesNotMatch((await get(`${http.url}/metrics`)).text, /^bx_job_progress_done\{/m);
   });
 
-  it('alerted the quarantine, the key near expiry and the low stock, once each', async () => {
-    await waitFor('alerts', () => alerts.length >= 3);
+  it("alerted the quarantine, the keys within their bureau's warning days and the low stock, once each", async () => {
+    await waitFor('alerts', () => alerts.length >= 4);
     const kinds = alerts.map((a) => a.kind).sort();
-    assert.deepEqual(kinds, ['key-expiry', 'low-stock', 'quarantine']);
-    assert.match(alerts.find((a) => a.kind === 'key-expiry').message, /bureau OpenPGP key ABCDEF0123456789 expires in 12 days/);
+    assert.deepEqual(kinds, ['key-expiry', 'key-expiry', 'low-stock', 'quarantine']);
+    const keys = alerts.filter((a) => a.kind === 'key-expiry').map((a) => a.message).sort();
+    assert.match(keys[0], /bureau OpenPGP key ABCDEF0123456789 expires in 12 days/);
+    assert.match(keys[1], /bureau OpenPGP key FEDCBA9876543210 .*expires in 40 days/);
     assert.match(alerts.find((a) => a.kind === 'low-stock').message, /CLASSIC01 is 50, below the minimum 100/);
   });
 

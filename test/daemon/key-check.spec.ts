@@ -58,6 +58,19 @@ describe('OpenPGP key expiry check', () => {
     await assert.rejects(everyBureauKeyExpiries(config({ file: second.file, fingerprint: 'AB'.repeat(20) }), now), /^Error: bureau B2: .*does not match the pinned/);
   });
 
+  it("gives each bureau's key its bureau's warning days; a key two bureaus pin, the earlier warning", async () => {
+    const config = configSchema.parse({
+      issuer: { code: 'BX' }, routing: { default: 'B1' },
+      bureaus: [
+        { code: 'B1', pgp: { bureauPublicKeyFile: file, bureauFingerprint: fingerprint, expiryWarningDays: 5 } },
+        { code: 'B2', pgp: { bureauPublicKeyFile: second.file, bureauFingerprint: second.fingerprint, expiryWarningDays: 45 } },
+        { code: 'B3', pgp: { bureauPublicKeyFile: file, bureauFingerprint: fingerprint, expiryWarningDays: 20 } },
+      ],
+    });
+    const keys = await everyBureauKeyExpiries(config, now);
+    assert.deepEqual(keys.map((k) => [k.bureau, k.fingerprint, k.warningDays]), [['B1', fingerprint, 20], ['B2', second.fingerprint, 45]]);
+  });
+
   it('has nothing to check without key files', async () => {
     assert.deepEqual(await pgpKeyExpiries(testConfig().pgp, now), []);
   });
