@@ -95,9 +95,9 @@ export async function closeInterruptedRuns(db: Knex, job: string, before: string
 }
 
 export interface RunFilter {
-  /** `send`: every bureau's send (`send`, `send:<CODE>`), unless `exact`; any other name, that job only (`send:EMB01`, `receive`) */
+  /** `send` / `receive`: every bureau's (`send`, `send:<CODE>`), unless `exact`; any other name, that job only (`send:EMB01`) */
   job?: string;
-  /** `job` names one job exactly: `send` is then the first bureau's sends alone */
+  /** `job` names one job exactly: `send` is then the first bureau's sends alone (and the daemon's receives, `receive`) */
   exact?: boolean;
   /** ISO time or date: runs started at or after it */
   since?: string;
@@ -127,8 +127,9 @@ export interface JobRun {
 /** The latest runs first. */
 export async function listRuns(db: Knex, filter: RunFilter = {}): Promise<JobRun[]> {
   const query = db('job_runs').orderBy('id', 'desc').limit(filter.limit ?? 50);
-  if (filter.job === 'send' && !filter.exact) query.where((q) => q.where({ job: 'send' }).orWhere('job', 'like', 'send:%'));
-  else if (filter.job) query.where({ job: filter.job });
+  const job = filter.job;
+  if ((job === 'send' || job === 'receive') && !filter.exact) query.where((q) => q.where({ job }).orWhere('job', 'like', `${job}:%`));
+  else if (job) query.where({ job });
   if (filter.since) query.where('started_at', '>=', filter.since);
   const rows: JobRunRow[] = await query;
   return rows.map(toJobRun);

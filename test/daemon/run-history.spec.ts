@@ -103,6 +103,17 @@ describeEachDatabase('run history (job_runs) through the job runner', (ctx) => {
     assert.deepEqual((await listRuns(db, { since: '2026-12-02T00:00:00.000Z' })).map((r) => r.job), ['send', 'receive']);
     assert.equal((await listRuns(db, { limit: 1 })).length, 1);
   });
+
+  it("send and receive name every bureau's runs of the job, unless exact; a bureau's name, its runs alone", async () => {
+    const db = ctx().db;
+    const jobs = ['send', 'send:EMB01', 'receive', 'receive:EMB01', 'sendx', 'receivex'];
+    for (const [i, job] of jobs.entries()) await startRun(db, { job, trigger: 'manual', reason: 'manual', runner: 'r', startedAt: `2026-12-0${i + 1}T10:00:00.000Z` });
+    const names = async (job: string, exact?: boolean) => (await listRuns(db, { job, exact })).map((r) => r.job).sort();
+    assert.deepEqual(await names('send'), ['send', 'send:EMB01']);
+    assert.deepEqual(await names('receive'), ['receive', 'receive:EMB01']);
+    assert.deepEqual(await names('receive', true), ['receive']);
+    assert.deepEqual(await names('receive:EMB01'), ['receive:EMB01']);
+  });
 });
 
 describe('run triggers', () => {

@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { makeDaemon, type Daemon } from '../../src/daemon/daemon.js';
 import { startHttpServer, type HttpEndpoint } from '../../src/daemon/http.js';
 import { insertReturningId } from '../../src/db/connection.js';
+import { startRun } from '../../src/db/runs.js';
 import { upsertContract } from '../../src/db/contracts.js';
 import { quarantineReport } from '../../src/db/reports.js';
 import { silentLogger } from '../../src/log.js';
@@ -135,6 +136,13 @@ describeEachDatabase('status page over HTTP', (ctx) => {
     assert.deepEqual(stock.history.map((p: any) => [p.reportDate, p.closing, p.minStock]), [['2026-11-28', 400, 100], ['2026-11-30', 80, 100]]);
     const runs = await get(`${open.url}/api/runs?job=bogus`);
     assert.equal(runs.status, 400);
+    // another bureau's receive runs are named receive:<CODE> in the history, and can be asked for so
+    const { db } = ctx();
+    await startRun(db, { job: 'receive:EMB01', trigger: 'manual', reason: 'test', runner: 'host-t:1:abcd', startedAt: '2026-12-01T08:00:00.000Z' });
+    const emb = await get(`${open.url}/api/runs?job=receive:EMB01`);
+    assert.equal(emb.status, 200);
+    assert.deepEqual(JSON.parse(emb.text).map((r: any) => r.job), ['receive:EMB01']);
+    assert.equal((await get(`${open.url}/api/runs?job=receive:emb01`)).status, 400);
     assert.equal((await get(`${open.url}/api/nothing`)).status, 404);
   });
 
