@@ -125,7 +125,7 @@ export async function* skeletonEvents(text: AsyncIterable<string>): AsyncGenerat
       if (tag.name !== ROOT) fail(tag.name, `root element must be ${ROOT}`);
       rootSeen = true;
       cur.pos = tagEnd + 1;
-      yield { kind: 'root', version: /\bversion\s*=\s*["']([^"']*)["']/.exec(tag.attrs)?.[1] };
+      yield { kind: 'root', version: /(?<![\w.:-])version\s*=\s*["']([^"']*)["']/.exec(tag.attrs)?.[1] };
       if (!tag.empty) stack.push(ROOT);
       continue;
     }

@@ -21,8 +21,11 @@ export function luhnValid(digits: string): boolean {
   return digits.length > 0 && sum % 10 === 0;
 }
 
-// 12–19 digits, optionally grouped by single spaces or dashes, not inside a longer digit run
-const PAN_LIKE = /(?<!\d)\d(?:[ -]?\d){11,18}(?!\d)/g;
+// 12–19 digits, optionally grouped by up to two spaces, tabs or dashes (a PAN pasted from a form or
+// a spreadsheet), not inside a longer digit run. Not by underscores, slashes or dots: our own file
+// names join a date and a sequence with `_` (20261126_000001, 14 digits), and an IPv4 address in an
+// error message has 12 digits.
+const PAN_LIKE = /(?<!\d)\d(?:[ \t-]{0,2}\d){11,18}(?!\d)/g;
 
 /** Whether a digit string would be treated as a PAN by the log scrubber. */
 export function looksLikePan(digits: string): boolean {
@@ -32,7 +35,7 @@ export function looksLikePan(digits: string): boolean {
 /** Replaces every PAN-looking number (Luhn-valid 12–19 digits, or any 16–19 digits) in free text. */
 export function maskPansInText(text: string): string {
   return text.replace(PAN_LIKE, (match) => {
-    const digits = match.replace(/[ -]/g, '');
+    const digits = match.replace(/\D/g, '');
     return looksLikePan(digits) ? maskPan(digits) : match;
   });
 }

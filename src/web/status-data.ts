@@ -124,7 +124,7 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
         alerts.push({ severity: 'critical', kind: 'failure', message: `last ${run.job.split(':')[0]} run${of} ${run.outcome}${run.error ? `: ${run.error}` : ''}` });
       }
     }
-    if (doc.quarantined.length) alerts.push({ severity: 'warning', kind: 'quarantine', message: `${doc.quarantined.length} report(s) quarantined` });
+    if (doc.quarantined.length) alerts.push({ severity: 'critical', kind: 'quarantine', message: `${doc.quarantined.length} report(s) quarantined` });
     for (const s of doc.stock.filter((x) => x.low)) {
       alerts.push({ severity: 'warning', kind: 'low-stock', message: `plastic stock of ${s.productCode}${codes.length > 1 ? ` at bureau ${s.bureauCode}` : ''} is ${s.closing}, below the minimum ${s.minStock}` });
     }

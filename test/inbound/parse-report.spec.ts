@@ -54,6 +54,14 @@ describe('inbound/parse-report', () => {
     assert.equal((await parseReport(xml, options)).rejections[0]!.reason, 'A&B A &lt;');
   });
 
+  it('reads the version from the version attribute alone, not from one whose name ends in version', async () => {
+    const xml = buildReportXml(sample).replace('<BureauReport version="1">', '<BureauReport data-version="1">');
+    assert.notEqual(xml, buildReportXml(sample));
+    await assert.rejects(parseReport(xml, options), /BureauReport\/@version: missing/);
+    const both = buildReportXml(sample).replace('<BureauReport version="1">', '<BureauReport x:version="2" version="1">');
+    assert.equal((await parseReport(both, options)).header.bureau, sample.header.bureau);
+  });
+
   it('takes elements in any order, comments, empty lists and a stock-only report', async () => {
     const xml = `<?xml version="1.0"?><!-- hi --><BureauReport version="1"><Stock/><Shipments></Shipments>
       <Header><Bureau>BUREAU01</Bureau><Issuer>BXISSUER</Issuer><CreatedAt>2026-11-26T06:15:00+01:00</CreatedAt>

@@ -126,4 +126,16 @@ describe('PAN masking', () => {
     assert.ok(!/4111111111111111|4111-1111-1111-1111|5500 0000 0000 0004/.test(masked), masked);
     assert.ok(masked.includes('411111******1111') && masked.includes('550000******0004') && masked.includes('1234'));
   });
+
+  it('masks a PAN grouped by tabs or two spaces; leaves our file names and an IPv4 address', () => {
+    for (const pan of ['4111\t1111\t1111\t1111', '4111  1111  1111  1111', '4111 -1111- 1111 1111']) {
+      assert.equal(maskPansInText(`pasted ${pan} here`), 'pasted 411111******1111 here', JSON.stringify(pan));
+    }
+    // 12 digits, Luhn-valid: as one run it would be masked
+    assert.ok(luhnValid('192168100209'));
+    assert.equal(maskPansInText('connect ECONNREFUSED 192.168.100.209:22'), 'connect ECONNREFUSED 192.168.100.209:22');
+    // a date and a sequence, 14 digits, Luhn-valid: a file name the receive matches to its batch
+    assert.ok(luhnValid('20261126000003'));
+    assert.equal(maskPansInText('BXISSUER_PERSO_20261126_000003.dat.pgp'), 'BXISSUER_PERSO_20261126_000003.dat.pgp');
+  });
 });
