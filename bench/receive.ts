@@ -107,7 +107,7 @@ async function measure(input: ChildInput): Promise<void> {
       t0 = process.hrtime.bigint();
       cpu = process.cpuUsage();
       const h = await readReportHeader(clearFile, read);
-      const { counts } = await applyReportFile(db, { clearFile, header: h, remoteName: 'bench.xml.rsa', sha256: digest, kind: 'rsa', localPath: input.encrypted },
+      const { counts } = await applyReportFile(db, { clearFile, header: h, remoteName: 'bench.xml.rsa', sha256: digest, clearSha256: digest, kind: 'rsa', localPath: input.encrypted },
         { read, log: silentLogger, now: new Date().toISOString() });
       const server = backend ? `, ${(backendCpuSeconds(backend)! - serverCpuBefore!).toFixed(1)} s CPU in the PostgreSQL backend` : '';
       console.log(`parse + apply on ${dialect}: ${seconds(t0).toFixed(2)} s wall, ${cpuSeconds(cpu).toFixed(1)} s CPU in node${server} (${counts.shipments} shipments applied, ${counts.anomalies} anomalies)`);

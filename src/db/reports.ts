@@ -3,13 +3,15 @@ import type { ReportHeader } from '../domain/report.js';
 import { whereBureau, type BureauScope } from './bureau-scope.js';
 import { insertReturningId, nowIso } from './connection.js';
 
-/** bureau_reports: one row per distinct report content (sha256), applied or quarantined. */
+/** bureau_reports: one row per distinct report file (sha256), applied or quarantined; an applied report's content once (clear_sha256). */
 export interface BureauReportRow {
   id: number;
   /** the name it had on the bureau's server (checked, never used as a local path) */
   remote_name: string;
-  /** SHA-256 of the encrypted file: the exactly-once key */
+  /** SHA-256 of the encrypted file: the exactly-once key of a file */
   sha256: string;
+  /** SHA-256 of the decrypted XML (migration 010; null before, and on quarantined reports): that of its content, which encryption again does not change */
+  clear_sha256: string | null;
   /** encryption: rsa or pgp */
   kind: ReportKind;
   state: 'applied' | 'quarantined';
@@ -65,15 +67,20 @@ export async function findReportByHash(db: Knex | Knex.Transaction, sha256: stri
   return db('bureau_reports').where({ sha256 }).first();
 }
 
+/** The applied report of this clear content, if any: the same report the bureau encrypted again. */
+export async function findAppliedReportByClearHash(db: Knex | Knex.Transaction, clearSha256: string): Promise<BureauReportRow | undefined> {
+  return db('bureau_reports').where({ clear_sha256: clearSha256, state: 'applied' }).first();
+}
+
 /**
  * Opens the applied-report row inside the apply transaction: it becomes visible only with the
  * status changes it caused (checkpoint with the work), so a crash leaves neither.
  */
 export async function beginAppliedReport(
-  trx: Knex.Transaction, report: { remoteName: string; sha256: string; kind: ReportKind; localPath: string; header: ReportHeader; bureauCode?: string }, now = nowIso(),
+  trx: Knex.Transaction, report: { remoteName: string; sha256: string; clearSha256: string; kind: ReportKind; localPath: string; header: ReportHeader; bureauCode?: string }, now = nowIso(),
 ): Promise<number> {
   return insertReturningId(trx, 'bureau_reports', {
-    bureau_code: report.bureauCode ?? null, remote_name: report.remoteName, sha256: report.sha256, kind: report.kind, state: 'applied', remote_state: 'pending',
+    bureau_code: report.bureauCode ?? null, remote_name: report.remoteName, sha256: report.sha256, clear_sha256: report.clearSha256, kind: report.kind, state: 'applied', remote_state: 'pending',
     source_file: report.header.sourceFile || null, report_date: report.header.reportDate, local_path: report.localPath,
     created_at: now, updated_at: now,
   });

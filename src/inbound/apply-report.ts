@@ -34,6 +34,8 @@ export interface ReportFile {
   header: ReportHeader;
   remoteName: string;
   sha256: string;
+  /** SHA-256 of clearFile: an applied report's content is never applied again */
+  clearSha256: string;
   kind: ReportKind;
   /** our copy of the encrypted file */
   localPath: string;

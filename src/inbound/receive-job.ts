@@ -4,7 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/connection.js';
 import { nowIso } from '../db/connection.js';
-import { findReportByHash, markRemoteState, quarantineReport, type BureauReportRow } from '../db/reports.js';
+import { findAppliedReportByClearHash, findReportByHash, markRemoteState, quarantineReport, type BureauReportRow } from '../db/reports.js';
+import { digestOfFile } from '../crypto/digest.js';
 import { ReportSignatureError } from '../crypto/report-signature.js';
 import { InputError, TimeLimitError, messageOf } from '../errors.js';
 import { maskPansInText } from '../security/mask.js';
@@ -202,7 +203,7 @@ async function changedSinceListing(ctx: RunContext, remotePath: string, report: 
   return !now || now.size !== report.size || now.modifiedAt.getTime() !== report.modifiedAt.getTime();
 }
 
-/** Decrypt, parse and apply; null when the report was quarantined instead. */
+/** Decrypt, parse and apply; null when the report was quarantined instead, or its content was applied before. */
 async function decryptParseApply(ctx: RunContext, report: ReadyReport, download: DownloadedReport, clearFile: string) {
   const { config } = ctx.deps;
   const read: ReportReadOptions = { maxBytes: config.reports.maxClearBytes, issuer: config.issuer.code, bureau: config.bureau.code };
@@ -211,11 +212,14 @@ async function decryptParseApply(ctx: RunContext, report: ReadyReport, download:
     const signature = signatureOf(ctx.session, posix.join(config.sftp.outboundDir, report.name), report);
     await ctx.decryptor.decrypt(report.kind, download.path, clearFile, signature, ctx.signal);
     await ctx.deps.hooks?.afterDecrypt?.(report.name);
+    const clearSha256 = (await digestOfFile(clearFile)).sha256;
+    const earlier = await findAppliedReportByClearHash(ctx.deps.db, clearSha256);
+    if (earlier) return await contentAppliedBefore(ctx, report, download, earlier);
     stage = 'invalid report';
     const header = await readReportHeader(clearFile, read);
     const localPath = join(ctx.folders.archive, `${download.sha256}.${report.kind}`);
     const applied = await applyReportFile(ctx.deps.db, {
-      clearFile, header, remoteName: report.name, sha256: download.sha256, kind: report.kind, localPath,
+      clearFile, header, remoteName: report.name, sha256: download.sha256, clearSha256, kind: report.kind, localPath,
     }, { bureau: { code: ctx.deps.bureau.code, first: ctx.deps.bureau.first }, read, log: ctx.log, now: nowIso(ctx.deps.clock), signal: ctx.signal, afterGroup: () => ctx.deps.hooks?.afterApplyGroup?.(report.name) });
     keepCopy(download, report.kind, ctx.folders.archive);
     return applied;
@@ -267,6 +271,20 @@ async function handleKnownReport(ctx: RunContext, report: ReadyReport, download:
     ctx.log.warn({ reportId: existing.id }, `report ${reason}`);
     await finishRemote(ctx, report.name, existing.id, download.sha256, 'failed');
   }
+}
+
+/**
+ * The same report encrypted again (a new file, the same XML): authenticated and decrypted like any
+ * other, then only moved where it belongs, as a file seen before is. No row: the next listing will
+ * not show it once it is moved, and should the move fail, the next run finds the content again.
+ */
+async function contentAppliedBefore(ctx: RunContext, report: ReadyReport, download: DownloadedReport, earlier: BureauReportRow): Promise<null> {
+  removeIfPresent(download.path);
+  ctx.result.duplicates++;
+  ctx.log.info({ reportId: earlier.id, firstSeenAs: earlier.remote_name }, 'report already applied (same content, encrypted again): not applied again');
+  // null: the earlier report's row tells where its own file went, not this one's
+  await finishRemote(ctx, report.name, null, download.sha256, 'processed');
+  return null;
 }
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EncryptedFile } from '../db/batches.js';
-import { digestingStream } from './digest.js';
+import { digestingStream } from '../crypto/digest.js';
 import type { ClearPersoFile, PersoFileMaker } from './perso-file.js';
 
 export interface BuildRequest {

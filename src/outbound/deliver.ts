@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import type { Batch } from '../db/batches.js';
 import { PermanentError } from '../errors.js';
 import type { RemoteSession } from '../transport/remote.js';
-import { digestOfFile } from './digest.js';
+import { digestOfFile } from '../crypto/digest.js';
 
 /**
  * Whether the batch's file is already on the server under its final name. The final name only ever

@@ -52,7 +52,8 @@ describeEachDatabase('reports and stock per bureau (migration 006)', (ctx) => {
     const [r1, r2] = [await report(db, 'BUREAU01', 7), await report(db, 'EMB01', 8)];
     await db.transaction((trx) => upsertStockLevels(trx, [item(10)], { id: r1, date: '2026-11-26' }, NOW, FIRST));
     await db.transaction((trx) => upsertStockLevels(trx, [item(20)], { id: r2, date: '2026-11-26' }, NOW, OTHER));
-    assert.deepEqual(await migrateDownLast(db), ['009_marked_contracts'], 'the later migrations first');
+    assert.deepEqual(await migrateDownLast(db), ['010_report_clear_sha256'], 'the later migrations first');
+    assert.deepEqual(await migrateDownLast(db), ['009_marked_contracts']);
     assert.deepEqual(await migrateDownLast(db), ['008_no_pan_hmac_index']);
     assert.deepEqual(await migrateDownLast(db), ['007_send_set_based']);
     assert.deepEqual(await migrateDownLast(db), ['006_report_bureau']);
@@ -61,7 +62,7 @@ describeEachDatabase('reports and stock per bureau (migration 006)', (ctx) => {
     await assert.rejects(db('plastic_stock').insert({ product_code: 'GOLD01', opening: 0, received: 0, used: 0, spoiled: 0, closing: 0, min_stock: 0, low: false, updated_at: NOW }),
       'the product is the key again');
     assert.equal((await db('bureau_reports')).length, 2, 'no report is lost');
-    assert.deepEqual(await migrateLatest(db), ['006_report_bureau', '007_send_set_based', '008_no_pan_hmac_index', '009_marked_contracts']);
+    assert.deepEqual(await migrateLatest(db), ['006_report_bureau', '007_send_set_based', '008_no_pan_hmac_index', '009_marked_contracts', '010_report_clear_sha256']);
     assert.deepEqual(await levels(db), [[null, 'GOLD01', 10]], 'rows from before have no bureau: the first bureau\'s');
   });
 });

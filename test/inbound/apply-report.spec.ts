@@ -37,7 +37,7 @@ describeEachDatabase('inbound/apply-report', (ctx) => {
     const clearFile = join(dir, `${sha256}.xml`);
     writeFileSync(clearFile, xml);
     const h = await readReportHeader(clearFile, read);
-    return applyReportFile(db, { clearFile, header: h, remoteName: `R_${sha256.slice(0, 8)}.xml.rsa`, sha256, kind: 'rsa', localPath: clearFile }, { read, log: silentLogger, now });
+    return applyReportFile(db, { clearFile, header: h, remoteName: `R_${sha256.slice(0, 8)}.xml.rsa`, sha256, clearSha256: sha256, kind: 'rsa', localPath: clearFile }, { read, log: silentLogger, now });
   }
 
   it('applies rejections, expected and actual shipments and stock, with one event per change', async () => {
@@ -121,7 +121,7 @@ describeEachDatabase('inbound/apply-report', (ctx) => {
     writeFileSync(clearFile, xml);
     const h = await readReportHeader(clearFile, read);
     const before = Number((await db('bureau_reports').count({ n: '*' }))[0]!.n);
-    await assert.rejects(applyReportFile(db, { clearFile, header: h, remoteName: 'bad', sha256: 'f'.repeat(64), kind: 'rsa', localPath: clearFile },
+    await assert.rejects(applyReportFile(db, { clearFile, header: h, remoteName: 'bad', sha256: 'f'.repeat(64), clearSha256: 'f'.repeat(64), kind: 'rsa', localPath: clearFile },
       { read: { ...read, groupSize: 10 }, log: silentLogger, now: '2026-11-26T07:00:00.000Z' }), /Shipment\[29\]: malformed XML/);
     assert.equal((await contractOf(db, 100)).production_status, 'InProduction');
     assert.equal(Number((await db('bureau_reports').count({ n: '*' }))[0]!.n), before);

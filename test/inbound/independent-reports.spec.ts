@@ -63,7 +63,7 @@ async function applyXml(db: Db, dir: string, xml: string) {
   const clearFile = join(dir, `${sha256}.xml`);
   writeFileSync(clearFile, xml);
   const header = await readReportHeader(clearFile, read);
-  return applyReportFile(db, { clearFile, header, remoteName: `R_${sha256.slice(0, 8)}.xml.rsa`, sha256, kind: 'rsa', localPath: clearFile },
+  return applyReportFile(db, { clearFile, header, remoteName: `R_${sha256.slice(0, 8)}.xml.rsa`, sha256, clearSha256: sha256, kind: 'rsa', localPath: clearFile },
     { read, log: silentLogger, now: '2026-11-26T07:00:00.000Z' });
 }
 

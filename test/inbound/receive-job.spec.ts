@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import { JobProgress } from '../../src/progress/job-progress.js';
 import { existsSync, mkdtempSync, readdirSync, rmSync, appendFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -150,6 +151,30 @@ describeEachDatabase('inbound/receive-job through sshd', (ctx) => {
     assert.deepEqual(r3.applied, [{ remoteName: late, rejections: 0, shipments: 1, stockItems: 0, anomalies: 2 }]);
     assert.equal((await contractOf(db, 21)).production_status, 'Shipped');
     assert.equal(await reportEvents(batch.ids.get(21)!), 1);
+  });
+
+  it('applies a report once when the bureau sends it again encrypted anew (another file, the same XML), RSA or OpenPGP', async () => {
+    const batch = await seedBatch(db, [25, 26]);
+    const xml = Buffer.from(xmlOf({ header: header(batch.fileName), rejections: [rejection(26)], shipments: [shipment(25, { shipped: '2026-11-26' })] }));
+    const first = reportName();
+    bureau.put(first, encryptRsaReport(xml, ours.publicPem));
+    const r1 = await run();
+    assert.deepEqual([r1.applied.length, r1.duplicates], [1, 0]);
+    const applied = await db('bureau_reports').where({ remote_name: first }).first();
+    const [again, pgp] = [reportName(), reportName('pgp')];
+    bureau.put(again, encryptRsaReport(xml, ours.publicPem));
+    bureau.put(pgp, gpg.gpgEncrypt(xml, pgpPublicFile));
+    const r2 = await run();
+    assert.deepEqual([r2.applied.length, r2.quarantined.length, r2.duplicates], [0, 0, 2]);
+    assert.deepEqual(bureau.files(), []);
+    for (const name of [first, again, pgp]) assert.ok(bureau.files('processed').includes(name), name);
+    assert.equal(await reportEvents(batch.ids.get(25)!), 1, 'the shipment once in the card history');
+    assert.equal(await reportEvents(batch.ids.get(26)!), 1, 'the rejection once');
+    const rows = await db('bureau_reports').whereIn('remote_name', [first, again, pgp]).orderBy('id');
+    assert.deepEqual(rows.map((r: any) => r.remote_name), [first], 'one row: the report applied');
+    assert.equal(rows[0].clear_sha256, createHash('sha256').update(xml).digest('hex'));
+    assert.equal(rows[0].remote_state, applied.remote_state, "the first file's row is left as it was");
+    assert.deepEqual(readdirSync(join(workDir, 'inbox')), []);
   });
 
   it('leaves hostile and foreign names alone, and never writes them locally', async () => {

@@ -50,7 +50,7 @@ describeEachDatabase('inbound/report PANs across fields and in identifiers', (ct
     const clearFile = join(dir, `${sha256}.xml`);
     writeFileSync(clearFile, xml);
     const h = await readReportHeader(clearFile, read);
-    return applyReportFile(db, { clearFile, header: h, remoteName: `R_${sha256.slice(0, 8)}.xml.rsa`, sha256, kind: 'rsa', localPath: clearFile },
+    return applyReportFile(db, { clearFile, header: h, remoteName: `R_${sha256.slice(0, 8)}.xml.rsa`, sha256, clearSha256: sha256, kind: 'rsa', localPath: clearFile },
       { read, log: silentLogger, now: '2026-11-26T07:00:00.000Z' });
   }
 
