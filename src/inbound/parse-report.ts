@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createReadStream, statSync } from 'node:fs';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { InputError, isSystemError, messageOf } from '../errors.js';
@@ -47,7 +48,45 @@ const parser = new XMLParser({
 function fileText(file: string, maxBytes: number): AsyncIterable<string> {
   const size = statSync(file).size;
   if (size > maxBytes) throw new InputError(`clear report of ${size} bytes exceeds the limit of ${maxBytes} bytes (reports.maxClearBytes)`);
-  return createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  return utf8Text(createReadStream(file, { highWaterMark: 1 << 20 }));
+}
+
+/**
+ * The text of a report, which must be UTF-8 (bureau-interface): bytes that are not (a Latin-1 export
+ * without a declaration) are refused, where a lenient decoder would turn each accented letter into
+ * U+FFFD and the report would be applied so. The text before the first bad byte is given first, so
+ * that a declaration naming another encoding is what the error says. Checked by `isUtf8` and decoded
+ * by `toString`, Node's own UTF-8 code (a fatal TextDecoder goes through ICU and made the parse of a
+ * large report measurably slower: bench/RESULTS.md, "Receive"), a chunk at a time up to its last whole
+ * character.
+ */
+export async function* utf8Text(bytes: AsyncIterable<Buffer>): AsyncGenerator<string> {
+  let pending: Buffer = Buffer.alloc(0);
+  let offset = 0;
+  for await (const chunk of bytes) {
+    const buf = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    const whole = buf.subarray(0, wholeCharacters(buf));
+    if (!isUtf8(whole)) {
+      const valid = whole.toString('utf8').split('\uFFFD', 1)[0]!;
+      yield valid;
+      throw new InputError(`BureauReport: not UTF-8 text at byte ${offset + Buffer.byteLength(valid)}; a report must be UTF-8`);
+    }
+    yield whole.toString('utf8');
+    offset += whole.length;
+    pending = buf.subarray(whole.length);
+  }
+  if (pending.length) throw new InputError(`BureauReport: not UTF-8 text: the file ends inside a character; a report must be UTF-8`);
+}
+
+/** The length of buf up to its last whole UTF-8 character: a character cut by the chunk's end waits for the next. */
+function wholeCharacters(buf: Buffer): number {
+  for (let i = buf.length - 1; i >= Math.max(0, buf.length - 3); i--) {
+    const byte = buf[i]!;
+    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: its lead is further back
+    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return i + length <= buf.length ? buf.length : i;
+  }
+  return buf.length; // no lead byte in the last three: not UTF-8, which isUtf8 then says
 }
 
 /** The header of a report file; stops reading as soon as the header is found. */

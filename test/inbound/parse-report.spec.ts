@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { InputError } from '../../src/errors.js';
-import { parseReport, readReportHeader, readReportRecords } from '../../src/inbound/parse-report.js';
+import { isUtf8 } from 'node:buffer';
+import { parseReport, readReportHeader, readReportRecords, utf8Text } from '../../src/inbound/parse-report.js';
 import { buildReportXml, reportXmlChunks, type ReportInput } from '../../src/inbound/report-format.js';
 
 const options = { maxBytes: 10_000_000, issuer: 'BXISSUER', bureau: 'BUREAU01' };
@@ -70,6 +71,56 @@ describe('inbound/parse-report', () => {
     assert.equal(report.header.sourceFile, '');
     assert.equal(report.header.recordsReceived, null);
     assert.equal(report.shipments.length + report.rejections.length + report.stock.length, 0);
+  });
+
+  it('refuses bytes that are not UTF-8 (a Latin-1 file without a declaration), also split across read chunks', async () => {
+    const xml = buildReportXml(sample);
+    const at = xml.indexOf('Unregistered');
+    const latin1 = Buffer.concat([Buffer.from(xml.slice(0, at)), Buffer.from([0xe9]), Buffer.from(xml.slice(at))]);
+    const file = join(dir, 'latin1.xml');
+    writeFileSync(file, latin1);
+    const readAll = async () => {
+      for await (const group of readReportRecords(file, await readReportHeader(file, options), options)) void group;
+    };
+    await assert.rejects(readAll(), (err: Error) => err instanceof InputError && err.message === `BureauReport: not UTF-8 text at byte ${at}; a report must be UTF-8`);
+    writeFileSync(file, Buffer.concat([Buffer.from(xml), Buffer.from([0xc3])]));
+    await assert.rejects(readAll(), /not UTF-8 text: the file ends inside a character/);
+    // two-byte letters only, one of them cut by the 1 MiB read chunks (one more ASCII letter moves the cut), still read
+    const rejections = (shift: string) => Array.from({ length: 6000 }, (_, i) => ({
+      recordSequence: i + 1, cardContractId: String(i + 1).padStart(15, '0'), plasticId: String(i + 1).padStart(12, '0'), code: '012', reason: `${i === 0 ? shift : ''}${'é'.repeat(100)}`,
+    }));
+    const big = (shift: string) => buildReportXml({ header: { ...header, recordsReceived: 6000 }, rejections: rejections(shift), shipments: [], stock: [] });
+    const cut = (text: string) => Buffer.from(text)[(1 << 20) - 1] === 0xc3; // é is C3 A9: the chunk ends after its first byte
+    const shift = Array.from({ length: 400 }, (_, n) => 'x'.repeat(n)).find((s) => cut(big(s)));
+    assert.ok(shift !== undefined);
+    const text = big(shift);
+    writeFileSync(file, text);
+    let count = 0;
+    for await (const group of readReportRecords(file, await readReportHeader(file, options), options)) {
+      assert.equal(group.list, 'Rejections');
+      for (const record of group.records as Array<{ reason: string }>) assert.equal(record.reason.replace(/^x*/, ''), 'é'.repeat(100));
+      count += group.records.length;
+    }
+    assert.equal(count, 6000);
+  });
+
+  it('reads any UTF-8 text cut anywhere into chunks as it is, and refuses any bytes that are not UTF-8 (property)', async () => {
+    const read = async (bytes: Buffer, cuts: number[]) => {
+      const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+      const chunks = [0, ...at].map((start, i) => bytes.subarray(start, [...at, bytes.length][i]));
+      let text = '';
+      for await (const part of utf8Text((async function* () { yield* chunks; })())) text += part;
+      return text;
+    };
+    const cuts = fc.array(fc.nat(), { maxLength: 8 });
+    await fc.assert(fc.asyncProperty(fc.string({ unit: 'grapheme', maxLength: 60 }), cuts, async (text, at) => {
+      assert.equal(await read(Buffer.from(text), at), text);
+    }), { numRuns: 300 });
+    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 40 }), cuts, async (raw, at) => {
+      const bytes = Buffer.from(raw);
+      if (isUtf8(bytes)) assert.equal(await read(bytes, at), bytes.toString('utf8'));
+      else await assert.rejects(read(bytes, at), (err: Error) => err instanceof InputError && /not UTF-8 text/.test(err.message));
+    }), { numRuns: 500 });
   });
 
   it('streams a large file in groups across read chunks, header found first even when it comes last', async () => {
