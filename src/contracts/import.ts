@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { CsvError, parse as parseCsv } from 'csv-parse';
 import type { Db, DbTransaction } from '../db/connection.js';
 import { upsertContract } from '../db/contracts.js';
@@ -27,6 +26,11 @@ interface SourceRecord {
 }
 
 const CHUNK = 500;
+/**
+ * The longest JSON line taken (a card is under 2 KiB): a longer one is skipped unread, so that a file
+ * without line breaks (a JSON array, a binary) cannot make the import hold it whole in memory.
+ */
+export const MAX_JSON_LINE_BYTES = 64 * 1024;
 
 /**
  * Imports cards from JSON Lines (.jsonl/.ndjson/.json) or CSV (.csv, header row with field names).
@@ -76,10 +80,11 @@ async function* readRecords(file: string): AsyncGenerator<SourceRecord> {
 }
 
 async function* readJsonLines(file: string): AsyncGenerator<SourceRecord> {
-  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-  let line = 0;
-  for await (const text of lines) {
-    line++;
+  for await (const { line, text } of cappedLines(file, MAX_JSON_LINE_BYTES)) {
+    if (text === undefined) {
+      yield { line, error: `longer than ${MAX_JSON_LINE_BYTES} bytes: not a card (skipped unread)` };
+      continue;
+    }
     if (!text.trim()) continue;
     try {
       // a BOM (Windows editors write one) opens the file, not the first card's JSON
@@ -88,6 +93,42 @@ async function* readJsonLines(file: string): AsyncGenerator<SourceRecord> {
       else yield { line, value };
     } catch {
       yield { line, error: 'not valid JSON' };
+    }
+  }
+}
+
+/**
+ * The lines of a file, numbered from 1, without their line break (LF or CRLF); a line over `maxBytes`
+ * comes without its text, and is never held whole.
+ */
+async function* cappedLines(file: string, maxBytes: number): AsyncGenerator<{ line: number; text?: string }> {
+  let parts: Buffer[] = [];
+  let length = 0;
+  let tooLong = false;
+  let line = 0;
+  const end = () => {
+    line++;
+    const text = tooLong ? undefined : Buffer.concat(parts, length).toString('utf8').replace(/\r$/, '');
+    [parts, length, tooLong] = [[], 0, false];
+    return { line, text };
+  };
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let lf = chunk.indexOf(0x0a); lf !== -1; lf = chunk.indexOf(0x0a, start)) {
+      keep(chunk.subarray(start, lf));
+      yield end();
+      start = lf + 1;
+    }
+    keep(chunk.subarray(start));
+  }
+  if (length || tooLong) yield end();
+
+  function keep(bytes: Buffer): void {
+    if (tooLong || !bytes.length) return;
+    if (length + bytes.length > maxBytes) [parts, length, tooLong] = [[], 0, true];
+    else {
+      parts.push(bytes);
+      length += bytes.length;
     }
   }
 }

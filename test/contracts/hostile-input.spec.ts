@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { importContracts, type ImportResult } from '../../src/contracts/import.js';
+import { MAX_JSON_LINE_BYTES, importContracts, type ImportResult } from '../../src/contracts/import.js';
 import { listContracts } from '../../src/db/contracts.js';
 import { silentLogger } from '../../src/log.js';
 import { PanCipher } from '../../src/security/pan.js';
@@ -71,6 +71,18 @@ describeEachDatabase('contracts import, hostile input', (ctx) => {
   it('a JSON Lines file that starts with a UTF-8 BOM imports its first line', async () => {
     const result = await run(file('jsonl', '\uFEFF' + jsonl([makeCard(1), makeCard(2)])));
     assert.deepEqual([result.inserted, where(result)], [2, []]);
+  });
+
+  it('a JSON line over the limit is skipped unread, with its line; the lines around it, CRLF or LF, are imported', async () => {
+    const long = `{"pad":"${'x'.repeat(3 * MAX_JSON_LINE_BYTES)}"}`;
+    const lines = [JSON.stringify(makeCard(1)), long, `${JSON.stringify(makeCard(3))}\r`, '', JSON.stringify(makeCard(4))];
+    const result = await run(file('jsonl', lines.join('\n')));
+    assert.deepEqual(where(result), [[2, undefined]]);
+    assert.match(result.skipped[0]!.message, new RegExp(`longer than ${MAX_JSON_LINE_BYTES} bytes`));
+    assert.deepEqual(await imported(), ['1001', '1003', '1004']);
+    // a file with no line break at all: one line, refused without being read whole
+    const flat = await run(file('jsonl', `[${JSON.stringify(makeCard(5))},${long}]`));
+    assert.deepEqual([flat.inserted, where(flat)], [0, [[1, undefined]]]);
   });
 
   it('a line in Latin-1 (not UTF-8) is skipped naming the field, not stored with replacement characters', async () => {
