@@ -122,6 +122,8 @@ describeEachDatabase('status page over HTTP', (ctx) => {
     assert.deepEqual(s.quarantined.map((x: any) => [x.id, x.requeue]), [[Number(q.id), `bureau-exchange receive --requeue ${q.id}`]]);
     assert.deepEqual(s.stock, [{ bureauCode: 'BUREAU01', productCode: 'CLASSIC01', closing: 80, minStock: 100, low: true, reportDate: '2026-11-30' }]);
     assert.deepEqual(s.alerts.map((a: any) => a.kind).sort(), ['low-stock', 'quarantine']);
+    // as the webhook's quarantine alert: a report's rejections and shipments are not applied
+    assert.equal(s.alerts.find((a: any) => a.kind === 'quarantine').severity, 'critical');
     assert.equal(s.contracts.Marked, 3, 'card 9 and the two in the unsent batch');
   });
 
