@@ -20,12 +20,4 @@ export function machineCpuSeconds(): number | undefined {
   return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / TICKS_PER_SECOND;
 }
 
-/** Runs `fn`, and returns its result with the machine's busy CPU seconds meanwhile (undefined off Linux). */
-export async function withMachineCpu<T>(fn: () => T | Promise<T>): Promise<{ result: T; machineCpu?: number }> {
-  const before = machineCpuSeconds();
-  const result = await fn();
-  const after = machineCpuSeconds();
-  return { result, machineCpu: before === undefined || after === undefined ? undefined : after - before };
-}
-
 export const CORES = availableParallelism();

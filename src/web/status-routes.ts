@@ -91,8 +91,8 @@ export function statusRoutes(data: StatusData, options: { token?: string } = {})
         return json(200, await data.status());
       case '/api/runs': {
         const job = url.searchParams.get('job') ?? undefined;
-        // `send`: every bureau's sends; `send:<CODE>`: that bureau's (the first bureau's are `send` runs)
-        // the history's names: the first bureau's runs as send / receive, another bureau's as send:<CODE> / receive:<CODE>
+        // `send` / `receive`: every bureau's runs of the job; `send:<CODE>` / `receive:<CODE>`: that bureau's
+        // (the history names the first bureau's runs `send` / `receive`)
         if (job !== undefined && !/^(send|receive)(:[A-Z0-9]{1,8})?$/.test(job)) return json(400, { error: 'job: send, receive, send:<CODE> or receive:<CODE>' });
         return json(200, await data.runs({ job, limit: number('limit', 500) }));
       }
