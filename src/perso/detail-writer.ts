@@ -75,8 +75,10 @@ function planField(field: FieldSpec): FieldPlan {
   const source = cardSource(field);
   if (!source) return plan(Step.None);
   if (source === 'expiry') return plan(Step.Expiry);
-  if (field.type === 'N') return plan(field.values ? Step.Checked : Step.Digits);
+  // before the N plans: a PAN laid out as an N field still gets its length and Luhn checks, and its
+  // problems are worded with the PAN masked
   if (source === 'pan') return plan(Step.Pan);
+  if (field.type === 'N') return plan(field.values ? Step.Checked : Step.Digits);
   if (field.transform) return plan(Step.Transform);
   if (source === 'country' && field.charset) return plan(Step.Country);
   if (!field.charset) throw new Error(`field ${field.name}: AN card field without a charset`);
