@@ -25,12 +25,13 @@ export async function startHttpServer(
   deps: { health(): Promise<Health>; registry: Registry; log: Logger; page?: Route },
 ): Promise<HttpEndpoint> {
   const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const path = url.pathname;
     const reply = (code: number, type: string, body: string) => {
       res.writeHead(code, { ...SECURITY_HEADERS, 'content-type': type });
       res.end(body);
     };
+    const url = requestUrl(req.url);
+    if (!url) return reply(400, 'text/plain', 'bad request target\n');
+    const path = url.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'text/plain', 'method not allowed\n');
     const json = (code: number, body: unknown) => reply(code, 'application/json', JSON.stringify(body, null, 2) + '\n');
     const handle = async () => {
@@ -68,4 +69,17 @@ export async function startHttpServer(
       server.closeAllConnections();
     }),
   };
+}
+
+/**
+ * The request target as a URL, or undefined when it is none: a throw here would be an uncaught
+ * exception in the server's listener, ending the daemon (`GET //[ HTTP/1.1` did). The origin form
+ * (`/path?query`) is read against a fixed origin, so that `//host/path` stays a path, never a host.
+ */
+function requestUrl(target: string | undefined): URL | undefined {
+  try {
+    return target?.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target ?? '');
+  } catch {
+    return undefined;
+  }
 }
