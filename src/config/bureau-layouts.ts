@@ -1,13 +1,14 @@
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, messageOf } from '../errors.js';
 import { fileNamePatternProblem } from '../perso/file-name.js';
-import { DEFAULT_LAYOUTS_DIR, isLayoutName, loadLayoutFile } from '../perso/layout.js';
+import { cardsPerFileProblem, DEFAULT_LAYOUTS_DIR, isLayoutName, loadLayoutFile } from '../perso/layout.js';
 import { collidingFileNames } from './bureaus.js';
 import type { Config } from './schema.js';
 
 /**
  * Loads each bureau's layout at load, so that a broken layout, a line ending the bureau's profile
- * does not allow or a bad file name pattern stops the start with the key named, not the first send.
+ * does not allow, a bad file name pattern or a perso.maxCardsPerFile its record counters cannot
+ * number stops the start with the key named, not the first send.
  * Fills in what the config left to the layout (line ending, file name pattern) and the layout's path;
  * the top-level perso section then describes the first bureau. `listed`: the bureaus came as a
  * list (keys bureaus[i].…), else from the single-bureau keys (perso.…).
@@ -28,6 +29,11 @@ export function resolveBureauLayouts(config: Config, base: string, listed: boole
       layout = loadLayoutFile(file);
     } catch (err) {
       return fail('layout', messageOf(err));
+    }
+    const counters = cardsPerFileProblem(layout, config.perso.maxCardsPerFile);
+    if (counters) {
+      const whose = listed ? `bureaus[${i}] (${bureau.code}) layout` : 'layout';
+      throw new ConfigError(`perso.maxCardsPerFile: ${config.perso.maxCardsPerFile} cards a file do not fit ${whose} ${layout.name}: ${counters}`);
     }
     if (bureau.lineEnding === undefined) bureau.lineEnding = layout.lineEndings[0]!;
     else if (!layout.lineEndings.includes(bureau.lineEnding)) {

@@ -199,6 +199,25 @@ function checkTypeCode(fields: FieldSpec[], code: string, typeCode: { offset: nu
   }
 }
 
+/**
+ * Why a file of `maxCards` detail records would not fit this layout's counters (the record sequence,
+ * the trailer's detail and total record counts), or undefined. Checked at load: found while writing,
+ * it would fail the whole batch at its last records, and again at every resume.
+ */
+export function cardsPerFileProblem(layout: Layout, maxCards: number): string | undefined {
+  const records = maxCards + (layout.header ? 1 : 0) + (layout.trailer ? 1 : 0);
+  const counters = [
+    ...layout.detail.fields.filter((f) => f.source === 'record.sequence').map((f) => ({ f, role: 'detail', most: maxCards })),
+    ...(layout.trailer?.fields ?? []).flatMap((f) => {
+      if (f.source === 'totals.detailCount') return [{ f, role: 'trailer', most: maxCards }];
+      return f.source === 'totals.totalRecords' ? [{ f, role: 'trailer', most: records }] : [];
+    }),
+  ];
+  const short = counters.find(({ f, most }) => String(most).length > f.length);
+  if (!short) return undefined;
+  return `the ${short.role} field ${short.f.name} holds ${short.f.length} digits, too few for ${short.most} (${layout.file})`;
+}
+
 /** The line ending of a file in this layout: the one asked for (one the layout allows), else the layout's first. */
 export function lineEndingOf(layout: Layout, wanted?: LineEnding): LineEnding {
   if (wanted === undefined) return layout.lineEndings[0]!;

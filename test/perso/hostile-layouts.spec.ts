@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { parse as parseYaml } from 'yaml';
+import { loadConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
 import { luhnValid } from '../../src/security/mask.js';
-import { DEFAULT_LAYOUTS_DIR, layoutFromObject, prepareCard, type Layout } from '../../src/perso/index.js';
-import { BUSINESS_DATE, contract } from './fixtures.js';
+import { loadLayoutFile } from '../../src/perso/layout.js';
+import { DEFAULT_LAYOUTS_DIR, layoutFromObject, parsePersoFile, prepareCard, renderPersoFile, type Layout } from '../../src/perso/index.js';
+import { BUSINESS_DATE, collect, contract, fileContext } from './fixtures.js';
 
 const v1Document = () => parseYaml(readFileSync(join(DEFAULT_LAYOUTS_DIR, 'perso-v1.yaml'), 'utf8'));
 
@@ -57,6 +61,67 @@ describe('perso: hostile layouts and card data', () => {
         assert.ok(!result.ok, `${pan} was accepted`);
         assert.match(result.reason, /^pan: PAN [0-9*]+ (fails the Luhn check|has 9 digits)/);
       }
+    });
+  });
+
+  describe('perso.maxCardsPerFile against the layout\'s counters', () => {
+    let dir: string;
+    beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'bx-counters-'))));
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    /** A 40-byte layout whose record sequence and trailer counts have the given digits. */
+    const smallLayout = (sequence: number, detailCount: number, totalRecords: number, header: boolean) => {
+      const lines = [
+        'name: small', 'recordLength: 40', 'fileNamePattern: "{issuer}_S_{date}_{seq}.pgp"', 'typeCode: { position: 1, length: 1 }', 'records:',
+        ...(header ? ['  header:', '    code: H', '    fields:', '      - { name: t, position: 1, length: 1, type: constant, value: H }',
+          '      - { name: f, position: 2, length: 39, type: filler }'] : []),
+        '  detail:', '    code: D', '    fields:', '      - { name: t, position: 1, length: 1, type: constant, value: D }',
+        `      - { name: seq, position: 2, length: ${sequence}, type: N, source: record.sequence }`,
+        `      - { name: contractId, position: ${2 + sequence}, length: 15, type: N, source: card.contractId, required: true }`,
+        `      - { name: pan, position: ${17 + sequence}, length: 19, type: AN, source: card.pan, required: true }`,
+        `      - { name: f, position: ${36 + sequence}, length: ${5 - sequence}, type: filler }`,
+        '  trailer:', '    code: T', '    fields:', '      - { name: t, position: 1, length: 1, type: constant, value: T }',
+        `      - { name: detailCount, position: 2, length: ${detailCount}, type: N, source: totals.detailCount }`,
+        `      - { name: totalRecords, position: ${2 + detailCount}, length: ${totalRecords}, type: N, source: totals.totalRecords }`,
+        `      - { name: f, position: ${2 + detailCount + totalRecords}, length: ${39 - detailCount - totalRecords}, type: filler }`,
+      ];
+      writeFileSync(join(dir, 'small.yaml'), lines.join('\n') + '\n');
+    };
+    const configWith = (layout: string, maxCards: number) => {
+      writeFileSync(join(dir, 'config.yaml'), `issuer: { code: BX }\nbureau: { code: B1 }\nperso: { layout: ${layout}, maxCardsPerFile: ${maxCards} }\n`);
+      return join(dir, 'config.yaml');
+    };
+    const refused = (file: string, pattern: RegExp) => assert.throws(() => loadConfig(file, {}), (err: Error) => {
+      assert.ok(err instanceof ConfigError, err.message);
+      assert.match(err.message, /perso\.maxCardsPerFile: /);
+      assert.match(err.message, pattern);
+      return true;
+    });
+
+    it('a config that loads can always write a file of maxCardsPerFile cards, and that file reads back', async () => {
+      const digits = fc.integer({ min: 1, max: 3 });
+      await fc.assert(fc.asyncProperty(digits, digits, digits, fc.boolean(), fc.integer({ min: 1, max: 1100 }), async (sequence, detailCount, totalRecords, header, maxCards) => {
+        smallLayout(sequence, detailCount, totalRecords, header);
+        let config;
+        try {
+          config = loadConfig(configWith('small.yaml', maxCards), {});
+        } catch (err) {
+          assert.ok(err instanceof ConfigError && /^config file .*: perso\.maxCardsPerFile: \d+ cards a file do not fit layout small: the (detail|trailer) field \w+ holds \d digits/.test(err.message), String(err));
+          return;
+        }
+        const layout = loadLayoutFile(config.bureaus[0]!.layout);
+        const cards = Array.from({ length: maxCards }, (_, i) => contract(i + 1));
+        const text = (await collect(renderPersoFile(layout, fileContext(), cards))).toString('latin1');
+        const records = await parsePersoFile(layout, [text]);
+        assert.equal(records.filter((r) => r.type === 'detail').length, maxCards);
+      }), { numRuns: 40 });
+    });
+
+    it('refuses the shipped layouts with more cards than their counters hold, and loads them at their limit', () => {
+      refused(configWith('emb-v1', 1_000_000), /layout emb-v1: the detail field recordSequence holds 6 digits, too few for 1000000/);
+      assert.equal(loadConfig(configWith('emb-v1', 999_999), {}).perso.maxCardsPerFile, 999_999);
+      refused(configWith('perso-v1', 9_999_998), /layout perso-v1: the trailer field totalRecords holds 7 digits, too few for 10000000/);
+      assert.equal(loadConfig(configWith('perso-v1', 9_999_997), {}).perso.maxCardsPerFile, 9_999_997);
     });
   });
 });
