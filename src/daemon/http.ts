@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import { SECURITY_HEADERS, type Route } from '../web/status-routes.js';
+import { SECURITY_HEADERS, servedJson, type Route } from '../web/status-routes.js';
 import type { Health } from './health.js';
 
 export interface HttpEndpoint {
@@ -33,7 +33,7 @@ export async function startHttpServer(
     if (!url) return reply(400, 'text/plain', 'bad request target\n');
     const path = url.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'text/plain', 'method not allowed\n');
-    const json = (code: number, body: unknown) => reply(code, 'application/json', JSON.stringify(body, null, 2) + '\n');
+    const json = (code: number, body: unknown) => reply(code, 'application/json', servedJson(body));
     const handle = async () => {
       // the process answers: nothing else is looked at (a slow database must not make it look dead)
       if (path === '/livez') return json(200, { alive: true, pid: process.pid, uptimeSeconds: Math.round(process.uptime()) });

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
+import { scrub } from '../log.js';
 import type { StatusData } from './status-data.js';
 
 /** Every answer of the HTTP endpoint: nothing inline, nothing framed, nothing cached, no referrer. */
@@ -18,6 +19,15 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
 };
+
+/**
+ * A JSON answer, every string in it scrubbed as a log line is (PANs masked, registered secrets cut):
+ * error texts and names from outside reach the probes and the page raw otherwise (a job's error
+ * stays in memory as thrown), while logs, alerts and the run history all had this last defence.
+ */
+export function servedJson(body: unknown): string {
+  return JSON.stringify(body, (_key, value: unknown) => (typeof value === 'string' ? scrub(value) : value), 2) + '\n';
+}
 
 /** The environment variable holding the page's bearer token. */
 export const STATUS_TOKEN_ENV = 'BX_STATUS_TOKEN';
@@ -79,7 +89,7 @@ export function statusRoutes(data: StatusData, options: { token?: string } = {})
     }
     const json = (code: number, body: unknown) => {
       res.writeHead(code, { ...SECURITY_HEADERS, 'content-type': 'application/json' });
-      res.end(JSON.stringify(body, null, 2) + '\n');
+      res.end(servedJson(body));
       return true;
     };
     const number = (name: string, max: number) => {
