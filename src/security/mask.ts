@@ -24,8 +24,11 @@ export function luhnValid(digits: string): boolean {
 // 12–19 digits, optionally grouped by up to two spaces, tabs or dashes (a PAN pasted from a form or
 // a spreadsheet), not inside a longer digit run. Not by underscores, slashes or dots: our own file
 // names join a date and a sequence with `_` (20261126_000001, 14 digits), and an IPv4 address in an
-// error message has 12 digits.
-const PAN_LIKE = /(?<!\d)\d(?:[ \t-]{0,2}\d){11,18}(?!\d)/g;
+// error message has 12 digits. A space may be a no-break one (U+00A0, U+2007, U+202F: what
+// spreadsheets and locales group digits by), and a tab may be written `\t`: the log scrubber and
+// messages quoting a value with JSON.stringify see the JSON text, where a tab is that escape.
+const PAN_SEPARATOR = String.raw`(?:[ \t\u00a0\u2007\u202f-]|\\t)`;
+const PAN_LIKE = new RegExp(String.raw`(?<!\d)\d(?:${PAN_SEPARATOR}{0,2}\d){11,18}(?!\d)`, 'g');
 
 /** Whether a digit string would be treated as a PAN by the log scrubber. */
 export function looksLikePan(digits: string): boolean {
