@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
+import type { Algorithms as SshAlgorithms } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import type { Config } from '../config/schema.js';
 import { secretFromEnv } from '../config/secrets.js';
@@ -22,10 +23,12 @@ export function makeSftpTransport(
   deps: { log: Logger; env?: NodeJS.ProcessEnv; signal?: AbortSignal; closeTimeoutMs?: number },
 ): Transport {
   const log = deps.log.child({ component: 'sftp' });
+  // the key type whose key matched the pin: later connections ask for it at once
+  const pinned: { keyType?: string } = {};
   return {
     async connect(): Promise<RemoteSession> {
       const settings = connectionSettings(config, deps.env);
-      return withRetry(() => openSession(config, settings, log, deps.closeTimeoutMs), config.retry, {
+      return withRetry(() => openPinnedSession(config, settings, log, pinned, deps.closeTimeoutMs), config.retry, {
         isTransient: isTransientNetworkError,
         log,
         signal: deps.signal,
@@ -73,7 +76,60 @@ function authOf(config: SftpConfig, env: NodeJS.ProcessEnv): ConnectionSettings[
   return { password };
 }
 
-async function openSession(config: SftpConfig, settings: ConnectionSettings, log: Logger, closeTimeoutMs?: number): Promise<RemoteSession> {
+/**
+ * The host key algorithms of each key type (a server holds at most one key of a type; RSA signs
+ * under three names). ssh2 asks for its own preference first (Ed25519), so a server holding the
+ * pinned RSA or ECDSA key besides an Ed25519 one would present the Ed25519 key and be refused.
+ */
+const HOST_KEY_ALGORITHMS: Record<string, string[]> = {
+  'ssh-ed25519': ['ssh-ed25519'],
+  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+};
+
+/** A host key that is not the pinned one: another key of the server may still be. */
+class HostKeyMismatch extends Error {
+  constructor(readonly offered: { fingerprint: string; keyType: string }) {
+    super(`host key ${offered.fingerprint} (${offered.keyType}) is not the pinned one`);
+  }
+}
+
+/**
+ * Opens a session with the server's key of the pinned fingerprint, whatever its type: each key the
+ * server presents that is not the pinned one is asked for no more, until one matches (the server
+ * proves it holds that key in the handshake) or the server has no other type of key to present.
+ */
+async function openPinnedSession(
+  config: SftpConfig, settings: ConnectionSettings, log: Logger, pinned: { keyType?: string }, closeTimeoutMs?: number,
+): Promise<RemoteSession> {
+  const offered: string[] = [];
+  let types = pinned.keyType ? [pinned.keyType, ...Object.keys(HOST_KEY_ALGORITHMS).filter((t) => t !== pinned.keyType)] : Object.keys(HOST_KEY_ALGORITHMS);
+  for (;;) {
+    try {
+      const opened = await openSession(config, settings, log, closeTimeoutMs, types);
+      pinned.keyType = opened.keyType;
+      return opened.session;
+    } catch (err) {
+      if (err instanceof HostKeyMismatch) {
+        offered.push(err.offered.fingerprint);
+        const others = types.filter((t) => t !== err.offered.keyType);
+        // (a key of a type we did not ask for, or no type left: nothing else to ask for)
+        if (others.length && others.length < types.length) {
+          types = others;
+          continue;
+        }
+      } else if (!offered.length || !/no matching host key format/i.test(messageOf(err))) throw err;
+      throw new PermanentError(`${offered.length > 1 ? `host keys ${offered.join(', ')}` : `host key ${offered[0]}`} of ${endpoint(config)} ` +
+        `${offered.length > 1 ? 'do' : 'does'} not match the pinned ${settings.pinnedHostKey} (sftp.hostKeySha256): connection refused`);
+    }
+  }
+}
+
+async function openSession(
+  config: SftpConfig, settings: ConnectionSettings, log: Logger, closeTimeoutMs: number | undefined, keyTypes: string[],
+): Promise<{ session: RemoteSession; keyType: string }> {
   // the library's default callbacks print to the console: route them to our (scrubbed) log
   const client = new SftpClient('bureau-exchange', {
     error: (err: unknown) => log.warn({ endpoint: endpoint(config), err: messageOf(err) }, 'SFTP connection error'),
@@ -81,6 +137,7 @@ async function openSession(config: SftpConfig, settings: ConnectionSettings, log
     close: () => log.debug({ endpoint: endpoint(config) }, 'SFTP connection closed'),
   });
   let offeredHostKey: string | undefined;
+  let offeredKeyType = '';
   const sock = netConnect({ host: settings.host, port: config.port, noDelay: true });
   try {
     await client.connect({
@@ -92,24 +149,30 @@ async function openSession(config: SftpConfig, settings: ConnectionSettings, log
       readyTimeout: config.readyTimeoutMs,
       keepaliveInterval: config.keepaliveIntervalMs,
       keepaliveCountMax: 3,
+      algorithms: { serverHostKey: keyTypes.flatMap((t) => HOST_KEY_ALGORITHMS[t] ?? []) as SshAlgorithms['serverHostKey'] },
       hostVerifier: (key: Buffer) => {
         offeredHostKey = openSshFingerprint(key);
+        offeredKeyType = keyTypeOf(key);
         return offeredHostKey === settings.pinnedHostKey;
       },
     });
   } catch (err) {
     sock.destroy(); // never leave a half-open connection behind a failed attempt
     await client.end().catch(() => undefined);
-    throw connectError(err, config, settings, offeredHostKey);
+    if (offeredHostKey && offeredHostKey !== settings.pinnedHostKey) throw new HostKeyMismatch({ fingerprint: offeredHostKey, keyType: offeredKeyType });
+    throw connectError(err, config, settings);
   }
   log.debug({ endpoint: endpoint(config), hostKey: offeredHostKey }, 'SFTP session open');
-  return makeSftpSession(client, { endpoint: endpoint(config), log, closeTimeoutMs });
+  return { session: makeSftpSession(client, { endpoint: endpoint(config), log, closeTimeoutMs }), keyType: offeredKeyType };
 }
 
-function connectError(err: unknown, config: SftpConfig, settings: ConnectionSettings, offeredHostKey: string | undefined): Error {
-  if (offeredHostKey && offeredHostKey !== settings.pinnedHostKey) {
-    return new PermanentError(`host key ${offeredHostKey} of ${endpoint(config)} does not match the pinned ${settings.pinnedHostKey} (sftp.hostKeySha256): connection refused`);
-  }
+/** The type named at the start of an SSH public key blob (RFC 4253 6.6: string type, then the key). */
+function keyTypeOf(blob: Buffer): string {
+  const length = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
+  return length > 0 && length <= 64 && blob.length >= 4 + length ? blob.subarray(4, 4 + length).toString('latin1') : '';
+}
+
+function connectError(err: unknown, config: SftpConfig, settings: ConnectionSettings): Error {
   const message = messageOf(err);
   if (isTransientNetworkError(err)) return err instanceof Error ? err : new Error(message);
   if (/private ?key|passphrase/i.test(message)) {
