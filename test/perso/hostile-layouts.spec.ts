@@ -4,13 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { parse as parseYaml } from 'yaml';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig, PROJECT_ROOT } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { luhnValid } from '../../src/security/mask.js';
 import { loadLayoutFile } from '../../src/perso/layout.js';
-import { DEFAULT_LAYOUTS_DIR, layoutFromObject, parsePersoFile, prepareCard, renderPersoFile, type Layout } from '../../src/perso/index.js';
+import { DEFAULT_LAYOUTS_DIR, explainFile, layoutFromObject, parsePersoFile, prepareCard, renderPersoFile, type Layout } from '../../src/perso/index.js';
+import { runCli } from '../helpers/cli.js';
 import { BUSINESS_DATE, collect, contract, fileContext } from './fixtures.js';
 
+const GOLDEN = join(PROJECT_ROOT, 'test', 'perso', 'golden', 'perso-v1-golden.dat');
+const CLEAR_PANS = readFileSync(GOLDEN, 'latin1').split('\n').filter((l) => l.startsWith('D')).map((l) => l.slice(35, 54).trim());
 const v1Document = () => parseYaml(readFileSync(join(DEFAULT_LAYOUTS_DIR, 'perso-v1.yaml'), 'utf8'));
 
 /** perso-v1 with its PAN field edited (a careless layout: the interface calls digits N). */
@@ -122,6 +125,56 @@ describe('perso: hostile layouts and card data', () => {
       assert.equal(loadConfig(configWith('emb-v1', 999_999), {}).perso.maxCardsPerFile, 999_999);
       refused(configWith('perso-v1', 9_999_998), /layout perso-v1: the trailer field totalRecords holds 7 digits, too few for 10000000/);
       assert.equal(loadConfig(configWith('perso-v1', 9_999_997), {}).perso.maxCardsPerFile, 9_999_997);
+    });
+  });
+
+  describe('perso explain with a layout that does not match the file never shows a PAN', () => {
+    /** perso-v1 with the detail fields from position `from` to `to` (whole fields) made one field of `type`. */
+    const merged = (from: number, to: number, type: string): Layout => {
+      const doc = v1Document();
+      const fields = doc.records.detail.fields.filter((f: { position: number; length: number }) => f.position < from || f.position + f.length - 1 > to);
+      const source = { AN: { source: 'card.title' }, N: { source: 'card.plasticId' }, filler: {} }[type];
+      fields.push({ name: 'merged', position: from, length: to - from + 1, type, ...source });
+      doc.records.detail.fields = fields;
+      return layoutFromObject(doc, `/layouts/merged-${from}-${to}-${type}.yaml`);
+    };
+    const starts = [2, 9, 24, 36];
+    const ends = [54, 57, 61, 71, 97];
+
+    it('a field that holds the PAN with the digits beside it, of any type, is masked in the values and the problem', async () => {
+      for (const from of starts) {
+        for (const to of ends) {
+          for (const type of ['AN', 'N', 'filler']) {
+            const layout = merged(from, to, type);
+            const shown: string[] = [];
+            for await (const line of explainFile(layout, GOLDEN)) shown.push(JSON.stringify(line));
+            assert.equal(shown.length, 9);
+            const text = shown.join('\n');
+            for (const pan of CLEAR_PANS) assert.ok(!text.includes(pan), `${layout.file} shows ${pan.slice(0, 6)}…: ${shown[1]}`);
+          }
+        }
+      }
+    });
+
+    it('the CLI with --layout naming such a layout prints no PAN', async function () {
+      this.timeout(60_000);
+      const dir = mkdtempSync(join(tmpdir(), 'bx-explain-'));
+      try {
+        const doc = v1Document();
+        doc.name = 'careless';
+        doc.records.detail.fields = doc.records.detail.fields.filter((f: { name: string }) => f.name !== 'plasticId' && f.name !== 'pan');
+        doc.records.detail.fields.push({ name: 'reserved', position: 24, length: 31, type: 'AN', source: 'card.title' });
+        writeFileSync(join(dir, 'careless.yaml'), JSON.stringify(doc));
+        const config = join(dir, 'config.yaml');
+        writeFileSync(config, `issuer: { code: BXISSUER }\nbureau: { code: BUREAU01 }\nperso: { layoutsDir: ${JSON.stringify(dir)} }\n`);
+        writeFileSync(join(dir, 'perso-v1.yaml'), readFileSync(join(DEFAULT_LAYOUTS_DIR, 'perso-v1.yaml')));
+        const result = await runCli(['--config', config, 'perso', 'explain', '--layout', 'careless', GOLDEN]);
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(result.stdout, /\n24 +31 +reserved +AN +\[000000\*+0013 +\]\n/);
+        for (const pan of CLEAR_PANS) assert.ok(!result.stdout.includes(pan), `full PAN ${pan.slice(0, 6)}… printed`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 });
