@@ -1,10 +1,16 @@
 import { ConfigError } from '../errors.js';
 import { registerSecret } from '../log.js';
 
-/** Reads a secret from the environment; registers it so no log line can ever carry it. */
+/**
+ * Reads a secret from the environment; registers it so no log line can ever carry it. Trimmed too: a
+ * secret made from a file often ends in a newline, and a line quoting it without one must lose it as well.
+ */
 export function secretFromEnv(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const value = env[name];
-  if (value) registerSecret(value);
+  if (value) {
+    registerSecret(value);
+    registerSecret(value.trim());
+  }
   return value || undefined;
 }
 
@@ -21,5 +27,7 @@ export function dataKeyFromEnv(name: string, env: NodeJS.ProcessEnv = process.en
     const hint = /[\s#]/.test(value.trim()) ? ' (the value holds a space or "#": put a comment on a line of its own)' : '';
     throw new ConfigError(`environment variable ${name} must be exactly 32 bytes in base64 (44 characters); it decodes to ${key.length} bytes${hint}`);
   }
+  // the key as it is read (spaces inside a value are allowed): the form a line would quote it in
+  registerSecret(key.toString('base64'));
   return key;
 }
