@@ -1,4 +1,4 @@
-import { PermanentError, TransientError, messageOf } from '../errors.js';
+import { AppError, PermanentError, TransientError, messageOf } from '../errors.js';
 import { isTransientNetworkError } from './retry.js';
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02, what OpenSSH speaks) and what they mean to us. */
@@ -12,7 +12,9 @@ const SFTP_FAILURE = 4;
  * message that says which file on which server.
  */
 export function remoteError(err: unknown, action: string, where: string): Error {
-  if (err instanceof PermanentError || err instanceof TransientError) return err;
+  // our own errors decide for themselves: a download's destination refusing the bytes (a signature
+  // too large, an InputError) is about the file's content, not a fault of the server
+  if (err instanceof AppError) return err;
   const code = (err as { code?: unknown }).code;
   const message = messageOf(err);
   if (code === SFTP_PERMISSION_DENIED || code === 'EACCES' || /permission denied/i.test(message)) {
