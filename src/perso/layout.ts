@@ -147,6 +147,8 @@ function checkField(f: RawField, role: RecordRole, fail: (where: string, message
   const right = f.type === 'N' || f.type === 'date';
   const align = f.align ?? (right ? 'right' : 'left');
   const padding = f.padding ? (f.padding === 'zero' ? '0' : ' ') : right ? '0' : ' ';
+  // zeros after a value change it (PSN 2 in three digits would read 200): zeros pad on the left only
+  if (align === 'left' && padding === '0') fail(where, `a left-aligned ${f.type} field cannot be zero-padded (it would be followed by zeros): give padding: space or align: right`);
   const charset = f.type === 'AN' && source?.startsWith('card.') && source !== 'card.pan' ? f.charset ?? 'name' : undefined;
   return {
     name: f.name, position: f.position, length: f.length, offset: f.position - 1, type: f.type,

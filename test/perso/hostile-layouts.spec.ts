@@ -177,4 +177,23 @@ describe('perso: hostile layouts and card data', () => {
       }
     });
   });
+
+  describe('alignment and padding', () => {
+    const withField = (name: string, edit: Record<string, unknown>) => {
+      const doc = v1Document();
+      Object.assign(doc.records.detail.fields.find((f: { name: string }) => f.name === name), edit);
+      return () => layoutFromObject(doc, '/layouts/padded.yaml');
+    };
+
+    it('refuses zero padding after a value (a PSN 2 would be written 200, a name JANE000…)', () => {
+      for (const [name, edit] of [['psn', { align: 'left' }], ['contractId', { align: 'left', padding: 'zero' }], ['city', { padding: 'zero' }], ['recordType', { padding: 'zero' }]] as const) {
+        assert.throws(withField(name, edit), (err: unknown) => {
+          assert.ok(err instanceof ConfigError, String(err));
+          assert.match(err.message, new RegExp(`^layout file /layouts/padded\\.yaml: records\\.detail, field ${name}: a left-aligned \\w+ field cannot be zero-padded`));
+          return true;
+        }, `${name} ${JSON.stringify(edit)}`);
+      }
+      for (const edit of [{ align: 'left', padding: 'space' }, { align: 'right' }, { align: 'right', padding: 'space' }]) withField('psn', edit)();
+    });
+  });
 });
