@@ -4,14 +4,22 @@ import type { Config } from '../config/schema.js';
 import { rowBureau } from '../db/bureau-scope.js';
 import type { Db } from '../db/connection.js';
 import { liveLeaseHolder } from '../db/lease.js';
+import { countByStatus } from '../db/contracts.js';
+import { quarantinedReports } from '../db/reports.js';
 import { listRuns, presentRunners, type JobRun } from '../db/runs.js';
 import { cardsPerBusinessDay, cardsWaiting, leaseList, rejectionReasons, unfinishedBatchList, type CardsOfDay } from '../db/status-page.js';
-import { batchCountsByBureau, statusSummary, stockSummary, type BureauBatchCounts, type StatusSummary } from '../db/status-summary.js';
+import { batchCountsByBureau, stockSummary, type BureauBatchCounts, type StatusSummary } from '../db/status-summary.js';
 import { stockHistory, type StockPoint } from '../db/stock.js';
 import { bureauSendPlans } from '../daemon/plan.js';
 import type { Health } from '../daemon/health.js';
 
 const DAY_MS = 86_400_000;
+/** How long the card counts are served again before they are read anew (the metrics' bx_contracts too). */
+const COUNTS_MAX_AGE_MS = 60_000;
+/** The most cards-per-day dates anyone can ask for (/api/cards-per-day caps `days` there). */
+const MAX_DAYS = 366;
+/** The quarantined reports listed (the alert counts them all). */
+const QUARANTINED_SHOWN = 100;
 
 /** What the status page and its JSON endpoints read; none of it holds a PAN beyond masked text. */
 export interface StatusData {
@@ -56,7 +64,10 @@ export interface StatusDocument {
   contracts: Record<string, number>;
   unfinishedBatches: Awaited<ReturnType<typeof unfinishedBatchList>>;
   rejections: Awaited<ReturnType<typeof rejectionReasons>>;
+  /** the latest 100, the latest first */
   quarantined: Array<{ id: number; remoteName: string; error: string | null; createdAt: string; requeue: string }>;
+  /** every quarantined report, listed or not */
+  quarantinedTotal: number;
   stock: StatusSummary['stock'];
   /** what needs a person now, from the same state the webhook alerts come from */
   alerts: Array<{ severity: 'critical' | 'warning'; kind: string; message: string }>;
@@ -83,6 +94,32 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
   /** the configured bureaus' codes, the first first: it owns the rows without a code (db/bureau-scope.ts) */
   const codes = plans.map((p) => p.code);
   const command = deps.command ?? 'bureau-exchange';
+
+  /**
+   * `compute` again only when its last result is a minute old by `clock`; the requests meanwhile share
+   * it, the one in flight included. The card counts read the whole contracts table (on SQLite on the
+   * daemon's own thread, through its one connection, ahead of the lease renewal and the jobs): one
+   * page refresh of a million cards took over a second, and every open tab, script or stranger
+   * asking again paid it again.
+   */
+  function atMostOnceAMinute<T>(compute: () => Promise<T>): () => Promise<T> {
+    let last: { at: number; value: Promise<T> } | undefined;
+    return () => {
+      const now = clock().getTime();
+      if (!last || now - last.at >= COUNTS_MAX_AGE_MS || now < last.at) {
+        const entry = { at: now, value: compute() };
+        last = entry;
+        // a failure (the database away a moment) is not served for a minute: the next request reads again
+        entry.value.catch(() => { if (last === entry) last = undefined; });
+      }
+      return last.value;
+    };
+  }
+  const cardCounts = atMostOnceAMinute(async () => {
+    const [contracts, rejections] = await Promise.all([countByStatus(db), rejectionReasons(db)]);
+    return { contracts, rejections };
+  });
+  const cardsOfDays = atMostOnceAMinute(async () => ({ waiting: await cardsWaiting(db), days: await cardsPerBusinessDay(db, MAX_DAYS) }));
 
   function nextCutOff(now: Date, { code, plan }: (typeof plans)[number]): NextCutOff | null {
     const slot = plan.sendSlotsBetween(now, new Date(now.getTime() + 31 * DAY_MS)).find((s) => s.notBusiness === null);
@@ -124,7 +161,7 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
         alerts.push({ severity: 'critical', kind: 'failure', message: `last ${run.job.split(':')[0]} run${of} ${run.outcome}${run.error ? `: ${run.error}` : ''}` });
       }
     }
-    if (doc.quarantined.length) alerts.push({ severity: 'critical', kind: 'quarantine', message: `${doc.quarantined.length} report(s) quarantined` });
+    if (doc.quarantinedTotal) alerts.push({ severity: 'critical', kind: 'quarantine', message: `${doc.quarantinedTotal} report(s) quarantined` });
     for (const s of doc.stock.filter((x) => x.low)) {
       alerts.push({ severity: 'warning', kind: 'low-stock', message: `plastic stock of ${s.productCode}${codes.length > 1 ? ` at bureau ${s.bureauCode}` : ''} is ${s.closing}, below the minimum ${s.minStock}` });
     }
@@ -136,9 +173,10 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
     async status() {
       const now = clock();
       const today = dateInZone(now, config.schedule.timezone);
-      const [summary, [send], [receive], unfinished, rejections, who, health, perBureau] = await Promise.all([
-        statusSummary(db, 10, { bureaus: codes }), listRuns(db, { job: 'send', limit: 1 }), listRuns(db, { job: 'receive', limit: 1 }),
-        unfinishedBatchList(db, codes[0]!), rejectionReasons(db), runners(now), deps.health?.(), bureaus(now),
+      // what an operator acts on (runs, batches, quarantine, stock, runners) is read fresh; the card counts at most once a minute
+      const [{ contracts, rejections }, quarantined, stock, [send], [receive], unfinished, who, health, perBureau] = await Promise.all([
+        cardCounts(), quarantinedReports(db), stockSummary(db, codes[0]!), listRuns(db, { job: 'send', limit: 1 }), listRuns(db, { job: 'receive', limit: 1 }),
+        unfinishedBatchList(db, codes[0]!), runners(now), deps.health?.(), bureaus(now),
       ]);
       const next = perBureau.map((b) => b.nextCutOff).filter((c) => c !== null).sort((a, b) => a.at.localeCompare(b.at))[0] ?? null;
       const doc: Omit<StatusDocument, 'alerts'> = {
@@ -150,11 +188,14 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
         bureaus: perBureau,
         runners: who,
         lastRuns: { send: send ?? null, receive: receive ?? null },
-        contracts: summary.contracts,
+        contracts,
         unfinishedBatches: unfinished,
         rejections,
-        quarantined: summary.quarantined.map((q) => ({ ...q, requeue: `${command} receive --requeue ${q.id}` })),
-        stock: summary.stock,
+        quarantined: quarantined.slice(-QUARANTINED_SHOWN).reverse().map((q) => ({
+          id: Number(q.id), remoteName: q.remote_name, error: q.error, createdAt: q.created_at, requeue: `${command} receive --requeue ${q.id}`,
+        })),
+        quarantinedTotal: quarantined.length,
+        stock,
         health: health ? { healthy: health.healthy, ready: health.ready, problems: health.problems, bureau: health.bureau } : null,
       };
       return { ...doc, alerts: alertsOf(doc) };
@@ -163,7 +204,8 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
     runs: (filter) => listRuns(db, { job: filter.job, limit: Math.min(filter.limit ?? 20, 500) }),
 
     async cardsPerDay(days = 30) {
-      return { waiting: await cardsWaiting(db), days: await cardsPerBusinessDay(db, days) };
+      const { waiting, days: all } = await cardsOfDays();
+      return { waiting, days: all.slice(-Math.min(Math.max(days, 1), MAX_DAYS)) };
     },
 
     async stock(days = 90) {
