@@ -23,11 +23,25 @@ export function dataKeyFromEnv(name: string, env: NodeJS.ProcessEnv = process.en
   }
   const key = Buffer.from(value, 'base64');
   if (key.length !== 32 || key.toString('base64') !== value.replace(/\s/g, '')) {
-    // systemd's EnvironmentFile= and docker's --env-file keep a trailing "# comment" in the value
-    const hint = /[\s#]/.test(value.trim()) ? ' (the value holds a space or "#": put a comment on a line of its own)' : '';
-    throw new ConfigError(`environment variable ${name} must be exactly 32 bytes in base64 (44 characters); it decodes to ${key.length} bytes${hint}`);
+    throw new ConfigError(`environment variable ${name} must be exactly 32 bytes in base64 (44 characters); ${whatIsWrong(value.trim(), key.length)}`);
   }
   // the key as it is read (spaces inside a value are allowed): the form a line would quote it in
   registerSecret(key.toString('base64'));
   return key;
+}
+
+/**
+ * Why a value is not a 32-byte key in base64, without quoting it. Node's base64 decoder skips what is
+ * not base64 (quotes, "#") and reads the URL-safe alphabet and a missing "=": such values still decode
+ * to 32 bytes, so the length alone would read "must be 32 bytes; it decodes to 32 bytes".
+ */
+function whatIsWrong(text: string, length: number): string {
+  // docker's --env-file keeps quotes; systemd's EnvironmentFile= and docker keep a trailing "# comment"
+  if (/^(["']).*\1$/s.test(text)) return 'it is in quotes: remove them (docker --env-file keeps them as part of the value)';
+  if (/[\s#]/.test(text)) return `the value holds a space or "#"${length === 32 ? '' : ` and decodes to ${length} bytes`}: put a comment on a line of its own`;
+  if (/^[0-9a-f]{64}$/i.test(text)) return 'it is 64 hex digits: give the same key in base64 (xxd -r -p <<< HEX | base64)';
+  if (/[-_]/.test(text)) return 'it is in the URL-safe alphabet ("-" and "_"): write it with "+" and "/" instead';
+  if (length === 32 && /^[A-Za-z0-9+/]{43}$/.test(text)) return 'its final "=" is missing';
+  if (length === 32) return 'it is not plain base64: a character other than A-Z, a-z, 0-9, "+", "/" and the final "=", or a last character base64 never writes';
+  return `it decodes to ${length} bytes`;
 }
