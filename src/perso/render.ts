@@ -170,7 +170,7 @@ function sequenceWriter(layout: Layout): (target: Buffer, offset: number, sequen
   return (target, offset, sequence) => {
     if (sequence > max) throw new InputError(`record sequence ${sequence} does not fit ${field.length} digits`, { record: sequence, field: field.name });
     if (!zeroFilledRight) {
-      target.write(String(sequence).padEnd(field.length, field.padding), offset + field.offset, 'latin1');
+      target.write(pad(String(sequence), field.length, field.align, field.padding), offset + field.offset, 'latin1');
       return;
     }
     // the template holds zeros there: write the digits from the right

@@ -195,5 +195,15 @@ describe('perso: hostile layouts and card data', () => {
       }
       for (const edit of [{ align: 'left', padding: 'space' }, { align: 'right' }, { align: 'right', padding: 'space' }]) withField('psn', edit)();
     });
+
+    it('writes the record sequence at the alignment the layout gives it, whatever its padding', async () => {
+      const cases = [[{ padding: 'space' }, '      1', '     12'], [{ align: 'left', padding: 'space' }, '1      ', '12     '], [{}, '0000001', '0000012']] as const;
+      for (const [edit, first, twelfth] of cases) {
+        const layout = withField('recordSequence', edit)();
+        const cards = Array.from({ length: 12 }, (_, i) => contract(i + 1));
+        const lines = (await collect(renderPersoFile(layout, fileContext(), cards))).toString('latin1').split('\n');
+        assert.deepEqual([lines[1]!.slice(1, 8), lines[12]!.slice(1, 8)], [first, twelfth], JSON.stringify(edit));
+      }
+    });
   });
 });
