@@ -60,13 +60,14 @@ export async function pickReadyReports(session: RemoteSession, deps: PickDeps): 
   const candidates: ReadyReport[] = [];
   const listing = await session.list(config.sftp.outboundDir);
   const signatures = signaturesOf(listing, pattern);
+  const notices = new LeftAlone(deps, listing);
   for (const entry of listing) {
     if (entry.type !== 'file' || signatures.has(entry.name)) continue;
     const kind = reportKindOf(entry.name);
     const unsafe = unsafeNameReason(entry.name);
     const reason = unsafe ?? (pattern.test(entry.name) && kind ? null : 'does not match reports.pattern');
     if (reason) {
-      leftAlone(deps, entry.name, `remote file left alone: ${reason}`);
+      notices.add(entry.name, `remote file left alone: ${reason}`);
       continue;
     }
     if (deps.now().getTime() - entry.modifiedAt.getTime() < minAgeMs) {
@@ -76,7 +77,8 @@ export async function pickReadyReports(session: RemoteSession, deps: PickDeps): 
     const signature = signatures.get(signatureNameOf(entry.name)) ?? null;
     candidates.push({ name: entry.name, kind: kind!, size: entry.size, modifiedAt: entry.modifiedAt, signature });
   }
-  reportOrphanSignatures(deps, signatures, listing);
+  reportOrphanSignatures(notices, signatures, listing);
+  notices.flush();
   if (!candidates.length || config.reports.stableCheckSeconds === 0) return sortByName(candidates);
   await deps.sleep(config.reports.stableCheckSeconds * 1000);
   const second = new Map<string, RemoteEntry>((await session.list(config.sftp.outboundDir)).map((e) => [e.name, e]));
@@ -109,16 +111,41 @@ function signaturesOf(listing: RemoteEntry[], pattern: RegExp): Map<string, Remo
  * A signature whose report is not (yet) there is left alone: the bureau uploads it first, its report
  * follows. One that never gets its report stops nothing; it is logged once per process.
  */
-function reportOrphanSignatures(deps: PickDeps, signatures: Map<string, RemoteEntry>, listing: RemoteEntry[]): void {
+function reportOrphanSignatures(notices: LeftAlone, signatures: Map<string, RemoteEntry>, listing: RemoteEntry[]): void {
   const names = new Set(listing.map((e) => e.name));
   for (const name of signatures.keys()) {
-    if (!names.has(name.slice(0, -SIGNATURE_SUFFIX.length))) leftAlone(deps, name, 'signature without its report left alone: it is taken with its report when that arrives', 'info');
+    if (!names.has(name.slice(0, -SIGNATURE_SUFFIX.length))) notices.add(name, 'signature without its report left alone: it is taken with its report when that arrives', 'info');
   }
 }
 
-function leftAlone(deps: PickDeps, name: string, message: string, level: 'warn' | 'info' = 'warn'): void {
-  if (!deps.ignored.has(name)) deps.log[level]({ remoteName: JSON.stringify(name.slice(0, MAX_NAME_LENGTH)) }, message);
-  deps.ignored.add(name);
+/** Names of files left alone logged one by one in a listing; the others are counted in one line. */
+const MAX_LOGGED_NAMES = 20;
+
+/**
+ * The log lines for files left alone: each name once per process, at most MAX_LOGGED_NAMES of them
+ * per listing (a folder of 100,000 strangers is one summary line, not 100,000 warnings on every
+ * run of a cron job). Names gone from the server are forgotten, so that `ignored` does not grow
+ * for as long as the daemon lives.
+ */
+class LeftAlone {
+  private logged = 0;
+  private unlogged = 0;
+
+  constructor(private readonly deps: PickDeps, listing: RemoteEntry[]) {
+    const present = new Set(listing.map((e) => e.name));
+    for (const name of deps.ignored) if (!present.has(name)) deps.ignored.delete(name);
+  }
+
+  add(name: string, message: string, level: 'warn' | 'info' = 'warn'): void {
+    if (this.deps.ignored.has(name)) return;
+    this.deps.ignored.add(name);
+    if (this.logged++ < MAX_LOGGED_NAMES) this.deps.log[level]({ remoteName: JSON.stringify(name.slice(0, MAX_NAME_LENGTH)) }, message);
+    else this.unlogged++;
+  }
+
+  flush(): void {
+    if (this.unlogged) this.deps.log.warn({ count: this.unlogged, dir: this.deps.config.sftp.outboundDir }, `${this.unlogged} more remote files left alone: not logged one by one`);
+  }
 }
 
 function sameEntry(a: { size: number; modifiedAt: Date }, b: RemoteEntry | undefined): boolean {

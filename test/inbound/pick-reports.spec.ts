@@ -1,6 +1,13 @@
 import { strict as assert } from 'node:assert';
-import { reportKindOf, reportNamePattern, unsafeNameReason } from '../../src/inbound/pick-reports.js';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pickReadyReports, reportKindOf, reportNamePattern, unsafeNameReason } from '../../src/inbound/pick-reports.js';
+import { createLogger, silentLogger } from '../../src/log.js';
+import { withSession } from '../../src/transport/remote.js';
+import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { testConfig } from '../helpers/config.js';
+import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
 
 describe('inbound/pick-reports names', () => {
   it('accepts a plain report name and refuses traversal, separators, control characters and odd lengths', () => {
@@ -22,5 +29,47 @@ describe('inbound/pick-reports names', () => {
     assert.equal(reportKindOf('x.xml.rsa'), 'rsa');
     assert.equal(reportKindOf('x.xml.pgp'), 'pgp');
     assert.equal(reportKindOf('x.xml'), null);
+  });
+});
+
+describe('inbound/pick-reports against a real sshd: what is left alone, and told', function () {
+  let server: SshdServer;
+  const outbound = (name = '') => join(server.root, 'outbound', name);
+
+  before(async function () {
+    requireSshd(this);
+    server = await startSshd();
+  });
+  after(async () => server?.stop());
+  beforeEach(() => {
+    for (const name of readdirSync(outbound())) rmSync(outbound(name), { recursive: true, force: true });
+  });
+
+  function pickWith(ignored = new Set<string>()) {
+    const lines: Array<{ level: string; msg: string; remoteName?: string; count?: number }> = [];
+    const log = createLogger({ level: 'debug', destination: new Writable({ write: (c, _e, done) => { lines.push(JSON.parse(c.toString())); done(); } }) });
+    const config = testConfig({ sftp: server.sftpConfig(), reports: { stableCheckSeconds: 0, signatures: 'off' } });
+    const deps = { config, log, now: () => new Date(Date.now() + 3_600_000), sleep: async () => undefined, ignored };
+    const transport = makeSftpTransport(config.sftp, { log: silentLogger });
+    return { lines, pick: () => withSession(transport, (s) => pickReadyReports(s, deps)) };
+  }
+  // (the run's own warning, reports.signatures off, is not about a file)
+  const warnings = <L extends { level: string; msg: string }>(lines: L[]) => lines.filter((l) => l.level === 'warn' && !/reports\.signatures is off/.test(l.msg));
+
+  it('a folder of 2,000 strangers is 20 warnings and one count, not 2,000 warnings; names gone from the server are forgotten', async () => {
+    const names = Array.from({ length: 2000 }, (_, i) => `stranger-${String(i).padStart(4, '0')}.txt`);
+    for (const name of names) writeFileSync(outbound(name), 'x');
+    const ignored = new Set<string>();
+    const { lines, pick } = pickWith(ignored);
+    assert.deepEqual(await pick(), []);
+    const told = warnings(lines);
+    assert.equal(told.filter((l) => l.msg === 'remote file left alone: does not match reports.pattern').length, 20);
+    assert.deepEqual(told.filter((l) => l.count !== undefined).map((l) => [l.count, l.msg]), [[1980, '1980 more remote files left alone: not logged one by one']]);
+    assert.equal(told.length, 21);
+    await pick();
+    assert.equal(warnings(lines).length, 21, 'nothing new: nothing told');
+    for (const name of names.slice(1)) rmSync(outbound(name));
+    await pick();
+    assert.deepEqual([...ignored], [names[0]], 'the names no longer listed are forgotten');
   });
 });
