@@ -62,10 +62,15 @@ export async function pickReadyReports(session: RemoteSession, deps: PickDeps): 
   const signatures = signaturesOf(listing, pattern);
   const notices = new LeftAlone(deps, listing);
   for (const entry of listing) {
-    if (entry.type !== 'file' || signatures.has(entry.name)) continue;
+    if (signatures.has(entry.name)) continue;
     const kind = reportKindOf(entry.name);
     const unsafe = unsafeNameReason(entry.name);
     const reason = unsafe ?? (pattern.test(entry.name) && kind ? null : 'does not match reports.pattern');
+    if (entry.type !== 'file') {
+      // a folder or a symlink named as a report would otherwise never be taken, and nobody told
+      if (!reason) notices.add(entry.name, `remote report left alone: it is a ${entry.type === 'dir' ? 'folder' : 'symlink or special file'}, not a regular file`);
+      continue;
+    }
     if (reason) {
       notices.add(entry.name, `remote file left alone: ${reason}`);
       continue;

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pickReadyReports, reportKindOf, reportNamePattern, unsafeNameReason } from '../../src/inbound/pick-reports.js';
@@ -55,6 +55,22 @@ describe('inbound/pick-reports against a real sshd: what is left alone, and told
   }
   // (the run's own warning, reports.signatures off, is not about a file)
   const warnings = <L extends { level: string; msg: string }>(lines: L[]) => lines.filter((l) => l.level === 'warn' && !/reports\.signatures is off/.test(l.msg));
+
+  it('tells of a folder or a symlink named as a report (it is never taken), once, and takes the real report beside them', async () => {
+    const [asDir, asLink, real] = ['BXISSUER_REPORT_20261126_000001.xml.rsa', 'BXISSUER_REPORT_20261126_000002.xml.pgp', 'BXISSUER_REPORT_20261126_000003.xml.rsa'];
+    mkdirSync(outbound(asDir));
+    writeFileSync(outbound(real), 'report');
+    symlinkSync(real, outbound(asLink));
+    mkdirSync(outbound('processed'));
+    const { lines, pick } = pickWith();
+    assert.deepEqual((await pick()).map((r) => r.name), [real]);
+    assert.deepEqual(warnings(lines).map((l) => [l.remoteName, l.msg]).sort(), [
+      [JSON.stringify(asDir), 'remote report left alone: it is a folder, not a regular file'],
+      [JSON.stringify(asLink), 'remote report left alone: it is a symlink or special file, not a regular file'],
+    ], 'told once each; processed/ is not a report and says nothing');
+    await pick();
+    assert.equal(warnings(lines).length, 2, 'not told again by the same process');
+  });
 
   it('a folder of 2,000 strangers is 20 warnings and one count, not 2,000 warnings; names gone from the server are forgotten', async () => {
     const names = Array.from({ length: 2000 }, (_, i) => `stranger-${String(i).padStart(4, '0')}.txt`);
