@@ -20,7 +20,7 @@ function masked(text: string): string {
 export interface ParsedRecord {
   /** record role: header, detail or trailer */
   type: string;
-  /** by field name, filler left out: N and date fields as written (leading zeros kept), others without trailing padding */
+  /** by field name, filler left out: N and date fields padded with zeros as written (leading zeros kept), others without their padding */
   fields: Record<string, string>;
 }
 
@@ -41,7 +41,7 @@ export function parsePersoRecord(layout: Layout, line: string, lineNumber: numbe
     const raw = line.slice(field.offset, field.offset + field.length);
     const problem = fieldProblem(field, raw);
     if (problem) fail(problem, field.name);
-    if (field.type !== 'filler') fields[field.name] = field.type === 'N' || field.type === 'date' ? raw : raw.trimEnd();
+    if (field.type !== 'filler') fields[field.name] = unpadded(field, raw);
   }
   return { type: spec.role, fields };
 }
@@ -139,6 +139,7 @@ function typeCodeOf(layout: Layout, line: string): string {
 /** What is wrong with one field's raw text, or undefined. Messages never quote a PAN field. */
 function fieldProblem(field: FieldSpec, raw: string): string | undefined {
   const shown = field.source === 'card.pan' ? maskPan(raw) : masked(JSON.stringify(raw));
+  const text = unpadded(field, raw);
   switch (field.type) {
     case 'constant':
       return raw === field.value ? undefined : `${shown} should be ${JSON.stringify(field.value)}`;
@@ -146,20 +147,31 @@ function fieldProblem(field: FieldSpec, raw: string): string | undefined {
       return /^ *$/.test(raw) ? undefined : `filler must be spaces, found ${masked(JSON.stringify(raw.trim()))}`;
     case 'N':
     case 'date':
-      if (!/^\d+$/.test(raw)) return `${shown} must be ${field.length} digits`;
-      if (field.type === 'date' && !validDate(raw, field.format!)) return `${shown} is not a date ${field.format}`;
+      if (field.padding === '0' && !/^\d+$/.test(raw)) return `${shown} must be ${field.length} digits`;
+      if (field.padding === ' ' && !/^\d*$/.test(text)) return `${shown} must be digits, ${field.align}-aligned, padded with spaces`;
+      if (field.required && text === '') return 'is required but blank';
+      if (field.type === 'date' && !validDate(text, field.format!)) return `${shown} is not a date ${field.format}`;
       break;
     case 'AN':
-      if (raw.startsWith(' ') && raw.trim()) return `${shown} must be left-aligned`;
-      if (field.required && !raw.trim()) return 'is required but blank';
-      if (field.transform && raw.trim() && !TRANSFORMS[field.transform].produces(raw.trimEnd())) {
+      if (field.padding === ' ' && raw.trim() && (field.align === 'left' ? raw.startsWith(' ') : raw.endsWith(' '))) return `${shown} must be ${field.align}-aligned`;
+      if (field.required && !text.trim()) return 'is required but blank';
+      if (field.transform && text.trim() && !TRANSFORMS[field.transform].produces(text)) {
         return `${shown} is not ${TRANSFORMS[field.transform].output}`;
       }
       break;
   }
-  const value = field.type === 'AN' ? raw.trimEnd() : raw.replace(/^0+(?=\d)/, '');
+  const value = field.type === 'AN' || field.padding !== '0' ? text : raw.replace(/^0+(?=\d)/, '');
   if (field.values && value !== '' && !field.values.includes(value)) return `${shown} is not one of ${field.values.join(', ')}`;
   return undefined;
+}
+
+/**
+ * A field's text without the padding the layout puts on its padded side (right of a left-aligned
+ * value, left of a right-aligned one); N and date fields padded with zeros stay as written.
+ */
+function unpadded(field: FieldSpec, raw: string): string {
+  if (field.padding === '0') return field.type === 'AN' ? raw.replace(/^0+/, '') : raw;
+  return field.align === 'left' ? raw.trimEnd() : raw.trimStart();
 }
 
 function validDate(raw: string, format: 'YYYYMMDD' | 'YYMMDD'): boolean {

@@ -8,9 +8,9 @@ import { loadConfig, PROJECT_ROOT } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { luhnValid } from '../../src/security/mask.js';
 import { loadLayoutFile } from '../../src/perso/layout.js';
-import { DEFAULT_LAYOUTS_DIR, explainFile, layoutFromObject, parsePersoFile, prepareCard, renderPersoFile, type Layout } from '../../src/perso/index.js';
+import { DEFAULT_LAYOUTS_DIR, explainFile, explainRecord, layoutFromObject, parsePersoFile, prepareCard, renderPersoFile, type Layout } from '../../src/perso/index.js';
 import { runCli } from '../helpers/cli.js';
-import { BUSINESS_DATE, collect, contract, fileContext } from './fixtures.js';
+import { BUSINESS_DATE, collect, contract, fileContext, goldenContracts } from './fixtures.js';
 
 const GOLDEN = join(PROJECT_ROOT, 'test', 'perso', 'golden', 'perso-v1-golden.dat');
 const CLEAR_PANS = readFileSync(GOLDEN, 'latin1').split('\n').filter((l) => l.startsWith('D')).map((l) => l.slice(35, 54).trim());
@@ -204,6 +204,35 @@ describe('perso: hostile layouts and card data', () => {
         const lines = (await collect(renderPersoFile(layout, fileContext(), cards))).toString('latin1').split('\n');
         assert.deepEqual([lines[1]!.slice(1, 8), lines[12]!.slice(1, 8)], [first, twelfth], JSON.stringify(edit));
       }
+    });
+
+    it('reads back any file it writes, whatever alignment and padding the layout gives each field', async () => {
+      const reference = layoutFromObject(v1Document(), '/layouts/perso-v1.yaml');
+      const text = (await collect(renderPersoFile(reference, fileContext(), goldenContracts()))).toString('latin1');
+      const expected = await parsePersoFile(reference, [text]);
+      const roles = ['header', 'detail', 'trailer'] as const;
+      const names = roles.flatMap((role) => reference[role]!.fields.filter((f) => f.type === 'N' || f.type === 'AN').map((f) => [role, f.name, f.type as 'N' | 'AN'] as const));
+      // AN fields are padded with spaces on either side; N fields too, or with zeros on the left
+      const choice = (type: 'N' | 'AN') => fc.constantFrom<Record<string, string>>(
+        { align: 'left', padding: 'space' }, { align: 'right', padding: 'space' }, ...(type === 'N' ? [{ align: 'right', padding: 'zero' }] : []),
+      );
+      const normal = (type: string | undefined, value: string) => (type === 'N' ? value.replace(/^0+/, '') : value.trim());
+      await fc.assert(fc.asyncProperty(fc.tuple(...names.map(([, , type]) => choice(type))), async (choices) => {
+        const doc = v1Document();
+        names.forEach(([role, name], i) => Object.assign(doc.records[role].fields.find((f: { name: string }) => f.name === name), choices[i]));
+        const layout = layoutFromObject(doc, '/layouts/padded.yaml');
+        const written = (await collect(renderPersoFile(layout, fileContext(), goldenContracts()))).toString('latin1');
+        const records = await parsePersoFile(layout, [written]);
+        assert.equal(records.length, expected.length);
+        records.forEach((record, i) => {
+          const spec = layout[record.type as 'header' | 'detail' | 'trailer']!;
+          for (const [name, value] of Object.entries(record.fields)) {
+            const type = spec.fields.find((f) => f.name === name)!.type;
+            assert.equal(normal(type, value), normal(type, expected[i]!.fields[name]!), `record ${i + 1} field ${name}`);
+          }
+        });
+        written.split('\n').slice(0, -1).forEach((line, i) => assert.equal(explainRecord(layout, line, i + 1).problem, undefined));
+      }), { numRuns: 60 });
     });
   });
 });
