@@ -2,13 +2,15 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, messageOf } from '../errors.js';
 import { fileNamePatternProblem } from '../perso/file-name.js';
 import { cardsPerFileProblem, DEFAULT_LAYOUTS_DIR, isLayoutName, loadLayoutFile } from '../perso/layout.js';
+import { fileFieldsProblem } from '../perso/render.js';
 import { collidingFileNames } from './bureaus.js';
 import type { Config } from './schema.js';
 
 /**
- * Loads each bureau's layout at load, so that a broken layout, a line ending the bureau's profile
- * does not allow, a bad file name pattern or a perso.maxCardsPerFile its record counters cannot
- * number stops the start with the key named, not the first send.
+ * Loads each bureau's layout at load, so that a broken layout, one whose header or trailer cannot
+ * hold the issuer's or bureau's code or the environment, a line ending the bureau's profile does not
+ * allow, a bad file name pattern or a perso.maxCardsPerFile its record counters cannot number stops
+ * the start with the key named, not the first send.
  * Fills in what the config left to the layout (line ending, file name pattern) and the layout's path;
  * the top-level perso section then describes the first bureau. `listed`: the bureaus came as a
  * list (keys bureaus[i].…), else from the single-bureau keys (perso.…).
@@ -30,6 +32,8 @@ export function resolveBureauLayouts(config: Config, base: string, listed: boole
     } catch (err) {
       return fail('layout', messageOf(err));
     }
+    const fileFields = fileFieldsProblem(layout, { issuerCode: config.issuer.code, bureauCode: bureau.code, environment: config.environment });
+    if (fileFields) fail('layout', `${fileFields} (${file})`);
     const counters = cardsPerFileProblem(layout, config.perso.maxCardsPerFile);
     if (counters) {
       const whose = listed ? `bureaus[${i}] (${bureau.code}) layout` : 'layout';

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { ContractForPerso } from '../domain/contract.js';
 import { ConfigError, InputError } from '../errors.js';
 import { lineEndingOf, pad } from './layout.js';
-import type { FieldSpec, Layout, LineEnding, RecordSpec, Source } from './layout-types.js';
+import { recordSpecs, type FieldSpec, type Layout, type LineEnding, type RecordSpec, type Source } from './layout-types.js';
 import { detailWriterOf } from './detail-writer.js';
 import { contractIdOf, invalidOf, type PreparedCard } from './prepare.js';
 
@@ -114,6 +114,24 @@ function renderFile<T>(layout: Layout, ctx: FileContext, items: AsyncIterable<T>
 }
 
 type ValueOf = (source: Source, field: FieldSpec) => string;
+
+/**
+ * Why this issuer's and bureau's own values (their codes, the environment) cannot be written in the
+ * layout's file.* fields, or undefined. Checked at load: a layout whose header cannot hold the issuer's
+ * code would otherwise load, and fail every send after its cards were claimed.
+ */
+export function fileFieldsProblem(layout: Layout, ctx: Pick<FileContext, 'issuerCode' | 'bureauCode' | 'environment'>): string | undefined {
+  const fileValue = fileValues({ ...ctx, businessDate: '2000-01-01', sequence: 1, createdAt: new Date(0) });
+  try {
+    for (const spec of recordSpecs(layout)) {
+      for (const field of spec.fields) if (field.source?.startsWith('file.')) fixedValue(layout, spec, field, fileValue);
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
+  return undefined;
+}
 
 function fileValues(ctx: FileContext): ValueOf {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(ctx.businessDate)) throw new ConfigError(`business date ${JSON.stringify(ctx.businessDate)} is not YYYY-MM-DD`);

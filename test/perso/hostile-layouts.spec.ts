@@ -235,4 +235,61 @@ describe('perso: hostile layouts and card data', () => {
       }), { numRuns: 60 });
     });
   });
+
+  describe('the file\'s own values against the layout, at load', () => {
+    let dir: string;
+    beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'bx-file-fields-'))));
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    /** perso-v1 with its header's issuer, bureau and environment fields edited, in a file of the folder. */
+    const layoutWith = (edit: Record<'issuerCode' | 'bureauCode' | 'environment', Record<string, unknown>>) => {
+      const doc = v1Document();
+      const fields = doc.records.header.fields;
+      for (const name of ['issuerCode', 'bureauCode', 'environment'] as const) {
+        const field = fields.find((f: { name: string }) => f.name === name);
+        const { length, ...rest } = edit[name];
+        Object.assign(field, rest);
+        if (rest.values === null) delete field.values;
+        if (typeof length === 'number' && length < field.length) {
+          fields.push({ name: 'filler', position: field.position + length, length: field.length - length, type: 'filler' });
+          field.length = length;
+        }
+      }
+      writeFileSync(join(dir, 'edited.yaml'), JSON.stringify(doc));
+    };
+    const config = (issuer: string, bureau: string, environment: string) => {
+      writeFileSync(join(dir, 'config.yaml'), `issuer: { code: "${issuer}" }\nenvironment: ${environment}\nbureau: { code: "${bureau}" }\nperso: { layout: edited.yaml }\n`);
+      return join(dir, 'config.yaml');
+    };
+
+    it('a config that loads can always write its header and trailer', async () => {
+      const code = fc.stringMatching(/^[A-Z0-9]{1,8}$/);
+      const field = fc.record({ length: fc.integer({ min: 1, max: 8 }), type: fc.constantFrom('AN', 'N') });
+      const environment = fc.record({ values: fc.constantFrom(null, ['P'], ['T'], ['P', 'T']), type: fc.constantFrom('AN', 'N') });
+      await fc.assert(fc.asyncProperty(code, code, fc.constantFrom('P', 'T'), field, field, environment, async (issuer, bureau, env, issuerField, bureauField, envField) => {
+        layoutWith({ issuerCode: issuerField, bureauCode: bureauField, environment: envField });
+        let loaded;
+        try {
+          loaded = loadConfig(config(issuer, bureau, env), {});
+        } catch (err) {
+          assert.ok(err instanceof ConfigError, String(err));
+          // a letter in an N field's values is the layout's own fault; the rest is this config's values against the layout
+          assert.match(err.message, /: perso\.layout: (layout perso-v1, header field (issuerCode|bureauCode|environment): .* \(.*edited\.yaml\)|layout file .*edited\.yaml: records\.header, field environment: values of an N field must be digits)$/);
+          return;
+        }
+        const layout = loadLayoutFile(loaded.bureaus[0]!.layout);
+        const context = fileContext({ issuerCode: loaded.issuer.code, bureauCode: loaded.bureau.code, environment: loaded.environment });
+        const lines = (await collect(renderPersoFile(layout, context, [contract(1)]))).toString('latin1').split('\n');
+        assert.equal(lines.length, 4);
+      }), { numRuns: 150 });
+    });
+
+    it('names the field that cannot hold the issuer\'s code', () => {
+      layoutWith({ issuerCode: { length: 4 }, bureauCode: {}, environment: {} });
+      assert.throws(() => loadConfig(config('BXISSUER', 'B1', 'T'), {}), /perso\.layout: layout perso-v1, header field issuerCode: "BXISSUER" does not fit 4 characters/);
+      layoutWith({ issuerCode: {}, bureauCode: {}, environment: { values: ['P'] } });
+      assert.throws(() => loadConfig(config('BXISSUER', 'B1', 'T'), {}), /perso\.layout: layout perso-v1, header field environment: "T" is not one of P/);
+      assert.equal(loadConfig(config('BXISSUER', 'B1', 'P'), {}).environment, 'P');
+    });
+  });
 });
