@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { PanIntegrityError, type PanCipher } from '../security/pan.js';
+import { enterMutex, leaveMutex } from './lease.js';
 
 /** A card whose stored PAN the rotation left as it was: not its own, or unreadable. */
 export interface RefusedPan {
@@ -21,6 +22,9 @@ export interface PanRotation {
 }
 
 export const REFUSED_LISTED = 20;
+
+/** The claims' mutex (claim.ts CLAIM_MUTEX): a page is written while no claim reads. */
+const CLAIM_MUTEX = 'claim (in a claim transaction only)';
 
 interface PanColumns {
   id: number;
@@ -52,11 +56,15 @@ export async function rotatePans(db: Knex, cipher: PanCipher, pageSize = 500): P
     const updates = reencrypted(rows, cipher, result);
     if (!updates.length) continue;
     await db.transaction(async (trx) => {
+      // A claim on PostgreSQL passes over rows another transaction has locked (SKIP LOCKED): reading
+      // while this page's rows are locked, it would leave their Marked cards out of its batch.
+      await enterMutex(trx, CLAIM_MUTEX);
       for (const u of updates) {
         const changed = await trx('card_contracts').where({ id: u.id, pan_enc: u.from }).update({ pan_enc: u.panEnc, pan_hmac: u.panHmac });
         if (changed) result.rotated++;
         else result.current++;
       }
+      await leaveMutex(trx, CLAIM_MUTEX);
     });
   }
 }
