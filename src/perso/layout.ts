@@ -134,6 +134,8 @@ function checkField(f: RawField, role: RecordRole, fail: (where: string, message
     if (DATE_LENGTHS[f.format!] !== f.length) fail(where, `format ${f.format} needs length ${DATE_LENGTHS[f.format!]}, not ${f.length}`);
     if (source !== 'file.businessDate') fail(where, 'a date field takes its value from file.businessDate');
   } else if (f.format) fail(where, 'only a date takes a format');
+  // names are letters: in an N or date field they would make a record the bureau (and our reader) refuses
+  if (source?.startsWith('emboss.') && f.type !== 'AN') fail(where, `${source} is text: its field must be AN, not ${f.type}`);
   if (f.charset && !(f.type === 'AN' && source?.startsWith('card.'))) fail(where, 'a charset applies to AN fields from card.* sources only');
   if (f.transform) {
     const transform = TRANSFORMS[f.transform];

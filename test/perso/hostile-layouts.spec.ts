@@ -196,6 +196,12 @@ describe('perso: hostile layouts and card data', () => {
       for (const edit of [{ align: 'left', padding: 'space' }, { align: 'right' }, { align: 'right', padding: 'space' }]) withField('psn', edit)();
     });
 
+    it('refuses a name (emboss.name, emboss.track1) in an N field, where its letters would break the record', () => {
+      for (const name of ['embossLine1', 'track1Name']) {
+        assert.throws(withField(name, { type: 'N' }), new RegExp(`records\\.detail, field ${name}: emboss\\.(name|track1) is text: its field must be AN, not N`));
+      }
+    });
+
     it('writes the record sequence at the alignment the layout gives it, whatever its padding', async () => {
       const cases = [[{ padding: 'space' }, '      1', '     12'], [{ align: 'left', padding: 'space' }, '1      ', '12     '], [{}, '0000001', '0000012']] as const;
       for (const [edit, first, twelfth] of cases) {
