@@ -127,7 +127,10 @@ export class PanCipher {
       throw new PanIntegrityError('stored PAN has an unknown format');
     }
     if (this.previous && keyId === this.previous.keyId) return this.previous.decrypt(panEnc, row);
-    throw new PermanentError(`stored PAN is encrypted under key ${keyId}, not the configured key ${this.keyId}`);
+    // it fails the whole run: the operator needs the row to find out where it came from (ids are not secret)
+    const previous = this.previous ? ` nor the previous key ${this.previous.keyId}` : '';
+    throw new PermanentError(`stored PAN is encrypted under key ${keyId}, not the configured key ${this.keyId}${previous} `
+      + `(contract ${row.contractNumber} plastic ${row.plasticId})`);
   }
 
   /** AES-256-GCM opening by Node's crypto: the plaintext only once the tag checked out. */
