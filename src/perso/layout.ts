@@ -15,11 +15,13 @@ export const DEFAULT_LAYOUTS_DIR = join(PROJECT_ROOT, 'config', 'layouts');
 
 const DATE_LENGTHS = { YYYYMMDD: 8, YYMMDD: 6 } as const;
 const PRINTABLE = /^[\x20-\x7e]*$/;
+const MAX_RECORD_LENGTH = 100_000;
 
 const fieldSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'a name of letters, digits and _'),
-  position: z.number().int().min(1),
-  length: z.number().int().min(1),
+  // no field is longer than the longest record (a constant is padded to its length before the tiling is checked)
+  position: z.number().int().min(1).max(MAX_RECORD_LENGTH),
+  length: z.number().int().min(1).max(MAX_RECORD_LENGTH),
   type: z.enum(['N', 'AN', 'date', 'constant', 'filler']),
   source: z.string().optional(),
   value: z.union([z.string(), z.number()]).transform(String).optional(),
@@ -43,7 +45,7 @@ const recordSchema = z.strictObject({
 
 const layoutSchema = z.strictObject({
   name: z.string().min(1),
-  recordLength: z.number().int().min(1).max(100_000),
+  recordLength: z.number().int().min(1).max(MAX_RECORD_LENGTH),
   /** one line ending, or the list the bureau accepts (the first is the default) */
   lineEnding: z.union([lineEnding, z.array(lineEnding).min(1)]).default(['LF', 'CRLF']),
   fileNamePattern: z.string().optional(),

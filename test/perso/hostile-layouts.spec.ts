@@ -196,6 +196,16 @@ describe('perso: hostile layouts and card data', () => {
       for (const edit of [{ align: 'left', padding: 'space' }, { align: 'right' }, { align: 'right', padding: 'space' }]) withField('psn', edit)();
     });
 
+    it('refuses a field longer than any record with a ConfigError naming it, whatever its type', () => {
+      fc.assert(fc.property(fc.constantFrom('recordType', 'psn', 'city', 'filler'), fc.integer({ min: 100_001, max: 2 ** 40 }), fc.constantFrom('length', 'position'), (name, size, key) => {
+        assert.throws(withField(name, { [key]: size }), (err: unknown) => {
+          assert.ok(err instanceof ConfigError, String(err));
+          assert.match(err.message, new RegExp(`^layout file /layouts/padded\\.yaml: records\\.detail, field ${name} \\(${key}\\): Too big`));
+          return true;
+        });
+      }), { numRuns: 50 });
+    });
+
     it('refuses a name (emboss.name, emboss.track1) in an N field, where its letters would break the record', () => {
       for (const name of ['embossLine1', 'track1Name']) {
         assert.throws(withField(name, { type: 'N' }), new RegExp(`records\\.detail, field ${name}: emboss\\.(name|track1) is text: its field must be AN, not N`));
