@@ -1,8 +1,9 @@
 import { posix } from 'node:path';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { SFTPWrapper } from 'ssh2';
 import type SftpClient from 'ssh2-sftp-client';
-import { PermanentError, messageOf } from '../errors.js';
+import { PermanentError, TransientError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RemoteEntry, RemoteSession } from './remote.js';
 import { remoteError } from './sftp-errors.js';
@@ -16,14 +17,35 @@ const CLOSE_TIMEOUT_MS = 5000;
  */
 const WRITE_BUFFER_BYTES = 1024 * 1024;
 
+/**
+ * How long the server's SFTP process may leave a request unanswered: past it the connection is
+ * dropped and the operation fails as transient. SSH keepalives do not tell: OpenSSH's sshd answers
+ * them while its sftp-server process hangs (a stuck disk), and the operation then waited forever.
+ */
+const STALL_TIMEOUT_MS = 60_000;
+
+/** Bytes a connection must carry meanwhile for an unanswered question to be a slow link, not a stall (keepalives carry ~100 bytes). */
+const ALIVE_TRAFFIC_BYTES = 64 * 1024;
+
 /** Created files: readable by the owner only (the library's default was world-writable). */
 const FILE_MODE = 0o600;
 
 /** (ssh2's WriteStream takes any Writable option; the typings list only its own) */
 const WRITE_OPTIONS = { mode: FILE_MODE, flags: 'w', highWaterMark: WRITE_BUFFER_BYTES } as { mode: number; flags: 'w' };
 
+export interface SftpSessionContext {
+  endpoint: string;
+  log: Logger;
+  closeTimeoutMs?: number;
+  /** the connection's SFTP channel, asked a cheap question while an operation runs (stall watch) */
+  sftp?: Pick<SFTPWrapper, 'realpath'>;
+  /** bytes the connection carried so far, both ways (a busy slow link is no stall) */
+  traffic?: () => number;
+  stallTimeoutMs?: number;
+}
+
 /** One open SFTP connection as a RemoteSession. Not reusable after close(). */
-export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log: Logger; closeTimeoutMs?: number }): RemoteSession {
+export function makeSftpSession(client: SftpClient, ctx: SftpSessionContext): RemoteSession {
   let closed = false;
   const where = (path: string) => `${path} on ${ctx.endpoint}`;
   const open = () => {
@@ -31,10 +53,16 @@ export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log
   };
   const guard = async <T>(action: string, path: string, fn: () => Promise<T>): Promise<T> => {
     open();
+    const watch = watchStall(ctx, () => dropConnection(client));
     try {
-      return await fn();
+      return await Promise.race([fn(), watch.stalled]);
     } catch (err) {
+      if (watch.hasStalled()) {
+        throw new TransientError(`${action} ${where(path)}: the server did not answer for ${(ctx.stallTimeoutMs ?? STALL_TIMEOUT_MS) / 1000} s: connection dropped`, { cause: err });
+      }
       throw remoteError(err, action, where(path));
+    } finally {
+      watch.stop();
     }
   };
 
@@ -163,6 +191,49 @@ export function makeSftpSession(client: SftpClient, ctx: { endpoint: string; log
   return session;
 }
 
+/**
+ * While an operation runs, asks the server a question that costs nothing (realpath of ".") whenever
+ * none is pending. OpenSSH's sftp-server answers requests in order: one unanswered for the stall
+ * timeout means the server is stuck (not that our source is slow: with nothing in flight the answer
+ * comes at once), unless the connection carried data meanwhile (the answer waits behind the data of a
+ * slow link). Then `onStall` drops the connection and `stalled` rejects.
+ */
+function watchStall(ctx: SftpSessionContext, onStall: () => void): { stalled: Promise<never>; hasStalled(): boolean; stop(): void } {
+  const timeoutMs = ctx.stallTimeoutMs ?? STALL_TIMEOUT_MS;
+  const traffic = ctx.traffic ?? (() => 0);
+  let stalled = false;
+  let reject: (err: Error) => void = () => undefined;
+  const promise = new Promise<never>((_, r) => (reject = r));
+  promise.catch(() => undefined);
+  let askedAt: number | null = null;
+  let trafficThen = 0;
+  const tick = () => {
+    if (askedAt === null) {
+      [askedAt, trafficThen] = [Date.now(), traffic()];
+      try {
+        ctx.sftp!.realpath('.', () => (askedAt = null));
+      } catch {
+        // a channel already closed: the operation fails on its own
+      }
+    } else if (traffic() - trafficThen >= ALIVE_TRAFFIC_BYTES) {
+      [askedAt, trafficThen] = [Date.now(), traffic()];
+    } else if (Date.now() - askedAt >= timeoutMs) {
+      stalled = true;
+      clearInterval(timer);
+      onStall();
+      reject(new Error(`no answer for ${timeoutMs} ms`));
+    }
+  };
+  const timer = ctx.sftp ? setInterval(tick, Math.max(10, Math.floor(timeoutMs / 4))) : undefined;
+  timer?.unref();
+  return { stalled: promise, hasStalled: () => stalled, stop: () => clearInterval(timer) };
+}
+
+/** Drops the TCP connection under the SFTP session: every pending request fails at once. */
+function dropConnection(client: SftpClient): void {
+  (client as unknown as { client: { destroy(): void } }).client.destroy();
+}
+
 async function endWithin(client: SftpClient, timeoutMs: number, log: Logger): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
@@ -174,7 +245,7 @@ async function endWithin(client: SftpClient, timeoutMs: number, log: Logger): Pr
   clearTimeout(timer);
   if (outcome === 'timeout') {
     log.warn({ timeoutMs }, 'SFTP end() did not finish: dropping the connection');
-    (client as unknown as { client: { destroy(): void } }).client.destroy();
+    dropConnection(client);
   }
 }
 

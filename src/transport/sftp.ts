@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
-import type { Algorithms as SshAlgorithms } from 'ssh2';
+import type { Algorithms as SshAlgorithms, SFTPWrapper } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import type { Config } from '../config/schema.js';
 import { secretFromEnv } from '../config/secrets.js';
@@ -20,7 +20,7 @@ export type SftpConfig = Config['sftp'];
  */
 export function makeSftpTransport(
   config: SftpConfig,
-  deps: { log: Logger; env?: NodeJS.ProcessEnv; signal?: AbortSignal; closeTimeoutMs?: number },
+  deps: { log: Logger; env?: NodeJS.ProcessEnv; signal?: AbortSignal; closeTimeoutMs?: number; stallTimeoutMs?: number },
 ): Transport {
   const log = deps.log.child({ component: 'sftp' });
   // the key type whose key matched the pin: later connections ask for it at once
@@ -28,7 +28,7 @@ export function makeSftpTransport(
   return {
     async connect(): Promise<RemoteSession> {
       const settings = connectionSettings(config, deps.env);
-      return withRetry(() => openPinnedSession(config, settings, log, pinned, deps.closeTimeoutMs), config.retry, {
+      return withRetry(() => openPinnedSession(config, settings, log, pinned, deps), config.retry, {
         isTransient: isTransientNetworkError,
         log,
         signal: deps.signal,
@@ -102,13 +102,13 @@ class HostKeyMismatch extends Error {
  * proves it holds that key in the handshake) or the server has no other type of key to present.
  */
 async function openPinnedSession(
-  config: SftpConfig, settings: ConnectionSettings, log: Logger, pinned: { keyType?: string }, closeTimeoutMs?: number,
+  config: SftpConfig, settings: ConnectionSettings, log: Logger, pinned: { keyType?: string }, timeouts: SessionTimeouts,
 ): Promise<RemoteSession> {
   const offered: string[] = [];
   let types = pinned.keyType ? [pinned.keyType, ...Object.keys(HOST_KEY_ALGORITHMS).filter((t) => t !== pinned.keyType)] : Object.keys(HOST_KEY_ALGORITHMS);
   for (;;) {
     try {
-      const opened = await openSession(config, settings, log, closeTimeoutMs, types);
+      const opened = await openSession(config, settings, log, timeouts, types);
       pinned.keyType = opened.keyType;
       return opened.session;
     } catch (err) {
@@ -127,8 +127,11 @@ async function openPinnedSession(
   }
 }
 
+/** (for tests: how long close() and a request unanswered may take) */
+type SessionTimeouts = { closeTimeoutMs?: number; stallTimeoutMs?: number };
+
 async function openSession(
-  config: SftpConfig, settings: ConnectionSettings, log: Logger, closeTimeoutMs: number | undefined, keyTypes: string[],
+  config: SftpConfig, settings: ConnectionSettings, log: Logger, timeouts: SessionTimeouts, keyTypes: string[],
 ): Promise<{ session: RemoteSession; keyType: string }> {
   // the library's default callbacks print to the console: route them to our (scrubbed) log
   const client = new SftpClient('bureau-exchange', {
@@ -139,8 +142,9 @@ async function openSession(
   let offeredHostKey: string | undefined;
   let offeredKeyType = '';
   const sock = netConnect({ host: settings.host, port: config.port, noDelay: true });
+  let sftp: SFTPWrapper;
   try {
-    await client.connect({
+    sftp = await client.connect({
       sock,
       host: settings.host,
       port: config.port,
@@ -163,7 +167,10 @@ async function openSession(
     throw connectError(err, config, settings);
   }
   log.debug({ endpoint: endpoint(config), hostKey: offeredHostKey }, 'SFTP session open');
-  return { session: makeSftpSession(client, { endpoint: endpoint(config), log, closeTimeoutMs }), keyType: offeredKeyType };
+  const session = makeSftpSession(client, {
+    endpoint: endpoint(config), log, sftp, traffic: () => sock.bytesRead + sock.bytesWritten, closeTimeoutMs: timeouts.closeTimeoutMs, stallTimeoutMs: timeouts.stallTimeoutMs,
+  });
+  return { session, keyType: offeredKeyType };
 }
 
 /** The type named at the start of an SSH public key blob (RFC 4253 6.6: string type, then the key). */
