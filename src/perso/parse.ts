@@ -200,20 +200,26 @@ export interface ExplainedRecord {
 /**
  * A record field by field with positions, for support staff. Lenient: a record the strict parser
  * refuses is still shown (by the layout of its type code) with the problem. PANs are always masked:
- * the PAN field, and any PAN-looking number anywhere else.
+ * the PAN field, and any PAN-looking number anywhere else. Control characters are shown as U+FFFD:
+ * a damaged or forged file must not drive the terminal it is printed on (escape sequences).
  */
 export function explainRecord(layout: Layout, line: string, lineNumber: number): ExplainedRecord {
   let problem: string | undefined;
   try {
     parsePersoRecord(layout, line, lineNumber);
   } catch (err) {
-    problem = masked((err as Error).message);
+    problem = printable(masked((err as Error).message));
   }
   const spec = specOf(layout, line);
   const fields = (spec?.fields ?? []).map((f) => {
     const raw = line.slice(f.offset, f.offset + f.length);
-    const value = f.source === 'card.pan' ? maskPan(raw) : masked(raw);
+    const value = printable(f.source === 'card.pan' ? maskPan(raw) : masked(raw));
     return { name: f.name, position: f.position, length: f.length, type: f.type, value };
   });
   return { lineNumber, type: spec?.role ?? 'unknown', fields, ...(problem ? { problem } : {}) };
+}
+
+/** C0 and C1 control characters and DEL (ESC and CSI start terminal escape sequences) as U+FFFD, one for one. */
+function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, '\ufffd');
 }

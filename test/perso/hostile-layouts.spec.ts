@@ -156,6 +156,32 @@ describe('perso: hostile layouts and card data', () => {
       }
     });
 
+    it('prints no control character of a damaged file (no terminal escape sequence), and names where it is', async function () {
+      this.timeout(60_000);
+      const dir = mkdtempSync(join(tmpdir(), 'bx-explain-'));
+      try {
+        const lines = readFileSync(GOLDEN, 'latin1').split('\n');
+        const hostile = '\x1b[2J\x1b]0;x\x07\x9b31m\x7f\r';
+        lines[2] = lines[2]!.slice(0, 343) + hostile + lines[2]!.slice(343 + hostile.length);
+        const file = join(dir, 'damaged.dat');
+        writeFileSync(file, lines.join('\n'), 'latin1');
+        const explained = [];
+        for await (const line of explainFile(layoutFromObject(v1Document(), '/layouts/perso-v1.yaml'), file, { line: 3 })) explained.push(line);
+        const city = explained[0]!.fields.find((f) => f.name === 'city')!;
+        assert.equal(city.value.length, 30);
+        assert.match(city.value, /^\ufffd\[2J\ufffd\]0;x\ufffd\ufffd31m\ufffd\ufffd/);
+        assert.match(explained[0]!.problem!, /record 3: character at position 344 is not printable ASCII/);
+        for (const json of [false, true]) {
+          const result = await runCli(['--config', join(PROJECT_ROOT, 'config', 'default.yaml'), 'perso', 'explain', '--line', '3', ...(json ? ['--json'] : []), file]);
+          assert.equal(result.code, 0, result.stderr);
+          assert.match(result.stdout, /city/);
+          assert.doesNotMatch(result.stdout, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/, json ? 'json' : 'text');
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('the CLI with --layout naming such a layout prints no PAN', async function () {
       this.timeout(60_000);
       const dir = mkdtempSync(join(tmpdir(), 'bx-explain-'));
