@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { PanIntegrityError, type PanCipher } from '../security/pan.js';
+import { dialectOf } from './connection.js';
 import { enterMutex, leaveMutex } from './lease.js';
 
 /** A card whose stored PAN the rotation left as it was: not its own, or unreadable. */
@@ -26,6 +27,8 @@ export const REFUSED_LISTED = 20;
 /** The claims' mutex (claim.ts CLAIM_MUTEX): a page is written while no claim reads. */
 const CLAIM_MUTEX = 'claim (in a claim transaction only)';
 
+const COLUMNS = ['id', 'contract_number', 'plastic_id', 'pan_enc', 'pan_last4', 'pan_hmac'] as const;
+
 interface PanColumns {
   id: number;
   contract_number: string;
@@ -39,17 +42,17 @@ interface PanColumns {
  * Moves every stored PAN to the current format (bound to its card) under the current key, reading
  * old values with the previous key or in the old format; a page of `pageSize` rows at a time (bounded
  * memory), each page's writes in one transaction. Resumable and idempotent: values already current
- * are skipped, so a rerun does what is left. A value is only rewritten if it is still the one read
- * (an import may have replaced it meanwhile). A value that does not decrypt to its card's PAN (moved
- * from another row: its last four digits or look-up hash differ) is not bound to this card: it is
- * left as it was and reported. A value under a key that is not configured stops the rotation.
+ * are skipped, so a rerun does what is left. A value is only rewritten if it is still the one read;
+ * one replaced meanwhile is read again and handled as it now is. A value that does not decrypt to its
+ * card's PAN (moved from another row: its last four digits or look-up hash differ) is not bound to
+ * this card: it is left as it was and reported. A value under a key that is not configured stops the rotation.
  */
 export async function rotatePans(db: Knex, cipher: PanCipher, pageSize = 500): Promise<PanRotation> {
   const result: PanRotation = { rotated: 0, current: 0, refused: 0, refusedCards: [] };
   let lastId = 0;
   for (;;) {
     const rows: PanColumns[] = await db('card_contracts')
-      .select('id', 'contract_number', 'plastic_id', 'pan_enc', 'pan_last4', 'pan_hmac')
+      .select(...COLUMNS)
       .where('id', '>', lastId).orderBy('id').limit(pageSize);
     if (!rows.length) return result;
     lastId = Number(rows[rows.length - 1]!.id);
@@ -62,11 +65,26 @@ export async function rotatePans(db: Knex, cipher: PanCipher, pageSize = 500): P
       for (const u of updates) {
         const changed = await trx('card_contracts').where({ id: u.id, pan_enc: u.from }).update({ pan_enc: u.panEnc, pan_hmac: u.panHmac });
         if (changed) result.rotated++;
-        else result.current++;
+        else await rotateRewritten(trx, u.id, cipher, result);
       }
       await leaveMutex(trx, CLAIM_MUTEX);
     });
   }
+}
+
+/**
+ * A row whose value changed since its page was read: an import under the current key (then it is
+ * current), or a writer still on the old key, whose value would otherwise stay behind, counted as
+ * current, and become unreadable once the old key is retired. Read again, locked, and handled anew.
+ */
+async function rotateRewritten(trx: Knex.Transaction, id: number, cipher: PanCipher, result: PanRotation): Promise<void> {
+  const read = trx('card_contracts').select(...COLUMNS).where({ id });
+  if (dialectOf(trx) !== 'sqlite') read.forUpdate(); // SQLite: this transaction already holds the only write lock
+  const rows: PanColumns[] = await read;
+  const [update] = reencrypted(rows, cipher, result);
+  if (!update) return;
+  await trx('card_contracts').where({ id }).update({ pan_enc: update.panEnc, pan_hmac: update.panHmac });
+  result.rotated++;
 }
 
 function reencrypted(rows: PanColumns[], cipher: PanCipher, result: PanRotation) {
