@@ -30,9 +30,16 @@ export function loadRsaPrivateKey(file: string, passphrase?: string, { allowInse
   if ((mode & 0o077) !== 0 && !allowInsecure) {
     throw new ConfigError(`RSA private key file ${file} is readable by group/other (mode ${(mode & 0o777).toString(8)}): chmod 600 it, or set reports.allowInsecureKeyFile`);
   }
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (err) {
+    // a key the daemon's user may not read (EACCES) is no reason to suspect the passphrase
+    throw new ConfigError(`RSA private key file ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
   let key: KeyObject;
   try {
-    key = createPrivateKey(passphrase ? { key: readFileSync(file), passphrase } : { key: readFileSync(file) });
+    key = createPrivateKey(passphrase ? { key: pem, passphrase } : { key: pem });
   } catch {
     // the driver's message may quote key material: say what is wrong without it
     throw new ConfigError(`RSA private key file ${file} cannot be loaded (not a PEM RSA private key, or wrong/missing passphrase)`);

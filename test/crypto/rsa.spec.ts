@@ -142,6 +142,21 @@ describe('crypto/rsa', function () {
     assert.ok(!existsSync(join(dir, 'missing.pem')));
   });
 
+  it('says a key file it cannot read cannot be read (EISDIR; EACCES for the daemon\'s user), not that it is no key or the passphrase is wrong', () => {
+    const folder = join(dir, 'a-folder.pem');
+    mkdirSync(folder, { mode: 0o700 });
+    const unreadable = (code: string) => (err: Error) => err instanceof ConfigError && err.message.includes(`cannot be read: ${code}`) && !/passphrase|not a PEM/.test(err.message);
+    assert.throws(() => loadRsaPrivateKey(folder), unreadable('EISDIR'));
+    // a 0600 key owned by root, loaded by the daemon's own user: run the load as nobody (we are root here)
+    if (process.getuid?.() !== 0 || !existsSync('/usr/bin/setpriv')) return;
+    chmodSync(dir, 0o711);
+    const script = `const { loadRsaPrivateKey } = await import(${JSON.stringify(new URL('../../src/crypto/rsa.ts', import.meta.url).href)});
+      try { loadRsaPrivateKey(process.argv[1]); console.log('loaded'); } catch (err) { console.log(err.constructor.name + ': ' + err.message); }`;
+    const run = spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script, ours.keyFile], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^ConfigError: RSA private key file \S+ cannot be read: EACCES\n$/);
+  });
+
   describe('write errors reject with the file system error, never hang or succeed', () => {
     const big = () => encryptRsaReport(randomBytes(214 * 400), readFileSync(ours.pubFile, 'utf8'));
     const decrypt = (destination: string, data = big()) =>
