@@ -66,11 +66,18 @@ export function makeSftpSession(client: SftpClient, ctx: SftpSessionContext): Re
     }
   };
 
+  /**
+   * What is at `path` itself, as the listing shows it: a symlink is 'other', never followed (a
+   * dangling one made stat fail, so that a file beside it could never be moved; exists() also called
+   * a FIFO nothing).
+   */
   const statOf = (path: string): Promise<RemoteEntry | null> =>
     guard('stat', path, async () => {
-      const type = await client.exists(path);
-      if (!type) return null;
-      const s = await client.stat(path);
+      const s = await lstat(client, path).catch((err: { code?: unknown }) => {
+        if (err.code === 'ENOENT') return null;
+        throw err;
+      });
+      if (!s) return null;
       return { name: posix.basename(path), type: s.isFile ? 'file' : s.isDirectory ? 'dir' : 'other', size: s.size, modifiedAt: new Date(s.modifyTime) };
     });
 
@@ -227,6 +234,11 @@ function watchStall(ctx: SftpSessionContext, onStall: () => void): { stalled: Pr
   const timer = ctx.sftp ? setInterval(tick, Math.max(10, Math.floor(timeoutMs / 4))) : undefined;
   timer?.unref();
   return { stalled: promise, hasStalled: () => stalled, stop: () => clearInterval(timer) };
+}
+
+/** ssh2-sftp-client's lstat (its typings, of an older version, lack it): stat's result, of the link itself. */
+function lstat(client: SftpClient, path: string): ReturnType<SftpClient['stat']> {
+  return (client as unknown as { lstat: SftpClient['stat'] }).lstat(path);
 }
 
 /** Drops the TCP connection under the SFTP session: every pending request fails at once. */

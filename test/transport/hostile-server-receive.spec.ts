@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, lstatSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/schema.js';
@@ -73,5 +73,20 @@ describeEachDatabase('receive from a bureau server whose files change after the 
     assert.equal((await contractOf(db, 41)).production_status, 'InProduction', 'nothing of the quarantined report applied');
     assert.equal((await contractOf(db, 42)).production_status, 'Shipped');
     assert.deepEqual(bench.bureau.files('failed'), [grown, `${grown}.sig`]);
+  });
+
+  it('moves a report to processed/ despite a dangling symlink named as its .sig (it was left in outbound/ and downloaded again on every run)', async () => {
+    const batch = await seedBatch(db, [43]);
+    const name = reportName('rsa');
+    bench.bureau.put(name, nodeRsaEncrypt(xmlOf({ header: header(batch.fileName), shipments: [shipment(43, { shipped: '2026-11-26' })] }), bench.ours.publicPem));
+    symlinkSync('/nowhere', bench.bureau.path(`${name}.sig`));
+    const config = bench.config(workDir);
+
+    const first = await bench.run(db, config);
+    assert.deepEqual(first.applied.map((r) => r.remoteName), [name]);
+    assert.deepEqual([bench.bureau.files(), bench.bureau.files('processed')], [[], [name]]);
+    assert.ok(lstatSync(bench.bureau.path(`${name}.sig`, 'processed')).isSymbolicLink(), 'the link went with its report');
+    const second = await bench.run(db, config);
+    assert.deepEqual([second.applied.length, second.duplicates, second.quarantined.length], [0, 0, 0], 'nothing left to download again');
   });
 });
