@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { RemoteEntry, RemoteSession } from '../transport/remote.js';
 import type { ReportKind } from '../db/reports.js';
 import { SIGNATURE_SUFFIX } from '../crypto/report-signature.js';
+import { looksLikePan, maskPan, maskPansInText } from '../security/mask.js';
 
 /**
  * Which files of the bureau's outbound folder are reports ready to take: a safe name matching the
@@ -144,13 +145,33 @@ class LeftAlone {
   add(name: string, message: string, level: 'warn' | 'info' = 'warn'): void {
     if (this.deps.ignored.has(name)) return;
     this.deps.ignored.add(name);
-    if (this.logged++ < MAX_LOGGED_NAMES) this.deps.log[level]({ remoteName: JSON.stringify(name.slice(0, MAX_NAME_LENGTH)) }, message);
+    if (this.logged++ < MAX_LOGGED_NAMES) this.deps.log[level]({ remoteName: JSON.stringify(shownName(name)) }, message);
     else this.unlogged++;
   }
 
   flush(): void {
     if (this.unlogged) this.deps.log.warn({ count: this.unlogged, dir: this.deps.config.sftp.outboundDir }, `${this.unlogged} more remote files left alone: not logged one by one`);
   }
+}
+
+/**
+ * A name we do not take, as logged: any text the bureau chose. Digits grouped by any one or two
+ * other signs (4111.1111.1111.1111, 4111_1111_1111_1111) are masked when they make a PAN: the log
+ * scrubber leaves dots and underscores alone for our own names' sake (a date and a sequence joined by `_`).
+ */
+function shownName(name: string): string {
+  return maskPansInText(name.slice(0, MAX_NAME_LENGTH).replace(/\d(?:[^0-9A-Za-z]{0,2}\d)+/g, (run) => {
+    const digits = run.replace(/\D/g, '');
+    return holdsPan(digits) ? maskPan(digits) : run;
+  }));
+}
+
+/** Whether some 12 to 19 consecutive digits of `digits` look like a PAN (a PAN may sit inside a longer run). */
+function holdsPan(digits: string): boolean {
+  for (let length = 12; length <= Math.min(19, digits.length); length++) {
+    for (let start = 0; start + length <= digits.length; start++) if (looksLikePan(digits.slice(start, start + length))) return true;
+  }
+  return false;
 }
 
 function sameEntry(a: { size: number; modifiedAt: Date }, b: RemoteEntry | undefined): boolean {

@@ -2,8 +2,10 @@ import { strict as assert } from 'node:assert';
 import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import fc from 'fast-check';
 import { pickReadyReports, reportKindOf, reportNamePattern, unsafeNameReason } from '../../src/inbound/pick-reports.js';
 import { createLogger, silentLogger } from '../../src/log.js';
+import { luhnValid } from '../../src/security/mask.js';
 import { withSession } from '../../src/transport/remote.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { testConfig } from '../helpers/config.js';
@@ -87,5 +89,29 @@ describe('inbound/pick-reports against a real sshd: what is left alone, and told
     for (const name of names.slice(1)) rmSync(outbound(name));
     await pick();
     assert.deepEqual([...ignored], [names[0]], 'the names no longer listed are forgotten');
+  });
+
+  it('never logs a PAN held in a name it leaves alone, whatever groups its digits (property)', async function () {
+    // a Luhn-valid PAN of 13 to 19 digits: its body, then the check digit that makes it valid
+    const pan = fc.stringMatching(/^[1-9][0-9]{11,17}$/).map((body) => body + '0123456789'.split('').find((d) => luhnValid(body + d))!);
+    const separator = fc.constantFrom('.', '_', '-', ' ', '..', '__', '+', ',', '~', '\\', '._');
+    const letters = fc.stringMatching(/^[A-Za-z]{0,6}$/);
+    const name = fc.tuple(letters, pan, fc.array(fc.nat(), { minLength: 1, maxLength: 5 }), separator, fc.stringMatching(/^[0-9]{0,4}$/), letters)
+      .map(([before, digits, cuts, sep, more, after]) => {
+        const at = [...new Set(cuts.map((c) => 1 + (c % (digits.length - 1))))].sort((a, b) => a - b);
+        const groups = [0, ...at].map((from, i) => digits.slice(from, at[i] ?? digits.length));
+        return { pan: digits, name: `${before}${more}${more ? sep : ''}${groups.join(sep)}${after}.txt` };
+      });
+    await fc.assert(fc.asyncProperty(fc.uniqueArray(name, { minLength: 1, maxLength: 20, selector: (n) => n.name }), async (files) => {
+      for (const name of readdirSync(outbound())) rmSync(outbound(name), { force: true });
+      for (const f of files) writeFileSync(outbound(f.name), 'x');
+      const { lines, pick } = pickWith();
+      await pick();
+      const shown = warnings(lines).filter((l) => l.remoteName !== undefined).map((l) => JSON.parse(l.remoteName!) as string);
+      assert.equal(shown.length, files.length, 'each name is told');
+      for (const f of files) {
+        assert.ok(!shown.some((n) => n.replace(/[^0-9]/g, '').includes(f.pan)), `${f.pan} shown in full in ${JSON.stringify(shown)}`);
+      }
+    }), { numRuns: 25 });
   });
 });
