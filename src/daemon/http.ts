@@ -7,6 +7,15 @@ import type { Logger } from '../log.js';
 import { SECURITY_HEADERS, servedJson, type Route } from '../web/status-routes.js';
 import type { Health } from './health.js';
 
+/**
+ * What one client can hold. Every connection is a file descriptor of the daemon, whose jobs need
+ * them (SFTP, database, report files): past `maxConnections` (the monitoring, the probes and a few
+ * pages, four requests each) a new one is closed at once, and one that has not sent its request
+ * headers within `headersTimeoutMs` is answered 408 and closed (Node's 60 s, checked every 30 s, let a
+ * slow client hold thousands).
+ */
+export const HTTP_LIMITS = { maxConnections: 64, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, checkEveryMs: 1000 } as const;
+
 export interface HttpEndpoint {
   /** where it listens (the real port when 0 was configured) */
   url: string;
@@ -24,7 +33,8 @@ export async function startHttpServer(
   config: Config['http'],
   deps: { health(): Promise<Health>; registry: Registry; log: Logger; page?: Route },
 ): Promise<HttpEndpoint> {
-  const server: Server = createServer((req, res) => {
+  const limits = { headersTimeout: HTTP_LIMITS.headersTimeoutMs, requestTimeout: HTTP_LIMITS.requestTimeoutMs, connectionsCheckingInterval: HTTP_LIMITS.checkEveryMs };
+  const server: Server = createServer(limits, (req, res) => {
     const reply = (code: number, type: string, body: string) => {
       res.writeHead(code, { ...SECURITY_HEADERS, 'content-type': type });
       res.end(body);
@@ -52,6 +62,7 @@ export async function startHttpServer(
     });
   });
   server.keepAliveTimeout = 5000;
+  server.maxConnections = HTTP_LIMITS.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
-import { startHttpServer, type HttpEndpoint } from '../../src/daemon/http.js';
+import { HTTP_LIMITS, startHttpServer, type HttpEndpoint } from '../../src/daemon/http.js';
 import { silentLogger } from '../../src/log.js';
 import type { Health } from '../../src/daemon/health.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** One raw request on its own connection, as an attacker would write it; resolves with the status line's code. */
 function rawRequest(base: string, head: string): Promise<number> {
@@ -49,5 +50,26 @@ describe('HTTP endpoint under hostile request lines', () => {
       assert.ok(status < 500, `${target}: ${status}`);
       assert.equal(await rawRequest(http.url, 'GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), 200);
     }), { numRuns: 150 });
+  });
+
+  it('connections that never finish a request (slowloris) are bounded: past the limit closed at once, the others after the headers timeout', async function () {
+    this.timeout(120_000);
+    const { hostname, port } = new URL(http.url);
+    const extra = 20;
+    let closed = 0;
+    const sockets = Array.from({ length: HTTP_LIMITS.maxConnections + extra }, (_, i) => {
+      const socket = connect(Number(port), hostname, () => { if (i % 2) socket.write('GET /metrics HTTP/1.1\r\nHo'); });
+      // read what comes (the 408), or the server's close is never seen
+      socket.on('error', () => {}).on('close', () => closed++).resume();
+      return socket;
+    });
+    try {
+      // each held connection is a file descriptor of the daemon, whose jobs need them (SFTP, database, files)
+      await waitFor(`the ${extra} connections past the limit closed`, () => closed >= extra, HTTP_LIMITS.headersTimeoutMs);
+      await waitFor('every idle connection closed', () => closed === sockets.length, HTTP_LIMITS.headersTimeoutMs * 3);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+    assert.equal(await rawRequest(http.url, 'GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), 200);
   });
 });
