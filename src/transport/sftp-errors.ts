@@ -16,7 +16,7 @@ export function remoteError(err: unknown, action: string, where: string): Error 
   // too large, an InputError) is about the file's content, not a fault of the server
   if (err instanceof AppError) return err;
   const code = (err as { code?: unknown }).code;
-  const message = messageOf(err);
+  const message = serverText(messageOf(err));
   if (code === SFTP_PERMISSION_DENIED || code === 'EACCES' || /permission denied/i.test(message)) {
     return new PermanentError(`${action} ${where}: permission denied`, { cause: err });
   }
@@ -34,6 +34,19 @@ export function remoteError(err: unknown, action: string, where: string): Error 
     return new PermanentError(`${action} ${where}: the server refused it (${message}); a full disk or an existing target are likely`, { cause: err });
   }
   return new PermanentError(`${action} ${where}: ${message}`, { cause: err });
+}
+
+/** The longest text of the server's we quote in an error (it is stored with a batch's failure, shown on the status page). */
+const MAX_SERVER_TEXT = 300;
+
+/**
+ * Text the server chose (an SFTP status message is any UTF-8 it likes), made fit to quote: control
+ * characters and bidirectional overrides (a terminal escape, a line forged in a log) become '?', and
+ * it is cut at MAX_SERVER_TEXT characters.
+ */
+export function serverText(text: string): string {
+  const clean = text.replace(/[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '?');
+  return clean.length > MAX_SERVER_TEXT ? `${clean.slice(0, MAX_SERVER_TEXT)}… (${clean.length} characters)` : clean;
 }
 
 function isConnectionGone(message: string): boolean {

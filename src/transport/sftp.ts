@@ -9,6 +9,7 @@ import { ConfigError, PermanentError, TransientError, messageOf } from '../error
 import type { Logger } from '../log.js';
 import type { RemoteSession, Transport } from './remote.js';
 import { isTransientNetworkError, withRetry } from './retry.js';
+import { serverText } from './sftp-errors.js';
 import { makeSftpSession } from './sftp-session.js';
 
 export type SftpConfig = Config['sftp'];
@@ -180,7 +181,7 @@ function keyTypeOf(blob: Buffer): string {
 }
 
 function connectError(err: unknown, config: SftpConfig, settings: ConnectionSettings): Error {
-  const message = messageOf(err);
+  const message = serverText(messageOf(err)); // ssh2 quotes the server's disconnect text
   if (isTransientNetworkError(err)) return err instanceof Error ? err : new Error(message);
   if (/private ?key|passphrase/i.test(message)) {
     return new ConfigError(`cannot use sftp.privateKeyFile ${config.privateKeyFile}: ${message} (passphrase in $${config.privateKeyPassphraseEnv})`);
