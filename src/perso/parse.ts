@@ -104,14 +104,14 @@ class FileTotals {
     this.records++;
     if (record.type === 'detail') {
       this.details++;
-      if (this.contractIdField) this.hash += BigInt(record.fields[this.contractIdField]!);
+      if (this.contractIdField) this.hash += numberOf(record, this.contractIdField, number);
       return;
     }
     if (record.type !== 'trailer') return;
     for (const field of this.layout.trailer!.fields) {
       const expected = this.expected(field);
       if (expected === undefined) continue;
-      const written = BigInt(record.fields[field.name]!);
+      const written = numberOf(record, field.name, number);
       if (written !== expected) throw new InputError(`says ${written}, the file has ${expected}`, { record: number, field: field.name });
     }
   }
@@ -124,6 +124,13 @@ class FileTotals {
       default: return undefined;
     }
   }
+}
+
+/** A field the totals add up or compare, as a number: digits (a layout may give it an AN field, which takes anything). */
+function numberOf(record: ParsedRecord, field: string, number: number): bigint {
+  const value = record.fields[field]!;
+  if (!/^\d*$/.test(value)) throw new InputError(`${masked(JSON.stringify(value))} must be digits (the trailer's totals count it)`, { record: number, field });
+  return BigInt(value);
 }
 
 /** The record type whose code is at the layout's type-code position, if any. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig, PROJECT_ROOT } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError, InputError } from '../../src/errors.js';
 import { luhnValid } from '../../src/security/mask.js';
 import { loadLayoutFile } from '../../src/perso/layout.js';
 import { DEFAULT_LAYOUTS_DIR, explainFile, explainRecord, layoutFromObject, parsePersoFile, prepareCard, renderPersoFile, type Layout } from '../../src/perso/index.js';
@@ -220,6 +220,24 @@ describe('perso: hostile layouts and card data', () => {
         }, `${name} ${JSON.stringify(edit)}`);
       }
       for (const edit of [{ align: 'left', padding: 'space' }, { align: 'right' }, { align: 'right', padding: 'space' }]) withField('psn', edit)();
+    });
+
+    it('the strict reader refuses letters in an AN field the totals add up with an InputError naming record and field', async () => {
+      const doc = v1Document();
+      Object.assign(doc.records.detail.fields.find((f: { name: string }) => f.name === 'contractId'), { type: 'AN', charset: 'code' });
+      Object.assign(doc.records.trailer.fields.find((f: { name: string }) => f.name === 'detailCount'), { type: 'AN' });
+      const layout = layoutFromObject(doc, '/layouts/an-totals.yaml');
+      const lines = (await collect(renderPersoFile(layout, fileContext(), [contract(1), contract(2)]))).toString('latin1').split('\n');
+      assert.equal((await parsePersoFile(layout, [lines.join('\n')])).length, 4, 'the file as written reads back');
+      const forged = (at: number, offset: number, text: string) => lines.map((l, i) => (i === at ? l.slice(0, offset) + text + l.slice(offset + text.length) : l)).join('\n');
+      for (const [text, record, field] of [[forged(2, 8, 'ABCD'), 3, 'contractId'], [forged(3, 1, 'TWO'), 4, 'detailCount']] as const) {
+        await assert.rejects(parsePersoFile(layout, [text]), (err: unknown) => {
+          assert.ok(err instanceof InputError, String(err));
+          assert.deepEqual(err.location, { record, field });
+          assert.match(err.message, /must be digits \(the trailer's totals count it\)/);
+          return true;
+        });
+      }
     });
 
     it('refuses a field longer than any record with a ConfigError naming it, whatever its type', () => {
