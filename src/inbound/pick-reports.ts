@@ -90,7 +90,8 @@ export async function pickReadyReports(session: RemoteSession, deps: PickDeps): 
   const second = new Map<string, RemoteEntry>((await session.list(config.sftp.outboundDir)).map((e) => [e.name, e]));
   return sortByName(candidates.filter((c) => {
     const again = second.get(c.name);
-    const sigAgain = second.get(signatureNameOf(c.name));
+    // only a regular file is a signature, as on the first look: a symlink or folder so named made the report wait forever
+    const sigAgain = [second.get(signatureNameOf(c.name))].find((e) => e?.type === 'file');
     const stable = sameEntry(c, again) && (c.signature ? sameEntry(c.signature, sigAgain) : sigAgain === undefined);
     if (!stable) log.info({ remoteName: c.name }, 'report or its signature still being written (size or time changed): next run');
     return stable;

@@ -47,10 +47,10 @@ describe('inbound/pick-reports against a real sshd: what is left alone, and told
     for (const name of readdirSync(outbound())) rmSync(outbound(name), { recursive: true, force: true });
   });
 
-  function pickWith(ignored = new Set<string>()) {
+  function pickWith(ignored = new Set<string>(), reports: Record<string, unknown> = {}) {
     const lines: Array<{ level: string; msg: string; remoteName?: string; count?: number }> = [];
     const log = createLogger({ level: 'debug', destination: new Writable({ write: (c, _e, done) => { lines.push(JSON.parse(c.toString())); done(); } }) });
-    const config = testConfig({ sftp: server.sftpConfig(), reports: { stableCheckSeconds: 0, signatures: 'off' } });
+    const config = testConfig({ sftp: server.sftpConfig(), reports: { stableCheckSeconds: 0, signatures: 'off', ...reports } });
     const deps = { config, log, now: () => new Date(Date.now() + 3_600_000), sleep: async () => undefined, ignored };
     const transport = makeSftpTransport(config.sftp, { log: silentLogger });
     return { lines, pick: () => withSession(transport, (s) => pickReadyReports(s, deps)) };
@@ -113,5 +113,15 @@ describe('inbound/pick-reports against a real sshd: what is left alone, and told
         assert.ok(!shown.some((n) => n.replace(/[^0-9]/g, '').includes(f.pan)), `${f.pan} shown in full in ${JSON.stringify(shown)}`);
       }
     }), { numRuns: 25 });
+  });
+
+  it('takes a report beside a symlink or folder named as its .sig once it is stable (it waited forever, "still being written")', async function () {
+    const [withLink, withDir] = ['BXISSUER_REPORT_20261126_000011.xml.rsa', 'BXISSUER_REPORT_20261126_000012.xml.rsa'];
+    writeFileSync(outbound(withLink), 'report');
+    writeFileSync(outbound(withDir), 'report');
+    symlinkSync('/nowhere', outbound(`${withLink}.sig`));
+    mkdirSync(outbound(`${withDir}.sig`));
+    const { pick } = pickWith(new Set(), { stableCheckSeconds: 1 });
+    assert.deepEqual((await pick()).map((r) => [r.name, r.signature]), [[withLink, null], [withDir, null]]);
   });
 });
