@@ -2,6 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
@@ -59,11 +61,14 @@ export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Pro
 
 /**
  * The status page and its JSON endpoints (GET only). With a token, every one of them needs
- * `Authorization: Bearer <token>`, compared in constant time; without, they are open like /metrics.
+ * `Authorization: Bearer <token>`, compared in constant time; without, they are open like /metrics
+ * to requests addressed to this machine (addressedHere), and answered 421 otherwise.
+ * `hosts`: more names it is reached by without a token (besides its host name and localhost).
  * Answers true when the path was one of ours.
  */
-export function statusRoutes(data: StatusData, options: { token?: string } = {}): Route {
+export function statusRoutes(data: StatusData, options: { token?: string; hosts?: readonly string[] } = {}): Route {
   const expected = options.token === undefined ? undefined : digest(options.token);
+  const names = [hostname(), ...(options.hosts ?? [])].map((n) => n.toLowerCase());
   const cache = new Map<string, Buffer>();
   const read = (file: string | (() => string)) => {
     const path = typeof file === 'string' ? file : file();
@@ -79,6 +84,12 @@ export function statusRoutes(data: StatusData, options: { token?: string } = {})
     if (expected && !authorized(req, expected)) {
       res.writeHead(401, { ...SECURITY_HEADERS, 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="bureau-exchange"' });
       res.end('a bearer token is required (Authorization: Bearer …)\n');
+      return true;
+    }
+    if (!expected && !addressedHere(req, names)) {
+      res.writeHead(421, { ...SECURITY_HEADERS, 'content-type': 'text/plain' });
+      res.end(`without ${STATUS_TOKEN_ENV}, the status page answers only requests addressed to an IP address, localhost or ${names[0]}: ` +
+        'any web site can point a name of its own at this address (DNS rebinding). Open it so, or set the token\n');
       return true;
     }
     if (!isApi) {
@@ -114,6 +125,19 @@ export function statusRoutes(data: StatusData, options: { token?: string } = {})
         return json(404, { error: 'not found: /api/status, /api/runs, /api/cards-per-day, /api/stock' });
     }
   };
+}
+
+/**
+ * Whether the request names this machine: an IP address, localhost, or one of `names`. A page of
+ * another site can point a DNS name of its own at 127.0.0.1 (DNS rebinding): the operator's browser
+ * (on the host, or with an SSH tunnel to it) then reads the page and its API as that site's own,
+ * sending that site's name as the Host. No browser sends a request without one.
+ */
+function addressedHere(req: IncomingMessage, names: readonly string[]): boolean {
+  const host = req.headers.host?.toLowerCase();
+  if (host === undefined) return true;
+  const name = (host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d*$/, '')).replace(/\.$/, '');
+  return isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || names.includes(name);
 }
 
 function digest(text: string): Buffer {
