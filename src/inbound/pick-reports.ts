@@ -20,6 +20,8 @@ export interface ReadyReport {
 }
 
 const MAX_NAME_LENGTH = 200;
+/** How far in the future a report's time may be before it is told (clocks a little apart are normal). */
+const FUTURE_TOLERANCE_MS = 5 * 60_000;
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** Why a remote name must not be used (it never becomes a local path anyway), or null when it is safe. */
@@ -76,8 +78,11 @@ export async function pickReadyReports(session: RemoteSession, deps: PickDeps): 
       notices.add(entry.name, `remote file left alone: ${reason}`);
       continue;
     }
-    if (deps.now().getTime() - entry.modifiedAt.getTime() < minAgeMs) {
-      log.debug({ remoteName: entry.name }, 'report too recent (reports.minAgeSeconds): next run');
+    const ageMs = deps.now().getTime() - entry.modifiedAt.getTime();
+    if (ageMs < minAgeMs) {
+      // a time ahead of ours (the server's clock, or a time the bureau's tool set) holds the report back for as long: say so
+      if (ageMs < -FUTURE_TOLERANCE_MS) notices.add(entry.name, `report left for now: modified ${entry.modifiedAt.toISOString()}, in the future by our clock (the server's clock ahead?): taken once it is reports.minAgeSeconds old`);
+      else log.debug({ remoteName: entry.name }, 'report too recent (reports.minAgeSeconds): next run');
       continue;
     }
     const signature = signatures.get(signatureNameOf(entry.name)) ?? null;

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
@@ -47,11 +47,11 @@ describe('inbound/pick-reports against a real sshd: what is left alone, and told
     for (const name of readdirSync(outbound())) rmSync(outbound(name), { recursive: true, force: true });
   });
 
-  function pickWith(ignored = new Set<string>(), reports: Record<string, unknown> = {}) {
+  function pickWith(ignored = new Set<string>(), reports: Record<string, unknown> = {}, now = () => new Date(Date.now() + 3_600_000)) {
     const lines: Array<{ level: string; msg: string; remoteName?: string; count?: number }> = [];
     const log = createLogger({ level: 'debug', destination: new Writable({ write: (c, _e, done) => { lines.push(JSON.parse(c.toString())); done(); } }) });
     const config = testConfig({ sftp: server.sftpConfig(), reports: { stableCheckSeconds: 0, signatures: 'off', ...reports } });
-    const deps = { config, log, now: () => new Date(Date.now() + 3_600_000), sleep: async () => undefined, ignored };
+    const deps = { config, log, now, sleep: async () => undefined, ignored };
     const transport = makeSftpTransport(config.sftp, { log: silentLogger });
     return { lines, pick: () => withSession(transport, (s) => pickReadyReports(s, deps)) };
   }
@@ -123,5 +123,20 @@ describe('inbound/pick-reports against a real sshd: what is left alone, and told
     mkdirSync(outbound(`${withDir}.sig`));
     const { pick } = pickWith(new Set(), { stableCheckSeconds: 1 });
     assert.deepEqual((await pick()).map((r) => [r.name, r.signature]), [[withLink, null], [withDir, null]]);
+  });
+
+  it('tells of a report whose time is hours ahead of our clock (it waits that long), once, and takes it when its time has come', async function () {
+    const name = 'BXISSUER_REPORT_20261126_000021.xml.pgp';
+    writeFileSync(outbound(name), 'report');
+    const ahead = new Date(Date.now() + 6 * 3_600_000);
+    utimesSync(outbound(name), ahead, ahead);
+    let now = new Date();
+    const { lines, pick } = pickWith(new Set(), {}, () => now);
+    assert.deepEqual(await pick(), []);
+    await pick();
+    assert.deepEqual(warnings(lines).map((l) => [l.remoteName, l.msg]), [[JSON.stringify(name),
+      `report left for now: modified ${new Date(Math.floor(ahead.getTime() / 1000) * 1000).toISOString()}, in the future by our clock (the server's clock ahead?): taken once it is reports.minAgeSeconds old`]]);
+    now = new Date(ahead.getTime() + 61_000);
+    assert.deepEqual((await pick()).map((r) => r.name), [name]);
   });
 });
