@@ -3,6 +3,10 @@ import { ConfigError } from '../errors.js';
 const PLACEHOLDER = /\{([^}]*)\}/g;
 
 const KNOWN = ['issuer', 'date', 'seq'];
+/** the longest value of each placeholder: an issuer code of 8, YYYYMMDD, six digits */
+const LONGEST: Record<string, number> = { issuer: 8, date: 8, seq: 6 };
+/** NAME_MAX (255) less the longest suffix a file is written under before its rename (`.part`, `.tmp`) */
+const MAX_NAME = 250;
 
 /**
  * What is wrong with a file name pattern, or undefined: known placeholders only, and {date} and
@@ -15,6 +19,8 @@ export function fileNamePatternProblem(pattern: string): string | undefined {
   for (const key of ['date', 'seq']) if (!used.includes(key)) return `needs {${key}}, so that no two files get the same name`;
   const sample = pattern.replace(PLACEHOLDER, 'X0');
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(sample)) return `${JSON.stringify(pattern)} does not give a plain file name (letters, digits, . _ -)`;
+  const longest = pattern.replace(PLACEHOLDER, (_, key: string) => 'X'.repeat(LONGEST[key]!)).length;
+  if (longest > MAX_NAME) return `gives names of up to ${longest} characters; at most ${MAX_NAME} (a file name holds 255 bytes, and the file is written as <name>.tmp and <name>.part first)`;
   return undefined;
 }
 

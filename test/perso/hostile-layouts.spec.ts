@@ -8,6 +8,7 @@ import { loadConfig, PROJECT_ROOT } from '../../src/config/load.js';
 import { ConfigError, InputError } from '../../src/errors.js';
 import { luhnValid } from '../../src/security/mask.js';
 import { loadLayoutFile } from '../../src/perso/layout.js';
+import { fileNamePatternProblem, personalizationFileName } from '../../src/perso/file-name.js';
 import { DEFAULT_LAYOUTS_DIR, explainFile, explainRecord, layoutFromObject, parsePersoFile, prepareCard, renderPersoFile, type Layout } from '../../src/perso/index.js';
 import { runCli } from '../helpers/cli.js';
 import { BUSINESS_DATE, collect, contract, fileContext, goldenContracts } from './fixtures.js';
@@ -350,6 +351,31 @@ describe('perso: hostile layouts and card data', () => {
       layoutWith({ issuerCode: {}, bureauCode: {}, environment: { values: ['P'] } });
       assert.throws(() => loadConfig(config('BXISSUER', 'B1', 'T'), {}), /perso\.layout: layout perso-v1, header field environment: "T" is not one of P/);
       assert.equal(loadConfig(config('BXISSUER', 'B1', 'P'), {}).environment, 'P');
+    });
+  });
+
+  describe('file name patterns', () => {
+    it('a pattern that passes gives names a file can be written under, with .tmp or .part, for any issuer, date and sequence', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'bx-names-'));
+      try {
+        const text = (n: number) => 'A'.repeat(n);
+        fc.assert(fc.property(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 10 }), fc.stringMatching(/^[A-Z0-9]{1,8}$/), (head, tail, issuer) => {
+          const pattern = `${text(head)}{issuer}_{date}_{seq}${text(tail)}.pgp`;
+          const problem = fileNamePatternProblem(pattern);
+          if (problem) {
+            assert.match(problem, /^gives names of up to \d+ characters; at most 250/);
+            assert.ok(head + tail + 8 + 8 + 6 + 2 + 4 > 250, `refused a pattern giving ${head + tail + 28} characters`);
+            return;
+          }
+          const name = personalizationFileName(pattern, issuer, '2026-11-26', 999_999);
+          for (const suffix of ['.tmp', '.part']) {
+            writeFileSync(join(dir, name + suffix), '');
+            rmSync(join(dir, name + suffix));
+          }
+        }), { numRuns: 200 });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 });
