@@ -24,7 +24,8 @@ const DATE_TIME = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9
 
 /** A value quoted in an error message: short, printable, no PAN (it comes from a hostile file and ends up in logs and the database). */
 function quote(value: string): string {
-  const clean = maskPansInText(value.replace(/[^\x20-\x7e]/g, '?'));
+  // masked before the unprintable characters become '?': a PAN grouped by tabs or no-break spaces is a PAN to the mask, one grouped by '?' is not
+  const clean = maskPansInText(value).replace(/[^\x20-\x7e]/g, '?');
   return JSON.stringify(clean.length > 40 ? clean.slice(0, 40) + '…' : clean);
 }
 

@@ -98,6 +98,23 @@ describeEachDatabase('inbound/report PANs across fields and in identifiers', (ct
     }), { seed: FC_SEED, numRuns: 30 });
   });
 
+  it('a PAN grouped by tabs or no-break spaces in an identifier field is masked in the error that quarantines the report', async function () {
+    this.timeout(60_000);
+    const separators = fc.constantFrom('\t', '\u00a0', '\u2007', '\u202f');
+    const groupedBy = pan(12, 19).chain((card) => fc.tuple(fc.constant(card), fc.array(fc.tuple(fc.boolean(), separators), { minLength: card.length - 1, maxLength: card.length - 1 })))
+      .map(([card, seps]) => ({ card, text: [...card].map((d, i) => d + (seps[i]?.[0] ? seps[i][1] : '')).join('') }))
+      .filter(({ card, text }) => text !== card);
+    await fc.assert(fc.asyncProperty(groupedBy, async ({ card, text }) => {
+      const n = ++next;
+      const batch = await seedBatch(db, [n]);
+      const error = await apply({ header: header(batch.fileName), shipments: [{ ...shipment(n, { shipped: '2026-11-26', sequence: 1 }), cardContractId: text }] })
+        .then(() => undefined, (e: Error) => e);
+      assert.ok(error, 'the report was applied with a CardContractId that is not a number');
+      assert.match(error.message, /CardContractId/);
+      assert.ok(!error.message.replace(/[?\t\u00a0\u2007\u202f]/g, '').includes(card), `the full PAN ${card.slice(0, 6)}… is in the error: ${error.message}`);
+    }), { seed: FC_SEED, numRuns: 30 });
+  });
+
   it('keeps the identifiers of our own cards in their anomalies, so that the card\'s story finds them', async () => {
     const n = ++next;
     const batch = await seedBatch(db, [n], { status: 'Marked' });
