@@ -88,7 +88,7 @@ export interface OpenClaim {
  * committed) a statement whose snapshot predates another claim's commit would not see that claim's
  * items, yet could lock its rows once they are released, and take the same cards.
  */
-const CLAIM_MUTEX = 'claim (in a claim transaction only)';
+export const CLAIM_MUTEX = 'claim (in a claim transaction only)';
 
 /** Opens the claim's transaction; it waits while another claim is open. */
 export async function openClaim(db: Knex, request: ClaimRequest): Promise<OpenClaim> {

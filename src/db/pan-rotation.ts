@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { PanIntegrityError, type PanCipher } from '../security/pan.js';
+import { CLAIM_MUTEX } from './claim.js';
 import { dialectOf } from './connection.js';
 import { enterMutex, leaveMutex } from './lease.js';
 
@@ -24,8 +25,6 @@ export interface PanRotation {
 
 export const REFUSED_LISTED = 20;
 
-/** The claims' mutex (claim.ts CLAIM_MUTEX): a page is written while no claim reads. */
-const CLAIM_MUTEX = 'claim (in a claim transaction only)';
 
 const COLUMNS = ['id', 'contract_number', 'plastic_id', 'pan_enc', 'pan_last4', 'pan_hmac'] as const;
 
