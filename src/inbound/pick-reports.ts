@@ -78,6 +78,11 @@ export async function pickReadyReports(session: RemoteSession, deps: PickDeps): 
       notices.add(entry.name, `remote file left alone: ${reason}`);
       continue;
     }
+    // SFTP makes both optional: without a size the download has no limit, without a time no age
+    if (!Number.isSafeInteger(entry.size) || entry.size < 0 || Number.isNaN(entry.modifiedAt.getTime())) {
+      notices.add(entry.name, 'remote report left alone: the server listed it without a valid size or time');
+      continue;
+    }
     const ageMs = deps.now().getTime() - entry.modifiedAt.getTime();
     if (ageMs < minAgeMs) {
       // a time ahead of ours (the server's clock, or a time the bureau's tool set) holds the report back for as long: say so
