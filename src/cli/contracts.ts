@@ -7,7 +7,7 @@ import { isProductionStatus } from '../domain/contract-status.js';
 import { UsageError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { maskPan, maskPansInText } from '../security/mask.js';
-import { PanIntegrityError, type PanCipher } from '../security/pan.js';
+import { PanIntegrityError, PanKeyError, type PanCipher } from '../security/pan.js';
 import { wholeNumber } from './options.js';
 import { printTable } from './output.js';
 
@@ -103,12 +103,16 @@ function present(row: ContractListing, cipher: PanCipher) {
   };
 }
 
-/** A stored PAN that is not this card's (moved from another row, changed) is listed as such, not fatal. */
+/**
+ * A stored PAN that is not this card's (moved from another row, changed), or under a key no longer
+ * configured, is listed as such, not fatal: a listing is what an operator reads to find those cards.
+ */
 function maskedPan(row: Pick<ContractListing, 'contractNumber' | 'plasticId' | 'panEnc' | 'panLast4'>, cipher: PanCipher): string {
   try {
     return maskPan(cipher.decrypt(row.panEnc, { contractNumber: row.contractNumber, plasticId: row.plasticId, panLast4: row.panLast4 }));
   } catch (err) {
     if (err instanceof PanIntegrityError) return "(unreadable: not this card's)";
+    if (err instanceof PanKeyError) return `(unreadable: under key ${err.keyId}, not configured)`;
     throw err;
   }
 }

@@ -44,6 +44,14 @@ export class PanIntegrityError extends PermanentError {
   override name = 'PanIntegrityError';
 }
 
+/** A stored value under a key that is configured neither as current nor as previous: fatal to a send, shown as such in a listing. */
+export class PanKeyError extends PermanentError {
+  override name = 'PanKeyError';
+  constructor(readonly keyId: string, message: string) {
+    super(message);
+  }
+}
+
 /**
  * AES-256-GCM encryption of PANs under one data key (plus, during rotation, the previous one), all
  * through Node's crypto (OpenSSL). A value is bound to its card by the AAD, so a ciphertext copied
@@ -132,7 +140,7 @@ export class PanCipher {
     if (this.previous && keyId === this.previous.keyId) return this.previous.decrypt(panEnc, row);
     // it fails the whole run: the operator needs the row to find out where it came from (ids are not secret)
     const previous = this.previous ? ` nor the previous key ${this.previous.keyId}` : '';
-    throw new PermanentError(`stored PAN is encrypted under key ${keyId}, not the configured key ${this.keyId}${previous} `
+    throw new PanKeyError(keyId, `stored PAN is encrypted under key ${keyId}, not the configured key ${this.keyId}${previous} `
       + `(contract ${row.contractNumber} plastic ${row.plasticId})`);
   }
 

@@ -59,4 +59,16 @@ describe('CLI as a new user tries it', function () {
     assert.equal(status.code, 0);
     assert.equal(JSON.parse(status.stdout).contracts.Marked, 9);
   });
+
+  it('lists cards whose PAN is under a key no longer configured, naming the key, instead of failing the listing', async () => {
+    const otherKey = { BX_PAN_KEY: newPanKey().toString('base64') };
+    const list = await runCli(['--config', config, 'contracts', 'list', '--json'], otherKey);
+    assert.equal(list.code, 0, list.stderr);
+    const rows = list.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(rows.length, 9);
+    assert.ok(rows.every((r) => /^\(unreadable: under key \w{8}, not configured\)$/.test(r.pan)), list.stdout);
+    const story = await runCli(['--config', config, 'contracts', 'show', rows[0].contract], otherKey);
+    assert.equal(story.code, 0, story.stderr);
+    assert.match(story.stdout, /unreadable: under key \w{8}, not configured/);
+  });
 });
