@@ -87,7 +87,7 @@ describe('transport/sftp against a server whose SFTP process hangs while SSH sti
   });
 
   it('fails an upload whose server stops answering mid-transfer as transient, within the stall timeout, without a final name', async function () {
-    const s = await session(1000);
+    const s = await session(2000);
     const source = new PassThrough();
     const upload = s.uploadAtomic(source, inbound, 'STALL_1.pgp', 8_000_000);
     upload.catch(() => undefined);
@@ -96,24 +96,24 @@ describe('transport/sftp against a server whose SFTP process hangs while SSH sti
     signalSftpServers('SIGSTOP');
     source.end(randomBytes(7_800_000));
     await assert.rejects(withinMs(upload, 20_000), (err: Error) =>
-      err instanceof TransientError && /STALL_1\.pgp\.part on 127\.0\.0\.1:\d+: the server did not answer for 1 s: connection dropped$/.test(err.message));
+      err instanceof TransientError && /STALL_1\.pgp\.part on 127\.0\.0\.1:\d+: the server did not answer for 2 s: connection dropped$/.test(err.message));
     assert.ok(source.destroyed, 'the source is not left hanging');
     await withinMs(s.close(), 10_000);
     assert.equal(existsSync(join(inbound, 'STALL_1.pgp')), false);
   });
 
   it('fails a rename the server never answers as transient', async function () {
-    const s = await session(1000);
+    const s = await session(2000);
     const content = randomBytes(1000);
     await s.uploadPart(Readable.from([content]), inbound, 'STALL_2.pgp');
     signalSftpServers('SIGSTOP');
     await assert.rejects(withinMs(s.renamePart(inbound, 'STALL_2.pgp', content.length), 20_000), (err: Error) =>
-      err instanceof TransientError && /the server did not answer for 1 s: connection dropped$/.test(err.message));
+      err instanceof TransientError && /the server did not answer for 2 s: connection dropped$/.test(err.message));
     await withinMs(s.close(), 10_000);
   });
 
   it('a source that pauses longer than the stall timeout is no stall: the server answers meanwhile', async function () {
-    const s = await session(1500);
+    const s = await session(2000);
     try {
       const content = randomBytes(300_000);
       const source = new PassThrough();
