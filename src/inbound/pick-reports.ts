@@ -59,39 +59,14 @@ export async function pickReadyReports(session: RemoteSession, deps: PickDeps): 
     log.warn('reports.signatures is off: reports are NOT authenticated (anyone holding our public keys can write one that is applied)');
   }
   const pattern = reportNamePattern(config);
-  const minAgeMs = config.reports.minAgeSeconds * 1000;
   const candidates: ReadyReport[] = [];
   const listing = await session.list(config.sftp.outboundDir);
   const signatures = signaturesOf(listing, pattern);
   const notices = new LeftAlone(deps, listing);
   for (const entry of listing) {
-    if (signatures.has(entry.name)) continue;
-    const kind = reportKindOf(entry.name);
-    const unsafe = unsafeNameReason(entry.name);
-    const reason = unsafe ?? (pattern.test(entry.name) && kind ? null : 'does not match reports.pattern');
-    if (entry.type !== 'file') {
-      // a folder or a symlink named as a report would otherwise never be taken, and nobody told
-      if (!reason) notices.add(entry.name, `remote report left alone: it is a ${entry.type === 'dir' ? 'folder' : 'symlink or special file'}, not a regular file`);
-      continue;
-    }
-    if (reason) {
-      notices.add(entry.name, `remote file left alone: ${reason}`);
-      continue;
-    }
-    // SFTP makes both optional: without a size the download has no limit, without a time no age
-    if (!Number.isSafeInteger(entry.size) || entry.size < 0 || Number.isNaN(entry.modifiedAt.getTime())) {
-      notices.add(entry.name, 'remote report left alone: the server listed it without a valid size or time');
-      continue;
-    }
-    const ageMs = deps.now().getTime() - entry.modifiedAt.getTime();
-    if (ageMs < minAgeMs) {
-      // a time ahead of ours (the server's clock, or a time the bureau's tool set) holds the report back for as long: say so
-      if (ageMs < -FUTURE_TOLERANCE_MS) notices.add(entry.name, `report left for now: modified ${entry.modifiedAt.toISOString()}, in the future by our clock (the server's clock ahead?): taken once it is reports.minAgeSeconds old`);
-      else log.debug({ remoteName: entry.name }, 'report too recent (reports.minAgeSeconds): next run');
-      continue;
-    }
+    if (signatures.has(entry.name) || !readyNow(entry, pattern, deps, notices)) continue;
     const signature = signatures.get(signatureNameOf(entry.name)) ?? null;
-    candidates.push({ name: entry.name, kind: kind!, size: entry.size, modifiedAt: entry.modifiedAt, signature });
+    candidates.push({ name: entry.name, kind: reportKindOf(entry.name)!, size: entry.size, modifiedAt: entry.modifiedAt, signature });
   }
   reportOrphanSignatures(notices, signatures, listing);
   notices.flush();
@@ -106,6 +81,36 @@ export async function pickReadyReports(session: RemoteSession, deps: PickDeps): 
     if (!stable) log.info({ remoteName: c.name }, 'report or its signature still being written (size or time changed): next run');
     return stable;
   }));
+}
+
+/** Whether a listed entry is a report to take now; when not, why, told once when the operator should know. */
+function readyNow(entry: RemoteEntry, pattern: RegExp, deps: PickDeps, notices: LeftAlone): boolean {
+  const reason = unsafeNameReason(entry.name) ?? (pattern.test(entry.name) && reportKindOf(entry.name) ? null : 'does not match reports.pattern');
+  if (entry.type !== 'file') {
+    // a folder or a symlink named as a report would otherwise never be taken, and nobody told
+    if (!reason) notices.add(entry.name, `remote report left alone: it is a ${entry.type === 'dir' ? 'folder' : 'symlink or special file'}, not a regular file`);
+    return false;
+  }
+  if (reason) {
+    notices.add(entry.name, `remote file left alone: ${reason}`);
+    return false;
+  }
+  // SFTP makes both optional: without a size the download has no limit, without a time no age
+  if (!Number.isSafeInteger(entry.size) || entry.size < 0 || Number.isNaN(entry.modifiedAt.getTime())) {
+    notices.add(entry.name, 'remote report left alone: the server listed it without a valid size or time');
+    return false;
+  }
+  return oldEnough(entry, deps, notices);
+}
+
+/** reports.minAgeSeconds: a time ahead of ours (the server's clock, or one the bureau's tool set) holds a report back as long, so it is told. */
+function oldEnough(entry: RemoteEntry, deps: PickDeps, notices: LeftAlone): boolean {
+  const ageMs = deps.now().getTime() - entry.modifiedAt.getTime();
+  if (ageMs >= deps.config.reports.minAgeSeconds * 1000) return true;
+  if (ageMs < -FUTURE_TOLERANCE_MS) {
+    notices.add(entry.name, `report left for now: modified ${entry.modifiedAt.toISOString()}, in the future by our clock (the server's clock ahead?): taken once it is reports.minAgeSeconds old`);
+  } else deps.log.debug({ remoteName: entry.name }, 'report too recent (reports.minAgeSeconds): next run');
+  return false;
 }
 
 /** The detached signature's name of a report (bureau-interface 1.1). */
