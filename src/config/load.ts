@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseDotEnv } from 'dotenv';
 import { parse as parseYaml } from 'yaml';
@@ -112,10 +112,16 @@ function resolvePaths(config: LoadedConfig, base: string): void {
 
 /**
  * Reads the .env file with dotenv's parser (quotes, `export KEY=…`, `# comments` after a value,
- * multi-line quoted values) into env, without overriding what the environment already has.
+ * multi-line quoted values) into env, without overriding what the environment already has. It
+ * usually holds the PAN data key: a file every user of the machine may read is refused (the group
+ * may read it, as the documented root:bureau-exchange 0640 needs).
  */
 function loadDotEnv(file: string, env: NodeJS.ProcessEnv): void {
   if (!existsSync(file)) return;
+  const mode = statSync(file).mode;
+  if ((mode & 0o007) !== 0) {
+    throw new ConfigError(`${file} may be read by every user of the machine (mode ${(mode & 0o777).toString(8)}), and it holds secrets: chmod 640 or 600 it`);
+  }
   for (const [key, value] of Object.entries(parseDotEnv(readFileSync(file)))) {
     if (env[key] === undefined) env[key] = value;
   }

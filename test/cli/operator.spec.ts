@@ -123,12 +123,12 @@ describe('CLI as an operator uses it', function () {
       for (const line of [`export BX_PAN_KEY=${key}`, `BX_PAN_KEY=${key}   # prod key`, `BX_PAN_KEY="${key}"`]) {
         const dir = fresh();
         const config = configIn(dir);
-        writeFileSync(join(dir, '.env'), `# secrets\n${line}\n`);
+        writeFileSync(join(dir, '.env'), `# secrets\n${line}\n`, { mode: 0o600 });
         const r = await runCli(['--config', config, 'migrate'], { BX_PAN_KEY: undefined });
         assert.equal(r.code, 0, `${line}: ${r.stderr}`);
       }
       const dir = fresh();
-      writeFileSync(join(dir, '.env'), 'BX_PAN_KEY=not-a-key\n');
+      writeFileSync(join(dir, '.env'), 'BX_PAN_KEY=not-a-key\n', { mode: 0o600 });
       const r = await runCli(['--config', configIn(dir), 'migrate'], env);
       assert.equal(r.code, 0, `the environment's key is used, not the .env one: ${r.stderr}`);
     });

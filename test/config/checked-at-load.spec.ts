@@ -10,7 +10,7 @@ const HEAD = 'issuer: { code: BXISSUER }\nbureau: { code: BUREAU01 }\n';
 function writeConfig(yaml: string, dotenv?: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'bx-config-'));
   writeFileSync(join(dir, 'config.yaml'), HEAD + yaml);
-  if (dotenv !== undefined) writeFileSync(join(dir, '.env'), dotenv);
+  if (dotenv !== undefined) writeFileSync(join(dir, '.env'), dotenv, { mode: 0o600 });
   return join(dir, 'config.yaml');
 }
 

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../../src/config/load.js';
 import { dataKeyFromEnv } from '../../src/config/secrets.js';
 import { ConfigError } from '../../src/errors.js';
@@ -9,7 +9,7 @@ import { ConfigError } from '../../src/errors.js';
 function writeConfig(yaml: string, dotenv?: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'bx-config-'));
   writeFileSync(join(dir, 'config.yaml'), yaml);
-  if (dotenv !== undefined) writeFileSync(join(dir, '.env'), dotenv);
+  if (dotenv !== undefined) writeFileSync(join(dir, '.env'), dotenv, { mode: 0o600 });
   return join(dir, 'config.yaml');
 }
 
@@ -52,6 +52,17 @@ describe('config loading', () => {
     loadConfig(file, env);
     assert.equal(env.BX_A, 'fromenv');
     assert.equal(env.BX_B, 'quoted');
+  });
+
+  it('refuses a .env every user of the machine may read, naming it and its mode; the group may read it', () => {
+    const file = writeConfig('issuer: { code: BXISSUER }\nbureau: { code: BUREAU01 }\n', 'BX_A=secret\n');
+    const dotenv = join(dirname(file), '.env');
+    chmodSync(dotenv, 0o644);
+    assert.throws(() => loadConfig(file, {}), (err: Error) => err instanceof ConfigError && err.message.includes(dotenv) && /mode 644/.test(err.message) && !err.message.includes('secret\n'));
+    chmodSync(dotenv, 0o640);
+    const env: NodeJS.ProcessEnv = {};
+    loadConfig(file, env);
+    assert.equal(env.BX_A, 'secret');
   });
 
   it('takes the database URL from BX_DATABASE_URL', () => {
