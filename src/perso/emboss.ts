@@ -144,9 +144,12 @@ const words = (text: string) => (text ? text.split(' ') : []);
 const embossLine = (given: string[], surname: string) => [...given, surname].filter(Boolean).join(' ');
 const track1 = (given: string[], surname: string) => `${surname}/${given.join(' ')}`;
 
-/** Emboss line 1: the embossed-name override if set, else first + last name; shortened to fit `max`. */
+/**
+ * Emboss line 1: the embossed-name override if set, else first + last name; shortened to fit `max`.
+ * An override of blanks is none (a card system writing spaces for "no override" must not make the card Invalid).
+ */
 export function embossName(firstName: string, lastName: string, embossedName: string | undefined, max: number): string | undefined {
-  if (embossedName) {
+  if (embossedName?.trim()) {
     const override = embossText(embossedName, 'name');
     if (override.length <= max) return override;
     const all = words(override);

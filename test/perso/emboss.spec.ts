@@ -74,6 +74,10 @@ describe('perso/emboss', () => {
       assert.equal(embossName('John', 'Smith', 'Maximilian Alexander Wolf', 20), 'MAXIMILIAN A WOLF');
     });
 
+    it('takes an override of blanks as none: first and last name', () => {
+      for (const blank of [' ', '   ', '\t', ' \u00a0 ']) assert.equal(embossName('John', 'Smith', blank, 26), 'JOHN SMITH', JSON.stringify(blank));
+    });
+
     it('is the last name alone when there is no first name', () => {
       assert.equal(embossName('', 'Madonna', undefined, 26), 'MADONNA');
     });
