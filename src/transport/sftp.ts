@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import type { Algorithms as SshAlgorithms, SFTPWrapper } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import type { Config } from '../config/schema.js';
@@ -143,6 +143,7 @@ async function openSession(
   let offeredHostKey: string | undefined;
   let offeredKeyType = '';
   const sock = netConnect({ host: settings.host, port: config.port, noDelay: true });
+  const subsystem = subsystemDeadline(client, sock, config.readyTimeoutMs);
   let sftp: SFTPWrapper;
   try {
     sftp = await client.connect({
@@ -165,13 +166,42 @@ async function openSession(
     sock.destroy(); // never leave a half-open connection behind a failed attempt
     await client.end().catch(() => undefined);
     if (offeredHostKey && offeredHostKey !== settings.pinnedHostKey) throw new HostKeyMismatch({ fingerprint: offeredHostKey, keyType: offeredKeyType });
+    if (subsystem.expired()) {
+      throw new TransientError(`SFTP connection to ${endpoint(config)}: the server did not start its SFTP subsystem within ${config.readyTimeoutMs} ms (sftp.readyTimeoutMs)`, { cause: err });
+    }
     throw connectError(err, config, settings);
+  } finally {
+    subsystem.clear();
   }
   log.debug({ endpoint: endpoint(config), hostKey: offeredHostKey }, 'SFTP session open');
   const session = makeSftpSession(client, {
     endpoint: endpoint(config), log, sftp, traffic: () => sock.bytesRead + sock.bytesWritten, closeTimeoutMs: timeouts.closeTimeoutMs, stallTimeoutMs: timeouts.stallTimeoutMs,
   });
   return { session, keyType: offeredKeyType };
+}
+
+/**
+ * ssh2's readyTimeout ends at login: the SFTP subsystem's start after it (the server's SFTP process
+ * sending its version) had no limit, and a server whose SFTP process hung kept connect() waiting
+ * forever. It gets readyTimeoutMs too; past it the socket is dropped, which fails the connect.
+ */
+function subsystemDeadline(client: SftpClient, sock: Socket, timeoutMs: number): { expired(): boolean; clear(): void } {
+  let expired = false;
+  let timer: NodeJS.Timeout | undefined;
+  const onReady = () => {
+    timer = setTimeout(() => {
+      expired = true;
+      sock.destroy();
+    }, timeoutMs);
+  };
+  client.on('ready', onReady);
+  return {
+    expired: () => expired,
+    clear() {
+      clearTimeout(timer);
+      client.removeListener('ready', onReady);
+    },
+  };
 }
 
 /** The type named at the start of an SSH public key blob (RFC 4253 6.6: string type, then the key). */

@@ -43,7 +43,9 @@ function descendants(pid: number, name: string): number[] {
 describe('transport/sftp against a server whose SFTP process hangs while SSH still answers', function () {
   let server: SshdServer;
   let sshd: ChildProcess | undefined;
+  let mute: ChildProcess | undefined;
   let port: number;
+  let mutePort: number;
   let inbound: string;
   const session = (stallTimeoutMs: number): Promise<RemoteSession> =>
     makeSftpTransport(server.sftpConfig({ port, username: 'root', keepaliveIntervalMs: 200 }), { log: silentLogger, stallTimeoutMs }).connect();
@@ -56,31 +58,19 @@ describe('transport/sftp against a server whose SFTP process hangs while SSH sti
     server = await startSshd();
     const dir = dirname(server.root);
     inbound = join(server.root, 'inbound');
-    port = await freeLoopbackPort();
-    // the helper's sshd, less its chroot and internal-sftp: root (whose shell starts sftp-server) on the real paths
-    const config = readFileSync(join(dir, 'sshd_config'), 'utf8')
-      .replace(/^Port .*$/m, `Port ${port}`)
-      .replace(/^PidFile .*$/m, `PidFile ${join(dir, 'sshd-stall.pid')}`)
-      .replace(/^PermitRootLogin .*$/m, 'PermitRootLogin prohibit-password')
-      .replace(/^AllowUsers .*$/m, 'AllowUsers root')
-      .replace(/^Subsystem .*$/m, `Subsystem sftp ${SFTP_SERVER}`)
-      .replace(/^(ChrootDirectory|ForceCommand) .*\n/gm, '');
-    writeFileSync(join(dir, 'sshd-stall_config'), config);
-    sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd-stall_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    await new Promise<void>((resolve, reject) => {
-      let seen = '';
-      sshd!.stderr!.on('data', (d: Buffer) => {
-        seen += d.toString();
-        if (/Server listening/.test(seen)) resolve();
-      });
-      sshd!.once('exit', (code) => reject(new Error(`sshd exited (${code}): ${seen}`)));
-    });
+    ({ child: sshd, port } = await startRootSshd(dir, 'stall', SFTP_SERVER));
+    // one whose SFTP subsystem never starts: it never sends the SFTP version
+    ({ child: mute, port: mutePort } = await startRootSshd(dir, 'mute', '/bin/sleep 3600'));
   });
-  afterEach(() => signalSftpServers('SIGKILL'));
+  afterEach(() => {
+    signalSftpServers('SIGKILL');
+    if (mute) descendants(mute.pid!, 'sleep').forEach((pid) => process.kill(pid, 'SIGKILL'));
+  });
   after(async function () {
-    if (sshd && sshd.exitCode === null) {
-      const exited = new Promise((resolve) => sshd!.once('exit', resolve));
-      sshd.kill('SIGKILL');
+    for (const child of [sshd, mute]) {
+      if (!child || child.exitCode !== null) continue;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
       await exited;
     }
     await server?.stop();
@@ -127,7 +117,36 @@ describe('transport/sftp against a server whose SFTP process hangs while SSH sti
       await s.close();
     }
   });
+
+  it('fails a connection whose server never starts its SFTP subsystem as transient, retried, within the handshake timeout', async function () {
+    const t = makeSftpTransport(server.sftpConfig({ port: mutePort, username: 'root', readyTimeoutMs: 1000, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 } }), { log: silentLogger });
+    await assert.rejects(withinMs(t.connect(), 20_000), (err: Error) =>
+      err instanceof TransientError && /failed after 2 attempts: .*did not start its SFTP subsystem within 1000 ms/.test(err.message));
+  });
 });
+
+/** The helper's sshd, less its chroot and internal-sftp: root (whose shell starts `subsystem`) on the real paths. */
+async function startRootSshd(dir: string, name: string, subsystem: string): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freeLoopbackPort();
+  const config = readFileSync(join(dir, 'sshd_config'), 'utf8')
+    .replace(/^Port .*$/m, `Port ${port}`)
+    .replace(/^PidFile .*$/m, `PidFile ${join(dir, `sshd-${name}.pid`)}`)
+    .replace(/^PermitRootLogin .*$/m, 'PermitRootLogin prohibit-password')
+    .replace(/^AllowUsers .*$/m, 'AllowUsers root')
+    .replace(/^Subsystem .*$/m, `Subsystem sftp ${subsystem}`)
+    .replace(/^(ChrootDirectory|ForceCommand) .*\n/gm, '');
+  writeFileSync(join(dir, `sshd-${name}_config`), config);
+  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, `sshd-${name}_config`)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (/Server listening/.test(seen)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`sshd exited (${code}): ${seen}`)));
+  });
+  return { child, port };
+}
 
 /** Rejects when `promise` has not settled in `ms`: a hang must fail the test, not stall it. */
 function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
