@@ -34,13 +34,25 @@ export function servedJson(body: unknown): string {
 /** The environment variable holding the page's bearer token. */
 export const STATUS_TOKEN_ENV = 'BX_STATUS_TOKEN';
 
-/** The token from the environment: unset or empty means no token; a short one is refused (guessable). */
+/**
+ * The token from the environment: unset or empty means no token; a short one is refused (guessable),
+ * and so is one with a character a Bearer header cannot carry (a space, a line break from a secrets
+ * file, a non-ASCII letter): no request could ever present it, and the page would stay 401 for good.
+ */
 export function statusTokenFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const token = env[STATUS_TOKEN_ENV];
   if (!token) return undefined;
   if (token.length < 16) throw new ConfigError(`${STATUS_TOKEN_ENV}: at least 16 characters (e.g. \`openssl rand -hex 32\`), not ${token.length}`);
+  const bad = [...token].findIndex((c) => !BEARER_CHAR.test(c));
+  if (bad >= 0) {
+    throw new ConfigError(`${STATUS_TOKEN_ENV}: character ${bad + 1} of ${token.length} is no printable ASCII character other than a space, ` +
+      'which a Bearer header cannot carry (a line break or a space copied from a file?)');
+  }
   return token;
 }
+
+/** What `Authorization: Bearer <token>` carries (authorized reads the same characters). */
+const BEARER_CHAR = /^[\x21-\x7e]$/;
 
 // beside this module: src/web/static under tsx, dist/src/web/static once built (`npm run build` copies it)
 const STATIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'static');
