@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import fs, { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -43,7 +43,8 @@ export interface DownloadedReport {
 /**
  * Downloads to a temporary name while hashing, then renames to the content-hash name. At most
  * `maxBytes` are read (the listed size). A local write error (full disk, read-only folder) rejects
- * with that error, not as a download failure: it is ours, not the server's.
+ * with that error, not as a download failure: it is ours, not the server's; and a server's error
+ * (permission denied, a lost connection) as the download's, which classifies it.
  */
 export async function downloadReport(
   session: RemoteSession, remotePath: string, kind: ReportKind, folders: ReportFolders, options: { maxBytes?: number; signal?: AbortSignal } = {},
@@ -56,9 +57,9 @@ export async function downloadReport(
       done(null, chunk);
     },
   });
-  const file = createWriteStream(temp, { mode: 0o600, flags: 'wx' });
+  const file = fileNotingItsFailure(temp);
   // a failing file destroys `hashing` too, which ends the download with the file's error
-  const written = pipeline(hashing, file);
+  const written = pipeline(hashing, file.stream);
   written.catch(() => undefined);
   try {
     const size = await session.download(remotePath, hashing, options);
@@ -69,10 +70,32 @@ export async function downloadReport(
     return { path, sha256, size };
   } catch (err) {
     hashing.destroy();
-    file.destroy();
+    file.stream.destroy();
     rmSync(temp, { force: true });
-    throw file.errored ?? err;
+    throw file.failure() ?? err;
   }
+}
+
+type FsCallback = (err: NodeJS.ErrnoException | null, ...rest: unknown[]) => void;
+
+/**
+ * A new file (0600, never an existing one) as a write stream that remembers the first failure of its
+ * own file operations: a failed download destroys it too, with the server's error, which must not
+ * pass for a local fault.
+ */
+function fileNotingItsFailure(path: string): { stream: WriteStream; failure(): Error | undefined } {
+  let failure: Error | undefined;
+  const noting = <F extends (...args: any[]) => void>(operation: F) => ((...args: unknown[]) => {
+    const callback = args.pop() as FsCallback;
+    operation(...args, (err: NodeJS.ErrnoException | null, ...rest: unknown[]) => {
+      if (err) failure ??= err;
+      callback(err, ...rest);
+    });
+  }) as unknown as F;
+  const stream = createWriteStream(path, {
+    mode: 0o600, flags: 'wx', fs: { open: noting(fs.open), write: noting(fs.write), writev: noting(fs.writev), close: noting(fs.close) },
+  });
+  return { stream, failure: () => failure };
 }
 
 /** Moves our copy into `dir` under its hash name (replacing an identical earlier copy). */

@@ -7,12 +7,12 @@ import { nowIso } from '../db/connection.js';
 import { findAppliedReportByClearHash, findReportByHash, markRemoteState, quarantineReport, type BureauReportRow } from '../db/reports.js';
 import { digestOfFile } from '../crypto/digest.js';
 import { ReportSignatureError } from '../crypto/report-signature.js';
-import { InputError, TimeLimitError, messageOf } from '../errors.js';
+import { InputError, PermanentError, TimeLimitError, messageOf } from '../errors.js';
 import { maskPansInText } from '../security/mask.js';
 import type { Clock, ReceiveJob, ReceiveOptions, ReceiveResult } from '../jobs.js';
 import type { Logger } from '../log.js';
 import { holdLease } from '../lease/job-lease.js';
-import { withSession, type RemoteSession, type Transport } from '../transport/remote.js';
+import { RemoteDeniedError, withSession, type RemoteSession, type Transport } from '../transport/remote.js';
 import { applyReportFile } from './apply-report.js';
 import { makeReportDecryptor, type ReportDecryptor } from './decrypt-report.js';
 import { cleanInbox, clearFileOf, downloadReport, keepCopy, removeIfPresent, reportFolders, type DownloadedReport, type ReportFolders } from './local-files.js';
@@ -32,7 +32,9 @@ import { moveSignatureWith, signatureOf } from './signature-file.js';
  * quarantines the report (remote failed/, local copy, row with the reason); the next report is
  * processed. Anything else — disk, permissions, database, network, a time limit — is a local
  * fault: the run fails, the report stays on the server and nothing of it is applied (one
- * transaction), so a later run takes it again.
+ * transaction), so a later run takes it again. One exception: a report the server refuses us
+ * (permission denied) says nothing of the others, so it is left there, the others go on, and the run
+ * then fails naming it.
  *
  * Time limits (reports.runTimeLimitSeconds, reports.reportTimeLimitSeconds) stop a stuck run: the
  * steps get an AbortSignal, the apply transaction rolls back, the lease is released and the run
@@ -102,18 +104,26 @@ async function receiveOnce(deps: BureauDeps, decryptor: ReportDecryptor, ignored
       const pick = { config: deps.config, log, now, sleep: deps.sleep ?? ((ms: number) => sleep(ms, undefined, { signal: runLimit.signal })), ignored };
       const ready = await untilAborted(pickReadyReports(session, pick), runLimit.signal);
       options.progress?.begin('receiving reports', 'reports', ready.length);
+      const denied: string[] = [];
       for (const report of ready) {
         if (options.signal?.aborted) break;
         lease.assertHeld();
         const reportLimit = startTimeLimit(reportTimeLimitSeconds, () =>
           `report ${report.name} exceeded its time limit of ${reportTimeLimitSeconds} s (reports.reportTimeLimitSeconds): the run is stopped, the report stays on the server for the next run`, runLimit.signal);
+        const ctx: RunContext = { deps, session, folders, decryptor, result, log: log.child({ remoteName: report.name }), signal: reportLimit.signal };
         try {
-          const ctx: RunContext = { deps, session, folders, decryptor, result, log: log.child({ remoteName: report.name }), signal: reportLimit.signal };
           await untilAborted(receiveReport(ctx, report), reportLimit.signal);
           options.progress?.advance(1, report.size);
+        } catch (err) {
+          if (!(err instanceof RemoteDeniedError)) throw err;
+          denied.push(report.name);
+          ctx.log.error({ err: err.message }, 'report left on the server: the server refuses it to us; the other reports go on');
         } finally {
           reportLimit.clear();
         }
+      }
+      if (denied.length) {
+        throw new PermanentError(`the server refused ${denied.length} report(s) to us (permission denied), left there for the next run: ${denied.join(', ')}; the other reports were received`);
       }
     });
   } catch (err) {

@@ -1,4 +1,13 @@
 import type { Readable, Writable } from 'node:stream';
+import { PermanentError } from '../errors.js';
+
+/**
+ * The server refused us a file or folder (permission denied): about that path, not the connection;
+ * receive leaves such a report where it is and goes on with the others.
+ */
+export class RemoteDeniedError extends PermanentError {
+  override name = 'RemoteDeniedError';
+}
 
 /** One entry of a remote folder listing. */
 export interface RemoteEntry {

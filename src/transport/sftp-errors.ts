@@ -1,4 +1,5 @@
 import { AppError, PermanentError, TransientError, messageOf } from '../errors.js';
+import { RemoteDeniedError } from './remote.js';
 import { isTransientNetworkError } from './retry.js';
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02, what OpenSSH speaks) and what they mean to us. */
@@ -18,7 +19,7 @@ export function remoteError(err: unknown, action: string, where: string): Error 
   const code = (err as { code?: unknown }).code;
   const message = serverText(messageOf(err));
   if (code === SFTP_PERMISSION_DENIED || code === 'EACCES' || /permission denied/i.test(message)) {
-    return new PermanentError(`${action} ${where}: permission denied`, { cause: err });
+    return new RemoteDeniedError(`${action} ${where}: permission denied`, { cause: err });
   }
   if (code === SFTP_NO_SUCH_FILE || code === 'ENOENT' || /no such file/i.test(message)) {
     return new PermanentError(`${action} ${where}: no such file or folder`, { cause: err });

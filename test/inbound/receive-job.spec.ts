@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { JobProgress } from '../../src/progress/job-progress.js';
-import { existsSync, mkdtempSync, readdirSync, rmSync, appendFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, appendFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/schema.js';
@@ -16,7 +16,7 @@ import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { testConfig } from '../helpers/config.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import { createGpgHome, type GpgHome } from '../helpers/gpg.js';
-import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
+import { requireSshd, startSshd, userIds, type SshdServer } from '../helpers/sshd.js';
 import { BureauFolder, header, nodeRsaEncrypt, opensslEncrypt, rejection, reportName, rsaKeyPair, shipment, xmlOf } from './fixtures.js';
 import { contractOf, seedBatch } from './seed.js';
 
@@ -231,6 +231,28 @@ describeEachDatabase('inbound/receive-job through sshd', (ctx) => {
     assert.deepEqual(bureau.files(), []);
     assert.ok(!bureau.files('processed').includes(deleted));
     assert.equal((await db('bureau_reports').where({ remote_name: deleted }).first()).remote_state, 'deleted');
+  });
+
+  it('leaves a report the server refuses to us (permission denied) where it is, receives the others, then fails naming it', async () => {
+    const batch = await seedBatch(db, [71, 72]);
+    const [refused, good] = [reportName(), reportName()];
+    bureau.put(refused, encryptRsaReport(Buffer.from(xmlOf({ header: header(batch.fileName), shipments: [shipment(71, { shipped: '2026-11-26' })] })), ours.publicPem));
+    bureau.put(good, encryptRsaReport(Buffer.from(xmlOf({ header: header(batch.fileName), shipments: [shipment(72, { shipped: '2026-11-26' })] })), ours.publicPem));
+    // the SFTP user (nobody) may list it but not read it: the bureau's upload left it root's and 0600
+    chownSync(bureau.path(refused), 0, 0);
+    chmodSync(bureau.path(refused), 0o600);
+    await assert.rejects(run(), (err: Error) =>
+      /the server refused 1 report\(s\) to us \(permission denied\), left there for the next run: /.test(err.message) && err.message.includes(refused) && !err.message.includes(good));
+    assert.equal(await reportEvents(batch.ids.get(72)!), 1, 'the report after the refused one was applied');
+    assert.equal(await reportEvents(batch.ids.get(71)!), 0);
+    assert.deepEqual(bureau.files(), [refused]);
+    assert.deepEqual(bureau.files('processed'), [good]);
+    assert.equal(await db('bureau_reports').where({ remote_name: refused }).first(), undefined, 'nothing recorded, nothing quarantined');
+    const { uid, gid } = userIds('nobody');
+    chownSync(bureau.path(refused), uid, gid);
+    const next = await run();
+    assert.deepEqual(next.applied.map((r) => r.remoteName), [refused]);
+    assert.equal(await reportEvents(batch.ids.get(71)!), 1);
   });
 
   it('requeues a quarantined report once the cause is fixed: it applies on the next run', async () => {
