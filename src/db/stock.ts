@@ -81,10 +81,21 @@ export interface StockPoint {
   recordedAt: string;
 }
 
-/** The levels reported since `since` (report date, YYYY-MM-DD), oldest first, per product. */
+/** Points of stock history a chart gets at most. */
+const STOCK_HISTORY_LIMIT = 5000;
+
+/**
+ * The levels reported since `since` (report date, YYYY-MM-DD), oldest first, per product. Past the
+ * limit the oldest points go, of whichever product: cut in product order, the products last in that
+ * order lost their recent points, or vanished from the chart.
+ */
 export async function stockHistory(db: Knex, since?: string): Promise<StockPoint[]> {
-  const query = db('plastic_stock_history').orderBy([{ column: 'product_code' }, { column: 'report_date' }, { column: 'id' }]).limit(5000);
+  const query = db('plastic_stock_history')
+    .orderBy([{ column: 'report_date', order: 'desc', nulls: 'last' }, { column: 'id', order: 'desc' }]).limit(STOCK_HISTORY_LIMIT);
   if (since) query.where('report_date', '>=', since);
-  const rows: Array<{ bureau_code: string | null; product_code: string; report_date: string | null; closing: number; min_stock: number; recorded_at: string }> = await query;
+  const rows: Array<{ id: number; bureau_code: string | null; product_code: string; report_date: string | null; closing: number; min_stock: number; recorded_at: string }> = await query;
+  rows.sort((a, b) => compareText(a.product_code, b.product_code) || compareText(a.report_date ?? '', b.report_date ?? '') || Number(a.id) - Number(b.id));
   return rows.map((r) => ({ bureauCode: r.bureau_code ?? null, productCode: r.product_code, reportDate: r.report_date, closing: Number(r.closing), minStock: Number(r.min_stock), recordedAt: r.recorded_at }));
 }
+
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

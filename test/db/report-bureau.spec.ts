@@ -3,7 +3,7 @@ import type { Db } from '../../src/db/connection.js';
 import { insertReturningId } from '../../src/db/connection.js';
 import { migrateDownLast, migrateLatest } from '../../src/db/migrate.js';
 import { quarantinedReports } from '../../src/db/reports.js';
-import { stockLevels, upsertStockLevels } from '../../src/db/stock.js';
+import { stockHistory, stockLevels, upsertStockLevels } from '../../src/db/stock.js';
 import { describeEachDatabase } from '../helpers/db.js';
 
 const NOW = '2026-11-26T08:00:00.000Z';
@@ -35,6 +35,23 @@ describeEachDatabase('reports and stock per bureau (migration 006)', (ctx) => {
     assert.deepEqual((await db('plastic_stock_history').orderBy('id')).map((h: any) => [h.bureau_code, Number(h.closing)]), [[null, 10], ['EMB01', 20], ['EMB01', 3]]);
     await assert.rejects(db('plastic_stock').insert({ bureau_code: 'EMB01', product_code: 'GOLD01', opening: 0, received: 0, used: 0, spoiled: 0, closing: 0, min_stock: 0, low: false, updated_at: NOW }),
       'one row per bureau and product');
+  });
+
+  it('stock history past its limit drops the oldest points, not the products last in order', async function () {
+    this.timeout(60_000);
+    const { db } = ctx();
+    const r = await report(db, 'BUREAU01', 9);
+    const point = (product: string, date: string, closing: number) => ({ product_code: product, report_id: r, report_date: date, closing, min_stock: 5, recorded_at: NOW });
+    // 5000 old points of one product, then one recent point each of a product before and after it in name order
+    const old = Array.from({ length: 5000 }, (_, i) => point('CLASSIC01', `2026-0${1 + Math.floor(i / 1000)}-${String(1 + (i % 28)).padStart(2, '0')}`, i));
+    await db.batchInsert('plastic_stock_history', old, 500);
+    await db('plastic_stock_history').insert([point('ZZGOLD01', '2026-11-26', 7), point('AAGOLD01', '2026-11-26', 8)]);
+    const history = await stockHistory(db, '2026-01-01');
+    assert.equal(history.length, 5000);
+    assert.deepEqual(history.filter((p) => p.productCode !== 'CLASSIC01').map((p) => [p.productCode, p.reportDate, p.closing]), [['AAGOLD01', '2026-11-26', 8], ['ZZGOLD01', '2026-11-26', 7]]);
+    const classic = history.filter((p) => p.productCode === 'CLASSIC01').map((p) => p.reportDate!);
+    assert.deepEqual(classic, [...classic].sort(), 'oldest first within a product');
+    assert.equal(history[0]!.productCode, 'AAGOLD01', 'products in order');
   });
 
   it('the quarantined reports of a bureau: the first bureau\'s also those without a code (received before)', async () => {
