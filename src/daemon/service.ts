@@ -46,7 +46,7 @@ export async function runDaemonService(app: App, options: ServiceOptions = {}): 
   const jobs = (options.makeJobs ?? ((signal) => makeProductionJobs(app, { signal })))(shutdown.signal);
   const daemon = makeDaemon({ db, config, log, jobs, keyExpiries: (now) => everyBureauKeyExpiries(config, now) });
   const page = config.http.enabled
-    ? statusRoutes(makeStatusData({ db, config, health: () => daemon.health(), command: `bureau-exchange --config ${config.configFile}` }), { token: statusTokenFromEnv() })
+    ? statusRoutes(makeStatusData({ db, config, health: () => daemon.health(), command: `bureau-exchange --config ${config.configFile}` }), { token: statusTokenFromEnv(), hosts: [config.http.host] })
     : undefined;
   const http = config.http.enabled
     ? await startHttpServer(config.http, { health: () => daemon.health(), registry: daemon.metrics.registry, log, page })
