@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { makeCalendar } from '../calendar/index.js';
 import { ConfigError, messageOf } from '../errors.js';
+import { refuseOpenSecretFile } from './secrets.js';
 import { resolveBureauLayouts } from './bureau-layouts.js';
 import { PROJECT_ROOT } from './root.js';
 import { configSchema, type Config } from './schema.js';
@@ -118,10 +119,7 @@ function resolvePaths(config: LoadedConfig, base: string): void {
  */
 function loadDotEnv(file: string, env: NodeJS.ProcessEnv): void {
   if (!existsSync(file)) return;
-  const mode = statSync(file).mode;
-  if ((mode & 0o007) !== 0) {
-    throw new ConfigError(`${file} may be read by every user of the machine (mode ${(mode & 0o777).toString(8)}), and it holds secrets: chmod 640 or 600 it`);
-  }
+  refuseOpenSecretFile(file, statSync(file).mode, 'the secrets file', { openTo: 0o007, hint: 'chmod 640 or 600 it' });
   for (const [key, value] of Object.entries(parseDotEnv(readFileSync(file)))) {
     if (env[key] === undefined) env[key] = value;
   }

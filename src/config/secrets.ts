@@ -14,6 +14,17 @@ export function secretFromEnv(name: string, env: NodeJS.ProcessEnv = process.env
   return value || undefined;
 }
 
+/**
+ * Refuses a file holding a secret whose mode opens it to others: `openTo` are the bits that may not
+ * be set (group and others for a private key, as OpenSSH refuses an "UNPROTECTED PRIVATE KEY FILE").
+ * Names the file and its mode, never what it holds.
+ */
+export function refuseOpenSecretFile(file: string, mode: number, what: string, { openTo = 0o077, hint = 'chmod 600 it' } = {}): void {
+  if ((mode & openTo) === 0) return;
+  const whom = openTo & 0o070 ? 'group/other' : 'every user of the machine';
+  throw new ConfigError(`${what} ${file} is readable by ${whom} (mode ${(mode & 0o777).toString(8)}): ${hint}`);
+}
+
 /** A 32-byte AES key given in base64 in the environment variable `name`. */
 export function dataKeyFromEnv(name: string, env: NodeJS.ProcessEnv = process.env, required = true): Buffer | undefined {
   const value = secretFromEnv(name, env);

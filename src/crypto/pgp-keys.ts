@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import * as openpgp from 'openpgp';
+import { refuseOpenSecretFile } from '../config/secrets.js';
 import { ConfigError, PermanentError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -62,9 +63,7 @@ export async function loadPrivateKey(
 ): Promise<openpgp.PrivateKey> {
   const data = await readKeyFile(file);
   const mode = (await stat(file)).mode;
-  if ((mode & 0o077) !== 0 && !allowInsecure) {
-    throw new ConfigError(`OpenPGP private key file ${file} is readable by group/other (mode ${(mode & 0o777).toString(8)}): chmod 600 it`);
-  }
+  if (!allowInsecure) refuseOpenSecretFile(file, mode, 'OpenPGP private key file');
   let key: openpgp.PrivateKey;
   try {
     key = startsWithArmor(data)

@@ -3,6 +3,7 @@ import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
+import { refuseOpenSecretFile } from '../config/secrets.js';
 import { ConfigError, InputError } from '../errors.js';
 import { RsaWorkerPool, type BlockJobResult } from './rsa-pool.js';
 
@@ -27,9 +28,7 @@ export function loadRsaPrivateKey(file: string, passphrase?: string, { allowInse
   } catch (err) {
     throw new ConfigError(`RSA private key file ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? err}`);
   }
-  if ((mode & 0o077) !== 0 && !allowInsecure) {
-    throw new ConfigError(`RSA private key file ${file} is readable by group/other (mode ${(mode & 0o777).toString(8)}): chmod 600 it, or set reports.allowInsecureKeyFile`);
-  }
+  if (!allowInsecure) refuseOpenSecretFile(file, mode, 'RSA private key file', { hint: 'chmod 600 it, or set reports.allowInsecureKeyFile' });
   let pem: Buffer;
   try {
     pem = readFileSync(file);

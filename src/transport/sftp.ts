@@ -4,7 +4,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { Algorithms as SshAlgorithms, SFTPWrapper } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import type { Config } from '../config/schema.js';
-import { secretFromEnv } from '../config/secrets.js';
+import { refuseOpenSecretFile, secretFromEnv } from '../config/secrets.js';
 import { ConfigError, PermanentError, TransientError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RemoteSession, Transport } from './remote.js';
@@ -60,11 +60,7 @@ function authOf(config: SftpConfig, env: NodeJS.ProcessEnv): ConnectionSettings[
   if (config.privateKeyFile) {
     let privateKey: Buffer;
     try {
-      const mode = statSync(config.privateKeyFile).mode;
-      // as OpenSSH's own client refuses an "UNPROTECTED PRIVATE KEY FILE"
-      if ((mode & 0o077) !== 0) {
-        throw new ConfigError(`sftp.privateKeyFile ${config.privateKeyFile} is readable by group/other (mode ${(mode & 0o777).toString(8)}): chmod 600 it`);
-      }
+      refuseOpenSecretFile(config.privateKeyFile, statSync(config.privateKeyFile).mode, 'sftp.privateKeyFile');
       privateKey = readFileSync(config.privateKeyFile);
     } catch (err) {
       if (err instanceof ConfigError) throw err;

@@ -58,7 +58,7 @@ describe('config loading', () => {
     const file = writeConfig('issuer: { code: BXISSUER }\nbureau: { code: BUREAU01 }\n', 'BX_A=secret\n');
     const dotenv = join(dirname(file), '.env');
     chmodSync(dotenv, 0o644);
-    assert.throws(() => loadConfig(file, {}), (err: Error) => err instanceof ConfigError && err.message.includes(dotenv) && /mode 644/.test(err.message) && !err.message.includes('secret\n'));
+    assert.throws(() => loadConfig(file, {}), (err: Error) => err instanceof ConfigError && err.message.includes(dotenv) && /every user of the machine \(mode 644\)/.test(err.message) && !err.message.includes('secret\n'));
     chmodSync(dotenv, 0o640);
     const env: NodeJS.ProcessEnv = {};
     loadConfig(file, env);
