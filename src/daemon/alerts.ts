@@ -50,6 +50,9 @@ export function makeAlerter(config: Config['alerts'], deps: AlerterDeps): Alerte
       headers: { 'content-type': 'application/json' },
       body,
       signal: AbortSignal.timeout(timeoutMs),
+      // a redirect is not a delivery: fetch would turn a 301/302/303 into a GET without the body
+      // (the alert lost, yet counted as sent) and carry a 307/308 to wherever it points
+      redirect: 'manual',
     });
     await response.body?.cancel();
     if (!response.ok) throw new Error(`webhook answered HTTP ${response.status}`);
