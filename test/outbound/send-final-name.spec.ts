@@ -1,0 +1,59 @@
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../../src/config/schema.js';
+import type { SendFaultPoint } from '../../src/outbound/send-job.js';
+import { PanCipher } from '../../src/security/pan.js';
+import { describeEachDatabase, newPanKey } from '../helpers/db.js';
+import { userIds, type SshdServer } from '../helpers/sshd.js';
+import { insertCards } from './fixtures.js';
+import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, useSendSuite } from './job-harness.js';
+import { contractsByStatus, type BureauKeys } from './harness.js';
+
+/**
+ * A file already under the batch's final name with exactly the batch's size is not proof of delivery:
+ * fixed-width records make every file of the same card count the same size. Only our own bytes
+ * (the recorded SHA-256) are. Through the real job, a real sshd and gpg.
+ */
+const cipher = new PanCipher(newPanKey());
+const DATE = '2026-11-26';
+const FIRST_FILE = 'BXISSUER_PERSO_20261126_000001.dat.pgp';
+
+describeEachDatabase('send job: a file of our size under our final name', (ctx) => {
+  let sshd: SshdServer;
+  let keys: BureauKeys;
+  let config: Config;
+
+  useSendSuite(() => ctx().db, (suite) => {
+    ({ sshd, keys, config } = suite);
+  });
+
+  it('someone else\'s bytes of exactly the batch\'s size are left alone and the cards stay Marked; ours (a rename before a crash) count as delivered', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 3);
+    const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected at encrypted'); } };
+    await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), /injected/);
+    const batch = await db('perso_batches').first();
+    assert.equal(batch.state, 'encrypted');
+    // another file, byte for byte the size of ours, under our final name
+    const foreign = join(sshd.root, 'inbound', FIRST_FILE);
+    const bytes = randomBytes(Number(batch.enc_size));
+    writeFileSync(foreign, bytes);
+    const { uid, gid } = userIds('nobody');
+    execFileSync('chown', [`${uid}:${gid}`, foreign]);
+    for (let run = 1; run <= 2; run++) {
+      await assert.rejects(sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE }),
+        new RegExp(`/inbound/${FIRST_FILE.replace(/\./g, '\\.')} already exists on the server with the ${batch.enc_size} bytes of batch \\d+ but other content \\(not the SHA-256 recorded for it\\): left alone, resolve by hand`));
+      assert.deepEqual(readFileSync(foreign), bytes, `run ${run}: the foreign file is untouched`);
+      assert.deepEqual(remoteFiles(sshd), [FIRST_FILE], `run ${run}: no .part, nothing else`);
+      assert.equal((await db('perso_batches').first()).state, 'encrypted', `run ${run}: the batch waits`);
+      assert.deepEqual(await contractsByStatus(db), { Marked: ['1001', '1002', '1003'] }, `run ${run}: no card confirmed by a file the bureau never got`);
+    }
+    // our own file under the final name (renamed, then the process died before it was recorded): delivered, not uploaded again
+    writeFileSync(foreign, readFileSync(batch.outbox_path));
+    await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+    await assertDeliveredExactlyOnce(db, sshd, keys, config, ['1001', '1002', '1003']);
+  });
+});
