@@ -46,7 +46,7 @@ export interface DaemonDeps {
   /** a bureau's batches as the scheduler reads them (default: the database) */
   batches?: (bureau: BureauScope) => BatchProgress;
   owner?: string;
-  /** starts the timer that calls tick (default node-cron, every 10 s; tests tick by hand) */
+  /** starts the timer that calls tick (default ticker.ts, every 10 s; tests tick by hand) */
   startTicker?: (tick: () => void) => Ticker;
   /** lease renewal / takeover polling interval (default a third of daemon.leaseTtlSeconds) */
   leaseIntervalMs?: number;

@@ -44,7 +44,7 @@ export interface JobRunnerDeps<O, R> {
 
 /**
  * Runs one job with no overlap: a trigger while a run is going is skipped (logged), not queued.
- * The runner keeps the promise of the running job, so shutdown can wait for it (node-cron's stop()
+ * The runner keeps the promise of the running job, so shutdown can wait for it (the ticker's stop()
  * does not), and an AbortController per run, so shutdown can ask it to stop at a safe point.
  * It is the one place every run goes through, the daemon's and the CLI's (send, receive,
  * run-once), so it is where the run history is written.

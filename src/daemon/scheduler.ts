@@ -22,7 +22,7 @@ export interface SchedulerDeps {
 
 /**
  * Decides when the jobs run while this daemon is the active runner. `tick()` is called every
- * 10 seconds (node-cron) and looks at the whole window since the previous tick, so a delayed tick
+ * 10 seconds (ticker.ts) and looks at the whole window since the previous tick, so a delayed tick
  * still fires the cut-off it passed. Each bureau's send runs at that bureau's cut-offs in a lane of
  * its own (send-lane.ts: waiting, retries, catch-up), so one bureau's slow upload or outage never
  * holds another's; a receive poll due during a receive is skipped.
@@ -42,6 +42,8 @@ export function makeScheduler(deps: SchedulerDeps): Scheduler {
   const { plan, clock, receive } = deps;
   let active = false;
   let lastTick = clock();
+  /** send cut-offs were fired up to this instant: a clock stepped back does not fire them again */
+  let firedThrough = lastTick;
   const running = new Set<Promise<unknown>>();
 
   function track(promise: Promise<unknown>): void {
@@ -62,6 +64,7 @@ export function makeScheduler(deps: SchedulerDeps): Scheduler {
     async activate() {
       const now = clock();
       lastTick = now;
+      if (now > firedThrough) firedThrough = now;
       const startups = await Promise.all(lanes.map((lane) => lane.startupRequest(now)));
       active = true;
       lanes.forEach((lane, i) => {
@@ -74,10 +77,18 @@ export function makeScheduler(deps: SchedulerDeps): Scheduler {
     tick() {
       const now = clock();
       const from = lastTick;
-      if (now <= from) return;
+      if (now.getTime() === from.getTime()) return;
       lastTick = now;
+      if (now < from) {
+        // waiting for the clock to come back to `from` would stop the polls and retries that long:
+        // count from now on, but a cut-off fired once is not fired again when its time comes round
+        deps.log.warn({ from: from.toISOString(), now: now.toISOString() }, 'the clock went back: scheduling goes on from now; cut-offs already fired are not fired again');
+        return;
+      }
       if (!active) return;
-      for (const lane of lanes) lane.tick(from, now);
+      const sendFrom = from < firedThrough ? firedThrough : from;
+      if (now > firedThrough) firedThrough = now;
+      for (const lane of lanes) lane.tick(sendFrom, now);
       if (plan.receiveDueBetween(from, now)) requestReceive('poll');
     },
 

@@ -57,7 +57,7 @@ export function makeSendLane(deps: SendLaneDeps, shared: {
   const { clock } = shared;
   const log = shared.log.child({ bureau: deps.code });
   let pending: SendRequest | undefined;
-  let retry: { request: SendRequest; at: number; attempt: number } | undefined;
+  let retry: { request: SendRequest; at: number; attempt: number; delayMs: number } | undefined;
 
   function request(req: SendRequest): void {
     if (!shared.active()) return;
@@ -88,7 +88,7 @@ export function makeSendLane(deps: SendLaneDeps, shared: {
     const attempt = (retry?.attempt ?? 0) + 1;
     const delayMs = Math.min(shared.sendRetryBaseMs * 2 ** (attempt - 1), MAX_SEND_RETRY_MS);
     const original = retry?.request ?? req;
-    retry = { request: { reason: `retry ${attempt} of ${original.reason.replace(/^retry \d+ of /, '')}`, options: original.options }, at: clock().getTime() + delayMs, attempt };
+    retry = { request: { reason: `retry ${attempt} of ${original.reason.replace(/^retry \d+ of /, '')}`, options: original.options }, at: clock().getTime() + delayMs, attempt, delayMs };
     log.warn({ attempt, inSeconds: Math.round(delayMs / 1000) }, 'send will be tried again');
   }
 
@@ -119,6 +119,8 @@ export function makeSendLane(deps: SendLaneDeps, shared: {
         if (slot.notBusiness) log.info({ date: slot.date, cutOff: slot.time, why: slot.notBusiness }, 'no send: not a business day');
         else request({ reason: `cut-off ${slot.time}`, options: { businessDate: slot.date } });
       }
+      // a clock stepped back must not put a retry off by the step: never further away than its delay
+      if (retry) retry.at = Math.min(retry.at, to.getTime() + retry.delayMs);
       if (retry && retry.at <= to.getTime() && !runner.busy() && !pending) request(retry.request);
     },
     reset() {

@@ -1,4 +1,4 @@
-import cron from 'node-cron';
+import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 
 export interface Ticker {
@@ -6,24 +6,23 @@ export interface Ticker {
 }
 
 /**
- * Calls `tick` every 10 seconds (node-cron), logging through our logger. The scheduler looks at
- * the window since the previous tick, so the period only bounds how late a cut-off or retry fires.
+ * Calls `tick` every `periodMs` (10 seconds). The scheduler looks at the window since the previous
+ * tick, so the period only bounds how late a cut-off or retry fires. A plain interval, on the
+ * monotonic clock, not a cron schedule on the wall clock: a wall clock stepped back (NTP, a VM's clock
+ * corrected) made node-cron wait for its next slot to come round again, the daemon idle meanwhile.
  */
-export function startTicker(tick: () => void, log: Logger, expression = '*/10 * * * * *'): Ticker {
-  const cronLog = log.child({ component: 'node-cron' });
-  const task = cron.schedule(expression, tick, {
-    name: 'bureau-exchange-tick',
-    noOverlap: true,
-    logger: {
-      info: (m) => cronLog.debug(String(m)),
-      warn: (m) => cronLog.debug(String(m)),
-      error: (m, e) => cronLog.error({ error: String(e ?? m) }, 'timer error'),
-      debug: (m) => cronLog.trace(String(m)),
-    },
-  });
+export function startTicker(tick: () => void, log: Logger, periodMs = 10_000): Ticker {
+  const timer = setInterval(() => {
+    try {
+      tick();
+    } catch (err) {
+      // a throw out of a timer would end the process: log it, the next tick looks at the same window
+      log.error({ error: messageOf(err) }, 'timer error');
+    }
+  }, periodMs);
   return {
     stop() {
-      void task.destroy();
+      clearInterval(timer);
     },
   };
 }

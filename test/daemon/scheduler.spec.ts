@@ -36,7 +36,7 @@ describe('daemon scheduler (controllable clock)', () => {
       plan, schedule: config.schedule, clock, log: silentLogger, receive, sendRetryBaseMs: 60_000,
       sends: [{ code: config.bureau.code, plan, runner: send, batches: batchProgressOf(db) }],
     });
-    /** ticks once a minute (as node-cron does) up to the instant, then lets the runs finish */
+    /** ticks once a minute up to the instant, then lets the runs finish */
     async function runUntil(iso: string): Promise<void> {
       const end = new Date(iso).getTime();
       while (clock().getTime() + MINUTE <= end) {
