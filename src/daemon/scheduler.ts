@@ -41,6 +41,8 @@ export interface Scheduler {
 export function makeScheduler(deps: SchedulerDeps): Scheduler {
   const { plan, clock, receive } = deps;
   let active = false;
+  /** counts deactivations: an activation that a stop overtook while it read the batches must not start runs */
+  let generation = 0;
   let lastTick = clock();
   /** send cut-offs were fired up to this instant: a clock stepped back does not fire them again */
   let firedThrough = lastTick;
@@ -63,9 +65,12 @@ export function makeScheduler(deps: SchedulerDeps): Scheduler {
   return {
     async activate() {
       const now = clock();
+      const started = generation;
+      // ticks meanwhile leave lastTick here: the first tick once active covers a cut-off passed during the reading
       lastTick = now;
       if (now > firedThrough) firedThrough = now;
       const startups = await Promise.all(lanes.map((lane) => lane.startupRequest(now)));
+      if (generation !== started) throw new Error('stopped while becoming the active runner: nothing scheduled');
       active = true;
       lanes.forEach((lane, i) => {
         const startup = startups[i];
@@ -75,6 +80,7 @@ export function makeScheduler(deps: SchedulerDeps): Scheduler {
     },
 
     tick() {
+      if (!active) return;
       const now = clock();
       const from = lastTick;
       if (now.getTime() === from.getTime()) return;
@@ -85,7 +91,6 @@ export function makeScheduler(deps: SchedulerDeps): Scheduler {
         deps.log.warn({ from: from.toISOString(), now: now.toISOString() }, 'the clock went back: scheduling goes on from now; cut-offs already fired are not fired again');
         return;
       }
-      if (!active) return;
       const sendFrom = from < firedThrough ? firedThrough : from;
       if (now > firedThrough) firedThrough = now;
       for (const lane of lanes) lane.tick(sendFrom, now);
@@ -94,6 +99,7 @@ export function makeScheduler(deps: SchedulerDeps): Scheduler {
 
     async deactivate(reason) {
       active = false;
+      generation++;
       for (const lane of lanes) {
         lane.reset();
         lane.runner.abort(reason);
