@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -97,6 +97,25 @@ async function startEncryption(
 async function seipdV1SessionKey(recipients: openpgp.PublicKey[]): Promise<openpgp.SessionKey> {
   const key = await openpgp.generateSessionKey({ encryptionKeys: recipients, config: ENCRYPT_CONFIG });
   return { data: key.data, algorithm: key.algorithm };
+}
+
+/**
+ * The key IDs (hex) an OpenPGP file (binary or armored) is encrypted to, from its session key packets
+ * at its head: openpgp stops parsing at the encrypted data, which is never read here.
+ */
+export async function encryptionKeyIdsOfFile(path: string): Promise<string[]> {
+  const file = createReadStream(path);
+  try {
+    const message = await readMessage(file);
+    return message.getEncryptionKeyIDs().map((id) => id.toHex());
+  } finally {
+    file.destroy();
+  }
+}
+
+/** The key IDs a message encrypted now to these recipients carries: each one's encryption (sub)key. */
+export async function recipientKeyIds(recipients: openpgp.PublicKey[], now = new Date()): Promise<string[]> {
+  return Promise.all(recipients.map(async (key) => (await key.getEncryptionKey(undefined, now)).getKeyID().toHex()));
 }
 
 /** The message is not signed, or not by (only) the expected keys: PermanentError, told apart so callers can say so. */

@@ -4,6 +4,7 @@ import type { Batch } from '../db/batches.js';
 import { PermanentError } from '../errors.js';
 import type { RemoteSession } from '../transport/remote.js';
 import { digestOfFile, digestingStream } from '../crypto/digest.js';
+import { encryptionKeyIdsOfFile } from '../crypto/pgp.js';
 
 /**
  * Whether the batch's file is already on the server under its final name. The final name only ever
@@ -38,9 +39,19 @@ async function remoteSha256(session: RemoteSession, path: string, size: number):
   return digest.digest().sha256;
 }
 
-/** Whether the outbox file is still the one recorded at encryption (same SHA-256 and size). */
-export async function outboxIntact(batch: Batch): Promise<boolean> {
+/**
+ * Whether the outbox file is still the one recorded at encryption (same SHA-256 and size) and made
+ * for the keys configured now: a batch that waited while the bureau's key was replaced (expired,
+ * revoked, rotated) would otherwise reach the bureau encrypted to a key it no longer holds.
+ */
+export async function outboxIntact(batch: Batch, recipientKeyIds: readonly string[]): Promise<boolean> {
   if (!batch.outboxPath || !existsSync(batch.outboxPath)) return false;
   const digest = await digestOfFile(batch.outboxPath);
-  return digest.sha256 === batch.encSha256 && digest.size === batch.encSize;
+  if (digest.sha256 !== batch.encSha256 || digest.size !== batch.encSize) return false;
+  return sameKeys(await encryptionKeyIdsOfFile(batch.outboxPath), recipientKeyIds);
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  const sorted = (ids: readonly string[]) => [...new Set(ids)].sort().join(' ');
+  return sorted(a) === sorted(b);
 }

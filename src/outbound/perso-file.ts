@@ -35,6 +35,8 @@ export interface PersoFormat {
 export interface PersoFileMaker extends PersoFormat {
   /** the OpenPGP message for the bureau (and archive key, optionally signed) */
   encrypt(clear: Readable): Readable;
+  /** the key IDs `encrypt` encrypts to (its message's session key packets), to tell a file made for other keys */
+  readonly recipientKeyIds: readonly string[];
 }
 
 /**
@@ -64,12 +66,13 @@ export function makePersoFormat(config: Config): PersoFormat {
  * here only, so that the file thread, which imports this module for its format, does without it.
  */
 export async function makePersoFileMaker(config: Config, deps: { log: Logger; now: Date }): Promise<PersoFileMaker> {
-  const { encryptStream, pgpConfigFromConfig } = await import('../crypto/pgp.js');
+  const { encryptStream, pgpConfigFromConfig, recipientKeyIds } = await import('../crypto/pgp.js');
   const format = makePersoFormat(config);
   const pgp = await pgpConfigFromConfig(config.pgp, deps);
   return {
     ...format,
     encrypt: (clear: Readable) => encryptStream(clear, { recipients: pgp.recipients, signingKey: pgp.signingKey, armor: pgp.armor }),
+    recipientKeyIds: await recipientKeyIds(pgp.recipients, deps.now),
   };
 }
 

@@ -168,8 +168,8 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     let current = batch;
     const delivered = (await renamedEarly(lease, current, early)) ? false : await withSession(transport, async (session) => {
       if (await alreadyDelivered(session, dir, current)) return true;
-      if (!encryptedNow && !(await outboxIntact(current))) {
-        log.warn({ batch: batch.id, file: batch.fileName }, 'outbox file missing or changed: encrypting again');
+      if (!encryptedNow && !(await outboxIntact(current, maker.recipientKeyIds))) {
+        log.warn({ batch: batch.id, file: batch.fileName }, 'outbox file missing, changed or encrypted to keys no longer configured: encrypting again');
         current = await encrypt(maker, lease, { ...current, state: 'claimed' });
       }
       lease.assertHeld();

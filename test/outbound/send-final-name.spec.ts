@@ -10,7 +10,7 @@ import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import { userIds, type SshdServer } from '../helpers/sshd.js';
 import { insertCards } from './fixtures.js';
 import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, useSendSuite } from './job-harness.js';
-import { contractsByStatus, type BureauKeys } from './harness.js';
+import { contractsByStatus, makeBureauKeys, type BureauKeys } from './harness.js';
 
 /**
  * A file already under the batch's final name with exactly the batch's size is not proof of delivery:
@@ -55,5 +55,32 @@ describeEachDatabase('send job: a file of our size under our final name', (ctx) 
     writeFileSync(foreign, readFileSync(batch.outbox_path));
     await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
     await assertDeliveredExactlyOnce(db, sshd, keys, config, ['1001', '1002', '1003']);
+  });
+});
+
+describeEachDatabase('send job: the bureau key changed while a batch waited in the outbox', (ctx) => {
+  let sshd: SshdServer;
+  let keys: BureauKeys;
+  let config: Config;
+  let next: BureauKeys;
+
+  useSendSuite(() => ctx().db, (suite) => {
+    ({ sshd, keys, config } = suite);
+  });
+  before(() => {
+    next = makeBureauKeys();
+  });
+  after(() => next?.gpg.cleanup());
+
+  it('a file encrypted to the retired key is encrypted again to the configured one before upload: the bureau reads it', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 3);
+    const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected at encrypted'); } };
+    await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), /injected/);
+    assert.equal((await db('perso_batches').first()).state, 'encrypted');
+    // the bureau rotated its key (the old one expired, was revoked or retired): the operator configures the new one
+    const rotated = { ...config, pgp: { ...config.pgp, bureauPublicKeyFile: next.publicKeyFile, bureauFingerprint: next.fingerprint } };
+    await sendJobFor(db, cipher, rotated, sshd).run({ businessDate: DATE });
+    await assertDeliveredExactlyOnce(db, sshd, next, rotated, ['1001', '1002', '1003']);
   });
 });
