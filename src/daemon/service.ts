@@ -66,11 +66,15 @@ export async function runDaemonService(app: App, options: ServiceOptions = {}): 
         exitNow(1);
       },
     });
-    process.on('unhandledRejection', (err) => {
+    // a bug (a rejection nobody awaits, a throw out of a timer or an event): Node's own handler would
+    // print it raw (a PAN in the message reaches the journal) and exit with the lease still held
+    const unexpected = (err: unknown) => {
       log.fatal({ error: messageOf(err) }, 'unexpected error: stopping');
       exitCode = 1;
       stop('unexpected error');
-    });
+    };
+    process.on('unhandledRejection', unexpected);
+    process.on('uncaughtException', unexpected);
   });
 
   daemon.start();
