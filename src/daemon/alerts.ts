@@ -34,6 +34,16 @@ export interface AlerterDeps {
   fetch?: typeof fetch;
 }
 
+/**
+ * How long a repeat of a deduplicated alert is held back: its window less a twenty-fourth. A daily
+ * check's timer fires a day apart, but the alert's time is read on the wall clock after the check's
+ * work (loading key files takes longer one day than the next; NTP slews the clock): a full day would
+ * hold back every other day's alert.
+ */
+function quietPeriodMs(hours: number): number {
+  return hours * 3_600_000 * (23 / 24);
+}
+
 /** Webhook alerts (JSON POST, retried with backoff); a no-op that only logs when no URL is configured. */
 export function makeAlerter(config: Config['alerts'], deps: AlerterDeps): Alerter {
   const { log } = deps;
@@ -41,7 +51,8 @@ export function makeAlerter(config: Config['alerts'], deps: AlerterDeps): Alerte
   const doFetch = deps.fetch ?? fetch;
   const retryBaseMs = deps.retryBaseMs ?? 1000;
   const timeoutMs = deps.timeoutMs ?? 10_000;
-  const sentAt = new Map<string, number>();
+  /** each dedupe key's last alert and until when a repeat is held back (pruned once past: keys name reports) */
+  const sentAt = new Map<string, { at: number; quietUntil: number }>();
   const source = hostname();
 
   async function deliver(body: string): Promise<void> {
@@ -63,8 +74,10 @@ export function makeAlerter(config: Config['alerts'], deps: AlerterDeps): Alerte
       const now = clock().getTime();
       if (options.dedupeKey) {
         const last = sentAt.get(options.dedupeKey);
-        if (last !== undefined && now - last < (options.dedupeHours ?? 24) * 3_600_000) return false;
-        sentAt.set(options.dedupeKey, now);
+        // a clock stepped back (now before the last alert) does not hold alerts back that much longer
+        if (last !== undefined && now < last.quietUntil && now >= last.at) return false;
+        for (const [key, { quietUntil }] of sentAt) if (quietUntil <= now) sentAt.delete(key);
+        sentAt.set(options.dedupeKey, { at: now, quietUntil: now + quietPeriodMs(options.dedupeHours ?? 24) });
       }
       const document = { ...alert, message: scrub(alert.message), source, at: new Date(now).toISOString(), service: 'bureau-exchange' };
       const body = scrub(JSON.stringify(document));
