@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../log.js';
 
@@ -16,11 +16,14 @@ export function sendFolders(workDir: string): SendFolders {
 /**
  * Moves a sent file from the outbox to the archive; idempotent, so a confirm repeated after a crash
  * finds it already there. Returns the archive path, or null when the file is in neither place.
+ * The file's time becomes `sentAt`: the retention (purgeArchive) counts from the send, and a file
+ * that waited in the outbox longer than the retention would otherwise go as soon as it is sent.
  */
-export async function archiveFile(outboxPath: string, folders: SendFolders, log: Logger): Promise<string | null> {
+export async function archiveFile(outboxPath: string, folders: SendFolders, log: Logger, sentAt: Date): Promise<string | null> {
   const target = join(folders.archive, basename(outboxPath));
   if (existsSync(outboxPath)) {
     await mkdir(folders.archive, { recursive: true, mode: 0o700 });
+    await utimes(outboxPath, sentAt, sentAt);
     await rename(outboxPath, target);
     return target;
   }

@@ -206,7 +206,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
 
   /** uploaded → sent: cards InProduction; the encrypted file moves to the archive, old archives are purged. */
   async function confirm(lease: HeldLease, batch: Batch): Promise<Batch> {
-    const archived = batch.outboxPath ? await archiveFile(batch.outboxPath, folders, log) : null;
+    const archived = batch.outboxPath ? await archiveFile(batch.outboxPath, folders, log, clock()) : null;
     lease.assertHeld();
     const cards = await lease.duringTransaction(() => confirmBatch(db, batch.id, archived, now(), {
       renewLease: (within) => lease.renewWithin(within),

@@ -1,0 +1,50 @@
+import { strict as assert } from 'node:assert';
+import { statSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../../src/config/schema.js';
+import type { SendFaultPoint } from '../../src/outbound/send-job.js';
+import { PanCipher } from '../../src/security/pan.js';
+import { describeEachDatabase, newPanKey } from '../helpers/db.js';
+import type { SshdServer } from '../helpers/sshd.js';
+import { insertCards } from './fixtures.js';
+import { assertDeliveredExactlyOnce, sendJobFor, useSendSuite } from './job-harness.js';
+import { filesIn, type BureauKeys } from './harness.js';
+
+/**
+ * What the archive keeps: archive.retentionDays counts from the send (docs/configuration.md), not
+ * from when the file was encrypted. Through the real job, a real sshd and gpg.
+ */
+const cipher = new PanCipher(newPanKey());
+const DATE = '2026-11-26';
+const FIRST_FILE = 'BXISSUER_PERSO_20261126_000001.dat.pgp';
+const DAY = 86_400_000;
+
+describeEachDatabase('send job: the archive of a batch that waited', (ctx) => {
+  let sshd: SshdServer;
+  let keys: BureauKeys;
+  let config: Config;
+
+  useSendSuite(() => ctx().db, (suite) => {
+    ({ sshd, keys, config } = suite);
+  });
+
+  it('a file encrypted longer ago than the retention, sent now, is kept in the archive for the retention (0600)', async () => {
+    const { db } = ctx();
+    config = { ...config, archive: { retentionDays: 30 } };
+    await insertCards(db, cipher, 1, 2);
+    const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected at encrypted'); } };
+    await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), /injected/);
+    // the batch waited 45 days in the outbox (its server down, a foreign file under its name…): same bytes, old time
+    const waited = new Date(Date.now() - 45 * DAY);
+    utimesSync(join(config.workDir, 'outbox', FIRST_FILE), waited, waited);
+    await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+    assert.deepEqual(filesIn(join(config.workDir, 'archive')), [FIRST_FILE], 'the file just sent is kept');
+    const archived = statSync(join(config.workDir, 'archive', FIRST_FILE));
+    assert.equal(archived.mode & 0o777, 0o600);
+    // it is now counted from its send: the next send's purge keeps it too
+    await insertCards(db, cipher, 3, 1);
+    await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+    assert.deepEqual(filesIn(join(config.workDir, 'archive')), [FIRST_FILE, 'BXISSUER_PERSO_20261126_000002.dat.pgp']);
+    await assertDeliveredExactlyOnce(db, sshd, keys, config, ['1001', '1002', '1003']);
+  });
+});
