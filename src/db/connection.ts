@@ -15,7 +15,7 @@ export function openDatabase(config: Pick<Config, 'database'>): Db {
   const { client, filename, url, passwordEnv, pool } = config.database;
   if (client === 'sqlite') {
     if (filename !== ':memory:') makePrivateSqliteFile(filename);
-    return knexFactory({
+    return beginImmediate(knexFactory({
       client: 'better-sqlite3',
       connection: { filename },
       useNullAsDefault: true,
@@ -32,7 +32,7 @@ export function openDatabase(config: Pick<Config, 'database'>): Db {
           done(null, conn);
         },
       },
-    });
+    }));
   }
   if (!url) throw new ConfigError(`config key database.url is required for database.client ${client}`);
   const password = secretFromEnv(passwordEnv);
@@ -52,6 +52,31 @@ export function openDatabase(config: Pick<Config, 'database'>): Db {
       },
     },
   });
+}
+
+/**
+ * SQLite transactions take the write lock at BEGIN (IMMEDIATE), waiting busy_timeout for it. knex
+ * begins them DEFERRED: one that read first and wrote second, while another process (the daemon and
+ * a CLI command share the file) committed in between, failed at its first write with
+ * SQLITE_BUSY_SNAPSHOT at once, busy_timeout or not (its snapshot is stale). A read-only transaction
+ * keeps BEGIN: it never writes, and must not wait for writers.
+ */
+function beginImmediate(db: Db): Db {
+  const client = db.client as { transaction: (...args: unknown[]) => SqliteTransaction };
+  const transaction = client.transaction;
+  client.transaction = function (this: unknown, ...args: unknown[]) {
+    const trx = transaction.apply(this, args);
+    trx.begin = (conn: unknown) => trx.query(conn, trx.readOnly ? 'BEGIN;' : 'BEGIN IMMEDIATE;');
+    return trx;
+  };
+  return db;
+}
+
+/** What beginImmediate uses of knex's Transaction_Sqlite (knex/lib/dialects/sqlite3/execution). */
+interface SqliteTransaction {
+  readOnly?: boolean;
+  begin(conn: unknown): Promise<unknown>;
+  query(conn: unknown, sql: string): Promise<unknown>;
 }
 
 /** One trivial query: does the database answer? */
