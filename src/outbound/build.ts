@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EncryptedFile } from '../db/batches.js';
+import { isSystemError } from '../errors.js';
 import { digestingStream } from '../crypto/digest.js';
 import type { ClearPersoFile, PersoFileMaker } from './perso-file.js';
 
@@ -42,10 +43,14 @@ export async function buildEncryptedFile(req: BuildRequest): Promise<EncryptedFi
     throw err;
   });
   const outbox = createWriteStream(tmpPath, { mode: 0o600 });
+  // a write's error (ENOSPC, EIO) names no file: the operator is told which disk failed
+  outbox.once('error', (err) => namePath(err, tmpPath));
   const encryptedSide = req.copyTo ? pipeline(encrypted, encDigest, copyTap(req.copyTo), outbox) : pipeline(encrypted, encDigest, outbox);
   try {
     await settleBoth(clearSide, encryptedSide);
-    await fsyncFile(tmpPath);
+    await fsyncFile(tmpPath).catch((err) => {
+      throw namePath(err, tmpPath);
+    });
     await rename(tmpPath, finalPath);
   } catch (err) {
     rendered.clear.destroy();
@@ -61,6 +66,12 @@ export async function buildEncryptedFile(req: BuildRequest): Promise<EncryptedFi
     clearSha256: clear.sha256, clearSize: clear.size, encSha256: enc.sha256, encSize: enc.size,
     outboxPath: finalPath, recordCount: totals.records, hashTotal: totals.hashTotal,
   };
+}
+
+/** A system error about `path` that does not name it, named (its code and class kept: still a local fault). */
+function namePath(err: unknown, path: string): unknown {
+  if (isSystemError(err) && err instanceof Error && !err.message.includes(path)) err.message = `${err.message} ${path}`;
+  return err;
 }
 
 /** Waits for both sides; the first error (usually the root cause, the clear side) wins. */
