@@ -75,6 +75,8 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
   const owner = options.owner ?? leaseOwner();
   const intervalMs = options.intervalMs ?? Math.max(1000, Math.floor(ttlMs / 3));
   let isHeld = false;
+  /** counts takes and losses: the late answer of a renewal sent before the last one changes nothing */
+  let term = 0;
   /** monotonic time at which the last confirmed take or renewal was sent */
   let confirmedAt = -Infinity;
   let transactions = 0;
@@ -90,6 +92,7 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     const at = monotonicMs();
     if (!(await acquireLease(db, name, owner, ttlMs))) return false;
     isHeld = true;
+    term++;
     confirmedAt = at;
     return true;
   }
@@ -97,24 +100,38 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
   async function lose(reason: string): Promise<void> {
     if (!isHeld) return;
     isHeld = false;
+    term++;
     log.error({ lease: name, reason }, `lease lost: ${options.onLost ? 'scheduling stops' : 'stopping at the next checkpoint'}`);
     await options.onLost?.(reason);
   }
 
   async function renew(via: LeaseRenewal): Promise<void> {
     const at = monotonicMs();
-    if (await via.renewLease(name, owner, ttlMs)) confirmedAt = Math.max(confirmedAt, at);
+    const sentIn = term;
+    const renewed = await via.renewLease(name, owner, ttlMs);
+    if (sentIn !== term) return;
+    if (renewed) confirmedAt = Math.max(confirmedAt, at);
     else await lose('the lease expired and was taken by another runner');
   }
 
   async function renewInBackground(): Promise<void> {
     try {
-      await renew(throughPool);
+      // a database that went silent (packets dropped, a hung server) leaves the query waiting for
+      // minutes: wait no longer than the lease lasts, then it is lost (another runner may take it)
+      await beforeRunningOut(renew(throughPool));
     } catch (err) {
       // the database is unreachable: we may go on only while our last renewal has not run out
       if (monotonicMs() + intervalMs < runsOutAt()) log.warn({ lease: name, error: messageOf(err) }, 'could not renew the lease: trying again');
       else await lose(`the lease could not be renewed before it expired: ${messageOf(err)}`);
     }
+  }
+
+  function beforeRunningOut(work: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const ranOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the database did not answer')), Math.max(0, runsOutAt() - monotonicMs()));
+    });
+    return Promise.race([work, ranOut]).finally(() => clearTimeout(timer));
   }
 
   async function renewThroughTransaction(trx: LeaseRenewal): Promise<void> {

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { openDatabase, type Db } from '../../src/db/connection.js';
+import { makeRunnerLease, type RunnerLease } from '../../src/lease/runner-lease.js';
+import { silentLogger } from '../../src/log.js';
+import { describeEachDatabase } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * A TCP relay to the database server that can go silent: while frozen it holds every byte both ways
+ * and answers nothing, as a network that drops packets (a firewall, a partition, a hung server) does.
+ * A refused connection fails fast; a silent one leaves a query waiting for minutes.
+ */
+async function freezableRelay(target: { host: string; port: number }) {
+  let frozen = false;
+  const held: Array<() => void> = [];
+  const sockets = new Set<Socket>();
+  const pipe = (from: Socket, to: Socket) => from.on('data', (chunk) => {
+    if (frozen) held.push(() => to.write(chunk));
+    else to.write(chunk);
+  });
+  const server: Server = createServer((client) => {
+    const upstream = connect(target.port, target.host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => { client.destroy(); upstream.destroy(); sockets.delete(s); });
+    }
+    pipe(client, upstream);
+    pipe(upstream, client);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    freeze() { frozen = true; },
+    thaw() {
+      frozen = false;
+      for (const write of held.splice(0)) write();
+    },
+    close: () => new Promise<void>((r) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => r());
+    }),
+  };
+}
+
+describeEachDatabase('runner lease while the database goes silent', (ctx) => {
+  let relay: Awaited<ReturnType<typeof freezableRelay>>;
+  let db: Db;
+  let keeper: RunnerLease | undefined;
+  beforeEach(async function () {
+    if (ctx().dialect === 'sqlite') this.skip(); // one file on this host: no network to lose
+    const url = new URL(ctx().database.url!);
+    relay = await freezableRelay({ host: url.hostname, port: Number(url.port) });
+    url.host = `127.0.0.1:${relay.port}`;
+    db = openDatabase({ database: { ...ctx().database, url: url.toString() } });
+  });
+  afterEach(async () => {
+    relay?.thaw();
+    await keeper?.stop();
+    await db?.destroy();
+    await relay?.close();
+    await ctx().db('leases').delete();
+  });
+
+  it('the holder gives the lease up once it runs out unanswered, and takes it again by itself when the database answers', async function () {
+    this.timeout(60_000);
+    const events: string[] = [];
+    keeper = makeRunnerLease({
+      db, owner: 'a', ttlMs: 1500, intervalMs: 100, log: silentLogger,
+      onAcquired: async () => { events.push('acquired'); },
+      onLost: async (reason) => { events.push(`lost: ${reason}`); },
+    });
+    keeper.start();
+    await waitFor('a active', () => events.length === 1);
+    relay.freeze();
+    // a renewal waiting on a silent connection must not keep the daemon scheduling as the runner
+    await waitFor('the loss noticed (the lease ran out)', () => events.length >= 2, 10_000);
+    assert.match(events[1]!, /^lost: the lease could not be renewed before it expired/);
+    assert.equal(keeper.held(), false);
+    relay.thaw();
+    await waitFor('active again', () => events.length >= 3 && keeper!.held(), 20_000);
+    assert.equal(events[2], 'acquired');
+    assert.equal(events.length, 3, events.join('\n'));
+  });
+});
