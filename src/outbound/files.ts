@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../log.js';
 
@@ -23,13 +23,38 @@ export async function archiveFile(outboxPath: string, folders: SendFolders, log:
   const target = join(folders.archive, basename(outboxPath));
   if (existsSync(outboxPath)) {
     await mkdir(folders.archive, { recursive: true, mode: 0o700 });
-    await utimes(outboxPath, sentAt, sentAt);
-    await rename(outboxPath, target);
+    await moveFile(outboxPath, target);
+    await utimes(target, sentAt, sentAt);
     return target;
   }
   if (existsSync(target)) return target;
   log.warn({ file: basename(outboxPath) }, 'sent file is neither in the outbox nor in the archive');
   return null;
+}
+
+/**
+ * A rename, or, when the archive is another disk (EXDEV: a volume of its own), a copy synced under a
+ * temporary name, renamed, and only then the original removed: never half a file under the archive's
+ * name, and a crash in between leaves the outbox file for the confirm's next attempt.
+ */
+async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+  }
+  const copying = `${to}.tmp`;
+  await copyFile(from, copying);
+  await chmod(copying, 0o600);
+  const handle = await open(copying, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(copying, to);
+  await unlink(from);
 }
 
 /** Deletes archived files last modified more than `retentionDays` ago; returns their names. */

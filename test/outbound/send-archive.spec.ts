@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { statSync, utimesSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/schema.js';
 import type { SendFaultPoint } from '../../src/outbound/send-job.js';
@@ -46,5 +47,39 @@ describeEachDatabase('send job: the archive of a batch that waited', (ctx) => {
     await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
     assert.deepEqual(filesIn(join(config.workDir, 'archive')), [FIRST_FILE, 'BXISSUER_PERSO_20261126_000002.dat.pgp']);
     await assertDeliveredExactlyOnce(db, sshd, keys, config, ['1001', '1002', '1003']);
+  });
+});
+
+describeEachDatabase('send job: the archive on another disk than the outbox', (ctx) => {
+  let sshd: SshdServer;
+  let keys: BureauKeys;
+  let config: Config;
+  let mounted: string | undefined;
+
+  // before the suite's own afterEach removes the work folder
+  afterEach(() => {
+    if (mounted) spawnSync('umount', [mounted]);
+    mounted = undefined;
+  });
+  useSendSuite(() => ctx().db, (suite) => {
+    ({ sshd, keys, config } = suite);
+  });
+
+  it('a sent file is moved across disks (no rename there: EXDEV): the batch is confirmed, the archive keeps it (0600)', async function () {
+    const archive = join(config.workDir, 'archive');
+    mkdirSync(archive, { mode: 0o700 });
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'tmpfs', archive]).status !== 0) {
+      if (process.env.CI) throw new Error('CI requires mounting a small tmpfs to put the archive on another disk');
+      this.skip();
+    }
+    mounted = archive;
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 2);
+    const result = await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+    assert.deepEqual(result.batches.map((b) => [b.fileName, b.state]), [[FIRST_FILE, 'sent']]);
+    await assertDeliveredExactlyOnce(db, sshd, keys, config, ['1001', '1002']);
+    assert.deepEqual(filesIn(archive), [FIRST_FILE]);
+    assert.equal(statSync(join(archive, FIRST_FILE)).mode & 0o777, 0o600);
+    assert.equal((await db('perso_batches').first()).outbox_path, join(archive, FIRST_FILE));
   });
 });
