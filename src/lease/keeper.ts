@@ -105,10 +105,12 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     await options.onLost?.(reason);
   }
 
-  async function renew(via: LeaseRenewal): Promise<void> {
+  /** `bounded`: the answer is waited for no longer than the lease lasts (the loss itself, onLost, is not bounded) */
+  async function renew(via: LeaseRenewal, bounded = false): Promise<void> {
     const at = monotonicMs();
     const sentIn = term;
-    const renewed = await via.renewLease(name, owner, ttlMs);
+    const answer = via.renewLease(name, owner, ttlMs);
+    const renewed = await (bounded ? beforeRunningOut(answer) : answer);
     if (sentIn !== term) return;
     if (renewed) confirmedAt = Math.max(confirmedAt, at);
     else await lose('the lease expired and was taken by another runner');
@@ -118,7 +120,7 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     try {
       // a database that went silent (packets dropped, a hung server) leaves the query waiting for
       // minutes: wait no longer than the lease lasts, then it is lost (another runner may take it)
-      await beforeRunningOut(renew(throughPool));
+      await renew(throughPool, true);
     } catch (err) {
       // the database is unreachable: we may go on only while our last renewal has not run out
       if (monotonicMs() + intervalMs < runsOutAt()) log.warn({ lease: name, error: messageOf(err) }, 'could not renew the lease: trying again');
@@ -126,10 +128,11 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     }
   }
 
-  function beforeRunningOut(work: Promise<void>): Promise<void> {
+  function beforeRunningOut<T>(work: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const ranOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('the database did not answer')), Math.max(0, runsOutAt() - monotonicMs()));
+      if (options.unref) timer.unref();
     });
     return Promise.race([work, ranOut]).finally(() => clearTimeout(timer));
   }
