@@ -2,8 +2,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Knex } from 'knex';
-import type { Db } from './connection.js';
+import knexFactory, { type Knex } from 'knex';
+import { dialectOf, type Db } from './connection.js';
 
 // <root>/migrations beside src/ when run from TypeScript; dist/migrations (compiled) beside dist/src/
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
@@ -32,8 +32,43 @@ class MigrationSource implements Knex.MigrationSource<string> {
   }
 
   async getMigration(name: string): Promise<Knex.Migration> {
-    return import(pathToFileURL(this.files.get(name)!).href);
+    const migration: Knex.Migration = await import(pathToFileURL(this.files.get(name)!).href);
+    return { ...migration, up: (knex) => migration.up(rerunnable(knex)), down: (knex) => migration.down!(rerunnable(knex)) };
   }
+}
+
+/**
+ * MariaDB commits each DDL statement on its own: a migration interrupted half-way (the process
+ * killed, the connection lost) keeps the tables, columns and indexes it had made, while knex's
+ * history does not list it. Run again, its first statement failed (table or column exists), and the
+ * database could only be repaired by hand. On MariaDB a DDL statement whose work is found done is
+ * skipped; anything else still fails. PostgreSQL and SQLite roll the whole migration back.
+ */
+function rerunnable(knex: Knex): Knex {
+  const client = knex.client as { query(conn: unknown, obj: unknown): Promise<unknown>; [RERUNNABLE]?: true };
+  // only a migration's own transaction: its client is that transaction's, patched for its life alone
+  if (dialectOf(knex) !== 'mysql' || !knex.isTransaction || client[RERUNNABLE]) return knex;
+  const query = client.query;
+  client.query = async function (this: unknown, conn: unknown, obj: unknown) {
+    try {
+      return await query.call(this, conn, obj);
+    } catch (err) {
+      const sql = typeof obj === 'string' ? obj : (obj as { sql?: string }).sql ?? '';
+      if (!/^\s*(create|alter) table\b/i.test(sql) || !alreadyDone(err)) throw err;
+      return { ...(obj as object), response: [{ affectedRows: 0 }, undefined] };
+    }
+  };
+  client[RERUNNABLE] = true;
+  return knex;
+}
+
+const RERUNNABLE = Symbol('rerunnable');
+
+/** MariaDB's answer to DDL whose work is there: table, column, index or foreign key exists; index (or primary key) to drop is gone. */
+function alreadyDone(err: unknown): boolean {
+  const { errno, message } = err as { errno?: number; message?: string };
+  if (errno === 1005) return /errno: 121\b/.test(message ?? ''); // a foreign key of that name exists
+  return errno === 1050 || errno === 1060 || errno === 1061 || errno === 1091 || errno === 1826;
 }
 
 function options(): Knex.MigratorConfig {
@@ -42,14 +77,40 @@ function options(): Knex.MigratorConfig {
 
 /** Runs pending migrations; returns the names applied. */
 export async function migrateLatest(db: Db): Promise<string[]> {
-  const [, applied] = await db.migrate.latest(options());
+  const [, applied] = await oneMigratorAtATime(db, () => db.migrate.latest(options()));
   return applied as string[];
 }
 
 /** Rolls back every migration (tests, and an operator undoing an install). */
 export async function migrateDownAll(db: Db): Promise<string[]> {
-  const [, undone] = await db.migrate.rollback(options(), true);
+  const [, undone] = await oneMigratorAtATime(db, () => db.migrate.rollback(options(), true));
   return undone as string[];
+}
+
+/** How long a migrator waits for another one (MariaDB) before it gives up. */
+const MIGRATOR_WAIT_SECONDS = 900;
+
+/**
+ * knex's own lock (knex_migrations_lock) is taken in the migration's transaction, which MariaDB
+ * commits at the first DDL statement. A second migrator (the daemon starting while `migrate` runs)
+ * then failed at once with 'Migration table is already locked', and a migrator killed half-way left
+ * the lock taken for good: every later start failed so, until it was cleared by hand. On MariaDB a
+ * named lock, which the server releases with the session that holds it, now keeps migrators one at
+ * a time: the next waits for it; holding it, any lock left in knex's table is a dead migrator's.
+ */
+async function oneMigratorAtATime<T>(db: Db, migrate: () => Promise<T>): Promise<T> {
+  if (dialectOf(db) !== 'mysql') return migrate();
+  // a connection of its own: the pool may hold one connection only, which knex's migration needs
+  const session = knexFactory({ ...db.client.config, pool: { ...db.client.config.pool, min: 0, max: 1 } });
+  try {
+    // named per database (the server's lock names are its own, across databases), within their 64 characters
+    const [[{ got }]] = await session.raw(`select get_lock(concat('bureau-exchange migrate ', md5(database())), ?) as got`, [MIGRATOR_WAIT_SECONDS]);
+    if (Number(got) !== 1) throw new Error(`another process has been migrating this database for ${MIGRATOR_WAIT_SECONDS} s: not migrated`);
+    await db.migrate.forceFreeMigrationsLock(options());
+    return await migrate();
+  } finally {
+    await session.destroy(); // the session's end releases the named lock
+  }
 }
 
 /** Rolls back the last migration applied; returns its name (tests of a migration's down). */
