@@ -182,7 +182,8 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
       watchers.stop();
       // stop the runs first: another runner may already be starting
       const stopped = scheduler.deactivate(`lease lost: ${reason}`);
-      await alerter.send({ kind: 'lease-lost', severity: 'critical', message: `${owner} lost the runner lease: ${reason}`, details: { owner } });
+      // in the background: a hung webhook must not keep this daemon from taking the lease again, nor from stopping
+      inBackground(alerter.send({ kind: 'lease-lost', severity: 'critical', message: `${owner} lost the runner lease: ${reason}`, details: { owner } }).then(() => undefined));
       await stopped;
     },
   });
