@@ -60,21 +60,22 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
   return {
     async run(options: SendOptions = {}): Promise<SendResult> {
       const businessDate = options.businessDate ?? calendar.businessDateAt(clock(), config.schedule.timezone);
-      // layout and keys from config, loaded (and the bureau key checked) at the start of each run
-      const maker = await makePersoFileMaker(config, { log, now: clock() });
+      // layout and keys from config, loaded (and the bureau key checked) once per run, when first needed:
+      // a batch the bureau already has is confirmed whatever became of its key since
+      const made = once(() => makePersoFileMaker(config, { log, now: clock() }));
       if (options.dryRun) {
-        return dryRunSend({ db, cipher, maker, businessDate, maxCards: config.perso.maxCardsPerFile, clock, bureau: bureau.scope, route: bureau.route });
+        return dryRunSend({ db, cipher, maker: await made(), businessDate, maxCards: config.perso.maxCardsPerFile, clock, bureau: bureau.scope, route: bureau.route });
       }
       const lease = await holdLease(db, config.daemon.leaseTtlSeconds * 1000, log, bureau.lease);
       try {
-        return await sendAll(maker, lease, businessDate, options);
+        return await sendAll(made, lease, businessDate, options);
       } finally {
         await lease.release();
       }
     },
   };
 
-  async function sendAll(maker: PersoFileMaker, lease: HeldLease, businessDate: string, options: SendOptions): Promise<SendResult> {
+  async function sendAll(made: () => Promise<PersoFileMaker>, lease: HeldLease, businessDate: string, options: SendOptions): Promise<SendResult> {
     const result: SendResult = { batches: [], cardsSent: 0, invalid: [] };
     const sent = (batch: Batch) => {
       result.batches.push({ fileName: batch.fileName, records: batch.recordCount, state: batch.state });
@@ -85,9 +86,11 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     for (const batch of await unfinishedBatches(db, bureau.scope)) {
       if (options.signal?.aborted) return result;
       log.info({ batch: batch.id, file: batch.fileName, state: batch.state }, 'resuming unfinished batch');
-      sent(await carryForward(maker, lease, batch));
+      sent(await carryForward(made, lease, batch));
     }
     if (options.resumeOnly) return result;
+    // nothing is claimed that could not be encrypted: the keys are checked first (on any day, as before)
+    const maker = await made();
     const notBusinessDay = calendar.whyNot(businessDate);
     if (notBusinessDay && !options.force) {
       log.warn({ businessDate, why: notBusinessDay }, 'not a business day: nothing new claimed (use force to send anyway)');
@@ -108,7 +111,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
       if (!claim.batch) return result;
       log.info({ batch: claim.batch.id, file: claim.batch.fileName, records: claim.batch.recordCount }, 'batch claimed');
       try {
-        sent(await carryForward(maker, lease, claim.batch, built, early));
+        sent(await carryForward(async () => maker, lease, claim.batch, built, early));
       } catch (err) {
         // the resumed batch uploads its file again: the .part of this run's upload goes (a kill leaves it, and the next upload replaces it)
         await early?.discard();
@@ -122,13 +125,13 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
   }
 
   /** Moves one batch through its remaining states; a failure is counted on the batch and rethrown. */
-  async function carryForward(maker: PersoFileMaker, lease: HeldLease, batch: Batch, built?: Promise<EncryptedFile>, early?: EarlyUpload): Promise<Batch> {
+  async function carryForward(made: () => Promise<PersoFileMaker>, lease: HeldLease, batch: Batch, built?: Promise<EncryptedFile>, early?: EarlyUpload): Promise<Batch> {
     let current = batch;
     try {
       if (current.state === 'claimed') await fault('claimed', current);
       const encryptedNow = current.state === 'claimed';
-      if (encryptedNow) current = await encrypt(maker, lease, current, built);
-      if (current.state === 'encrypted') current = await upload(maker, lease, current, encryptedNow, encryptedNow ? early : undefined);
+      if (encryptedNow) current = await encrypt(await made(), lease, current, built);
+      if (current.state === 'encrypted') current = await upload(made, lease, current, encryptedNow, encryptedNow ? early : undefined);
       if (current.state === 'uploaded') current = await confirm(lease, current);
       return current;
     } catch (err) {
@@ -163,12 +166,13 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
    * unless the file is already on the server under its final name, the outbox file uploaded
    * atomically. A file written earlier (a resumed batch) is checked against its recorded hash first.
    */
-  async function upload(maker: PersoFileMaker, lease: HeldLease, batch: Batch, encryptedNow: boolean, early?: EarlyUpload): Promise<Batch> {
+  async function upload(made: () => Promise<PersoFileMaker>, lease: HeldLease, batch: Batch, encryptedNow: boolean, early?: EarlyUpload): Promise<Batch> {
     const dir = config.sftp.inboundDir;
     let current = batch;
     const delivered = (await renamedEarly(lease, current, early)) ? false : await withSession(transport, async (session) => {
       if (await alreadyDelivered(session, dir, current)) return true;
-      if (!encryptedNow && !(await outboxIntact(current, maker.recipientKeyIds))) {
+      const maker = encryptedNow ? undefined : await made();
+      if (maker && !(await outboxIntact(current, maker.recipientKeyIds))) {
         log.warn({ batch: batch.id, file: batch.fileName }, 'outbox file missing, changed or encrypted to keys no longer configured: encrypting again');
         current = await encrypt(maker, lease, { ...current, state: 'claimed' });
       }
@@ -225,3 +229,8 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
   }
 }
 
+/** `make` called once, on first use; its outcome (a failure too) shared by every later call. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
+}

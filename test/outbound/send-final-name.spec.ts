@@ -83,4 +83,19 @@ describeEachDatabase('send job: the bureau key changed while a batch waited in t
     await sendJobFor(db, cipher, rotated, sshd).run({ businessDate: DATE });
     await assertDeliveredExactlyOnce(db, sshd, next, rotated, ['1001', '1002', '1003']);
   });
+
+  it('a batch the bureau already has is confirmed though the bureau key expired since; only then is the run refused, before any claim', async () => {
+    const { db } = ctx();
+    await insertCards(db, cipher, 1, 3);
+    const faults = { at: (p: SendFaultPoint) => { if (p === 'uploaded') throw new Error('injected at uploaded'); } };
+    await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), /injected/);
+    assert.equal((await db('perso_batches').first()).state, 'uploaded');
+    // two years on, the bureau's key (made to expire in one) has expired; a card was marked meanwhile
+    await insertCards(db, cipher, 4, 1);
+    const later = new Date(Date.now() + 2 * 365 * 86_400_000);
+    await assert.rejects(sendJobFor(db, cipher, config, sshd, { clock: () => later }).run({ businessDate: DATE }), /expired/);
+    const batches = await db('perso_batches').orderBy('id').select('file_name', 'state');
+    assert.deepEqual(batches.map((b: any) => [b.file_name, b.state]), [[FIRST_FILE, 'sent']], 'the delivered batch confirmed, nothing new claimed');
+    assert.deepEqual(await contractsByStatus(db), { InProduction: ['1001', '1002', '1003'], Marked: ['1004'] });
+  });
 });
