@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
+import { ConfigError } from '../errors.js';
 import { dialectOf, type Db } from './connection.js';
 
 // <root>/migrations beside src/ when run from TypeScript; dist/migrations (compiled) beside dist/src/
@@ -106,11 +107,26 @@ async function oneMigratorAtATime<T>(db: Db, migrate: () => Promise<T>): Promise
     // named per database (the server's lock names are its own, across databases), within their 64 characters
     const [[{ got }]] = await session.raw(`select get_lock(concat('bureau-exchange migrate ', md5(database())), ?) as got`, [MIGRATOR_WAIT_SECONDS]);
     if (Number(got) !== 1) throw new Error(`another process has been migrating this database for ${MIGRATOR_WAIT_SECONDS} s: not migrated`);
+    await refuseNarrowCharacterSet(db);
     await db.migrate.forceFreeMigrationsLock(options());
     return await migrate();
   } finally {
     await session.destroy(); // the session's end releases the named lock
   }
+}
+
+/**
+ * Our tables take the MariaDB database's character set. Created without CHARACTER SET utf8mb4 (a
+ * server whose default is latin1 or utf8mb3), they could not hold every name: a card named Łukasz,
+ * or an emoji in a report, failed its whole import chunk or the report's apply, on every run. A new
+ * database (no table of ours yet) is refused, with the fix; one migrated before is left as it is.
+ */
+async function refuseNarrowCharacterSet(db: Db): Promise<void> {
+  if (await db.schema.hasTable('knex_migrations')) return;
+  const [[{ name, charset }]] = await db.raw('select database() as name, @@character_set_database as charset');
+  if (charset === 'utf8mb4') return;
+  throw new ConfigError(`database ${name} has the character set ${charset}: its tables could not hold every name (an emoji, a letter outside ${charset}). ` +
+    `Create it with CHARACTER SET utf8mb4, or run ALTER DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci; then migrate again`);
 }
 
 /** Rolls back the last migration applied; returns its name (tests of a migration's down). */
