@@ -57,7 +57,7 @@ export function makeSendLane(deps: SendLaneDeps, shared: {
   const { clock } = shared;
   const log = shared.log.child({ bureau: deps.code });
   let pending: SendRequest | undefined;
-  let retry: { request: SendRequest; at: number; attempt: number; delayMs: number } | undefined;
+  let retry: { request: SendRequest; original: SendRequest; at: number; attempt: number; delayMs: number } | undefined;
 
   function request(req: SendRequest): void {
     if (!shared.active()) return;
@@ -87,8 +87,10 @@ export function makeSendLane(deps: SendLaneDeps, shared: {
     }
     const attempt = (retry?.attempt ?? 0) + 1;
     const delayMs = Math.min(shared.sendRetryBaseMs * 2 ** (attempt - 1), MAX_SEND_RETRY_MS);
-    const original = retry?.request ?? req;
-    retry = { request: { reason: `retry ${attempt} of ${original.reason.replace(/^retry \d+ of /, '')}`, options: original.options }, at: clock().getTime() + delayMs, attempt, delayMs };
+    // a retry goes on retrying its cut-off; a later cut-off that failed too is the one to retry now
+    // (its business date: the cards marked since go in its file, not in one dated the day before)
+    const original = retry && req === retry.request ? retry.original : req;
+    retry = { request: { reason: `retry ${attempt} of ${original.reason}`, options: original.options }, original, at: clock().getTime() + delayMs, attempt, delayMs };
     log.warn({ attempt, inSeconds: Math.round(delayMs / 1000) }, 'send will be tried again');
   }
 
