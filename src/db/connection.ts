@@ -107,13 +107,15 @@ function chmodOwnerOnly(file: string): void {
   }
 }
 
-/** The database as an operator names it in a message: the SQLite file, or the URL without its password. */
+/** The database as an operator names it in a message: the SQLite file, or the URL without its password (user part or parameter). */
 export function databaseLabel(config: Pick<Config, 'database'>): string {
   const { client, filename, url } = config.database;
   if (client === 'sqlite') return filename;
   try {
     const parsed = new URL(url ?? '');
     if (parsed.password) parsed.password = '***';
+    // libpq's URLs (and so pg's) take the password as a parameter too: ?password=…, ?sslpassword=…
+    for (const key of [...parsed.searchParams.keys()]) if (/password/i.test(key)) parsed.searchParams.set(key, '***');
     return parsed.toString();
   } catch {
     return `(${client} database.url not a URL)`;
