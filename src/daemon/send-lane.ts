@@ -117,10 +117,17 @@ export function makeSendLane(deps: SendLaneDeps, shared: {
     startupRequest,
     request,
     tick(from, to) {
-      for (const slot of plan.sendSlotsBetween(from, to)) {
+      const slots = plan.sendSlotsBetween(from, to);
+      for (const slot of slots) {
         if (slot.notBusiness) log.info({ date: slot.date, cutOff: slot.time, why: slot.notBusiness }, 'no send: not a business day');
-        else request({ reason: `cut-off ${slot.time}`, options: { businessDate: slot.date } });
       }
+      // a window holds several cut-offs only after a suspension (a VM, SIGSTOP, a blocked loop): as a
+      // catch-up does, one send for the latest; a send per passed day would put every card marked
+      // since in a file dated the first of them
+      const business = slots.filter((slot) => !slot.notBusiness);
+      const latest = business.at(-1);
+      if (business.length > 1) log.warn({ passed: business.map((s) => `${s.date} ${s.time}`) }, 'several cut-offs passed at once (the process was suspended): one send, for the latest');
+      if (latest) request({ reason: `cut-off ${latest.time}`, options: { businessDate: latest.date } });
       // a clock stepped back must not put a retry off by the step: never further away than its delay
       if (retry) retry.at = Math.min(retry.at, to.getTime() + retry.delayMs);
       if (retry && retry.at <= to.getTime() && !runner.busy() && !pending) request(retry.request);
