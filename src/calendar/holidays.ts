@@ -1,5 +1,6 @@
 import Holidays from 'date-holidays';
 import { ConfigError } from '../errors.js';
+import { addDays } from './dates.js';
 
 /** Public holidays of one country[-state[-region]] code, from date-holidays, by date. */
 export interface HolidaySource {
@@ -27,10 +28,12 @@ export function makeHolidaySource(code: string): HolidaySource {
     let table = byYear.get(year);
     if (!table) {
       table = new Map();
-      for (const h of holidays.getHolidays(year) || []) {
+      // the year before too: a holiday of several days that starts in December may end in January
+      for (const h of [...(holidays.getHolidays(year - 1) || []), ...(holidays.getHolidays(year) || [])]) {
         if (h.type !== 'public') continue;
-        const date = h.date.slice(0, 10);
-        table.set(date, [...(table.get(date) ?? []), h.name]);
+        for (const date of datesOf(h)) {
+          if (date.startsWith(`${year}-`)) table.set(date, [...(table.get(date) ?? []), h.name]);
+        }
       }
       byYear.set(year, table);
     }
@@ -38,4 +41,14 @@ export function makeHolidaySource(code: string): HolidaySource {
   }
 
   return { code, namesOn: (date) => yearTable(Number(date.slice(0, 4))).get(date) ?? [] };
+}
+
+/**
+ * The dates a holiday covers: from its date, one per day of its length. Some last several days (New
+ * Year in Russia, Eid in the Gulf, Chuseok in Korea); a day of 23 or 25 hours (DST) is one day.
+ */
+function datesOf(h: { date: string; start: Date; end: Date }): string[] {
+  const first = h.date.slice(0, 10);
+  const days = Math.max(1, Math.round((h.end.getTime() - h.start.getTime()) / 86_400_000));
+  return Array.from({ length: days }, (_, i) => addDays(first, i));
 }

@@ -33,6 +33,19 @@ describe('calendar', () => {
       assert.equal(ny.isBusinessDay('2026-11-27'), true, 'the day after Thanksgiving is only an observance');
     });
 
+    it('a public holiday of several days is a holiday on each of them (RU New Year, AE Eid, KR Chuseok)', () => {
+      const ru = calendarWith({ holidays: 'RU' });
+      for (const date of ['2026-01-05', '2026-01-06']) assert.equal(ru.whyNot(date), 'holiday: New Year Holiday (RU)', date); // Monday, Tuesday
+      assert.equal(ru.isBusinessDay('2026-01-09'), true);
+      const ae = calendarWith({ holidays: 'AE', workingDays: [1, 2, 3, 4, 5] });
+      assert.match(ae.whyNot('2026-05-28')!, /Eid al-Adha/); // Thursday, the second day
+      const kr = calendarWith({ holidays: 'KR' });
+      assert.match(kr.whyNot('2026-09-25')!, /Korean Thanksgiving/); // Friday, the second day
+      assert.equal(kr.isBusinessDay('2026-09-28'), true);
+      // from December into January: Eswatini's Incwala, 28 December for six days
+      assert.match(calendarWith({ holidays: 'SZ' }).whyNot('2027-01-01')!, /Incwala/);
+    });
+
     it('has no holidays when none are configured', () => {
       assert.equal(calendarWith().isBusinessDay('2026-12-25'), true);
     });
