@@ -42,13 +42,15 @@ class MigrationSource implements Knex.MigrationSource<string> {
  * MariaDB commits each DDL statement on its own: a migration interrupted half-way (the process
  * killed, the connection lost) keeps the tables, columns and indexes it had made, while knex's
  * history does not list it. Run again, its first statement failed (table or column exists), and the
- * database could only be repaired by hand. On MariaDB a DDL statement whose work is found done is
- * skipped; anything else still fails. PostgreSQL and SQLite roll the whole migration back.
+ * database could only be repaired by hand. After such an interruption (oneMigratorAtATime found the
+ * dead migrator's lock) a DDL statement whose work is found done is skipped; anything else still
+ * fails, and otherwise nothing is skipped (a table of that name made by someone else is an error).
+ * PostgreSQL and SQLite roll the whole migration back.
  */
 function rerunnable(knex: Knex): Knex {
   const client = knex.client as { query(conn: unknown, obj: unknown): Promise<unknown>; [RERUNNABLE]?: true };
   // only a migration's own transaction: its client is that transaction's, patched for its life alone
-  if (dialectOf(knex) !== 'mysql' || !knex.isTransaction || client[RERUNNABLE]) return knex;
+  if (dialectOf(knex) !== 'mysql' || !knex.isTransaction || !interrupted.has(knex.client.config.connection) || client[RERUNNABLE]) return knex;
   const query = client.query;
   client.query = async function (this: unknown, conn: unknown, obj: unknown) {
     try {
@@ -64,6 +66,8 @@ function rerunnable(knex: Knex): Knex {
 }
 
 const RERUNNABLE = Symbol('rerunnable');
+/** The databases (their connection settings: knex's migrator clones the config, not them) whose migrator finishes an interrupted one. */
+const interrupted = new WeakSet<object>();
 
 /** MariaDB's answer to DDL whose work is there: table, column, index or foreign key exists; index (or primary key) to drop is gone. */
 function alreadyDone(err: unknown): boolean {
@@ -108,11 +112,19 @@ async function oneMigratorAtATime<T>(db: Db, migrate: () => Promise<T>): Promise
     const [[{ got }]] = await session.raw(`select get_lock(concat('bureau-exchange migrate ', md5(database())), ?) as got`, [MIGRATOR_WAIT_SECONDS]);
     if (Number(got) !== 1) throw new Error(`another process has been migrating this database for ${MIGRATOR_WAIT_SECONDS} s: not migrated`);
     await refuseNarrowCharacterSet(db);
+    if (await deadMigratorsLock(db)) interrupted.add(db.client.config.connection);
     await db.migrate.forceFreeMigrationsLock(options());
     return await migrate();
   } finally {
+    interrupted.delete(db.client.config.connection);
     await session.destroy(); // the session's end releases the named lock
   }
+}
+
+/** Whether knex's lock is taken while we hold the named lock: its migrator died half-way. */
+async function deadMigratorsLock(db: Db): Promise<boolean> {
+  if (!(await db.schema.hasTable('knex_migrations_lock'))) return false;
+  return (await db('knex_migrations_lock').where({ is_locked: 1 }).first()) !== undefined;
 }
 
 /**

@@ -12,7 +12,7 @@ const MYSQL_URL = process.env.BX_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/
 // A MariaDB database created without CHARACTER SET utf8mb4 (a server whose default is latin1 or
 // utf8mb3) gave its tables that character set: a card named Łukasz, or an emoji in a report, then
 // failed its whole import chunk or the report's apply, on every run. The first migrate refuses it.
-(DIALECTS.includes('mysql') ? describe : describe.skip)('migrate on a MariaDB database not created utf8mb4', function () {
+(DIALECTS.includes('mysql') ? describe : describe.skip)('migrate on a new MariaDB database: not utf8mb4, or holding a table of our name', function () {
   let admin: Knex;
   const made: string[] = [];
   before(async function () {
@@ -54,4 +54,15 @@ const MYSQL_URL = process.env.BX_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/
       }
     });
   }
+
+  it('a table of our name made by someone else (no migration of ours interrupted) is an error, never taken as ours', async () => {
+    const { db } = await database('utf8mb4');
+    try {
+      await db.raw('create table clients (id int primary key, note varchar(10))');
+      await assert.rejects(migrateLatest(db), /Table 'clients' already exists/);
+      assert.deepEqual(await db('knex_migrations').select('name'), []);
+    } finally {
+      await db.destroy();
+    }
+  });
 });
