@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .description('the latest runs of the send and receive jobs (daemon and by hand): trigger, times, outcome, counts, files, error')
     .option('--job <job>', "only send (every bureau's) or only receive")
     .option('--bureau <code>', "only this bureau's sends")
-    .option('--since <date>', 'runs started on or after this date (YYYY-MM-DD, UTC) or time (ISO 8601)')
+    .option('--since <date>', 'runs started on or after this date (YYYY-MM-DD) or time (ISO 8601), UTC unless the time gives an offset')
     .option('--limit <n>', 'at most n runs, latest first', '50')
     .option('--json', 'one JSON document instead of a table')
     .action(async (flags: HistoryFlags, cmd: Command) => {
@@ -47,10 +47,15 @@ function checkFlags(flags: HistoryFlags): { job?: string; since?: string; limit:
   return { job: flags.job, since: flags.since === undefined ? undefined : sinceOf(flags.since), limit: wholeNumber(flags.limit, '--limit', { max: 10_000 }) };
 }
 
-/** Stored times are UTC ISO text: a date or time compares as text once written the same way. */
+/**
+ * Stored times are UTC ISO text: a date or time compares as text once written the same way. A time
+ * without an offset is UTC too, as a date is and as `history` prints them (JavaScript would read it in
+ * the host's time zone: another host, or TZ, another answer).
+ */
 function sinceOf(text: string): string {
   if (isValidDate(text)) return `${text}T00:00:00.000Z`;
-  const at = /^\d{4}-\d{2}-\d{2}T/.test(text) ? new Date(text) : undefined;
+  const utc = /(Z|[+-]\d{2}:?\d{2})$/i.test(text) ? text : `${text}Z`;
+  const at = /^\d{4}-\d{2}-\d{2}T/.test(text) ? new Date(utc) : undefined;
   if (!at || Number.isNaN(at.getTime())) throw new UsageError(`--since: ${JSON.stringify(text)} is neither a date YYYY-MM-DD nor an ISO 8601 time`);
   return at.toISOString();
 }

@@ -48,6 +48,23 @@ describe('history and contracts show, after a real send and receive through the 
       assert.match(table.stdout, /receive\s+manual\s+manual\s+\S+\s+\S+\s+ok\s+1 applied, 0 quarantined/);
     });
 
+    it('--since a time without an offset is UTC, as the times it lists and as a date: the same runs in any time zone of the host', async () => {
+      const runs = JSON.parse((await ex.cli(['history', '--json'])).stdout);
+      const first = new Date(Math.min(...runs.map((x: any) => Date.parse(x.startedAt))) - 60_000).toISOString().slice(0, 16); // 2026-12-05T22:15
+      const tz = process.env.TZ;
+      try {
+        for (const zone of ['America/New_York', 'Asia/Tokyo', 'UTC']) {
+          process.env.TZ = zone;
+          const since = JSON.parse((await ex.cli(['history', '--since', first, '--json'])).stdout);
+          assert.deepEqual(since.map((x: any) => x.id), runs.map((x: any) => x.id), `TZ=${zone}: --since ${first}`);
+          assert.deepEqual(JSON.parse((await ex.cli(['history', '--since', `${first}-12:00`, '--json'])).stdout), [], `TZ=${zone}: an offset given is taken`);
+        }
+      } finally {
+        if (tz === undefined) delete process.env.TZ;
+        else process.env.TZ = tz;
+      }
+    });
+
     it('a wrong --job or --since is a usage error naming the option', async () => {
       for (const [args, message] of [[['--job', 'bogus'], /--job: send or receive/], [['--since', 'yesterday'], /--since: "yesterday"/]] as const) {
         const r = await ex.cli(['history', ...args]);
