@@ -82,7 +82,10 @@ function options(): Knex.MigratorConfig {
 
 /** Runs pending migrations; returns the names applied. */
 export async function migrateLatest(db: Db): Promise<string[]> {
-  const [, applied] = await oneMigratorAtATime(db, () => db.migrate.latest(options()));
+  const [, applied] = await oneMigratorAtATime(db, async () => {
+    await refuseNarrowCharacterSet(db);
+    return db.migrate.latest(options());
+  });
   return applied as string[];
 }
 
@@ -111,7 +114,6 @@ async function oneMigratorAtATime<T>(db: Db, migrate: () => Promise<T>): Promise
     // named per database (the server's lock names are its own, across databases), within their 64 characters
     const [[{ got }]] = await session.raw(`select get_lock(concat('bureau-exchange migrate ', md5(database())), ?) as got`, [MIGRATOR_WAIT_SECONDS]);
     if (Number(got) !== 1) throw new Error(`another process has been migrating this database for ${MIGRATOR_WAIT_SECONDS} s: not migrated`);
-    await refuseNarrowCharacterSet(db);
     if (await deadMigratorsLock(db)) interrupted.add(db.client.config.connection);
     await db.migrate.forceFreeMigrationsLock(options());
     return await migrate();
@@ -134,7 +136,7 @@ async function deadMigratorsLock(db: Db): Promise<boolean> {
  * database (no table of ours yet) is refused, with the fix; one migrated before is left as it is.
  */
 async function refuseNarrowCharacterSet(db: Db): Promise<void> {
-  if (await db.schema.hasTable('knex_migrations')) return;
+  if (dialectOf(db) !== 'mysql' || (await db.schema.hasTable('knex_migrations'))) return;
   const [[{ name, charset }]] = await db.raw('select database() as name, @@character_set_database as charset');
   if (charset === 'utf8mb4') return;
   throw new ConfigError(`database ${name} has the character set ${charset}: its tables could not hold every name (an emoji, a letter outside ${charset}). ` +
