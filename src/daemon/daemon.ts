@@ -219,7 +219,11 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
     start() {
       board.setRole('standby', clock());
       lease.start();
-      ticker = (deps.startTicker ?? ((tick) => startTicker(tick, log)))(() => scheduler.tick());
+      // a paused process wakes up with every timer due: a tick may come before the keeper's look finds
+      // the lease taken; a lease that ran out (by the monotonic clock) starts nothing
+      ticker = (deps.startTicker ?? ((tick) => startTicker(tick, log)))(() => {
+        if (lease.held()) scheduler.tick();
+      });
       void notePresence();
       presence = setInterval(() => void notePresence(), deps.leaseIntervalMs ?? (config.daemon.leaseTtlSeconds * 1000) / 3);
       presence.unref();
