@@ -117,10 +117,14 @@ interface Outage {
   causes: Set<string>;
 }
 
-/** The cause of a failure without the numbers that change from one attempt to the next (ports, counts, times). */
+/**
+ * The cause of a failure without what changes from one attempt to the next: numbers (ports, counts,
+ * times) and hex runs holding a digit (the random name of a temporary file, an id), so that a fault
+ * naming another temporary file at every poll is one cause.
+ */
 export function causeOf(error: unknown): string {
   const name = error instanceof Error ? error.name : 'Error';
-  return `${name}: ${messageOf(error).replace(/\d+/g, '#').slice(0, 300)}`;
+  return `${name}: ${messageOf(error).replace(/[0-9a-f]*\d[0-9a-f]*/gi, '#').slice(0, 300)}`;
 }
 
 export function makeOutageAlerts(alerter: Alerter, clock: Clock = () => new Date()): OutageAlerts {
