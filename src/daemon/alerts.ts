@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Config } from '../config/schema.js';
 import { messageOf } from '../errors.js';
 import type { Clock } from '../jobs.js';
-import { scrub, type Logger } from '../log.js';
+import { registerSecret, scrub, type Logger } from '../log.js';
 
 export type AlertKind = 'failure' | 'quarantine' | 'key-expiry' | 'low-stock' | 'lease-lost' | 'resolved';
 
@@ -44,6 +44,20 @@ function quietPeriodMs(hours: number): number {
   return hours * 3_600_000 * (23 / 24);
 }
 
+/**
+ * Where alerts go: the URL without its user and password, which fetch refuses (every alert failed,
+ * and its error, logged, spelt the URL out, password included); they go as basic authentication.
+ */
+function webhookTarget(raw: string): { url: string; headers: Record<string, string> } {
+  const url = new URL(raw);
+  if (!url.username && !url.password) return { url: raw, headers: {} };
+  const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  if (url.password) registerSecret(decodeURIComponent(url.password));
+  url.username = '';
+  url.password = '';
+  return { url: url.toString(), headers: { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` } };
+}
+
 /** Webhook alerts (JSON POST, retried with backoff); a no-op that only logs when no URL is configured. */
 export function makeAlerter(config: Config['alerts'], deps: AlerterDeps): Alerter {
   const { log } = deps;
@@ -54,11 +68,12 @@ export function makeAlerter(config: Config['alerts'], deps: AlerterDeps): Alerte
   /** each dedupe key's last alert and until when a repeat is held back (pruned once past: keys name reports) */
   const sentAt = new Map<string, { at: number; quietUntil: number }>();
   const source = hostname();
+  const target = config.webhookUrl ? webhookTarget(config.webhookUrl) : undefined;
 
   async function deliver(body: string): Promise<void> {
-    const response = await doFetch(config.webhookUrl!, {
+    const response = await doFetch(target!.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...target!.headers },
       body,
       signal: AbortSignal.timeout(timeoutMs),
       // a redirect is not a delivery: fetch would turn a 301/302/303 into a GET without the body
@@ -67,6 +82,11 @@ export function makeAlerter(config: Config['alerts'], deps: AlerterDeps): Alerte
     });
     await response.body?.cancel();
     if (!response.ok) throw new Error(`webhook answered HTTP ${response.status}`);
+  }
+
+  /** an error naming the URL (it may carry a token) names it no more */
+  function withoutUrl(message: string): string {
+    return [config.webhookUrl!, target!.url].reduce((m, url) => m.split(url).join('<alerts.webhookUrl>'), message);
   }
 
   return {
@@ -83,14 +103,14 @@ export function makeAlerter(config: Config['alerts'], deps: AlerterDeps): Alerte
       const body = scrub(JSON.stringify(document));
       const logFn = alert.severity === 'critical' ? log.error.bind(log) : alert.severity === 'warning' ? log.warn.bind(log) : log.info.bind(log);
       logFn({ alert: alert.kind, details: alert.details }, `alert: ${alert.message}`);
-      if (!config.webhookUrl) return false;
+      if (!target) return false;
       for (let attempt = 0; attempt <= config.retries; attempt++) {
         try {
           await deliver(body);
           return true;
         } catch (err) {
           const last = attempt === config.retries;
-          log.warn({ alert: alert.kind, attempt: attempt + 1, error: messageOf(err) }, last ? 'alert webhook failed: giving up' : 'alert webhook failed: retrying');
+          log.warn({ alert: alert.kind, attempt: attempt + 1, error: withoutUrl(messageOf(err)) }, last ? 'alert webhook failed: giving up' : 'alert webhook failed: retrying');
           if (!last) await new Promise((r) => setTimeout(r, retryBaseMs * 2 ** attempt));
         }
       }
