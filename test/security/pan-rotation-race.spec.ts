@@ -37,7 +37,7 @@ async function writerOf(test: TestDatabase, id: number, values: Write): Promise<
 async function onFirstWrite<T>(db: Knex, onFirstWrite: () => void, fn: () => Promise<T>): Promise<T> {
   let fired = false;
   const watch = (query: { sql: string }) => {
-    if (!fired && /^(insert|update|delete)\b/i.test(query.sql)) {
+    if (!fired && /^(insert|update|delete|begin immediate)\b/i.test(query.sql)) {
       fired = true;
       onFirstWrite();
     }
