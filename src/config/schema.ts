@@ -18,6 +18,11 @@ const database = z.strictObject({
   pool: z.strictObject({ min: z.number().int().min(0).default(0), max: z.number().int().min(1).default(5) })
     .refine((p) => p.min <= p.max, { error: 'min must not exceed max', path: ['min'] }).prefault({}),
   migrateOnStart: z.boolean().default(true),
+}).refine((d) => d.client === 'sqlite' || d.pool.max >= 2, {
+  // a job's lease is renewed on a connection of its own while its transaction holds another: with
+  // one, the renewal waits behind a long claim or confirm and the lease runs out under the job
+  error: 'at least 2 on PostgreSQL and MariaDB: a job renews its lease on a second connection while its transaction holds one',
+  path: ['pool', 'max'],
 });
 
 const pan = z.strictObject({

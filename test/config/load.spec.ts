@@ -65,6 +65,15 @@ describe('config loading', () => {
     assert.equal(env.BX_A, 'secret');
   });
 
+  it('refuses a pool of one connection on PostgreSQL and MariaDB (the lease is renewed beside a transaction), not on SQLite', () => {
+    for (const client of ['pg', 'mysql']) {
+      const file = writeConfig(`issuer: { code: BXISSUER }\nbureau: { code: BUREAU01 }\ndatabase: { client: ${client}, url: "x://h/db", pool: { max: 1 } }\n`);
+      assert.throws(() => loadConfig(file, {}), (err: Error) => err instanceof ConfigError && /database\.pool\.max/.test(err.message) && /at least 2/.test(err.message), client);
+    }
+    const sqlite = writeConfig('issuer: { code: BXISSUER }\nbureau: { code: BUREAU01 }\ndatabase: { client: sqlite, pool: { max: 1 } }\n');
+    assert.equal(loadConfig(sqlite, {}).database.pool.max, 1);
+  });
+
   it('takes the database URL from BX_DATABASE_URL', () => {
     const file = writeConfig('issuer: { code: BXISSUER }\nbureau: { code: BUREAU01 }\n');
     const config = loadConfig(file, { BX_DATABASE_URL: 'postgres://u@h/db' });
