@@ -2,7 +2,7 @@ import { makeCalendar, type BusinessCalendar } from '../calendar/index.js';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/connection.js';
 import { liveLeaseHolder } from '../db/lease.js';
-import { forgetRunner, noteRunner } from '../db/runs.js';
+import { forgetRunner, listRuns, noteRunner } from '../db/runs.js';
 import { messageOf } from '../errors.js';
 import type { Clock, ReceiveJob, ReceiveOptions, ReceiveResult, SendJob, SendOptions, SendResult } from '../jobs.js';
 import { everyBureauReceive } from '../inbound/receive-bureau.js';
@@ -115,8 +115,25 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
         history: { record: history, counts: sendRunCounts },
       });
       const scope = { code, first: index === 0 };
-      return { code, plan, runner, batches: deps.batches?.(scope) ?? batchProgressOf(db, scope) };
+      return { code, plan, runner, batches: deps.batches?.(scope) ?? countingEmptyRuns(batchProgressOf(db, scope), name) };
     });
+  }
+
+  /**
+   * A cut-off is served by a batch sent since, or by a send run since that claimed for its business
+   * date and succeeded with nothing to send (no batch then): else every restart or lease taken back
+   * that evening "caught up" the cut-off, sending the cards marked since in a file of their own.
+   */
+  function countingEmptyRuns(batches: BatchProgress, job: string): BatchProgress {
+    return {
+      unfinishedDates: () => batches.unfinishedDates(),
+      async hasSentBatch(businessDate, since) {
+        if (await batches.hasSentBatch(businessDate, since)) return true;
+        const runs = await listRuns(db, { job, exact: true, since: since.toISOString(), limit: 100 });
+        // a resume claims nothing: it does not serve a cut-off
+        return runs.some((r) => r.businessDate === businessDate && (r.outcome === 'ok' || r.outcome === 'partial') && r.reason !== 'resume');
+      },
+    };
   }
 
   /**
