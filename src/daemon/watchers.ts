@@ -1,3 +1,4 @@
+import cron, { type ScheduledTask } from 'node-cron';
 import type { Config } from '../config/schema.js';
 import { rowBureau } from '../db/bureau-scope.js';
 import type { Db } from '../db/connection.js';
@@ -10,11 +11,17 @@ import { makeOutageAlerts, type Alerter } from './alerts.js';
 import type { RunRecord } from './job-runner.js';
 import type { DaemonMetrics, KeyExpiry } from './metrics.js';
 
-const DAY_MS = 86_400_000;
+/**
+ * The daily key check, in schedule.timezone (node-cron): at the start of the business morning, when
+ * someone reads the alert, whenever the daemon was started, and at that local time across DST.
+ */
+const KEY_CHECK_CRON = '0 8 * * *';
 
 export interface Watchers {
   /** starts the daily key check (and runs one now) */
   start(): void;
+  /** when the next daily key check runs (null when not started) */
+  nextKeyCheck(): Date | null;
   stop(): void;
   /** a failure alert, once per outage of the job and cause */
   jobFailed(record: RunRecord<unknown>): Promise<void>;
@@ -53,7 +60,7 @@ export function makeWatchers(deps: {
     const bureau = config.bureaus.find((b) => b.code === code);
     return !bureau || bureau.name === bureau.code ? code : `${bureau.code} (${bureau.name})`;
   }
-  let timer: NodeJS.Timeout | undefined;
+  let keyCheck: ScheduledTask | undefined;
 
   async function checkKeys(): Promise<void> {
     if (!deps.keyExpiries) return;
@@ -89,14 +96,16 @@ export function makeWatchers(deps: {
   return {
     checkKeys,
     start() {
-      if (timer) return;
+      if (keyCheck) return;
       void checkKeys();
-      timer = setInterval(() => void checkKeys(), DAY_MS);
-      timer.unref();
+      keyCheck = cron.schedule(KEY_CHECK_CRON, () => checkKeys(), {
+        name: 'key-check', timezone: config.schedule.timezone, noOverlap: true, unref: true, logger: cronLogger(deps.log),
+      });
     },
+    nextKeyCheck: () => keyCheck?.getNextRun() ?? null,
     stop() {
-      clearInterval(timer);
-      timer = undefined;
+      void keyCheck?.destroy();
+      keyCheck = undefined;
     },
     async jobFailed(record) {
       // once per outage and cause: the daemon retries, and a bureau down for hours is one alert
@@ -126,5 +135,16 @@ export function makeWatchers(deps: {
         await lowStockAlerts().catch((err) => deps.log.warn({ error: messageOf(err) }, 'low-stock check failed'));
       }
     },
+  };
+}
+
+/** node-cron's own messages (a missed run after the machine slept) through our logger, not the console. */
+function cronLogger(log: Logger): NonNullable<Parameters<typeof cron.schedule>[2]>['logger'] {
+  const cronLog = log.child({ component: 'node-cron' });
+  return {
+    info: (m) => cronLog.debug(String(m)),
+    warn: (m) => cronLog.info(String(m)),
+    error: (m, e) => cronLog.error({ error: String(e ?? m) }, 'key check timer error'),
+    debug: (m) => cronLog.trace(String(m)),
   };
 }

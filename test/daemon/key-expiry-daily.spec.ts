@@ -38,4 +38,29 @@ describe('key expiry: one alert per daily check', () => {
     await watchers.checkKeys();
     assert.equal(alerts.length, 4);
   });
+
+  it('runs once at start, then daily at 08:00 in schedule.timezone (node-cron), DST included', async () => {
+    let checks = 0;
+    const log = createLogger({ destination: new Writable({ write: (_c, _e, done) => done() }) });
+    const clock = manualClock('2026-12-01T06:00:00Z');
+    const metrics = { setKeyExpiry() {} } as unknown as DaemonMetrics;
+    const base = testConfig();
+    for (const timezone of ['Europe/Berlin', 'America/New_York', 'Asia/Kolkata']) {
+      const config = { ...base, schedule: { ...base.schedule, timezone } };
+      const watchers = makeWatchers({ db: undefined as unknown as Db, config, alerter: makeAlerter({ retries: 0 }, { log, clock }), metrics, clock, log, keyExpiries: async () => { checks++; return []; } });
+      assert.equal(watchers.nextKeyCheck(), null);
+      watchers.start();
+      try {
+        const next = watchers.nextKeyCheck()!;
+        const local = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(next);
+        assert.equal(local, '08:00', `${timezone}: ${next.toISOString()}`);
+        assert.ok(next.getTime() > Date.now() && next.getTime() <= Date.now() + DAY, next.toISOString());
+      } finally {
+        watchers.stop();
+      }
+      assert.equal(watchers.nextKeyCheck(), null);
+    }
+    assert.equal(checks, 3, 'one check at each start');
+  });
 });
+
