@@ -9,9 +9,16 @@ export type { Logger } from 'pino';
 const PRIVATE_KEY_BLOCK = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/g;
 const secrets = new Set<string>();
 
-/** Remember a secret value (a key, a passphrase) so that it is cut from every log line. */
+/**
+ * Remember a secret value (a key, a passphrase) so that it is cut from every log line: as it is, and
+ * as a JSON line writes it (a `"`, a `\\` or a control character in it escaped).
+ */
 export function registerSecret(value: string): void {
-  if (value.length >= 6) secrets.add(value);
+  if (value.length < 6) return;
+  // the escaped form first: the value itself may stand inside it (`"abc` in `\\"abc`), and cut
+  // there first it would leave a lone backslash, breaking the JSON line
+  secrets.add(JSON.stringify(value).slice(1, -1));
+  secrets.add(value);
 }
 
 /** The last line of defence: masks PANs, drops private key blocks and known secret values. */

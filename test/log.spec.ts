@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
+import fc from 'fast-check';
 import { createLogger, registerSecret } from '../src/log.js';
 import { withLuhn } from './helpers/cards.js';
 
@@ -53,6 +54,18 @@ describe('log redaction', () => {
     assert.ok(!all.includes('abc\\n') && all.includes('[REDACTED PRIVATE KEY]'));
     assert.ok(!all.includes('s3cr3t-passphrase-value'));
     assert.ok(!/"passphrase":"p"/.test(all));
+  });
+
+  it('drops a registered secret holding quotes, backslashes or control characters, as JSON writes it', () => {
+    fc.assert(fc.property(fc.string({ minLength: 6, maxLength: 30 }).filter((s) => /["\\\u0000-\u001f]/.test(s) && s.trim() === s), (secret) => {
+      const { log, lines } = collectingLogger();
+      registerSecret(secret);
+      log.info(`using ${secret} now`);
+      log.warn({ error: `failed with ${secret}` }, 'alert');
+      const all = lines.join('');
+      assert.ok(!all.includes(JSON.stringify(secret).slice(1, -1)), all);
+      assert.equal(lines.map((l) => JSON.parse(l)).filter((l) => `${l.msg} ${l.error ?? ''}`.includes(secret)).length, 0);
+    }), { numRuns: 50 });
   });
 });
 
