@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
-import type { Knex } from 'knex';
+import knexFactory, { type Knex } from 'knex';
 import { rotatePans } from '../../src/db/pan-rotation.js';
 import { claimBatch } from '../../src/outbound/claim-step.js';
 import { PanCipher } from '../../src/security/pan.js';
-import { DIALECTS, describeEachDatabase, newPanKey } from '../helpers/db.js';
+import { DIALECTS, describeEachDatabase, newPanKey, type TestDatabase } from '../helpers/db.js';
 import { clearSendTables, insertCards, screenWith } from '../outbound/fixtures.js';
 
 /** Transactions of this database waiting for a lock (PostgreSQL, MariaDB). */
@@ -17,13 +17,22 @@ async function lockWaiters(db: Knex): Promise<number> {
   return Number(rows[0].n);
 }
 
-/** Resolves once `done` settled or `waiters` transactions wait for a lock; polls the database's own state. */
-async function settledOrWaiting(db: Knex, done: Promise<unknown>, waiters: number): Promise<void> {
+/**
+ * Resolves once `done` settled or `waiters` transactions wait for a lock, polling the database's own
+ * state on a connection of its own (the test's pool serves the three transactions), and after 10 s at
+ * most: the outcome is asserted either way, and the test must not hang if the server shows a wait otherwise.
+ */
+async function settledOrWaiting(database: TestDatabase['database'], done: Promise<unknown>, waiters: number): Promise<void> {
   let settled = false;
   done.then(() => { settled = true; }, () => { settled = true; });
-  for (;;) {
-    if (settled || (await lockWaiters(db)) >= waiters) return;
-    await new Promise((resolve) => setImmediate(resolve));
+  const watcher = knexFactory(database.client === 'pg'
+    ? { client: 'pg', connection: database.url, pool: { min: 0, max: 1 } }
+    : { client: 'mysql2', connection: { uri: database.url } as never, pool: { min: 0, max: 1 } });
+  const until = Date.now() + 10_000;
+  try {
+    while (!settled && Date.now() < until && (await lockWaiters(watcher)) < waiters) await new Promise((resolve) => setTimeout(resolve, 100));
+  } finally {
+    await watcher.destroy();
   }
 }
 
@@ -58,7 +67,7 @@ describeEachDatabase('keys rotate-pan while a send claims: no Marked card is lef
         screen: screenWith(cipher, () => ({ ok: true })), now: '2026-11-26T10:00:00.000Z',
       });
       // the claim has read its pages, or waits for the rotation (which waits for the import)
-      await settledOrWaiting(db, claim, 2);
+      await settledOrWaiting(ctx().database, claim, 2);
     } finally {
       db.off('query', watch);
       await importing.commit();
