@@ -37,21 +37,53 @@ export function openDatabase(config: Pick<Config, 'database'>): Db {
   if (!url) throw new ConfigError(`config key database.url is required for database.client ${client}`);
   const password = secretFromEnv(passwordEnv);
   const connection = password ? { connectionString: url, password } : { connectionString: url };
-  if (client === 'pg') return knexFactory({ client: 'pg', connection, pool });
+  if (client === 'pg') return knexFactory({ client: 'pg', connection, pool: { ...pool, afterCreate: onConnect(PG_SESSION) } });
   return knexFactory({
     client: 'mysql2',
     connection: password ? { uri: url, password, supportBigNumbers: true, bigNumberStrings: true } as any : { uri: url, supportBigNumbers: true, bigNumberStrings: true } as any,
-    pool: {
-      ...pool,
-      // READ COMMITTED, as on PostgreSQL, which the claim and the state changes are built for. Under
-      // MariaDB's default REPEATABLE READ a state change locks gaps of the batches' state index: one
-      // bureau's confirm, held open while it moves a million cards, made another bureau's next state
-      // change wait for it, up to the lock wait timeout (test/outbound/bureaus.spec.ts, kill at 'confirming').
-      afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => {
-        conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (err: Error | null) => done(err, conn));
-      },
-    },
+    pool: { ...pool, afterCreate: onConnect(MYSQL_SESSION) },
   });
+}
+
+/**
+ * How long a statement of ours waits for a lock another client holds, unless the server, database,
+ * role or URL (`?options=-c lock_timeout=…`) already bounds it: PostgreSQL waits forever by default,
+ * MariaDB for a day on a table lock (an `ALTER TABLE` or `LOCK TABLES` of the card system), and a
+ * send waiting forever holds its lease, so no other runner takes over and nothing alerts. Bounded,
+ * the statement fails, the run fails naming the lock wait, and the daemon's retries go on.
+ */
+export const LOCK_WAIT_SECONDS = 60;
+/**
+ * PostgreSQL ends a session of ours left idle inside a transaction this long (a process hung
+ * mid-claim): its row locks on Marked cards would otherwise block the card system's updates until
+ * the process died. No step of ours holds a transaction open while it waits on the network.
+ */
+export const IDLE_IN_TRANSACTION_SECONDS = 300;
+
+const PG_SESSION = [
+  `SELECT set_config('lock_timeout', '${LOCK_WAIT_SECONDS}s', false) WHERE current_setting('lock_timeout') = '0'`,
+  `SELECT set_config('idle_in_transaction_session_timeout', '${IDLE_IN_TRANSACTION_SECONDS}s', false) WHERE current_setting('idle_in_transaction_session_timeout') = '0'`,
+];
+const MYSQL_SESSION = [
+  // READ COMMITTED, as on PostgreSQL, which the claim and the state changes are built for. Under
+  // MariaDB's default REPEATABLE READ a state change locks gaps of the batches' state index: one
+  // bureau's confirm, held open while it moves a million cards, made another bureau's next state
+  // change wait for it, up to the lock wait timeout (test/outbound/bureaus.spec.ts, kill at 'confirming').
+  'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED',
+  // row locks already wait innodb_lock_wait_timeout (50 s by default); table locks a day (MariaDB's
+  // default, 86400 s) or a year (MySQL's, 31536000 s): either is taken as "not set"
+  `SET SESSION lock_wait_timeout = IF(@@session.lock_wait_timeout >= 86400, ${LOCK_WAIT_SECONDS}, @@session.lock_wait_timeout)`,
+];
+
+/** The pool's afterCreate: the statements run in order on each new connection, before its first use. */
+function onConnect(statements: string[]) {
+  return (conn: any, done: (err: Error | null, conn: unknown) => void) => {
+    const next = (i: number) => {
+      if (i === statements.length) return done(null, conn);
+      conn.query(statements[i], (err: Error | null) => (err ? done(err, conn) : next(i + 1)));
+    };
+    next(0);
+  };
 }
 
 /**
