@@ -1,12 +1,6 @@
 import assert from 'node:assert/strict';
-import { makeCalendar } from '../../src/calendar/index.js';
-import { makeJobRunner } from '../../src/daemon/job-runner.js';
-import { makeSchedulePlan } from '../../src/daemon/plan.js';
-import { makeScheduler } from '../../src/daemon/scheduler.js';
-import type { ReceiveOptions, ReceiveResult, SendOptions, SendResult } from '../../src/jobs.js';
-import { silentLogger } from '../../src/log.js';
-import { testConfig } from '../helpers/config.js';
-import { deferred, manualClock, recordingReceiveJob, recordingSendJob } from './fakes.js';
+import { deferred } from './fakes.js';
+import { oneBureauScheduler } from './scheduler-harness.js';
 
 /**
  * Activation reads each bureau's batches (resume, catch-up) before it schedules: with a slow database
@@ -14,21 +8,10 @@ import { deferred, manualClock, recordingReceiveJob, recordingSendJob } from './
  */
 describe('daemon activation while the batches are being read', () => {
   function setup(start: string) {
-    const config = testConfig({ calendar: { holidays: 'DE' }, schedule: { catchUp: true } });
-    const clock = manualClock(start);
-    const sendJob = recordingSendJob();
-    const receiveJob = recordingReceiveJob();
-    const send = makeJobRunner<SendOptions, SendResult>({ name: 'send', run: (o) => sendJob.run(o), log: silentLogger, clock });
-    const receive = makeJobRunner<ReceiveOptions, ReceiveResult>({ name: 'receive', run: (o) => receiveJob.run(o), log: silentLogger, clock });
-    const plan = makeSchedulePlan(makeCalendar(config.calendar), config.schedule);
     const reading = deferred<string[]>();
     // an unfinished batch (resume) and no batch sent since the last cut-off (catch-up)
     const batches = { unfinishedDates: () => reading.promise, hasSentBatch: async () => false };
-    const scheduler = makeScheduler({
-      plan, schedule: config.schedule, clock, log: silentLogger, receive, sendRetryBaseMs: 60_000,
-      sends: [{ code: config.bureau.code, plan, runner: send, batches }],
-    });
-    return { clock, sendJob, receiveJob, scheduler, reading };
+    return { ...oneBureauScheduler({ start, schedule: { catchUp: true }, batches }), reading };
   }
 
   it('a stop (SIGTERM, the lease lost) during activation starts no run once the reading ends', async () => {

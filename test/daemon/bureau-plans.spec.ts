@@ -11,8 +11,7 @@ import { silentLogger } from '../../src/log.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
 import { manualClock, recordingReceiveJob, recordingSendJob } from './fakes.js';
-
-const MINUTE = 60_000;
+import { MINUTE, tickEachMinuteUntil } from './scheduler-harness.js';
 
 /** Three bureaus: B1 at 11:00 and 17:00, B2 with the schedule's (09:30), B3 at 14:15. */
 function threeBureaus(schedule: Record<string, unknown> = {}) {
@@ -87,13 +86,7 @@ describeEachDatabase('scheduler with several bureaus (controllable clock)', (ctx
         runner: runners.set(p.code, makeJobRunner<SendOptions, SendResult>({ name: p.job, run: (o) => jobs.get(p.code)!.run(o), log: silentLogger, clock })).get(p.code)!,
       })),
     });
-    async function runUntil(iso: string): Promise<void> {
-      while (clock().getTime() + MINUTE <= new Date(iso).getTime()) {
-        clock.advance(MINUTE);
-        scheduler.tick();
-        await scheduler.settled();
-      }
-    }
+    const runUntil = (iso: string) => tickEachMinuteUntil(clock, scheduler, iso);
     const calls = () => Object.fromEntries([...jobs].map(([code, job]) => [code, job.calls.map((c) => `${c.businessDate}${c.resumeOnly ? ' resume' : ''}`)]));
     return { clock, jobs, runners, scheduler, runUntil, calls };
   }

@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict';
-import { makeCalendar } from '../../src/calendar/index.js';
-import { makeJobRunner } from '../../src/daemon/job-runner.js';
-import { makeSchedulePlan } from '../../src/daemon/plan.js';
-import { makeScheduler } from '../../src/daemon/scheduler.js';
 import { startTicker } from '../../src/daemon/ticker.js';
 import { TransientError } from '../../src/errors.js';
-import type { ReceiveOptions, ReceiveResult, SendOptions, SendResult } from '../../src/jobs.js';
 import { silentLogger } from '../../src/log.js';
-import { testConfig } from '../helpers/config.js';
 import { waitFor } from '../helpers/wait.js';
-import { manualClock, recordingReceiveJob, recordingSendJob } from './fakes.js';
+import { MINUTE, oneBureauScheduler } from './scheduler-harness.js';
 
-const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
 /**
@@ -56,29 +49,8 @@ describe('the wall clock stepped back (NTP step, a corrected VM clock)', () => {
     });
   });
 
-  function setup(start: string) {
-    const config = testConfig({ calendar: { holidays: 'DE' }, schedule: { catchUp: false } });
-    const clock = manualClock(start);
-    const sendJob = recordingSendJob();
-    const receiveJob = recordingReceiveJob();
-    const send = makeJobRunner<SendOptions, SendResult>({ name: 'send', run: (o) => sendJob.run(o), log: silentLogger, clock });
-    const receive = makeJobRunner<ReceiveOptions, ReceiveResult>({ name: 'receive', run: (o) => receiveJob.run(o), log: silentLogger, clock });
-    const plan = makeSchedulePlan(makeCalendar(config.calendar), config.schedule);
-    const noBatches = { unfinishedDates: async () => [], hasSentBatch: async () => true };
-    const scheduler = makeScheduler({
-      plan, schedule: config.schedule, clock, log: silentLogger, receive, sendRetryBaseMs: MINUTE,
-      sends: [{ code: config.bureau.code, plan, runner: send, batches: noBatches }],
-    });
-    /** ticks once a minute for `minutes` minutes of the (stepped) clock */
-    async function minutes(count: number): Promise<void> {
-      for (let i = 0; i < count; i++) {
-        clock.advance(MINUTE);
-        scheduler.tick();
-        await scheduler.settled();
-      }
-    }
-    return { clock, sendJob, receiveJob, scheduler, minutes };
-  }
+  // catch-up off, nothing to resume; `minutes` ticks once a minute of the (stepped) clock
+  const setup = (start: string) => oneBureauScheduler({ start });
 
   it('receive polls go on at once, and no cut-off fires a second time', async () => {
     // Friday 27 November 2026, 17:30 Berlin: the 17:00 cut-off has fired

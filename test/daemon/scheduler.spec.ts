@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
 import { makeCalendar } from '../../src/calendar/index.js';
 import { batchProgressOf } from '../../src/daemon/batch-progress.js';
-import { makeJobRunner } from '../../src/daemon/job-runner.js';
 import { makeSchedulePlan } from '../../src/daemon/plan.js';
-import { makeScheduler, type Scheduler } from '../../src/daemon/scheduler.js';
 import type { Db } from '../../src/db/connection.js';
 import { PermanentError, TransientError } from '../../src/errors.js';
-import type { ReceiveOptions, ReceiveResult, SendOptions, SendResult } from '../../src/jobs.js';
-import { silentLogger } from '../../src/log.js';
+import type { SendOptions } from '../../src/jobs.js';
 import { testConfig } from '../helpers/config.js';
 import { createTestDatabase } from '../helpers/db.js';
-import { manualClock, recordingReceiveJob, recordingSendJob } from './fakes.js';
-
-const MINUTE = 60_000;
+import { MINUTE, oneBureauScheduler } from './scheduler-harness.js';
 
 describe('daemon scheduler (controllable clock)', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -24,29 +19,8 @@ describe('daemon scheduler (controllable clock)', () => {
   after(() => database.drop());
   afterEach(() => db('perso_batches').delete());
 
-  function setup(start: string, schedule: Record<string, unknown> = {}, calendar: Record<string, unknown> = {}) {
-    const config = testConfig({ calendar: { holidays: 'DE', ...calendar }, schedule: { catchUp: false, ...schedule } });
-    const clock = manualClock(start);
-    const sendJob = recordingSendJob();
-    const receiveJob = recordingReceiveJob();
-    const send = makeJobRunner<SendOptions, SendResult>({ name: 'send', run: (o) => sendJob.run(o), log: silentLogger, clock });
-    const receive = makeJobRunner<ReceiveOptions, ReceiveResult>({ name: 'receive', run: (o) => receiveJob.run(o), log: silentLogger, clock });
-    const plan = makeSchedulePlan(makeCalendar(config.calendar), config.schedule);
-    const scheduler = makeScheduler({
-      plan, schedule: config.schedule, clock, log: silentLogger, receive, sendRetryBaseMs: 60_000,
-      sends: [{ code: config.bureau.code, plan, runner: send, batches: batchProgressOf(db) }],
-    });
-    /** ticks once a minute up to the instant, then lets the runs finish */
-    async function runUntil(iso: string): Promise<void> {
-      const end = new Date(iso).getTime();
-      while (clock().getTime() + MINUTE <= end) {
-        clock.advance(MINUTE);
-        scheduler.tick();
-        await scheduler.settled();
-      }
-    }
-    return { clock, sendJob, receiveJob, scheduler, runUntil };
-  }
+  const setup = (start: string, schedule: Record<string, unknown> = {}, calendar: Record<string, unknown> = {}) =>
+    oneBureauScheduler({ start, schedule, calendar, batches: batchProgressOf(db) });
 
   const sendDates = (calls: SendOptions[]) => calls.map((c) => c.businessDate);
 
@@ -69,14 +43,12 @@ describe('daemon scheduler (controllable clock)', () => {
     });
 
     it('fires at 15:00 UTC in summer and 16:00 UTC in winter across the DST change', async () => {
-      const { clock, sendJob, scheduler } = setup('2026-10-23T14:00:00Z'); // Friday, CEST
+      const { clock, sendJob, scheduler, tickAfter } = setup('2026-10-23T14:00:00Z'); // Friday, CEST
       await scheduler.activate();
       const firedAt: string[] = [];
       while (clock() < new Date('2026-10-27T00:00:00Z')) {
-        clock.advance(MINUTE);
         const before = sendJob.calls.length;
-        scheduler.tick();
-        await scheduler.settled();
+        await tickAfter(MINUTE);
         if (sendJob.calls.length > before) firedAt.push(clock().toISOString());
       }
       assert.deepEqual(firedAt, ['2026-10-23T15:00:00.000Z', '2026-10-26T16:00:00.000Z']);
@@ -117,7 +89,7 @@ describe('daemon scheduler (controllable clock)', () => {
     });
 
     it('does not overlap: a poll due while a receive runs is skipped, the next one runs', async () => {
-      const { clock, receiveJob, scheduler } = setup('2026-11-28T09:00:00Z');
+      const { clock, receiveJob, scheduler, tickAt } = setup('2026-11-28T09:00:00Z');
       receiveJob.hold();
       await scheduler.activate(); // run 1 starts and hangs
       clock.set('2026-11-28T09:15:00Z');
@@ -125,9 +97,7 @@ describe('daemon scheduler (controllable clock)', () => {
       assert.equal(receiveJob.calls.length, 1);
       receiveJob.release();
       await scheduler.settled();
-      clock.set('2026-11-28T09:30:00Z');
-      scheduler.tick();
-      await scheduler.settled();
+      await tickAt('2026-11-28T09:30:00Z');
       assert.equal(receiveJob.calls.length, 2);
     });
   });
@@ -230,39 +200,34 @@ describe('daemon scheduler (controllable clock)', () => {
 
   describe('retry of a failed send', () => {
     it('tries again after 1, 2, 4 minutes while it fails for a passing reason, then stops retrying', async () => {
-      const { clock, sendJob, scheduler } = setup('2026-11-27T15:59:00Z');
+      const { sendJob, scheduler, tickAt } = setup('2026-11-27T15:59:00Z');
       await scheduler.activate();
       sendJob.fail = new TransientError('another runner holds the send lease');
-      const at = (iso: string) => { clock.set(iso); scheduler.tick(); return scheduler.settled(); };
-      await at('2026-11-27T16:00:00Z'); // cut-off: fails
-      await at('2026-11-27T16:00:50Z');
+      await tickAt('2026-11-27T16:00:00Z'); // cut-off: fails
+      await tickAt('2026-11-27T16:00:50Z');
       assert.equal(sendJob.calls.length, 1, 'not before the delay');
-      await at('2026-11-27T16:01:00Z'); // retry 1 fails
-      await at('2026-11-27T16:03:00Z'); // retry 2 fails
+      await tickAt('2026-11-27T16:01:00Z'); // retry 1 fails
+      await tickAt('2026-11-27T16:03:00Z'); // retry 2 fails
       assert.equal(sendJob.calls.length, 3);
       sendJob.fail = undefined;
-      await at('2026-11-27T16:07:00Z'); // retry 3 succeeds
-      await at('2026-11-27T17:00:00Z');
+      await tickAt('2026-11-27T16:07:00Z'); // retry 3 succeeds
+      await tickAt('2026-11-27T17:00:00Z');
       assert.deepEqual(sendDates(sendJob.calls), ['2026-11-27', '2026-11-27', '2026-11-27', '2026-11-27']);
     });
 
     it('does not retry a permanent failure (a wrong key will not fix itself)', async () => {
-      const { clock, sendJob, scheduler } = setup('2026-11-27T15:59:00Z');
+      const { sendJob, scheduler, tickAt } = setup('2026-11-27T15:59:00Z');
       await scheduler.activate();
       sendJob.fail = new PermanentError('the bureau key has expired');
-      clock.set('2026-11-27T16:00:00Z');
-      scheduler.tick();
-      await scheduler.settled();
-      clock.set('2026-11-27T20:00:00Z');
-      scheduler.tick();
-      await scheduler.settled();
+      await tickAt('2026-11-27T16:00:00Z');
+      await tickAt('2026-11-27T20:00:00Z');
       assert.equal(sendJob.calls.length, 1);
     });
   });
 
   describe('deactivation', () => {
     it('aborts the running jobs, waits for them, and starts nothing after', async () => {
-      const { clock, sendJob, receiveJob, scheduler } = setup('2026-11-27T15:59:00Z');
+      const { clock, sendJob, receiveJob, scheduler, tickAt } = setup('2026-11-27T15:59:00Z');
       receiveJob.hold();
       await scheduler.activate();
       clock.set('2026-11-27T16:00:00Z');
@@ -271,9 +236,7 @@ describe('daemon scheduler (controllable clock)', () => {
       const signals = [sendJob.calls[0]!.signal!, receiveJob.calls[0]!.signal!];
       await scheduler.deactivate('test');
       assert.deepEqual(signals.map((s) => s.aborted), [true, true]);
-      clock.set('2026-11-30T16:00:00Z');
-      scheduler.tick();
-      await scheduler.settled();
+      await tickAt('2026-11-30T16:00:00Z');
       assert.equal(sendJob.calls.length, 1);
       assert.equal(receiveJob.calls.length, 1);
     });
