@@ -181,6 +181,19 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
     if (record.error === undefined) inBackground(watchers.jobSucceeded(record));
   }
 
+  // when this runner lost the lease: taking it again ends that critical alert with a resolved one
+  let lostLease: { at: Date; reason: string } | undefined;
+  const leaseRegained = () => {
+    if (!lostLease) return;
+    const lostAt = lostLease.at.toISOString();
+    inBackground(alerter.send({
+      kind: 'resolved', severity: 'info',
+      message: `${owner} holds the runner lease again (lost at ${lostAt}: ${lostLease.reason})`,
+      details: { owner, job: 'runner lease', since: lostAt },
+    }).then(() => undefined));
+    lostLease = undefined;
+  };
+
   const lease = makeRunnerLease({
     db, owner, log,
     ttlMs: config.daemon.leaseTtlSeconds * 1000,
@@ -191,6 +204,7 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
       void notePresence();
       metrics.setLeaseHeld(true);
       watchers.start();
+      leaseRegained();
     },
     async onLost(reason) {
       board.setRole('standby', clock());
@@ -199,6 +213,7 @@ export function makeDaemon(deps: DaemonDeps): Daemon {
       watchers.stop();
       // stop the runs first: another runner may already be starting
       const stopped = scheduler.deactivate(`lease lost: ${reason}`);
+      lostLease ??= { at: clock(), reason };
       // in the background: a hung webhook must not keep this daemon from taking the lease again, nor from stopping
       inBackground(alerter.send({ kind: 'lease-lost', severity: 'critical', message: `${owner} lost the runner lease: ${reason}`, details: { owner } }).then(() => undefined));
       await stopped;
