@@ -5,17 +5,6 @@ import { lineEndingProblem, linesOf } from './lines.js';
 import { TRANSFORMS } from './transforms.js';
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
-/** More digits in a row than a PAN has: one may be inside (a layout that does not match the file). */
-const LONG_DIGIT_RUN = /\d{20,}/g;
-
-/**
- * Text from a record as it may be shown: every PAN-looking number masked, and so is every run of
- * more digits than a PAN has, which maskPansInText leaves alone (a field of a layout that does not
- * match the file may hold a PAN together with the digits beside it).
- */
-function masked(text: string): string {
-  return maskPansInText(text).replace(LONG_DIGIT_RUN, (run) => run.slice(0, 6) + '*'.repeat(run.length - 10) + run.slice(-4));
-}
 
 export interface ParsedRecord {
   /** record role: header, detail or trailer */
@@ -35,7 +24,7 @@ export function parsePersoRecord(layout: Layout, line: string, lineNumber: numbe
   };
   if (!PRINTABLE_ASCII.test(line)) fail(`character at position ${line.search(/[^\x20-\x7e]/) + 1} is not printable ASCII`);
   if (line.length !== layout.recordLength) fail(`record is ${line.length} characters long, the layout says ${layout.recordLength}`);
-  const spec = specOf(layout, line) ?? fail(`unknown record type ${masked(JSON.stringify(typeCodeOf(layout, line)))}`);
+  const spec = specOf(layout, line) ?? fail(`unknown record type ${maskPansInText(JSON.stringify(typeCodeOf(layout, line)))}`);
   const fields: Record<string, string> = {};
   for (const field of spec.fields) {
     const raw = line.slice(field.offset, field.offset + field.length);
@@ -129,7 +118,7 @@ class FileTotals {
 /** A field the totals add up or compare, as a number: digits (a layout may give it an AN field, which takes anything). */
 function numberOf(record: ParsedRecord, field: string, number: number): bigint {
   const value = record.fields[field]!;
-  if (!/^\d*$/.test(value)) throw new InputError(`${masked(JSON.stringify(value))} must be digits (the trailer's totals count it)`, { record: number, field });
+  if (!/^\d*$/.test(value)) throw new InputError(`${maskPansInText(JSON.stringify(value))} must be digits (the trailer's totals count it)`, { record: number, field });
   return BigInt(value);
 }
 
@@ -145,13 +134,13 @@ function typeCodeOf(layout: Layout, line: string): string {
 
 /** What is wrong with one field's raw text, or undefined. Messages never quote a PAN field. */
 function fieldProblem(field: FieldSpec, raw: string): string | undefined {
-  const shown = field.source === 'card.pan' ? maskPan(raw) : masked(JSON.stringify(raw));
+  const shown = field.source === 'card.pan' ? maskPan(raw) : maskPansInText(JSON.stringify(raw));
   const text = unpadded(field, raw);
   switch (field.type) {
     case 'constant':
       return raw === field.value ? undefined : `${shown} should be ${JSON.stringify(field.value)}`;
     case 'filler':
-      return /^ *$/.test(raw) ? undefined : `filler must be spaces, found ${masked(JSON.stringify(raw.trim()))}`;
+      return /^ *$/.test(raw) ? undefined : `filler must be spaces, found ${maskPansInText(JSON.stringify(raw.trim()))}`;
     case 'N':
     case 'date':
       if (field.padding === '0' && !/^\d+$/.test(raw)) return `${shown} must be ${field.length} digits`;
@@ -215,12 +204,12 @@ export function explainRecord(layout: Layout, line: string, lineNumber: number):
   try {
     parsePersoRecord(layout, line, lineNumber);
   } catch (err) {
-    problem = printable(masked((err as Error).message));
+    problem = printable(maskPansInText((err as Error).message));
   }
   const spec = specOf(layout, line);
   const fields = (spec?.fields ?? []).map((f) => {
     const raw = line.slice(f.offset, f.offset + f.length);
-    const value = printable(f.source === 'card.pan' ? maskPan(raw) : masked(raw));
+    const value = printable(f.source === 'card.pan' ? maskPan(raw) : maskPansInText(raw));
     return { name: f.name, position: f.position, length: f.length, type: f.type, value };
   });
   return { lineNumber, type: spec?.role ?? 'unknown', fields, ...(problem ? { problem } : {}) };

@@ -35,10 +35,23 @@ export function looksLikePan(digits: string): boolean {
   return digits.length >= 12 && digits.length <= 19 && (digits.length >= 16 || luhnValid(digits));
 }
 
-/** Replaces every PAN-looking number (Luhn-valid 12–19 digits, or any 16–19 digits) in free text. */
+/**
+ * More digits in a row than a PAN has: a PAN written against other digits (a fixed-width record's PAN
+ * field followed by its expiry, an error quoting a record) stands inside such a run, which PAN_LIKE,
+ * whose number must end where the digits do, does not match. Nothing of ours writes 20 digits in a
+ * row (times are milliseconds, 13 digits; sizes and ids fewer), so the whole run is masked.
+ */
+const LONG_DIGIT_RUN = /\d{20,}/g;
+
+/**
+ * Replaces every PAN-looking number (Luhn-valid 12–19 digits, or any 16–19 digits, grouped or not)
+ * in free text, and every run of 20 or more digits, which may hold one: first 6 and last 4 kept.
+ */
 export function maskPansInText(text: string): string {
-  return text.replace(PAN_LIKE, (match) => {
-    const digits = match.replace(/\D/g, '');
-    return looksLikePan(digits) ? maskPan(digits) : match;
-  });
+  return text
+    .replace(PAN_LIKE, (match) => {
+      const digits = match.replace(/\D/g, '');
+      return looksLikePan(digits) ? maskPan(digits) : match;
+    })
+    .replace(LONG_DIGIT_RUN, maskPan);
 }

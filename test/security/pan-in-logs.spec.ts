@@ -62,3 +62,27 @@ describe(`PANs grouped any way never reach a log line whole (fast-check seed ${S
     }), params);
   });
 });
+
+describe(`a PAN written against other digits never reaches a log line whole (fast-check seed ${SEED})`, () => {
+  // a fixed-width record: the PAN field, then the expiry and a sequence, no separator between them
+  const longPan = fc.stringMatching(/^[1-9][0-9]{14,17}$/).map(withLuhn);
+  const around = fc.record({ pan: longPan, before: fc.stringMatching(/^[0-9]{0,12}$/), after: fc.stringMatching(/^[0-9]{0,12}$/) });
+
+  it('a PAN of 16 to 19 digits with any digits before and after it is masked, in text and through the logger', () => {
+    fc.assert(fc.property(around, ({ pan: p, before, after }) => {
+      const run = before + p + after;
+      const masked = maskPansInText(`record ${run} refused`);
+      assert.ok(!masked.includes(p), `PAN in ${JSON.stringify(run)} leaked: ${masked}`);
+      assert.equal(masked, `record ${maskPan(run)} refused`, 'the run keeps its first six and last four digits');
+      const { log, lines } = collectingLogger(false);
+      log.warn({ record: run }, `record ${run} refused`);
+      assert.ok(!lines.join('').includes(p), lines.join(''));
+    }), params);
+  });
+
+  it('leaves what we write ourselves: sizes, our file names, addresses', () => {
+    for (const text of ['size 12345678901 bytes', 'BXISSUER_PERSO_20261126_000003.dat.pgp', 'connect ECONNREFUSED 192.168.100.209:22']) {
+      assert.equal(maskPansInText(text), text);
+    }
+  });
+});
