@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envName, regex, sha256Hex } from './values.js';
+import { envName, MAX_TIMER_MS, pgpFingerprint, regex, sha256Hex } from './values.js';
 
 /** The sections that describe one bureau: its file layout and names, OpenPGP keys, SFTP account, reports. */
 export const lineEnding = z.enum(['LF', 'CRLF']);
@@ -23,10 +23,10 @@ export const pgp = z.strictObject({
   /** the bureau's public key (armored or binary) */
   bureauPublicKeyFile: z.string().optional(),
   /** its pinned fingerprint, hex, spaces allowed */
-  bureauFingerprint: z.string().optional(),
+  bureauFingerprint: pgpFingerprint.optional(),
   /** also encrypt to this key, so we can read our own archive */
   archivePublicKeyFile: z.string().optional(),
-  archiveFingerprint: z.string().optional(),
+  archiveFingerprint: pgpFingerprint.optional(),
   sign: z.strictObject({
     enabled: z.boolean().default(false),
     privateKeyFile: z.string().optional(),
@@ -50,12 +50,12 @@ export const sftp = z.strictObject({
   processedDir: z.string().default('/outbound/processed'),
   failedDir: z.string().default('/outbound/failed'),
   afterApply: z.enum(['move', 'delete']).default('move'),
-  readyTimeoutMs: z.number().int().min(1000).default(20_000),
-  keepaliveIntervalMs: z.number().int().min(0).default(10_000),
+  readyTimeoutMs: z.number().int().min(1000).max(MAX_TIMER_MS).default(20_000),
+  keepaliveIntervalMs: z.number().int().min(0).max(MAX_TIMER_MS).default(10_000),
   retry: z.strictObject({
-    attempts: z.number().int().min(1).default(5),
-    baseDelayMs: z.number().int().min(0).default(1000),
-    maxDelayMs: z.number().int().min(0).default(60_000),
+    attempts: z.number().int().min(1).max(100).default(5),
+    baseDelayMs: z.number().int().min(0).max(MAX_TIMER_MS).default(1000),
+    maxDelayMs: z.number().int().min(0).max(MAX_TIMER_MS).default(60_000),
   }).refine((r) => r.baseDelayMs <= r.maxDelayMs, { error: 'baseDelayMs must not exceed maxDelayMs', path: ['baseDelayMs'] }).prefault({}),
 });
 
@@ -80,7 +80,8 @@ export const reports = z.strictObject({
   maxClearBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
   /** a remote file must be at least this old (by mtime) and of a stable size to be picked up */
   minAgeSeconds: z.number().int().min(0).default(60),
-  decryptWorkers: z.number().int().min(0).default(0),
+  /** each thread holds the key and a share of the report: thousands would exhaust memory at the first .rsa report */
+  decryptWorkers: z.number().int().min(0).max(256).default(0),
   /** a second listing this many seconds after the first must show the same size and time (still being written otherwise) */
   stableCheckSeconds: z.number().min(0).max(300).default(3),
   /** a receive run taking longer is stopped and fails (below the 30 minutes after which /healthz turns) */

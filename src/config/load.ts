@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseDotEnv } from 'dotenv';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { makeCalendar } from '../calendar/index.js';
 import { ConfigError, messageOf } from '../errors.js';
@@ -36,12 +36,7 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
   const path = configPath(file);
   if (!existsSync(path)) throw new ConfigError(`config file ${path} does not exist`);
   loadDotEnv(join(dirname(path), '.env'), env);
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
-  }
+  const raw = parseConfigYaml(path, readText(path, `config file ${path}`));
   applyEnvOverrides(raw, env);
   const parsed = configSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new ConfigError(`config file ${path}: ${describeIssue(parsed.error)}`);
@@ -49,12 +44,109 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
   config.configFile = path;
   resolvePaths(config, dirname(path));
   checkCalendar(config);
+  const listed = Array.isArray((raw as { bureaus?: unknown } | null)?.bureaus);
+  checkKeyPairs(config, listed);
   try {
-    resolveBureauLayouts(config, dirname(path), Array.isArray((raw as { bureaus?: unknown } | null)?.bureaus));
+    resolveBureauLayouts(config, dirname(path), listed);
   } catch (err) {
     throw new ConfigError(`config file ${path}: ${messageOf(err)}`);
   }
   return config;
+}
+
+/** A config or .env is a few kilobytes: more is a wrong file (a database, a dump), never read whole. */
+const MAX_TEXT_BYTES = 1024 * 1024;
+
+/**
+ * The text of a config or .env file, refused (naming `what`, never quoting its content: a .env holds
+ * secrets) when it cannot be read, is larger than MAX_TEXT_BYTES (/dev/zero, a dump) or is not UTF-8:
+ * decoding replaced bad bytes with U+FFFD, and a host name or key path then failed only when used.
+ */
+function readText(file: string, what: string): string {
+  let bytes: Buffer;
+  try {
+    bytes = readAtMost(file, MAX_TEXT_BYTES + 1);
+  } catch (err) {
+    throw new ConfigError(`${what} cannot be read: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`);
+  }
+  if (bytes.length > MAX_TEXT_BYTES) throw new ConfigError(`${what} is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB: not a configuration file`);
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new ConfigError(`${what} is not UTF-8 text: line ${firstLineNotUtf8(bytes, utf8)}`);
+  }
+}
+
+function readAtMost(file: string, limit: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    if (fstatSync(fd).isDirectory()) throw Object.assign(new Error('a folder'), { code: 'EISDIR' });
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(64 * 1024, limit - total));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+      if (total >= limit) break;
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** No UTF-8 sequence holds a newline byte: the lines can be decoded one by one. */
+function firstLineNotUtf8(bytes: Buffer, utf8: TextDecoder): number {
+  let line = 1;
+  for (let start = 0, i = 0; i <= bytes.length; i++) {
+    if (i < bytes.length && bytes[i] !== 0x0a) continue;
+    try {
+      utf8.decode(bytes.subarray(start, i));
+    } catch {
+      return line;
+    }
+    line++;
+    start = i + 1;
+  }
+  return line;
+}
+
+/**
+ * The YAML document, read with the YAML 1.2 core schema even under a `%YAML 1.1` directive (which
+ * made `022` the number 18, `yes` true, `17:00` the number 1020, dates Date objects, and `<<` a
+ * merge): yes/no, times and dates stay text, and a wrong type is refused by the schema. A warning is
+ * an error too: an unknown tag (`!!js/function`) was read as plain text, with a warning on stderr
+ * outside the logs. Aliases are capped by the parser (no "billion laughs").
+ */
+function parseConfigYaml(path: string, text: string): unknown {
+  const invalid = (message: string) => new ConfigError(`config file ${path} is not valid YAML: ${message.split('\n')[0]}`);
+  try {
+    const doc = parseDocument(text, { schema: 'core' });
+    const problem = doc.errors[0] ?? doc.warnings[0];
+    if (problem) throw invalid(problem.message);
+    return doc.toJS();
+  } catch (err) {
+    throw err instanceof ConfigError ? err : invalid(messageOf(err));
+  }
+}
+
+/**
+ * Keys that need another beside them, checked at load rather than when a send first reads them
+ * (for the daemon: at the cut-off). An archive fingerprint without its key file encrypted nothing
+ * to the archive key, without a word.
+ */
+function checkKeyPairs(config: LoadedConfig, listed: boolean): void {
+  config.bureaus.forEach(({ pgp }, i) => {
+    const fail = (key: string, message: string): never => {
+      throw new ConfigError(`config file ${config.configFile}: ${listed ? `bureaus[${i}].` : ''}${key}: ${message}`);
+    };
+    if (pgp.sign.enabled && !pgp.sign.privateKeyFile) fail('pgp.sign.privateKeyFile', 'required when pgp.sign.enabled is true');
+    if (pgp.archivePublicKeyFile && !pgp.archiveFingerprint) fail('pgp.archiveFingerprint', 'required when pgp.archivePublicKeyFile is set (the pin of that key)');
+    if (pgp.archiveFingerprint && !pgp.archivePublicKeyFile) fail('pgp.archivePublicKeyFile', 'required when pgp.archiveFingerprint is set: without it no file is encrypted to the archive key');
+  });
 }
 
 /** BX_DATABASE_URL and BX_DATABASE_CLIENT override the file (12-factor deployments, CI). */
@@ -119,8 +211,15 @@ function resolvePaths(config: LoadedConfig, base: string): void {
  */
 function loadDotEnv(file: string, env: NodeJS.ProcessEnv): void {
   if (!existsSync(file)) return;
-  refuseOpenSecretFile(file, statSync(file).mode, 'the secrets file', { openTo: 0o007, hint: 'chmod 640 or 600 it' });
-  for (const [key, value] of Object.entries(parseDotEnv(readFileSync(file)))) {
+  const fd = openSync(file, 'r');
+  let mode: number;
+  try {
+    mode = fstatSync(fd).mode;
+  } finally {
+    closeSync(fd);
+  }
+  refuseOpenSecretFile(file, mode, 'the secrets file', { openTo: 0o007, hint: 'chmod 640 or 600 it' });
+  for (const [key, value] of Object.entries(parseDotEnv(readText(file, `the secrets file ${file}`)))) {
     if (env[key] === undefined) env[key] = value;
   }
 }
@@ -148,10 +247,21 @@ export const REQUIRED_KEYS = {
   unattended: ['sftp.hostKeySha256'],
 } as const satisfies Record<string, readonly string[]>;
 
-/** Fails with a ConfigError naming the first missing key a job needs (e.g. sftp.host for send). */
+/**
+ * Fails with a ConfigError naming the first missing key a job needs (e.g. sftp.host for send). A
+ * bureau's view of a loaded config (config/bureau-view.ts) names the file and the key as written in
+ * it: `bureaus[1].sftp.host`, not the first bureau's `sftp.host`.
+ */
 export function requireKeys(config: Config, keys: readonly string[], purpose: string): void {
   for (const key of keys) {
     const value = getPath(config, key);
-    if (value === undefined || value === '') throw new ConfigError(`config key ${key} is required for ${purpose}`);
+    if (value === undefined || value === '') throw new ConfigError(`${whereIs(config, key)}config key ${key} is required for ${purpose}`);
   }
+}
+
+/** `config file F: bureaus[i].key: ` for a bureau of a list of several, `config file F: ` otherwise (when known). */
+function whereIs(config: Partial<LoadedConfig>, key: string): string {
+  const file = config.configFile ? `config file ${config.configFile}: ` : '';
+  const index = config.bureaus && config.bureaus.length > 1 ? config.bureaus.findIndex((b) => b.code === config.bureau?.code) : -1;
+  return index < 0 ? file : `${file}bureaus[${index}].${key}: `;
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { perso, pgp, reports, sftp } from './bureau-sections.js';
 import { bureauCode, bureauEntry, checkBureaus, routingSchema, withBureaus } from './bureaus.js';
-import { envName, hhmm, isoDate, timeZone } from './values.js';
+import { envName, hhmm, httpUrl, isoDate, MAX_TIMER_SECONDS, timeZone } from './values.js';
 
 /**
  * The configuration schema: one section per concern. Paths are resolved against the config file's
@@ -23,6 +23,10 @@ const database = z.strictObject({
   // one, the renewal waits behind a long claim or confirm and the lease runs out under the job
   error: 'at least 2 on PostgreSQL and MariaDB: a job renews its lease on a second connection while its transaction holds one',
   path: ['pool', 'max'],
+}).refine((d) => d.client !== 'sqlite' || d.url === undefined, {
+  // without client, a URL was ignored: the program ran on a new local SQLite file, not the card system's database
+  error: 'a URL is for client pg or mysql: with client sqlite (the default) it would be ignored and a local SQLite file used; set database.client',
+  path: ['url'],
 });
 
 const pan = z.strictObject({
@@ -50,8 +54,8 @@ const schedule = z.strictObject({
 });
 
 const daemon = z.strictObject({
-  leaseTtlSeconds: z.number().int().min(5).default(60),
-  shutdownTimeoutSeconds: z.number().int().min(1).default(30),
+  leaseTtlSeconds: z.number().int().min(5).max(MAX_TIMER_SECONDS).default(60),
+  shutdownTimeoutSeconds: z.number().int().min(1).max(MAX_TIMER_SECONDS).default(30),
 });
 
 const http = z.strictObject({
@@ -61,8 +65,9 @@ const http = z.strictObject({
 });
 
 const alerts = z.strictObject({
-  webhookUrl: z.string().url().optional(),
-  retries: z.number().int().min(0).default(3),
+  webhookUrl: httpUrl.optional(),
+  /** waits of 1, 2, 4 … s: the 21st would be past Node's longest timer, and the alert would wait 12 days */
+  retries: z.number().int().min(0).max(10).default(3),
 });
 
 const archive = z.strictObject({

@@ -26,3 +26,26 @@ export const regex = z.string().refine((text) => {
 
 /** SHA-256 as hex (64 digits; ':' or spaces between bytes allowed, as tools print it) */
 export const sha256Hex = z.string().refine((s) => /^[0-9a-f]{64}$/i.test(s.replace(/[\s:]/g, '')), 'a SHA-256 in hex (64 hex digits)');
+
+/**
+ * An OpenPGP fingerprint as crypto/pgp-keys.ts compares it (spaces and a leading 0x dropped): 40 hex
+ * digits, 64 for a v6 key. Anything else could never match a key, and would fail at the first send.
+ */
+export const pgpFingerprint = z.string().refine((s) => /^([0-9a-f]{40}|[0-9a-f]{64})$/i.test(s.replace(/\s+/g, '').replace(/^0x/i, '')),
+  'an OpenPGP fingerprint: 40 hex digits (64 for a v6 key), spaces allowed');
+
+/**
+ * Node runs a timer of more than 2^31-1 ms (24.8 days) after 1 ms instead: a longer timeout would
+ * fire at once (every SSH handshake timing out, a shutdown cut short, a lease renewed in a busy
+ * loop). The timing keys are bounded well below it.
+ */
+export const MAX_TIMER_MS = 3_600_000;
+export const MAX_TIMER_SECONDS = 86_400;
+/** an HTTP(S) URL: fetch can post to nothing else (file:, mailto: would fail at every alert) */
+export const httpUrl = z.string().refine((text) => {
+  try {
+    return ['http:', 'https:'].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}, 'an http:// or https:// URL'); // never quoted: it may hold a password

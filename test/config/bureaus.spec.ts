@@ -21,13 +21,13 @@ bureaus:
   - code: BUREAU01
     name: Processor bureau
     layout: perso-v1
-    pgp: { bureauPublicKeyFile: keys/bureau01.asc, bureauFingerprint: "AAAA" }
+    pgp: { bureauPublicKeyFile: keys/bureau01.asc, bureauFingerprint: "${"AAAA ".repeat(10).trim()}" }
     sftp: { host: sftp.bureau01.example, username: bx, hostKeySha256: "${HOST_KEY}", privateKeyFile: keys/sftp01.key }
     reports: { signingPublicKeyFile: keys/b01-sign.pem, signingKeySha256: "${'ab'.repeat(32)}" }
   - code: EMB01
     name: Embossing partner
     layout: emb-v1
-    pgp: { bureauPublicKeyFile: /etc/bx/emb01.asc, bureauFingerprint: "BBBB" }
+    pgp: { bureauPublicKeyFile: /etc/bx/emb01.asc, bureauFingerprint: "${"BBBB".repeat(10)}" }
     sftp: { host: sftp.emb.example, username: issuer7, hostKeySha256: "${HOST_KEY}", inboundDir: /in, outboundDir: /out }
     reports: { pattern: "^{issuer}_REPORT_\\\\d{8}_\\\\d{6}\\\\.xml\\\\.pgp$" }
     sendAt: ["11:00", "15:30"]
