@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -52,6 +52,22 @@ const SECOND_BUREAU = {
   dirs: { inbound: '/in', outbound: '/out' },
 };
 
+/**
+ * What `sandbox init` makes at the top of its folder. None may be there already: a `.env` or key
+ * there is someone's (a deployment's PAN data key beside its own config), and an old sandbox's
+ * database, state or folders would be mixed with new keys (PANs it cannot decrypt, files it took
+ * for answered).
+ */
+const SANDBOX_ENTRIES = ['config.yaml', '.env', BUREAU_SETTINGS_FILE, BUREAU_STATE_FILE, 'keys', 'sftp', 'bureaus', 'var'];
+
+/** Refuses a folder holding any of SANDBOX_ENTRIES (a dangling symbolic link too: a write would go through it). */
+function refuseExistingEntries(dir: string): void {
+  const present = SANDBOX_ENTRIES.filter((name) => lstatSync(join(dir, name), { throwIfNoEntry: false }));
+  if (present.length) {
+    throw new UsageError(`${present.join(', ')} already exists in ${dir}: sandbox init replaces nothing (a .env or key there would be lost); choose an empty or new folder`);
+  }
+}
+
 /** Where everything of the sandbox in `dir` lives. */
 export function sandboxPaths(dir: string): SandboxPaths {
   const abs = resolve(dir);
@@ -78,8 +94,8 @@ export function sandboxBureauPaths(dir: string, code: string, index: number): Sa
  * Creates a self-contained sandbox in `dir`: fresh test keys, a PAN data key in .env, the SFTP
  * folders, the simulator's settings and a complete config.yaml pointing at all of it. With
  * `bureaus: 2`, a second bureau (EMB01, layout emb-v1) with its own SFTP server, keys and folders,
- * and a config in the `bureaus:` + `routing:` form. Refuses a folder that already holds a sandbox
- * config (its keys would be lost).
+ * and a config in the `bureaus:` + `routing:` form. Refuses a folder that already holds any file or
+ * folder of these names (SANDBOX_ENTRIES), and never writes a file over another ('wx').
  */
 export async function initSandbox(
   dir: string, options: { port?: number; issuer?: string; bureau?: string; bureaus?: number } = {},
@@ -87,7 +103,7 @@ export async function initSandbox(
   const count = options.bureaus ?? 1;
   if (count !== 1 && count !== 2) throw new UsageError('--bureaus must be 1 or 2');
   const paths = sandboxPaths(dir);
-  if (existsSync(paths.configFile)) throw new UsageError(`${paths.configFile} already exists: choose an empty folder for a new sandbox`);
+  refuseExistingEntries(paths.dir);
   const issuer = options.issuer ?? 'BXISSUER';
   const keys = await generateSandboxKeys(paths.keysDir);
   const first: SandboxBureauYaml = {
@@ -107,9 +123,9 @@ export async function initSandbox(
     mkdirSync(local.outbound, { recursive: true });
     return { ...where, ...local, port: b.port, pins: b.pins };
   });
-  writeFileSync(paths.envFile, `# TEST ONLY: the sandbox's PAN data key (AES-256, base64)\nBX_PAN_KEY=${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
-  writeFileSync(paths.settingsFile, DEFAULT_BUREAU_SETTINGS_YAML);
-  writeFileSync(paths.configFile, sandboxConfigYaml(issuer, bureaus));
+  writeFileSync(paths.envFile, `# TEST ONLY: the sandbox's PAN data key (AES-256, base64)\nBX_PAN_KEY=${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  writeFileSync(paths.settingsFile, DEFAULT_BUREAU_SETTINGS_YAML, { flag: 'wx' });
+  writeFileSync(paths.configFile, sandboxConfigYaml(issuer, bureaus), { flag: 'wx' });
   return { ...paths, port: first.port, keys, bureaus: made };
 }
 

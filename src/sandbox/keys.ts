@@ -97,9 +97,10 @@ export async function generateBureauKeys(dir: string, name = 'Sandbox Bureau'): 
   };
 }
 
+/** Writes new files only ('wx'): an existing key is never replaced, nor left at its old, maybe open, mode. */
 function keyWriter(dir: string) {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return (name: string, content: string, secret: boolean) => writeFileSync(join(dir, name), content, { mode: secret ? 0o600 : 0o644 });
+  return (name: string, content: string, secret: boolean) => writeFileSync(join(dir, name), content, { mode: secret ? 0o600 : 0o644, flag: 'wx' });
 }
 
 function rsaPair() {
