@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envName, MAX_TIMER_MS, pgpFingerprint, regex, sha256Hex } from './values.js';
+import { envName, MAX_TIMER_MS, pgpFingerprint, regex, sha256Hex, text } from './values.js';
 
 /** The sections that describe one bureau: its file layout and names, OpenPGP keys, SFTP account, reports. */
 export const lineEnding = z.enum(['LF', 'CRLF']);
@@ -13,23 +13,23 @@ export const perso = z.strictObject({
   /** a layout name in layoutsDir, or a path to a layout file (.yaml) */
   layout: z.string().min(1).optional(),
   /** folder of layout YAML files (default: the project's config/layouts) */
-  layoutsDir: z.string().optional(),
+  layoutsDir: text.optional(),
   lineEnding: lineEnding.optional(),
   maxCardsPerFile: z.number().int().min(1).max(9_999_999).default(500_000),
-  fileNamePattern: z.string().optional(),
+  fileNamePattern: text.optional(),
 });
 
 export const pgp = z.strictObject({
   /** the bureau's public key (armored or binary) */
-  bureauPublicKeyFile: z.string().optional(),
+  bureauPublicKeyFile: text.optional(),
   /** its pinned fingerprint, hex, spaces allowed */
   bureauFingerprint: pgpFingerprint.optional(),
   /** also encrypt to this key, so we can read our own archive */
-  archivePublicKeyFile: z.string().optional(),
+  archivePublicKeyFile: text.optional(),
   archiveFingerprint: pgpFingerprint.optional(),
   sign: z.strictObject({
     enabled: z.boolean().default(false),
-    privateKeyFile: z.string().optional(),
+    privateKeyFile: text.optional(),
     passphraseEnv: envName.default('BX_SIGN_PASSPHRASE'),
   }).prefault({}),
   armor: z.boolean().default(false),
@@ -37,18 +37,18 @@ export const pgp = z.strictObject({
 });
 
 export const sftp = z.strictObject({
-  host: z.string().optional(),
+  host: text.optional(),
   port: z.number().int().min(1).max(65535).default(22),
-  username: z.string().optional(),
-  privateKeyFile: z.string().optional(),
+  username: text.optional(),
+  privateKeyFile: text.optional(),
   privateKeyPassphraseEnv: envName.default('BX_SFTP_KEY_PASSPHRASE'),
   passwordEnv: envName.default('BX_SFTP_PASSWORD'),
   /** pinned host key, as OpenSSH prints it: SHA256:<base64> */
   hostKeySha256: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'an OpenSSH fingerprint SHA256:<base64>').optional(),
-  inboundDir: z.string().default('/inbound'),
-  outboundDir: z.string().default('/outbound'),
-  processedDir: z.string().default('/outbound/processed'),
-  failedDir: z.string().default('/outbound/failed'),
+  inboundDir: text.default('/inbound'),
+  outboundDir: text.default('/outbound'),
+  processedDir: text.default('/outbound/processed'),
+  failedDir: text.default('/outbound/failed'),
   afterApply: z.enum(['move', 'delete']).default('move'),
   readyTimeoutMs: z.number().int().min(1000).max(MAX_TIMER_MS).default(20_000),
   keepaliveIntervalMs: z.number().int().min(0).max(MAX_TIMER_MS).default(10_000),
@@ -66,14 +66,14 @@ export const reports = z.strictObject({
    */
   signatures: z.enum(['required', 'off'], { error: 'required (the default) or off (reports are then unauthenticated)' }).default('required'),
   /** the bureau's RSA report-signing public key (PEM): `.rsa` reports come with a detached `<name>.sig` */
-  signingPublicKeyFile: z.string().optional(),
+  signingPublicKeyFile: text.optional(),
   /** its pin: SHA-256 of its DER SubjectPublicKeyInfo, hex */
   signingKeySha256: sha256Hex.optional(),
   /** report file names we pick up ({issuer} is replaced by issuer.code) */
   pattern: regex.default('^{issuer}_REPORT_\\d{8}_\\d{6}\\.xml\\.(rsa|pgp)$'),
-  rsaPrivateKeyFile: z.string().optional(),
+  rsaPrivateKeyFile: text.optional(),
   rsaPassphraseEnv: envName.default('BX_RSA_PASSPHRASE'),
-  pgpPrivateKeyFile: z.string().optional(),
+  pgpPrivateKeyFile: text.optional(),
   pgpPassphraseEnv: envName.default('BX_PGP_PASSPHRASE'),
   /** accept a private key file readable by group/other */
   allowInsecureKeyFile: z.boolean().default(false),

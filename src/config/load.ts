@@ -153,9 +153,17 @@ function checkKeyPairs(config: LoadedConfig, listed: boolean): void {
 function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): void {
   if (!raw || typeof raw !== 'object') return;
   const doc = raw as Record<string, any>;
+  const client = env.BX_DATABASE_CLIENT;
+  // a client the schema refused was named database.client, a key the file may not even hold
+  if (client && !['sqlite', 'pg', 'mysql'].includes(client)) {
+    throw new ConfigError(`environment variable BX_DATABASE_CLIENT: ${JSON.stringify(client)} is not sqlite, pg or mysql`);
+  }
   if (env.BX_DATABASE_URL) {
     doc.database = { ...(doc.database ?? {}), url: env.BX_DATABASE_URL };
-    doc.database.client = env.BX_DATABASE_CLIENT ?? clientOfUrl(env.BX_DATABASE_URL);
+    doc.database.client = client || clientOfUrl(env.BX_DATABASE_URL);
+  } else if (client) {
+    // it was ignored: the file's client (SQLite by default) was used while the deployment meant another
+    throw new ConfigError('environment variable BX_DATABASE_CLIENT is read only with BX_DATABASE_URL: set both, or database.client and database.url in the config file');
   }
 }
 
@@ -190,14 +198,22 @@ export function keyOf(path: ReadonlyArray<PropertyKey>): string {
 
 function resolvePaths(config: LoadedConfig, base: string): void {
   // the top-level sections are the first bureau's own objects: a path already absolute stays as it is
-  const resolveIn = (obj: unknown, keys: readonly string[]) => {
+  const resolveIn = (obj: unknown, keys: readonly string[], prefix: string) => {
     for (const key of keys) {
       const value = getPath(obj, key);
+      // no shell expands it here: ~/.ssh/id became <config folder>/~/.ssh/id, missing at the first connection
+      if (typeof value === 'string' && /^~/.test(value)) {
+        throw new ConfigError(`config file ${config.configFile}: ${prefix}${key}: ${JSON.stringify(value)}: ~ is not expanded; give the path absolute, or relative to the config file's folder`);
+      }
       if (typeof value === 'string' && !isAbsolute(value)) setPath(obj, key, resolve(base, value));
     }
   };
-  resolveIn(config, PATH_KEYS);
-  for (const bureau of config.bureaus) resolveIn(bureau, BUREAU_PATH_KEYS);
+  // the bureaus first: the top-level sections are bureaus[0]'s objects, named as written in a list
+  config.bureaus.forEach((bureau, i) => resolveIn(bureau, BUREAU_PATH_KEYS, config.bureaus.length > 1 ? `bureaus[${i}].` : ''));
+  resolveIn(config, PATH_KEYS, '');
+  if (/^~/.test(config.database.filename)) {
+    throw new ConfigError(`config file ${config.configFile}: database.filename: ~ is not expanded; give the path absolute, or relative to workDir`);
+  }
   if (config.database.client === 'sqlite' && config.database.filename !== ':memory:' && !isAbsolute(config.database.filename)) {
     config.database.filename = resolve(config.workDir, config.database.filename);
   }

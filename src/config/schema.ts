@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { perso, pgp, reports, sftp } from './bureau-sections.js';
 import { bureauCode, bureauEntry, checkBureaus, routingSchema, withBureaus } from './bureaus.js';
-import { envName, hhmm, httpUrl, isoDate, MAX_TIMER_SECONDS, timeZone } from './values.js';
+import { envName, hhmm, httpUrl, isoDate, MAX_TIMER_SECONDS, text, timeZone } from './values.js';
 
 /**
  * The configuration schema: one section per concern. Paths are resolved against the config file's
@@ -10,9 +10,9 @@ import { envName, hhmm, httpUrl, isoDate, MAX_TIMER_SECONDS, timeZone } from './
 const database = z.strictObject({
   client: z.enum(['sqlite', 'pg', 'mysql']).default('sqlite'),
   /** SQLite file (relative to workDir when not absolute) */
-  filename: z.string().default('bureau-exchange.sqlite'),
+  filename: text.default('bureau-exchange.sqlite'),
   /** PostgreSQL / MySQL connection URL, without the password */
-  url: z.string().optional(),
+  url: text.optional(),
   /** environment variable holding the database password, if any */
   passwordEnv: envName.default('BX_DB_PASSWORD'),
   pool: z.strictObject({ min: z.number().int().min(0).default(0), max: z.number().int().min(1).default(5) })
@@ -60,7 +60,7 @@ const daemon = z.strictObject({
 
 const http = z.strictObject({
   enabled: z.boolean().default(false),
-  host: z.string().default('127.0.0.1'),
+  host: text.default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(9464),
 });
 
@@ -90,7 +90,7 @@ export const configSchema = z.strictObject({
   routing: routingSchema.optional(),
   environment: z.enum(['P', 'T']).default('T'),
   /** work folder: database file, outbox, inbox, archive, quarantine */
-  workDir: z.string().default('var'),
+  workDir: text.default('var'),
   database: database.prefault({}),
   pan: pan.prefault({}),
   perso: perso.prefault({}),

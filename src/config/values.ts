@@ -1,6 +1,13 @@
 import { z } from 'zod';
 
 /** Value types shared by the sections of the configuration. */
+
+/**
+ * Text that may not be empty: an empty value (a template's unset variable, `""`) is never meant. It
+ * used to be taken: `http.host: ""` listened on every interface, an empty key file path became the
+ * config's folder, an empty SFTP folder the login folder.
+ */
+export const text = z.string().min(1, 'empty: give a value, or leave the key out for its default');
 export const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name (A-Z, 0-9, _)');
 export const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time HH:MM');
 // that the date exists (no 2026-02-30) is checked with the calendar, at load (config/load.ts)

@@ -120,6 +120,36 @@ bureaus:
     });
   });
 
+  describe('empty values, ~ and the database variables', () => {
+    it('refuses an empty value: http.host "" listened on every interface, an empty key path was the config folder', () => {
+      for (const [yaml, key] of [
+        ['http: { enabled: true, host: "" }', 'http.host'], ['sftp: { privateKeyFile: "" }', 'sftp.privateKeyFile'],
+        ['pgp: { bureauPublicKeyFile: "" }', 'pgp.bureauPublicKeyFile'], ['sftp: { inboundDir: "" }', 'sftp.inboundDir'],
+        ['workDir: ""', 'workDir'], ['database: { filename: "" }', 'database.filename'],
+      ]) refused(write(HEAD + yaml + '\n'), key!, /empty: give a value/);
+    });
+
+    it('refuses a path starting with ~ (no shell expands it), naming the bureau\'s key', () => {
+      refused(write(HEAD + 'sftp: { privateKeyFile: ~/.ssh/id_ed25519 }\n'), 'sftp.privateKeyFile', /~ is not expanded/);
+      refused(write(HEAD + 'database: { filename: ~/bx.sqlite }\n'), 'database.filename', /~ is not expanded/);
+      refused(write(`issuer: { code: BXISSUER }
+routing: { default: B1 }
+bureaus:
+  - { code: B1, fileNamePattern: "{issuer}_A_{date}_{seq}.pgp" }
+  - { code: B2, fileNamePattern: "{issuer}_B_{date}_{seq}.pgp", reports: { rsaPrivateKeyFile: "~bx/keys/rsa.pem" } }
+`), 'bureaus[1].reports.rsaPrivateKeyFile', /~ is not expanded/);
+    });
+
+    it('refuses BX_DATABASE_CLIENT of an unknown client, or without BX_DATABASE_URL (it was ignored: SQLite was used)', () => {
+      const file = write(HEAD);
+      const variable = (env: NodeJS.ProcessEnv, pattern: RegExp) => assert.throws(() => loadConfig(file, env),
+        (err: Error) => err instanceof ConfigError && err.message.startsWith('environment variable BX_DATABASE_CLIENT') && pattern.test(err.message));
+      variable({ BX_DATABASE_CLIENT: 'postgres', BX_DATABASE_URL: 'postgres://u:pw@h/db' }, /"postgres" is not sqlite, pg or mysql/);
+      variable({ BX_DATABASE_CLIENT: 'pg' }, /read only with BX_DATABASE_URL/);
+      assert.equal(loadConfig(file, { BX_DATABASE_CLIENT: 'mysql', BX_DATABASE_URL: 'tcp://u@h/db' }).database.client, 'mysql');
+    });
+  });
+
   describe('the file itself', () => {
     it('refuses bytes that are not UTF-8, naming the line (they became U+FFFD in a host name or key path)', () => {
       const file = write(Buffer.concat([Buffer.from(HEAD + 'sftp:\n  host: "sftp.'), Buffer.from([0xe9]), Buffer.from('xample"\n')]));
