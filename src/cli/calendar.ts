@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { addDays, assertTimezone, isValidDate, makeCalendar, weekdayName } from '../calendar/index.js';
 import { UsageError } from '../errors.js';
-import { bureausOf } from './options.js';
+import { bureausOf, wholeNumber } from './options.js';
 import { printTable } from './output.js';
 
 export const order = 60;
@@ -20,9 +20,9 @@ export function register(program: Command): void {
       const bureaus = bureausOf(config, opts.bureau);
       const calendar = makeCalendar(config.calendar);
       const from = opts.from ?? calendar.businessDateAt(new Date(), assertTimezone(config.schedule.timezone));
-      if (!isValidDate(from)) throw new UsageError(`--from: "${from}" is not a date YYYY-MM-DD`);
-      const days = Number(opts.days);
-      if (!Number.isInteger(days) || days < 1 || days > 3660) throw new UsageError(`--days: "${opts.days}" is not a number of days from 1 to 3660`);
+      if (!isValidDate(from)) throw new UsageError(`--from: ${JSON.stringify(from)} is not a date YYYY-MM-DD`);
+      const days = wholeNumber(opts.days, '--days', { max: 3660 });
+      if (!isValidDate(addDays(from, days - 1))) throw new UsageError(`--from ${from} --days ${days}: past 9999-12-31`);
       // each bureau sends at its own cut-offs (bureaus[i].sendAt, default schedule.sendAt), on business days only
       const rows = Array.from({ length: days }, (_, i) => addDays(from, i)).map((date) => {
         const why = calendar.whyNot(date);

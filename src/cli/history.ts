@@ -55,7 +55,8 @@ function checkFlags(flags: HistoryFlags): { job?: string; since?: string; limit:
 function sinceOf(text: string): string {
   if (isValidDate(text)) return `${text}T00:00:00.000Z`;
   const utc = /(Z|[+-]\d{2}:?\d{2})$/i.test(text) ? text : `${text}Z`;
-  const at = /^\d{4}-\d{2}-\d{2}T/.test(text) ? new Date(utc) : undefined;
+  // JavaScript rolls an impossible day over (2026-02-31T10:00 is 3 March): its date must be one, as a date alone must
+  const at = /^\d{4}-\d{2}-\d{2}T/.test(text) && isValidDate(text.slice(0, 10)) ? new Date(utc) : undefined;
   if (!at || Number.isNaN(at.getTime())) throw new UsageError(`--since: ${JSON.stringify(text)} is neither a date YYYY-MM-DD nor an ISO 8601 time`);
   return at.toISOString();
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withApp } from '../app.js';
+import { isValidDate } from '../calendar/index.js';
 import { REQUIRED_KEYS, requireKeys } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import type { SendResult } from '../jobs.js';
@@ -30,8 +31,9 @@ export function register(program: Command): void {
     .option('--force', 'send even when the date is not a business day')
     .option('--dry-run', 'validate and render only: print counts and Invalid reasons, change nothing, upload nothing')
     .action(async (opts: SendFlags, cmd: Command) => {
-      if (opts.businessDate !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(opts.businessDate)) {
-        throw new UsageError(`--business-date: ${JSON.stringify(opts.businessDate)} is not YYYY-MM-DD`);
+      // a real date: 2026-02-30 would name a file of a day that does not exist (--dry-run showed it)
+      if (opts.businessDate !== undefined && !isValidDate(opts.businessDate)) {
+        throw new UsageError(`--business-date: ${JSON.stringify(opts.businessDate)} is not a date YYYY-MM-DD`);
       }
       await withApp(cmd.optsWithGlobals(), async (app) => {
         const all = productionSendJobs(app);
