@@ -26,7 +26,10 @@ export interface ReportDecryptor {
   decrypt(kind: ReportKind, encrypted: string, clearFile: string, signature: DetachedSignature, signal?: AbortSignal): Promise<void>;
 }
 
-/** Keys are loaded on first use, once: a run with only .rsa reports needs no OpenPGP key. */
+/**
+ * Keys are loaded on first use: a run with only .rsa reports needs no OpenPGP key. The decryption keys
+ * and the pinned RSA signing key are then kept; the bureau OpenPGP key is read again for each report.
+ */
 export function makeReportDecryptor(
   config: Pick<Config, 'reports' | 'pgp'>,
   { env = process.env, log = silentLogger }: { env?: NodeJS.ProcessEnv; log?: Logger } = {},
@@ -36,7 +39,6 @@ export function makeReportDecryptor(
   let rsaKey: KeyObject | undefined;
   let rsaSigningKey: KeyObject | undefined;
   let pgpKey: Promise<openpgp.PrivateKey> | undefined;
-  let pgpVerificationKey: Promise<openpgp.PublicKey> | undefined;
   const rsa = () => {
     if (!reports.rsaPrivateKeyFile) throw new ConfigError('config key reports.rsaPrivateKeyFile is required to decrypt .rsa reports');
     rsaKey ??= loadRsaPrivateKey(reports.rsaPrivateKeyFile, secretFromEnv(reports.rsaPassphraseEnv, env), { allowInsecure: reports.allowInsecureKeyFile });
@@ -58,14 +60,9 @@ export function makeReportDecryptor(
       throw err instanceof ConfigError ? err : new ConfigError(`cannot load reports.pgpPrivateKeyFile: ${messageOf(err)}`);
     });
   };
-  const pgpVerification = async () => {
-    if (!verify) return undefined;
-    pgpVerificationKey ??= loadBureauVerificationKey(config.pgp, { log });
-    return [await pgpVerificationKey.catch((err) => {
-      pgpVerificationKey = undefined;
-      throw err;
-    })];
-  };
+  // read again for every .pgp report, never kept: the daemon keeps this decryptor for months, and a
+  // revocation reaches us as a new key file under the same fingerprint (the send reloads it each run)
+  const pgpVerification = async () => (verify ? [await loadBureauVerificationKey(config.pgp, { log })] : undefined);
   return {
     async decrypt(kind, encrypted, clearFile, signature, signal) {
       if (kind === 'rsa') {
