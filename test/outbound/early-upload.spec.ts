@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import type { Config } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { buildEncryptedFile } from '../../src/outbound/build.js';
 import { EARLY_UPLOAD_LAG_BYTES, startEarlyUpload } from '../../src/outbound/early-upload.js';
@@ -11,7 +10,6 @@ import { PanCipher } from '../../src/security/pan.js';
 import type { RemoteSession, Transport } from '../../src/transport/remote.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import type { SshdServer } from '../helpers/sshd.js';
 import { insertCards } from './fixtures.js';
 import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, useSendSuite } from './job-harness.js';
 import { fileMaker, filesIn, makeBureauKeys, removeDir, sendConfig, type BureauKeys } from './harness.js';
@@ -40,15 +38,10 @@ function watched(inner: Transport, uploadPart?: (real: RemoteSession) => RemoteS
 
 describeEachDatabase('send: the file uploaded while the claim makes it', (ctx) => {
   // (FILE: the first file of the day, as every test here sends)
-  let sshd: SshdServer;
-  let keys: BureauKeys;
-  let config: Config;
-  useSendSuite(() => ctx().db, (suite) => {
-    ({ sshd, keys, config } = suite);
-  });
+  const suite = useSendSuite(() => ctx().db);
 
   it('goes up as .part during the claim; the upload step only checks its size and renames it', async () => {
-    const { db } = ctx();
+    const { db, sshd, keys, config } = suite();
     await insertCards(db, cipher, 1, 5);
     const { calls, transport } = watched(makeSftpTransport(config.sftp, { log: silentLogger }));
     const result = await sendJobFor(db, cipher, config, sshd, { transport }).run({ businessDate: DATE });
@@ -58,7 +51,7 @@ describeEachDatabase('send: the file uploaded while the claim makes it', (ctx) =
   });
 
   it('a connection lost during the claim leaves a short .part: the file is uploaded after the claim instead', async () => {
-    const { db } = ctx();
+    const { db, sshd, keys, config } = suite();
     await insertCards(db, cipher, 1, 3);
     const { calls, transport } = watched(makeSftpTransport(config.sftp, { log: silentLogger }), (real) => async (_source, dir, name) => {
       await real.uploadPart(Readable.from([Buffer.from('the first bytes')]), dir, name);
@@ -72,7 +65,7 @@ describeEachDatabase('send: the file uploaded while the claim makes it', (ctx) =
 
   it('a claim that fails while its file goes up leaves nothing on the server; the next run delivers every card once', async function () {
     this.timeout(60_000);
-    const { db } = ctx();
+    const { db, sshd, keys, config } = suite();
     // a file of several MB: while its first bytes wait (below), the claim soon waits for the file thread
     const cards = 10_000;
     await insertCards(db, cipher, 1, cards);
@@ -92,6 +85,7 @@ describeEachDatabase('send: the file uploaded while the claim makes it', (ctx) =
   });
 
   it('discard removes the .part an upload put on the server; close keeps it', async () => {
+    const { sshd, config } = suite();
     const transport = makeSftpTransport(config.sftp, { log: silentLogger });
     const bytes = randomBytes(3 * 1024 * 1024 + 17);
     for (const ending of ['discard', 'close'] as const) {
@@ -106,6 +100,7 @@ describeEachDatabase('send: the file uploaded while the claim makes it', (ctx) =
   });
 
   it('an upload whose copy is dropped before its connection opens gives up at once, and the late connection is closed', async () => {
+    const { sshd, config } = suite();
     let opened: RemoteSession | undefined;
     let closed = false;
     let open!: () => void;

@@ -87,13 +87,22 @@ export function useSshdAndBureauKeys(use: (started: { sshd: SshdServer; keys: Bu
   });
 }
 
+/** What a send-job test works with: its database, the suite's sshd and bureau keys, and its own fresh config. */
+export interface SendSuite {
+  db: Knex;
+  sshd: SshdServer;
+  keys: BureauKeys;
+  config: Config;
+}
+
 /**
  * For a send-job suite: one sshd and bureau key pair for the suite; before each test, empty send
- * tables and remote inbound folder and a fresh config handed to `use`; its work folder removed after.
+ * tables and remote inbound folder and a fresh config (also handed to `use`, if given); its work
+ * folder removed after. Returns the current test's suite: call it inside the test.
  */
-export function useSendSuite(db: () => Knex, use: (suite: { sshd: SshdServer; keys: BureauKeys; config: Config }) => void): void {
+export function useSendSuite(db: () => Knex, use?: (suite: SendSuite) => void): () => SendSuite {
   let started: { sshd: SshdServer; keys: BureauKeys } | undefined;
-  let config: Config | undefined;
+  let current: SendSuite | undefined;
   useSshdAndBureauKeys((s) => {
     started = s;
   });
@@ -101,10 +110,14 @@ export function useSendSuite(db: () => Knex, use: (suite: { sshd: SshdServer; ke
     const { sshd, keys } = started!;
     await clearSendTables(db());
     for (const name of readdirSync(join(sshd.root, 'inbound'))) rmSync(join(sshd.root, 'inbound', name), { recursive: true, force: true });
-    config = withSftp(sendConfig(keys), sshd);
-    use({ sshd, keys, config });
+    current = { db: db(), sshd, keys, config: withSftp(sendConfig(keys), sshd) };
+    use?.(current);
   });
   afterEach(() => {
-    if (config) removeDir(config.workDir);
+    if (current) removeDir(current.config.workDir);
   });
+  return () => {
+    if (!current) throw new Error('the send suite is set up before each test: ask for it inside one');
+    return current;
+  };
 }

@@ -2,14 +2,12 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../../src/config/schema.js';
 import type { SendFaultPoint } from '../../src/outbound/send-job.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import type { SshdServer } from '../helpers/sshd.js';
 import { insertCards } from './fixtures.js';
 import { assertDeliveredExactlyOnce, sendJobFor, useSendSuite } from './job-harness.js';
-import { filesIn, type BureauKeys } from './harness.js';
+import { filesIn } from './harness.js';
 
 /**
  * What the archive keeps: archive.retentionDays counts from the send (docs/configuration.md), not
@@ -21,16 +19,12 @@ const FIRST_FILE = 'BXISSUER_PERSO_20261126_000001.dat.pgp';
 const DAY = 86_400_000;
 
 describeEachDatabase('send job: the archive of a batch that waited', (ctx) => {
-  let sshd: SshdServer;
-  let keys: BureauKeys;
-  let config: Config;
 
-  useSendSuite(() => ctx().db, (suite) => {
-    ({ sshd, keys, config } = suite);
-  });
+  const suite = useSendSuite(() => ctx().db);
 
   it('a file encrypted longer ago than the retention, sent now, is kept in the archive for the retention (0600)', async () => {
-    const { db } = ctx();
+    const { db, sshd, keys } = suite();
+    let { config } = suite();
     config = { ...config, archive: { retentionDays: 30 } };
     await insertCards(db, cipher, 1, 2);
     const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected at encrypted'); } };
@@ -51,9 +45,6 @@ describeEachDatabase('send job: the archive of a batch that waited', (ctx) => {
 });
 
 describeEachDatabase('send job: the archive on another disk than the outbox', (ctx) => {
-  let sshd: SshdServer;
-  let keys: BureauKeys;
-  let config: Config;
   let mounted: string | undefined;
 
   // before the suite's own afterEach removes the work folder
@@ -61,11 +52,10 @@ describeEachDatabase('send job: the archive on another disk than the outbox', (c
     if (mounted) spawnSync('umount', [mounted]);
     mounted = undefined;
   });
-  useSendSuite(() => ctx().db, (suite) => {
-    ({ sshd, keys, config } = suite);
-  });
+  const suite = useSendSuite(() => ctx().db);
 
   it('a sent file is moved across disks (no rename there: EXDEV): the batch is confirmed, the archive keeps it (0600)', async function () {
+    const { sshd, keys, config } = suite();
     const archive = join(config.workDir, 'archive');
     mkdirSync(archive, { mode: 0o700 });
     if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'tmpfs', archive]).status !== 0) {

@@ -3,13 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Config } from '../../src/config/schema.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import type { SshdServer } from '../helpers/sshd.js';
 import { insertCards } from './fixtures.js';
 import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, useSendSuite } from './job-harness.js';
-import { contractsByStatus, filesIn, type BureauKeys } from './harness.js';
+import { contractsByStatus, filesIn } from './harness.js';
 
 /**
  * The outbox's disk full in the middle of a file (a small tmpfs as workDir): a local fault. The run
@@ -22,14 +20,9 @@ const FIRST_FILE = 'BXISSUER_PERSO_20261126_000001.dat.pgp';
 const ids = (from: number, count: number) => Array.from({ length: count }, (_, i) => String(1000 + from + i));
 
 describeEachDatabase('send job: the outbox disk full mid-file', (ctx) => {
-  let sshd: SshdServer;
-  let keys: BureauKeys;
-  let config: Config;
   let disk: string | undefined;
 
-  useSendSuite(() => ctx().db, (suite) => {
-    ({ sshd, keys, config } = suite);
-  });
+  const suite = useSendSuite(() => ctx().db);
   afterEach(() => {
     if (disk) spawnSync('umount', [disk]);
     if (disk) rmSync(disk, { recursive: true, force: true });
@@ -37,6 +30,7 @@ describeEachDatabase('send job: the outbox disk full mid-file', (ctx) => {
   });
 
   it('fails the run as ENOSPC, sends nothing, leaves no half file; with room again every card goes once', async function () {
+    const { sshd, keys, config } = suite();
     disk = mkdtempSync(join(tmpdir(), 'bx-full-'));
     if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', disk]).status !== 0) {
       if (process.env.CI) throw new Error('CI requires mounting a small tmpfs to simulate a full disk');

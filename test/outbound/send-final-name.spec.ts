@@ -3,11 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../../src/config/schema.js';
 import type { SendFaultPoint } from '../../src/outbound/send-job.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import { userIds, type SshdServer } from '../helpers/sshd.js';
+import { userIds } from '../helpers/sshd.js';
 import { insertCards } from './fixtures.js';
 import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, useSendSuite } from './job-harness.js';
 import { contractsByStatus, makeBureauKeys, type BureauKeys } from './harness.js';
@@ -22,16 +21,11 @@ const DATE = '2026-11-26';
 const FIRST_FILE = 'BXISSUER_PERSO_20261126_000001.dat.pgp';
 
 describeEachDatabase('send job: a file of our size under our final name', (ctx) => {
-  let sshd: SshdServer;
-  let keys: BureauKeys;
-  let config: Config;
 
-  useSendSuite(() => ctx().db, (suite) => {
-    ({ sshd, keys, config } = suite);
-  });
+  const suite = useSendSuite(() => ctx().db);
 
   it('someone else\'s bytes of exactly the batch\'s size are left alone and the cards stay Marked; ours (a rename before a crash) count as delivered', async () => {
-    const { db } = ctx();
+    const { db, sshd, keys, config } = suite();
     await insertCards(db, cipher, 1, 3);
     const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected at encrypted'); } };
     await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), /injected/);
@@ -59,21 +53,16 @@ describeEachDatabase('send job: a file of our size under our final name', (ctx) 
 });
 
 describeEachDatabase('send job: the bureau key changed while a batch waited in the outbox', (ctx) => {
-  let sshd: SshdServer;
-  let keys: BureauKeys;
-  let config: Config;
   let next: BureauKeys;
 
-  useSendSuite(() => ctx().db, (suite) => {
-    ({ sshd, keys, config } = suite);
-  });
+  const suite = useSendSuite(() => ctx().db);
   before(() => {
     next = makeBureauKeys();
   });
   after(() => next?.gpg.cleanup());
 
   it('a file encrypted to the retired key is encrypted again to the configured one before upload: the bureau reads it', async () => {
-    const { db } = ctx();
+    const { db, sshd, config } = suite();
     await insertCards(db, cipher, 1, 3);
     const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected at encrypted'); } };
     await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), /injected/);
@@ -85,7 +74,7 @@ describeEachDatabase('send job: the bureau key changed while a batch waited in t
   });
 
   it('a batch the bureau already has is confirmed though the bureau key expired since; only then is the run refused, before any claim', async () => {
-    const { db } = ctx();
+    const { db, sshd, config } = suite();
     await insertCards(db, cipher, 1, 3);
     const faults = { at: (p: SendFaultPoint) => { if (p === 'uploaded') throw new Error('injected at uploaded'); } };
     await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), /injected/);

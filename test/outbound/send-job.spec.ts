@@ -2,7 +2,6 @@ import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../../src/config/schema.js';
 import { batchContracts, unfinishedBatches } from '../../src/db/batches.js';
 import type { SendFaultPoint } from '../../src/outbound/send-job.js';
 import { JobProgress } from '../../src/progress/job-progress.js';
@@ -10,26 +9,20 @@ import { PanCipher } from '../../src/security/pan.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { silentLogger } from '../../src/log.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import type { SshdServer } from '../helpers/sshd.js';
 import { inProductionEvents, insertCards } from './fixtures.js';
 import { assertDeliveredExactlyOnce, failingUploads, remoteFiles, sendJobFor, useSendSuite, withSftp } from './job-harness.js';
-import { contractIdsOf, contractsByStatus, decryptedRecords, fileMaker, filesIn, type BureauKeys } from './harness.js';
+import { contractIdsOf, contractsByStatus, decryptedRecords, fileMaker, filesIn } from './harness.js';
 
 const cipher = new PanCipher(newPanKey());
 const DATE = '2026-11-26';
 const ids = (from: number, count: number) => Array.from({ length: count }, (_, i) => String(1000 + from + i));
 
 describeEachDatabase('send job through a real sshd', (ctx) => {
-  let sshd: SshdServer;
-  let keys: BureauKeys;
-  let config: Config;
 
-  useSendSuite(() => ctx().db, (suite) => {
-    ({ sshd, keys, config } = suite);
-  });
+  const suite = useSendSuite(() => ctx().db);
 
   it('sends Marked physical cards in one file gpg reads; Invalid ones are set aside with their reason', async () => {
-    const { db } = ctx();
+    const { db, sshd, keys, config } = suite();
     await insertCards(db, cipher, 1, 5);
     await insertCards(db, cipher, 6, 1, () => ({ cardForm: 'virtual', psn: 1 }));
     const result = await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
@@ -47,7 +40,7 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   });
 
   it('a stored PAN that fails its integrity check makes its card Invalid; the rest of the batch is sent', async () => {
-    const { db } = ctx();
+    const { db, sshd, keys, config } = suite();
     await insertCards(db, cipher, 1, 4);
     const victim = await db('card_contracts').where({ contract_number: '1002' }).first();
     const packed = Buffer.from(victim.pan_enc.split(':')[2], 'base64');
@@ -61,7 +54,7 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   });
 
   it('PANs under a key that is not configured fail the run before anything is claimed', async () => {
-    const { db } = ctx();
+    const { db, sshd, config } = suite();
     await insertCards(db, new PanCipher(newPanKey()), 1, 2);
     await assert.rejects(sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE }), /stored PAN is encrypted under key \w+, not the configured key/);
     assert.deepEqual((await contractsByStatus(db)).Marked, ['1001', '1002']);
@@ -70,7 +63,8 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   });
 
   it('splits by perso.maxCardsPerFile and continues the daily sequence across runs', async () => {
-    const { db } = ctx();
+    const { db, sshd, keys } = suite();
+    let { config } = suite();
     config = { ...config, perso: { ...config.perso, maxCardsPerFile: 3 } };
     await insertCards(db, cipher, 1, 7);
     const progress = new JobProgress('send');
@@ -89,7 +83,8 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   const points: SendFaultPoint[] = ['claimed', 'encrypting', 'encrypted', 'transferred', 'uploaded'];
   for (const point of points) {
     it(`a failure at '${point}' is resumed by the next run: every card exactly once`, async () => {
-      const { db } = ctx();
+      const { db, sshd, keys } = suite();
+      let { config } = suite();
       config = { ...config, perso: { ...config.perso, maxCardsPerFile: 4 } };
       await insertCards(db, cipher, 1, 6);
       let fired = 0;
@@ -114,7 +109,7 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   }
 
   it('resumeOnly finishes an unfinished batch and claims nothing new', async () => {
-    const { db } = ctx();
+    const { db, sshd, keys, config } = suite();
     await insertCards(db, cipher, 1, 3);
     const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected at encrypted'); } };
     await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), /injected/);
@@ -128,7 +123,7 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
 
   for (const how of ['mid-upload', 'before-rename'] as const) {
     it(`an upload that fails ${how} is redone by the next run; the partial file never becomes a delivery`, async () => {
-      const { db } = ctx();
+      const { db, sshd, keys, config } = suite();
       await insertCards(db, cipher, 1, 4);
       const broken = failingUploads(makeSftpTransport(config.sftp, { log: silentLogger }), how);
       await assert.rejects(sendJobFor(db, cipher, config, sshd, { transport: broken }).run({ businessDate: DATE }), /injected/);
@@ -140,7 +135,7 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   }
 
   it('half-written outbox files of an interrupted run are removed', async () => {
-    const { db } = ctx();
+    const { db, sshd, keys, config } = suite();
     const { mkdirSync, writeFileSync } = await import('node:fs');
     mkdirSync(join(config.workDir, 'outbox'), { recursive: true });
     writeFileSync(join(config.workDir, 'outbox', 'BXISSUER_PERSO_20261125_000007.dat.pgp.tmp'), 'partial');
@@ -150,7 +145,7 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   });
 
   it('a lost outbox file is encrypted again before upload', async () => {
-    const { db } = ctx();
+    const { db, sshd, keys, config } = suite();
     await insertCards(db, cipher, 1, 2);
     const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected'); } };
     await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }));
@@ -160,7 +155,7 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   });
 
   it('the file thread renders the bytes a re-render of the batch makes here, across pages and set-aside cards', async () => {
-    const { db } = ctx();
+    const { db, sshd, config } = suite();
     await insertCards(db, cipher, 1, 1200, (n) => ({
       ...(n % 5 === 0 ? { firstName: 'Zoë', lastName: 'Ñúñez-O\'Brien' } : {}),
       ...(n % 97 === 0 ? { country: 'XXX' } : {}),
@@ -179,7 +174,7 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   });
 
   it('a first page of Invalid cards only, then valid ones: the valid ones are sent', async () => {
-    const { db } = ctx();
+    const { db, sshd, keys, config } = suite();
     // more than a claim page (1000 on SQLite, 500 elsewhere) of cards to set aside, then two to send
     await insertCards(db, cipher, 1, 1001, () => ({ country: 'XXX' }));
     await insertCards(db, cipher, 1002, 2);
@@ -189,7 +184,8 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   });
 
   it('wrong host key: refused with a clear error, nothing sent', async () => {
-    const { db } = ctx();
+    const { db, sshd } = suite();
+    let { config } = suite();
     await insertCards(db, cipher, 1, 2);
     config = withSftp(config, sshd, { hostKeySha256: 'SHA256:' + 'A'.repeat(43) });
     await assert.rejects(sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE }), /host key/i);
@@ -197,7 +193,8 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   });
 
   it('wrong bureau fingerprint: refused before anything is claimed', async () => {
-    const { db } = ctx();
+    const { db, sshd } = suite();
+    let { config } = suite();
     await insertCards(db, cipher, 1, 2);
     config = { ...config, pgp: { ...config.pgp, bureauFingerprint: 'AAAA'.repeat(10) } };
     await assert.rejects(sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE }), /does not match the pinned/);
@@ -206,7 +203,8 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   });
 
   it('unreachable server: a clear error after the retries, nothing sent; the next run delivers', async () => {
-    const { db } = ctx();
+    const { db, sshd, keys } = suite();
+    let { config } = suite();
     await insertCards(db, cipher, 1, 2);
     const good = config;
     config = withSftp(config, sshd, { port: 1, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } });
@@ -217,7 +215,8 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   });
 
   it('read-only remote folder: a clear error, nothing marked sent', async () => {
-    const { db } = ctx();
+    const { db, sshd } = suite();
+    let { config } = suite();
     await insertCards(db, cipher, 1, 2);
     config = withSftp(config, sshd, { inboundDir: '/readonly' });
     const { mkdirSync } = await import('node:fs');
@@ -227,7 +226,8 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   });
 
   it('dry run renders and counts, changes nothing and uploads nothing', async () => {
-    const { db } = ctx();
+    const { db, sshd } = suite();
+    let { config } = suite();
     config = { ...config, perso: { ...config.perso, maxCardsPerFile: 2 } };
     await insertCards(db, cipher, 1, 3);
     await insertCards(db, cipher, 4, 1, () => ({ country: 'XX' }));
@@ -241,7 +241,8 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   });
 
   it('not a business day: nothing new is claimed unless forced', async () => {
-    const { db } = ctx();
+    const { db, sshd } = suite();
+    let { config } = suite();
     config = { ...config, calendar: { ...config.calendar, workingDays: [1, 2, 3, 4, 5] } };
     await insertCards(db, cipher, 1, 1);
     const saturday = await sendJobFor(db, cipher, config, sshd).run({ businessDate: '2026-11-28' });
@@ -252,14 +253,14 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   });
 
   it('one runner at a time: a second run while the lease is held is refused', async () => {
-    const { db } = ctx();
+    const { db, sshd, config } = suite();
     const { acquireLease } = await import('../../src/db/lease.js');
     assert.equal(await acquireLease(db, 'send', 'other-host:1:x', 60_000), true);
     await assert.rejects(sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE }), /another runner holds the send lease \(other-host/);
   });
 
   async function assertNothingSent(db: import('knex').Knex): Promise<void> {
-    assert.deepEqual(remoteFiles(sshd).filter((n) => n.endsWith('.dat.pgp')), []);
+    assert.deepEqual(remoteFiles(suite().sshd).filter((n) => n.endsWith('.dat.pgp')), []);
     const states = await db('perso_batches').select('state', 'attempts', 'last_error');
     // the one batch was claimed and encrypted, then failed once at the upload, its error recorded
     assert.deepEqual(states.map((s: any) => [s.state, Number(s.attempts), typeof s.last_error === 'string' && s.last_error.length > 0]), [['encrypted', 1, true]], JSON.stringify(states));

@@ -6,10 +6,10 @@ import type { Config } from '../../src/config/schema.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import { createGpgHome, type GpgHome } from '../helpers/gpg.js';
-import { userIds, type SshdServer } from '../helpers/sshd.js';
+import { userIds } from '../helpers/sshd.js';
 import { insertCards } from './fixtures.js';
 import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, useSendSuite, withSftp } from './job-harness.js';
-import { contractIdsOf, contractsByStatus, filesIn, type BureauKeys } from './harness.js';
+import { contractIdsOf, contractsByStatus, filesIn } from './harness.js';
 
 /**
  * The send job's safety branches, each through the real job, a real sshd and gpg: a foreign file
@@ -23,16 +23,11 @@ const FIRST_FILE = 'BXISSUER_PERSO_20261126_000001.dat.pgp';
 const DAY = 86_400_000;
 
 describeEachDatabase('send job: safety branches', (ctx) => {
-  let sshd: SshdServer;
-  let keys: BureauKeys;
-  let config: Config;
 
-  useSendSuite(() => ctx().db, (suite) => {
-    ({ sshd, keys, config } = suite);
-  });
+  const suite = useSendSuite(() => ctx().db);
 
   it('refuses to overwrite a file of another size under the final name: left alone, the batch waits, every run says so', async () => {
-    const { db } = ctx();
+    const { db, sshd, keys, config } = suite();
     await insertCards(db, cipher, 1, 3);
     // somebody else's file, already under the name our first batch will have
     const foreign = join(sshd.root, 'inbound', FIRST_FILE);
@@ -56,7 +51,8 @@ describeEachDatabase('send job: safety branches', (ctx) => {
   });
 
   it('purges archived files older than archive.retentionDays after a batch is sent, and only those', async () => {
-    const { db } = ctx();
+    const { db, sshd } = suite();
+    let { config } = suite();
     config = { ...config, archive: { retentionDays: 30 } };
     const archive = join(config.workDir, 'archive');
     mkdirSync(archive, { recursive: true });
@@ -87,6 +83,8 @@ describeEachDatabase('send job: safety branches', (ctx) => {
     let signed: Config['pgp'];
 
     before(() => {
+      // the suite's bureau keys, and the pgp section each test's config starts with
+      const { keys, config } = suite();
       issuer = createGpgHome();
       signingFingerprint = issuer.generateKey('Issuer signing <sign@example.test>');
       keys.gpg.importKey(issuer.exportPublicKey(signingFingerprint));
@@ -105,7 +103,8 @@ describeEachDatabase('send job: safety branches', (ctx) => {
     });
 
     it('the bureau verifies the signature with gpg; the archived copy decrypts with the archive key to the same records', async () => {
-      const { db } = ctx();
+      const { db, sshd, keys } = suite();
+      let { config } = suite();
       config = { ...config, pgp: signed };
       await insertCards(db, cipher, 1, 4);
       const result = await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
