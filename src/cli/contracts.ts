@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { withApp } from '../app.js';
-import { importContracts } from '../contracts/import.js';
+import { importContracts, type ImportProblem } from '../contracts/import.js';
 import { contractStory, type CardStory } from '../db/contract-story.js';
 import { listContracts, type ContractListing } from '../db/contracts.js';
 import { isProductionStatus } from '../domain/contract-status.js';
@@ -21,13 +21,14 @@ export function register(program: Command): void {
     .description('import cards from JSON Lines or CSV (upsert by contractId + plasticId); bad lines are reported and skipped')
     .action(async (file: string, _opts: unknown, cmd: Command) => {
       await withApp(cmd.optsWithGlobals(), async ({ db, cipher }) => {
-        // each skipped line is printed just below, once: the import's own log line would repeat it
-        const result = await importContracts(db, file, cipher, silentLogger);
         // the file's name is input too (a card system may name an export after a card)
-        const name = maskPansInText(file);
-        for (const p of result.skipped) process.stderr.write(`${name}: line ${p.line}: ${p.message}\n`);
-        process.stdout.write(`${name}: ${result.inserted} inserted, ${result.updated} updated, ${result.skipped.length} skipped\n`);
-        if (result.skipped.length) process.exitCode = 3;
+        const name = terminalSafe(maskPansInText(file));
+        // each skipped line is printed as it is found, every one of them (the result lists the first
+        // thousand only), and once: the import's own log line would repeat it
+        const onSkip = (p: ImportProblem) => process.stderr.write(`${name}: line ${p.line}: ${terminalSafe(p.message)}\n`);
+        const result = await importContracts(db, file, cipher, silentLogger, { onSkip });
+        process.stdout.write(`${name}: ${result.inserted} inserted, ${result.updated} updated, ${result.skippedCount} skipped\n`);
+        if (result.skippedCount) process.exitCode = 3;
       });
     });
 
@@ -43,8 +44,8 @@ export function register(program: Command): void {
       await withApp(cmd.optsWithGlobals(), async ({ db, cipher }) => {
         const rows = await listContracts(db, { status: opts.status as any, limit });
         const shown = rows.map((r) => present(r, cipher));
-        if (opts.json) shown.forEach((r) => process.stdout.write(JSON.stringify(r) + '\n'));
-        else printTable(shown);
+        if (opts.json) shown.forEach((r) => process.stdout.write(safeJson(r) + '\n'));
+        else printTable(shown.map(terminalRow));
       }, { readOnly: true });
     });
 
@@ -63,7 +64,7 @@ function registerShow(contracts: Command): void {
         const cards = await contractStory(db, contractId);
         if (!cards.length) throw new UsageError(`contract ${contractId}: no such contract (contracts list shows the known ones)`);
         const shown = cards.map(({ panEnc, panLast4, ...card }) => ({ ...card, pan: maskedPan({ contractNumber: card.contractNumber, plasticId: card.plasticId, panEnc, panLast4 }, cipher) }));
-        if (opts.json) process.stdout.write(JSON.stringify(shown, null, 2) + '\n');
+        if (opts.json) process.stdout.write(safeJson(shown, 2) + '\n');
         else shown.forEach((card, i) => printStory(card, i > 0));
       }, { readOnly: true });
     });
@@ -71,9 +72,10 @@ function registerShow(contracts: Command): void {
 
 function printStory(card: Omit<CardStory, 'panEnc' | 'panLast4'> & { pan: string }, gap: boolean): void {
   const out = process.stdout;
+  const table = (rows: Array<Record<string, string | number>>) => printTable(rows.map(terminalRow));
   if (gap) out.write('\n');
-  out.write(`Contract ${card.contractNumber}, plastic ${card.plasticId}: ${card.status}${card.reason ? ` (${[card.rejectCode, card.reason].filter(Boolean).join(' ')})` : ''}\n`);
-  printTable([
+  out.write(terminalSafe(`Contract ${card.contractNumber}, plastic ${card.plasticId}: ${card.status}${card.reason ? ` (${[card.rejectCode, card.reason].filter(Boolean).join(' ')})` : ''}`) + '\n');
+  table([
     { field: 'PAN', value: card.pan },
     { field: 'holder', value: `${card.holder}, ${card.city} ${card.country}`.trim() },
     { field: 'product', value: `${card.productCode} (${card.cardForm}, ${card.requestType}, plastic seq ${card.plasticSeq}, expiry ${card.expiry})` },
@@ -82,11 +84,11 @@ function printStory(card: Omit<CardStory, 'panEnc' | 'panLast4'> & { pan: string
     { field: 'created / updated', value: `${card.createdAt} / ${card.updatedAt}` },
   ]);
   out.write('\nEvents\n');
-  printTable(card.events.map((e) => ({ at: e.at, change: `${e.from ?? '(new)'} -> ${e.to}`, source: e.source, file: e.sourceName ?? '', detail: e.detail ?? '' })));
+  table(card.events.map((e) => ({ at: e.at, change: `${e.from ?? '(new)'} -> ${e.to}`, source: e.source, file: e.sourceName ?? '', detail: e.detail ?? '' })));
   out.write('\nBatch files\n');
-  printTable(card.batches.map((b) => ({ file: b.fileName, 'business date': b.businessDate, state: b.state, record: b.recordNumber, sent: b.sentAt ?? '' })));
+  table(card.batches.map((b) => ({ file: b.fileName, 'business date': b.businessDate, state: b.state, record: b.recordNumber, sent: b.sentAt ?? '' })));
   out.write('\nReports\n');
-  printTable(card.reports.map((r) => ({ id: r.id, report: r.remoteName, state: r.state, date: r.reportDate ?? '', anomaly: r.anomaly ?? '' })));
+  table(card.reports.map((r) => ({ id: r.id, report: r.remoteName, state: r.state, date: r.reportDate ?? '', anomaly: r.anomaly ?? '' })));
 }
 
 function present(row: ContractListing, cipher: PanCipher) {
@@ -115,4 +117,28 @@ function maskedPan(row: Pick<ContractListing, 'contractNumber' | 'plasticId' | '
     if (err instanceof PanKeyError) return `(unreadable: under key ${err.keyId}, not configured)`;
     throw err;
   }
+}
+
+/**
+ * Stored text comes from the card system and from the bureau's reports (reasons, couriers, tracking
+ * numbers, report names): a terminal escape in it (ESC, the C1 CSI U+009B, a bidirectional override)
+ * would act on the operator's terminal, recolour or hide lines. Each such character is shown as
+ * U+FFFD, one for one, as `perso explain` does; a line break as a space, so a row stays one line.
+ */
+function terminalSafe(text: string): string {
+  return text.replace(/[\r\n\t]/g, ' ').replace(TERMINAL_UNSAFE, '\ufffd');
+}
+const TERMINAL_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function terminalRow(row: Record<string, string | number>): Record<string, string | number> {
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' ? terminalSafe(v) : v]));
+}
+
+/**
+ * JSON whose values are kept exactly, with the characters JSON.stringify leaves raw that a terminal
+ * acts on (C1 controls, bidirectional overrides, line separators) written as \\uXXXX: the same JSON value.
+ */
+function safeJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -19,12 +19,26 @@ const TEXT_LIMITS: Record<(typeof TEXT_FIELDS)[number], number> = {
   postalCode: 20, city: 100, country: 3, productCode: 10, chipProfile: 20,
 };
 
+/** Every field a card may have, as named in JSON Lines and in a CSV header. */
+export const CARD_FIELDS: readonly string[] = [
+  'contractId', 'plasticId', 'pan', 'psn', 'expiry', 'requestType', 'cardForm', 'deliveryMethod', 'pinMailer',
+  'productionStatus', 'embossedName', ...TEXT_FIELDS,
+];
+/** The fields a card cannot be imported without (a CSV header lacking one is refused whole). */
+export const REQUIRED_FIELDS: readonly string[] = ['contractId', 'plasticId', 'pan', 'expiry', 'lastName', 'productCode'];
+const KNOWN = new Set(CARD_FIELDS);
+
+/** How far ahead an expiry may lie: no card is issued for longer, so a later one is a typo (2099). */
+export const MAX_EXPIRY_YEARS_AHEAD = 10;
+
 /**
- * Checks the shape of one imported card (types, lengths that fit the database). Business rules
- * (Luhn, expiry in the future, what fits the embossing) belong to rendering, which marks a card
- * Invalid with a reason instead of refusing it here.
+ * Checks the shape of one imported card (types, lengths that fit the database, a field name it does
+ * not know, an expiry no card can have). Business rules (Luhn, expiry not yet passed, what fits the
+ * embossing) belong to rendering, which marks a card Invalid with a reason instead of refusing it
+ * here: the card may well be valid today and expire before its send. `now` is the import's clock.
  */
-export function parseCardInput(input: Record<string, unknown>): { card: CardFields; status: ProductionStatus } {
+export function parseCardInput(input: Record<string, unknown>, now = new Date()): { card: CardFields; status: ProductionStatus } {
+  checkFieldNames(Object.keys(input));
   const text = (field: string, max: number, required = false): string => {
     const raw = input[field];
     if (raw === undefined || raw === null || raw === '') {
@@ -59,7 +73,7 @@ export function parseCardInput(input: Record<string, unknown>): { card: CardFiel
   const psnText = text('psn', 3) || (cardForm === 'virtual' ? '1' : '2');
   if (!/^\d{1,3}$/.test(psnText)) throw new FieldError('psn', 'must be a number 0–999');
   const expiry = text('expiry', 4, true);
-  if (!/^\d{4}$/.test(expiry)) throw new FieldError('expiry', 'must be YYMM (4 digits)');
+  checkExpiry(expiry, now);
   const delivery = text('deliveryMethod', 1) || '1';
   if (!/^[1-4]$/.test(delivery)) throw new FieldError('deliveryMethod', 'must be 1 post, 2 courier, 3 branch or 4 return to issuer');
   const pinMailer = (text('pinMailer', 1) || 'N').toUpperCase();
@@ -85,6 +99,58 @@ export function parseCardInput(input: Record<string, unknown>): { card: CardFiel
     },
   };
 }
+
+/**
+ * A field name the import does not know is refused, never dropped: a typo (`embosedName`) would
+ * otherwise import the card without that data, silently.
+ */
+export function checkFieldNames(names: readonly string[]): void {
+  for (const name of names) {
+    if (!KNOWN.has(name)) throw new FieldError(quoteInput(name), `is not a card field${suggestion(name)}; the fields are listed in docs/commands.md`);
+  }
+}
+
+/** ", did you mean X?" for a name one or two edits (or a letter case) away from a known field. */
+function suggestion(name: string): string {
+  const lower = name.toLowerCase();
+  const close = CARD_FIELDS.find((f) => f.toLowerCase() === lower) ?? CARD_FIELDS.find((f) => editDistance(f.toLowerCase(), lower, 2) <= 2);
+  return close ? ` (did you mean ${close}?)` : '';
+}
+
+/** Levenshtein distance, given up past `limit` (a long hostile name costs nothing). */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** YYMM (20YY), a month 01–12, at most MAX_EXPIRY_YEARS_AHEAD years after the import's month. */
+function checkExpiry(expiry: string, now: Date): void {
+  const month = Number(expiry.slice(2));
+  if (!/^\d{4}$/.test(expiry) || month < 1 || month > 12) throw new FieldError('expiry', `must be YYMM, a month 01–12 (got ${quoteInput(expiry)})`);
+  const ahead = (2000 + Number(expiry.slice(0, 2)) - now.getUTCFullYear()) * 12 + month - (now.getUTCMonth() + 1);
+  if (ahead > MAX_EXPIRY_YEARS_AHEAD * 12) {
+    throw new FieldError('expiry', `${expiry} is more than ${MAX_EXPIRY_YEARS_AHEAD} years ahead (20${expiry.slice(0, 2)}): no card is issued for that long`);
+  }
+}
+
+/**
+ * Input quoted in a message that reaches a terminal and the logs: cut to 40 characters, with every
+ * control, bidirectional-override and line-separator character written as \uXXXX (JSON.stringify
+ * leaves C1 controls such as U+009B, a terminal's CSI, as they are). A PAN is masked before the cut,
+ * which could otherwise leave 15 of its digits, too few to be recognised as a PAN afterwards.
+ */
+export function quoteInput(text: string): string {
+  const value = maskPansInText(text);
+  const cut = [...value].length > 40 ? [...value].slice(0, 40).join('') + '…' : value;
+  return JSON.stringify(cut).replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+const UNPRINTABLE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 // C0 and C1 controls: NUL, which PostgreSQL refuses in text (the chunk's insert would fail), ESC and
 // the like, which `contracts show` would print to a terminal; tab and line breaks are left to the

@@ -87,9 +87,12 @@ export type UpsertOutcome = { kind: 'inserted' | 'updated'; id: number } | { kin
 /**
  * Inserts or updates a card by contract id + plastic id, in the caller's transaction. A card that is
  * in a batch (claimed, in production or shipped) is refused: its data is in a file or at the bureau.
+ * With `sameImport`, `now` is one time for every card of an import, and a card already written at that
+ * time came from an earlier line of the same file: refused, so that of two lines with different data
+ * for one card (two PANs, two addresses) neither silently replaces the other.
  */
 export async function upsertContract(
-  trx: Knex.Transaction, card: CardFields, status: ProductionStatus, cipher: PanCipher, now = nowIso(),
+  trx: Knex.Transaction, card: CardFields, status: ProductionStatus, cipher: PanCipher, now = nowIso(), options: { sameImport?: boolean } = {},
 ): Promise<UpsertOutcome> {
   const key = { contract_number: canonicalId(card.contractId), plastic_id: canonicalId(card.plasticId) };
   const read = trx('card_contracts').where(key).first();
@@ -105,6 +108,9 @@ export async function upsertContract(
     });
     await recordEvents(trx, [{ contract_id: id, from_status: null, to_status: status, source_kind: 'import', source_id: null, detail: null }], now);
     return { kind: 'inserted', id };
+  }
+  if (options.sameImport && existing.updated_at === now) {
+    return { kind: 'refused', reason: 'the same contractId and plasticId as an earlier line of this file: that line was imported, this one is not' };
   }
   const sending = await unsentBatchHolding(trx, existing.id);
   if (sending) return { kind: 'refused', reason: `contract is being sent in ${sending}; its data can no longer change` };
