@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { z } from 'zod';
 import { REQUEST_TYPES } from '../domain/contract.js';
 import { ROUTING_KEYS, type Routing } from '../domain/routing.js';
@@ -113,7 +114,8 @@ export function checkBureaus(doc: RawBureauKeys, ctx: z.RefinementCtx): void {
     const first = codes.indexOf(code);
     if (first < i) issue(['bureaus', i, 'code'], `${code} is also the code of bureaus[${first}]: codes must differ`);
   });
-  if (doc.bureaus) checkSharedFolders(doc.bureaus, issue);
+  if (doc.bureaus) checkSharedFolders(doc.bureaus, (i, key, message) => issue(['bureaus', i, 'sftp', key], message));
+  else if (doc.sftp) checkSharedFolders([{ sftp: doc.sftp }], (_, key, message) => issue(['sftp', key], message));
   if (!doc.routing) {
     if (codes.length > 1) issue(['routing'], 'required when there are several bureaus: which cards go to which bureau');
     return;
@@ -127,21 +129,34 @@ export function checkBureaus(doc: RawBureauKeys, ctx: z.RefinementCtx): void {
 }
 
 /**
- * Two bureaus on one SFTP server must not share a folder: one bureau's files would reach the other,
- * and reports picked up from a shared folder could not be told apart.
+ * On one SFTP server, a bureau's inboundDir and outboundDir are its own: no other folder, of another
+ * bureau or of itself, may be one of them. One bureau's personalization files or applied reports
+ * would reach the other bureau (a processedDir that is another's inboundDir hands it our reports,
+ * one that is another's outboundDir has it take them for its own), and reports picked up from a
+ * shared folder could not be told apart. processedDir and failedDir may be shared (a report moved
+ * there takes a suffix rather than replace another); processedDir counts only with afterApply: move.
  */
-function checkSharedFolders(bureaus: BureauEntry[], issue: (path: Array<string | number>, message: string) => void): void {
-  const seen = new Map<string, number>();
-  bureaus.forEach((b, i) => {
-    if (!b.sftp.host) return;
-    for (const key of ['inboundDir', 'outboundDir'] as const) {
-      const place = `${b.sftp.host.toLowerCase()}:${b.sftp.port}:${b.sftp[key].replace(/\/+$/, '')}`;
+function checkSharedFolders(bureaus: Array<Pick<BureauEntry, 'sftp'>>, issue: (i: number, key: FolderKey, message: string) => void): void {
+  const seen = new Map<string, { i: number; key: FolderKey }>();
+  const shareable = (key: FolderKey) => key === 'processedDir' || key === 'failedDir';
+  bureaus.forEach(({ sftp }, i) => {
+    if (!sftp.host) return;
+    for (const key of FOLDER_KEYS) {
+      if (key === 'processedDir' && sftp.afterApply === 'delete') continue;
+      const place = `${sftp.host.toLowerCase()}:${sftp.port}:${posix.normalize(sftp[key]).replace(/\/+$/, '') || '/'}`;
       const other = seen.get(place);
-      if (other !== undefined) issue(['bureaus', i, 'sftp', key], `${b.sftp[key]} on ${b.sftp.host} is also a folder of bureaus[${other}]: each bureau needs its own`);
-      else seen.set(place, i);
+      if (!other || (shareable(key) && shareable(other.key))) {
+        if (!other) seen.set(place, { i, key });
+        continue;
+      }
+      const whose = other.i === i ? `this bureau's ${other.key}` : `a folder of bureaus[${other.i}] (its ${other.key})`;
+      issue(i, key, `${sftp[key]} on ${sftp.host} is also ${whose}: each bureau needs its own inbound and outbound folders`);
     }
   });
 }
+
+const FOLDER_KEYS = ['inboundDir', 'outboundDir', 'processedDir', 'failedDir'] as const;
+type FolderKey = typeof FOLDER_KEYS[number];
 
 const DEFAULT_FILE_NAME = '{issuer}_PERSO_{date}_{seq}.dat.pgp';
 

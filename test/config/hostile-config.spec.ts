@@ -150,6 +150,45 @@ bureaus:
     });
   });
 
+  describe('SFTP folders of bureaus on one server', () => {
+    const twoOnOneServer = (b1: string, b2: string) => write(`issuer: { code: BXISSUER }
+routing: { default: B1 }
+bureaus:
+  - { code: B1, fileNamePattern: "{issuer}_A_{date}_{seq}.pgp", sftp: { host: sftp.example, ${b1} } }
+  - { code: B2, fileNamePattern: "{issuer}_B_{date}_{seq}.pgp", sftp: { host: SFTP.example, ${b2} } }
+`);
+
+    it('refuses a processedDir or failedDir that is a bureau\'s inbound or outbound folder (its reports reached the other bureau)', () => {
+      // before: B2's applied reports were moved into B1's upload folder, for bureau B1 to read
+      refused(twoOnOneServer('', 'inboundDir: /b-in, outboundDir: /b-out, processedDir: //inbound/./'), 'bureaus[1].sftp.processedDir', /is also a folder of bureaus\[0\] \(its inboundDir\)/);
+      refused(twoOnOneServer('', 'inboundDir: /b-in, outboundDir: /b-out, failedDir: /outbound'), 'bureaus[1].sftp.failedDir', /bureaus\[0\] \(its outboundDir\)/);
+      refused(write(HEAD + 'sftp: { host: sftp.example, failedDir: /outbound/ }\n'), 'sftp.failedDir', /is also this bureau's outboundDir/);
+      // shared processed and failed folders stay allowed (a report moved there takes a suffix), and a processedDir unused with delete
+      assert.ok(loadConfig(twoOnOneServer('', 'inboundDir: /b-in, outboundDir: /b-out'), {}));
+      assert.ok(loadConfig(write(HEAD + 'sftp: { host: sftp.example, afterApply: delete, processedDir: /outbound }\n'), {}));
+    });
+
+    it('whatever the folders, a config that loads never has an inbound or outbound folder used twice (property)', () => {
+      const folder = fc.constantFrom('/a', '/a/', '//a', '/b', '/b/.', '/c', '/d', '/e', '/f', '/g', '/h');
+      const keys = ['inboundDir', 'outboundDir', 'processedDir', 'failedDir'];
+      fc.assert(fc.property(fc.array(folder, { minLength: 8, maxLength: 8 }), (dirs) => {
+        const yaml = (from: number) => keys.map((k, j) => `${k}: "${dirs[from + j]}"`).join(', ');
+        let loaded = true;
+        try {
+          loadConfig(twoOnOneServer(yaml(0), yaml(4)), {});
+        } catch (err) {
+          assert.ok(err instanceof ConfigError && /bureaus\[[01]\]\.sftp\.\w+Dir: /.test(err.message), (err as Error).message);
+          loaded = false;
+        }
+        const place = (d: string) => d.replace(/\/\.$/, '').replace(/\/+$/, '').replace(/^\/+/, '/');
+        const exclusive = [0, 1, 4, 5].map((j) => place(dirs[j]!));
+        const all = dirs.map(place);
+        const clash = exclusive.some((p) => all.filter((q) => q === p).length > 1);
+        assert.equal(loaded, !clash, dirs.join(' '));
+      }), { numRuns: 150 });
+    });
+  });
+
   describe('the file itself', () => {
     it('refuses bytes that are not UTF-8, naming the line (they became U+FFFD in a host name or key path)', () => {
       const file = write(Buffer.concat([Buffer.from(HEAD + 'sftp:\n  host: "sftp.'), Buffer.from([0xe9]), Buffer.from('xample"\n')]));
