@@ -26,8 +26,13 @@ const BUREAU_PATH_KEYS = [
 /** Path keys (dot paths) resolved against the config file's folder; workDir-relative ones after. */
 const PATH_KEYS = ['workDir', 'perso.layoutsDir', ...BUREAU_PATH_KEYS];
 
-/** Which file to read: the explicit one, else BX_CONFIG, else config/default.yaml of the project. */
+/**
+ * Which file to read: the explicit one, else BX_CONFIG (empty is unset), else config/default.yaml of
+ * the project. An explicit empty name (`--config "$CFG"` with CFG unset) used to mean the default
+ * file: `contracts import` then filled the installation's own SQLite file, never sent.
+ */
 export function configPath(explicit?: string): string {
+  if (explicit === '') throw new ConfigError('--config: the file name is empty (an unset shell variable?): give the config file');
   return resolve(explicit || process.env.BX_CONFIG || DEFAULT_CONFIG_FILE);
 }
 

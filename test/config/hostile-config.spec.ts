@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { loadConfig, REQUIRED_KEYS, requireKeys } from '../../src/config/load.js';
 import { bureauView } from '../../src/config/bureau-view.js';
 import { ConfigError } from '../../src/errors.js';
+import { runCli } from '../helpers/cli.js';
 
 // Hostile or mistaken config files: each is refused at load with the file and the key path named,
 // never accepted to fail at run time, and never quoting a secret.
@@ -190,6 +191,15 @@ bureaus:
   });
 
   describe('the file itself', () => {
+    it('refuses --config "" (an unset shell variable) instead of using the installation\'s default file and its SQLite database', async function () {
+      this.timeout(60_000);
+      assert.throws(() => loadConfig('', {}), (err: Error) => err instanceof ConfigError && /--config: the file name is empty/.test(err.message));
+      // before: exit 0, the contracts imported into config/default.yaml's var/bureau-exchange.sqlite
+      const result = await runCli(['--config', '', 'contracts', 'import', join(dir, 'none.jsonl')], { BX_PAN_KEY: Buffer.alloc(32, 1).toString('base64') });
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /--config: the file name is empty/);
+    });
+
     it('refuses bytes that are not UTF-8, naming the line (they became U+FFFD in a host name or key path)', () => {
       const file = write(Buffer.concat([Buffer.from(HEAD + 'sftp:\n  host: "sftp.'), Buffer.from([0xe9]), Buffer.from('xample"\n')]));
       assert.throws(() => loadConfig(file, {}), (err: Error) => err instanceof ConfigError && err.message === `config file ${file} is not UTF-8 text: line 4`);
