@@ -129,13 +129,15 @@ export class PgpSignatureError extends PermanentError {
  * and a PermanentError is thrown (a PgpSignatureError for a missing or bad signature). An error of the
  * system (ENOSPC, EACCES, EIO writing or reading a local file) is thrown as it is: a local fault, which
  * says nothing about the message.
+ * Clear text framed in pieces of a few bytes is refused (clearLimits). `signal` stops the decryption
+ * (a time limit): it rejects with the signal's reason and the file is deleted.
  * With `verificationKeys`, every signature must verify with one of them. openpgp streams the clear
  * text before the signature at the end can be checked (allowUnauthenticatedStream), so the file is
  * accepted only once both the pipeline and the signature check have finished.
  */
 export async function decryptToFile(
   encrypted: Readable,
-  opts: { decryptionKey: openpgp.PrivateKey; verificationKeys?: openpgp.PublicKey[]; destination: string; maxBytes: number },
+  opts: { decryptionKey: openpgp.PrivateKey; verificationKeys?: openpgp.PublicKey[]; destination: string; maxBytes: number; signal?: AbortSignal },
 ): Promise<{ bytes: number; signatureVerified: boolean }> {
   const expectSigned = Boolean(opts.verificationKeys?.length);
   let bytes = 0;
@@ -150,13 +152,16 @@ export async function decryptToFile(
       format: 'binary',
       config: { allowUnauthenticatedStream: true, maxDecompressedMessageSize: opts.maxBytes },
     });
-    const counter = byteLimit(opts.maxBytes, (n) => (bytes = n));
-    await pipeline(Readable.fromWeb(result.data as any), counter, createWriteStream(opts.destination, { mode: 0o600 }));
+    const counter = clearLimits(opts.maxBytes, (n) => (bytes = n));
+    // the signal stops the work itself: a decryption left running after a time limit would go on
+    // writing (and then deleting) the clear file that the next run of the same report uses
+    await pipeline(Readable.fromWeb(result.data as any), counter, createWriteStream(opts.destination, { mode: 0o600 }), { signal: opts.signal });
     if (expectSigned) await assertSignatureValid(result.signatures);
     return { bytes, signatureVerified: expectSigned };
   } catch (err) {
     encrypted.destroy();
     await unlink(opts.destination).catch(() => undefined);
+    if (opts.signal?.aborted) throw opts.signal.reason;
     if (err instanceof PermanentError || isSystemError(err)) throw err;
     throw new PermanentError(`OpenPGP decryption failed: ${messageOf(err)}`, { cause: err });
   }
@@ -179,15 +184,30 @@ async function assertSignatureValid(signatures: Array<{ verified: Promise<true> 
   }
 }
 
-/** Counts bytes through, failing as soon as the clear text grows past `maxBytes`. */
-function byteLimit(maxBytes: number, report: (bytes: number) => void): Transform {
+/**
+ * The clear text arrives in the pieces the writer framed it in (partial body lengths, outside the
+ * encryption and the signature, may be 1 byte each), and openpgp spends ~0.1 ms on every piece: a
+ * few MB cut into 1-byte pieces would hold a run for hours. Encoders write pieces of 512 bytes or
+ * more (openpgp.js at least 512, GnuPG 8 KiB, zlib output thousands): after MIN_PIECES_JUDGED pieces,
+ * an average under MIN_AVERAGE_PIECE bytes is refused as hostile framing.
+ */
+const MIN_PIECES_JUDGED = 4096;
+const MIN_AVERAGE_PIECE = 256;
+
+/** Counts bytes and pieces through, failing as soon as the clear text grows past `maxBytes` or comes in tiny pieces. */
+function clearLimits(maxBytes: number, report: (bytes: number) => void): Transform {
   let total = 0;
+  let pieces = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       total += chunk.length;
+      pieces++;
       report(total);
       if (total > maxBytes) done(new PermanentError(`the decrypted content exceeds the limit of ${maxBytes} bytes`));
-      else done(null, chunk);
+      else if (pieces >= MIN_PIECES_JUDGED && total < pieces * MIN_AVERAGE_PIECE) {
+        done(new PermanentError(`the decrypted content comes in pieces of ${Math.floor(total / pieces)} bytes on average after ${total} bytes ` +
+          `(OpenPGP partial lengths under ${MIN_AVERAGE_PIECE} bytes, which no encoder writes): refused, decrypting it would take hours`));
+      } else done(null, chunk);
     },
   });
 }

@@ -78,7 +78,7 @@ export function makeReportDecryptor(
       const decryptionKey = await pgp();
       const verificationKeys = await pgpVerification();
       try {
-        await decryptToFile(createReadStream(encrypted), { decryptionKey, verificationKeys, destination: clearFile, maxBytes: reports.maxClearBytes });
+        await decryptToFile(createReadStream(encrypted), { decryptionKey, verificationKeys, destination: clearFile, maxBytes: reports.maxClearBytes, signal });
       } catch (err) {
         if (err instanceof PgpSignatureError) throw new ReportSignatureError(`${err.message}; a .pgp report must be signed by the pinned bureau OpenPGP key`);
         // decryptToFile throws PermanentError for anything about the message itself
