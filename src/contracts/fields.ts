@@ -28,6 +28,9 @@ export const CARD_FIELDS: readonly string[] = [
 export const REQUIRED_FIELDS: readonly string[] = ['contractId', 'plasticId', 'pan', 'expiry', 'lastName', 'productCode'];
 const KNOWN = new Set(CARD_FIELDS);
 
+/** The statuses an import may give a card: to produce it, or not. */
+export const IMPORTABLE_STATUSES: readonly ProductionStatus[] = ['Marked', 'Invalid'];
+
 /** How far ahead an expiry may lie: no card is issued for longer, so a later one is a typo (2099). */
 export const MAX_EXPIRY_YEARS_AHEAD = 10;
 
@@ -80,6 +83,11 @@ export function parseCardInput(input: Record<string, unknown>, now = new Date())
   if (pinMailer !== 'Y' && pinMailer !== 'N') throw new FieldError('pinMailer', 'must be Y or N');
   const status = text('productionStatus', 20) || 'Marked';
   if (!isProductionStatus(status)) throw new FieldError('productionStatus', `unknown status ${JSON.stringify(status)}`);
+  // the other statuses are the send's and the bureau's: a card imported InProduction or Shipped is in
+  // no batch, so it would never be sent and never be answered for, a card order lost without a trace
+  if (!IMPORTABLE_STATUSES.includes(status)) {
+    throw new FieldError('productionStatus', `${status} is set by the send and the bureau's reports: a card is imported as Marked (to produce) or Invalid (not to)`);
+  }
   const texts = Object.fromEntries(TEXT_FIELDS.map((f) => [f, freeText(f, TEXT_LIMITS[f], f === 'lastName' || f === 'productCode')]));
   const embossedName = freeText('embossedName', 100);
   return {

@@ -103,7 +103,7 @@ async function importOne(trx: DbTransaction, record: SourceRecord, { cipher, sta
   }
   try {
     const { card, status } = parseCardInput(record.value, now);
-    const outcome = await upsertContract(trx, card, status, cipher, stamp, { sameImport: true });
+    const outcome = await upsertContract(trx, card, status, cipher, stamp, { importLine: true });
     if (outcome.kind === 'refused') skip({ line: record.line, message: outcome.reason });
     else result[outcome.kind]++;
   } catch (err) {

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { canonicalId, type CardFields, type CardForm, type RequestType } from '../domain/contract.js';
-import type { ProductionStatus } from '../domain/contract-status.js';
+import { canTransition, type ProductionStatus } from '../domain/contract-status.js';
 import type { PanCipher } from '../security/pan.js';
 import { UNSENT_BATCH_FILE, unsentBatchHolding } from './unsent-batch.js';
 import { dialectOf, insertReturningId, nowIso } from './connection.js';
@@ -87,12 +87,13 @@ export type UpsertOutcome = { kind: 'inserted' | 'updated'; id: number } | { kin
 /**
  * Inserts or updates a card by contract id + plastic id, in the caller's transaction. A card that is
  * in a batch (claimed, in production or shipped) is refused: its data is in a file or at the bureau.
- * With `sameImport`, `now` is one time for every card of an import, and a card already written at that
- * time came from an earlier line of the same file: refused, so that of two lines with different data
- * for one card (two PANs, two addresses) neither silently replaces the other.
+ * With `importLine` (a line of `contracts import`): `now` is one time for every card of the import, and
+ * a card already written at that time came from an earlier line of the same file: refused, so that of
+ * two lines with different data for one card (two PANs, two addresses) neither silently replaces the
+ * other; and the card's status may only move as the state machine lets it (not Rejected → Invalid).
  */
 export async function upsertContract(
-  trx: Knex.Transaction, card: CardFields, status: ProductionStatus, cipher: PanCipher, now = nowIso(), options: { sameImport?: boolean } = {},
+  trx: Knex.Transaction, card: CardFields, status: ProductionStatus, cipher: PanCipher, now = nowIso(), options: { importLine?: boolean } = {},
 ): Promise<UpsertOutcome> {
   const key = { contract_number: canonicalId(card.contractId), plastic_id: canonicalId(card.plasticId) };
   const read = trx('card_contracts').where(key).first();
@@ -109,13 +110,16 @@ export async function upsertContract(
     await recordEvents(trx, [{ contract_id: id, from_status: null, to_status: status, source_kind: 'import', source_id: null, detail: null }], now);
     return { kind: 'inserted', id };
   }
-  if (options.sameImport && existing.updated_at === now) {
+  if (options.importLine && existing.updated_at === now) {
     return { kind: 'refused', reason: 'the same contractId and plasticId as an earlier line of this file: that line was imported, this one is not' };
   }
   const sending = await unsentBatchHolding(trx, existing.id);
   if (sending) return { kind: 'refused', reason: `contract is being sent in ${sending}; its data can no longer change` };
   if (existing.batch_id !== null && existing.production_status !== 'Rejected') {
     return { kind: 'refused', reason: `contract is ${existing.production_status} in batch ${existing.batch_id}; its data can no longer change` };
+  }
+  if (options.importLine && !canTransition(existing.production_status, status)) {
+    return { kind: 'refused', reason: `contract is ${existing.production_status}: an import cannot make it ${status}` };
   }
   await trx('clients').where({ id: existing.client_id }).update({ ...clientColumns(card), updated_at: now });
   const reset = status === 'Marked' ? { batch_id: null, reject_code: null, reject_reason: null } : {};

@@ -133,6 +133,20 @@ describeEachDatabase('contracts import, file-level rules', (ctx) => {
     assert.deepEqual([again.inserted, again.updated, where(again)], [0, 508, [[3, undefined], [506, undefined]]]);
   });
 
+  it('a card imported InProduction or Shipped (in no batch: never sent) is refused naming the field; Rejected cannot be made Invalid', async () => {
+    const lines = [{ ...makeCard(1), productionStatus: 'InProduction' }, { ...makeCard(2), productionStatus: 'Shipped' }, { ...makeCard(3), productionStatus: 'Rejected' }, makeCard(4), { ...makeCard(5), productionStatus: 'Invalid' }];
+    const result = await run(file('jsonl', jsonl(lines)));
+    assert.deepEqual(where(result), [[1, 'productionStatus'], [2, 'productionStatus'], [3, 'productionStatus']]);
+    assert.match(result.skipped[0]!.message, /InProduction is set by the send and the bureau's reports: a card is imported as Marked \(to produce\) or Invalid/);
+    assert.deepEqual(await imported(), ['1004', '1005']);
+    await db()('card_contracts').where({ contract_number: '1004' }).update({ production_status: 'Rejected', reject_code: 'R1', reject_reason: 'bad chip' });
+    const again = await run(file('jsonl', jsonl([{ ...makeCard(4), productionStatus: 'Invalid' }, makeCard(5)])));
+    assert.deepEqual([again.updated, where(again)], [1, [[1, undefined]]]);
+    assert.match(again.skipped[0]!.message, /contract is Rejected: an import cannot make it Invalid/);
+    const statuses = (await listContracts(db(), {})).map((r) => [r.contractNumber, r.status]);
+    assert.deepEqual(statuses, [['1004', 'Rejected'], ['1005', 'Marked']]);
+  });
+
   it(`a file of 200,000 bad lines: every one reported as it is found, the first ${MAX_LISTED_PROBLEMS} kept in the result`, async function () {
     this.timeout(120_000);
     const lines = Array.from({ length: 200_000 }, (_, i) => (i === 100_000 ? JSON.stringify(makeCard(1)) : `not json ${i}`));
