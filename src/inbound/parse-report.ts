@@ -158,18 +158,30 @@ function checkVersion(version: string | undefined): void {
   }
 }
 
+/**
+ * XML characters parsed at once at most. A real record is a few hundred characters, so a group of
+ * 1,000 stays far below; but a record may be up to 64 KiB (xml-skeleton.ts) of small elements, and
+ * fast-xml-parser builds an object for each: 1,000 such records in one call took 2.7 GB and 100 s
+ * before the first record was refused. The group ends at this many characters as well (2 MiB: 5,000
+ * real records).
+ */
+const GROUP_CHARS = 2 << 20;
+
 async function* recordGroups(events: AsyncIterable<SkeletonEvent>, header: ReportHeader, options: ReportReadOptions): AsyncGenerator<RecordGroup> {
   const size = options.groupSize ?? 1000;
   let group: Array<Extract<SkeletonEvent, { kind: 'record' }>> = [];
+  let chars = 0;
   for await (const event of events) {
     if (event.kind === 'root') checkVersion(event.version);
     if (event.kind !== 'record') continue;
     if (event.list !== 'Stock' && !header.sourceFile) throw new InputError(`${event.path}: a record of a contract in a report whose Header/SourceFile is empty`);
-    if (group.length && (group.length >= size || group[0]!.list !== event.list)) {
+    if (group.length && (group.length >= size || chars + event.xml.length > GROUP_CHARS || group[0]!.list !== event.list)) {
       yield parseGroup(group);
       group = [];
+      chars = 0;
     }
     group.push(event);
+    chars += event.xml.length;
   }
   if (group.length) yield parseGroup(group);
 }
