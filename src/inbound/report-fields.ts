@@ -22,6 +22,42 @@ export interface Fields {
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
+/**
+ * Characters no report text may hold: it is stored and shown again (`contracts show`, the status
+ * page, logs). Beside C0 and DEL: the C1 controls (U+009B is a terminal's CSI, U+0085 a line break
+ * to some readers), the line and paragraph separators, and the bidirectional controls that make a
+ * reason or a tracking number read otherwise than it is stored.
+ */
+const CONTROL = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * PAN-like numbers masked, also when written in other decimal digits (fullwidth ４１１１…, Arabic-Indic,
+ * mathematical): the mask knows ASCII digits only, and a PAN a person can read is a PAN. Such digits
+ * are given as ASCII ones only when they form a PAN; other text is kept as it is.
+ */
+export function maskPans(value: string): string {
+  const masked = maskPansInText(value);
+  if (!OTHER_DIGIT.test(masked)) return masked;
+  const folded = masked.replace(OTHER_DIGITS, (digit) => String(digitValue(digit)));
+  const foldedMasked = maskPansInText(folded);
+  return foldedMasked === folded ? masked : foldedMasked;
+}
+
+const OTHER_DIGIT = /(?![0-9])\p{Nd}/u;
+const OTHER_DIGITS = /(?![0-9])\p{Nd}/gu;
+const DIGIT = /^\p{Nd}$/u;
+
+/**
+ * The value of a decimal digit other than ASCII: Unicode puts those in runs of whole sets 0–9 in
+ * order (its stability policy), so the value is the distance from the start of the run, modulo 10.
+ */
+function digitValue(digit: string): number {
+  const code = digit.codePointAt(0)!;
+  let start = code;
+  while (DIGIT.test(String.fromCodePoint(start - 1))) start--;
+  return (code - start) % 10;
+}
+
 /** A value quoted in an error message: short, printable, no PAN (it comes from a hostile file and ends up in logs and the database). */
 function quote(value: string): string {
   // masked before the unprintable characters become '?': a PAN grouped by tabs or no-break spaces is a PAN to the mask, one grouped by '?' is not
@@ -59,9 +95,9 @@ export function readFields(element: unknown, path: string): Fields {
     text(name, maxLength, required, pattern) {
       const v = value(name, required);
       if (v.length > maxLength) fail(name, `longer than ${maxLength} characters`);
-      if (/[\x00-\x1f\x7f]/.test(v)) fail(name, 'contains control characters');
+      if (CONTROL.test(v)) fail(name, 'contains control characters (C0, DEL, C1, line separators or bidirectional controls)');
       if (v && pattern && !pattern.test(v)) fail(name, `${quote(v)} has characters that are not allowed`);
-      return maskPansInText(v);
+      return maskPans(v);
     },
     digits(name, maxLength) {
       const v = value(name, true);

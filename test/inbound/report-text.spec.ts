@@ -1,0 +1,114 @@
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import type { Db } from '../../src/db/connection.js';
+import { InputError } from '../../src/errors.js';
+import { applyReportFile } from '../../src/inbound/apply-report.js';
+import { parseReport, readReportHeader } from '../../src/inbound/parse-report.js';
+import { buildReportXml, type ReportInput } from '../../src/inbound/report-format.js';
+import { silentLogger } from '../../src/log.js';
+import { luhnValid } from '../../src/security/mask.js';
+import { describeEachDatabase } from '../helpers/db.js';
+import { header, shipment } from './fixtures.js';
+import { contractOf, seedBatch } from './seed.js';
+
+/**
+ * Report text is stored and shown again (contracts show, the status page, logs): no C1 or
+ * bidirectional control may get in, and a PAN written in other decimal digits is masked as one in
+ * ASCII digits is.
+ */
+const read = { maxBytes: 50_000_000, issuer: 'BXISSUER', bureau: 'BUREAU01' };
+const rejectionOf = (reason: string, field: 'reason' | 'code' = 'reason') => ({
+  recordSequence: 1, cardContractId: '1001', plasticId: '5001', code: field === 'code' ? reason : '012', reason: field === 'reason' ? reason : 'x',
+});
+
+/** The scripts of decimal digits a bureau's system could write a number in: each is a run 0–9 from its zero. */
+const DIGIT_ZEROS = [0xff10, 0x0660, 0x06f0, 0x0966, 0x09e6, 0x0e50, 0x1d7ce, 0x1d7ec];
+const inScript = (digits: string, zero: number) => [...digits].map((d) => String.fromCodePoint(zero + Number(d))).join('');
+
+describe('inbound/report text: parsed', () => {
+  it('refuses C1 controls, line separators and bidirectional controls in any free-text field, written raw or as a character reference', async () => {
+    const chars = [0x80, 0x85, 0x9b, 0x9f, 0x2028, 0x2029, 0x061c, 0x200e, 0x200f, 0x202a, 0x202e, 0x2066, 0x2069];
+    await fc.assert(fc.asyncProperty(
+      fc.constantFrom(...chars), fc.constantFrom('Reason', 'Code', 'Courier', 'TrackingNumber'), fc.boolean(),
+      async (code, field, asReference) => {
+        const bad = asReference ? `&#x${code.toString(16)};` : String.fromCodePoint(code);
+        const value = `A${bad}B`;
+        const base = field === 'Reason' || field === 'Code'
+          ? buildReportXml({ header: header('F.dat'), rejections: [rejectionOf('PLACEHOLDER', field === 'Code' ? 'code' : 'reason')] })
+          : buildReportXml({ header: header('F.dat'), shipments: [{ ...shipment(1, { shipped: '2026-11-26' }), [field === 'Courier' ? 'courier' : 'trackingNumber']: 'PLACEHOLDER' }] });
+        const xml = base.replace('PLACEHOLDER', value);
+        await assert.rejects(parseReport(xml, read), (err: Error) =>
+          err instanceof InputError && new RegExp(`/${field}: contains control characters`).test(err.message));
+      },
+    ), { numRuns: 120 });
+  });
+
+  it('masks a PAN written in fullwidth, Arabic-Indic, Devanagari, Thai or mathematical digits in free text, as it masks one in ASCII digits', async () => {
+    const pan = fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 15, maxLength: 18 }).map((d) => {
+      const body = d.join('');
+      const check = [...'0123456789'].find((c) => luhnValid(body + c))!;
+      return body + check;
+    });
+    await fc.assert(fc.asyncProperty(pan, fc.constantFrom(...DIGIT_ZEROS), fc.constantFrom('reason', 'courier', 'trackingNumber'), async (number, zero, field) => {
+      const written = inScript(number, zero);
+      const value = field === 'courier' ? written : `card ${written} refused`;
+      const report: ReportInput = field === 'reason'
+        ? { header: header('F.dat'), rejections: [rejectionOf(value)] }
+        : { header: header('F.dat'), shipments: [{ ...shipment(1, { shipped: '2026-11-26' }), [field]: value }] };
+      const parsed = await parseReport(buildReportXml(report), read);
+      const text = field === 'reason' ? parsed.rejections[0]!.reason : (parsed.shipments[0] as unknown as Record<string, string>)[field]!;
+      assert.ok(!text.includes(written), `the PAN in its own digits came through: ${JSON.stringify(text)}`);
+      assert.ok(!text.includes(number), `the PAN came through: ${JSON.stringify(text)}`);
+      assert.ok(text.includes(`${number.slice(0, 6)}${'*'.repeat(number.length - 10)}${number.slice(-4)}`), JSON.stringify(text));
+    }), { numRuns: 150 });
+  });
+
+  it('keeps short numbers in other digits as they are (a reason in Arabic with a code)', async () => {
+    const reason = `رفض ${inScript('042', 0x0660)} ４２`;
+    const parsed = await parseReport(buildReportXml({ header: header('F.dat'), rejections: [rejectionOf(reason)] }), read);
+    assert.equal(parsed.rejections[0]!.reason, reason);
+  });
+});
+
+describeEachDatabase('inbound/report text: stored', (ctx) => {
+  let dir: string;
+  let db: Db;
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'bx-report-text-')); db = ctx().db; });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function apply(report: ReportInput, now = '2026-11-26T07:00:00.000Z') {
+    const xml = buildReportXml(report);
+    const sha256 = createHash('sha256').update(xml).digest('hex');
+    const clearFile = join(dir, `${sha256}.xml`);
+    writeFileSync(clearFile, xml);
+    const h = await readReportHeader(clearFile, read);
+    return applyReportFile(db, { clearFile, header: h, remoteName: `R_${sha256.slice(0, 8)}.xml.rsa`, sha256, clearSha256: sha256, kind: 'rsa', localPath: clearFile }, { read, log: silentLogger, now });
+  }
+  const reportCount = async () => Number((await db('bureau_reports').count({ n: '*' }))[0]!.n);
+
+  it('stores neither C1 nor bidirectional controls nor a PAN in other digits: the report is refused or masked before any row is written', async () => {
+    const batch = await seedBatch(db, [61, 62]);
+    const before = await reportCount();
+    await assert.rejects(apply({ header: header(batch.fileName), rejections: [{ ...rejectionOf(`x\u009b2J\u202eevil`), cardContractId: '1061', plasticId: '5061' }] }), InputError);
+    assert.equal(await reportCount(), before);
+    const pan = '4111111111111111';
+    await apply({ header: header(batch.fileName), rejections: [{ ...rejectionOf(`card ${inScript(pan, 0xff10)}`), recordSequence: 2, cardContractId: '1062', plasticId: '5062' }] });
+    const c = await contractOf(db, 62);
+    assert.equal(c.reject_reason, 'card 411111******1111');
+    const events = JSON.stringify(await db('contract_events').where({ contract_id: batch.ids.get(62) }));
+    assert.ok(!events.includes(inScript(pan, 0xff10)) && !events.includes(pan));
+  });
+
+  it('does not store a PAN split between the courier and the tracking number in fullwidth digits in the card\'s event', async () => {
+    const batch = await seedBatch(db, [63]);
+    const pan = '5500000000000004';
+    const [left, right] = [inScript(pan.slice(0, 8), 0xff10), inScript(pan.slice(8), 0xff10)];
+    await apply({ header: header(batch.fileName), shipments: [{ ...shipment(63, { shipped: '2026-11-26', sequence: 1 }), courier: `DHL ${left}`, trackingNumber: right }] });
+    const [event] = await db('contract_events').where({ contract_id: batch.ids.get(63), source_kind: 'report' });
+    assert.match(event.detail, /550000\*{6}0004/);
+  });
+});
