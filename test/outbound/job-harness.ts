@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
-import { makeSendJob, type SendJobDeps } from '../../src/outbound/send-job.js';
+import { makeSendJob, type SendFaultPoint, type SendJobDeps } from '../../src/outbound/send-job.js';
 import type { PanCipher } from '../../src/security/pan.js';
 import type { RemoteSession, Transport } from '../../src/transport/remote.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
@@ -17,6 +17,12 @@ import { contractIdsOf, contractsByStatus, decryptedRecords, filesIn, makeBureau
 export function sendJobFor(db: Knex, cipher: PanCipher, config: Config, sshd: SshdServer, extra: Partial<SendJobDeps> = {}) {
   const transport = makeSftpTransport(config.sftp, { log: silentLogger });
   return makeSendJob({ db, config, cipher, transport, log: silentLogger, ...extra });
+}
+
+/** Runs the send job with a fault at `point` (as a crash there would stop it); checks that the run failed there. */
+export async function sendStoppedAt(db: Knex, cipher: PanCipher, config: Config, sshd: SshdServer, point: SendFaultPoint, businessDate: string): Promise<void> {
+  const faults = { at: (p: SendFaultPoint) => { if (p === point) throw new Error(`injected at ${point}`); } };
+  await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate }), new RegExp(`injected at ${point}`));
 }
 
 export function withSftp(config: Config, sshd: SshdServer, overrides: Partial<Config['sftp']> = {}): Config {

@@ -2,11 +2,10 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SendFaultPoint } from '../../src/outbound/send-job.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import { insertCards } from './fixtures.js';
-import { assertDeliveredExactlyOnce, sendJobFor, useSendSuite } from './job-harness.js';
+import { assertDeliveredExactlyOnce, sendJobFor, sendStoppedAt, useSendSuite } from './job-harness.js';
 import { filesIn } from './harness.js';
 
 /**
@@ -19,7 +18,6 @@ const FIRST_FILE = 'BXISSUER_PERSO_20261126_000001.dat.pgp';
 const DAY = 86_400_000;
 
 describeEachDatabase('send job: the archive of a batch that waited', (ctx) => {
-
   const suite = useSendSuite(() => ctx().db);
 
   it('a file encrypted longer ago than the retention, sent now, is kept in the archive for the retention (0600)', async () => {
@@ -27,8 +25,7 @@ describeEachDatabase('send job: the archive of a batch that waited', (ctx) => {
     let { config } = suite();
     config = { ...config, archive: { retentionDays: 30 } };
     await insertCards(db, cipher, 1, 2);
-    const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected at encrypted'); } };
-    await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), /injected/);
+    await sendStoppedAt(db, cipher, config, sshd, 'encrypted', DATE);
     // the batch waited 45 days in the outbox (its server down, a foreign file under its name…): same bytes, old time
     const waited = new Date(Date.now() - 45 * DAY);
     utimesSync(join(config.workDir, 'outbox', FIRST_FILE), waited, waited);

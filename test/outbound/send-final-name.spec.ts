@@ -3,12 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SendFaultPoint } from '../../src/outbound/send-job.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import { userIds } from '../helpers/sshd.js';
 import { insertCards } from './fixtures.js';
-import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, useSendSuite } from './job-harness.js';
+import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, sendStoppedAt, useSendSuite } from './job-harness.js';
 import { contractsByStatus, makeBureauKeys, type BureauKeys } from './harness.js';
 
 /**
@@ -21,14 +20,12 @@ const DATE = '2026-11-26';
 const FIRST_FILE = 'BXISSUER_PERSO_20261126_000001.dat.pgp';
 
 describeEachDatabase('send job: a file of our size under our final name', (ctx) => {
-
   const suite = useSendSuite(() => ctx().db);
 
   it('someone else\'s bytes of exactly the batch\'s size are left alone and the cards stay Marked; ours (a rename before a crash) count as delivered', async () => {
     const { db, sshd, keys, config } = suite();
     await insertCards(db, cipher, 1, 3);
-    const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected at encrypted'); } };
-    await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), /injected/);
+    await sendStoppedAt(db, cipher, config, sshd, 'encrypted', DATE);
     const batch = await db('perso_batches').first();
     assert.equal(batch.state, 'encrypted');
     // another file, byte for byte the size of ours, under our final name
@@ -64,8 +61,7 @@ describeEachDatabase('send job: the bureau key changed while a batch waited in t
   it('a file encrypted to the retired key is encrypted again to the configured one before upload: the bureau reads it', async () => {
     const { db, sshd, config } = suite();
     await insertCards(db, cipher, 1, 3);
-    const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected at encrypted'); } };
-    await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), /injected/);
+    await sendStoppedAt(db, cipher, config, sshd, 'encrypted', DATE);
     assert.equal((await db('perso_batches').first()).state, 'encrypted');
     // the bureau rotated its key (the old one expired, was revoked or retired): the operator configures the new one
     const rotated = { ...config, pgp: { ...config.pgp, bureauPublicKeyFile: next.publicKeyFile, bureauFingerprint: next.fingerprint } };
@@ -76,8 +72,7 @@ describeEachDatabase('send job: the bureau key changed while a batch waited in t
   it('a batch the bureau already has is confirmed though the bureau key expired since; only then is the run refused, before any claim', async () => {
     const { db, sshd, config } = suite();
     await insertCards(db, cipher, 1, 3);
-    const faults = { at: (p: SendFaultPoint) => { if (p === 'uploaded') throw new Error('injected at uploaded'); } };
-    await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), /injected/);
+    await sendStoppedAt(db, cipher, config, sshd, 'uploaded', DATE);
     assert.equal((await db('perso_batches').first()).state, 'uploaded');
     // two years on, the bureau's key (made to expire in one) has expired; a card was marked meanwhile
     await insertCards(db, cipher, 4, 1);

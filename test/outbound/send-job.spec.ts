@@ -10,7 +10,7 @@ import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { silentLogger } from '../../src/log.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import { inProductionEvents, insertCards } from './fixtures.js';
-import { assertDeliveredExactlyOnce, failingUploads, remoteFiles, sendJobFor, useSendSuite, withSftp } from './job-harness.js';
+import { assertDeliveredExactlyOnce, failingUploads, remoteFiles, sendJobFor, sendStoppedAt, useSendSuite, withSftp } from './job-harness.js';
 import { contractIdsOf, contractsByStatus, decryptedRecords, fileMaker, filesIn } from './harness.js';
 
 const cipher = new PanCipher(newPanKey());
@@ -18,7 +18,6 @@ const DATE = '2026-11-26';
 const ids = (from: number, count: number) => Array.from({ length: count }, (_, i) => String(1000 + from + i));
 
 describeEachDatabase('send job through a real sshd', (ctx) => {
-
   const suite = useSendSuite(() => ctx().db);
 
   it('sends Marked physical cards in one file gpg reads; Invalid ones are set aside with their reason', async () => {
@@ -111,8 +110,7 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   it('resumeOnly finishes an unfinished batch and claims nothing new', async () => {
     const { db, sshd, keys, config } = suite();
     await insertCards(db, cipher, 1, 3);
-    const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected at encrypted'); } };
-    await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), /injected/);
+    await sendStoppedAt(db, cipher, config, sshd, 'encrypted', DATE);
     await insertCards(db, cipher, 4, 2);
     const resumed = await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE, resumeOnly: true });
     assert.deepEqual(resumed.batches.map((b) => [b.records, b.state]), [[3, 'sent']]);
@@ -147,8 +145,7 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
   it('a lost outbox file is encrypted again before upload', async () => {
     const { db, sshd, keys, config } = suite();
     await insertCards(db, cipher, 1, 2);
-    const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected'); } };
-    await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }));
+    await sendStoppedAt(db, cipher, config, sshd, 'encrypted', DATE);
     rmSync(join(config.workDir, 'outbox'), { recursive: true });
     await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
     await assertDeliveredExactlyOnce(db, sshd, keys, config, ids(1, 2));
@@ -160,8 +157,7 @@ describeEachDatabase('send job through a real sshd', (ctx) => {
       ...(n % 5 === 0 ? { firstName: 'Zoë', lastName: 'Ñúñez-O\'Brien' } : {}),
       ...(n % 97 === 0 ? { country: 'XXX' } : {}),
     }));
-    const faults = { at: (p: SendFaultPoint) => { if (p === 'encrypted') throw new Error('injected at encrypted'); } };
-    await assert.rejects(sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE }), /injected/);
+    await sendStoppedAt(db, cipher, config, sshd, 'encrypted', DATE);
     const [batch] = await unfinishedBatches(db);
     assert.equal(batch!.state, 'encrypted');
     assert.equal(batch!.recordCount, 1200 - 12, 'twelve cards with an unknown country set aside');

@@ -23,7 +23,6 @@ const FIRST_FILE = 'BXISSUER_PERSO_20261126_000001.dat.pgp';
 const DAY = 86_400_000;
 
 describeEachDatabase('send job: safety branches', (ctx) => {
-
   const suite = useSendSuite(() => ctx().db);
 
   it('refuses to overwrite a file of another size under the final name: left alone, the batch waits, every run says so', async () => {
