@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseDotEnv } from 'dotenv';
 import { parseDocument } from 'yaml';
@@ -41,7 +41,7 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
   const path = configPath(file);
   if (!existsSync(path)) throw new ConfigError(`config file ${path} does not exist`);
   loadDotEnv(join(dirname(path), '.env'), env);
-  const raw = parseConfigYaml(path, readText(path, `config file ${path}`));
+  const raw = parseConfigYaml(path, readText(path, `config file ${path}`, refuseWritableByOthers));
   applyEnvOverrides(raw, env);
   const parsed = configSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new ConfigError(`config file ${path}: ${describeIssue(parsed.error)}`);
@@ -51,6 +51,7 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
   checkCalendar(config);
   const listed = Array.isArray((raw as { bureaus?: unknown } | null)?.bureaus);
   checkKeyPairs(config, listed);
+  checkPanKeyVariables(config, listed);
   try {
     resolveBureauLayouts(config, dirname(path), listed);
   } catch (err) {
@@ -67,11 +68,12 @@ const MAX_TEXT_BYTES = 1024 * 1024;
  * secrets) when it cannot be read, is larger than MAX_TEXT_BYTES (/dev/zero, a dump) or is not UTF-8:
  * decoding replaced bad bytes with U+FFFD, and a host name or key path then failed only when used.
  */
-function readText(file: string, what: string): string {
+function readText(file: string, what: string, check?: (stats: Stats, what: string) => void): string {
   let bytes: Buffer;
   try {
-    bytes = readAtMost(file, MAX_TEXT_BYTES + 1);
+    bytes = readAtMost(file, MAX_TEXT_BYTES + 1, (stats) => check?.(stats, what));
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${what} cannot be read: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`);
   }
   if (bytes.length > MAX_TEXT_BYTES) throw new ConfigError(`${what} is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB: not a configuration file`);
@@ -83,10 +85,12 @@ function readText(file: string, what: string): string {
   }
 }
 
-function readAtMost(file: string, limit: number): Buffer {
+function readAtMost(file: string, limit: number, check: (stats: Stats) => void): Buffer {
   const fd = openSync(file, 'r');
   try {
-    if (fstatSync(fd).isDirectory()) throw Object.assign(new Error('a folder'), { code: 'EISDIR' });
+    const stats = fstatSync(fd);
+    if (stats.isDirectory()) throw Object.assign(new Error('a folder'), { code: 'EISDIR' });
+    check(stats);
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
@@ -100,6 +104,17 @@ function readAtMost(file: string, limit: number): Buffer {
     return Buffer.concat(chunks);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * The config holds the trust anchors (the bureau's host key and OpenPGP key pins, its host): a file
+ * every user of the machine may write lets any of them send the cards to a server and key of their
+ * own. Refused, as OpenSSH refuses such a config; the group may write it.
+ */
+function refuseWritableByOthers(stats: Stats, what: string): void {
+  if (stats.isFile() && stats.mode & 0o002) {
+    throw new ConfigError(`${what} is writable by every user of the machine (mode ${(stats.mode & 0o777).toString(8)}): chmod o-w it`);
   }
 }
 
@@ -151,6 +166,29 @@ function checkKeyPairs(config: LoadedConfig, listed: boolean): void {
     if (pgp.sign.enabled && !pgp.sign.privateKeyFile) fail('pgp.sign.privateKeyFile', 'required when pgp.sign.enabled is true');
     if (pgp.archivePublicKeyFile && !pgp.archiveFingerprint) fail('pgp.archiveFingerprint', 'required when pgp.archivePublicKeyFile is set (the pin of that key)');
     if (pgp.archiveFingerprint && !pgp.archivePublicKeyFile) fail('pgp.archivePublicKeyFile', 'required when pgp.archiveFingerprint is set: without it no file is encrypted to the archive key');
+  });
+}
+
+/** The `…Env` keys of a bureau naming a secret that leaves the process (a password or passphrase). */
+const BUREAU_SECRET_VARIABLES = ['sftp.passwordEnv', 'sftp.privateKeyPassphraseEnv', 'pgp.sign.passphraseEnv', 'reports.rsaPassphraseEnv', 'reports.pgpPassphraseEnv'];
+
+/**
+ * The PAN data key's variables are that key's alone: named as the database or SFTP password, the
+ * key was sent to that server at every connection; as a passphrase, handed to a key parser.
+ */
+function checkPanKeyVariables(config: LoadedConfig, listed: boolean): void {
+  const fail = (key: string, message: string): never => {
+    throw new ConfigError(`config file ${config.configFile}: ${key}: ${message}`);
+  };
+  const pan = [config.pan.keyEnv, config.pan.previousKeyEnv];
+  if (pan[0] === pan[1]) fail('pan.previousKeyEnv', `${pan[1]} is also pan.keyEnv: the previous key needs a variable of its own`);
+  const isPan = (name: unknown) => typeof name === 'string' && pan.includes(name);
+  if (isPan(config.database.passwordEnv)) fail('database.passwordEnv', `${config.database.passwordEnv} holds the PAN data key (pan.keyEnv or pan.previousKeyEnv): it would be sent as the database password`);
+  config.bureaus.forEach((bureau, i) => {
+    for (const key of BUREAU_SECRET_VARIABLES) {
+      const name = getPath(bureau, key);
+      if (isPan(name)) fail(`${listed ? `bureaus[${i}].` : ''}${key}`, `${String(name)} holds the PAN data key (pan.keyEnv or pan.previousKeyEnv): give this secret a variable of its own`);
+    }
   });
 }
 
@@ -232,15 +270,10 @@ function resolvePaths(config: LoadedConfig, base: string): void {
  */
 function loadDotEnv(file: string, env: NodeJS.ProcessEnv): void {
   if (!existsSync(file)) return;
-  const fd = openSync(file, 'r');
-  let mode: number;
-  try {
-    mode = fstatSync(fd).mode;
-  } finally {
-    closeSync(fd);
-  }
-  refuseOpenSecretFile(file, mode, 'the secrets file', { openTo: 0o007, hint: 'chmod 640 or 600 it' });
-  for (const [key, value] of Object.entries(parseDotEnv(readText(file, `the secrets file ${file}`)))) {
+  const text = readText(file, `the secrets file ${file}`, (stats) => {
+    refuseOpenSecretFile(file, stats.mode, 'the secrets file', { openTo: 0o007, hint: 'chmod 640 or 600 it' });
+  });
+  for (const [key, value] of Object.entries(parseDotEnv(text))) {
     if (env[key] === undefined) env[key] = value;
   }
 }

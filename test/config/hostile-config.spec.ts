@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -191,6 +191,26 @@ bureaus:
   });
 
   describe('the file itself', () => {
+    it('refuses a config file every user may write (it holds the pins of the bureau\'s host and keys); the group may', () => {
+      const file = write(HEAD);
+      chmodSync(file, 0o666);
+      assert.throws(() => loadConfig(file, {}), (err: Error) => err instanceof ConfigError && err.message === `config file ${file} is writable by every user of the machine (mode 666): chmod o-w it`);
+      chmodSync(file, 0o664);
+      assert.ok(loadConfig(file, {}));
+    });
+
+    it('refuses a secret variable naming the PAN data key\'s (the key was sent as the SFTP or database password)', () => {
+      refused(write(HEAD + 'sftp: { passwordEnv: BX_PAN_KEY }\n'), 'sftp.passwordEnv', /BX_PAN_KEY holds the PAN data key/);
+      refused(write(HEAD + 'pan: { keyEnv: BX_KEY }\ndatabase: { passwordEnv: BX_KEY }\n'), 'database.passwordEnv', /sent as the database password/);
+      refused(write(HEAD + 'pan: { previousKeyEnv: BX_PAN_KEY }\n'), 'pan.previousKeyEnv', /a variable of its own/);
+      refused(write(`issuer: { code: BXISSUER }
+routing: { default: B1 }
+bureaus:
+  - { code: B1, fileNamePattern: "{issuer}_A_{date}_{seq}.pgp" }
+  - { code: B2, fileNamePattern: "{issuer}_B_{date}_{seq}.pgp", reports: { rsaPassphraseEnv: BX_PAN_KEY_PREVIOUS } }
+`), 'bureaus[1].reports.rsaPassphraseEnv', /holds the PAN data key/);
+    });
+
     it('refuses --config "" (an unset shell variable) instead of using the installation\'s default file and its SQLite database', async function () {
       this.timeout(60_000);
       assert.throws(() => loadConfig('', {}), (err: Error) => err instanceof ConfigError && /--config: the file name is empty/.test(err.message));
