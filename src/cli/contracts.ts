@@ -63,11 +63,26 @@ function registerShow(contracts: Command): void {
       await withApp(cmd.optsWithGlobals(), async ({ db, cipher }) => {
         const cards = await contractStory(db, contractId);
         if (!cards.length) throw new UsageError(`contract ${contractId}: no such contract (contracts list shows the known ones)`);
-        const shown = cards.map(({ panEnc, panLast4, ...card }) => ({ ...card, pan: maskedPan({ contractNumber: card.contractNumber, plasticId: card.plasticId, panEnc, panLast4 }, cipher) }));
+        const shown = cards.map(({ panEnc, panLast4, ...card }) => ({ ...maskedStory(card), pan: maskedPan({ contractNumber: card.contractNumber, plasticId: card.plasticId, panEnc, panLast4 }, cipher) }));
         if (opts.json) process.stdout.write(safeJson(shown, 2) + '\n');
         else shown.forEach((card, i) => printStory(card, i > 0));
       }, { readOnly: true });
     });
+}
+
+/**
+ * The story's text from outside (the bureau's reasons, couriers, tracking numbers, anomalies, report
+ * names) with any PAN masked: the receive masks them as it stores them, and this is the last line
+ * for a row stored otherwise (an older version). The contract and plastic ids stay whole: a 15-digit
+ * contract number may pass the Luhn check.
+ */
+function maskedStory<T extends Omit<CardStory, 'panEnc' | 'panLast4'>>(card: T): T {
+  const mask = (text: string | null) => (text === null ? null : maskPansInText(text));
+  return {
+    ...card, reason: mask(card.reason), courier: mask(card.courier), trackingNumber: mask(card.trackingNumber),
+    events: card.events.map((e) => ({ ...e, sourceName: mask(e.sourceName), detail: mask(e.detail) })),
+    reports: card.reports.map((r) => ({ ...r, remoteName: maskPansInText(r.remoteName), anomaly: mask(r.anomaly) })),
+  };
 }
 
 function printStory(card: Omit<CardStory, 'panEnc' | 'panLast4'> & { pan: string }, gap: boolean): void {
@@ -97,11 +112,12 @@ function present(row: ContractListing, cipher: PanCipher) {
     plastic: row.plasticId,
     pan: maskedPan(row, cipher),
     status: row.status,
-    reason: row.reason ? `${row.rejectCode ?? ''} ${row.reason}`.trim() : '',
+    // the bureau's text, masked again here (see maskedStory)
+    reason: row.reason ? maskPansInText(`${row.rejectCode ?? ''} ${row.reason}`.trim()) : '',
     batchFile: row.batchFile ?? '',
     expected: row.expectedShipDate ?? '',
     shipped: row.shipDate ?? '',
-    tracking: [row.courier, row.trackingNumber].filter(Boolean).join(' '),
+    tracking: maskPansInText([row.courier, row.trackingNumber].filter(Boolean).join(' ')),
   };
 }
 

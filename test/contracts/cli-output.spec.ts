@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import knexFactory from 'knex';
+import knexFactory, { type Knex } from 'knex';
 import { makeCard } from '../helpers/cards.js';
 import { runCli } from '../helpers/cli.js';
 import { newPanKey } from '../helpers/db.js';
@@ -24,20 +24,26 @@ describe('CLI contracts: hostile text and refused files', function () {
   const TERMINAL_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
   before(async () => assert.equal((await cli('migrate')).code, 0));
+  /** the CLI's SQLite database, opened here to store what a bureau's report or an older version may have */
+  async function withDatabase(work: (db: Knex) => Promise<void>): Promise<void> {
+    const sqlite = readdirSync(join(dir, 'var')).find((f) => f.endsWith('.sqlite'))!;
+    const db = knexFactory({ client: 'better-sqlite3', connection: { filename: join(dir, 'var', sqlite) }, useNullAsDefault: true });
+    try {
+      await work(db);
+    } finally {
+      await db.destroy();
+    }
+  }
 
   it('a bureau reason, courier and event detail holding terminal escapes are shown inert by list and show; --json keeps them exactly', async () => {
     writeFileSync(join(dir, 'one.jsonl'), JSON.stringify(makeCard(1)) + '\n');
     assert.equal((await cli('contracts', 'import', join(dir, 'one.jsonl'))).code, 0);
     const reason = 'embossing \u001b]0;owned\u0007\u001b[2J\u009b31mfailed\r\nOK';
     const courier = 'DHL\u202e\u2066';
-    const sqlite = readdirSync(join(dir, 'var')).find((f) => f.endsWith('.sqlite'))!;
-    const db = knexFactory({ client: 'better-sqlite3', connection: { filename: join(dir, 'var', sqlite) }, useNullAsDefault: true });
-    try {
+    await withDatabase(async (db) => {
       await db('card_contracts').update({ production_status: 'Rejected', reject_code: 'E\u001b[5m', reject_reason: reason, courier, tracking_number: '\u009b2J1Z' });
       await db('contract_events').update({ detail: reason });
-    } finally {
-      await db.destroy();
-    }
+    });
     for (const args of [['contracts', 'list'], ['contracts', 'show', '1001']]) {
       const r = await cli(...args);
       assert.equal(r.code, 0, r.stderr);
@@ -50,6 +56,23 @@ describe('CLI contracts: hostile text and refused files', function () {
     const show = await cli('contracts', 'show', '1001', '--json');
     assert.doesNotMatch(show.stdout, /[\u0080-\u009f\u202a-\u202e\u2066-\u2069]/, 'written as \\u escapes');
     assert.equal(JSON.parse(show.stdout)[0].reason, reason);
+  });
+
+  it('a PAN in a stored reason, tracking number or event detail (a row the receive did not mask) is masked by list and show, text and --json', async () => {
+    writeFileSync(join(dir, 'six.jsonl'), JSON.stringify(makeCard(6)) + '\n');
+    assert.equal((await cli('contracts', 'import', join(dir, 'six.jsonl'))).code, 0);
+    const pan = '5500 0000 0000 0004';
+    await withDatabase(async (db) => {
+      await db('card_contracts').where({ contract_number: '1006' }).update({ production_status: 'Rejected', reject_reason: `card ${pan} damaged`, courier: 'DHL', tracking_number: pan.replace(/ /g, '') });
+      const card = await db('card_contracts').where({ contract_number: '1006' }).first('id');
+      await db('contract_events').where({ contract_id: card.id }).update({ detail: `PAN ${pan}` });
+    });
+    for (const args of [['contracts', 'list'], ['contracts', 'list', '--json'], ['contracts', 'show', '1006'], ['contracts', 'show', '1006', '--json']]) {
+      const r = await cli(...args);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(!r.stdout.replace(/[ -]/g, '').includes('5500000000000004'), `${args.join(' ')}: ${r.stdout}`);
+      assert.match(r.stdout, /550000\*{6}0004/, args.join(' '));
+    }
   });
 
   it('a CSV header with a misspelt column: exit 1, one line naming the file, line 1 and the column, nothing imported', async () => {
