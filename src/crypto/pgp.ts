@@ -156,7 +156,7 @@ export async function decryptToFile(
     // the signal stops the work itself: a decryption left running after a time limit would go on
     // writing (and then deleting) the clear file that the next run of the same report uses
     await pipeline(Readable.fromWeb(result.data as any), counter, createWriteStream(opts.destination, { mode: 0o600 }), { signal: opts.signal });
-    if (expectSigned) await assertSignatureValid(result.signatures);
+    if (expectSigned) await assertSignatureValid(result.signatures, opts.verificationKeys!);
     return { bytes, signatureVerified: expectSigned };
   } catch (err) {
     encrypted.destroy();
@@ -175,12 +175,21 @@ async function readMessage(encrypted: Readable): Promise<openpgp.Message<any>> {
     : openpgp.readMessage({ binaryMessage: web });
 }
 
-async function assertSignatureValid(signatures: Array<{ verified: Promise<true> }>): Promise<void> {
+async function assertSignatureValid(signatures: Array<{ keyID: openpgp.KeyID; verified: Promise<true> }>, keys: openpgp.PublicKey[]): Promise<void> {
   if (signatures.length === 0) throw new PgpSignatureError('the message is not signed');
   try {
     await Promise.all(signatures.map((s) => s.verified));
   } catch (err) {
     throw new PgpSignatureError(`the message signature is not valid: ${messageOf(err)}`, { cause: err });
+  }
+  // openpgp judges the signing (sub)key at the signature's creation time, which the signer writes: a
+  // subkey expired or retired since (old key material, the kind that leaks) could sign "in the past"
+  const now = new Date();
+  for (const { keyID } of signatures) {
+    const key = keys.find((k) => k.getKeys(keyID).length > 0)!;
+    await key.getSigningKey(keyID, now).catch((err) => {
+      throw new PgpSignatureError(`the message is signed by the (sub)key ${keyID.toHex()}, which is no longer a valid signing key (expired or revoked): ${messageOf(err)}`, { cause: err });
+    });
   }
 }
 
