@@ -26,12 +26,14 @@ export const OUT_OF_STOCK = { code: '045', reason: 'Plastic out of stock' } as c
 export const FILE_REJECTED_CODE = '090';
 
 /**
- * Tracking numbers never hold a run of 12–19 digits: the receive side masks such a run as a possible
- * PAN wherever report text enters, so a tracking number of that shape would be stored masked.
+ * Tracking numbers never hold a run of 12 digits or more: the receive side masks such a run as a
+ * possible PAN wherever report text enters (12–19 digits, and every run of 20 or more, which may hold
+ * one), so it would be stored masked and the demo's check would fail. DHL Express is JD + 10 digits
+ * + DE (it was JD01 + 18 digits, a 20-digit run).
  */
 const COURIERS: Record<string, { courier: string; tracking: (rng: () => number) => string }> = {
   '1': { courier: 'DEUTSCHE POST', tracking: (rng) => `RR${digits(rng, 9)}DE` },
-  '2': { courier: 'DHL EXPRESS', tracking: (rng) => `JD01${digits(rng, 18)}` },
+  '2': { courier: 'DHL EXPRESS', tracking: (rng) => `JD${digits(rng, 10)}DE` },
   '3': { courier: 'BRANCH RUN', tracking: (rng) => `BR${digits(rng, 10)}` },
   '4': { courier: 'RETURN TO ISSUER', tracking: (rng) => `RI${digits(rng, 10)}` },
 };
