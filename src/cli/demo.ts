@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { runDemo } from '../sandbox/demo.js';
+import { CARDS_USAGE, MAX_DEMO_CARDS, runDemo, SEED_PATTERN, SEED_USAGE } from '../sandbox/demo.js';
 import { formatDemoSummary } from '../sandbox/demo-summary.js';
 
 export const order = 5;
@@ -13,8 +13,8 @@ export function register(program: Command): void {
     .option('--dir <dir>', 'sandbox folder (default: a new temp folder)')
     .option('--seed <n>', 'seed of the generated cards and the bureau decisions', '1')
     .action(async (opts: { cards: string; dir?: string; seed: string }) => {
-      if (!/^\d+$/.test(opts.cards) || Number(opts.cards) < 1) throw new UsageError('--cards must be a whole number of at least 1');
-      if (!/^-?\d+$/.test(opts.seed)) throw new UsageError('--seed must be an integer');
+      if (!/^\d+$/.test(opts.cards) || Number(opts.cards) < 1 || Number(opts.cards) > MAX_DEMO_CARDS) throw new UsageError(CARDS_USAGE);
+      if (!SEED_PATTERN.test(opts.seed)) throw new UsageError(SEED_USAGE);
       const started = Date.now();
       let outcome;
       try {

@@ -3,8 +3,10 @@ import type { Command } from 'commander';
 import { makeLogger, type GlobalOptions } from '../app.js';
 import { loadConfig } from '../config/load.js';
 import { UsageError } from '../errors.js';
+import { SEED_PATTERN, SEED_USAGE } from '../sandbox/demo.js';
 import { initSandbox } from '../sandbox/init.js';
 import { startSandbox } from '../sandbox/serve.js';
+import { shellWord } from '../sandbox/shell-word.js';
 
 export const order = 80;
 
@@ -22,6 +24,7 @@ export function register(program: Command): void {
         const rel = relative(process.cwd(), p);
         return rel.startsWith('..') || isAbsolute(rel) ? p : rel || '.';
       };
+      const cfg = shellWord(show(result.configFile));
       process.stdout.write([
         `Sandbox created in ${result.dir} (TEST ONLY keys in ${show(result.keysDir)}/)`,
         `  config      ${show(result.configFile)}`,
@@ -32,10 +35,10 @@ export function register(program: Command): void {
         `  simulator   ${show(result.settingsFile)}`,
         '',
         'Next:',
-        `  npx bureau-exchange sandbox serve --config ${show(result.configFile)}     # in one terminal`,
-        `  npx bureau-exchange --config ${show(result.configFile)} contracts import samples/contracts.jsonl`,
-        `  npx bureau-exchange --config ${show(result.configFile)} send --force`,
-        `  npx bureau-exchange --config ${show(result.configFile)} receive`,
+        `  npx bureau-exchange sandbox serve --config ${cfg}     # in one terminal`,
+        `  npx bureau-exchange --config ${cfg} contracts import samples/contracts.jsonl`,
+        `  npx bureau-exchange --config ${cfg} send --force`,
+        `  npx bureau-exchange --config ${cfg} receive`,
         '',
       ].join('\n'));
     });
@@ -49,7 +52,7 @@ export function register(program: Command): void {
     .action(async (opts: { seed?: string; rejectRate?: string; shipRate?: string }, cmd: Command) => {
       const global = cmd.optsWithGlobals() as GlobalOptions;
       if (!global.config) throw new UsageError('sandbox serve needs --config DIR/config.yaml (made by `sandbox init DIR`)');
-      if (opts.seed !== undefined && !/^-?\d+$/.test(opts.seed)) throw new UsageError('--seed must be an integer');
+      if (opts.seed !== undefined && !SEED_PATTERN.test(opts.seed)) throw new UsageError(SEED_USAGE);
       const config = loadConfig(global.config);
       const log = makeLogger(config, global);
       const settings = { ...share('--reject-rate', 'rejectRate', opts.rejectRate), ...share('--ship-rate', 'shipRate', opts.shipRate) };

@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { DemoBureau, DemoOutcome } from './demo.js';
 import { SANDBOX_KEY_FILES } from './keys.js';
+import { shellWord as q } from './shell-word.js';
 
 const n = (x: number) => x.toLocaleString('en');
 
@@ -51,7 +52,7 @@ function authenticity(o: DemoOutcome): string {
 export function formatDemoSummary(o: DemoOutcome): string {
   const dir = o.sandbox.dir;
   const rel = (p: string) => relative(dir, p);
-  const cfg = o.sandbox.configFile;
+  const cfg = q(o.sandbox.configFile);
   const rejections = o.answers.flatMap((a) => a.decisions?.rejections ?? []);
   const shipments = o.answers.flatMap((a) => a.decisions?.shipments ?? []);
   const shipped = shipments.filter((s) => s.shipDate);
@@ -115,13 +116,13 @@ function lookFurther(o: DemoOutcome, b: DemoBureau): string[] {
   const first = b.answers[0];
   if (first) {
     const file = join(b.sftpRoot, b.sftp.inboundDir, first.sourceFile);
-    const keys = [join(b.keysDir, SANDBOX_KEY_FILES.bureauPgpSecret), join(o.sandbox.keysDir, SANDBOX_KEY_FILES.issuerPgpPublic)].join(' ');
-    lines.push(`    G=$(mktemp -d) && gpg --homedir $G --import ${keys} && gpg --homedir $G --decrypt ${file} | head -3    # ${b.code}`);
+    const keys = [join(b.keysDir, SANDBOX_KEY_FILES.bureauPgpSecret), join(o.sandbox.keysDir, SANDBOX_KEY_FILES.issuerPgpPublic)].map(q).join(' ');
+    lines.push(`    G="$(mktemp -d)" && gpg --homedir "$G" --batch --import ${keys} && gpg --homedir "$G" --batch --decrypt ${q(file)} | head -3    # ${b.code}`);
   }
   const signed = b.answers.map((a) => localReportPath(b, a.reportName)).find((p) => existsSync(`${p}.sig`));
   if (signed) {
-    const pub = join(b.keysDir, SANDBOX_KEY_FILES.bureauReportSigningPublic);
-    lines.push(`    openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -sigopt rsa_mgf1_md:sha256 -verify ${pub} -signature ${signed}.sig ${signed}`);
+    const pub = q(join(b.keysDir, SANDBOX_KEY_FILES.bureauReportSigningPublic));
+    lines.push(`    openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -sigopt rsa_mgf1_md:sha256 -verify ${pub} -signature ${q(`${signed}.sig`)} ${q(signed)}`);
   }
   return lines;
 }

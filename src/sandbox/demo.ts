@@ -85,6 +85,20 @@ export interface DemoOutcome {
 const STEPS = 6;
 
 /**
+ * Most cards one demo makes. It keeps every bureau decision and reads every card back to check
+ * them, in memory; without a bound a mistyped `--cards 99999999999999999999` wrote contracts until
+ * the disk was full.
+ */
+export const MAX_DEMO_CARDS = 1_000_000;
+export const CARDS_USAGE = `--cards must be a whole number of at least 1 and at most ${MAX_DEMO_CARDS.toLocaleString('en')}`;
+/**
+ * A seed: at most 15 digits, so the number is exact (a larger one was rounded, and blamed on
+ * bureau.yaml with its digits masked as if it were a PAN).
+ */
+export const SEED_PATTERN = /^-?\d{1,15}$/;
+export const SEED_USAGE = '--seed must be a whole number of at most 15 digits, e.g. 7';
+
+/**
  * The whole exchange on this machine: a fresh sandbox with two bureaus, N generated contracts
  * imported, the send job uploading each bureau's cards to its SFTP server in its format, each
  * sandbox bureau reading its file back and answering, the receive job taking every bureau's
@@ -92,7 +106,8 @@ const STEPS = 6;
  * report not received must still be InProduction: the summary then says which).
  */
 export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
-  if (!Number.isInteger(options.cards) || options.cards < 1) throw new UsageError('--cards must be a whole number of at least 1');
+  if (!Number.isInteger(options.cards) || options.cards < 1 || options.cards > MAX_DEMO_CARDS) throw new UsageError(CARDS_USAGE);
+  if (options.seed !== undefined && !SEED_PATTERN.test(String(options.seed))) throw new UsageError(SEED_USAGE);
   const step = (n: number, text: string) => options.progress?.(`[${n}/${STEPS}] ${text}`);
   const clock = options.clock ?? (() => new Date());
   const seed = options.seed ?? 1;

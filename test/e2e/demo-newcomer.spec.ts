@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../src/config/load.js';
+import { runDemo } from '../../src/sandbox/demo.js';
+import { formatDemoSummary } from '../../src/sandbox/demo-summary.js';
+import { runCli } from '../helpers/cli.js';
+import { requireGpg } from '../helpers/gpg.js';
+
+/** What a newcomer types first: hostile option values, and a home folder whose name is not plain. */
+describe('demo as a newcomer runs it', function () {
+  this.timeout(180_000);
+  let base: string;
+  before(() => (base = mkdtempSync(join(tmpdir(), 'bx-demo-newcomer-'))));
+  after(() => rmSync(base, { recursive: true, force: true }));
+
+  /** the temp folders the demo made meanwhile (it makes one when no --dir is given) */
+  const demoFolders = () => readdirSync(tmpdir()).filter((n) => n.startsWith('bureau-exchange-demo-')).sort();
+
+  for (const cards of ['99999999999999999999', '1000001']) {
+    it(`--cards ${cards}: exit 2 before anything is made (it wrote contracts until the disk was full)`, async function () {
+      const before = demoFolders();
+      const result = await runCli(['demo', '--cards', cards], {}, 30_000);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /--cards must be a whole number of at least 1 and at most 1,000,000/);
+      assert.doesNotMatch(result.stderr, /\[1\/6\]/);
+      assert.deepEqual(demoFolders(), before);
+    });
+  }
+
+  for (const seed of ['99999999999999999999', '9007199254740993', '-1234567890123456']) {
+    it(`--seed ${seed}: exit 2 naming --seed, no digits masked as a PAN (it blamed bureau.yaml)`, async function () {
+      const result = await runCli(['demo', '--seed', seed, '--dir', join(base, `seed-${seed}`)], {}, 30_000);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /--seed must be a whole number of at most 15 digits/);
+      assert.doesNotMatch(result.stderr, /bureau\.yaml|\*\*\*/);
+      assert.equal(existsSync(join(base, `seed-${seed}`)), false, 'nothing made');
+    });
+  }
+
+  it('sandbox serve --seed of 20 digits: exit 2 naming --seed', async function () {
+    const result = await runCli(['sandbox', 'serve', '--config', join(base, 'none.yaml'), '--seed', '99999999999999999999'], {}, 30_000);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /--seed must be a whole number of at most 15 digits/);
+  });
+
+  it('the seeds of 15 digits still run, and give the same cards for the same seed', async function () {
+    const a = await runDemo({ cards: 5, bureaus: 1, seed: -999_999_999_999_999, dir: join(base, 'seed-a') });
+    assert.equal(a.ok, true, a.check.problems.join('\n'));
+  });
+
+  it('in a folder whose name holds a space, a quote, a $ and non-ASCII letters: the printed commands run as printed', async function () {
+    requireGpg(this);
+    const dir = join(base, "Jürgen's demo $HOME кир");
+    const outcome = await runDemo({ cards: 30, dir, seed: 5 });
+    assert.equal(outcome.ok, true, outcome.check.problems.join('\n'));
+    const summary = formatDemoSummary(outcome);
+    const look = summary.split('\n').slice(summary.split('\n').findIndex((l) => l.includes('Look further')) + 1).map((l) => l.trim()).filter(Boolean);
+    // `npx bureau-exchange` as the repository's bin, so that the line itself is what runs
+    const npx = `npx() { shift; node ${JSON.stringify(join(PROJECT_ROOT, 'bin', 'bureau-exchange.js'))} "$@"; }`;
+    const run = (line: string) => spawnSync('bash', ['-c', `${npx}\nset -o pipefail\n${line}`], { encoding: 'utf8', timeout: 60_000 });
+
+    const status = run(look.find((l) => l.endsWith(' status'))!);
+    assert.equal(status.status, 0, status.stderr);
+    assert.match(status.stdout, /Shipped|InProduction|Rejected/);
+
+    const decrypt = look.filter((l) => l.includes('gpg --homedir'));
+    assert.equal(decrypt.length, 2, 'one per bureau');
+    for (const line of decrypt) {
+      const out = run(line.replace(/\s+#.*$/, ''));
+      assert.equal(out.status, 0, `${line}\n${out.stderr}`);
+      assert.match(out.stdout, /BXISSUER/, 'the clear file\'s header');
+    }
+    const verify = look.filter((l) => l.startsWith('openssl dgst'));
+    assert.equal(verify.length, 2);
+    for (const line of verify) assert.match(run(line).stdout, /Verified OK/, line);
+  });
+});
