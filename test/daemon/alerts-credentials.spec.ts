@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { makeAlerter } from '../../src/daemon/alerts.js';
 import { createLogger } from '../../src/log.js';
+import { startWebhook } from '../helpers/webhook.js';
 
 /** A webhook behind HTTP basic authentication; records the Authorization header of each request. */
 async function basicAuthWebhook() {
-  const authorizations: Array<string | undefined> = [];
-  const server: Server = createServer((req, res) => {
-    authorizations.push(req.headers.authorization);
-    req.resume();
-    req.on('end', () => res.writeHead(req.headers.authorization ? 200 : 401).end());
+  const hook = await startWebhook((request, res) => {
+    res.writeHead(request.headers.authorization ? 200 : 401).end();
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  return { port, authorizations, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { ...hook, get authorizations() { return hook.requests.map((r) => r.headers.authorization); } };
 }
 
 describe('alerts webhook URL with credentials (https://user:token@host/…)', () => {

@@ -1,28 +1,18 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { makeAlerter } from '../../src/daemon/alerts.js';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/log.js';
+import { startWebhook } from '../helpers/webhook.js';
 
 /**
  * A webhook that answers the POST with a redirect to a path of its own that answers any request 200:
  * what a proxy's login page or an http→https move does. Records every request that reaches it.
  */
-async function redirectingWebhook(status: number) {
-  const requests: Array<{ method: string; url: string; body: string }> = [];
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      requests.push({ method: req.method!, url: req.url!, body });
-      if (req.url === '/hook') res.writeHead(status, { location: '/elsewhere' }).end();
-      else res.writeHead(200).end('ok');
-    });
+function redirectingWebhook(status: number) {
+  return startWebhook((request, res) => {
+    if (request.url === '/hook') res.writeHead(status, { location: '/elsewhere' }).end();
+    else res.writeHead(200).end('ok');
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  return { url, requests, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 describe('alerts webhook that redirects', () => {

@@ -1,69 +1,63 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { makeAlerter } from '../../src/daemon/alerts.js';
 import { silentLogger } from '../../src/log.js';
 import { withLuhn } from '../helpers/cards.js';
+import { startWebhook } from '../helpers/webhook.js';
 import { manualClock } from './fakes.js';
+
+type Hook = Awaited<ReturnType<typeof webhook>>;
 
 /** A local webhook receiver that answers with the given statuses in turn (then 200). */
 async function webhook(statuses: number[] = []) {
-  const received: Array<Record<string, any>> = [];
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      received.push({ method: req.method, contentType: req.headers['content-type'], body: JSON.parse(body) });
-      res.writeHead(statuses.shift() ?? 200).end();
-    });
+  const hook = await startWebhook((_request, res) => {
+    res.writeHead(statuses.shift() ?? 200).end();
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  return { url, received, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    ...hook,
+    /** the requests as the alert's receiver reads them */
+    get received(): Array<Record<string, any>> {
+      return hook.requests.map((r) => ({ method: r.method, contentType: r.headers['content-type'], body: JSON.parse(r.body) }));
+    },
+  };
+}
+
+/** Runs `use` with a webhook of the given statuses, closed after. */
+async function withWebhook(statuses: number[], use: (hook: Hook) => Promise<void>): Promise<void> {
+  const hook = await webhook(statuses);
+  try {
+    await use(hook);
+  } finally {
+    await hook.close();
+  }
 }
 
 describe('alerts webhook', () => {
-  it('POSTs the alert as JSON', async () => {
-    const hook = await webhook();
-    try {
-      const alerter = makeAlerter({ webhookUrl: hook.url, retries: 0 }, { log: silentLogger });
-      assert.equal(await alerter.send({ kind: 'quarantine', severity: 'critical', message: 'report X quarantined: bad XML', details: { remoteName: 'X' } }), true);
-      assert.equal(hook.received.length, 1);
-      const { method, contentType, body } = hook.received[0]!;
-      assert.equal(method, 'POST');
-      assert.equal(contentType, 'application/json');
-      assert.equal(body.kind, 'quarantine');
-      assert.equal(body.severity, 'critical');
-      assert.equal(body.message, 'report X quarantined: bad XML');
-      assert.deepEqual(body.details, { remoteName: 'X' });
-      assert.equal(body.service, 'bureau-exchange');
-      assert.ok(!Number.isNaN(Date.parse(body.at)));
-    } finally {
-      await hook.close();
-    }
-  });
+  it('POSTs the alert as JSON', () => withWebhook([], async (hook) => {
+    const alerter = makeAlerter({ webhookUrl: hook.url, retries: 0 }, { log: silentLogger });
+    assert.equal(await alerter.send({ kind: 'quarantine', severity: 'critical', message: 'report X quarantined: bad XML', details: { remoteName: 'X' } }), true);
+    assert.equal(hook.received.length, 1);
+    const { method, contentType, body } = hook.received[0]!;
+    assert.equal(method, 'POST');
+    assert.equal(contentType, 'application/json');
+    assert.equal(body.kind, 'quarantine');
+    assert.equal(body.severity, 'critical');
+    assert.equal(body.message, 'report X quarantined: bad XML');
+    assert.deepEqual(body.details, { remoteName: 'X' });
+    assert.equal(body.service, 'bureau-exchange');
+    assert.ok(!Number.isNaN(Date.parse(body.at)));
+  }));
 
-  it('retries after failures, then succeeds', async () => {
-    const hook = await webhook([500, 503]);
-    try {
-      const alerter = makeAlerter({ webhookUrl: hook.url, retries: 3 }, { log: silentLogger, retryBaseMs: 5 });
-      assert.equal(await alerter.send({ kind: 'failure', severity: 'critical', message: 'send failed' }), true);
-      assert.equal(hook.received.length, 3);
-    } finally {
-      await hook.close();
-    }
-  });
+  it('retries after failures, then succeeds', () => withWebhook([500, 503], async (hook) => {
+    const alerter = makeAlerter({ webhookUrl: hook.url, retries: 3 }, { log: silentLogger, retryBaseMs: 5 });
+    assert.equal(await alerter.send({ kind: 'failure', severity: 'critical', message: 'send failed' }), true);
+    assert.equal(hook.received.length, 3);
+  }));
 
-  it('gives up after the configured retries without throwing', async () => {
-    const hook = await webhook([500, 500, 500, 500]);
-    try {
-      const alerter = makeAlerter({ webhookUrl: hook.url, retries: 2 }, { log: silentLogger, retryBaseMs: 5 });
-      assert.equal(await alerter.send({ kind: 'failure', severity: 'critical', message: 'send failed' }), false);
-      assert.equal(hook.received.length, 3);
-    } finally {
-      await hook.close();
-    }
-  });
+  it('gives up after the configured retries without throwing', () => withWebhook([500, 500, 500, 500], async (hook) => {
+    const alerter = makeAlerter({ webhookUrl: hook.url, retries: 2 }, { log: silentLogger, retryBaseMs: 5 });
+    assert.equal(await alerter.send({ kind: 'failure', severity: 'critical', message: 'send failed' }), false);
+    assert.equal(hook.received.length, 3);
+  }));
 
   it('survives an unreachable webhook', async () => {
     const hook = await webhook();
@@ -72,35 +66,25 @@ describe('alerts webhook', () => {
     assert.equal(await alerter.send({ kind: 'failure', severity: 'critical', message: 'x' }), false);
   });
 
-  it('never sends a clear PAN', async () => {
-    const hook = await webhook();
-    try {
-      const pan = withLuhn('535522001234567');
-      const alerter = makeAlerter({ webhookUrl: hook.url, retries: 0 }, { log: silentLogger });
-      await alerter.send({ kind: 'failure', severity: 'critical', message: `failed on ${pan}`, details: { note: `card ${pan}` } });
-      const raw = JSON.stringify(hook.received[0]!.body);
-      assert.ok(!raw.includes(pan), raw);
-    } finally {
-      await hook.close();
-    }
-  });
+  it('never sends a clear PAN', () => withWebhook([], async (hook) => {
+    const pan = withLuhn('535522001234567');
+    const alerter = makeAlerter({ webhookUrl: hook.url, retries: 0 }, { log: silentLogger });
+    await alerter.send({ kind: 'failure', severity: 'critical', message: `failed on ${pan}`, details: { note: `card ${pan}` } });
+    const raw = JSON.stringify(hook.received[0]!.body);
+    assert.ok(!raw.includes(pan), raw);
+  }));
 
-  it('sends a repeated alert (same dedupe key) once a day', async () => {
-    const hook = await webhook();
-    try {
-      const clock = manualClock('2026-11-26T08:00:00Z');
-      const alerter = makeAlerter({ webhookUrl: hook.url, retries: 0 }, { log: silentLogger, clock });
-      const alert = { kind: 'key-expiry' as const, severity: 'warning' as const, message: 'bureau key expires in 20 days' };
-      assert.equal(await alerter.send(alert, { dedupeKey: 'key:ABC' }), true);
-      clock.advance(3_600_000);
-      assert.equal(await alerter.send(alert, { dedupeKey: 'key:ABC' }), false);
-      clock.advance(24 * 3_600_000);
-      assert.equal(await alerter.send(alert, { dedupeKey: 'key:ABC' }), true);
-      assert.equal(hook.received.length, 2);
-    } finally {
-      await hook.close();
-    }
-  });
+  it('sends a repeated alert (same dedupe key) once a day', () => withWebhook([], async (hook) => {
+    const clock = manualClock('2026-11-26T08:00:00Z');
+    const alerter = makeAlerter({ webhookUrl: hook.url, retries: 0 }, { log: silentLogger, clock });
+    const alert = { kind: 'key-expiry' as const, severity: 'warning' as const, message: 'bureau key expires in 20 days' };
+    assert.equal(await alerter.send(alert, { dedupeKey: 'key:ABC' }), true);
+    clock.advance(3_600_000);
+    assert.equal(await alerter.send(alert, { dedupeKey: 'key:ABC' }), false);
+    clock.advance(24 * 3_600_000);
+    assert.equal(await alerter.send(alert, { dedupeKey: 'key:ABC' }), true);
+    assert.equal(hook.received.length, 2);
+  }));
 
   it('without a webhook URL only logs', async () => {
     const alerter = makeAlerter({ retries: 3 }, { log: silentLogger });

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { makeAlerter } from '../../src/daemon/alerts.js';
 import { makeDaemon, type Daemon } from '../../src/daemon/daemon.js';
 import { startHttpServer, type HttpEndpoint } from '../../src/daemon/http.js';
@@ -8,6 +6,8 @@ import type { ReceiveResult, SendResult } from '../../src/jobs.js';
 import { silentLogger } from '../../src/log.js';
 import { testConfig } from '../helpers/config.js';
 import { createTestDatabase, describeEachDatabase } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
+import { startWebhook, type Webhook } from '../helpers/webhook.js';
 import { manualClock, recordingReceiveJob, recordingSendJob } from './fakes.js';
 
 const sendResult = (): SendResult => ({
@@ -28,14 +28,6 @@ async function get(url: string): Promise<{ status: number; type: string; text: s
   return { status: response.status, type: response.headers.get('content-type') ?? '', text: await response.text() };
 }
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** The value of one Prometheus sample line, e.g. metric('bx_cards_sent_total'). */
 function sample(text: string, name: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(name + ' '));
@@ -46,22 +38,18 @@ describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {
   let daemon: Daemon;
   let http: HttpEndpoint;
   const alerts: any[] = [];
-  let hook: ReturnType<typeof createServer>;
+  let hook: Webhook;
   const clock = manualClock('2026-11-27T15:00:00Z'); // Friday 16:00 Berlin
   const sendJob = recordingSendJob(sendResult);
   const receiveJob = recordingReceiveJob(receiveResult);
 
   before(async () => {
     receiveRuns = 0;
-    hook = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => (body += d)).on('end', () => { alerts.push(JSON.parse(body)); res.end(); });
-    });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    hook = await startWebhook((request, res) => { alerts.push(JSON.parse(request.body)); res.end(); });
     const config = testConfig({
       schedule: { catchUp: false },
       http: { enabled: true, port: 0 },
-      alerts: { webhookUrl: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`, retries: 0 },
+      alerts: { webhookUrl: hook.url, retries: 0 },
       pgp: { expiryWarningDays: 30 },
     });
     const { db } = ctx();
@@ -92,7 +80,7 @@ describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {
   after(async () => {
     await daemon?.stop('test over');
     await http?.close();
-    await new Promise((r) => hook.close(r));
+    await hook?.close();
   });
 
   it('/healthz answers 200 with the database, the lease and the last successful runs', async () => {

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Socket } from 'node:net';
 import { makeAlerter } from '../../src/daemon/alerts.js';
 import { makeDaemon } from '../../src/daemon/daemon.js';
 import { RUNNER_LEASE } from '../../src/lease/runner-lease.js';
@@ -9,26 +6,13 @@ import { silentLogger } from '../../src/log.js';
 import { testConfig } from '../helpers/config.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
+import { startWebhook } from '../helpers/webhook.js';
 import { recordingReceiveJob, recordingSendJob } from './fakes.js';
-
-/** A webhook that takes the request and never answers (a hung endpoint); counts the alerts it got. */
-async function hangingWebhook() {
-  const sockets = new Set<Socket>();
-  let requests = 0;
-  const server: Server = createServer(() => { requests++; });
-  server.on('connection', (s) => sockets.add(s));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    requests: () => requests,
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
-  };
-}
 
 describeEachDatabase('daemon: the lease-lost alert to a hung webhook', (ctx) => {
   it('does not hold the daemon: it takes the lease again once free, and stops at once', async function () {
     this.timeout(60_000);
-    const hook = await hangingWebhook();
+    const hook = await startWebhook(() => undefined); // takes the alert and never answers: a hung endpoint
     const config = testConfig({ schedule: { catchUp: false } });
     const alerter = makeAlerter({ webhookUrl: hook.url, retries: 0 }, { log: silentLogger, timeoutMs: 10 * 60_000 });
     const receive = recordingReceiveJob();
@@ -42,7 +26,7 @@ describeEachDatabase('daemon: the lease-lost alert to a hung webhook', (ctx) => 
       // another runner took the lease while we stalled; it gives it up (expires) soon after
       const takenUntil = Date.now() + 500;
       await ctx().db('leases').where({ name: RUNNER_LEASE }).update({ owner: 'other-host:1:abc', expires_at: takenUntil });
-      await waitFor('the lease-lost alert sent (and hanging)', () => hook.requests() === 1);
+      await waitFor('the lease-lost alert sent (and hanging)', () => hook.requests.length === 1);
       await waitFor('active again once the other runner is gone', () => daemon.leaseHeld() && daemon.status().role === 'active', 15_000);
       assert.ok(Date.now() >= takenUntil);
       let stopped = false;

@@ -7,15 +7,8 @@ import type { ReceiveJob } from '../../src/jobs.js';
 import { silentLogger } from '../../src/log.js';
 import { testConfig } from '../helpers/config.js';
 import { createTestDatabase } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
 import { emptyReceive, manualClock, recordingSendJob } from './fakes.js';
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('alerts per outage, not per failed run', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;

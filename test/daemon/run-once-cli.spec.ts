@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PanCipher } from '../../src/security/pan.js';
 import { runCli } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
+import { startWebhook } from '../helpers/webhook.js';
 import { insertCards } from '../outbound/fixtures.js';
 import { makeBureauKeys, type BureauKeys } from '../outbound/harness.js';
 import { freePort, startDaemonChild, writeDaemonConfig } from './e2e-harness.js';
@@ -78,14 +77,10 @@ describe('run-once and daemon commands (CLI, real sshd)', function () {
     chownSync(file, 65534, 65534);
     // the quarantine is alerted too (the webhook of this run's config)
     const alerts: Array<{ kind: string; message: string }> = [];
-    const hook = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => (body += d)).on('end', () => { alerts.push(JSON.parse(body)); res.end(); });
-    });
-    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+    const hook = await startWebhook((request, res) => { alerts.push(JSON.parse(request.body)); res.end(); });
     const alerting = join(mkdtempSync(join(tmpdir(), 'bx-cfg-')), 'config.yaml');
     const config = JSON.parse(readFileSync(configFile, 'utf8'));
-    config.alerts = { webhookUrl: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`, retries: 0 };
+    config.alerts = { webhookUrl: hook.url, retries: 0 };
     writeFileSync(alerting, JSON.stringify(config));
     try {
       const { code, stdout } = await runCli(['run-once', '-c', alerting, '--receive-only'], env);
@@ -95,7 +90,7 @@ describe('run-once and daemon commands (CLI, real sshd)', function () {
       assert.deepEqual(alerts.map((a) => a.kind), ['quarantine']);
       assert.match(alerts[0]!.message, new RegExp(`^report ${name.replaceAll('.', '\\.')} quarantined: .*signature missing`));
     } finally {
-      await new Promise((resolve) => hook.close(resolve));
+      await hook.close();
     }
     const again = await runCli(['run-once', '-c', configFile, '--receive-only'], env);
     assert.equal(again.code, 0, again.stdout);
