@@ -138,12 +138,19 @@ async function* fileBytes(file: string): AsyncGenerator<Buffer> {
 }
 
 async function* readJsonLines(file: string): AsyncGenerator<SourceRecord> {
+  let first = true;
   for await (const { line, text } of cappedRecords(file, MAX_JSON_LINE_BYTES, 'lines')) {
     if (text === undefined) {
       yield { line, error: `longer than ${MAX_JSON_LINE_BYTES} bytes: not a card (skipped unread)` };
       continue;
     }
     if (!text.trim()) continue;
+    // a JSON document (an array, pretty-printed over many lines) is not JSON Lines: every line of it
+    // would be skipped as 'not valid JSON', the cards in it never imported
+    if (first && text.trimStart().startsWith('[')) {
+      throw new InputError(`line ${line}: a JSON array, not JSON Lines (one card object per line); nothing was imported`, { file: maskPansInText(file) });
+    }
+    first = false;
     try {
       const value = JSON.parse(text);
       if (!value || typeof value !== 'object' || Array.isArray(value)) yield { line, error: 'not a JSON object' };
@@ -279,6 +286,9 @@ function csvHeader(file: string, raw: RawRecord): string[] {
   if (raw.text === undefined) throw refuse(`longer than ${MAX_CSV_ROW_BYTES} bytes`);
   const names = csvFields(raw, []);
   if (typeof names === 'string') throw refuse(names);
+  // a spreadsheet set to another locale separates by ';' (or a tab): one column, named after them all
+  const separator = names.length === 1 ? /[;\t|]/.exec(names[0]!)?.[0] : undefined;
+  if (separator) throw refuse(`one column only: the fields must be separated by commas, not by ${JSON.stringify(separator)}`);
   try {
     checkFieldNames(names);
   } catch (err) {

@@ -98,6 +98,13 @@ describeEachDatabase('contracts import, file-level rules', (ctx) => {
     assert.ok(!pan.includes('4111111111111111'), pan);
   });
 
+  it('a CSV separated by semicolons (a spreadsheet in another locale) or a JSON array are refused whole, saying what the file should be', async () => {
+    const semicolons = await refusal(file('csv', [COLS.join(';'), csvRow(makeCard(1)).replace(/","/g, '";"')].join('\n')));
+    assert.match(semicolons, /line 1 \(the header row\): one column only: the fields must be separated by commas, not by ";"/);
+    const array = JSON.stringify([makeCard(1), makeCard(2)], null, 2);
+    assert.match(await refusal(file('json', array)), /line 1: a JSON array, not JSON Lines \(one card object per line\); nothing was imported/);
+  });
+
   it('a file in UTF-16 (a spreadsheet\'s "Unicode text") is refused whole, as CSV or JSON Lines', async () => {
     const utf16 = (text: string) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
     assert.match(await refusal(file('csv', utf16([COLS.join(','), csvRow(makeCard(1))].join('\r\n')))), /is UTF-16.*save it as UTF-8/);
