@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import ssh2, { type AuthContext, type Connection, type ParsedKey } from 'ssh2';
 import { silentLogger, type Logger } from '../log.js';
 import { openSshFingerprint } from '../transport/sftp.js';
@@ -20,7 +20,14 @@ export interface SftpServerOptions {
   /** 0 (default) picks a free port */
   port?: number;
   log?: Logger;
+  /** a connection not logged in by then is cut (default 30 s; OpenSSH's LoginGraceTime is 120 s) */
+  loginGraceMs?: number;
 }
+
+/** Connections at once: more are refused, so that a client opening many cannot exhaust descriptors. */
+const MAX_CONNECTIONS = 64;
+/** close(): how long a peer told to disconnect may take to close its side before it is cut off. */
+const CLOSE_GRACE_MS = 2_000;
 
 export interface RunningSftpServer {
   host: string;
@@ -51,7 +58,10 @@ export async function startSftpServer(options: SftpServerOptions): Promise<Runni
   const root = new ConfinedRoot(options.root);
   const allowed = options.authorizedKeys.map(parseSshKey);
   const connections = new Set<Connection>();
-  const server = new ssh2.Server({ hostKeys: [options.hostKey], ident: 'bureau-exchange-sandbox' }, (client) => {
+  // the TCP sockets are ours (ssh2's injectSocket): a peer that never logs in, or never closes its side
+  // when told to, is cut off, instead of holding a descriptor and close() (sandbox serve's stop) for ever
+  const sockets = new Map<string, { socket: Socket; loginDeadline: NodeJS.Timeout }>();
+  const ssh = new ssh2.Server({ hostKeys: [options.hostKey], ident: 'bureau-exchange-sandbox' }, (client, info) => {
     connections.add(client);
     // Nagle on the server's small STATUS replies stalls every pipelined write (bench/RESULTS.md).
     (client as Connection & { setNoDelay(on: boolean): unknown }).setNoDelay(true);
@@ -59,6 +69,7 @@ export async function startSftpServer(options: SftpServerOptions): Promise<Runni
     client.on('error', (err) => log.debug({ err: err.message }, 'sftp client connection error'));
     client.on('authentication', (ctx) => authenticate(ctx, allowed, options.username, log));
     client.on('ready', () => {
+      clearTimeout(sockets.get(`${info.ip}:${info.port}`)?.loginDeadline);
       client.on('session', (acceptSession) => {
         const session = acceptSession();
         session.on('sftp', (acceptSftp) => serveSftpSession(acceptSftp(), root, log));
@@ -69,6 +80,21 @@ export async function startSftpServer(options: SftpServerOptions): Promise<Runni
       client.on('tcpip', (_accept, reject) => reject());
     });
   });
+  const server = createServer((socket) => {
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    // a deadline, not an idle time-out: a byte now and then must not keep an anonymous connection
+    const loginDeadline = setTimeout(() => {
+      log.info({ peer: key }, 'sftp connection not logged in in time: closed');
+      socket.destroy();
+    }, options.loginGraceMs ?? 30_000);
+    sockets.set(key, { socket, loginDeadline });
+    socket.on('close', () => {
+      clearTimeout(loginDeadline);
+      sockets.delete(key);
+    });
+    ssh.injectSocket(socket);
+  });
+  server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
@@ -80,7 +106,11 @@ export async function startSftpServer(options: SftpServerOptions): Promise<Runni
     hostKeySha256: sshFingerprint(options.hostKey),
     close: () => new Promise<void>((resolve) => {
       for (const client of connections) client.end();
-      server.close(() => resolve());
+      const cut = setTimeout(() => sockets.forEach(({ socket }) => socket.destroy()), CLOSE_GRACE_MS);
+      server.close(() => {
+        clearTimeout(cut);
+        resolve();
+      });
     }),
   };
 }
