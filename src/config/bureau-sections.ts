@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envName, MAX_TIMER_MS, pgpFingerprint, regex, sha256Hex, text } from './values.js';
+import { envName, hostName, MAX_TIMER_MS, pgpFingerprint, regex, sha256Hex, text } from './values.js';
 
 /** The sections that describe one bureau: its file layout and names, OpenPGP keys, SFTP account, reports. */
 export const lineEnding = z.enum(['LF', 'CRLF']);
@@ -37,7 +37,7 @@ export const pgp = z.strictObject({
 });
 
 export const sftp = z.strictObject({
-  host: text.optional(),
+  host: hostName.optional(),
   port: z.number().int().min(1).max(65535).default(22),
   username: text.optional(),
   privateKeyFile: text.optional(),

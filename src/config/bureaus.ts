@@ -4,7 +4,7 @@ import { REQUEST_TYPES } from '../domain/contract.js';
 import { ROUTING_KEYS, type Routing } from '../domain/routing.js';
 import { isIsoAlpha3 } from '../perso/countries.js';
 import { lineEnding, pgp, reports, sftp } from './bureau-sections.js';
-import { hhmm } from './values.js';
+import { cutOffs } from './values.js';
 
 /**
  * The bureaus of the configuration and the routing of cards between them (docs/bureaus.md).
@@ -30,7 +30,7 @@ export const bureauEntry = z.strictObject({
   sftp: sftp.prefault({}),
   reports: reports.prefault({}),
   /** send cut-offs on business days (default: schedule.sendAt) */
-  sendAt: z.array(hhmm).min(1).optional(),
+  sendAt: cutOffs.optional(),
 });
 
 /** One value or a list of them, as a list. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { perso, pgp, reports, sftp } from './bureau-sections.js';
 import { bureauCode, bureauEntry, checkBureaus, routingSchema, withBureaus } from './bureaus.js';
-import { envName, hhmm, httpUrl, isoDate, MAX_TIMER_SECONDS, text, timeZone } from './values.js';
+import { cutOffs, envName, httpUrl, isoDate, MAX_TIMER_SECONDS, text, timeZone } from './values.js';
 
 /**
  * The configuration schema: one section per concern. Paths are resolved against the config file's
@@ -47,7 +47,7 @@ const calendar = z.strictObject({
 const schedule = z.strictObject({
   timezone: timeZone.default('Europe/Berlin'),
   /** send cut-off times on business days */
-  sendAt: z.array(hhmm).min(1).default(['17:00']),
+  sendAt: cutOffs.default(['17:00']),
   receiveEveryMinutes: z.number().int().min(1).max(1440).default(15),
   /** at start, send a business day whose cut-off passed without a sent batch */
   catchUp: z.boolean().default(true),

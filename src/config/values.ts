@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** Value types shared by the sections of the configuration. */
@@ -56,3 +57,17 @@ export const httpUrl = z.string().refine((text) => {
     return false;
   }
 }, 'an http:// or https:// URL'); // never quoted: it may hold a password
+
+/**
+ * A host name or IP address alone. A URL (sftp://host), a user (bx@host), a port (host:2222) or a
+ * space loaded and failed at every connection: for a send, once its cards were claimed.
+ */
+export const hostName = text.refine((host) => isIP(host) !== 0 || /^[\p{L}\p{N}_]([\p{L}\p{N}_.-]*[\p{L}\p{N}_.])?$/u.test(host),
+  'a host name or IP address alone: no scheme, user, port or space (the port and user have keys of their own)');
+
+/** Cut-off times HH:MM, at least one, each once (a time given twice sent a second file at that minute). */
+export const cutOffs = z.array(hhmm).min(1).superRefine((times, ctx) => {
+  times.forEach((time, i) => {
+    if (times.indexOf(time) < i) ctx.addIssue({ code: 'custom', path: [i], message: `${time} is also cut-off ${times.indexOf(time)}: give each time once` });
+  });
+});

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { loadConfig, REQUIRED_KEYS, requireKeys } from '../../src/config/load.js';
@@ -60,6 +61,30 @@ describe('config: hostile and mistaken files', () => {
         }), { numRuns: 40 });
       });
     }
+
+    it('refuses an SFTP host written as a URL, with a user, a port or a space (every connection failed, after the claim)', () => {
+      for (const host of ['sftp://sftp.example', 'bx@sftp.example', 'sftp.example:2222', ' sftp.example', 'sftp.example/inbound', 'sftp example']) {
+        refused(write(HEAD + `sftp: { host: "${host}" }\n`), 'sftp.host', /a host name or IP address alone/);
+      }
+      for (const host of ['sftp.bureau.example', '10.1.2.3', '::1', 'fe80::1', 'sftp-01', 'sftp.éxample']) {
+        assert.equal(loadConfig(write(HEAD + `sftp: { host: "${host}" }\n`), {}).sftp.host, host);
+      }
+      fc.assert(fc.property(fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 20 }), (host) => {
+        let loaded: boolean;
+        try {
+          loaded = loadConfig(write(HEAD + `sftp: { host: ${JSON.stringify(host)} }\n`), {}).sftp.host === host;
+        } catch (err) {
+          assert.ok(err instanceof ConfigError && err.message.includes('sftp.host: '), (err as Error).message);
+          loaded = false;
+        }
+        if (loaded) assert.ok(isIP(host) === 6 || !/[:@/\s]/.test(host), JSON.stringify(host));
+      }), { numRuns: 100 });
+    });
+
+    it('refuses a cut-off given twice (a second file was sent at that minute), naming it', () => {
+      refused(write(HEAD + 'schedule: { sendAt: ["11:00", "17:00", "17:00"] }\n'), 'schedule.sendAt[2]', /17:00 is also cut-off 1/);
+      refused(write('issuer: { code: BXISSUER }\nbureaus:\n  - { code: B1, sendAt: ["09:00", "09:00"] }\n'), 'bureaus[0].sendAt[1]', /also cut-off 0/);
+    });
 
     it('bounds the alert retries (waits of 1, 2, 4 … s) and the decryption threads', () => {
       refused(write(HEAD + 'alerts: { retries: 40 }\n'), 'alerts.retries', /less than or equal to 10|<=10/);
