@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { format } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
 import { PROJECT_ROOT } from './config/load.js';
 import { ConfigError, UsageError, messageOf } from './errors.js';
@@ -52,9 +53,23 @@ function endQuietlyWhenStdoutCloses(): void {
   });
 }
 
+/**
+ * stdout carries a command's result alone (`run-once --json > out.json`); our code writes it with
+ * process.stdout.write and logs to stderr. A library printing with console goes to stderr, scrubbed:
+ * knex writes "Acquire connection error: <stack>" with console.log whenever the database is down,
+ * and a --json document then began with a stack trace.
+ */
+function consoleToStderr(): void {
+  const toStderr = (...args: unknown[]) => {
+    process.stderr.write(scrub(format(...args)) + '\n');
+  };
+  console.log = console.info = console.debug = console.warn = console.error = toStderr;
+}
+
 /** Runs the CLI: one clear line on error (never a stack trace for expected errors), and an exit code. */
 export async function main(argv: string[]): Promise<number> {
   endQuietlyWhenStdoutCloses();
+  consoleToStderr();
   const program = await buildProgram();
   try {
     await program.parseAsync(argv);
@@ -62,12 +77,32 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     const usage = err instanceof ConfigError || err instanceof UsageError;
-    process.stderr.write(scrub(`bureau-exchange: ${usage ? '' : 'error: '}${messageOf(err)}`) + '\n');
+    process.stderr.write(scrub(`bureau-exchange: ${usage ? '' : 'error: '}${describe(err)}`) + '\n');
     if (!usage && process.env.BX_DEBUG && err instanceof Error) process.stderr.write(scrub(err.stack ?? '') + '\n');
     return usage ? EXIT.USAGE : EXIT.FAILURE;
   }
 }
 
+/**
+ * knex's words for a connection it could not get in time ("The pool is probably full. Are you
+ * missing a .transacting(trx) call?") send an operator looking for a bug when the database did not
+ * answer (down, unreachable, or a server that takes the connection and says nothing).
+ */
+function describe(err: unknown): string {
+  if (err instanceof Error && err.name === 'KnexTimeoutError') {
+    return `no database connection in time: the database did not answer (is it up and reachable?) or every connection was busy (${err.message})`;
+  }
+  return messageOf(err);
+}
+
+/** How long a command that has finished may wait for what it left open to close, before the process exits. */
+const EXIT_GRACE_MS = 5_000;
+
 if (process.argv[1] && /(cli\.(ts|js)|bureau-exchange(\.js)?)$/.test(process.argv[1])) {
   process.exitCode = await main(process.argv);
+  // The command is over, its result and error written. A handle still open must not keep the process
+  // for ever: pg's attempt to connect to a server that took the TCP connection and never answered has
+  // no time limit, so `status` printed knex's timeout and then hung (a cron job piling up). Unref'd:
+  // an ordinary exit is not delayed.
+  setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
 }
