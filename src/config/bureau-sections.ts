@@ -88,6 +88,9 @@ export const reports = z.strictObject({
   runTimeLimitSeconds: z.number().positive().max(86_400).default(20 * 60),
   /** one report (download, decryption, apply) taking longer stops the run the same way */
   reportTimeLimitSeconds: z.number().positive().max(86_400).default(10 * 60),
+}).refine((r) => r.stableCheckSeconds < r.runTimeLimitSeconds, {
+  // the run waits that long before its second listing: every run that found a report ran out of time
+  message: 'stableCheckSeconds must be less than runTimeLimitSeconds (a run waits that long for its second look)', path: ['stableCheckSeconds'],
 }).refine((r) => r.reportTimeLimitSeconds <= r.runTimeLimitSeconds, {
   message: 'reportTimeLimitSeconds must not exceed runTimeLimitSeconds', path: ['reportTimeLimitSeconds'],
 }).refine((r) => !r.signingPublicKeyFile || r.signingKeySha256, {

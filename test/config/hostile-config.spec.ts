@@ -86,6 +86,12 @@ describe('config: hostile and mistaken files', () => {
       refused(write('issuer: { code: BXISSUER }\nbureaus:\n  - { code: B1, sendAt: ["09:00", "09:00"] }\n'), 'bureaus[0].sendAt[1]', /also cut-off 0/);
     });
 
+    it('refuses a receive time limit the second look alone uses up (every run that found a report timed out)', () => {
+      refused(write(HEAD + 'reports: { stableCheckSeconds: 30, runTimeLimitSeconds: 20, reportTimeLimitSeconds: 10 }\n'), 'reports.stableCheckSeconds', /less than runTimeLimitSeconds/);
+      refused(write('issuer: { code: BXISSUER }\nbureaus:\n  - { code: B1, reports: { stableCheckSeconds: 5, runTimeLimitSeconds: 5, reportTimeLimitSeconds: 5 } }\n'), 'bureaus[0].reports.stableCheckSeconds', /less than/);
+      assert.ok(loadConfig(write(HEAD + 'reports: { stableCheckSeconds: 0, runTimeLimitSeconds: 0.5, reportTimeLimitSeconds: 0.5 }\n'), {}));
+    });
+
     it('bounds the alert retries (waits of 1, 2, 4 … s) and the decryption threads', () => {
       refused(write(HEAD + 'alerts: { retries: 40 }\n'), 'alerts.retries', /less than or equal to 10|<=10/);
       assert.equal(loadConfig(write(HEAD + 'alerts: { retries: 10 }\n'), {}).alerts.retries, 10);
