@@ -141,6 +141,10 @@ export async function decryptToFile(
 ): Promise<{ bytes: number; signatureVerified: boolean }> {
   const expectSigned = Boolean(opts.verificationKeys?.length);
   let bytes = 0;
+  // openpgp wraps an error of its input met mid-packet into one of its own ("Parsing … failed: EIO"):
+  // kept here, so that a read error of the local file stays a local fault, never the message's
+  let readError: unknown;
+  encrypted.once('error', (err) => (readError = err));
   try {
     const message = await readMessage(encrypted);
     // expectSigned is left to assertSignatureValid: openpgp's own check fails with messages that
@@ -162,6 +166,7 @@ export async function decryptToFile(
     encrypted.destroy();
     await unlink(opts.destination).catch(() => undefined);
     if (opts.signal?.aborted) throw opts.signal.reason;
+    if (isSystemError(readError)) throw readError;
     if (err instanceof PermanentError || isSystemError(err)) throw err;
     throw new PermanentError(`OpenPGP decryption failed: ${messageOf(err)}`, { cause: err });
   }
