@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { listContracts } from '../db/contracts.js';
 import { openDatabase } from '../db/connection.js';
 import { statusSummary, type StatusSummary } from '../db/status-summary.js';
 import { migrateLatest } from '../db/migrate.js';
-import { UsageError } from '../errors.js';
+import { messageOf, UsageError } from '../errors.js';
 import type { Clock, ReceiveResult, SendResult } from '../jobs.js';
 import { createLogger } from '../log.js';
 import { PanCipher } from '../security/pan.js';
@@ -112,12 +112,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   const clock = options.clock ?? (() => new Date());
   const seed = options.seed ?? 1;
 
-  if (options.dir && existsSync(options.dir) && readdirSync(options.dir).length) {
-    throw new UsageError(`--dir ${options.dir} is not empty: the demo needs an empty or new folder`);
+  if (options.dir && existsSync(options.dir)) {
+    if (!statSync(options.dir).isDirectory()) throw new UsageError(`--dir ${options.dir} is a file: the demo needs an empty or new folder`);
+    if (readdirSync(options.dir).length) throw new UsageError(`--dir ${options.dir} is not empty: the demo needs an empty or new folder`);
   }
   const count = options.bureaus ?? 2;
   step(1, `creating the sandbox: test keys, ${count === 1 ? 'a bureau with its SFTP server' : `${count} bureaus with their SFTP servers`}, config`);
-  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'bureau-exchange-demo-'));
+  const dir = options.dir ?? temporaryFolder();
   const sandbox = await initSandbox(dir, { bureaus: count });
   const env = { ...(options.env ?? process.env) };
   const config = loadConfig(sandbox.configFile, env);
@@ -162,6 +163,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     await db.destroy();
     logStream.end();
     await once(logStream, 'finish');
+  }
+}
+
+/** A new temporary folder for the demo, or a usage error naming TMPDIR's folder and --dir. */
+function temporaryFolder(): string {
+  try {
+    return mkdtempSync(join(tmpdir(), 'bureau-exchange-demo-'));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? messageOf(err);
+    throw new UsageError(`cannot make a temporary folder in ${tmpdir()} (TMPDIR): ${why}; give the demo a folder with --dir DIR`);
   }
 }
 

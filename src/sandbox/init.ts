@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { BUREAU_STATE_FILE } from './bureau-state.js';
 import { sandboxConfigYaml, type SandboxBureauYaml } from './config-yaml.js';
@@ -68,6 +68,34 @@ function refuseExistingEntries(dir: string): void {
   }
 }
 
+/**
+ * Makes the sandbox folder, or says why it cannot. A recursive mkdir under a read-only or
+ * unwritable folder reports ENOENT ("no such file or directory, mkdir …/keys"): the folder that is in
+ * the way is named instead.
+ */
+export function makeSandboxFolder(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw new UsageError(`cannot make the sandbox in ${dir}: ${whyNotWritable(dir, err as NodeJS.ErrnoException)}`);
+  }
+}
+
+/** The deepest existing folder on the way to `dir`, and what is wrong with it. */
+function whyNotWritable(dir: string, err: NodeJS.ErrnoException): string {
+  let at = dir;
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  if (!statSync(at).isDirectory()) return `${at} is a file, not a folder`;
+  try {
+    accessSync(at, constants.W_OK);
+  } catch (denied) {
+    const code = (denied as NodeJS.ErrnoException).code;
+    return `${at} is not writable (${code === 'EROFS' ? 'read-only file system' : code === 'EACCES' ? 'permission denied' : code})`;
+  }
+  return err.code ?? err.message;
+}
+
 /** Where everything of the sandbox in `dir` lives. */
 export function sandboxPaths(dir: string): SandboxPaths {
   const abs = resolve(dir);
@@ -103,6 +131,7 @@ export async function initSandbox(
   const count = options.bureaus ?? 1;
   if (count !== 1 && count !== 2) throw new UsageError('--bureaus must be 1 or 2');
   const paths = sandboxPaths(dir);
+  makeSandboxFolder(paths.dir);
   refuseExistingEntries(paths.dir);
   const issuer = options.issuer ?? 'BXISSUER';
   const keys = await generateSandboxKeys(paths.keysDir);

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/config/load.js';
+import { UsageError } from '../../src/errors.js';
 import { runDemo } from '../../src/sandbox/demo.js';
 import { formatDemoSummary } from '../../src/sandbox/demo-summary.js';
 import { runCli } from '../helpers/cli.js';
@@ -44,6 +45,38 @@ describe('demo as a newcomer runs it', function () {
     const result = await runCli(['sandbox', 'serve', '--config', join(base, 'none.yaml'), '--seed', '99999999999999999999'], {}, 30_000);
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stderr, /--seed must be a whole number of at most 15 digits/);
+  });
+
+  describe('a folder that cannot be made: exit 2 naming what is in the way, never a raw ENOENT/ENOTDIR', function () {
+    let file: string;
+    before(() => writeFileSync((file = join(base, 'a-file')), 'not a folder\n'));
+
+    it('demo --dir FILE', async function () {
+      const result = await runCli(['demo', '--cards', '5', '--dir', file], {}, 30_000);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /--dir .*a-file is a file: the demo needs an empty or new folder/);
+    });
+
+    it('demo --dir FILE/sub and sandbox init FILE/sub', async function () {
+      for (const args of [['demo', '--cards', '5', '--dir', join(file, 'sub')], ['sandbox', 'init', join(file, 'sub')]]) {
+        const result = await runCli(args, {}, 30_000);
+        assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+        assert.match(result.stderr, /cannot make the sandbox in .*a-file\/sub: .*a-file is a file, not a folder/);
+        assert.doesNotMatch(result.stderr, /ENOENT|ENOTDIR|^\s+at /m);
+      }
+    });
+
+    it('demo with TMPDIR a file: names TMPDIR and --dir (in-process: tsx itself needs TMPDIR)', async function () {
+      const saved = process.env.TMPDIR;
+      process.env.TMPDIR = file;
+      try {
+        await assert.rejects(runDemo({ cards: 5 }), (err: Error) => err instanceof UsageError
+          && /cannot make a temporary folder in .*a-file \(TMPDIR\): ENOTDIR; give the demo a folder with --dir DIR/.test(err.message));
+      } finally {
+        if (saved === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = saved;
+      }
+    });
   });
 
   it('the seeds of 15 digits still run, and give the same cards for the same seed', async function () {
