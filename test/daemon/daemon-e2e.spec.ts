@@ -8,16 +8,15 @@ import type { SshdServer } from '../helpers/sshd.js';
 import { clearSendTables, insertCards } from '../outbound/fixtures.js';
 import type { BureauKeys } from '../outbound/harness.js';
 import { assertDeliveredExactlyOnce, useSshdAndBureauKeys } from '../outbound/job-harness.js';
-import { freePort, getJson, startDaemonChild, waitUntil, writeDaemonConfig, type DaemonChild } from './e2e-harness.js';
+import { daemonChildren, getJson, waitUntil, type ChildPause } from './e2e-harness.js';
 
 const CARDS = ['1001', '1002', '1003', '1004', '1005'];
 
 describeEachDatabase('daemon as a child process (real sshd, gpg)', (ctx) => {
   let sshd: SshdServer;
   let keys: BureauKeys;
-  const children: DaemonChild[] = [];
   const panKey = randomBytes(32);
-  const env = { BX_PAN_KEY: panKey.toString('base64') };
+  const daemons = daemonChildren(() => ({ keys, sshd, database: ctx().database }), panKey);
 
   useSshdAndBureauKeys((started) => {
     ({ sshd, keys } = started);
@@ -29,23 +28,12 @@ describeEachDatabase('daemon as a child process (real sshd, gpg)', (ctx) => {
     for (const name of readdirSync(join(sshd.root, 'inbound'))) rmSync(join(sshd.root, 'inbound', name), { force: true });
     await insertCards(ctx().db, new PanCipher(panKey), 1, CARDS.length);
   });
-  afterEach(() => {
-    for (const child of children.splice(0)) if (child.process.exitCode === null) child.process.kill('SIGKILL');
-  });
+  afterEach(() => daemons.killAll());
 
   const markedCards = async () => (await ctx().db('card_contracts').where({ production_status: 'Marked' }).orderBy('id').select('contract_number')).map((r: { contract_number: string }) => r.contract_number);
   const batchStates = async () => (await ctx().db('perso_batches').select('state').orderBy('id')).map((r: { state: string }) => r.state);
 
-  async function daemon(shutdownTimeoutSeconds: number, pause?: { at: string; ms: number; untilSignal?: boolean }, workDir?: string) {
-    const httpPort = await freePort();
-    const config = writeDaemonConfig({ keys, sshd, database: ctx().database, httpPort, shutdownTimeoutSeconds, workDir });
-    const child = startDaemonChild(config.file, {
-      ...env,
-      ...(pause ? { BX_TEST_PAUSE_AT: pause.at, BX_TEST_PAUSE_MS: String(pause.ms), ...(pause.untilSignal ? { BX_TEST_PAUSE_UNTIL_SIGNAL: '1' } : {}) } : {}),
-    });
-    children.push(child);
-    return { child, workDir: config.workDir, url: `http://127.0.0.1:${httpPort}`, config };
-  }
+  const daemon = (shutdownTimeoutSeconds: number, pause?: ChildPause, workDir?: string) => daemons.start({ shutdownTimeoutSeconds, pause, workDir });
 
   it('SIGTERM mid-batch: the batch finishes within the shutdown timeout, exit 0, nothing new claimed', async function () {
     this.timeout(60_000);
@@ -90,14 +78,11 @@ describeEachDatabase('daemon as a child process (real sshd, gpg)', (ctx) => {
 describeEachDatabase('two daemons on one database (failover)', (ctx) => {
   let sshd: SshdServer;
   let keys: BureauKeys;
-  const children: DaemonChild[] = [];
   const panKey = randomBytes(32);
-  const env = { BX_PAN_KEY: panKey.toString('base64') };
+  const daemons = daemonChildren(() => ({ keys, sshd, database: ctx().database }), panKey);
 
   // registered first, so it runs before the sshd is stopped
-  after(() => {
-    for (const child of children.splice(0)) if (child.process.exitCode === null) child.process.kill('SIGKILL');
-  });
+  after(() => daemons.killAll());
   useSshdAndBureauKeys(async (started) => {
     ({ sshd, keys } = started);
     await clearSendTables(ctx().db);
@@ -105,13 +90,7 @@ describeEachDatabase('two daemons on one database (failover)', (ctx) => {
     await insertCards(ctx().db, new PanCipher(panKey), 1, CARDS.length);
   });
 
-  async function daemon(pause?: { at: string; ms: number }, workDir?: string) {
-    const httpPort = await freePort();
-    const config = writeDaemonConfig({ keys, sshd, database: ctx().database, httpPort, shutdownTimeoutSeconds: 10, workDir });
-    const child = startDaemonChild(config.file, { ...env, ...(pause ? { BX_TEST_PAUSE_AT: pause.at, BX_TEST_PAUSE_MS: String(pause.ms) } : {}) });
-    children.push(child);
-    return { child, workDir: config.workDir, url: `http://127.0.0.1:${httpPort}` };
-  }
+  const daemon = (pause?: ChildPause, workDir?: string) => daemons.start({ shutdownTimeoutSeconds: 10, pause, workDir });
 
   it('one sends, the other waits; kill -9 the first, the second takes over and finishes exactly once', async function () {
     this.timeout(120_000);

@@ -10,7 +10,9 @@ import type { BureauKeys } from '../outbound/harness.js';
 
 const CHILD = fileURLToPath(new URL('./daemon-child.ts', import.meta.url));
 
-export { freeLoopbackPort as freePort } from '../../src/sandbox/init.js';
+import { freeLoopbackPort } from '../../src/sandbox/init.js';
+
+export { freeLoopbackPort as freePort };
 
 /** A config file for a daemon child: every day a business day, one cut-off at 00:00 (so catch-up sends at start). */
 export function writeDaemonConfig(opts: {
@@ -78,6 +80,39 @@ export function startDaemonChild(configFile: string, env: Record<string, string>
       }
     },
   };
+}
+
+/** Where the test pauses a daemon child's send (daemon-child.ts): at a fault point, for `ms` or until a signal. */
+export interface ChildPause {
+  at: string;
+  ms: number;
+  untilSignal?: boolean;
+}
+
+/**
+ * The daemon children of a suite, on its sshd, bureau keys and database (given once the suite has
+ * them), all with one PAN key: `start` writes a config on a port of its own and starts a child;
+ * `killAll` SIGKILLs those still running.
+ */
+export function daemonChildren(on: () => { keys: BureauKeys; sshd: SshdServer; database: Config['database'] }, panKey: Buffer) {
+  const children: DaemonChild[] = [];
+  return {
+    async start({ shutdownTimeoutSeconds, pause, workDir }: { shutdownTimeoutSeconds: number; pause?: ChildPause; workDir?: string }) {
+      const httpPort = await freeLoopbackPort();
+      const config = writeDaemonConfig({ ...on(), httpPort, shutdownTimeoutSeconds, workDir });
+      const child = startDaemonChild(config.file, { BX_PAN_KEY: panKey.toString('base64'), ...pauseEnv(pause) });
+      children.push(child);
+      return { child, workDir: config.workDir, url: `http://127.0.0.1:${httpPort}`, config };
+    },
+    killAll(): void {
+      for (const child of children.splice(0)) if (child.process.exitCode === null) child.process.kill('SIGKILL');
+    },
+  };
+}
+
+function pauseEnv(pause: ChildPause | undefined): Record<string, string> {
+  if (!pause) return {};
+  return { BX_TEST_PAUSE_AT: pause.at, BX_TEST_PAUSE_MS: String(pause.ms), ...(pause.untilSignal ? { BX_TEST_PAUSE_UNTIL_SIGNAL: '1' } : {}) };
 }
 
 export async function getJson(url: string): Promise<{ status: number; body: any }> {
