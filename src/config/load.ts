@@ -42,6 +42,7 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
   if (!existsSync(path)) throw new ConfigError(`config file ${path} does not exist`);
   loadDotEnv(join(dirname(path), '.env'), env);
   const raw = parseConfigYaml(path, readText(path, `config file ${path}`, refuseWritableByOthers));
+  refuseInterpolation(path, raw);
   applyEnvOverrides(raw, env);
   const parsed = configSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new ConfigError(`config file ${path}: ${describeIssue(parsed.error)}`);
@@ -151,6 +152,18 @@ function parseConfigYaml(path: string, text: string): unknown {
   } catch (err) {
     throw err instanceof ConfigError ? err : invalid(messageOf(err));
   }
+}
+
+/**
+ * Nothing in the file is expanded: `${SFTP_USER}` (a template not run through envsubst) was taken as
+ * those very characters, and failed only at the first connection. No value of ours holds `${`.
+ */
+function refuseInterpolation(path: string, raw: unknown, at: Array<string | number> = []): void {
+  if (typeof raw === 'string' && raw.includes('${')) {
+    throw new ConfigError(`config file ${path}: ${keyOf(at) || '(top level)'}: ${JSON.stringify(raw)}: the config is not expanded (no \${…} from the environment); write the value itself, or run the file through envsubst first`);
+  }
+  if (Array.isArray(raw)) raw.forEach((item, i) => refuseInterpolation(path, item, [...at, i]));
+  else if (raw && typeof raw === 'object') for (const [key, value] of Object.entries(raw)) refuseInterpolation(path, value, [...at, key]);
 }
 
 /**

@@ -161,6 +161,11 @@ bureaus:
       ]) refused(write(HEAD + yaml + '\n'), key!, /empty: give a value/);
     });
 
+    it('refuses ${VAR} in a value: nothing is expanded, and the text itself was used at the first connection', () => {
+      refused(write(HEAD + 'sftp: { host: sftp.example, username: "${SFTP_USER}" }\n'), 'sftp.username', /not expanded/);
+      refused(write(`issuer: { code: BXISSUER }\nbureaus:\n  - { code: B1, pgp: { bureauPublicKeyFile: "\${KEYS}/b1.asc" } }\n`), 'bureaus[0].pgp.bureauPublicKeyFile', /not expanded/);
+    });
+
     it('refuses a path starting with ~ (no shell expands it), naming the bureau\'s key', () => {
       refused(write(HEAD + 'sftp: { privateKeyFile: ~/.ssh/id_ed25519 }\n'), 'sftp.privateKeyFile', /~ is not expanded/);
       refused(write(HEAD + 'database: { filename: ~/bx.sqlite }\n'), 'database.filename', /~ is not expanded/);
