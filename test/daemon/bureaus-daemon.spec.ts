@@ -20,7 +20,7 @@ import { requireSshd, type SshdServer } from '../helpers/sshd.js';
 import { waitFor } from '../helpers/wait.js';
 import { clearSendTables, insertCards } from '../outbound/fixtures.js';
 import { filesIn, removeDir, twoBureauServer, type BureauKeys } from '../outbound/harness.js';
-import { manualClock, recordingReceiveJob } from './fakes.js';
+import { manualClock, recordingAlerter, recordingReceiveJob } from './fakes.js';
 
 const cipher = new PanCipher(newPanKey());
 const EMB_IN = 'emb-in';
@@ -121,7 +121,7 @@ describeEachDatabase('daemon with two bureaus: each at its own cut-offs, one han
     daemon = makeDaemon({
       // the receive (its own engineer's, per bureau) is not what this test is about: it would also wait on the hanging server
       db, config, log: silentLogger, clock, jobs: { ...sendJobsOf(makeProductionJobs({ config, db, cipher, log: silentLogger })), receive: recordingReceiveJob() },
-      alerter: { send: async (alert) => (alerts.push(alert), true) }, startTicker: () => ({ stop() {} }),
+      alerter: recordingAlerter(alerts), startTicker: () => ({ stop() {} }),
     });
     daemon.start();
     await waitFor('the daemon active', () => daemon!.status().role === 'active');

@@ -1,19 +1,18 @@
 import assert from 'node:assert/strict';
-import type { Alert, Alerter } from '../../src/daemon/alerts.js';
+import type { Alert } from '../../src/daemon/alerts.js';
 import { makeDaemon } from '../../src/daemon/daemon.js';
 import { RUNNER_LEASE } from '../../src/lease/runner-lease.js';
 import { silentLogger } from '../../src/log.js';
 import { testConfig } from '../helpers/config.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
-import { recordingReceiveJob, recordingSendJob } from './fakes.js';
+import { recordingAlerter, recordingReceiveJob, recordingSendJob } from './fakes.js';
 
 describeEachDatabase('daemon and the runner lease', (ctx) => {
   function daemonWith(receive = recordingReceiveJob()) {
     const alerts: Alert[] = [];
-    const alerter: Alerter = { send: async (alert) => { alerts.push(alert); return true; } };
     const daemon = makeDaemon({
-      db: ctx().db, config: testConfig({ schedule: { catchUp: false } }), log: silentLogger, alerter,
+      db: ctx().db, config: testConfig({ schedule: { catchUp: false } }), log: silentLogger, alerter: recordingAlerter(alerts),
       jobs: { send: recordingSendJob(), receive }, startTicker: () => ({ stop() {} }), leaseIntervalMs: 50,
     });
     return { daemon, alerts, receive };

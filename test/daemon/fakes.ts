@@ -1,3 +1,4 @@
+import type { Alert, Alerter } from '../../src/daemon/alerts.js';
 import type { ReceiveJob, ReceiveOptions, ReceiveResult, SendJob, SendOptions, SendResult } from '../../src/jobs.js';
 
 /** A promise the test resolves when it wants. */
@@ -19,6 +20,16 @@ export function manualClock(start: string) {
     set: (iso: string) => { now = new Date(iso); },
     advance: (ms: number) => { now = new Date(now.getTime() + ms); },
   });
+}
+
+/** An alerter that keeps every alert it is given in `into`, each counted as delivered. */
+export function recordingAlerter(into: Alert[]): Alerter {
+  return {
+    async send(alert) {
+      into.push(alert);
+      return true;
+    },
+  };
 }
 
 export const emptySend = (): SendResult => ({ batches: [], cardsSent: 0, invalid: [] });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Alert, Alerter } from '../../src/daemon/alerts.js';
+import type { Alert } from '../../src/daemon/alerts.js';
 import { causeOf } from '../../src/daemon/alerts.js';
 import { makeDaemon, type Daemon } from '../../src/daemon/daemon.js';
 import { TransientError } from '../../src/errors.js';
@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/log.js';
 import { testConfig } from '../helpers/config.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
-import { emptyReceive, manualClock, recordingSendJob } from './fakes.js';
+import { emptyReceive, manualClock, recordingAlerter, recordingSendJob } from './fakes.js';
 
 describe('alerts per outage, not per failed run', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -39,9 +39,8 @@ describe('alerts per outage, not per failed run', () => {
 
   before(async () => {
     database = await createTestDatabase('sqlite');
-    const alerter: Alerter = { send: async (alert) => { alerts.push(alert); return true; } };
     daemon = makeDaemon({
-      db: database.db, config: testConfig({ schedule: { catchUp: false } }), log: silentLogger, clock, alerter,
+      db: database.db, config: testConfig({ schedule: { catchUp: false } }), log: silentLogger, clock, alerter: recordingAlerter(alerts),
       // the lease is renewed every 20 s of real time: never during this test, whose clock jumps by hours
       jobs: { send: recordingSendJob(), receive }, startTicker: () => ({ stop() {} }),
     });

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeOutageAlerts, type Alert, type Alerter } from '../../src/daemon/alerts.js';
+import { makeOutageAlerts, type Alert } from '../../src/daemon/alerts.js';
+import { recordingAlerter } from './fakes.js';
 
 /**
  * A local fault names the file it failed on, and the receive downloads to a temporary file of a
@@ -23,8 +24,7 @@ describe('one outage alert per cause: random names in the message', () => {
 
   it('a work folder that refuses every poll raises one failure alert', async () => {
     const sent: Alert[] = [];
-    const alerter: Alerter = { send: async (alert) => { sent.push(alert); return true; } };
-    const outages = makeOutageAlerts(alerter);
+    const outages = makeOutageAlerts(recordingAlerter(sent));
     for (let poll = 0; poll < 5; poll++) {
       const error = downloadFault();
       await outages.failed('receive', error, { kind: 'failure', severity: 'critical', message: `receive run (poll) failed: ${error.message}` });

@@ -6,7 +6,7 @@ import type { ReceiveJob } from '../../src/jobs.js';
 import { silentLogger } from '../../src/log.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
-import { manualClock, recordingReceiveJob, recordingSendJob } from './fakes.js';
+import { manualClock, recordingAlerter, recordingReceiveJob, recordingSendJob } from './fakes.js';
 
 /** The value of one series in Prometheus text, undefined when absent. */
 function sample(text: string, series: string): number | undefined {
@@ -32,7 +32,7 @@ describeEachDatabase("daemon: each bureau's reports counted and alerted under it
     const daemon = makeDaemon({
       db, config, log: silentLogger, clock: manualClock('2026-11-27T15:00:00Z'),
       jobs: { send: recordingSendJob(), receive: recordingReceiveJob(), receivePerBureau: [{ code: 'BUREAU01', job: first }, { code: 'EMB01', job: failing }] },
-      alerter: { send: async (alert) => (alerts.push(alert), true) }, keyExpiries: async () => [], startTicker: () => ({ stop() {} }),
+      alerter: recordingAlerter(alerts), keyExpiries: async () => [], startTicker: () => ({ stop() {} }),
     });
     try {
       const before = await daemon.metrics.registry.metrics();
