@@ -7,7 +7,10 @@ import { makeMetrics } from '../daemon/metrics.js';
 import { exitCodeOf, settle, type RunOnceOutcome } from '../daemon/outcome.js';
 import { makeWatchers } from '../daemon/watchers.js';
 import { migrateLatest } from '../db/migrate.js';
-import { UsageError } from '../errors.js';
+import { UsageError, messageOf } from '../errors.js';
+import type { SendOptions, SendResult } from '../jobs.js';
+import { scrub } from '../log.js';
+import { mergeResults, type BureauSendJob } from '../outbound/every-bureau.js';
 import { withProgressShown } from '../progress/show.js';
 import { abortOnSignals } from '../signals.js';
 import { everyBureauReceive } from '../inbound/receive-bureau.js';
@@ -73,20 +76,19 @@ async function runOnce(app: App, flags: RunOnceFlags): Promise<RunOnceOutcome> {
   const alerter = makeAlerter(config.alerts, { log });
   const watchers = makeWatchers({ db, config, alerter, metrics: makeMetrics({ db, log, defaultMetrics: false }), clock: () => new Date(), log });
   const jobs = makeProductionJobs(app, { signal: stop.signal }, flags.bureau);
-  // the history names the runs like the jobs' leases: one bureau's as `send:<CODE>`, `receive:<CODE>` (the first bureau's as `send`, `receive`)
-  const view = flags.bureau === undefined ? undefined : bureauView(config, flags.bureau);
-  const names = { send: view ? jobNameFor(view, 'send') : 'send', receive: view ? jobNameFor(view, 'receive') : 'receive' };
   const outcome: RunOnceOutcome = {};
   try {
     if (send) {
-      outcome.send = await settle(() => withProgressShown(names.send, log, (progress) =>
-        runManually(app, names.send, (o) => jobs.send.run(o), { businessDate: flags.businessDate, force: flags.force, signal: stop.signal, progress }, sendRunCounts)));
+      outcome.send = await sendEachBureau(app, jobs.sendPerBureau, { businessDate: flags.businessDate, force: flags.force, signal: stop.signal });
       if (outcome.send.error !== undefined) await alertFailure('send', outcome.send.error);
     }
     if (receive && !stop.signal.aborted) {
       // each bureau's quarantined reports are alerted as its turn ends, whatever a later bureau's receive does
+      // one run over every bureau, recorded as `receive` like the daemon's (run-once --bureau: that bureau's name)
       const receiveJob = everyBureauReceive(jobs.receivePerBureau, (result, bureau) => watchers.reportsReceived(result, bureau));
-      outcome.receive = await settle(() => withProgressShown(names.receive, log, (progress) => runManually(app, names.receive, (o) => receiveJob.run(o), { signal: stop.signal, progress }, receiveRunCounts)));
+      const name = flags.bureau === undefined ? 'receive' : jobNameFor(bureauView(config, flags.bureau), 'receive');
+      const settled = await settle(() => withProgressShown(name, log, (progress) => runManually(app, name, (o) => receiveJob.run(o), { signal: stop.signal, progress }, receiveRunCounts)));
+      outcome.receive = settled.error === undefined ? settled : { ...settled, error: scrub(settled.error) };
       if (outcome.receive.error !== undefined) await alertFailure('receive', outcome.receive.error);
     }
   } finally {
@@ -98,6 +100,29 @@ async function runOnce(app: App, flags: RunOnceFlags): Promise<RunOnceOutcome> {
     log.error({ job, error }, `${job} failed`);
     await alerter.send({ kind: 'failure', severity: 'critical', message: `${job} run (run-once) failed: ${error}`, details: { job, reason: 'run-once' } });
   }
+}
+
+/**
+ * Each bureau's send in turn, each recorded in the history under its bureau's name (`send` for the
+ * first bureau, `send:<CODE>` for another), as `send` and the daemon record theirs. One run over
+ * every bureau, recorded as the first bureau's, credited another bureau's sends and failures to it
+ * (history --bureau, the status page's last send), and a failure of one bureau left the files the
+ * others sent out of the history and of the output. The results of the bureaus that ran are added
+ * up; their failures make the error (scrubbed: it is printed).
+ */
+async function sendEachBureau(app: App, jobs: readonly BureauSendJob[], options: SendOptions & { signal: AbortSignal }): Promise<{ result?: SendResult; error?: string }> {
+  const results: SendResult[] = [];
+  const errors: string[] = [];
+  for (const { code, job } of jobs) {
+    if (options.signal.aborted) break;
+    const name = jobNameFor(bureauView(app.config, code), 'send');
+    try {
+      results.push(await withProgressShown(name, app.log, (progress) => runManually(app, name, (o) => job.run(o), { ...options, progress }, sendRunCounts)));
+    } catch (err) {
+      errors.push(jobs.length > 1 ? `bureau ${code}: ${messageOf(err)}` : messageOf(err));
+    }
+  }
+  return { ...(results.length ? { result: mergeResults(results) } : {}), ...(errors.length ? { error: scrub(errors.join('; ')) } : {}) };
 }
 
 function printOutcome(outcome: RunOnceOutcome): void {
