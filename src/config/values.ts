@@ -49,14 +49,24 @@ export const pgpFingerprint = z.string().refine((s) => /^([0-9a-f]{40}|[0-9a-f]{
  */
 export const MAX_TIMER_MS = 3_600_000;
 export const MAX_TIMER_SECONDS = 86_400;
-/** an HTTP(S) URL: fetch can post to nothing else (file:, mailto: would fail at every alert) */
-export const httpUrl = z.string().refine((text) => {
+const urlOf = (text: string): URL | undefined => {
   try {
-    return ['http:', 'https:'].includes(new URL(text).protocol);
+    return new URL(text);
   } catch {
-    return false;
+    return undefined;
   }
-}, 'an http:// or https:// URL'); // never quoted: it may hold a password
+};
+/**
+ * An HTTP(S) URL: fetch can post to nothing else (file:, mailto: failed at every alert). A user and
+ * password go as basic authentication: over plain http they crossed the network in clear, so only
+ * with https. Never quoted in the message: it may hold a password.
+ */
+export const httpUrl = z.string()
+  .refine((text) => ['http:', 'https:'].includes(urlOf(text)?.protocol ?? ''), 'an http:// or https:// URL')
+  .refine((text) => { const url = urlOf(text); return !url || url.protocol !== 'http:' || (!url.username && !url.password) || isLoopback(url.hostname); },
+    'a user and password only with https:// (over http:// they would cross the network in clear), or to this machine');
+
+const isLoopback = (host: string) => host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '[::1]';
 
 /**
  * A host name or IP address alone. A URL (sftp://host), a user (bx@host), a port (host:2222) or a

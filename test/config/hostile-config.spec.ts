@@ -106,6 +106,12 @@ describe('config: hostile and mistaken files', () => {
         assert.throws(() => loadConfig(file, {}), (err: Error) => !err.message.includes('s3cret') && !err.message.includes(url));
       }
       assert.equal(loadConfig(write(HEAD + 'alerts: { webhookUrl: "https://u:tok@hooks.example.test/x" }\n'), {}).alerts.webhookUrl, 'https://u:tok@hooks.example.test/x');
+      // basic authentication over plain http sent the password in clear at every alert
+      const clear = write(HEAD + 'alerts: { webhookUrl: "http://u:tok3n@hooks.example.test/x" }\n');
+      refused(clear, 'alerts.webhookUrl', /only with https/);
+      assert.throws(() => loadConfig(clear, {}), (err: Error) => !err.message.includes('tok3n'));
+      assert.ok(loadConfig(write(HEAD + 'alerts: { webhookUrl: "http://127.0.0.1:8080/x" }\n'), {}));
+      assert.ok(loadConfig(write(HEAD + 'alerts: { webhookUrl: "http://u:tok@localhost:8080/x" }\n'), {}));
     });
 
     it('refuses database.url without a client: it was ignored and a fresh local SQLite file used', () => {
