@@ -27,9 +27,14 @@ export interface SourceBatch {
 const LOOKUP_CHUNK = 900;
 const UPDATE_CHUNK = 200;
 
+/**
+ * The batch of this exact file name. MariaDB compares text case-insensitively (the database's
+ * utf8mb4_general_ci): there a SourceFile in other letter case found our file and its records
+ * applied, where SQLite and PostgreSQL found none; the name read back must be the one asked for.
+ */
 export async function findBatchByFileName(trx: Knex | Knex.Transaction, fileName: string): Promise<SourceBatch | undefined> {
   const row = await trx('perso_batches').select('id', 'bureau_code', 'file_name', 'record_count', 'state').where({ file_name: fileName }).first();
-  return row ? { ...row, id: Number(row.id), record_count: Number(row.record_count) } : undefined;
+  return row && row.file_name === fileName ? { ...row, id: Number(row.id), record_count: Number(row.record_count) } : undefined;
 }
 
 const CONTRACT_COLUMNS = [

@@ -8,6 +8,7 @@ import type { Db, DbTransaction } from '../db/connection.js';
 import { beginAppliedReport, finishAppliedReport, recordAnomalies, type NewAnomaly, type ReportCounts, type ReportKind } from '../db/reports.js';
 import { upsertStockLevels } from '../db/stock.js';
 import { canTransition, type ProductionStatus } from '../domain/contract-status.js';
+import { AppError, InputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { looksLikePan, maskPan, maskPansInText } from '../security/mask.js';
 import { readReportRecords, type RecordGroup, type ReportReadOptions } from './parse-report.js';
@@ -46,12 +47,16 @@ export interface ReportFile {
  * Applies a decrypted report in ONE transaction, together with its bureau_reports row (state
  * applied, counts): all or nothing, and the content hash makes a second application impossible.
  * A parse error in the middle throws an InputError and rolls everything back.
+ * A report whose source file is one of ours whose send is not finished throws a
+ * SendNotFinishedError, with nothing written: not the report's fault, it is taken again later.
  */
 export async function applyReportFile(
   db: Db, report: ReportFile,
   options: { read: ReportReadOptions; log: Logger; now: string; bureau?: BureauScope; afterGroup?: () => Promise<void> | void; signal?: AbortSignal },
 ): Promise<{ reportId: number; counts: ReportCounts }> {
   const { signal, bureau } = options;
+  checkReportDate(report.header, options.now);
+  await checkSendFinished(db, report);
   return db.transaction(async (trx) => {
     signal?.throwIfAborted();
     const reportId = await beginAppliedReport(trx, { ...report, bureauCode: bureau?.code }, options.now);
@@ -66,6 +71,42 @@ export async function applyReportFile(
     signal?.throwIfAborted();
     return { reportId, counts };
   });
+}
+
+/** How many days past the day of the run (UTC) a report may be dated: a bureau east of UTC is already in tomorrow. */
+const REPORT_DATE_AHEAD_DAYS = 1;
+
+/**
+ * A report dated in the future is refused (quarantined): its stock levels would be kept as the newest
+ * ("an older report never overwrites a newer level"), so every real report after it would leave the
+ * stock page and the low-stock alert frozen at its numbers until that date.
+ */
+function checkReportDate(header: ReportHeader, now: string): void {
+  const latest = new Date(Date.parse(now) + REPORT_DATE_AHEAD_DAYS * 86_400_000).toISOString().slice(0, 10);
+  if (header.reportDate > latest) {
+    throw new InputError(`BureauReport/Header/ReportDate: ${header.reportDate} is in the future (latest accepted ${latest}, the day after today in UTC)`);
+  }
+}
+
+/** A report on a file of ours whose send is not finished: neither applied nor quarantined, taken again by a later run. */
+export class SendNotFinishedError extends AppError {
+  override name = 'SendNotFinishedError';
+}
+
+/**
+ * The file the report's SourceFile names may be on the bureau's server (uploaded, or renamed there
+ * before a crash or a failed confirm) while its batch is not `sent` and its cards wait for the confirm
+ * that makes them InProduction. Applied now, every record would be an anomaly and its rejections and
+ * shipments lost for good; refused as a local fault, the report stays on the server and applies once
+ * the send has confirmed the batch.
+ */
+async function checkSendFinished(db: Db, report: ReportFile): Promise<void> {
+  if (!report.header.sourceFile) return;
+  const batch = await findBatchByFileName(db, report.header.sourceFile);
+  if (batch && batch.state !== 'sent') {
+    throw new SendNotFinishedError(`report ${report.remoteName} is about ${batch.file_name}, whose send is not finished (batch ${batch.id} is ${batch.state}): `
+      + 'left on the server, it applies once the send has confirmed that batch');
+  }
 }
 
 /**
