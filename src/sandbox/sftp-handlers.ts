@@ -11,11 +11,17 @@ const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp;
 const MAX_READ = 256 * 1024;
 /** Entries per READDIR answer: keeps each NAME packet far below the clients' packet limit. */
 const NAMES_PER_READDIR = 100;
+/**
+ * Largest file a client may write (its last byte's offset): the simulator takes clear files of up to
+ * 4 GiB. Without it a client filled the disk, or made a sparse file of terabytes with one WRITE at a
+ * far offset, which the simulator then read.
+ */
+export const MAX_FILE_BYTES = 4 * 1024 ** 3;
 /** Open handles per session: a client that never closes cannot exhaust the server's descriptors. */
 const MAX_HANDLES = 256;
 
 type Entry = { filename: string; longname: string; attrs: Attributes };
-type Handle = { kind: 'file'; file: FileHandle } | { kind: 'dir'; local: string; entries?: Entry[]; next: number };
+type Handle = { kind: 'file'; file: FileHandle; append: boolean } | { kind: 'dir'; local: string; entries?: Entry[]; next: number };
 
 /** An SFTP status answer carried as an error through the request handlers. */
 class StatusError extends Error {
@@ -44,9 +50,13 @@ class HandleTable {
   }
 
   file(id: Buffer): FileHandle {
+    return this.openFile(id).file;
+  }
+
+  openFile(id: Buffer): Extract<Handle, { kind: 'file' }> {
     const h = this.get(id);
     if (h.kind !== 'file') throw new StatusError(STATUS_CODE.FAILURE, 'not a file handle');
-    return h.file;
+    return h;
   }
 
   dir(id: Buffer): Extract<Handle, { kind: 'dir' }> {
@@ -94,7 +104,7 @@ function serveFileRequests(sftp: SFTPWrapper, root: ConfinedRoot, handles: Handl
   sftp.on('OPEN', (reqid, filename, flags, attrs) => answer(reqid, 'open', async () => {
     const file = await open(await root.followedPath(filename), openFlags(flags), (attrs.mode ?? 0o600) & 0o777);
     try {
-      sftp.handle(reqid, handles.add({ kind: 'file', file }));
+      sftp.handle(reqid, handles.add({ kind: 'file', file, append: (flags & OPEN_MODE.APPEND) !== 0 }));
     } catch (err) {
       await file.close();
       throw err;
@@ -107,7 +117,10 @@ function serveFileRequests(sftp: SFTPWrapper, root: ConfinedRoot, handles: Handl
     else sftp.data(reqid, buffer.subarray(0, bytesRead));
   }));
   sftp.on('WRITE', (reqid, id, offset, data) => answer(reqid, 'write', async () => {
-    const file = handles.file(id);
+    const { file, append } = handles.openFile(id);
+    // appending writes at the end whatever the offset says
+    const end = (append ? (await file.stat()).size : offset) + data.length;
+    if (end > MAX_FILE_BYTES) throw new StatusError(STATUS_CODE.FAILURE, `file too large: the sandbox takes files of up to ${MAX_FILE_BYTES} bytes`);
     for (let done = 0; done < data.length;) {
       const { bytesWritten } = await file.write(data, done, data.length - done, offset + done);
       done += bytesWritten;
