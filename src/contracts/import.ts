@@ -35,7 +35,6 @@ interface SourceRecord {
   line: number;
   value?: Record<string, unknown>;
   error?: string;
-  field?: string;
 }
 
 const CHUNK = 500;
@@ -98,7 +97,7 @@ interface ImportContext {
 
 async function importOne(trx: DbTransaction, record: SourceRecord, { cipher, stamp, now, skip, result }: ImportContext): Promise<void> {
   if (record.error || !record.value) {
-    skip({ line: record.line, field: record.field, message: record.error ?? 'empty record' });
+    skip({ line: record.line, message: record.error ?? 'empty record' });
     return;
   }
   try {
