@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { perso, pgp, reports, sftp } from './bureau-sections.js';
 import { bureauCode, bureauEntry, checkBureaus, routingSchema, withBureaus } from './bureaus.js';
-import { cutOffs, envName, httpUrl, isoDate, MAX_TIMER_SECONDS, text, timeZone } from './values.js';
+import { cutOffs, envName, hostName, httpUrl, isoDate, MAX_TIMER_SECONDS, text, timeZone } from './values.js';
 
 /**
  * The configuration schema: one section per concern. Paths are resolved against the config file's
@@ -60,7 +60,7 @@ const daemon = z.strictObject({
 
 const http = z.strictObject({
   enabled: z.boolean().default(false),
-  host: text.default('127.0.0.1'),
+  host: hostName.default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(9464),
 });
 

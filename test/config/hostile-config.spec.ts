@@ -66,6 +66,7 @@ describe('config: hostile and mistaken files', () => {
       for (const host of ['sftp://sftp.example', 'bx@sftp.example', 'sftp.example:2222', ' sftp.example', 'sftp.example/inbound', 'sftp example']) {
         refused(write(HEAD + `sftp: { host: "${host}" }\n`), 'sftp.host', /a host name or IP address alone/);
       }
+      refused(write(HEAD + 'http: { enabled: true, host: "localhost:9464" }\n'), 'http.host', /a host name or IP address alone/);
       for (const host of ['sftp.bureau.example', '10.1.2.3', '::1', 'fe80::1', 'sftp-01', 'sftp.éxample']) {
         assert.equal(loadConfig(write(HEAD + `sftp: { host: "${host}" }\n`), {}).sftp.host, host);
       }
