@@ -122,6 +122,25 @@ describeEachDatabase('contracts import, file-level rules', (ctx) => {
     assert.equal(stored.address_line1, 'Main Street 1\r\nBack house', 'the quoted line break is kept');
   });
 
+  it('any CSV text, quoted as a spreadsheet writes it, with any line breaks: every row read with its values, a bad row named by its line in the file', async function () {
+    this.timeout(120_000);
+    const text = fc.string({ unit: fc.constantFrom('a', 'é', ' ', '"', ',', ';', '\n', '\r\n', '\r', '\t', '😀'), maxLength: 12 });
+    const card = fc.record({ firstName: text, addressLine1: text, city: text });
+    const quote = (value: string) => `"${value.replace(/"/g, '""')}"`;
+    await fc.assert(fc.asyncProperty(fc.array(card, { minLength: 1, maxLength: 6 }), fc.constantFrom('\n', '\r\n', '\r'), fc.nat(), async (texts, eol, at) => {
+      await clearSendTables(db());
+      const rows = texts.map((t, i) => COLS.map((k) => quote(String({ ...makeCard(i + 1), ...t }[k as 'city'] ?? ''))).join(','));
+      const bad = at % (rows.length + 1);
+      rows.splice(bad, 0, '"x""y",z');
+      const content = [COLS.join(','), ...rows].join(eol) + eol;
+      const badLine = 1 + ([COLS.join(','), ...rows.slice(0, bad)].join(eol) + eol).split(/\r\n|\r|\n/).length - 1;
+      const result = await run(file('csv', content));
+      assert.deepEqual([result.inserted, where(result)], [texts.length, [[badLine, undefined]]]);
+      const stored = await db()('card_contracts as c').join('clients as cl', 'cl.id', 'c.client_id').orderBy('c.id').select('cl.first_name', 'cl.address_line1', 'cl.city');
+      assert.deepEqual(stored.map((r) => [r.first_name, r.address_line1, r.city]), texts.map((t) => [t.firstName.trim(), t.addressLine1.trim(), t.city.trim()]));
+    }), { numRuns: 40 });
+  });
+
   it('the same card twice in one file: the first line is imported, the later one skipped naming it, across chunks too', async () => {
     const lines = Array.from({ length: 510 }, (_, i) => makeCard(i + 1));
     lines[505] = makeCard(1, { pan: makeCard(999).pan }); // line 506, another chunk than line 1
