@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SFTPWrapper } from 'ssh2';
+import type { OpenMode, SFTPWrapper } from 'ssh2';
 import Client from 'ssh2-sftp-client';
 import { generateSshKeyPair } from '../../src/sandbox/keys.js';
 import { MAX_FILE_BYTES } from '../../src/sandbox/sftp-handlers.js';
@@ -35,7 +35,7 @@ describe('sandbox SFTP server: the size of what a client writes', function () {
     rmSync(base, { recursive: true, force: true });
   });
 
-  const open = (path: string, flags: string) => new Promise<Buffer>((resolve, reject) => raw.open(path, flags, (err, h) => (err ? reject(err) : resolve(h))));
+  const open = (path: string, flags: OpenMode) => new Promise<Buffer>((resolve, reject) => raw.open(path, flags, (err, h) => (err ? reject(err) : resolve(h))));
   const write = (h: Buffer, data: Buffer, offset: number) => new Promise<void>((resolve, reject) => raw.write(h, data, 0, data.length, offset, (err) => (err ? reject(err) : resolve())));
   const close = (h: Buffer) => new Promise<void>((resolve, reject) => raw.close(h, (err) => (err ? reject(err) : resolve())));
 
