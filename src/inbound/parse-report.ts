@@ -7,7 +7,7 @@ import {
   LISTS, REPORT_VERSION, type BureauReport, type ListName, type RejectionRecord, type ReportHeader, type ShipmentRecord, type StockItem,
 } from './report-format.js';
 import { skeletonEvents, type SkeletonEvent } from './xml-skeleton.js';
-import { readFields, type Fields } from './report-fields.js';
+import { maskPans, readFields, type Fields } from './report-fields.js';
 
 /**
  * Reads a clear bureau report: skeleton split by xml-skeleton.ts, then header and records parsed in
@@ -118,7 +118,15 @@ export async function* readReportRecords(file: string, header: ReportHeader, opt
  * InputError, so the report is quarantined instead of stopping every run.
  */
 export function asContentError(err: unknown, path: string): Error {
-  if (err instanceof InputError || isSystemError(err)) return err as Error;
+  if (isSystemError(err)) return err as Error;
+  if (err instanceof InputError) {
+    // messages quote what the file holds (a tag, the version, an encoding name, an element's name):
+    // a PAN in fullwidth or other decimal digits there would be stored and shown as the quarantine's
+    // reason, which the ASCII-only scrubbers downstream leave as it is
+    err.message = maskPans(err.message);
+    if (err.stack) err.stack = maskPans(err.stack);
+    return err;
+  }
   return new InputError(`${path}: unreadable content: ${quoted(err)}`, {}, { cause: err });
 }
 
@@ -219,7 +227,7 @@ const UNDECLARED_ENTITY = /&(?!(?:amp|lt|gt|quot|apos|#\d{1,7}|#x[0-9A-Fa-f]{1,6
 
 /** A library's error message as we repeat it: short, and without a PAN it may have quoted from the input. */
 function quoted(err: unknown): string {
-  return maskPansInText(messageOf(err)).slice(0, 200);
+  return maskPans(messageOf(err)).slice(0, 200);
 }
 
 function validates(xml: string): boolean {

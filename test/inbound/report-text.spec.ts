@@ -112,3 +112,24 @@ describeEachDatabase('inbound/report text: stored', (ctx) => {
     assert.match(event.detail, /550000\*{6}0004/);
   });
 });
+
+describe('inbound/report text: errors', () => {
+  it('masks a PAN in other decimal digits that an error quotes from the file (version, tag, encoding, element name), as the quarantine reason stores it', async () => {
+    const pan = '4111111111111111';
+    const base = buildReportXml({ header: header('F.dat') });
+    await fc.assert(fc.asyncProperty(fc.constantFrom(...DIGIT_ZEROS.filter((z) => z < 0x10000)), fc.constantFrom(
+      (x: string, p: string) => x.replace('version="1"', `version="${p}"`),
+      (x: string, p: string) => x.replace('<Rejections>', `<Rejections><${p}>`),
+      (x: string, p: string) => x.replace('encoding="UTF-8"', `encoding="${p}"`),
+      (x: string, p: string) => x.replace('</Header>', `<X${p}/></Header>`),
+    ), async (zero, mutate) => {
+      const written = inScript(pan, zero);
+      await assert.rejects(parseReport(mutate(base, written), read), (err: Error) => {
+        assert.ok(err instanceof InputError, err.message);
+        assert.ok(!err.message.includes(written) && !err.message.includes(pan), err.message);
+        assert.ok(!(err.stack ?? '').includes(written), 'the stack repeats the message');
+        return true;
+      });
+    }), { numRuns: 40 });
+  });
+});
