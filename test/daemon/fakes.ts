@@ -36,15 +36,17 @@ export const emptySend = (): SendResult => ({ batches: [], cardsSent: 0, invalid
 export const emptyReceive = (): ReceiveResult => ({ applied: [], quarantined: [], duplicates: 0 });
 
 /**
- * A send job that records each call (the options it got) and, when `hold` is on, stays running
- * until the test releases it: enough to observe what the scheduler asks for and when.
+ * A job that records each call (the options it got) and, when `hold` is on, stays running until the
+ * test releases it (or the run is aborted); with `fail` set it throws that: enough to observe what the
+ * scheduler asks for and when.
  */
-export function recordingSendJob(result: () => SendResult | Promise<SendResult> = emptySend) {
-  const calls: SendOptions[] = [];
+function recordingJob<O extends { signal?: AbortSignal }, R>(result: () => R | Promise<R>) {
+  const calls: O[] = [];
   let gate: ReturnType<typeof deferred> | undefined;
-  const job: SendJob & { calls: SendOptions[]; hold(): void; release(): void; fail?: Error } = {
+  const job = {
     calls,
-    async run(options = {}) {
+    fail: undefined as Error | undefined,
+    async run(options: O = {} as O): Promise<R> {
       calls.push(options);
       if (gate) await Promise.race([gate.promise, aborted(options.signal)]);
       if (job.fail) throw job.fail;
@@ -56,20 +58,12 @@ export function recordingSendJob(result: () => SendResult | Promise<SendResult> 
   return job;
 }
 
+export function recordingSendJob(result: () => SendResult | Promise<SendResult> = emptySend) {
+  return recordingJob<SendOptions, SendResult>(result) satisfies SendJob;
+}
+
 export function recordingReceiveJob(result: () => ReceiveResult | Promise<ReceiveResult> = emptyReceive) {
-  const calls: ReceiveOptions[] = [];
-  let gate: ReturnType<typeof deferred> | undefined;
-  const job: ReceiveJob & { calls: ReceiveOptions[]; hold(): void; release(): void } = {
-    calls,
-    async run(options = {}) {
-      calls.push(options);
-      if (gate) await Promise.race([gate.promise, aborted(options.signal)]);
-      return result();
-    },
-    hold() { gate = deferred(); },
-    release() { gate?.resolve(undefined); gate = undefined; },
-  };
-  return job;
+  return recordingJob<ReceiveOptions, ReceiveResult>(result) satisfies ReceiveJob;
 }
 
 /** Rejects when the signal aborts (as a real job does at its next safe point). */

@@ -6,6 +6,7 @@ import type { ReceiveResult, SendResult } from '../../src/jobs.js';
 import { silentLogger } from '../../src/log.js';
 import { testConfig } from '../helpers/config.js';
 import { createTestDatabase, describeEachDatabase } from '../helpers/db.js';
+import { sample } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/wait.js';
 import { startWebhook, type Webhook } from '../helpers/webhook.js';
 import { manualClock, recordingReceiveJob, recordingSendJob } from './fakes.js';
@@ -26,12 +27,6 @@ const receiveResult = (): ReceiveResult => (receiveRuns++ > 0 ? { applied: [], q
 async function get(url: string): Promise<{ status: number; type: string; text: string }> {
   const response = await fetch(url);
   return { status: response.status, type: response.headers.get('content-type') ?? '', text: await response.text() };
-}
-
-/** The value of one Prometheus sample line, e.g. metric('bx_cards_sent_total'). */
-function sample(text: string, name: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
 }
 
 describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {

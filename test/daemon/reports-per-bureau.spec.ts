@@ -5,14 +5,9 @@ import { makeDaemon } from '../../src/daemon/daemon.js';
 import type { ReceiveJob } from '../../src/jobs.js';
 import { silentLogger } from '../../src/log.js';
 import { describeEachDatabase } from '../helpers/db.js';
+import { sample } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/wait.js';
 import { manualClock, recordingAlerter, recordingReceiveJob, recordingSendJob } from './fakes.js';
-
-/** The value of one series in Prometheus text, undefined when absent. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 describeEachDatabase("daemon: each bureau's reports counted and alerted under its code", (ctx) => {
   it("counts and alerts the reports of the bureau whose receive succeeded, though the other's failed; each series is there at 0 from the start", async () => {
