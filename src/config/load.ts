@@ -160,7 +160,9 @@ function parseConfigYaml(path: string, text: string): unknown {
  */
 function refuseInterpolation(path: string, raw: unknown, at: Array<string | number> = []): void {
   if (typeof raw === 'string' && raw.includes('${')) {
-    throw new ConfigError(`config file ${path}: ${keyOf(at) || '(top level)'}: ${JSON.stringify(raw)}: the config is not expanded (no \${…} from the environment); write the value itself, or run the file through envsubst first`);
+    // only the placeholder is quoted: the rest of the value may hold a password (a database URL)
+    const placeholder = /\$\{[^}]{0,40}\}?/.exec(raw)![0];
+    throw new ConfigError(`config file ${path}: ${keyOf(at) || '(top level)'}: ${placeholder}: the config is not expanded (no \${…} from the environment); write the value itself, or run the file through envsubst first`);
   }
   if (Array.isArray(raw)) raw.forEach((item, i) => refuseInterpolation(path, item, [...at, i]));
   else if (raw && typeof raw === 'object') for (const [key, value] of Object.entries(raw)) refuseInterpolation(path, value, [...at, key]);

@@ -169,7 +169,10 @@ bureaus:
     });
 
     it('refuses ${VAR} in a value: nothing is expanded, and the text itself was used at the first connection', () => {
-      refused(write(HEAD + 'sftp: { host: sftp.example, username: "${SFTP_USER}" }\n'), 'sftp.username', /not expanded/);
+      refused(write(HEAD + 'sftp: { host: sftp.example, username: "${SFTP_USER}" }\n'), 'sftp.username', /\$\{SFTP_USER\}: the config is not expanded/);
+      const url = write(HEAD + 'database: { client: pg, url: "postgres://bx:S3cret@${DB_HOST}/bureau" }\n');
+      refused(url, 'database.url', /\$\{DB_HOST\}: the config is not expanded/);
+      assert.throws(() => loadConfig(url, {}), (err: Error) => !err.message.includes('S3cret'));
       refused(write(`issuer: { code: BXISSUER }\nbureaus:\n  - { code: B1, pgp: { bureauPublicKeyFile: "\${KEYS}/b1.asc" } }\n`), 'bureaus[0].pgp.bureauPublicKeyFile', /not expanded/);
     });
 
