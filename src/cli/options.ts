@@ -8,7 +8,9 @@ export function wholeNumber(text: string, option: string, { min = 1, max = Numbe
   const digits = text.replace(/[,_]/g, '');
   const value = Number(digits);
   if (!/^\d+$/.test(digits) || value < min || value > max) {
-    throw new UsageError(`${option}: a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`);
+    // with thousands separators, as accepted: 9007199254740991 has the digits of a card number, and the error line's scrubber masked it
+    const [from, to] = [min, max].map((n) => n.toLocaleString('en-US'));
+    throw new UsageError(`${option}: a whole number from ${from} to ${to}, not ${JSON.stringify(text)}`);
   }
   return value;
 }

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { UsageError } from '../errors.js';
@@ -29,6 +30,8 @@ export function register(program: Command): void {
       if (selection.record && selection.line) throw new UsageError('give --record or --line, not both');
       const config = loadConfig(cmd.optsWithGlobals().config);
       const layout = loadLayout(opts.layout ?? config.perso.layout, config.perso.layoutsDir);
+      // a folder, a fifo or a device: the read's own error (EISDIR) names no file, or it waits for ever
+      if (!statSync(file, { throwIfNoEntry: false })?.isFile()) throw new UsageError(`${file}: no such file`);
       let shown = 0;
       for await (const record of explainFile(layout, file, selection)) {
         shown++;

@@ -48,7 +48,7 @@ describe('CLI: hostile option values', function () {
     for (const days of ['0x10', '1e3', '3.0', '3661']) {
       const r = await runCli(['--config', config, 'calendar', '--days', days], env);
       assert.equal(r.code, 2, `--days ${JSON.stringify(days)}: ${r.stdout}`);
-      assert.match(r.stderr, /--days: a whole number from 1 to 3660/);
+      assert.match(r.stderr, /--days: a whole number from 1 to 3,660/);
     }
     const late = await runCli(['--config', config, 'calendar', '--from', '9999-12-25', '--days', '10'], env);
     assert.equal(late.code, 2, late.stdout);
