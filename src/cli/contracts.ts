@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { withApp } from '../app.js';
 import { importContracts, type ImportProblem } from '../contracts/import.js';
@@ -23,6 +24,7 @@ export function register(program: Command): void {
       await withApp(cmd.optsWithGlobals(), async ({ db, cipher }) => {
         // the file's name is input too (a card system may name an export after a card)
         const name = terminalSafe(maskPansInText(file));
+        await checkIsFile(file, name);
         // each skipped line is printed as it is found, every one of them (the result lists the first
         // thousand only), and once: the import's own log line would repeat it
         const onSkip = (p: ImportProblem) => process.stderr.write(`${name}: line ${p.line}: ${terminalSafe(p.message)}\n`);
@@ -50,6 +52,16 @@ export function register(program: Command): void {
     });
 
   registerShow(contracts);
+}
+
+/**
+ * A path that is not a regular file is a wrong argument: a folder failed with a message naming no
+ * file (EISDIR), and a device or a pipe (/dev/zero, a FIFO nobody writes) was read without end.
+ */
+async function checkIsFile(file: string, name: string): Promise<void> {
+  const info = await stat(file).catch((err: NodeJS.ErrnoException) => err);
+  if (info instanceof Error) throw new UsageError(`${name}: cannot be read (${info.code ?? info.message})`);
+  if (!info.isFile()) throw new UsageError(`${name}: not a file (${info.isDirectory() ? 'a folder' : 'a device, pipe or socket'})`);
 }
 
 /** `contracts show ID`: every card of the contract with its story; read-only. */

@@ -87,6 +87,14 @@ describe('CLI contracts: hostile text and refused files', function () {
     assert.ok(!list.stdout.includes('"1002"'), 'nothing imported');
   });
 
+  it('a path that is not a file (missing, a folder, a device read without end) is a usage error naming it, exit 2', async () => {
+    for (const [path, why] of [[join(dir, 'nowhere-4111111111111111.jsonl'), /nowhere-411111\*{6}1111\.jsonl: cannot be read \(ENOENT\)/], [dir, /not a file \(a folder\)/], ['/dev/zero', /\/dev\/zero: not a file \(a device, pipe or socket\)/]] as const) {
+      const r = await cli('contracts', 'import', path);
+      assert.equal(r.code, 2, `${path}: ${r.stderr}`);
+      assert.match(r.stderr, why);
+    }
+  });
+
   it('skipped lines: each printed with the file and line, the summary counts them, exit 3', async () => {
     const file = join(dir, 'dup.jsonl');
     writeFileSync(file, [makeCard(3), makeCard(4), makeCard(3, { city: 'Paris' }), { ...makeCard(5), expiry: '9901' }].map((c) => JSON.stringify(c)).join('\n'));
