@@ -73,8 +73,11 @@ export async function importContracts(db: Db, file: string, cipher: PanCipher, l
   const flush = async () => {
     const current = chunk;
     chunk = [];
-    await db.transaction(async (trx) => {
-      for (const record of current) await importOne(trx, record, { cipher, stamp, now: options.now ?? new Date(), skip, result });
+    const context = { cipher, stamp, now: options.now ?? new Date(), skip, result };
+    // a chunk of bad lines only (a file of garbage) costs no transaction
+    if (!current.some((record) => record.value)) current.forEach((record) => skipBroken(record, skip));
+    else await db.transaction(async (trx) => {
+      for (const record of current) await importOne(trx, record, context);
     });
   };
   for await (const record of readRecords(file)) {
@@ -95,9 +98,13 @@ interface ImportContext {
   result: ImportResult;
 }
 
+function skipBroken(record: SourceRecord, skip: ImportContext['skip']): void {
+  skip({ line: record.line, message: record.error ?? 'empty record' });
+}
+
 async function importOne(trx: DbTransaction, record: SourceRecord, { cipher, stamp, now, skip, result }: ImportContext): Promise<void> {
   if (record.error || !record.value) {
-    skip({ line: record.line, message: record.error ?? 'empty record' });
+    skipBroken(record, skip);
     return;
   }
   try {
