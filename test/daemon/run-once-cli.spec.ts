@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import { PanCipher } from '../../src/security/pan.js';
 import { runCli } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/db.js';
-import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
+import type { SshdServer } from '../helpers/sshd.js';
 import { startWebhook } from '../helpers/webhook.js';
 import { insertCards } from '../outbound/fixtures.js';
-import { makeBureauKeys, type BureauKeys } from '../outbound/harness.js';
+import type { BureauKeys } from '../outbound/harness.js';
+import { useSshdAndBureauKeys } from '../outbound/job-harness.js';
 import { freePort, startDaemonChild, writeDaemonConfig } from './e2e-harness.js';
 
 /** The CLI as an operator and systemd use it: exit codes 0, 1, 2, 3. */
@@ -23,10 +24,8 @@ describe('run-once and daemon commands (CLI, real sshd)', function () {
   const panKey = randomBytes(32);
   const env = { BX_PAN_KEY: panKey.toString('base64') };
 
-  before(async function () {
-    requireSshd(this);
-    sshd = await startSshd();
-    keys = makeBureauKeys();
+  useSshdAndBureauKeys(async (started) => {
+    ({ sshd, keys } = started);
     database = await createTestDatabase('sqlite');
     const keyDir = mkdtempSync(join(tmpdir(), 'bx-rsa-'));
     const rsaKey = join(keyDir, 'issuer-rsa.pem');
@@ -43,8 +42,6 @@ describe('run-once and daemon commands (CLI, real sshd)', function () {
   });
   after(async () => {
     await database?.drop();
-    await sshd?.stop();
-    keys?.gpg.cleanup();
   });
   afterEach(() => {
     for (const dir of ['inbound', 'outbound']) {

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { chownSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/config/load.js';
@@ -7,10 +7,11 @@ import { canonicalId } from '../../src/domain/contract.js';
 import { runCli } from '../helpers/cli.js';
 import { newPanKey } from '../helpers/db.js';
 import { freeLoopbackPort } from '../../src/sandbox/init.js';
-import { requireSshd, startSshd, userIds, type SshdServer } from '../helpers/sshd.js';
-import { contractIdsOf, decryptedRecords, filesIn, makeBureauKeys, removeDir, type BureauKeys } from './harness.js';
+import { requireSshd, type SshdServer } from '../helpers/sshd.js';
+import { contractIdsOf, decryptedRecords, filesIn, removeDir, twoBureauServer, type BureauKeys } from './harness.js';
 
 describe('bureau-exchange send with two bureaus (CLI, SQLite, real sshd)', function () {
+  let server: Awaited<ReturnType<typeof twoBureauServer>> | undefined;
   let sshd: SshdServer;
   let keys: { b1: BureauKeys; emb: BureauKeys };
   let dir: string;
@@ -23,13 +24,9 @@ describe('bureau-exchange send with two bureaus (CLI, SQLite, real sshd)', funct
     // two gpg keys and two CLI runs (a process each): on a loaded machine more than the default minute
     this.timeout(180_000);
     requireSshd(this);
-    sshd = await startSshd();
-    keys = { b1: makeBureauKeys(), emb: makeBureauKeys() };
-    const { uid, gid } = userIds('nobody');
-    for (const sub of ['emb-in', 'emb-out']) {
-      mkdirSync(join(sshd.root, sub), { mode: 0o755 });
-      chownSync(join(sshd.root, sub), uid, gid);
-    }
+    // EMB01's folders (emb-in, emb-out) beside BUREAU01's, a gpg key pair each
+    server = await twoBureauServer();
+    ({ sshd, keys } = server);
     dir = mkdtempSync(join(tmpdir(), 'bx-send-bureaus-cli-'));
     const write = (name: string, embPort: number) => {
       const sftp = (port: number, extra: string) =>
@@ -61,9 +58,7 @@ describe('bureau-exchange send with two bureaus (CLI, SQLite, real sshd)', funct
     assert.equal(imported.code, 0, imported.stderr);
   });
   after(async () => {
-    await sshd?.stop();
-    keys?.b1.gpg.cleanup();
-    keys?.emb.gpg.cleanup();
+    await server?.stop();
     if (dir) removeDir(dir);
   });
 

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/config/load.js';
 import { runCli } from '../helpers/cli.js';
 import { newPanKey } from '../helpers/db.js';
-import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
-import { contractIdsOf, decryptedRecords, makeBureauKeys, removeDir, type BureauKeys } from './harness.js';
-import { remoteFiles } from './job-harness.js';
+import type { SshdServer } from '../helpers/sshd.js';
+import { contractIdsOf, decryptedRecords, removeDir, type BureauKeys } from './harness.js';
+import { remoteFiles, useSshdAndBureauKeys } from './job-harness.js';
 
 /** The sample's physical cards, written out: 1009 is virtual, line 10 has a bad contract id. */
 const EXPECTED_SENT = ['1001', '1002', '1003', '1004', '1005', '1006', '1007', '1008'];
@@ -24,10 +24,8 @@ describe('bureau-exchange send (CLI, SQLite, real sshd)', function () {
   let config: string;
   const env = { BX_PAN_KEY: newPanKey().toString('base64') };
 
-  before(async function () {
-    requireSshd(this);
-    sshd = await startSshd();
-    keys = makeBureauKeys();
+  useSshdAndBureauKeys(async (started) => {
+    ({ sshd, keys } = started);
     dir = mkdtempSync(join(tmpdir(), 'bx-send-cli-'));
     config = join(dir, 'config.yaml');
     writeFileSync(config, [
@@ -43,9 +41,7 @@ describe('bureau-exchange send (CLI, SQLite, real sshd)', function () {
     assert.equal(imported.code, 0, imported.stderr);
     assert.match(imported.stdout, /9 inserted, 0 updated, 0 skipped/);
   });
-  after(async () => {
-    await sshd?.stop();
-    keys?.gpg.cleanup();
+  after(() => {
     if (dir) removeDir(dir);
   });
 
