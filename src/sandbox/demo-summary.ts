@@ -110,14 +110,17 @@ export function formatDemoSummary(o: DemoOutcome): string {
   return lines.join('\n');
 }
 
-/** How to decrypt a bureau's first file with its key, and check its first signed report with its signing key. */
+/** How to decrypt a bureau's first file with its key and read its first card, and check its first signed report with its signing key. */
 function lookFurther(o: DemoOutcome, b: DemoBureau): string[] {
   const lines: string[] = [];
   const first = b.answers[0];
   if (first) {
     const file = join(b.sftpRoot, b.sftp.inboundDir, first.sourceFile);
     const keys = [join(b.keysDir, SANDBOX_KEY_FILES.bureauPgpSecret), join(o.sandbox.keysDir, SANDBOX_KEY_FILES.issuerPgpPublic)].map(q).join(' ');
-    lines.push(`    G="$(mktemp -d)" && gpg --homedir "$G" --batch --import ${keys} && gpg --homedir "$G" --batch --decrypt ${q(file)} | head -3    # ${b.code}`);
+    // decrypted into a private temp folder and shown by `perso explain`, PAN masked: printing the clear
+    // records (`| head`) put full PANs on the terminal, test ones or not
+    lines.push(`    G="$(mktemp -d)" && gpg --homedir "$G" --batch --quiet --import ${keys} && gpg --homedir "$G" --batch --quiet --decrypt ${q(file)} > "$G/clear" && `
+      + `npx bureau-exchange --config ${q(o.sandbox.configFile)} perso explain "$G/clear" --layout ${b.layout} --record 1    # ${b.code}: its first card, PAN masked`);
   }
   const signed = b.answers.map((a) => localReportPath(b, a.reportName)).find((p) => existsSync(`${p}.sig`));
   if (signed) {

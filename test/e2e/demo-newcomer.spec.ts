@@ -104,7 +104,9 @@ describe('demo as a newcomer runs it', function () {
     for (const line of decrypt) {
       const out = run(line.replace(/\s+#.*$/, ''));
       assert.equal(out.status, 0, `${line}\n${out.stderr}`);
-      assert.match(out.stdout, /BXISSUER/, 'the clear file\'s header');
+      assert.match(out.stdout, /detail record 1 \(line 2\)/, 'the first card of the clear file, field by field');
+      assert.match(out.stdout, /\[400000\*{6}\d{4}\]/, 'its PAN masked');
+      assert.doesNotMatch(out.stdout, /400000\d{10}/, 'no full PAN (the demo BIN is 400000) on the terminal');
     }
     const verify = look.filter((l) => l.startsWith('openssl dgst'));
     assert.equal(verify.length, 2);
