@@ -23,12 +23,29 @@ const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 /**
- * Characters no report text may hold: it is stored and shown again (`contracts show`, the status
- * page, logs). Beside C0 and DEL: the C1 controls (U+009B is a terminal's CSI, U+0085 a line break
- * to some readers), the line and paragraph separators, and the bidirectional controls that make a
- * reason or a tracking number read otherwise than it is stored.
+ * C0 controls and DEL are refused (the report is quarantined, naming the field). The C1 controls
+ * (U+009B is a terminal's CSI, U+0085 a line break to some readers), the line and paragraph
+ * separators and the bidirectional controls (a reason or tracking number that reads otherwise than
+ * it is stored) are XML, and a mis-encoded Windows-1252 text is full of C1 (’ “ ” – € became U+0092
+ * …): report text is stored and shown again (`contracts show`, the status page, logs), so each of
+ * those is stored as '?', and the record still applies rather than one stray character setting the
+ * whole report aside. See `cleanText` for a PAN they would split.
  */
-const CONTROL = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const C0 = /[\x00-\x1f\x7f]/;
+const SHOWN_AS_QUESTION_MARK = /[\x80-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const HAS_SHOWN_AS_QUESTION_MARK = new RegExp(SHOWN_AS_QUESTION_MARK.source);
+
+/**
+ * The text as stored: the characters above as '?', PANs masked. Most of them are invisible, so a PAN
+ * split by them reads whole: when the text without them holds a PAN, it is stored without them, masked.
+ */
+function cleanText(value: string): string {
+  const shown = maskPans(value.replace(SHOWN_AS_QUESTION_MARK, '?'));
+  if (!HAS_SHOWN_AS_QUESTION_MARK.test(value)) return shown;
+  const stripped = value.replace(SHOWN_AS_QUESTION_MARK, '');
+  const masked = maskPans(stripped);
+  return masked === stripped ? shown : masked;
+}
 
 /**
  * PAN-like numbers masked, also when written in other decimal digits (fullwidth ４１１１…, Arabic-Indic,
@@ -95,9 +112,9 @@ export function readFields(element: unknown, path: string): Fields {
     text(name, maxLength, required, pattern) {
       const v = value(name, required);
       if (v.length > maxLength) fail(name, `longer than ${maxLength} characters`);
-      if (CONTROL.test(v)) fail(name, 'contains control characters (C0, DEL, C1, line separators or bidirectional controls)');
+      if (C0.test(v)) fail(name, 'contains control characters');
       if (v && pattern && !pattern.test(v)) fail(name, `${quote(v)} has characters that are not allowed`);
-      return maskPans(v);
+      return cleanText(v);
     },
     digits(name, maxLength) {
       const v = value(name, true);
