@@ -16,6 +16,9 @@ import { printTable } from './output.js';
 
 export const order = 41;
 
+/** bureau_reports.id is an auto-increment integer (32 bits on every database) */
+const MAX_REPORT_ID = 2_147_483_647;
+
 interface ReceiveFlags {
   bureau?: string;
   json?: boolean;
@@ -30,8 +33,9 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON (with several bureaus: by bureau code)')
     .option('--requeue <id|all>', 'first put quarantined report(s) back from failed/ (after fixing the cause), then run the pass')
     .action(async (opts: ReceiveFlags, cmd: Command) => {
-      if (opts.requeue !== undefined && opts.requeue !== 'all' && !/^\d+$/.test(opts.requeue)) {
-        throw new UsageError(`--requeue: ${JSON.stringify(opts.requeue)} is neither a report id nor "all"`);
+      // an id as the database holds it (a 32-bit integer column): 99999999999999999999 found nothing and said so as "(none)"
+      if (opts.requeue !== undefined && opts.requeue !== 'all' && !(/^\d+$/.test(opts.requeue) && Number(opts.requeue) >= 1 && Number(opts.requeue) <= MAX_REPORT_ID)) {
+        throw new UsageError(`--requeue: ${JSON.stringify(opts.requeue)} is neither a report id (1 to ${MAX_REPORT_ID}) nor "all"`);
       }
       await withApp(cmd.optsWithGlobals(), async (app) => {
         const all = receiveBureaus(app.config);

@@ -44,6 +44,14 @@ describe('CLI: hostile option values', function () {
     assert.deepEqual(JSON.parse(good.stdout), []);
   });
 
+  it('receive --requeue an id no report can have is refused naming the option, before any server is reached', async () => {
+    for (const id of ['0', '99999999999', '2147483648', '-1', '1e3']) {
+      const r = await runCli(['--config', config, 'receive', '--requeue', id], env);
+      assert.equal(r.code, 2, `--requeue ${id}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`--requeue: "${id}" is neither a report id \\(1 to 2147483647\\) nor "all"`));
+    }
+  });
+
   it('calendar --days takes a whole number as every other count does (not 0x10, 1e3 or 3.0), and never runs past year 9999', async () => {
     for (const days of ['0x10', '1e3', '3.0', '3661']) {
       const r = await runCli(['--config', config, 'calendar', '--days', days], env);
