@@ -104,6 +104,7 @@ export async function* skeletonEvents(text: AsyncIterable<string>): AsyncGenerat
       cur.pos = end + 2;
       continue;
     }
+    if (head.startsWith('<![CDATA[')) fail(here(), 'a CDATA section between elements: text belongs inside a field of a record or of the header');
     if (head.startsWith('<!DOCTYPE') || head.startsWith('<!')) {
       fail(here(), 'a DOCTYPE or DTD declaration is not allowed in a report (entity declarations are refused)');
     }

@@ -154,3 +154,20 @@ describe('inbound/report text: errors', () => {
     }), { numRuns: 40 });
   });
 });
+
+describe('inbound/report text: CDATA', () => {
+  it('names a CDATA section between the records as what it is (it was called a DOCTYPE), at its path', async () => {
+    for (const where of ['<Rejections>', '<Shipments>', '</Header>']) {
+      const xml = buildReportXml({ header: header('F.dat') }).replace(where, `${where}<![CDATA[x]]>`);
+      await assert.rejects(parseReport(xml, read), (err: Error) =>
+        err instanceof InputError && /^BureauReport(\/Rejections|\/Shipments)?: a CDATA section between elements/.test(err.message) && !/DOCTYPE/.test(err.message));
+    }
+  });
+
+  it('reads a field written as CDATA, or in pieces of text and CDATA, as its text', async () => {
+    const xml = buildReportXml({ header: header('F.dat'), rejections: [rejectionOf('R')] })
+      .replace('<Reason>R</Reason>', '<Reason><![CDATA[a <b> ]]>c</Reason>').replace('<Code>012</Code>', '<Code>0<![CDATA[1]]>2</Code>');
+    const parsed = await parseReport(xml, read);
+    assert.deepEqual([parsed.rejections[0]!.code, parsed.rejections[0]!.reason], ['012', 'a <b> c']);
+  });
+});
