@@ -129,7 +129,8 @@ export class PgpSignatureError extends PermanentError {
  * and a PermanentError is thrown (a PgpSignatureError for a missing or bad signature). An error of the
  * system (ENOSPC, EACCES, EIO writing or reading a local file) is thrown as it is: a local fault, which
  * says nothing about the message.
- * Clear text framed in pieces of a few bytes is refused (clearLimits). `signal` stops the decryption
+ * Clear text framed in pieces of a few bytes is refused (clearLimits), and so is a decryption that
+ * spends more CPU than such framing could explain (CpuBudget). `signal` stops the decryption
  * (a time limit): it rejects with the signal's reason and the file is deleted.
  * With `verificationKeys`, every signature must verify with one of them. openpgp streams the clear
  * text before the signature at the end can be checked (allowUnauthenticatedStream), so the file is
@@ -137,16 +138,22 @@ export class PgpSignatureError extends PermanentError {
  */
 export async function decryptToFile(
   encrypted: Readable,
-  opts: { decryptionKey: openpgp.PrivateKey; verificationKeys?: openpgp.PublicKey[]; destination: string; maxBytes: number; signal?: AbortSignal },
+  opts: {
+    decryptionKey: openpgp.PrivateKey; verificationKeys?: openpgp.PublicKey[]; destination: string; maxBytes: number; signal?: AbortSignal;
+    /** the size of the encrypted file, when known: it widens the CPU budget (cpuBudget) */
+    encryptedBytes?: number;
+    cpuBudget?: CpuBudget;
+  },
 ): Promise<{ bytes: number; signatureVerified: boolean }> {
   const expectSigned = Boolean(opts.verificationKeys?.length);
   let bytes = 0;
+  const cpu = cpuGuard(opts.cpuBudget ?? CPU_BUDGET, () => (opts.encryptedBytes ?? 0) + bytes);
   // openpgp wraps an error of its input met mid-packet into one of its own ("Parsing … failed: EIO"):
   // kept here, so that a read error of the local file stays a local fault, never the message's
   let readError: unknown;
   encrypted.once('error', (err) => (readError = err));
   try {
-    const message = await readMessage(encrypted);
+    const message = await readMessage(encrypted, cpu.check);
     // expectSigned is left to assertSignatureValid: openpgp's own check fails with messages that
     // cannot be told apart from other decryption errors
     const result = await openpgp.decrypt({
@@ -156,7 +163,7 @@ export async function decryptToFile(
       format: 'binary',
       config: { allowUnauthenticatedStream: true, maxDecompressedMessageSize: opts.maxBytes },
     });
-    const counter = clearLimits(opts.maxBytes, (n) => (bytes = n));
+    const counter = clearLimits(opts.maxBytes, (n) => (bytes = n), cpu.check);
     // the signal stops the work itself: a decryption left running after a time limit would go on
     // writing (and then deleting) the clear file that the next run of the same report uses
     await pipeline(Readable.fromWeb(result.data as any), counter, createWriteStream(opts.destination, { mode: 0o600 }), { signal: opts.signal });
@@ -166,15 +173,64 @@ export async function decryptToFile(
     encrypted.destroy();
     await unlink(opts.destination).catch(() => undefined);
     if (opts.signal?.aborted) throw opts.signal.reason;
+    if (cpu.exceeded) throw cpu.exceeded;
     if (isSystemError(readError)) throw readError;
     if (err instanceof PermanentError || isSystemError(err)) throw err;
     throw new PermanentError(`OpenPGP decryption failed: ${messageOf(err)}`, { cause: err });
   }
 }
 
-async function readMessage(encrypted: Readable): Promise<openpgp.Message<any>> {
+/**
+ * The CPU a decryption may spend: `baseMs`, plus `msPerMiB` for each MiB of encrypted and of clear
+ * bytes. What any encoder writes costs openpgp ~40 ms per MiB (bzip2 and armor included); framing
+ * chosen to exhaust it (partial lengths of a few bytes, outside or inside the encryption, under
+ * a compression that hides the pieces from clearLimits) costs ~70–200 ms per KiB, hours for a few MB.
+ * CPU, not wall time: a busy or suspended machine never makes a good report look hostile.
+ */
+export interface CpuBudget {
+  baseMs: number;
+  msPerMiB: number;
+}
+const CPU_BUDGET: CpuBudget = { baseMs: 30_000, msPerMiB: 250 };
+
+/**
+ * Throws (and keeps) a PermanentError once the process has spent more CPU since its start than the
+ * budget allows. Checked synchronously wherever bytes pass (openpgp's work runs in long chains of
+ * promises, during which no timer fires).
+ */
+function cpuGuard(budget: CpuBudget, bytesSoFar: () => number): { check: () => void; exceeded: PermanentError | undefined } {
+  const start = process.cpuUsage();
+  const guard = {
+    exceeded: undefined as PermanentError | undefined,
+    check: () => {
+      if (guard.exceeded) throw guard.exceeded;
+      const { user, system } = process.cpuUsage(start);
+      const spentMs = (user + system) / 1000;
+      const allowedMs = budget.baseMs + (budget.msPerMiB * bytesSoFar()) / 2 ** 20;
+      if (spentMs <= allowedMs) return;
+      guard.exceeded = new PermanentError(`decrypting took ${Math.round(spentMs / 1000)} s of CPU for ${bytesSoFar()} bytes, over the budget of ` +
+        `${Math.round(allowedMs / 1000)} s: the message is framed to exhaust the decryption (OpenPGP partial lengths of a few bytes)`);
+      throw guard.exceeded;
+    },
+  };
+  return guard;
+}
+
+/** Encrypted bytes go to openpgp in pieces of at most this size, the CPU checked before each one. */
+const GUARDED_PIECE = 16 * 1024;
+
+async function* guarded(source: Readable, check: () => void): AsyncGenerator<Buffer> {
+  for await (const chunk of source as AsyncIterable<Buffer>) {
+    for (let at = 0; at < chunk.length; at += GUARDED_PIECE) {
+      check();
+      yield chunk.subarray(at, at + GUARDED_PIECE);
+    }
+  }
+}
+
+async function readMessage(encrypted: Readable, check: () => void = () => undefined): Promise<openpgp.Message<any>> {
   const { head, rest } = await peekBytes(encrypted, 64);
-  const web = Readable.toWeb(rest) as any;
+  const web = Readable.toWeb(Readable.from(guarded(rest, check))) as any;
   return startsWithArmor(head)
     ? openpgp.readMessage({ armoredMessage: web.pipeThrough(new TextDecoderStream()) })
     : openpgp.readMessage({ binaryMessage: web });
@@ -209,7 +265,7 @@ const MIN_PIECES_JUDGED = 4096;
 const MIN_AVERAGE_PIECE = 256;
 
 /** Counts bytes and pieces through, failing as soon as the clear text grows past `maxBytes` or comes in tiny pieces. */
-function clearLimits(maxBytes: number, report: (bytes: number) => void): Transform {
+function clearLimits(maxBytes: number, report: (bytes: number) => void, check: () => void): Transform {
   let total = 0;
   let pieces = 0;
   return new Transform({
@@ -217,6 +273,11 @@ function clearLimits(maxBytes: number, report: (bytes: number) => void): Transfo
       total += chunk.length;
       pieces++;
       report(total);
+      try {
+        check();
+      } catch (err) {
+        return done(err as Error);
+      }
       if (total > maxBytes) done(new PermanentError(`the decrypted content exceeds the limit of ${maxBytes} bytes`));
       else if (pieces >= MIN_PIECES_JUDGED && total < pieces * MIN_AVERAGE_PIECE) {
         done(new PermanentError(`the decrypted content comes in pieces of ${Math.floor(total / pieces)} bytes on average after ${total} bytes ` +

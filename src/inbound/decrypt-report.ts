@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import type * as openpgp from 'openpgp';
 import type { Config } from '../config/schema.js';
@@ -78,7 +78,8 @@ export function makeReportDecryptor(
       const decryptionKey = await pgp();
       const verificationKeys = await pgpVerification();
       try {
-        await decryptToFile(createReadStream(encrypted), { decryptionKey, verificationKeys, destination: clearFile, maxBytes: reports.maxClearBytes, signal });
+        const encryptedBytes = statSync(encrypted).size;
+        await decryptToFile(createReadStream(encrypted), { decryptionKey, verificationKeys, destination: clearFile, maxBytes: reports.maxClearBytes, signal, encryptedBytes });
       } catch (err) {
         if (err instanceof PgpSignatureError) throw new ReportSignatureError(`${err.message}; a .pgp report must be signed by the pinned bureau OpenPGP key`);
         // decryptToFile throws PermanentError for anything about the message itself

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,6 +126,26 @@ describe('crypto/pgp: the framing of a .pgp message chosen by its writer', funct
       assert.ok('err' in outcome && outcome.err instanceof PermanentError, `refused: pieces of ${piece}`);
       assert.match(outcome.err.message, /pieces/);
     }
+  });
+
+  it('refuses 1-byte pieces around a bzip2-compressed message (bzip2 joins them into whole blocks) once it has spent its CPU budget', async function () {
+    this.timeout(60_000);
+    const noisy = Buffer.from(`<BureauReport>${randomBytes(150_000).toString('base64')}</BureauReport>`);
+    const bzip2 = execFileSync('gpg', ['--homedir', gpg.home, '--batch', '--yes', '--trust-model', 'always', '--compress-algo', 'bzip2',
+      '--recipient-file', issuerPub, '--local-user', bureauFpr, '--sign', '--encrypt', '--output', '-'], { input: noisy, stdio: ['pipe', 'pipe', 'pipe'] });
+    const file = join(dir, 'bzip2-pieces.pgp');
+    writeFileSync(file, reframe(bzip2, 1));
+    const destination = `${file}.xml`;
+    const started = process.cpuUsage();
+    // a budget scaled down for the test (the default: 30 s plus 250 ms per MiB)
+    const err = await decryptToFile(createReadStream(file), {
+      decryptionKey, verificationKeys: [bureauKey], destination, maxBytes: 1 << 30, cpuBudget: { baseMs: 1_500, msPerMiB: 250 },
+    }).then(() => null, (e: Error) => e);
+    const spent = process.cpuUsage(started);
+    assert.ok(err instanceof PermanentError && !(err instanceof PgpSignatureError), `refused: ${err}`);
+    assert.match(err.message, /s of CPU/);
+    assert.ok((spent.user + spent.system) / 1000 < 6_000, 'stopped soon after its budget');
+    assert.equal(existsSync(destination), false);
   });
 
   it('stops at its signal (a report time limit) instead of decrypting on in the background, and leaves no file', async function () {
