@@ -196,6 +196,9 @@ async function* cappedRecords(file: string, maxBytes: number, mode: 'lines' | 'c
   let line = 1;
   let startLine = 1;
   let afterCr = false; // the LF of a CRLF is not a second line break
+  // CSV: whether a CR alone breaks lines, as the file's first line break tells (csv-parse's rule): in a
+  // file of LF or CRLF lines, a stray CR in a field is text, not a line that would cut the row in two
+  let crBreaks: boolean | undefined = csv ? undefined : false;
   let inQuotes = false;
   let quotedField = false;
   let fieldStart = true;
@@ -227,8 +230,10 @@ async function* cappedRecords(file: string, maxBytes: number, mode: 'lines' | 'c
     let start = 0;
     for (let i = 0; i < chunk.length; i++) {
       const byte = chunk[i]!;
-      const lfOfCrlf = afterCr && byte === LF;
-      afterCr = csv && byte === CR;
+      const lfOfCrlf: boolean = afterCr && byte === LF;
+      if (afterCr && crBreaks === undefined) crBreaks = !lfOfCrlf;
+      if (byte === LF && crBreaks === undefined) crBreaks = false;
+      afterCr = byte === CR && crBreaks !== false;
       if (byte !== LF && !afterCr) {
         if (csv) readCsvByte(byte);
         continue;
@@ -314,7 +319,9 @@ function csvHeader(file: string, raw: RawRecord): string[] {
  */
 function csvFields(raw: RawRecord, columns: readonly string[]): string[] | string {
   try {
-    const rows = parseCsv(raw.text!, { trim: true, relax_column_count: true });
+    // the row holds no line break outside quotes (cappedRecords cut there): a CR left in it is text,
+    // which csv-parse would otherwise take for the record delimiter
+    const rows = parseCsv(raw.text!, { trim: true, relax_column_count: true, record_delimiter: '\n' });
     if (rows.length === 1) return rows[0]!;
     return `${linesOf(raw)}a line break out of place (read as ${rows.length} rows)`;
   } catch (err) {

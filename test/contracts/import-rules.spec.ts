@@ -133,12 +133,25 @@ describeEachDatabase('contracts import, file-level rules', (ctx) => {
       const bad = at % (rows.length + 1);
       rows.splice(bad, 0, '"x""y",z');
       const content = [COLS.join(','), ...rows].join(eol) + eol;
-      const badLine = 1 + ([COLS.join(','), ...rows.slice(0, bad)].join(eol) + eol).split(/\r\n|\r|\n/).length - 1;
+      // a CR alone breaks lines only in a file whose first line ends so
+      const breaks = eol === '\r' ? /\r\n|\r|\n/ : /\n/;
+      const badLine = 1 + ([COLS.join(','), ...rows.slice(0, bad)].join(eol) + eol).split(breaks).length - 1;
       const result = await run(file('csv', content));
       assert.deepEqual([result.inserted, where(result)], [texts.length, [[badLine, undefined]]]);
       const stored = await db()('card_contracts as c').join('clients as cl', 'cl.id', 'c.client_id').orderBy('c.id').select('cl.first_name', 'cl.address_line1', 'cl.city');
       assert.deepEqual(stored.map((r) => [r.first_name, r.address_line1, r.city]), texts.map((t) => [t.firstName.trim(), t.addressLine1.trim(), t.city.trim()]));
     }), { numRuns: 40 });
+  });
+
+  it('a stray CR inside an unquoted field of an LF or CRLF file is text, not a line break that cuts the row in two', async () => {
+    for (const eol of ['\n', '\r\n']) {
+      await clearSendTables(db());
+      const rows = [COLS.join(','), csvRow(makeCard(1)).replace(/"/g, '').replace('Main Street', 'Main\rStreet'), 'bad', csvRow(makeCard(2))];
+      const result = await run(file('csv', rows.join(eol)));
+      assert.deepEqual([result.inserted, where(result)], [2, [[3, undefined]]], JSON.stringify(eol));
+      const stored = await db()('clients').where({ last_name: 'Doe1' }).first('address_line1');
+      assert.equal(stored.address_line1, '1 Main\rStreet');
+    }
   });
 
   it('the same card twice in one file: the first line is imported, the later one skipped naming it, across chunks too', async () => {
