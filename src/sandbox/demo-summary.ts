@@ -53,6 +53,8 @@ export function formatDemoSummary(o: DemoOutcome): string {
   const dir = o.sandbox.dir;
   const rel = (p: string) => relative(dir, p);
   const cfg = q(o.sandbox.configFile);
+  // the caller's BX_ variables would win over the sandbox's config in these commands as they did not in the demo
+  const npx = `${o.envSetAside.length ? `env ${o.envSetAside.map((name) => `-u ${name}`).join(' ')} ` : ''}npx bureau-exchange`;
   const rejections = o.answers.flatMap((a) => a.decisions?.rejections ?? []);
   const shipments = o.answers.flatMap((a) => a.decisions?.shipments ?? []);
   const shipped = shipments.filter((s) => s.shipDate);
@@ -101,17 +103,18 @@ export function formatDemoSummary(o: DemoOutcome): string {
   row('  log', rel(o.logFile));
 
   lines.push('', '  Look further');
-  lines.push(`    npx bureau-exchange --config ${cfg} status`);
-  lines.push(`    npx bureau-exchange --config ${cfg} contracts list --status Rejected`);
-  lines.push(`    npx bureau-exchange --config ${cfg} contracts list`);
-  for (const b of o.bureaus) lines.push(...lookFurther(o, b));
-  lines.push(`    npx bureau-exchange sandbox serve --config ${cfg}    # the sandbox bureau, for your own runs`);
+  if (o.envSetAside.length) lines.push(`    (your environment sets ${o.envSetAside.join(', ')}: the demo ran without them, and so do these commands)`);
+  lines.push(`    ${npx} --config ${cfg} status`);
+  lines.push(`    ${npx} --config ${cfg} contracts list --status Rejected`);
+  lines.push(`    ${npx} --config ${cfg} contracts list`);
+  for (const b of o.bureaus) lines.push(...lookFurther(o, b, npx));
+  lines.push(`    ${npx} sandbox serve --config ${cfg}    # the sandbox bureau, for your own runs`);
   lines.push('');
   return lines.join('\n');
 }
 
 /** How to decrypt a bureau's first file with its key and read its first card, and check its first signed report with its signing key. */
-function lookFurther(o: DemoOutcome, b: DemoBureau): string[] {
+function lookFurther(o: DemoOutcome, b: DemoBureau, npx: string): string[] {
   const lines: string[] = [];
   const first = b.answers[0];
   if (first) {
@@ -120,7 +123,7 @@ function lookFurther(o: DemoOutcome, b: DemoBureau): string[] {
     // decrypted into a private temp folder and shown by `perso explain`, PAN masked: printing the clear
     // records (`| head`) put full PANs on the terminal, test ones or not
     lines.push(`    G="$(mktemp -d)" && gpg --homedir "$G" --batch --quiet --import ${keys} && gpg --homedir "$G" --batch --quiet --decrypt ${q(file)} > "$G/clear" && `
-      + `npx bureau-exchange --config ${q(o.sandbox.configFile)} perso explain "$G/clear" --layout ${b.layout} --record 1    # ${b.code}: its first card, PAN masked`);
+      + `${npx} --config ${q(o.sandbox.configFile)} perso explain "$G/clear" --layout ${b.layout} --record 1    # ${b.code}: its first card, PAN masked`);
   }
   const signed = b.answers.map((a) => localReportPath(b, a.reportName)).find((p) => existsSync(`${p}.sig`));
   if (signed) {

@@ -30,7 +30,7 @@ export interface DemoOptions {
   bureaus?: number;
   /** one line per step, for a person watching */
   progress?: (step: string) => void;
-  /** default: a copy of process.env (the sandbox's .env fills in what is missing) */
+  /** default: process.env; its BX_ variables are set aside (sandboxEnv), the sandbox's .env fills in the rest */
   env?: NodeJS.ProcessEnv;
   clock?: Clock;
   /**
@@ -71,6 +71,8 @@ export interface DemoOutcome {
   bureaus: DemoBureau[];
   received: ReceiveResult;
   check: ConsistencyResult;
+  /** the caller's BX_ variables the demo set aside (they would have replaced the sandbox's database, PAN key…) */
+  envSetAside: string[];
   /** what `status` shows after the run: counts, batches, reports, stock */
   status: StatusSummary;
   logFile: string;
@@ -120,7 +122,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   step(1, `creating the sandbox: test keys, ${count === 1 ? 'a bureau with its SFTP server' : `${count} bureaus with their SFTP servers`}, config`);
   const dir = options.dir ?? temporaryFolder();
   const sandbox = await initSandbox(dir, { bureaus: count });
-  const env = { ...(options.env ?? process.env) };
+  const { env, setAside: envSetAside } = sandboxEnv(options.env ?? process.env);
   const config = loadConfig(sandbox.configFile, env);
   if (options.database) config.database = options.database;
   if (options.server) config.sftp = config.bureaus[0]!.sftp = options.server.sftp;
@@ -157,13 +159,30 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     const status = await statusSummary(db);
     const everyFileAnswered = answers.length > 0 && answers.length === sent.batches.length && answers.every((a) => a.accepted);
     const ok = check.consistent && received.quarantined.length === 0 && everyFileAnswered && notReceived.length === 0;
-    return { sandbox, config, generated, imported, sent, answers, bureaus, received, check, status, logFile, contractsFile, ok };
+    return { sandbox, config, generated, imported, sent, answers, bureaus, received, check, status, envSetAside, logFile, contractsFile, ok };
   } finally {
     await running?.close();
     await db.destroy();
     logStream.end();
     await once(logStream, 'finish');
   }
+}
+
+/**
+ * The environment the demo's config and jobs read: the caller's without its BX_ variables (but
+ * KEPT_ENV), which win over the sandbox's config and .env. With BX_DATABASE_URL exported (a production
+ * host, the service's container) the demo imported its generated cards into that database, and its
+ * send claimed every card Marked there, real ones too, into a file for the sandbox bureau, which
+ * then reported them rejected or shipped; an exported BX_PAN_KEY encrypted the sandbox's PANs under
+ * a key its .env does not hold.
+ */
+/** BX_ variables that change nothing the demo or its printed commands do: --config wins over BX_CONFIG. */
+const KEPT_ENV = new Set(['BX_DEBUG', 'BX_CONFIG']);
+
+export function sandboxEnv(base: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; setAside: string[] } {
+  const setAside = Object.keys(base).filter((name) => name.startsWith('BX_') && !KEPT_ENV.has(name) && base[name] !== undefined).sort();
+  const env = Object.fromEntries(Object.entries(base).filter(([name]) => !setAside.includes(name)));
+  return { env, setAside };
 }
 
 /** A new temporary folder for the demo, or a usage error naming TMPDIR's folder and --dir. */
