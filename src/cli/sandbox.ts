@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { makeLogger, type GlobalOptions } from '../app.js';
 import { loadConfig } from '../config/load.js';
 import { UsageError } from '../errors.js';
-import { SEED_PATTERN, SEED_USAGE } from '../sandbox/demo.js';
+import { sandboxEnv, SEED_PATTERN, SEED_USAGE } from '../sandbox/demo.js';
 import { initSandbox } from '../sandbox/init.js';
 import { startSandbox } from '../sandbox/serve.js';
 import { shellWord } from '../sandbox/shell-word.js';
@@ -25,6 +25,10 @@ export function register(program: Command): void {
         return rel.startsWith('..') || isAbsolute(rel) ? p : rel || '.';
       };
       const cfg = shellWord(show(result.configFile));
+      // an exported BX_DATABASE_URL or BX_PAN_KEY wins over the sandbox's config: these commands would
+      // import into, and send the Marked cards of, that database
+      const { setAside } = sandboxEnv(process.env);
+      const npx = `${setAside.length ? `env ${setAside.map((name) => `-u ${name}`).join(' ')} ` : ''}npx bureau-exchange`;
       process.stdout.write([
         `Sandbox created in ${result.dir} (TEST ONLY keys in ${show(result.keysDir)}/)`,
         `  config      ${show(result.configFile)}`,
@@ -35,10 +39,11 @@ export function register(program: Command): void {
         `  simulator   ${show(result.settingsFile)}`,
         '',
         'Next:',
-        `  npx bureau-exchange sandbox serve --config ${cfg}     # in one terminal`,
-        `  npx bureau-exchange --config ${cfg} contracts import samples/contracts.jsonl`,
-        `  npx bureau-exchange --config ${cfg} send --force`,
-        `  npx bureau-exchange --config ${cfg} receive`,
+        ...(setAside.length ? [`  (your environment sets ${setAside.join(', ')}: they would win over the sandbox's config, so these commands unset them)`] : []),
+        `  ${npx} sandbox serve --config ${cfg}     # in one terminal`,
+        `  ${npx} --config ${cfg} contracts import samples/contracts.jsonl`,
+        `  ${npx} --config ${cfg} send --force`,
+        `  ${npx} --config ${cfg} receive`,
         '',
       ].join('\n'));
     });

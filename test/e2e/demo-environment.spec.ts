@@ -36,6 +36,15 @@ describe('demo with BX_ variables of a real deployment in the environment', func
     assert.doesNotMatch(result.stdout + result.stderr, /secret-of-production|production/);
   });
 
+  it('`sandbox init`: its next steps unset them too (they would import into and send from that database)', async function () {
+    const result = await runCli(['sandbox', 'init', join(base, 'init')], deployment, 60_000);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /your environment sets BX_DATABASE_CLIENT, BX_DATABASE_URL, BX_DB_PASSWORD, BX_PAN_KEY/);
+    const steps = result.stdout.split('\n').filter((l) => l.includes('npx bureau-exchange'));
+    assert.equal(steps.length, 4);
+    for (const step of steps) assert.match(step, /^ {2}env -u BX_DATABASE_CLIENT -u BX_DATABASE_URL -u BX_DB_PASSWORD -u BX_PAN_KEY npx bureau-exchange /);
+  });
+
   it('the printed commands run on the sandbox too, in that same environment', async function () {
     const outcome = await runDemo({ cards: 20, dir: join(base, 'lib'), env: { ...process.env, ...deployment } });
     assert.equal(outcome.ok, true, outcome.check.problems.join('\n'));
