@@ -1,13 +1,13 @@
-import { closeSync, existsSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { existsSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseDotEnv } from 'dotenv';
-import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { makeCalendar } from '../calendar/index.js';
 import { ConfigError, messageOf } from '../errors.js';
 import { refuseOpenSecretFile } from './secrets.js';
 import { resolveBureauLayouts } from './bureau-layouts.js';
 import { PROJECT_ROOT } from './root.js';
+import { parseYamlText, readTextFile } from './text-file.js';
 import { configSchema, type Config } from './schema.js';
 
 export { PROJECT_ROOT };
@@ -41,7 +41,7 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
   const path = configPath(file);
   if (!existsSync(path)) throw new ConfigError(`config file ${path} does not exist`);
   loadDotEnv(join(dirname(path), '.env'), env);
-  const raw = parseConfigYaml(path, readText(path, `config file ${path}`, refuseWritableByOthers));
+  const raw = parseYamlText(`config file ${path}`, readTextFile(path, `config file ${path}`, refuseWritableByOthers));
   refuseInterpolation(path, raw);
   applyEnvOverrides(raw, env);
   const parsed = configSchema.safeParse(raw ?? {});
@@ -61,53 +61,6 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
   return config;
 }
 
-/** A config or .env is a few kilobytes: more is a wrong file (a database, a dump), never read whole. */
-const MAX_TEXT_BYTES = 1024 * 1024;
-
-/**
- * The text of a config or .env file, refused (naming `what`, never quoting its content: a .env holds
- * secrets) when it cannot be read, is larger than MAX_TEXT_BYTES (/dev/zero, a dump) or is not UTF-8:
- * decoding replaced bad bytes with U+FFFD, and a host name or key path then failed only when used.
- */
-function readText(file: string, what: string, check?: (stats: Stats, what: string) => void): string {
-  let bytes: Buffer;
-  try {
-    bytes = readAtMost(file, MAX_TEXT_BYTES + 1, (stats) => check?.(stats, what));
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    throw new ConfigError(`${what} cannot be read: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`);
-  }
-  if (bytes.length > MAX_TEXT_BYTES) throw new ConfigError(`${what} is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB: not a configuration file`);
-  const utf8 = new TextDecoder('utf-8', { fatal: true });
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw new ConfigError(`${what} is not UTF-8 text: line ${firstLineNotUtf8(bytes, utf8)}`);
-  }
-}
-
-function readAtMost(file: string, limit: number, check: (stats: Stats) => void): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const stats = fstatSync(fd);
-    if (stats.isDirectory()) throw Object.assign(new Error('a folder'), { code: 'EISDIR' });
-    check(stats);
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.alloc(Math.min(64 * 1024, limit - total));
-      const n = readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) break;
-      chunks.push(chunk.subarray(0, n));
-      total += n;
-      if (total >= limit) break;
-    }
-    return Buffer.concat(chunks);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /**
  * The config holds the trust anchors (the bureau's host key and OpenPGP key pins, its host): a file
  * every user of the machine may write lets any of them send the cards to a server and key of their
@@ -116,41 +69,6 @@ function readAtMost(file: string, limit: number, check: (stats: Stats) => void):
 function refuseWritableByOthers(stats: Stats, what: string): void {
   if (stats.isFile() && stats.mode & 0o002) {
     throw new ConfigError(`${what} is writable by every user of the machine (mode ${(stats.mode & 0o777).toString(8)}): chmod o-w it`);
-  }
-}
-
-/** No UTF-8 sequence holds a newline byte: the lines can be decoded one by one. */
-function firstLineNotUtf8(bytes: Buffer, utf8: TextDecoder): number {
-  let line = 1;
-  for (let start = 0, i = 0; i <= bytes.length; i++) {
-    if (i < bytes.length && bytes[i] !== 0x0a) continue;
-    try {
-      utf8.decode(bytes.subarray(start, i));
-    } catch {
-      return line;
-    }
-    line++;
-    start = i + 1;
-  }
-  return line;
-}
-
-/**
- * The YAML document, read with the YAML 1.2 core schema even under a `%YAML 1.1` directive (which
- * made `022` the number 18, `yes` true, `17:00` the number 1020, dates Date objects, and `<<` a
- * merge): yes/no, times and dates stay text, and a wrong type is refused by the schema. A warning is
- * an error too: an unknown tag (`!!js/function`) was read as plain text, with a warning on stderr
- * outside the logs. Aliases are capped by the parser (no "billion laughs").
- */
-function parseConfigYaml(path: string, text: string): unknown {
-  const invalid = (message: string) => new ConfigError(`config file ${path} is not valid YAML: ${message.split('\n')[0]}`);
-  try {
-    const doc = parseDocument(text, { schema: 'core' });
-    const problem = doc.errors[0] ?? doc.warnings[0];
-    if (problem) throw invalid(problem.message);
-    return doc.toJS();
-  } catch (err) {
-    throw err instanceof ConfigError ? err : invalid(messageOf(err));
   }
 }
 
@@ -285,7 +203,7 @@ function resolvePaths(config: LoadedConfig, base: string): void {
  */
 function loadDotEnv(file: string, env: NodeJS.ProcessEnv): void {
   if (!existsSync(file)) return;
-  const text = readText(file, `the secrets file ${file}`, (stats) => {
+  const text = readTextFile(file, `the secrets file ${file}`, (stats) => {
     refuseOpenSecretFile(file, stats.mode, 'the secrets file', { openTo: 0o007, hint: 'chmod 640 or 600 it' });
   });
   for (const [key, value] of Object.entries(parseDotEnv(text))) {

@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { PROJECT_ROOT } from '../config/root.js';
+import { parseYamlText, readTextFile } from '../config/text-file.js';
 import { ConfigError } from '../errors.js';
 import { fileNamePatternProblem } from './file-name.js';
 import {
@@ -74,13 +74,8 @@ export function isLayoutName(name: string): boolean {
 /** Loads and checks the layout in one YAML file (any path). */
 export function loadLayoutFile(file: string): Layout {
   if (!existsSync(file)) throw new ConfigError(`layout file ${file} does not exist`);
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`layout file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
-  }
-  return layoutFromObject(raw, file);
+  const what = `layout file ${file}`;
+  return layoutFromObject(parseYamlText(what, readTextFile(file, what)), file);
 }
 
 /** Checks a parsed layout document; `file` is only used in error messages. */
