@@ -16,10 +16,11 @@ import { silentLogger } from '../../src/log.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { makeProductionJobs } from '../../src/wiring.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import { requireSshd, type SshdServer } from '../helpers/sshd.js';
+import type { SshdServer } from '../helpers/sshd.js';
 import { waitFor } from '../helpers/wait.js';
 import { clearSendTables, insertCards } from '../outbound/fixtures.js';
-import { filesIn, removeDir, twoBureauServer, type BureauKeys } from '../outbound/harness.js';
+import { filesIn, removeDir, type BureauKeys } from '../outbound/harness.js';
+import { useTwoBureauServer } from '../outbound/job-harness.js';
 import { manualClock, recordingAlerter, recordingReceiveJob } from './fakes.js';
 
 const cipher = new PanCipher(newPanKey());
@@ -56,20 +57,15 @@ function embContracts(keys: BureauKeys, file: string): string[] {
 }
 
 describeEachDatabase('daemon with two bureaus: each at its own cut-offs, one hanging and failing, the other delivered', (ctx) => {
-  let server: Awaited<ReturnType<typeof twoBureauServer>> | undefined;
   let sshd: SshdServer;
   let keys: { b1: BureauKeys; emb: BureauKeys };
   let hung: Awaited<ReturnType<typeof silentServer>>;
   let workDir: string;
   let daemon: Daemon | undefined;
 
-  before(async function () {
-    this.timeout(120_000);
-    requireSshd(this);
-    server = await twoBureauServer([EMB_IN, 'emb-out']);
+  useTwoBureauServer([EMB_IN, 'emb-out'], (server) => {
     ({ sshd, keys } = server);
   });
-  after(() => server?.stop());
   beforeEach(async () => {
     await clearSendTables(ctx().db);
     await ctx().db('job_runs').delete();

@@ -17,12 +17,13 @@ import { productionSendJobs } from '../../src/wiring.js';
 import { testConfig } from '../helpers/config.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import { freeLoopbackPort } from '../../src/sandbox/init.js';
-import { requireSshd, type SshdServer } from '../helpers/sshd.js';
+import type { SshdServer } from '../helpers/sshd.js';
 import { runUntilPaused, waitFor } from '../helpers/crash-child.js';
 import type { BureausChildSpec } from './bureaus-child.js';
 import type { SendPausePoint } from './send-child.js';
 import { clearSendTables, inProductionEvents, insertCards } from './fixtures.js';
-import { contractsByStatus, filesIn, removeDir, twoBureauServer, type BureauKeys } from './harness.js';
+import { contractsByStatus, filesIn, removeDir, type BureauKeys } from './harness.js';
+import { useTwoBureauServer } from './job-harness.js';
 
 /** the PAN key of the cards, given to the crash child too */
 const PAN_KEY = newPanKey();
@@ -91,17 +92,13 @@ function sendAll(db: Knex, config: LoadedConfig): Promise<BureauSendOutcome[]> {
 }
 
 describeEachDatabase('send to several bureaus, routed by product, through a real sshd', (ctx) => {
-  let server: Awaited<ReturnType<typeof twoBureauServer>> | undefined;
   let sshd: SshdServer;
   let keys: { b1: BureauKeys; emb: BureauKeys };
   let config: LoadedConfig | undefined;
 
-  before(async function () {
-    requireSshd(this);
-    server = await twoBureauServer([EMB_IN, EMB_OUT]);
+  useTwoBureauServer([EMB_IN, EMB_OUT], (server) => {
     ({ sshd, keys } = server);
   });
-  after(() => server?.stop());
   beforeEach(async () => {
     await clearSendTables(ctx().db);
     for (const dir of ['inbound', EMB_IN]) {

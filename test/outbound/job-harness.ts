@@ -11,7 +11,7 @@ import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
 import { clearSendTables } from './fixtures.js';
 import { noUploadDuringClaim } from './mid-upload.js';
-import { contractIdsOf, contractsByStatus, decryptedRecords, filesIn, makeBureauKeys, removeDir, sendConfig, type BureauKeys } from './harness.js';
+import { contractIdsOf, contractsByStatus, decryptedRecords, filesIn, makeBureauKeys, removeDir, sendConfig, twoBureauServer, type BureauKeys } from './harness.js';
 
 /** A send job on the test sshd, with the given config and extra deps (faults, transport…). */
 export function sendJobFor(db: Knex, cipher: PanCipher, config: Config, sshd: SshdServer, extra: Partial<SendJobDeps> = {}) {
@@ -99,6 +99,23 @@ export interface SendSuite {
   sshd: SshdServer;
   keys: BureauKeys;
   config: Config;
+}
+
+/**
+ * For the enclosing suite: the test sshd with a second bureau's folders (`embFolders`) and a gpg key
+ * pair per bureau (twoBureauServer), handed to `use` once started (the suite goes pending without
+ * sshd, fails under CI); all stopped after the suite.
+ */
+export function useTwoBureauServer(embFolders: readonly string[], use: (started: Awaited<ReturnType<typeof twoBureauServer>>) => void): void {
+  let server: Awaited<ReturnType<typeof twoBureauServer>> | undefined;
+  before(async function () {
+    // two gpg key pairs: on a loaded machine more than the default minute
+    this.timeout(120_000);
+    requireSshd(this);
+    server = await twoBureauServer(embFolders);
+    use(server);
+  });
+  after(() => server?.stop());
 }
 
 /**
