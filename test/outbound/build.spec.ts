@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { buffer as bytesOf } from 'node:stream/consumers';
 import { batchContracts } from '../../src/db/batches.js';
 import { claimBatch } from '../../src/outbound/claim-step.js';
 import type { ContractForPerso } from '../../src/domain/contract.js';
@@ -99,10 +99,4 @@ describeEachDatabase('build the encrypted file of a batch', (ctx) => {
 
 async function* iterate<T>(items: T[]): AsyncGenerator<T> {
   yield* items;
-}
-
-async function bytesOf(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { buffer as bytesOf } from 'node:stream/consumers';
 import { parse as parseYaml } from 'yaml';
 import type { ContractForPerso } from '../../src/domain/contract.js';
 import {
@@ -55,9 +55,3 @@ describe('outbound: rendering the cards the claim prepared', () => {
     }
   }
 });
-
-async function bytesOf(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
