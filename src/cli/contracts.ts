@@ -5,7 +5,7 @@ import { importContracts, type ImportProblem } from '../contracts/import.js';
 import { contractStory, type CardStory } from '../db/contract-story.js';
 import { listContracts, type ContractListing } from '../db/contracts.js';
 import { isProductionStatus } from '../domain/contract-status.js';
-import { UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { maskPan, maskPansInText } from '../security/mask.js';
 import { PanIntegrityError, PanKeyError, type PanCipher } from '../security/pan.js';
@@ -55,12 +55,13 @@ export function register(program: Command): void {
 }
 
 /**
- * A path that is not a regular file is a wrong argument: a folder failed with a message naming no
- * file (EISDIR), and a device or a pipe (/dev/zero, a FIFO nobody writes) was read without end.
+ * A path that is not a regular file is a wrong argument (exit 2): a folder failed with a message naming
+ * no file (EISDIR), and a device or a pipe (/dev/zero, a FIFO nobody writes) was read without end. A
+ * file that cannot be read (not there yet, no permission) is a failure (exit 1): a later run may succeed.
  */
 async function checkIsFile(file: string, name: string): Promise<void> {
   const info = await stat(file).catch((err: NodeJS.ErrnoException) => err);
-  if (info instanceof Error) throw new UsageError(`${name}: cannot be read (${info.code ?? info.message})`);
+  if (info instanceof Error) throw new InputError(`cannot be read (${info.code ?? info.message})`, { file: name });
   if (!info.isFile()) throw new UsageError(`${name}: not a file (${info.isDirectory() ? 'a folder' : 'a device, pipe or socket'})`);
 }
 

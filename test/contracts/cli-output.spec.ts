@@ -87,12 +87,15 @@ describe('CLI contracts: hostile text and refused files', function () {
     assert.ok(!list.stdout.includes('"1002"'), 'nothing imported');
   });
 
-  it('a path that is not a file (missing, a folder, a device read without end) is a usage error naming it, exit 2', async () => {
-    for (const [path, why] of [[join(dir, 'nowhere-4111111111111111.jsonl'), /nowhere-411111\*{6}1111\.jsonl: cannot be read \(ENOENT\)/], [dir, /not a file \(a folder\)/], ['/dev/zero', /\/dev\/zero: not a file \(a device, pipe or socket\)/]] as const) {
+  it('a path that is not a file (a folder, a device read without end) is a usage error naming it, exit 2; a missing file exit 1', async () => {
+    for (const [path, why] of [[dir, /not a file \(a folder\)/], ['/dev/zero', /\/dev\/zero: not a file \(a device, pipe or socket\)/]] as const) {
       const r = await cli('contracts', 'import', path);
       assert.equal(r.code, 2, `${path}: ${r.stderr}`);
       assert.match(r.stderr, why);
     }
+    const missing = await cli('contracts', 'import', join(dir, 'nowhere-4111111111111111.jsonl'));
+    assert.equal(missing.code, 1, missing.stderr);
+    assert.match(missing.stderr, /nowhere-411111\*{6}1111\.jsonl: cannot be read \(ENOENT\)/);
   });
 
   it('skipped lines: each printed with the file and line, the summary counts them, exit 3', async () => {
