@@ -38,7 +38,9 @@ import { moveSignatureWith, signatureOf } from './signature-file.js';
  *
  * Time limits (reports.runTimeLimitSeconds, reports.reportTimeLimitSeconds) stop a stuck run: the
  * steps get an AbortSignal, the apply transaction rolls back, the lease is released and the run
- * fails with a TimeLimitError naming the limit (the daemon alerts on it like on any failure).
+ * fails with a TimeLimitError naming the limit (the daemon alerts on it like on any failure). A
+ * report past its own limit is left on the server like a refused one: the others go on, the run
+ * then fails naming it, and a later run of the same job takes it after the others.
  */
 export interface ReceiveJobDeps {
   db: Db;
@@ -68,10 +70,17 @@ export function makeReceiveJob(jobDeps: ReceiveJobDeps): ReceiveJob {
   // everything bureau-specific (SFTP account and folders, report keys and pins, the header's bureau code) is read from its view
   const deps = { ...jobDeps, bureau, config: bureau.config, log: bureau.first ? jobDeps.log : jobDeps.log.child({ bureau: bureau.code }) };
   const ignored = new Set<string>();
+  // reports that ran past their time limit in an earlier run of this process: taken after the others
+  const overTime = new Set<string>();
   const decryptor = makeReportDecryptor(deps.config, { log: deps.log });
   return {
-    run: (options: ReceiveOptions = {}) => receiveOnce(deps, decryptor, ignored, options),
+    run: (options: ReceiveOptions = {}) => receiveOnce(deps, decryptor, ignored, overTime, options),
   };
+}
+
+/** The reports in their order, those that ran past their time limit before moved to the end. */
+function lastThoseOverTime<T extends { name: string }>(reports: T[], overTime: ReadonlySet<string>): T[] {
+  return [...reports.filter((r) => !overTime.has(r.name)), ...reports.filter((r) => overTime.has(r.name))];
 }
 
 type BureauDeps = ReceiveJobDeps & { bureau: ReceiveBureau };
@@ -87,7 +96,7 @@ interface RunContext {
   signal: AbortSignal;
 }
 
-async function receiveOnce(deps: BureauDeps, decryptor: ReportDecryptor, ignored: Set<string>, options: ReceiveOptions): Promise<ReceiveResult> {
+async function receiveOnce(deps: BureauDeps, decryptor: ReportDecryptor, ignored: Set<string>, overTime: Set<string>, options: ReceiveOptions): Promise<ReceiveResult> {
   const log = deps.log.child({ job: 'receive' });
   // one receive run per database at a time (daemon and a manual `receive` share the inbox); the
   // content hash alone already prevents a second application
@@ -102,25 +111,44 @@ async function receiveOnce(deps: BureauDeps, decryptor: ReportDecryptor, ignored
     const now = () => (deps.clock ?? (() => new Date()))();
     await withSession(deps.transport, async (session) => {
       const pick = { config: deps.config, log, now, sleep: deps.sleep ?? ((ms: number) => sleep(ms, undefined, { signal: runLimit.signal })), ignored };
-      const ready = await untilAborted(pickReadyReports(session, pick), runLimit.signal);
+      const ready = lastThoseOverTime(await untilAborted(pickReadyReports(session, pick), runLimit.signal), overTime);
       options.progress?.begin('receiving reports', 'reports', ready.length);
       const denied: string[] = [];
+      const late: string[] = [];
       for (const report of ready) {
         if (options.signal?.aborted) break;
         lease.assertHeld();
         const reportLimit = startTimeLimit(reportTimeLimitSeconds, () =>
           `report ${report.name} exceeded its time limit of ${reportTimeLimitSeconds} s (reports.reportTimeLimitSeconds): the run is stopped, the report stays on the server for the next run`, runLimit.signal);
         const ctx: RunContext = { deps, session, folders, decryptor, result, log: log.child({ remoteName: report.name }), signal: reportLimit.signal };
+        const work = receiveReport(ctx, report);
         try {
-          await untilAborted(receiveReport(ctx, report), reportLimit.signal);
+          await untilAborted(work, reportLimit.signal);
+          overTime.delete(report.name);
           options.progress?.advance(1, report.size);
         } catch (err) {
-          if (!(err instanceof RemoteDeniedError)) throw err;
-          denied.push(report.name);
-          ctx.log.error({ err: err.message }, 'report left on the server: the server refuses it to us; the other reports go on');
+          if (err instanceof RemoteDeniedError) {
+            denied.push(report.name);
+            ctx.log.error({ err: err.message }, 'report left on the server: the server refuses it to us; the other reports go on');
+          } else if (err instanceof TimeLimitError && !runLimit.signal.aborted) {
+            // its own limit, not the run's: a report too slow to finish (or a slow disk) must not keep
+            // the ones after it from being received, at every run
+            late.push(report.name);
+            overTime.add(report.name);
+            ctx.log.error({ err: err.message }, 'report left on the server: past its time limit; the other reports go on');
+            // its steps stop at their next look at the signal: the next report waits for that (its
+            // transaction rolled back, SQLite's one connection free), within the run's limit
+            await untilAborted(work.then(() => undefined, () => undefined), runLimit.signal);
+          } else {
+            throw err;
+          }
         } finally {
           reportLimit.clear();
         }
+      }
+      if (late.length) {
+        const [reports, its] = late.length === 1 ? ['report', 'its'] : ['reports', 'their'];
+        throw new TimeLimitError(`${reports} ${late.join(', ')} exceeded ${its} time limit of ${reportTimeLimitSeconds} s (reports.reportTimeLimitSeconds): left on the server, the next run takes ${late.length === 1 ? 'it' : 'them'} after the others; the other reports were received`);
       }
       if (denied.length) {
         throw new PermanentError(`the server refused ${denied.length} report(s) to us (permission denied), left there for the next run: ${denied.join(', ')}; the other reports were received`);
@@ -163,9 +191,8 @@ function startTimeLimit(seconds: number, message: () => string, parent?: AbortSi
 /**
  * Settles with `work`, or rejects with the signal's reason as soon as it aborts: a step that does not
  * watch the signal itself (a stuck query, a stalled stream) cannot hold the run. The steps that can
- * stop (the download, the apply transaction) are given the signal as well, so that what goes on in
- * the background stops at its next check, and an apply rolls back. A decryption left behind ends by
- * itself (its output is bounded by reports.maxClearBytes) and its file is removed.
+ * stop (the download, the decryption, the apply transaction) are given the signal as well, so that
+ * what goes on in the background stops at its next check, and an apply rolls back.
  */
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) {

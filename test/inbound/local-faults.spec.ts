@@ -167,7 +167,7 @@ function faultSuite(ctx: () => TestDatabase, dialect: Dialect): void {
     assert.deepEqual(bench.bureau.files('failed'), [bad]);
   });
 
-  it('a report past its time limit stops the run: rolled back, lease released, the limit named; the next run applies it', async function () {
+  it('a report past its time limit fails the run: rolled back, lease released, the limit named; the next run applies it', async function () {
     this.timeout(120_000);
     const report = await goodReport('rsa', 10);
     const slowApply = { afterApplyGroup: () => sleep(2500) }; // a step inside the transaction that takes too long
@@ -179,6 +179,24 @@ function faultSuite(ctx: () => TestDatabase, dialect: Dialect): void {
     await sleep(3000); // the background step ends; its transaction must roll back, not commit
     await nothingHappened(report);
     await nextRunFinishes([report]);
+  });
+
+  it('a report past its own time limit does not hold the reports after it: they are received, the run fails naming it, the next run applies it', async function () {
+    this.timeout(120_000);
+    const slow = await goodReport('rsa', 10);
+    const after = await goodReport('rsa', 10);
+    assert.ok(slow.name < after.name, 'the slow report comes first');
+    const slowApply = { afterApplyGroup: (remoteName: string) => (remoteName === slow.name ? sleep(2500) : undefined) };
+    const limited = config({ reportTimeLimitSeconds: 1, runTimeLimitSeconds: 30 });
+    await assert.rejects(within(bench.run(db, limited, { hooks: slowApply }), 30_000, 'the run with a slow report'),
+      (err: Error) => err instanceof TimeLimitError && new RegExp(`^report ${slow.name} exceeded its time limit of 1 s \\(reports\\.reportTimeLimitSeconds\\): left on the server`).test(err.message)
+        && err.message.includes(slow.name) && !err.message.includes(after.name));
+    assert.equal(await events(after.ids), 3, 'the report after the slow one was applied');
+    assert.deepEqual(bench.bureau.files(), [slow.name]);
+    await sleep(3000); // the slow report's background step ends; its transaction must roll back, not commit
+    assert.equal(await events(slow.ids), 0);
+    assert.deepEqual(bench.bureau.files('failed'), []);
+    await nextRunFinishes([slow]);
   });
 
   it('a server that stops answering is stopped by the run time limit, and the lease is released', async function () {
