@@ -64,7 +64,7 @@ export function formatDemoSummary(o: DemoOutcome): string {
   const row = (label: string, text: string) => lines.push(`  ${label.padEnd(13)}${text}`);
 
   lines.push('', `bureau-exchange demo — sandbox in ${dir} (TEST ONLY keys and data)`, '');
-  row('Imported', `${n(o.imported.inserted)} contracts${o.imported.skipped.length ? `, ${o.imported.skipped.length} lines skipped` : ''}`);
+  row('Imported', `${n(o.imported.inserted)} contracts${o.imported.skippedCount ? `, ${n(o.imported.skippedCount)} lines skipped` : ''}`);
   row('Sent', `${n(o.sent.cardsSent)} cards in ${o.sent.batches.length} file(s): ${o.sent.batches.map((b) => b.fileName).join(', ')}`);
   for (const b of o.bureaus) lines.push(`      ${b.code.padEnd(9)}${bureauLine(b)}`);
   row('Invalid', `${n(invalid)} not sent (our own validation):`);
