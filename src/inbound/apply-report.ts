@@ -73,18 +73,22 @@ export async function applyReportFile(
   });
 }
 
-/** How many days past the day of the run (UTC) a report may be dated: a bureau east of UTC is already in tomorrow. */
-const REPORT_DATE_AHEAD_DAYS = 1;
+/**
+ * How many days past the day of the run (UTC) a report may be dated. Not one: a bureau may date a
+ * Friday evening's report by its next business day (after a weekend and a holiday), and a host
+ * clock a few days behind must not quarantine every good report. A wrong year is what this stops.
+ */
+const REPORT_DATE_AHEAD_DAYS = 7;
 
 /**
- * A report dated in the future is refused (quarantined): its stock levels would be kept as the newest
- * ("an older report never overwrites a newer level"), so every real report after it would leave the
- * stock page and the low-stock alert frozen at its numbers until that date.
+ * A report dated far in the future is refused (quarantined): its stock levels would be kept as the
+ * newest ("an older report never overwrites a newer level"), so every real report after it would
+ * leave the stock page and the low-stock alert frozen at its numbers until that date.
  */
 function checkReportDate(header: ReportHeader, now: string): void {
   const latest = new Date(Date.parse(now) + REPORT_DATE_AHEAD_DAYS * 86_400_000).toISOString().slice(0, 10);
   if (header.reportDate > latest) {
-    throw new InputError(`BureauReport/Header/ReportDate: ${header.reportDate} is in the future (latest accepted ${latest}, the day after today in UTC)`);
+    throw new InputError(`BureauReport/Header/ReportDate: ${header.reportDate} is in the future (latest accepted ${latest}, ${REPORT_DATE_AHEAD_DAYS} days after today in UTC)`);
   }
 }
 
