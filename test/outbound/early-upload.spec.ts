@@ -10,13 +10,11 @@ import { PanCipher } from '../../src/security/pan.js';
 import type { RemoteSession, Transport } from '../../src/transport/remote.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import { insertCards } from './fixtures.js';
+import { DATE, FIRST_FILE as FILE, insertCards } from './fixtures.js';
 import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, useSendSuite } from './job-harness.js';
 import { fileMaker, filesIn, makeBureauKeys, removeDir, sendConfig, type BureauKeys } from './harness.js';
 
 const cipher = new PanCipher(newPanKey());
-const DATE = '2026-11-26';
-const FILE = 'BXISSUER_PERSO_20261126_000001.dat.pgp';
 
 /** The transport's sessions, each upload call named in `calls`; `uploadPart` as given (default: the real one). */
 function watched(inner: Transport, uploadPart?: (real: RemoteSession) => RemoteSession['uploadPart']) {

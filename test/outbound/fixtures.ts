@@ -11,6 +11,10 @@ import type { ProductionStatus } from '../../src/domain/contract-status.js';
 import type { PanCipher } from '../../src/security/pan.js';
 import { makeCard } from '../helpers/cards.js';
 
+/** The business date the send specs send for, and the name its first file gets. */
+export const DATE = '2026-11-26';
+export const FIRST_FILE = 'BXISSUER_PERSO_20261126_000001.dat.pgp';
+
 /** Imports cards makeCard(from)…makeCard(from+count-1) as Marked (or `status`), with per-card overrides. */
 export async function insertCards(
   db: Knex, cipher: PanCipher, from: number, count: number,
@@ -19,6 +23,11 @@ export async function insertCards(
   await db.transaction(async (trx) => {
     for (let n = from; n < from + count; n++) await upsertContract(trx, makeCard(n, overrides(n)), status, cipher);
   });
+}
+
+/** The contract numbers of the cards insertCards(db, cipher, from, count) imports, in order. */
+export function contractNumbers(from: number, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => makeCard(from + i).contractId);
 }
 
 /**

@@ -93,14 +93,6 @@ export function useSshdAndBureauKeys(use: (started: { sshd: SshdServer; keys: Bu
   });
 }
 
-/** What a send-job test works with: its database, the suite's sshd and bureau keys, and its own fresh config. */
-export interface SendSuite {
-  db: Knex;
-  sshd: SshdServer;
-  keys: BureauKeys;
-  config: Config;
-}
-
 /**
  * For the enclosing suite: the test sshd with a second bureau's folders (`embFolders`) and a gpg key
  * pair per bureau (twoBureauServer), handed to `use` once started (the suite goes pending without
@@ -116,6 +108,14 @@ export function useTwoBureauServer(embFolders: readonly string[], use: (started:
     use(server);
   });
   after(() => server?.stop());
+}
+
+/** What a send-job test works with: its database, the suite's sshd and bureau keys, and its own fresh config. */
+export interface SendSuite {
+  db: Knex;
+  sshd: SshdServer;
+  keys: BureauKeys;
+  config: Config;
 }
 
 /**

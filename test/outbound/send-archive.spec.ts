@@ -4,7 +4,7 @@ import { mkdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import { insertCards } from './fixtures.js';
+import { DATE, FIRST_FILE, insertCards } from './fixtures.js';
 import { assertDeliveredExactlyOnce, sendJobFor, sendStoppedAt, useSendSuite } from './job-harness.js';
 import { filesIn } from './harness.js';
 
@@ -13,8 +13,6 @@ import { filesIn } from './harness.js';
  * from when the file was encrypted. Through the real job, a real sshd and gpg.
  */
 const cipher = new PanCipher(newPanKey());
-const DATE = '2026-11-26';
-const FIRST_FILE = 'BXISSUER_PERSO_20261126_000001.dat.pgp';
 const DAY = 86_400_000;
 
 describeEachDatabase('send job: the archive of a batch that waited', (ctx) => {

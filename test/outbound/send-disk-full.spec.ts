@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import { insertCards } from './fixtures.js';
+import { contractNumbers as ids, DATE, FIRST_FILE, insertCards } from './fixtures.js';
 import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, useSendSuite } from './job-harness.js';
 import { contractsByStatus, filesIn } from './harness.js';
 
@@ -15,9 +15,6 @@ import { contractsByStatus, filesIn } from './harness.js';
  * the server, and once there is room the next run delivers every card once.
  */
 const cipher = new PanCipher(newPanKey());
-const DATE = '2026-11-26';
-const FIRST_FILE = 'BXISSUER_PERSO_20261126_000001.dat.pgp';
-const ids = (from: number, count: number) => Array.from({ length: count }, (_, i) => String(1000 + from + i));
 
 describeEachDatabase('send job: the outbox disk full mid-file', (ctx) => {
   let disk: string | undefined;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import { userIds } from '../helpers/sshd.js';
-import { insertCards } from './fixtures.js';
+import { DATE, FIRST_FILE, insertCards } from './fixtures.js';
 import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, sendStoppedAt, useSendSuite } from './job-harness.js';
 import { contractsByStatus, makeBureauKeys, type BureauKeys } from './harness.js';
 
@@ -16,8 +16,6 @@ import { contractsByStatus, makeBureauKeys, type BureauKeys } from './harness.js
  * (the recorded SHA-256) are. Through the real job, a real sshd and gpg.
  */
 const cipher = new PanCipher(newPanKey());
-const DATE = '2026-11-26';
-const FIRST_FILE = 'BXISSUER_PERSO_20261126_000001.dat.pgp';
 
 describeEachDatabase('send job: a file of our size under our final name', (ctx) => {
   const suite = useSendSuite(() => ctx().db);

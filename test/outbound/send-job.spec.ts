@@ -9,13 +9,11 @@ import { PanCipher } from '../../src/security/pan.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { silentLogger } from '../../src/log.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
-import { inProductionEvents, insertCards } from './fixtures.js';
+import { contractNumbers as ids, DATE, inProductionEvents, insertCards } from './fixtures.js';
 import { assertDeliveredExactlyOnce, failingUploads, remoteFiles, sendJobFor, sendStoppedAt, useSendSuite, withSftp } from './job-harness.js';
 import { contractIdsOf, contractsByStatus, decryptedRecords, fileMaker, filesIn } from './harness.js';
 
 const cipher = new PanCipher(newPanKey());
-const DATE = '2026-11-26';
-const ids = (from: number, count: number) => Array.from({ length: count }, (_, i) => String(1000 + from + i));
 
 describeEachDatabase('send job through a real sshd', (ctx) => {
   const suite = useSendSuite(() => ctx().db);

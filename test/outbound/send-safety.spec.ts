@@ -7,7 +7,7 @@ import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import { createGpgHome, type GpgHome } from '../helpers/gpg.js';
 import { userIds } from '../helpers/sshd.js';
-import { insertCards } from './fixtures.js';
+import { DATE, FIRST_FILE, insertCards } from './fixtures.js';
 import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, useSendSuite, withSftp } from './job-harness.js';
 import { contractIdsOf, contractsByStatus, filesIn } from './harness.js';
 
@@ -18,8 +18,6 @@ import { contractIdsOf, contractsByStatus, filesIn } from './harness.js';
  * transport branches, the same on every database: SQLite only.
  */
 const cipher = new PanCipher(newPanKey());
-const DATE = '2026-11-26';
-const FIRST_FILE = 'BXISSUER_PERSO_20261126_000001.dat.pgp';
 const DAY = 86_400_000;
 
 describeEachDatabase('send job: safety branches', (ctx) => {
