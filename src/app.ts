@@ -2,7 +2,7 @@ import type { LoadedConfig } from './config/load.js';
 import { loadConfig } from './config/load.js';
 import { dataKeyFromEnv } from './config/secrets.js';
 import { existsSync } from 'node:fs';
-import { databaseLabel, openDatabase, type Db } from './db/connection.js';
+import { databaseLabel, openDatabase, pingDatabase, type Db } from './db/connection.js';
 import { migrateLatest, unappliedMigrations } from './db/migrate.js';
 import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
@@ -32,6 +32,8 @@ export function makeLogger(config: LoadedConfig | undefined, options: GlobalOpti
 export interface OpenOptions {
   /** run pending migrations when database.migrateOnStart allows it */
   migrate?: boolean;
+  /** the daemon may start while its database is down: it waits as a standby, its health saying so */
+  databaseMayBeDown?: boolean;
   /**
    * the command only reads: the database must exist and be migrated; it is never created or
    * migrated (a mistyped workDir must not look like an empty database)
@@ -43,7 +45,7 @@ export interface OpenOptions {
  * Loads config, checks the PAN key (the program refuses to start without it), opens the database,
  * and runs pending migrations when `migrate` is true and database.migrateOnStart allows it.
  */
-export async function openApp(options: GlobalOptions, { migrate = false, readOnly = false }: OpenOptions = {}): Promise<App> {
+export async function openApp(options: GlobalOptions, { migrate = false, readOnly = false, databaseMayBeDown = false }: OpenOptions = {}): Promise<App> {
   const config = loadConfig(options.config);
   const log = makeLogger(config, options);
   const cipher = new PanCipher(
@@ -55,6 +57,7 @@ export async function openApp(options: GlobalOptions, { migrate = false, readOnl
   }
   const db = openDatabase(config);
   try {
+    if (!databaseMayBeDown) await reachDatabase(db, config);
     if (readOnly) {
       const pending = await unappliedMigrations(db);
       if (pending.length) throw notMigrated(config, `is not migrated (${pending.length} migration(s) pending: ${pending.join(', ')})`);
@@ -67,6 +70,20 @@ export async function openApp(options: GlobalOptions, { migrate = false, readOnl
     throw err;
   }
   return { config, log, db, cipher, close: () => db.destroy() };
+}
+
+/**
+ * The first look at the database: a failure there names which database, since the driver's words
+ * alone ("connect ECONNREFUSED 127.0.0.1:5432", "read ECONNRESET") do not say it is the database.
+ * The error keeps its class and code: the CLI and the daemon decide on those.
+ */
+async function reachDatabase(db: Db, config: LoadedConfig): Promise<void> {
+  try {
+    await pingDatabase(db);
+  } catch (err) {
+    if (err instanceof Error) err.message = `database ${databaseLabel(config)}: ${err.message}`;
+    throw err;
+  }
 }
 
 function notMigrated(config: LoadedConfig, what: string): ConfigError {

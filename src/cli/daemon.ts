@@ -9,7 +9,7 @@ export function register(program: Command): void {
     .command('daemon')
     .description('run as a service: send at the cut-off(s) on business days, receive every N minutes; one active runner per database, others wait as standby (docs/operations.md)')
     .action(async (_opts: unknown, cmd: Command) => {
-      const app = await openApp(cmd.optsWithGlobals(), { migrate: false });
+      const app = await openApp(cmd.optsWithGlobals(), { migrate: false, databaseMayBeDown: true });
       try {
         await prepareDaemon(app);
         process.exitCode = await runDaemonService(app);

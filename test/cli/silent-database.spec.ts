@@ -31,7 +31,7 @@ describe('CLI: a database that takes the connection and never answers', function
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a database that refuses: stdout stays empty (no library line, no stack), one line on stderr says why', async () => {
+  it('a database that refuses: stdout stays empty (no library line, no stack), one line on stderr names the database and says why', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const closedPort = (closed.address() as { port: number }).port;
@@ -44,7 +44,8 @@ describe('CLI: a database that takes the connection and never answers', function
         const r = await runCli(['--config', config, ...command], env);
         assert.equal(r.code, 1, `${client} ${command.join(' ')}: ${r.stderr}`);
         assert.equal(r.stdout, '', `${client} ${command.join(' ')}: stdout holds more than the result`);
-        assert.match(r.stderr, /bureau-exchange: error: .*ECONNREFUSED/);
+        // the line names the database (the driver's words alone do not say it is the database)
+        assert.match(r.stderr, new RegExp(`bureau-exchange: error: database ${scheme}://bx@127\\.0\\.0\\.1:${closedPort}/bx: .*ECONNREFUSED`));
       }
     }
   });

@@ -65,7 +65,7 @@ describe('bureau-exchange receive (CLI, SQLite, real sshd)', function () {
     assert.match(requeued.stdout, new RegExp(`Requeued reports[\\s\\S]*${bad}\\s+put back`));
     const usage = await runCli(['--config', config, 'receive', '--requeue', 'some'], env);
     assert.equal(usage.code, 2);
-    assert.match(usage.stderr, /--requeue: "some" is neither a report id nor "all"/);
+    assert.match(usage.stderr, /--requeue: "some" is neither a report id \(1 to 2147483647\) nor "all"/);
   });
 
   it('exits 2 when the RSA key is not configured readable', async () => {
