@@ -22,6 +22,7 @@ import { clearSendTables, insertCards } from '../outbound/fixtures.js';
 import { filesIn, removeDir, type BureauKeys } from '../outbound/harness.js';
 import { useTwoBureauServer } from '../outbound/job-harness.js';
 import { manualClock, recordingAlerter, recordingReceiveJob } from './fakes.js';
+import { startActive } from './scheduler-harness.js';
 
 const cipher = new PanCipher(newPanKey());
 const EMB_IN = 'emb-in';
@@ -119,9 +120,7 @@ describeEachDatabase('daemon with two bureaus: each at its own cut-offs, one han
       db, config, log: silentLogger, clock, jobs: { ...sendJobsOf(makeProductionJobs({ config, db, cipher, log: silentLogger })), receive: recordingReceiveJob() },
       alerter: recordingAlerter(alerts), startTicker: () => ({ stop() {} }),
     });
-    daemon.start();
-    await waitFor('the daemon active', () => daemon!.status().role === 'active');
-    await daemon.scheduler.settled();
+    await startActive(daemon);
 
     // 10:01: EMB01's own cut-off; BUREAU01 has none before 11:00
     clock.set('2026-11-26T09:01:00Z');

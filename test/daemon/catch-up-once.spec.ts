@@ -4,8 +4,8 @@ import { finishRun, startRun } from '../../src/db/runs.js';
 import { silentLogger } from '../../src/log.js';
 import { testConfig } from '../helpers/config.js';
 import { describeEachDatabase } from '../helpers/db.js';
-import { waitFor } from '../helpers/wait.js';
 import { manualClock, recordingReceiveJob, recordingSendJob } from './fakes.js';
+import { startActive } from './scheduler-harness.js';
 
 /**
  * A cut-off whose send found no card to send leaves no batch. A restart (a deploy) or a lease taken
@@ -21,9 +21,7 @@ describeEachDatabase('catch-up after a cut-off that had nothing to send', (ctx) 
       db: ctx().db, config: testConfig({ calendar: { holidays: 'DE' }, schedule: { catchUp: true } }), log: silentLogger, clock: manualClock(iso),
       jobs: { send, receive: recordingReceiveJob() }, startTicker: () => ({ stop() {} }), leaseIntervalMs: 50,
     });
-    daemon.start();
-    await waitFor('active', () => daemon.status().role === 'active');
-    await daemon.scheduler.settled();
+    await startActive(daemon);
     await daemon.stop('test over');
     return send.calls;
   }

@@ -10,6 +10,7 @@ import { sample } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/wait.js';
 import { startWebhook, type Webhook } from '../helpers/webhook.js';
 import { manualClock, recordingReceiveJob, recordingSendJob } from './fakes.js';
+import { startActive } from './scheduler-harness.js';
 
 const sendResult = (): SendResult => ({
   batches: [{ fileName: 'BXISSUER_PERSO_20261127_000001.dat.pgp', records: 3, state: 'sent' }],
@@ -64,9 +65,7 @@ describeEachDatabase('daemon health and metrics over HTTP', (ctx) => {
       startTicker: () => ({ stop() {} }),
     });
     http = await startHttpServer(config.http, { health: () => daemon.health(), registry: daemon.metrics.registry, log: silentLogger });
-    daemon.start();
-    await waitFor('active', () => daemon.status().role === 'active');
-    await daemon.scheduler.settled();
+    await startActive(daemon);
     clock.set('2026-11-27T16:00:00Z'); // 17:00 Berlin cut-off
     daemon.scheduler.tick();
     await daemon.scheduler.settled();

@@ -7,8 +7,8 @@ import type { ReceiveJob } from '../../src/jobs.js';
 import { silentLogger } from '../../src/log.js';
 import { testConfig } from '../helpers/config.js';
 import { createTestDatabase } from '../helpers/db.js';
-import { waitFor } from '../helpers/wait.js';
 import { emptyReceive, manualClock, recordingAlerter, recordingSendJob } from './fakes.js';
+import { startActive } from './scheduler-harness.js';
 
 describe('alerts per outage, not per failed run', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -44,9 +44,7 @@ describe('alerts per outage, not per failed run', () => {
       // the lease is renewed every 20 s of real time: never during this test, whose clock jumps by hours
       jobs: { send: recordingSendJob(), receive }, startTicker: () => ({ stop() {} }),
     });
-    daemon.start();
-    await waitFor('active', () => daemon.status().role === 'active');
-    await daemon.scheduler.settled();
+    await startActive(daemon);
   });
 
   after(async () => {

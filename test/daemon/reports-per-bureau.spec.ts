@@ -8,6 +8,7 @@ import { describeEachDatabase } from '../helpers/db.js';
 import { sample } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/wait.js';
 import { manualClock, recordingAlerter, recordingReceiveJob, recordingSendJob } from './fakes.js';
+import { startActive } from './scheduler-harness.js';
 
 describeEachDatabase("daemon: each bureau's reports counted and alerted under its code", (ctx) => {
   it("counts and alerts the reports of the bureau whose receive succeeded, though the other's failed; each series is there at 0 from the start", async () => {
@@ -36,9 +37,7 @@ describeEachDatabase("daemon: each bureau's reports counted and alerted under it
           assert.equal(sample(before, `${name}{bureau="${bureau}"}`), 0, `${name} of ${bureau} before any run`);
         }
       }
-      daemon.start();
-      await waitFor('the daemon active', () => daemon.status().role === 'active');
-      await daemon.scheduler.settled();
+      await startActive(daemon);
       assert.equal(first.calls.length, 1, 'the receive ran once, at activation');
       const text = await daemon.metrics.registry.metrics();
       assert.deepEqual(

@@ -1,10 +1,12 @@
 import { makeCalendar } from '../../src/calendar/index.js';
 import { makeJobRunner } from '../../src/daemon/job-runner.js';
 import { makeSchedulePlan } from '../../src/daemon/plan.js';
+import type { Daemon } from '../../src/daemon/daemon.js';
 import { makeScheduler, type BatchProgress, type Scheduler } from '../../src/daemon/scheduler.js';
 import type { ReceiveOptions, ReceiveResult, SendOptions, SendResult } from '../../src/jobs.js';
 import { silentLogger } from '../../src/log.js';
 import { testConfig } from '../helpers/config.js';
+import { waitFor } from '../helpers/wait.js';
 import { manualClock, recordingReceiveJob, recordingSendJob } from './fakes.js';
 
 export const MINUTE = 60_000;
@@ -72,4 +74,11 @@ export async function tickAfter(clock: ManualClock, scheduler: Scheduler, ms: nu
 export async function tickEachMinuteUntil(clock: ManualClock, scheduler: Scheduler, iso: string): Promise<void> {
   const end = new Date(iso).getTime();
   while (clock().getTime() + MINUTE <= end) await tickAfter(clock, scheduler, MINUTE);
+}
+
+/** Starts the daemon and waits until it is the active runner and the runs its activation started are over. */
+export async function startActive(daemon: Daemon): Promise<void> {
+  daemon.start();
+  await waitFor('the daemon active', () => daemon.status().role === 'active');
+  await daemon.scheduler.settled();
 }
