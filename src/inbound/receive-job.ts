@@ -13,7 +13,7 @@ import type { Clock, ReceiveJob, ReceiveOptions, ReceiveResult } from '../jobs.j
 import type { Logger } from '../log.js';
 import { holdLease } from '../lease/job-lease.js';
 import { RemoteDeniedError, withSession, type RemoteSession, type Transport } from '../transport/remote.js';
-import { applyReportFile } from './apply-report.js';
+import { applyReportFile, SendNotFinishedError } from './apply-report.js';
 import { makeReportDecryptor, type ReportDecryptor } from './decrypt-report.js';
 import { cleanInbox, clearFileOf, downloadReport, keepCopy, removeIfPresent, reportFolders, type DownloadedReport, type ReportFolders } from './local-files.js';
 import { readReportHeader, type ReportReadOptions } from './parse-report.js';
@@ -113,8 +113,7 @@ async function receiveOnce(deps: BureauDeps, decryptor: ReportDecryptor, ignored
       const pick = { config: deps.config, log, now, sleep: deps.sleep ?? ((ms: number) => sleep(ms, undefined, { signal: runLimit.signal })), ignored };
       const ready = lastThoseOverTime(await untilAborted(pickReadyReports(session, pick), runLimit.signal), overTime);
       options.progress?.begin('receiving reports', 'reports', ready.length);
-      const denied: string[] = [];
-      const late: string[] = [];
+      const left: LeftOnServer = { late: [], denied: [], unfinished: [] };
       for (const report of ready) {
         if (options.signal?.aborted) break;
         lease.assertHeld();
@@ -128,12 +127,15 @@ async function receiveOnce(deps: BureauDeps, decryptor: ReportDecryptor, ignored
           options.progress?.advance(1, report.size);
         } catch (err) {
           if (err instanceof RemoteDeniedError) {
-            denied.push(report.name);
+            left.denied.push(report.name);
             ctx.log.error({ err: err.message }, 'report left on the server: the server refuses it to us; the other reports go on');
+          } else if (err instanceof SendNotFinishedError) {
+            left.unfinished.push(err);
+            ctx.log.error({ err: err.message }, 'report left on the server: its file\'s send is not finished; the other reports go on');
           } else if (err instanceof TimeLimitError && !runLimit.signal.aborted) {
             // its own limit, not the run's: a report too slow to finish (or a slow disk) must not keep
             // the ones after it from being received, at every run
-            late.push(report.name);
+            left.late.push(report.name);
             overTime.add(report.name);
             ctx.log.error({ err: err.message }, 'report left on the server: past its time limit; the other reports go on');
             // its steps stop at their next look at the signal: the next report waits for that (its
@@ -146,13 +148,8 @@ async function receiveOnce(deps: BureauDeps, decryptor: ReportDecryptor, ignored
           reportLimit.clear();
         }
       }
-      if (late.length) {
-        const [reports, its] = late.length === 1 ? ['report', 'its'] : ['reports', 'their'];
-        throw new TimeLimitError(`${reports} ${late.join(', ')} exceeded ${its} time limit of ${reportTimeLimitSeconds} s (reports.reportTimeLimitSeconds): left on the server, the next run takes ${late.length === 1 ? 'it' : 'them'} after the others; the other reports were received`);
-      }
-      if (denied.length) {
-        throw new PermanentError(`the server refused ${denied.length} report(s) to us (permission denied), left there for the next run: ${denied.join(', ')}; the other reports were received`);
-      }
+      const failure = leftOnServerFailure(left, reportTimeLimitSeconds);
+      if (failure) throw failure;
     });
   } catch (err) {
     // a step that stopped because its time limit aborted it fails with the limit, not its own echo of the abort
@@ -164,6 +161,35 @@ async function receiveOnce(deps: BureauDeps, decryptor: ReportDecryptor, ignored
   }
   log.info({ applied: result.applied.length, quarantined: result.quarantined.length, duplicates: result.duplicates }, 'receive run finished');
   return result;
+}
+
+/** The reports a run left on the server while it received the others, by why. */
+interface LeftOnServer {
+  /** past reports.reportTimeLimitSeconds */
+  late: string[];
+  /** the server refuses them to us */
+  denied: string[];
+  /** about a file whose send is not finished */
+  unfinished: SendNotFinishedError[];
+}
+
+/**
+ * The run's failure naming every report it left on the server, or none. Its class is that of the
+ * most pressing cause: a time limit (a report that may never finish), a refusal (the bureau must act),
+ * a send to finish (the next send does it).
+ */
+function leftOnServerFailure({ late, denied, unfinished }: LeftOnServer, limitSeconds: number): Error | undefined {
+  const parts: string[] = [];
+  if (late.length) {
+    const [reports, its, them] = late.length === 1 ? ['report', 'its', 'it'] : ['reports', 'their', 'them'];
+    parts.push(`${reports} ${late.join(', ')} exceeded ${its} time limit of ${limitSeconds} s (reports.reportTimeLimitSeconds): left on the server, the next run takes ${them} after the others`);
+  }
+  if (denied.length) parts.push(`the server refused ${denied.length} report(s) to us (permission denied), left there for the next run: ${denied.join(', ')}`);
+  for (const err of unfinished) parts.push(err.message);
+  if (!parts.length) return undefined;
+  const message = `${parts.join('; ')}; the other reports were received`;
+  if (late.length) return new TimeLimitError(message);
+  return denied.length ? new PermanentError(message) : new SendNotFinishedError(message);
 }
 
 interface TimeLimit {

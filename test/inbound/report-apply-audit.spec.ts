@@ -101,19 +101,26 @@ describeEachDatabase('inbound/report apply: a report on an unconfirmed send, thr
   });
   afterEach(() => rmSync(workDir, { recursive: true, force: true }));
 
-  it('stays on the server (neither applied nor quarantined) until the send confirms the batch, then applies', async () => {
+  it('stays on the server (neither applied nor quarantined) until the send confirms the batch, then applies; the reports after it are received', async () => {
     const batch = await seedBatch(db, [71], { status: 'Marked' });
     await db('perso_batches').where({ id: batch.batchId }).update({ state: 'uploaded', sent_at: null });
     await db('card_contracts').where({ id: batch.ids.get(71) }).update({ batch_id: null });
     const name = reportName();
     bench.bureau.put(name, nodeRsaEncrypt(buildReportXml({ header: header(batch.fileName), shipments: [shipment(71, { shipped: '2026-11-26', sequence: 1 })] }), bench.ours.publicPem));
-    await assert.rejects(bench.run(db, config), (err: Error) => err instanceof SendNotFinishedError && err.message.includes(name));
-    assert.deepEqual([bench.bureau.files(), bench.bureau.files('failed')], [[name], []]);
+    // a report after it, on a file whose send is finished: received in the same run
+    const other = await seedBatch(db, [72]);
+    const after = reportName();
+    assert.ok(name < after);
+    bench.bureau.put(after, nodeRsaEncrypt(buildReportXml({ header: header(other.fileName), shipments: [shipment(72, { shipped: '2026-11-26', sequence: 1 })] }), bench.ours.publicPem));
+    await assert.rejects(bench.run(db, config), (err: Error) => err instanceof SendNotFinishedError && err.message.includes(name)
+      && err.message.endsWith('; the other reports were received') && !err.message.includes(after));
+    assert.deepEqual([bench.bureau.files(), bench.bureau.files('failed'), bench.bureau.files('processed')], [[name], [], [after]]);
+    assert.equal((await contractOf(db, 72)).production_status, 'Shipped');
     assert.equal(await db('bureau_reports').where({ remote_name: name }).first(), undefined);
     await confirmBatch(db, batch.batchId, null, new Date().toISOString());
     const result = await bench.run(db, config);
     assert.deepEqual(result.applied.map((a) => [a.remoteName, a.shipments, a.anomalies]), [[name, 1, 0]]);
-    assert.deepEqual(bench.bureau.files('processed'), [name]);
+    assert.deepEqual(bench.bureau.files('processed').sort(), [after, name].sort());
     assert.equal((await contractOf(db, 71)).production_status, 'Shipped');
   });
 
