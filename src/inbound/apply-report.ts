@@ -12,7 +12,6 @@ import { AppError, InputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { looksLikePan, maskPan, maskPansInText } from '../security/mask.js';
 import { readReportRecords, type RecordGroup, type ReportReadOptions } from './parse-report.js';
-import { maskPans } from './report-fields.js';
 import type { RejectionRecord, ReportHeader, ShipmentRecord } from './report-format.js';
 
 /** Anomalies logged one by one; beyond that only counted (a report of unknown contracts must not flood the log). */
@@ -302,7 +301,7 @@ function shipped(contract: ReportedContract, s: ShipmentRecord): Decision {
   const via = [state.courier, state.tracking_number].filter(Boolean).join(' ');
   // each field was masked on its own: side by side, the end of one and the start of the other can make a PAN
   const detail = (state.ship_date ? `shipped ${state.ship_date}` : `shipment expected ${state.expected_ship_date}`) + (via ? ` via ${via}` : '');
-  return { state, detail: maskPans(detail) };
+  return { state, detail: maskPansInText(detail) };
 }
 
 async function writeChanges(ctx: ApplyContext, list: ContractGroup['list'], changed: ReportedContract[], events: NewEvent[]): Promise<void> {

@@ -7,7 +7,7 @@ import {
   LISTS, REPORT_VERSION, type BureauReport, type ListName, type RejectionRecord, type ReportHeader, type ShipmentRecord, type StockItem,
 } from './report-format.js';
 import { skeletonEvents, type SkeletonEvent } from './xml-skeleton.js';
-import { maskPans, readFields, type Fields } from './report-fields.js';
+import { readFields, type Fields } from './report-fields.js';
 
 /**
  * Reads a clear bureau report: skeleton split by xml-skeleton.ts, then header and records parsed in
@@ -123,8 +123,8 @@ export function asContentError(err: unknown, path: string): Error {
     // messages quote what the file holds (a tag, the version, an encoding name, an element's name):
     // a PAN in fullwidth or other decimal digits there would be stored and shown as the quarantine's
     // reason, which the ASCII-only scrubbers downstream leave as it is
-    err.message = maskPans(err.message);
-    if (err.stack) err.stack = maskPans(err.stack);
+    err.message = maskPansInText(err.message);
+    if (err.stack) err.stack = maskPansInText(err.stack);
     return err;
   }
   return new InputError(`${path}: unreadable content: ${quoted(err)}`, {}, { cause: err });
@@ -227,7 +227,7 @@ const UNDECLARED_ENTITY = /&(?!(?:amp|lt|gt|quot|apos|#\d{1,7}|#x[0-9A-Fa-f]{1,6
 
 /** A library's error message as we repeat it: short, and without a PAN it may have quoted from the input. */
 function quoted(err: unknown): string {
-  return maskPans(messageOf(err)).slice(0, 200);
+  return maskPansInText(messageOf(err)).slice(0, 200);
 }
 
 function validates(xml: string): boolean {

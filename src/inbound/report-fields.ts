@@ -40,40 +40,13 @@ const HAS_SHOWN_AS_QUESTION_MARK = new RegExp(SHOWN_AS_QUESTION_MARK.source);
  * split by them reads whole: when the text without them holds a PAN, it is stored without them, masked.
  */
 function cleanText(value: string): string {
-  const shown = maskPans(value.replace(SHOWN_AS_QUESTION_MARK, '?'));
+  const shown = maskPansInText(value.replace(SHOWN_AS_QUESTION_MARK, '?'));
   if (!HAS_SHOWN_AS_QUESTION_MARK.test(value)) return shown;
   const stripped = value.replace(SHOWN_AS_QUESTION_MARK, '');
-  const masked = maskPans(stripped);
+  const masked = maskPansInText(stripped);
   return masked === stripped ? shown : masked;
 }
 
-/**
- * PAN-like numbers masked, also when written in other decimal digits (fullwidth ４１１１…, Arabic-Indic,
- * mathematical): the mask knows ASCII digits only, and a PAN a person can read is a PAN. Such digits
- * are given as ASCII ones only when they form a PAN; other text is kept as it is.
- */
-export function maskPans(value: string): string {
-  const masked = maskPansInText(value);
-  if (!OTHER_DIGIT.test(masked)) return masked;
-  const folded = masked.replace(OTHER_DIGITS, (digit) => String(digitValue(digit)));
-  const foldedMasked = maskPansInText(folded);
-  return foldedMasked === folded ? masked : foldedMasked;
-}
-
-const OTHER_DIGIT = /(?![0-9])\p{Nd}/u;
-const OTHER_DIGITS = /(?![0-9])\p{Nd}/gu;
-const DIGIT = /^\p{Nd}$/u;
-
-/**
- * The value of a decimal digit other than ASCII: Unicode puts those in runs of whole sets 0–9 in
- * order (its stability policy), so the value is the distance from the start of the run, modulo 10.
- */
-function digitValue(digit: string): number {
-  const code = digit.codePointAt(0)!;
-  let start = code;
-  while (DIGIT.test(String.fromCodePoint(start - 1))) start--;
-  return (code - start) % 10;
-}
 
 /** A value quoted in an error message: short, printable, no PAN (it comes from a hostile file and ends up in logs and the database). */
 function quote(value: string): string {

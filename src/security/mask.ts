@@ -44,14 +44,40 @@ export function looksLikePan(digits: string): boolean {
 const LONG_DIGIT_RUN = /\d{20,}/g;
 
 /**
- * Replaces every PAN-looking number (Luhn-valid 12–19 digits, or any 16–19 digits, grouped or not)
- * in free text, and every run of 20 or more digits, which may hold one: first 6 and last 4 kept.
+ * Replaces every PAN-looking number (Luhn-valid 12–19 digits, or any 16–19 digits, grouped or not,
+ * in any decimal digits) in free text, and every run of 20 or more digits, which may hold one: first
+ * 6 and last 4 kept.
  */
 export function maskPansInText(text: string): string {
+  const masked = maskAsciiPans(text);
+  if (!OTHER_DIGIT.test(masked)) return masked;
+  // a PAN written in other decimal digits (fullwidth ４１１１…, Arabic-Indic, mathematical) is one a
+  // person can read: such digits are given as ASCII ones only when they form a PAN, other text is kept
+  const folded = masked.replace(OTHER_DIGITS, (digit) => String(digitValue(digit)));
+  const foldedMasked = maskAsciiPans(folded);
+  return foldedMasked === folded ? masked : foldedMasked;
+}
+
+function maskAsciiPans(text: string): string {
   return text
     .replace(PAN_LIKE, (match) => {
       const digits = match.replace(/\D/g, '');
       return looksLikePan(digits) ? maskPan(digits) : match;
     })
     .replace(LONG_DIGIT_RUN, maskPan);
+}
+
+const OTHER_DIGIT = /(?![0-9])\p{Nd}/u;
+const OTHER_DIGITS = /(?![0-9])\p{Nd}/gu;
+const DIGIT = /^\p{Nd}$/u;
+
+/**
+ * The value of a decimal digit other than ASCII: Unicode puts those in runs of whole sets 0–9 in
+ * order (its stability policy), so the value is the distance from the start of the run, modulo 10.
+ */
+function digitValue(digit: string): number {
+  const code = digit.codePointAt(0)!;
+  let start = code;
+  while (DIGIT.test(String.fromCodePoint(start - 1))) start--;
+  return (code - start) % 10;
 }

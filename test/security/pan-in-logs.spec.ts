@@ -86,3 +86,25 @@ describe(`a PAN written against other digits never reaches a log line whole (fas
     }
   });
 });
+
+describe(`a PAN in other decimal digits never reaches a log line whole (fast-check seed ${SEED})`, () => {
+  // fullwidth, Arabic-Indic, Devanagari, mathematical bold: each a run of the ten digits in order
+  const ZEROS = [0xff10, 0x0660, 0x0966, 0x1d7ce];
+  const written = fc.tuple(pan, fc.array(fc.constantFrom(...ZEROS), { minLength: 19, maxLength: 19 }), fc.array(fc.boolean(), { minLength: 19, maxLength: 19 }))
+    .map(([p, zeros, ascii]) => ({ pan: p, text: [...p].map((d, i) => (ascii[i] ? d : String.fromCodePoint(zeros[i]! + Number(d)))).join('') }));
+
+  it('is masked in text and through the logger, written in any mix of decimal digits', () => {
+    fc.assert(fc.property(written, ({ pan: p, text }) => {
+      assert.equal(maskPansInText(`card ${text} end`), `card ${maskPan(p)} end`);
+      const { log, lines } = collectingLogger(false);
+      log.info({ detail: text }, `card ${text}`);
+      const line = JSON.parse(lines[0]!);
+      assert.equal(line.msg, `card ${maskPan(p)}`);
+      assert.equal(line.detail, maskPan(p));
+    }), params);
+  });
+
+  it('leaves other text in those digits as it is', () => {
+    for (const text of ['٢٠٢٦-١٢-٠٦', 'ＡＢＣ１２３', 'price ₹ ४५०']) assert.equal(maskPansInText(text), text);
+  });
+});
