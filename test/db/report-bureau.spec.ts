@@ -37,6 +37,16 @@ describeEachDatabase('reports and stock per bureau (migration 006)', (ctx) => {
       'one row per bureau and product');
   });
 
+  it('takes product codes as they are written: two that differ only in letter case are two products, on MariaDB too (migration 011)', async () => {
+    const { db } = ctx();
+    const r1 = await report(db, 'EMB01', 9);
+    const upper = { ...item(500), productCode: 'CLASSIC01' };
+    const lower = { ...item(50), path: 'BureauReport/Stock/Item[2]', productCode: 'classic01' };
+    await db.transaction((trx) => upsertStockLevels(trx, [upper, lower], { id: r1, date: '2026-11-26' }, NOW, OTHER));
+    assert.deepEqual((await levels(db)).sort(), [['EMB01', 'CLASSIC01', 500], ['EMB01', 'classic01', 50]]);
+    assert.deepEqual((await db('plastic_stock_history').where({ product_code: 'classic01' })).map((h: any) => Number(h.closing)), [50]);
+  });
+
   it('stock history past its limit drops the oldest points, not the products last in order', async function () {
     this.timeout(60_000);
     const { db } = ctx();
@@ -69,7 +79,8 @@ describeEachDatabase('reports and stock per bureau (migration 006)', (ctx) => {
     const [r1, r2] = [await report(db, 'BUREAU01', 7), await report(db, 'EMB01', 8)];
     await db.transaction((trx) => upsertStockLevels(trx, [item(10)], { id: r1, date: '2026-11-26' }, NOW, FIRST));
     await db.transaction((trx) => upsertStockLevels(trx, [item(20)], { id: r2, date: '2026-11-26' }, NOW, OTHER));
-    assert.deepEqual(await migrateDownLast(db), ['010_report_clear_sha256'], 'the later migrations first');
+    assert.deepEqual(await migrateDownLast(db), ['011_stock_product_code_exact'], 'the later migrations first');
+    assert.deepEqual(await migrateDownLast(db), ['010_report_clear_sha256']);
     assert.deepEqual(await migrateDownLast(db), ['009_marked_contracts']);
     assert.deepEqual(await migrateDownLast(db), ['008_no_pan_hmac_index']);
     assert.deepEqual(await migrateDownLast(db), ['007_send_set_based']);
@@ -79,7 +90,7 @@ describeEachDatabase('reports and stock per bureau (migration 006)', (ctx) => {
     await assert.rejects(db('plastic_stock').insert({ product_code: 'GOLD01', opening: 0, received: 0, used: 0, spoiled: 0, closing: 0, min_stock: 0, low: false, updated_at: NOW }),
       'the product is the key again');
     assert.equal((await db('bureau_reports')).length, 2, 'no report is lost');
-    assert.deepEqual(await migrateLatest(db), ['006_report_bureau', '007_send_set_based', '008_no_pan_hmac_index', '009_marked_contracts', '010_report_clear_sha256']);
+    assert.deepEqual(await migrateLatest(db), ['006_report_bureau', '007_send_set_based', '008_no_pan_hmac_index', '009_marked_contracts', '010_report_clear_sha256', '011_stock_product_code_exact']);
     assert.deepEqual(await levels(db), [[null, 'GOLD01', 10]], 'rows from before have no bureau: the first bureau\'s');
   });
 });
