@@ -6,7 +6,7 @@ import { migrateDownLast, migrateLatest, pendingMigrations } from '../../src/db/
 import { createTestDatabase, describeEachDatabase, type TestDatabase } from '../helpers/db.js';
 
 const CHILD = fileURLToPath(new URL('./migrate-child.ts', import.meta.url));
-const BEFORE_005 = 6; // migrations 010 … 005 rolled back: the database of a release before several bureaus
+const BEFORE_005 = 7; // migrations 011 … 005 rolled back: the database of a release before several bureaus
 
 // MariaDB commits each DDL statement on its own: a `migrate` killed half-way leaves part of a
 // migration done and knex's lock taken. The daemon (migrateOnStart) or `migrate` run again must finish
