@@ -68,8 +68,11 @@ export function formatDemoSummary(o: DemoOutcome): string {
   row('Sent', `${n(o.sent.cardsSent)} cards in ${o.sent.batches.length} file(s): ${o.sent.batches.map((b) => b.fileName).join(', ')}`);
   for (const b of o.bureaus) lines.push(`      ${b.code.padEnd(9)}${bureauLine(b)}`);
   row('Invalid', `${n(invalid)} not sent (our own validation):`);
-  for (const i of o.sent.invalid.slice(0, 12)) lines.push(`      contract ${i.contractNumber}: ${i.reason}`);
-  if (o.sent.invalid.length > 12) lines.push(`      … and ${o.sent.invalid.length - 12} more (contracts list --status Invalid)`);
+  const listed = Math.min(12, o.sent.invalid.length);
+  for (const i of o.sent.invalid.slice(0, listed)) lines.push(`      contract ${i.contractNumber}: ${i.reason}`);
+  // the send lists at most 1,000 Invalid cards (invalidTotal counts them all): the rest is counted from the total
+  const invalidSent = o.sent.invalidTotal ?? o.sent.invalid.length;
+  if (invalidSent > listed) lines.push(`      … and ${n(invalidSent - listed)} more (contracts list --status Invalid)`);
   row('Rejected', `${n(rejections.length)} by the bureau${o.bureaus.length > 1 ? 's' : ''}${rejections.length ? ': ' + tally(rejections.map((r) => `${r.code} ${r.reason}`)) : ''}`);
   row('Shipped', `${n(shipped.length)} shipped${shipped.length ? ' (' + tally(shipped.map((s) => s.courier)) + ')' : ''}`);
   row('Expected', `${n(expected.length)} to ship${expected.length ? ` between ${expected[0]} and ${expected[expected.length - 1]}` : ''}`);
