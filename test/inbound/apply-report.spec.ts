@@ -1,5 +1,4 @@
 import { strict as assert } from 'node:assert';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +10,7 @@ import { buildReportXml, type ReportInput } from '../../src/inbound/report-forma
 import { silentLogger } from '../../src/log.js';
 import type { Db } from '../../src/db/connection.js';
 import { describeEachDatabase } from '../helpers/db.js';
-import { contractOf, seedBatch } from './seed.js';
+import { applyBuiltReport, contractOf, seedBatch } from './seed.js';
 
 const read = { maxBytes: 50_000_000, issuer: 'BXISSUER', bureau: 'BUREAU01' };
 const header = (sourceFile: string, reportDate = '2026-11-26') => ({
@@ -31,14 +30,7 @@ describeEachDatabase('inbound/apply-report', (ctx) => {
   before(() => { dir = mkdtempSync(join(tmpdir(), 'bx-apply-')); db = ctx().db; });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function apply(report: ReportInput, now = '2026-11-26T07:00:00.000Z') {
-    const xml = buildReportXml(report);
-    const sha256 = createHash('sha256').update(xml).digest('hex');
-    const clearFile = join(dir, `${sha256}.xml`);
-    writeFileSync(clearFile, xml);
-    const h = await readReportHeader(clearFile, read);
-    return applyReportFile(db, { clearFile, header: h, remoteName: `R_${sha256.slice(0, 8)}.xml.rsa`, sha256, clearSha256: sha256, kind: 'rsa', localPath: clearFile }, { read, log: silentLogger, now });
-  }
+  const apply = (report: ReportInput, now?: string) => applyBuiltReport(db, dir, report, read, now);
 
   it('applies rejections, expected and actual shipments and stock, with one event per change', async () => {
     const batch = await seedBatch(db, [1, 2, 3]);

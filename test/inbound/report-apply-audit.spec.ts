@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/schema.js';
@@ -9,14 +8,12 @@ import { confirmBatch } from '../../src/db/batches.js';
 import { anomaliesOf } from '../../src/db/reports.js';
 import { stockLevels } from '../../src/db/stock.js';
 import { InputError } from '../../src/errors.js';
-import { applyReportFile, SendNotFinishedError } from '../../src/inbound/apply-report.js';
-import { readReportHeader } from '../../src/inbound/parse-report.js';
+import { SendNotFinishedError } from '../../src/inbound/apply-report.js';
 import { buildReportXml, type ReportInput } from '../../src/inbound/report-format.js';
-import { silentLogger } from '../../src/log.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import { header, nodeRsaEncrypt, reportName, shipment } from './fixtures.js';
 import { startReceiveBench, type ReceiveBench } from './harness.js';
-import { contractOf, seedBatch } from './seed.js';
+import { applyBuiltReport, contractOf, seedBatch } from './seed.js';
 
 /**
  * Which report is applied to what: a report dated in the future (it would freeze the stock levels),
@@ -33,14 +30,7 @@ describeEachDatabase('inbound/report apply: dates, names, unconfirmed sends', (c
   before(() => { dir = mkdtempSync(join(tmpdir(), 'bx-report-apply-apply-')); db = ctx().db; });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function apply(report: ReportInput, now = '2026-11-26T07:00:00.000Z') {
-    const xml = buildReportXml(report);
-    const sha256 = createHash('sha256').update(xml).digest('hex');
-    const clearFile = join(dir, `${sha256}.xml`);
-    writeFileSync(clearFile, xml);
-    const h = await readReportHeader(clearFile, read);
-    return applyReportFile(db, { clearFile, header: h, remoteName: `R_${sha256.slice(0, 8)}.xml.rsa`, sha256, clearSha256: sha256, kind: 'rsa', localPath: clearFile }, { read, log: silentLogger, now });
-  }
+  const apply = (report: ReportInput, now?: string) => applyBuiltReport(db, dir, report, read, now);
   const reportCount = async () => Number((await db('bureau_reports').count({ n: '*' }))[0]!.n);
   const stockOf = async (productCode: string) => (await stockLevels(db)).find((s) => s.product_code === productCode);
 

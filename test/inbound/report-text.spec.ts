@@ -1,19 +1,16 @@
 import { strict as assert } from 'node:assert';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { Db } from '../../src/db/connection.js';
 import { InputError } from '../../src/errors.js';
-import { applyReportFile } from '../../src/inbound/apply-report.js';
-import { parseReport, readReportHeader } from '../../src/inbound/parse-report.js';
+import { parseReport } from '../../src/inbound/parse-report.js';
 import { buildReportXml, type ReportInput } from '../../src/inbound/report-format.js';
-import { silentLogger } from '../../src/log.js';
 import { luhnValid } from '../../src/security/mask.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import { header, shipment } from './fixtures.js';
-import { contractOf, seedBatch } from './seed.js';
+import { applyBuiltReport, contractOf, seedBatch } from './seed.js';
 
 /**
  * Report text is stored and shown again (contracts show, the status page, logs): no C1 or
@@ -103,14 +100,7 @@ describeEachDatabase('inbound/report text: stored', (ctx) => {
   before(() => { dir = mkdtempSync(join(tmpdir(), 'bx-report-text-')); db = ctx().db; });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function apply(report: ReportInput, now = '2026-11-26T07:00:00.000Z') {
-    const xml = buildReportXml(report);
-    const sha256 = createHash('sha256').update(xml).digest('hex');
-    const clearFile = join(dir, `${sha256}.xml`);
-    writeFileSync(clearFile, xml);
-    const h = await readReportHeader(clearFile, read);
-    return applyReportFile(db, { clearFile, header: h, remoteName: `R_${sha256.slice(0, 8)}.xml.rsa`, sha256, clearSha256: sha256, kind: 'rsa', localPath: clearFile }, { read, log: silentLogger, now });
-  }
+  const apply = (report: ReportInput, now?: string) => applyBuiltReport(db, dir, report, read, now);
 
   it('stores neither C1 nor bidirectional controls nor a PAN in other digits: "?" and masked before any row is written', async () => {
     const batch = await seedBatch(db, [61, 62]);

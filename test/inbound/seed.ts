@@ -1,6 +1,13 @@
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Db } from '../../src/db/connection.js';
 import { insertReturningId } from '../../src/db/connection.js';
 import type { ProductionStatus } from '../../src/domain/contract-status.js';
+import { applyReportFile } from '../../src/inbound/apply-report.js';
+import { readReportHeader, type ReportReadOptions } from '../../src/inbound/parse-report.js';
+import { buildReportXml, type ReportInput } from '../../src/inbound/report-format.js';
+import { silentLogger } from '../../src/log.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { makeCard } from '../helpers/cards.js';
 import { newPanKey } from '../helpers/db.js';
@@ -55,4 +62,17 @@ export async function seedBatch(
 /** A contract row by card number, for assertions. */
 export async function contractOf(db: Db, n: number): Promise<Record<string, any>> {
   return db('card_contracts').where({ contract_number: String(1000 + n) }).first();
+}
+
+/**
+ * Applies the report `report` describes as the receive job does once it has decrypted it: its clear
+ * XML written to `dir` under its hash, the header read, then applyReportFile.
+ */
+export async function applyBuiltReport(db: Db, dir: string, report: ReportInput, read: ReportReadOptions, now = '2026-11-26T07:00:00.000Z') {
+  const xml = buildReportXml(report);
+  const sha256 = createHash('sha256').update(xml).digest('hex');
+  const clearFile = join(dir, `${sha256}.xml`);
+  writeFileSync(clearFile, xml);
+  const header = await readReportHeader(clearFile, read);
+  return applyReportFile(db, { clearFile, header, remoteName: `R_${sha256.slice(0, 8)}.xml.rsa`, sha256, clearSha256: sha256, kind: 'rsa', localPath: clearFile }, { read, log: silentLogger, now });
 }
