@@ -1,6 +1,4 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { MAX_JSON_LINE_BYTES, importContracts, type ImportResult } from '../../src/contracts/import.js';
@@ -10,23 +8,16 @@ import { PanCipher } from '../../src/security/pan.js';
 import { makeCard, withLuhn } from '../helpers/cards.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import { clearSendTables } from '../outbound/fixtures.js';
+import { COLS, csvRow, importFiles, jsonl } from './import-files.js';
 
 /**
  * Import files as a card system or an operator may really hand them over: spreadsheet CSV with a
  * stray comma or quote, a BOM, Latin-1, a PAN pasted into the wrong column, control characters.
  * Each bad line is skipped with its line and field; the others are imported; no PAN leaks.
  */
-const dir = mkdtempSync(join(tmpdir(), 'bx-import-hostile-'));
-let fileCount = 0;
-function file(ext: string, content: string | Buffer): string {
-  const path = join(dir, `f${++fileCount}.${ext}`);
-  writeFileSync(path, content);
-  return path;
-}
-
-const COLS = Object.keys(makeCard(0));
-const csvRow = (card: object) => COLS.map((k) => `"${String((card as Record<string, unknown>)[k] ?? '').replace(/"/g, '""')}"`).join(',');
-const jsonl = (cards: object[]) => cards.map((c) => JSON.stringify(c)).join('\n');
+const files = importFiles('bx-import-hostile-');
+after(() => files.remove());
+const file = files.file;
 const TEXT_FIELDS = ['title', 'firstName', 'lastName', 'companyName', 'addressLine1', 'addressLine2', 'addressLine3', 'postalCode', 'city', 'productCode', 'chipProfile', 'embossedName'];
 
 describeEachDatabase('contracts import, hostile input', (ctx) => {

@@ -1,6 +1,4 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { FieldError, MAX_EXPIRY_YEARS_AHEAD, parseCardInput } from '../../src/contracts/fields.js';
@@ -12,22 +10,16 @@ import { PanCipher } from '../../src/security/pan.js';
 import { makeCard } from '../helpers/cards.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
 import { clearSendTables } from '../outbound/fixtures.js';
+import { COLS, csvRow, importFiles, jsonl } from './import-files.js';
 
 /**
  * What an import file from the card system may get wrong beyond one field's text: a misspelt field
  * name, a header the import cannot trust, an expiry no card has, UTF-16, line breaks of every kind,
  * one card twice, and millions of bad lines.
  */
-const dir = mkdtempSync(join(tmpdir(), 'bx-import-rules-'));
-let fileCount = 0;
-function file(ext: string, content: string | Buffer): string {
-  const path = join(dir, `f${++fileCount}.${ext}`);
-  writeFileSync(path, content);
-  return path;
-}
-const COLS = Object.keys(makeCard(0));
-const csvRow = (card: object) => COLS.map((k) => `"${String((card as Record<string, unknown>)[k] ?? '').replace(/"/g, '""')}"`).join(',');
-const jsonl = (cards: object[]) => cards.map((c) => JSON.stringify(c)).join('\n');
+const files = importFiles('bx-import-rules-');
+after(() => files.remove());
+const file = files.file;
 
 describe('card fields: the expiry', () => {
   /** months from `now`'s month to 20YY-MM, computed by the calendar rather than by arithmetic on the text */
