@@ -90,8 +90,20 @@ export async function runEveryBureau<O extends { signal?: AbortSignal }, R>(jobs
 }
 
 /**
+ * A run over several bureaus in which some failed. What the others did (reports applied, files sent)
+ * rides on the error as their merged result, so that the run's record counts it rather than nothing.
+ */
+export class PartialRunError<R> extends Error {
+  // named as a plain Error: the message names each bureau's failure, and nothing acts on the name
+  constructor(message: string, readonly partial: R) {
+    super(message);
+  }
+}
+
+/**
  * One job over every bureau (the daemon's and run-once's send and receive): each bureau in turn, their
- * results merged; when any failed, it fails after all had their turn, naming each failure.
+ * results merged; when any failed, it fails after all had their turn, naming each failure and
+ * carrying the others' merged result (PartialRunError).
  */
 export function everyBureauJob<O extends { signal?: AbortSignal }, R>(
   jobs: ReadonlyArray<BureauJob<O, R>>, merge: (results: R[]) => R,
@@ -101,8 +113,9 @@ export function everyBureauJob<O extends { signal?: AbortSignal }, R>(
     async run(options = {} as O): Promise<R> {
       const outcomes = await runEveryBureau(jobs, options);
       const failed = outcomes.filter((o): o is Extract<BureauOutcome<R>, { error: unknown }> => 'error' in o);
-      if (failed.length) throw new Error(failed.map((f) => `bureau ${f.code}: ${messageOf(f.error)}`).join('; '));
-      return merge(outcomes.map((o) => (o as { result: R }).result));
+      const results = outcomes.filter((o): o is Extract<BureauOutcome<R>, { result: R }> => 'result' in o).map((o) => o.result);
+      if (failed.length) throw new PartialRunError(failed.map((f) => `bureau ${f.code}: ${messageOf(f.error)}`).join('; '), merge(results));
+      return merge(results);
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
+import { PartialRunError } from '../jobs.js';
 import type { RunCounts, RunHistory } from './run-history.js';
 
 /** What a finished run reports to the daemon (metrics, health, alerts). */
@@ -65,6 +66,8 @@ export function makeJobRunner<O extends object, R>(deps: JobRunnerDeps<O, R>): J
       record.result = await deps.run({ ...options, signal: controller.signal });
     } catch (err) {
       record.error = err;
+      // some bureaus failed: the run failed, and what the others did still counts in its record
+      if (err instanceof PartialRunError) record.result = err.partial as R;
     }
     record.durationMs = Math.round(performance.now() - started);
     record.finishedAt = deps.clock();

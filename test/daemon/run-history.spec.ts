@@ -3,7 +3,8 @@ import { makeJobRunner } from '../../src/daemon/job-runner.js';
 import { makeRunHistory, receiveRunCounts, sendRunCounts, triggerOf } from '../../src/daemon/run-history.js';
 import { listRuns, startRun } from '../../src/db/runs.js';
 import { TransientError } from '../../src/errors.js';
-import type { ReceiveOptions, ReceiveResult, SendOptions, SendResult } from '../../src/jobs.js';
+import { everyBureauJob, type ReceiveOptions, type ReceiveResult, type SendOptions, type SendResult } from '../../src/jobs.js';
+import { mergeReceiveResults } from '../../src/inbound/receive-bureau.js';
 import { silentLogger } from '../../src/log.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
@@ -47,6 +48,18 @@ describeEachDatabase('run history (job_runs) through the job runner', (ctx) => {
     const [s, r] = await listRuns(ctx().db);
     assert.deepEqual([s!.job, s!.trigger, s!.outcome, s!.invalid], ['send', 'manual', 'partial', 1]);
     assert.deepEqual([r!.job, r!.outcome, r!.reportsApplied, r!.reportsQuarantined, r!.files], ['receive', 'partial', 1, 1, ['R1.xml.rsa', 'R2.xml.rsa']]);
+  });
+
+  it('a receive over two bureaus, one failing: failed, naming it, and the other bureau\'s applied report still counted', async () => {
+    const applied = { applied: [{ remoteName: 'R1.xml.rsa', rejections: 1, shipments: 0, stockItems: 0, anomalies: 0 }], quarantined: [], duplicates: 0 };
+    const bureaus = everyBureauJob<ReceiveOptions, ReceiveResult>([
+      { code: 'BUREAU01', job: { run: async () => applied } },
+      { code: 'EMB01', job: { run: async () => { throw new TransientError('connect ECONNREFUSED'); } } },
+    ], mergeReceiveResults);
+    await runners().receive((o) => bureaus.run(o)).trigger('poll');
+    const [run] = await listRuns(ctx().db);
+    assert.deepEqual([run!.outcome, run!.reportsApplied, run!.files], ['failed', 1, ['R1.xml.rsa']]);
+    assert.match(run!.error!, /bureau EMB01: connect ECONNREFUSED/);
   });
 
   it('a failed run keeps its error scrubbed: never the PAN', async () => {
