@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -149,19 +149,29 @@ describe('crypto/pgp: the framing of a .pgp message chosen by its writer', funct
   });
 
   it('stops at its signal (a report time limit) instead of decrypting on in the background, and leaves no file', async function () {
-    this.timeout(30_000);
-    // 256-byte pieces pass the framing check and take seconds: the decryption is still running at the abort
-    const slow = reframe(gpg.gpgEncrypt(Buffer.concat(Array.from({ length: 30 }, () => clear)), issuerPub, { signWith: bureauFpr }), 256);
+    this.timeout(60_000);
+    // 512-byte pieces (as encoders write them: no framing refusal to race with) of a message large
+    // enough that the decryption is still running when its first clear bytes reach the file
+    const slow = reframe(gpg.gpgEncrypt(Buffer.concat(Array.from({ length: 100 }, () => clear)), issuerPub, { signWith: bureauFpr }), 512);
     const file = join(dir, 'slow.pgp');
     writeFileSync(file, slow);
     const destination = `${file}.xml`;
     const controller = new AbortController();
     const reason = new Error('report time limit');
-    setTimeout(() => controller.abort(reason), 300);
-    const started = Date.now();
-    await assert.rejects(decryptToFile(createReadStream(file), { decryptionKey, verificationKeys: [bureauKey], destination, maxBytes: 1 << 30, signal: controller.signal }),
-      (err) => err === reason);
-    assert.ok(Date.now() - started < 2_000, `stopped ${Date.now() - started} ms after its start`);
+    let abortedAt = 0;
+    const watch = setInterval(() => {
+      if (existsSync(destination) && statSync(destination).size > 0 && !abortedAt) {
+        abortedAt = Date.now();
+        controller.abort(reason);
+      }
+    }, 5);
+    try {
+      await assert.rejects(decryptToFile(createReadStream(file), { decryptionKey, verificationKeys: [bureauKey], destination, maxBytes: 1 << 30, signal: controller.signal }),
+        (err) => err === reason);
+    } finally {
+      clearInterval(watch);
+    }
+    assert.ok(abortedAt > 0 && Date.now() - abortedAt < 5_000, `stopped ${Date.now() - abortedAt} ms after the abort`);
     assert.equal(existsSync(destination), false);
   });
 
