@@ -10,7 +10,7 @@ import { silentLogger } from '../log.js';
 import { maskPan, maskPansInText } from '../security/mask.js';
 import { PanIntegrityError, PanKeyError, type PanCipher } from '../security/pan.js';
 import { wholeNumber } from './options.js';
-import { printTable } from './output.js';
+import { printTable, terminalSafe, terminalSafeJson } from './output.js';
 
 export const order = 20;
 
@@ -46,8 +46,8 @@ export function register(program: Command): void {
       await withApp(cmd.optsWithGlobals(), async ({ db, cipher }) => {
         const rows = await listContracts(db, { status: opts.status as any, limit });
         const shown = rows.map((r) => present(r, cipher));
-        if (opts.json) shown.forEach((r) => process.stdout.write(safeJson(r) + '\n'));
-        else printTable(shown.map(terminalRow));
+        if (opts.json) shown.forEach((r) => process.stdout.write(terminalSafeJson(r) + '\n'));
+        else printTable(shown);
       }, { readOnly: true });
     });
 
@@ -77,7 +77,7 @@ function registerShow(contracts: Command): void {
         const cards = await contractStory(db, contractId);
         if (!cards.length) throw new UsageError(`contract ${contractId}: no such contract (contracts list shows the known ones)`);
         const shown = cards.map(({ panEnc, panLast4, ...card }) => ({ ...maskedStory(card), pan: maskedPan({ contractNumber: card.contractNumber, plasticId: card.plasticId, panEnc, panLast4 }, cipher) }));
-        if (opts.json) process.stdout.write(safeJson(shown, 2) + '\n');
+        if (opts.json) process.stdout.write(terminalSafeJson(shown, 2) + '\n');
         else shown.forEach((card, i) => printStory(card, i > 0));
       }, { readOnly: true });
     });
@@ -100,10 +100,9 @@ function maskedStory<T extends Omit<CardStory, 'panEnc' | 'panLast4'>>(card: T):
 
 function printStory(card: Omit<CardStory, 'panEnc' | 'panLast4'> & { pan: string }, gap: boolean): void {
   const out = process.stdout;
-  const table = (rows: Array<Record<string, string | number>>) => printTable(rows.map(terminalRow));
   if (gap) out.write('\n');
   out.write(terminalSafe(`Contract ${card.contractNumber}, plastic ${card.plasticId}: ${card.status}${card.reason ? ` (${[card.rejectCode, card.reason].filter(Boolean).join(' ')})` : ''}`) + '\n');
-  table([
+  printTable([
     { field: 'PAN', value: card.pan },
     { field: 'holder', value: `${card.holder}, ${card.city} ${card.country}`.trim() },
     { field: 'product', value: `${card.productCode} (${card.cardForm}, ${card.requestType}, plastic seq ${card.plasticSeq}, expiry ${card.expiry})` },
@@ -112,11 +111,11 @@ function printStory(card: Omit<CardStory, 'panEnc' | 'panLast4'> & { pan: string
     { field: 'created / updated', value: `${card.createdAt} / ${card.updatedAt}` },
   ]);
   out.write('\nEvents\n');
-  table(card.events.map((e) => ({ at: e.at, change: `${e.from ?? '(new)'} -> ${e.to}`, source: e.source, file: e.sourceName ?? '', detail: e.detail ?? '' })));
+  printTable(card.events.map((e) => ({ at: e.at, change: `${e.from ?? '(new)'} -> ${e.to}`, source: e.source, file: e.sourceName ?? '', detail: e.detail ?? '' })));
   out.write('\nBatch files\n');
-  table(card.batches.map((b) => ({ file: b.fileName, 'business date': b.businessDate, state: b.state, record: b.recordNumber, sent: b.sentAt ?? '' })));
+  printTable(card.batches.map((b) => ({ file: b.fileName, 'business date': b.businessDate, state: b.state, record: b.recordNumber, sent: b.sentAt ?? '' })));
   out.write('\nReports\n');
-  table(card.reports.map((r) => ({ id: r.id, report: r.remoteName, state: r.state, date: r.reportDate ?? '', anomaly: r.anomaly ?? '' })));
+  printTable(card.reports.map((r) => ({ id: r.id, report: r.remoteName, state: r.state, date: r.reportDate ?? '', anomaly: r.anomaly ?? '' })));
 }
 
 function present(row: ContractListing, cipher: PanCipher) {
@@ -146,28 +145,4 @@ function maskedPan(row: Pick<ContractListing, 'contractNumber' | 'plasticId' | '
     if (err instanceof PanKeyError) return `(unreadable: under key ${err.keyId}, not configured)`;
     throw err;
   }
-}
-
-/**
- * Stored text comes from the card system and from the bureau's reports (reasons, couriers, tracking
- * numbers, report names): a terminal escape in it (ESC, the C1 CSI U+009B, a bidirectional override)
- * would act on the operator's terminal, recolour or hide lines. Each such character is shown as
- * U+FFFD, one for one, as `perso explain` does; a line break as a space, so a row stays one line.
- */
-function terminalSafe(text: string): string {
-  return text.replace(/[\r\n\t]/g, ' ').replace(TERMINAL_UNSAFE, '\ufffd');
-}
-const TERMINAL_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-function terminalRow(row: Record<string, string | number>): Record<string, string | number> {
-  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' ? terminalSafe(v) : v]));
-}
-
-/**
- * JSON whose values are kept exactly, with the characters JSON.stringify leaves raw that a terminal
- * acts on (C1 controls, bidirectional overrides, line separators) written as \\uXXXX: the same JSON value.
- */
-function safeJson(value: unknown, indent?: number): string {
-  return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

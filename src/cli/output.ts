@@ -1,13 +1,29 @@
 import { scrub } from '../log.js';
 
 /**
- * A cell as a terminal may show it: C0 and C1 control characters and DEL as U+FFFD, one for one
- * (ESC and CSI start the escape sequences that retitle, clear or rewrite a screen), and the
- * bidirectional overrides and isolates (U+202A–202E, U+2066–2069) too, which reorder what is shown.
- * A table quotes text it did not write (a bureau's quarantine reason, a stored error).
+ * What a terminal acts on beyond C0 controls: DEL and the C1 controls (the CSI U+009B starts escape
+ * sequences that retitle, clear or rewrite a screen), and the characters that reorder or break what is
+ * shown (bidirectional marks, overrides and isolates, the line and paragraph separators).
+ */
+const ACTS_ON_TERMINAL = String.raw`\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069`;
+const TERMINAL_UNSAFE = new RegExp(`[\\u0000-\\u001f${ACTS_ON_TERMINAL}]`, 'g');
+const JSON_UNSAFE = new RegExp(`[${ACTS_ON_TERMINAL}]`, 'g');
+
+/**
+ * Text as a terminal may show it, for text we did not write (a bureau's reason, a stored error, a
+ * file name): a line break or tab as a space, so a row stays one line, and every other control or
+ * reordering character as U+FFFD, one for one, as `perso explain` shows them.
  */
 export function terminalSafe(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, '\ufffd');
+  return text.replace(/[\r\n\t]/g, ' ').replace(TERMINAL_UNSAFE, '\ufffd');
+}
+
+/**
+ * JSON whose values are kept exactly, with the characters JSON.stringify leaves raw that a terminal
+ * acts on written as \\uXXXX: the same JSON value, inert on a screen.
+ */
+export function terminalSafeJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**
