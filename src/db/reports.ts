@@ -63,6 +63,18 @@ export interface ReportCounts {
 
 const MAX_ERROR_CHARS = 2000;
 
+/**
+ * How many days past the day of the run (UTC) a report may be dated. Not one: a bureau may date a
+ * Friday evening's report by its next business day (after a weekend and a holiday), and a host
+ * clock a few days behind must not quarantine every good report. A wrong year is what this stops.
+ */
+export const REPORT_DATE_AHEAD_DAYS = 7;
+
+/** The latest ReportDate (YYYY-MM-DD) a report received at `now` may bear. */
+export function latestReportDate(now: string): string {
+  return new Date(Date.parse(now) + REPORT_DATE_AHEAD_DAYS * 86_400_000).toISOString().slice(0, 10);
+}
+
 export async function findReportByHash(db: Knex | Knex.Transaction, sha256: string): Promise<BureauReportRow | undefined> {
   return db('bureau_reports').where({ sha256 }).first();
 }

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { StockItem } from '../domain/report.js';
 import type { BureauScope } from './bureau-scope.js';
 import { nowIso } from './connection.js';
+import { latestReportDate } from './reports.js';
 
 /** plastic_stock: the latest stock level of a plastic (product code) reported by a bureau. */
 export interface PlasticStockRow {
@@ -30,7 +31,10 @@ function stockBureau(bureau: BureauScope | undefined): string | null {
 
 /**
  * Stores the stock levels of a report from `bureau` (default the first), skipping products for which
- * a newer report of that bureau was already applied. Returns the items of this report that are below their minimum.
+ * a newer report of that bureau was already applied. A level dated later than any report received
+ * now may be (latestReportDate: a row kept by a version that took any date, or written while the
+ * host's clock was years ahead) is not newer, it is wrong: kept, it froze the product's level and its
+ * low-stock alert until that date. Returns the items of this report that are below their minimum.
  */
 export async function upsertStockLevels(
   trx: Knex.Transaction, items: StockItem[], report: { id: number; date: string }, now = nowIso(), bureau?: BureauScope,
@@ -38,6 +42,7 @@ export async function upsertStockLevels(
   const low: StockItem[] = [];
   const bureauCode = stockBureau(bureau);
   const key = (productCode: string) => ({ bureau_code: bureauCode, product_code: productCode });
+  const latest = latestReportDate(now);
   for (const item of items) {
     const existing: PlasticStockRow | undefined = await trx('plastic_stock').where(key(item.productCode)).first();
     const isLow = item.closing < item.minStock;
@@ -46,7 +51,7 @@ export async function upsertStockLevels(
     await trx('plastic_stock_history').insert({
       bureau_code: bureauCode, product_code: item.productCode, report_id: report.id, report_date: report.date, closing: item.closing, min_stock: item.minStock, recorded_at: now,
     });
-    if (existing?.report_date && existing.report_date > report.date) continue;
+    if (existing?.report_date && existing.report_date > report.date && existing.report_date <= latest) continue;
     const row = {
       opening: item.opening, received: item.received, used: item.used, spoiled: item.spoiled, closing: item.closing,
       min_stock: item.minStock, low: isLow, report_id: report.id, report_date: report.date, updated_at: now,

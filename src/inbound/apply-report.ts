@@ -5,7 +5,7 @@ import {
 } from '../db/report-contracts.js';
 import { isBureausRow, rowBureau, type BureauScope } from '../db/bureau-scope.js';
 import type { Db, DbTransaction } from '../db/connection.js';
-import { beginAppliedReport, finishAppliedReport, recordAnomalies, type NewAnomaly, type ReportCounts, type ReportKind } from '../db/reports.js';
+import { beginAppliedReport, finishAppliedReport, latestReportDate, recordAnomalies, REPORT_DATE_AHEAD_DAYS, type NewAnomaly, type ReportCounts, type ReportKind } from '../db/reports.js';
 import { upsertStockLevels } from '../db/stock.js';
 import { canTransition, type ProductionStatus } from '../domain/contract-status.js';
 import { AppError, InputError } from '../errors.js';
@@ -73,19 +73,12 @@ export async function applyReportFile(
 }
 
 /**
- * How many days past the day of the run (UTC) a report may be dated. Not one: a bureau may date a
- * Friday evening's report by its next business day (after a weekend and a holiday), and a host
- * clock a few days behind must not quarantine every good report. A wrong year is what this stops.
- */
-const REPORT_DATE_AHEAD_DAYS = 7;
-
-/**
  * A report dated far in the future is refused (quarantined): its stock levels would be kept as the
  * newest ("an older report never overwrites a newer level"), so every real report after it would
  * leave the stock page and the low-stock alert frozen at its numbers until that date.
  */
 function checkReportDate(header: ReportHeader, now: string): void {
-  const latest = new Date(Date.parse(now) + REPORT_DATE_AHEAD_DAYS * 86_400_000).toISOString().slice(0, 10);
+  const latest = latestReportDate(now);
   if (header.reportDate > latest) {
     throw new InputError(`BureauReport/Header/ReportDate: ${header.reportDate} is in the future (latest accepted ${latest}, ${REPORT_DATE_AHEAD_DAYS} days after today in UTC)`);
   }
