@@ -2,6 +2,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, messageOf } from '../errors.js';
 import { fileNamePatternProblem } from '../perso/file-name.js';
 import { cardsPerFileProblem, DEFAULT_LAYOUTS_DIR, isLayoutName, loadLayoutFile } from '../perso/layout.js';
+import type { Layout } from '../perso/layout-types.js';
 import { fileFieldsProblem } from '../perso/render.js';
 import { collidingFileNames } from './bureaus.js';
 import type { Config } from './schema.js';
@@ -17,6 +18,21 @@ import type { Config } from './schema.js';
  */
 export function resolveBureauLayouts(config: Config, base: string, listed: boolean): void {
   const layoutsDir = config.perso.layoutsDir ?? DEFAULT_LAYOUTS_DIR;
+  // Bureaus mostly share a few layouts: each file is read and checked once, not once per bureau.
+  const layouts = new Map<string, Layout | Error>();
+  const layoutOf = (file: string): Layout => {
+    let layout = layouts.get(file);
+    if (layout === undefined) {
+      try {
+        layout = loadLayoutFile(file);
+      } catch (err) {
+        layout = err instanceof Error ? err : new Error(messageOf(err));
+      }
+      layouts.set(file, layout);
+    }
+    if (layout instanceof Error) throw layout;
+    return layout;
+  };
   config.bureaus.forEach((bureau, i) => {
     const key = (name: string) => (listed ? `bureaus[${i}].${name}` : `perso.${name}`);
     const fail = (name: string, message: string): never => {
@@ -28,7 +44,7 @@ export function resolveBureauLayouts(config: Config, base: string, listed: boole
     }
     let layout;
     try {
-      layout = loadLayoutFile(file);
+      layout = layoutOf(file);
     } catch (err) {
       return fail('layout', messageOf(err));
     }
