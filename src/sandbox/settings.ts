@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { parseYamlText, readTextFile } from '../config/text-file.js';
 import { ConfigError } from '../errors.js';
 
 /** The sandbox bureau's own settings, in bureau.yaml beside the sandbox config. */
@@ -51,7 +51,9 @@ stock:
 
 /** Reads bureau.yaml (defaults when absent); a wrong value is a ConfigError naming the key. */
 export function loadBureauSettings(file: string, overrides: Partial<BureauSettings> = {}): BureauSettings {
-  const raw = existsSync(file) ? parseYaml(readFileSync(file, 'utf8')) ?? {} : {};
+  // read as the config is: UTF-8 and size checked, YAML 1.2 core schema (`seed: 010` is 10, not 8)
+  const raw = existsSync(file) ? parseYamlText(file, readTextFile(file, file)) ?? {} : {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file}: a mapping of settings (seed, rejectRate, …), not ${Array.isArray(raw) ? 'a list' : typeof raw}`);
   const parsed = bureauSettingsSchema.safeParse({ ...raw, ...overrides });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
