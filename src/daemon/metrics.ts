@@ -8,6 +8,7 @@ import { messageOf } from '../errors.js';
 import type { ReceiveResult, SendResult } from '../jobs.js';
 import type { Logger } from '../log.js';
 import type { JobProgress, ProgressSnapshot } from '../progress/job-progress.js';
+import { servedText } from '../web/served-text.js';
 import type { RunRecord } from './job-runner.js';
 
 /** One key's time left, as the key check found it. */
@@ -81,7 +82,7 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
       this.reset();
       // two bureaus may stock the same product: without the bureau one level would hide the other
       const first = deps.bureaus?.[0] ?? '';
-      for (const row of await safely(() => stockLevels(deps.db), [])) this.set({ product: row.product_code, bureau: rowBureau(row.bureau_code, first) }, row.low ? 1 : 0);
+      for (const row of await safely(() => stockLevels(deps.db), [])) this.set(stored({ product: row.product_code, bureau: rowBureau(row.bureau_code, first) }), row.low ? 1 : 0);
     },
   });
   // counting reads the whole table (no index holds the status: migrations/002), so once a minute at most
@@ -91,7 +92,7 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
     async collect() {
       const rows = await statusCounts();
       this.reset();
-      for (const [status, n] of Object.entries(rows)) this.set({ status }, n);
+      for (const [status, n] of Object.entries(rows)) this.set(stored({ status }), n);
     },
   });
 
@@ -100,7 +101,7 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
     async collect() {
       const rows = await safely(() => batchCountsByBureau(deps.db, deps.bureaus ?? []), []);
       this.reset();
-      for (const r of rows) for (const state of ['claimed', 'encrypted', 'uploaded'] as const) this.set({ bureau: r.bureau, state }, r.batches[state]);
+      for (const r of rows) for (const state of ['claimed', 'encrypted', 'uploaded'] as const) this.set(stored({ bureau: r.bureau, state }), r.batches[state]);
     },
   });
 
@@ -113,7 +114,7 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
       for (const [progress, bureau] of running) {
         const s = progress.snapshot();
         const v = value(s);
-        if (v !== null) this.set({ job: jobKind(s.job), step: s.step, unit: s.unit, ...bureau }, v);
+        if (v !== null) this.set(stored({ job: jobKind(s.job), step: s.step, unit: s.unit, ...bureau }), v);
       }
     },
   });
@@ -163,7 +164,7 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
     setLeaseHeld: (held) => leaseHeld.set(held ? 1 : 0),
     setKeyExpiry(keys) {
       keyDays.reset();
-      for (const k of keys) if (k.daysToExpiry !== null) keyDays.set({ purpose: k.purpose, fingerprint: k.fingerprint, ...(k.bureau ? { bureau: k.bureau } : {}) }, k.daysToExpiry);
+      for (const k of keys) if (k.daysToExpiry !== null) keyDays.set(stored({ purpose: k.purpose, fingerprint: k.fingerprint, ...(k.bureau ? { bureau: k.bureau } : {}) }), k.daysToExpiry);
     },
   };
 }
@@ -171,6 +172,16 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
 /** The `job` label: `send` for every bureau's send (`send:<CODE>` is the bureau's lease; the bureau is its own label). */
 function jobKind(job: string): string {
   return job.startsWith('send:') ? 'send' : job;
+}
+
+/**
+ * Label values read from rows or files (a product or bureau code an older version stored, a status, a
+ * key's fingerprint, a step's words) as served text: prom-client escapes only the quote, the
+ * backslash and the line break, so a PAN-like product code, a C1 CSI or a bidi override went into
+ * the exposition, the scrape, Grafana's legends and `curl`'s terminal as stored.
+ */
+function stored<T extends Record<string, string>>(labels: T): T {
+  return Object.fromEntries(Object.entries(labels).map(([name, value]) => [name, servedText(value)])) as T;
 }
 
 /** `compute`, again only when its last result is a minute old. */
