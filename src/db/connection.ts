@@ -1,5 +1,6 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import knexFactory, { type Knex } from 'knex';
 import type { Config } from '../config/schema.js';
 import { secretFromEnv } from '../config/secrets.js';
@@ -36,13 +37,40 @@ export function openDatabase(config: Pick<Config, 'database'>): Db {
   }
   if (!url) throw new ConfigError(`config key database.url is required for database.client ${client}`);
   const password = secretFromEnv(passwordEnv);
-  const connection = password ? { connectionString: url, password } : { connectionString: url };
-  if (client === 'pg') return knexFactory({ client: 'pg', connection, pool: { ...pool, afterCreate: onConnect(PG_SESSION) } });
-  return knexFactory({
+  const secret = password ? { password } : {};
+  if (client === 'pg') {
+    // libpq's parameter, in seconds (at least 2, as libpq counts), which pg reads but never applies
+    const connection = { connectionString: url, connectionTimeoutMillis: connectTimeoutMs(url, 'connect_timeout', 1000, 2000), ...secret };
+    return explainConnectTimeouts(knexFactory({ client: 'pg', connection, pool: { ...pool, afterCreate: onConnect(PG_SESSION) } }));
+  }
+  return explainConnectTimeouts(knexFactory({
     client: 'mysql2',
-    connection: password ? { uri: url, password, supportBigNumbers: true, bigNumberStrings: true } as any : { uri: url, supportBigNumbers: true, bigNumberStrings: true } as any,
+    // mysql2's URL parameter, in milliseconds (which its options given here would override)
+    connection: { uri: url, connectTimeout: connectTimeoutMs(url, 'connectTimeout', 1, 1), supportBigNumbers: true, bigNumberStrings: true, ...secret } as any,
     pool: { ...pool, afterCreate: onConnect(MYSQL_SESSION) },
-  });
+  }));
+}
+
+/**
+ * How long opening a connection may take. A server that accepts TCP and never answers (a hung
+ * server, a half-open port forward, a firewall that drops after the handshake) made a PostgreSQL
+ * connect wait for knex's pool to give up (30 s), with the misleading "Timeout acquiring a
+ * connection. The pool is probably full": bounded, the connect fails with the driver's timeout.
+ */
+export const CONNECT_TIMEOUT_SECONDS = 10;
+
+/**
+ * The URL's own connect timeout when it sets a positive one (in `unitMs`, at least `minMs`), else
+ * ours: absent, zero (the drivers' "forever", which would leave knex's 30 s) or not a number.
+ */
+function connectTimeoutMs(url: string, parameter: string, unitMs: number, minMs: number): number {
+  let value = NaN;
+  try {
+    value = Number(new URL(url).searchParams.get(parameter) ?? NaN);
+  } catch {
+    // not a URL: the driver refuses it when it connects, naming it
+  }
+  return value > 0 ? Math.max(minMs, Math.round(value * unitMs)) : CONNECT_TIMEOUT_SECONDS * 1000;
 }
 
 /**
@@ -74,6 +102,29 @@ const MYSQL_SESSION = [
   // default, 86400 s) or a year (MySQL's, 31536000 s): either is taken as "not set"
   `SET SESSION lock_wait_timeout = IF(@@session.lock_wait_timeout >= 86400, ${LOCK_WAIT_SECONDS}, @@session.lock_wait_timeout)`,
 ];
+
+/**
+ * The drivers say a connect ran out of time in few words (pg 'timeout expired', mysql2 'connect
+ * ETIMEDOUT'): the message says what happened and after how long; the error keeps its class and code.
+ */
+function explainConnectTimeouts(db: Db): Db {
+  const client = db.client as { acquireRawConnection(): Promise<unknown>; connectionSettings: Record<string, unknown> };
+  const acquire = client.acquireRawConnection;
+  client.acquireRawConnection = async function (this: unknown) {
+    const started = performance.now();
+    try {
+      return await acquire.call(this);
+    } catch (err) {
+      const e = err as { message?: string; code?: string };
+      if (err instanceof Error && (e.code === 'ETIMEDOUT' || /^timeout expired$/.test(e.message ?? ''))) {
+        const seconds = Math.round((performance.now() - started) / 1000);
+        err.message = `the database server did not answer the connection within ${seconds} s (${err.message})`;
+      }
+      throw err;
+    }
+  };
+  return db;
+}
 
 /** The pool's afterCreate: the statements run in order on each new connection, before its first use. */
 function onConnect(statements: string[]) {
