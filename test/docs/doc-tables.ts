@@ -47,3 +47,15 @@ export function codeSpan(cell: string): string | undefined {
 export function codeSpans(text: string): string[] {
   return [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]!.replaceAll('\\|', '|'));
 }
+
+/** The code a line of markdown shows: the whole line inside a fenced block, else its code spans. */
+export function codeOf(markdown: string): Array<{ line: number; code: string }> {
+  let fenced = false;
+  return markdown.split('\n').flatMap((text, i) => {
+    if (text.startsWith('```')) {
+      fenced = !fenced;
+      return [];
+    }
+    return (fenced ? [text] : codeSpans(text)).map((code) => ({ line: i + 1, code }));
+  });
+}
