@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
-import { scrub } from '../log.js';
+import { servedText } from './served-text.js';
 import type { StatusData } from './status-data.js';
 
 /** Every answer of the HTTP endpoint: nothing inline, nothing framed, nothing cached, no referrer. */
@@ -23,12 +23,13 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 };
 
 /**
- * A JSON answer, every string in it scrubbed as a log line is (PANs masked, registered secrets cut):
- * error texts and names from outside reach the probes and the page raw otherwise (a job's error
- * stays in memory as thrown), while logs, alerts and the run history all had this last defence.
+ * A JSON answer, every string in it served text (servedText: PANs masked, registered secrets cut,
+ * controls and bidi marks replaced): error texts and names from outside reach the probes and the page
+ * raw otherwise (a job's error stays in memory as thrown; a row of an older version holds what it
+ * was given), while logs, alerts and the run history all had this last defence.
  */
 export function servedJson(body: unknown): string {
-  return JSON.stringify(body, (_key, value: unknown) => (typeof value === 'string' ? scrub(value) : value), 2) + '\n';
+  return JSON.stringify(body, (_key, value: unknown) => (typeof value === 'string' ? servedText(value) : value), 2) + '\n';
 }
 
 /** The environment variable holding the page's bearer token. */
