@@ -42,6 +42,16 @@ const CONTRACT_COLUMNS = [
   'c.expected_ship_date', 'c.ship_date', 'c.courier', 'c.tracking_number',
 ];
 
+/**
+ * Locks the contract rows a report reads until its commit (PostgreSQL, MariaDB; SQLite has one writer,
+ * its transaction began IMMEDIATE). The card system writes card_contracts beside us: unlocked, a card it
+ * re-ordered (Marked again) after our read and before our write was set Shipped or Rejected over its
+ * change, and the order lost. Locked, its change waits for ours, or ours reads the card after its commit.
+ */
+function locked(trx: Knex.Transaction, query: Knex.QueryBuilder): Knex.QueryBuilder {
+  return dialectOf(trx as unknown as Knex) === 'sqlite' ? query : query.forUpdate('c');
+}
+
 function toReported(r: any): ReportedContract {
   return { ...r, id: Number(r.id), batch_id: r.batch_id === null ? null : Number(r.batch_id) };
 }
@@ -56,8 +66,8 @@ export async function contractsByRecordNumber(trx: Knex.Transaction, batchId: nu
   for (let i = 0; i < unique.length; i += LOOKUP_CHUNK) {
     const part = unique.slice(i, i + LOOKUP_CHUNK);
     const dense = part[part.length - 1]! - part[0]! < 2 * part.length;
-    const query = trx('batch_items as bi').join('card_contracts as c', 'c.id', 'bi.contract_id').where('bi.batch_id', batchId)
-      .select('bi.record_number', ...CONTRACT_COLUMNS);
+    const query = locked(trx, trx('batch_items as bi').join('card_contracts as c', 'c.id', 'bi.contract_id').where('bi.batch_id', batchId)
+      .select('bi.record_number', ...CONTRACT_COLUMNS));
     const rows = await (dense ? query.whereBetween('bi.record_number', [part[0]!, part[part.length - 1]!]) : query.whereIn('bi.record_number', part));
     for (const r of rows) {
       const { record_number: recordNumber, ...contract } = r;
@@ -72,11 +82,11 @@ export async function contractsInBatch(trx: Knex.Transaction, batchId: number, c
   const unique = [...new Set(contractNumbers)];
   const found: ReportedContract[] = [];
   for (let i = 0; i < unique.length; i += LOOKUP_CHUNK) {
-    const rows = await trx('card_contracts as c')
+    const rows = await locked(trx, trx('card_contracts as c')
       .join('batch_items as bi', 'bi.contract_id', 'c.id')
       .where('bi.batch_id', batchId)
       .whereIn('c.contract_number', unique.slice(i, i + LOOKUP_CHUNK))
-      .select(...CONTRACT_COLUMNS);
+      .select(...CONTRACT_COLUMNS));
     for (const r of rows) found.push(toReported(r));
   }
   return found;

@@ -1,0 +1,80 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import type { Db } from '../../src/db/connection.js';
+import { anomaliesOf } from '../../src/db/reports.js';
+import { DIALECTS, describeEachDatabase, type TestDatabase } from '../helpers/db.js';
+import { header, rejection, shipment } from './fixtures.js';
+import { applyBuiltReport, contractOf, seedBatch } from './seed.js';
+
+const read = { maxBytes: 50_000_000, issuer: 'BXISSUER', bureau: 'BUREAU01' };
+
+/** Transactions of this database waiting for a row lock (PostgreSQL, MariaDB). */
+async function lockWaiters(db: Knex): Promise<number> {
+  if ((db.client as { config: { client: string } }).config.client === 'pg') {
+    const { rows } = await db.raw("select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'");
+    return rows[0].n;
+  }
+  const [rows] = await db.raw("select count(*) as n from information_schema.innodb_trx where trx_state = 'LOCK WAIT'");
+  return Number(rows[0].n);
+}
+
+/**
+ * Resolves once `work` settled or some transaction waits for a lock, watching on a connection of its
+ * own (the pool serves the two transactions); 10 s at most: the outcome is asserted either way.
+ */
+async function settledOrWaiting(database: TestDatabase['database'], work: Promise<unknown>): Promise<void> {
+  let settled = false;
+  work.then(() => { settled = true; }, () => { settled = true; });
+  const watcher = knexFactory(database.client === 'pg'
+    ? { client: 'pg', connection: database.url, pool: { min: 0, max: 1 } }
+    : { client: 'mysql2', connection: { uri: database.url } as never, pool: { min: 0, max: 1 } });
+  const until = Date.now() + 10_000;
+  try {
+    while (!settled && Date.now() < until && (await lockWaiters(watcher)) === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  } finally {
+    await watcher.destroy();
+  }
+}
+
+/**
+ * The card system writes card_contracts beside us (docs/design.md): a card it changes in its own
+ * transaction while a report naming that card is applied must keep the card system's change, and the
+ * report's record must be decided on the card as it is then (an anomaly), never written over it.
+ * SQLite has one writer (BEGIN IMMEDIATE): the two never overlap there.
+ */
+describeEachDatabase('inbound: a card changed by the card system while a report naming it is applied', (ctx) => {
+  let dir: string;
+  let db: Db;
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'bx-concurrent-')); db = ctx().db; });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const [what, list] of [['shipment', 'shipments'], ['rejection', 'rejections']] as const) {
+    it(`a card re-ordered (Marked again) by the card system while a ${what} of it is applied stays Marked: no lost order`, async function () {
+      this.timeout(30_000);
+      const cards = what === 'shipment' ? [11, 12] : [21, 22];
+      const batch = await seedBatch(db, cards);
+      const [first, second] = cards as [number, number];
+      const record = (n: number) => (what === 'shipment' ? shipment(n, { shipped: '2026-11-26', sequence: cards.indexOf(n) + 1 }) : { ...rejection(n), recordSequence: cards.indexOf(n) + 1 });
+      // the card system's transaction: the card re-ordered, not yet committed
+      const cardSystem = await db.transaction();
+      await cardSystem('card_contracts').where({ id: batch.ids.get(first) }).update({ production_status: 'Marked', batch_id: null, updated_at: '2026-11-26T06:59:00.000Z' });
+      const applying = applyBuiltReport(db, dir, {
+        header: header(batch.fileName), rejections: list === 'rejections' ? cards.map(record) : [], shipments: list === 'shipments' ? cards.map(record) : [], stock: [],
+      }, read);
+      await settledOrWaiting(ctx().database, applying);
+      await cardSystem.commit();
+      const { reportId, counts } = await applying;
+      const card = await contractOf(db, first);
+      assert.deepEqual([card.production_status, card.batch_id], ['Marked', null], 'the card system\'s re-order is kept');
+      assert.equal((await contractOf(db, second)).production_status, what === 'shipment' ? 'Shipped' : 'Rejected');
+      assert.equal(counts.anomalies, 1);
+      const [anomaly] = await anomaliesOf(db, reportId);
+      assert.match(anomaly!.reason, /Marked|sent again/);
+      const events = await db('contract_events').where({ contract_id: batch.ids.get(first), source_kind: 'report' });
+      assert.deepEqual(events, [], 'no report event on the re-ordered card');
+    });
+  }
+}, DIALECTS.filter((d) => d !== 'sqlite'));
