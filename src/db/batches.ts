@@ -116,7 +116,31 @@ export interface ConfirmHooks {
   renewLease?(within: LeaseRenewal): Promise<void>;
   /** a test's fault point, after every write and before the commit */
   beforeCommit?(): Promise<void> | void;
+  /** told (inside the transaction) of the batch's cards that were no longer Marked at the confirm: LateCards */
+  lateCards?(late: LateCards): void;
 }
+
+/** A card of the batch that someone else moved out of Marked after its claim (the card system writes the status itself). */
+export interface LateCard {
+  contractNumber: string;
+  plasticId: string;
+  /** the status it had at the confirm */
+  status: string;
+}
+
+/**
+ * The batch's cards no longer Marked at its confirm, the first LATE_LISTED of each kind listed: set
+ * Invalid (now InProduction: the bureau has the file that holds them), and set to a status only the
+ * bureau's reports give (left as written, for a person to look at).
+ */
+export interface LateCards {
+  taken: LateCard[];
+  takenCount: number;
+  left: LateCard[];
+  leftCount: number;
+}
+
+const LATE_LISTED = 20;
 
 /**
  * uploaded → sent, in one transaction with its cards Marked → InProduction and their batch_id set (the
@@ -135,15 +159,51 @@ export async function confirmBatch(
     await moveState(trx, batchId, ['uploaded'], 'sent', {
       sent_at: now, updated_at: now, last_error: null, events_before: trx.raw('(select coalesce(max(id), 0) from contract_events)'), ...(archivePath ? { outbox_path: archivePath } : {}),
     });
-    // one statement, whatever the batch size: no per-card round trips, nothing held in memory; the
-    // batch's cards through batch_items (card_contracts.batch_id has no index: migrations/002)
-    const moved = await trx('card_contracts').where({ production_status: 'Marked' })
-      .whereIn('id', trx('batch_items').select('contract_id').where({ batch_id: batchId }))
-      .update({ production_status: 'InProduction', batch_id: batchId, bureau_code: trx('perso_batches').select('bureau_code').where({ id: batchId }), updated_at: now });
+    const moved = await moveToInProduction(trx, batchId, 'Marked', now);
+    const { record_count: records } = await trx('perso_batches').where({ id: batchId }).first('record_count');
+    // the usual case costs nothing more: every card of the batch was still Marked
+    const late = moved < Number(records) ? await confirmLateCards(trx, batchId, now) : undefined;
+    if (late) hooks.lateCards?.(late);
     await forgetUnmarked(trx);
     await hooks.beforeCommit?.();
-    return Number(moved);
+    return moved + (late?.takenCount ?? 0);
   });
+}
+
+/**
+ * The batch's cards in `status` become InProduction in it. One statement, whatever the batch size: no
+ * per-card round trips, nothing held in memory; the batch's cards through batch_items
+ * (card_contracts.batch_id has no index: migrations/002).
+ */
+async function moveToInProduction(trx: Knex.Transaction, batchId: number, status: 'Marked' | 'Invalid', now: string): Promise<number> {
+  const cleared = status === 'Invalid' ? { reject_code: null, reject_reason: null } : {};
+  const moved = await trx('card_contracts').where({ production_status: status })
+    .whereIn('id', trx('batch_items').select('contract_id').where({ batch_id: batchId }))
+    .update({ production_status: 'InProduction', batch_id: batchId, bureau_code: trx('perso_batches').select('bureau_code').where({ id: batchId }), updated_at: now, ...cleared });
+  return Number(moved);
+}
+
+/**
+ * Cards of the batch that were no longer Marked at its confirm: the card system (which writes the
+ * status itself) moved them after the claim. They are in the file the bureau has all the same. One
+ * set Invalid becomes InProduction in this batch: left Invalid, its marking again would send it a
+ * second time. One set to a status only the bureau's reports give (InProduction, Rejected, Shipped) is
+ * left as written: never claimed again unless marked again, and listed for a person.
+ */
+async function confirmLateCards(trx: Knex.Transaction, batchId: number, now: string): Promise<LateCards> {
+  const lateQuery = () => trx('batch_items as bi').join('card_contracts as c', 'c.id', 'bi.contract_id').where('bi.batch_id', batchId)
+    .andWhere((q) => q.whereNot('c.production_status', 'InProduction').orWhereNot('c.batch_id', batchId).orWhereNull('c.batch_id'));
+  const listed = async (status?: string): Promise<LateCard[]> => {
+    const query = lateQuery().orderBy('bi.record_number').limit(LATE_LISTED).select('c.contract_number', 'c.plastic_id', 'c.production_status');
+    if (status) query.andWhere('c.production_status', status);
+    const rows: Array<{ contract_number: string; plastic_id: string; production_status: string }> = await query;
+    return rows.map((r) => ({ contractNumber: r.contract_number, plasticId: r.plastic_id, status: r.production_status }));
+  };
+  const taken = await listed('Invalid');
+  const takenCount = await moveToInProduction(trx, batchId, 'Invalid', now);
+  const left = await listed();
+  const row = await lateQuery().count({ n: '*' }).first();
+  return { taken, takenCount, left, leftCount: Number(row?.n ?? 0) };
 }
 
 /** Counts a failed attempt and keeps its (PAN-safe) message; the state is left as it was. */

@@ -1,7 +1,7 @@
 import { makeCalendar, type BusinessCalendar } from '../calendar/index.js';
 import type { Config } from '../config/schema.js';
 import {
-  batchContracts, confirmBatch, getBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches, type Batch, type EncryptedFile,
+  batchContracts, confirmBatch, getBatch, markEncrypted, markUploaded, recordBatchFailure, unfinishedBatches, type Batch, type EncryptedFile, type LateCards,
 } from '../db/batches.js';
 import { nowIso, type Db } from '../db/connection.js';
 import { countMarked } from '../db/marked.js';
@@ -215,11 +215,24 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
     const cards = await lease.duringTransaction(() => confirmBatch(db, batch.id, archived, now(), {
       renewLease: (within) => lease.renewWithin(within),
       beforeCommit: () => fault('confirming', batch),
+      lateCards: (late) => warnLate(batch, late),
     }));
     log.info({ batch: batch.id, file: batch.fileName, cards }, 'batch sent');
     const purged = await purgeArchive(folders, config.archive.retentionDays, clock());
     if (purged.length) log.info({ files: purged }, 'archived files past retention deleted');
     return reload(batch);
+  }
+
+  /** The cards the card system moved out of Marked while they were being sent (batches.ts, confirmLateCards). */
+  function warnLate(batch: Batch, late: LateCards): void {
+    if (late.takenCount) {
+      log.warn({ batch: batch.id, file: batch.fileName, cards: late.takenCount, listed: late.taken },
+        'cards set Invalid after their claim are in the file the bureau received: they are InProduction in it; ask the bureau to stop any that must not be made');
+    }
+    if (late.leftCount) {
+      log.error({ batch: batch.id, file: batch.fileName, cards: late.leftCount, listed: late.left },
+        'cards in the file the bureau received were set, after their claim, to a status only the bureau reports: left as they are, check them');
+    }
   }
 
   async function reload(batch: Batch): Promise<Batch> {
