@@ -205,6 +205,13 @@ export function databaseLabel(config: Pick<Config, 'database'>): string {
   }
 }
 
+/** databaseLabel of an open database, from the settings it was opened with. */
+export function databaseLabelOf(db: Db): string {
+  const connection = db.client.config.connection as { filename?: string; connectionString?: string; uri?: string };
+  const client = dialectOf(db);
+  return databaseLabel({ database: { client, filename: connection.filename ?? '', url: connection.connectionString ?? connection.uri } } as Pick<Config, 'database'>);
+}
+
 export function dialectOf(db: Db): Dialect {
   const name = db.client.config.client as string;
   if (name === 'pg' || name === 'postgres' || name === 'postgresql') return 'pg';

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 import { ConfigError } from '../errors.js';
-import { dialectOf, type Db } from './connection.js';
+import { databaseLabelOf, dialectOf, type Db } from './connection.js';
 
 // <root>/migrations beside src/ when run from TypeScript; dist/migrations (compiled) beside dist/src/
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
@@ -83,6 +83,7 @@ function options(): Knex.MigratorConfig {
 /** Runs pending migrations; returns the names applied. */
 export async function migrateLatest(db: Db): Promise<string[]> {
   const [, applied] = await oneMigratorAtATime(db, async () => {
+    await refuseNewerSchema(db);
     await refuseNarrowCharacterSet(db);
     return db.migrate.latest(options());
   });
@@ -91,8 +92,29 @@ export async function migrateLatest(db: Db): Promise<string[]> {
 
 /** Rolls back every migration (tests, and an operator undoing an install). */
 export async function migrateDownAll(db: Db): Promise<string[]> {
-  const [, undone] = await oneMigratorAtATime(db, () => db.migrate.rollback(options(), true));
+  const [, undone] = await oneMigratorAtATime(db, async () => {
+    await refuseNewerSchema(db);
+    return db.migrate.rollback(options(), true);
+  });
   return undone as string[];
+}
+
+/**
+ * A database that a newer version migrated (its history names a migration this version does not
+ * have) is refused, naming the migrations: this version's queries were written for an older
+ * schema. knex refused it too, as "The migration directory is corrupt, the following files are
+ * missing", which sent the operator looking for lost files; and read-only commands, which list only
+ * what is missing, ran against it.
+ */
+async function refuseNewerSchema(db: Db): Promise<void> {
+  if (!(await db.schema.hasTable('knex_migrations'))) return;
+  const known = new Set(await new MigrationSource(MIGRATIONS_DIR).getMigrations());
+  const recorded: Array<{ name: string }> = await db('knex_migrations').orderBy('id').select('name');
+  const unknown = recorded.map((r) => r.name).filter((name) => !known.has(name));
+  if (unknown.length === 0) return;
+  throw new ConfigError(`database ${databaseLabelOf(db)} was migrated by a newer version of bureau-exchange ` +
+    `(migration${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} unknown to this one, whose last is ${[...known].at(-1)}): ` +
+    'run that version or a later one against it; this one does not use a schema it does not know');
 }
 
 /** How long a migrator waits for another one (MariaDB) before it gives up. */
@@ -150,17 +172,20 @@ export async function migrateDownLast(db: Db): Promise<string[]> {
 }
 
 export async function pendingMigrations(db: Db): Promise<string[]> {
+  await refuseNewerSchema(db);
   const [, pending] = await db.migrate.list(options());
   return (pending as Array<{ file: string } | string>).map((p) => (typeof p === 'string' ? p : p.file));
 }
 
 /**
  * Migrations not applied yet, read without writing anything (knex's own listing creates its history
- * table): read-only commands use it to refuse a database that is missing or behind.
+ * table): read-only commands use it to refuse a database that is missing or behind. Throws for a
+ * database a newer version migrated.
  */
 export async function unappliedMigrations(db: Db): Promise<string[]> {
   const all = await new MigrationSource(MIGRATIONS_DIR).getMigrations();
   if (!(await db.schema.hasTable('knex_migrations'))) return all;
+  await refuseNewerSchema(db);
   const applied = new Set((await db('knex_migrations').select('name')).map((r: { name: string }) => r.name));
   return all.filter((name) => !applied.has(name));
 }
