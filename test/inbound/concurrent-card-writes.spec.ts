@@ -57,12 +57,15 @@ describeEachDatabase('inbound: a card changed by the card system while a report 
       const cards = what === 'shipment' ? [11, 12] : [21, 22];
       const batch = await seedBatch(db, cards);
       const [first, second] = cards as [number, number];
-      const record = (n: number) => (what === 'shipment' ? shipment(n, { shipped: '2026-11-26', sequence: cards.indexOf(n) + 1 }) : { ...rejection(n), recordSequence: cards.indexOf(n) + 1 });
+      const sequence = (n: number) => cards.indexOf(n) + 1;
       // the card system's transaction: the card re-ordered, not yet committed
       const cardSystem = await db.transaction();
       await cardSystem('card_contracts').where({ id: batch.ids.get(first) }).update({ production_status: 'Marked', batch_id: null, updated_at: '2026-11-26T06:59:00.000Z' });
       const applying = applyBuiltReport(db, dir, {
-        header: header(batch.fileName), rejections: list === 'rejections' ? cards.map(record) : [], shipments: list === 'shipments' ? cards.map(record) : [], stock: [],
+        header: header(batch.fileName),
+        rejections: list === 'rejections' ? cards.map((n) => ({ ...rejection(n), recordSequence: sequence(n) })) : [],
+        shipments: list === 'shipments' ? cards.map((n) => shipment(n, { shipped: '2026-11-26', sequence: sequence(n) })) : [],
+        stock: [],
       }, read);
       await settledOrWaiting(ctx().database, applying);
       await cardSystem.commit();
