@@ -2,7 +2,7 @@ import { makeCalendar, type BusinessCalendar } from '../calendar/index.js';
 import { dateInZone } from '../calendar/index.js';
 import type { Config } from '../config/schema.js';
 import { rowBureau } from '../db/bureau-scope.js';
-import type { Db } from '../db/connection.js';
+import { pingDatabase, type Db } from '../db/connection.js';
 import { liveLeaseHolder } from '../db/lease.js';
 import { countByStatus } from '../db/contracts.js';
 import { quarantinedReports } from '../db/reports.js';
@@ -12,6 +12,7 @@ import { batchCountsByBureau, stockSummary, type BureauBatchCounts, type StatusS
 import { stockHistory, type StockPoint } from '../db/stock.js';
 import { bureauSendPlans } from '../daemon/plan.js';
 import type { Health } from '../daemon/health.js';
+import { messageOf } from '../errors.js';
 
 const DAY_MS = 86_400_000;
 /** How long the card counts are served again before they are read anew (the metrics' bx_contracts too). */
@@ -20,6 +21,8 @@ const COUNTS_MAX_AGE_MS = 60_000;
 const MAX_DAYS = 366;
 /** The quarantined reports listed (the alert counts them all). */
 const QUARANTINED_SHOWN = 100;
+/** As the probes: a database slower than this to answer `select 1` counts as down. */
+const PING_TIMEOUT_MS = 5000;
 
 /** What the status page and its JSON endpoints read; none of it holds a PAN beyond masked text. */
 export interface StatusData {
@@ -27,6 +30,8 @@ export interface StatusData {
   runs(filter: { job?: string; limit?: number }): Promise<JobRun[]>;
   cardsPerDay(days?: number): Promise<{ waiting: number; days: CardsOfDay[] }>;
   stock(days?: number): Promise<{ levels: StatusDocument['stock']; history: StockPoint[] }>;
+  /** why the database does not answer a trivial query within 5 s, or null when it does */
+  databaseProblem(): Promise<string | null>;
 }
 
 export interface StatusDocument {
@@ -206,6 +211,18 @@ export function makeStatusData(deps: StatusDataDeps): StatusData {
     async cardsPerDay(days = 30) {
       const { waiting, days: all } = await cardsOfDays();
       return { waiting, days: all.slice(-Math.min(Math.max(days, 1), MAX_DAYS)) };
+    },
+
+    async databaseProblem() {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([pingDatabase(db), new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${PING_TIMEOUT_MS / 1000} s`)), PING_TIMEOUT_MS); })]);
+        return null;
+      } catch (err) {
+        return messageOf(err);
+      } finally {
+        clearTimeout(timer);
+      }
     },
 
     async stock(days = 90) {

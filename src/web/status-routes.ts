@@ -111,33 +111,45 @@ export function statusRoutes(data: StatusData, options: { token?: string; hosts?
       res.end(req.method === 'HEAD' ? undefined : read(file));
       return true;
     }
-    const json = (code: number, body: unknown) => {
+    const json = (code: number, body: unknown): true => {
       res.writeHead(code, { ...SECURITY_HEADERS, 'content-type': 'application/json' });
       res.end(servedJson(body));
       return true;
     };
-    const number = (name: string, max: number) => {
-      const text = url.searchParams.get(name);
-      return text !== null && /^\d{1,6}$/.test(text) ? Math.min(Math.max(Number(text), 1), max) : undefined;
-    };
-    switch (path) {
-      case '/api/status':
-        return json(200, await data.status());
-      case '/api/runs': {
-        const job = url.searchParams.get('job') ?? undefined;
-        // `send` / `receive`: every bureau's runs of the job; `send:<CODE>` / `receive:<CODE>`: that bureau's
-        // (the history names the first bureau's runs `send` / `receive`)
-        if (job !== undefined && !/^(send|receive)(:[A-Z0-9]{1,8})?$/.test(job)) return json(400, { error: 'job: send, receive, send:<CODE> or receive:<CODE>' });
-        return json(200, await data.runs({ job, limit: number('limit', 500) }));
-      }
-      case '/api/cards-per-day':
-        return json(200, await data.cardsPerDay(number('days', 366)));
-      case '/api/stock':
-        return json(200, await data.stock(number('days', 3660)));
-      default:
-        return json(404, { error: 'not found: /api/status, /api/runs, /api/cards-per-day, /api/stock' });
+    try {
+      return await answerApi(data, path, url, json);
+    } catch (err) {
+      // the database down: the page says so (503, as /readyz), instead of a bare 500 'internal error'
+      const problem = await data.databaseProblem();
+      if (problem === null) throw err;
+      return json(503, { error: `the database does not answer: ${problem}` });
     }
   };
+}
+
+/** One /api/ request: the JSON of `path`. */
+async function answerApi(data: StatusData, path: string, url: URL, json: (code: number, body: unknown) => true): Promise<true> {
+  const number = (name: string, max: number) => {
+    const text = url.searchParams.get(name);
+    return text !== null && /^\d{1,6}$/.test(text) ? Math.min(Math.max(Number(text), 1), max) : undefined;
+  };
+  switch (path) {
+    case '/api/status':
+      return json(200, await data.status());
+    case '/api/runs': {
+      const job = url.searchParams.get('job') ?? undefined;
+      // `send` / `receive`: every bureau's runs of the job; `send:<CODE>` / `receive:<CODE>`: that bureau's
+      // (the history names the first bureau's runs `send` / `receive`)
+      if (job !== undefined && !/^(send|receive)(:[A-Z0-9]{1,8})?$/.test(job)) return json(400, { error: 'job: send, receive, send:<CODE> or receive:<CODE>' });
+      return json(200, await data.runs({ job, limit: number('limit', 500) }));
+    }
+    case '/api/cards-per-day':
+      return json(200, await data.cardsPerDay(number('days', 366)));
+    case '/api/stock':
+      return json(200, await data.stock(number('days', 3660)));
+    default:
+      return json(404, { error: 'not found: /api/status, /api/runs, /api/cards-per-day, /api/stock' });
+  }
 }
 
 /**

@@ -7,7 +7,11 @@ const charts = {};
 
 async function getJson(path) {
   const res = await fetch(path, { headers: { accept: 'application/json' }, cache: 'no-store' });
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  if (!res.ok) {
+    // the server's own words when it has some (503: the database does not answer), else the status
+    const said = await res.json().then((body) => body.error, () => undefined);
+    throw new Error(`${path}: ${typeof said === 'string' ? said : `HTTP ${res.status}`}`);
+  }
   return res.json();
 }
 
