@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import { maskPan, maskPansInText } from '../security/mask.js';
+import { luhnValid, maskPan, maskPansInPlace, maskPansInText } from '../security/mask.js';
 import { recordSpecs, type FieldSpec, type Layout, type LineEnding, type RecordSpec } from './layout-types.js';
 import { lineEndingProblem, linesOf } from './lines.js';
 import { TRANSFORMS } from './transforms.js';
@@ -207,12 +207,26 @@ export function explainRecord(layout: Layout, line: string, lineNumber: number):
     problem = printable(maskPansInText((err as Error).message));
   }
   const spec = specOf(layout, line);
+  const shown = spec?.role !== 'detail' || holdsItsPan(spec, line) ? line : maskPansInPlace(line);
   const fields = (spec?.fields ?? []).map((f) => {
     const raw = line.slice(f.offset, f.offset + f.length);
-    const value = printable(f.source === 'card.pan' ? maskPan(raw) : maskPansInText(raw));
+    const value = printable(f.source === 'card.pan' ? maskPan(raw) : maskPansInText(shown.slice(f.offset, f.offset + f.length)));
     return { name: f.name, position: f.position, length: f.length, type: f.type, value };
   });
   return { lineNumber, type: spec?.role ?? 'unknown', fields, ...(problem ? { problem } : {}) };
+}
+
+/**
+ * Whether a detail record's PAN stands in the layout's PAN field. If not, the layout does not fit the file
+ * and its field boundaries may cut the PAN in two, each piece too short to look like one: the record is
+ * then masked whole before it is cut (adjacent number fields, such as contract and plastic ids, are
+ * masked with it). A layout that fits keeps its other number fields readable.
+ */
+function holdsItsPan(spec: RecordSpec | undefined, line: string): boolean {
+  const field = spec?.fields.find((f) => f.source === 'card.pan');
+  if (!field) return false;
+  const digits = line.slice(field.offset, field.offset + field.length).trim();
+  return /^\d{12,19}$/.test(digits) && luhnValid(digits);
 }
 
 /** C0 and C1 control characters and DEL (ESC and CSI start terminal escape sequences) as U+FFFD, one for one. */

@@ -67,6 +67,26 @@ function maskAsciiPans(text: string): string {
     .replace(LONG_DIGIT_RUN, maskPan);
 }
 
+/**
+ * `text` with each PAN that maskPansInText would mask starred in place: every digit but the PAN's
+ * first 6 and last 4 as '*', separators and length kept. For text cut into fields afterwards: a
+ * fixed-width record read with a layout that does not fit it can split a PAN over two fields, each
+ * piece too short to look like one. Other decimal digits count where they are one code unit
+ * (fullwidth, Arabic-Indic), so positions do not move.
+ */
+export function maskPansInPlace(text: string): string {
+  const folded = text.replace(OTHER_DIGITS, (digit) => (digit.length === 1 ? String(digitValue(digit)) : digit));
+  const starred = [...text.split('')];
+  const star = (start: number, end: number) => {
+    const at: number[] = [];
+    for (let i = start; i < end; i++) if (folded[i]! >= '0' && folded[i]! <= '9') at.push(i);
+    for (const i of at.slice(6, -4)) starred[i] = '*';
+  };
+  for (const m of folded.matchAll(PAN_LIKE)) if (looksLikePan(m[0].replace(/\D/g, ''))) star(m.index, m.index + m[0].length);
+  for (const m of folded.matchAll(LONG_DIGIT_RUN)) star(m.index, m.index + m[0].length);
+  return starred.join('');
+}
+
 const OTHER_DIGIT = /(?![0-9])\p{Nd}/u;
 const OTHER_DIGITS = /(?![0-9])\p{Nd}/gu;
 const DIGIT = /^\p{Nd}$/u;

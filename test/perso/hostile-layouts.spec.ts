@@ -157,6 +157,27 @@ describe('perso: hostile layouts and card data', () => {
       }
     });
 
+    it('a layout whose field boundaries cut the PAN in two (each piece too short to look like one) shows its middle digits in neither piece', async () => {
+      for (let cut = 37; cut <= 50; cut++) {
+        const doc = v1Document();
+        const fields = doc.records.detail.fields.filter((f: { name: string }) => f.name !== 'pan');
+        fields.push({ name: 'left', position: 36, length: cut - 36, type: 'AN', source: 'card.title' });
+        fields.push({ name: 'right', position: cut, length: 55 - cut, type: 'AN', source: 'card.city' });
+        doc.records.detail.fields = fields;
+        const layout = layoutFromObject(doc, `/layouts/split-${cut}.yaml`);
+        const details = [];
+        for await (const line of explainFile(layout, GOLDEN)) if (line.type === 'detail') details.push(line);
+        assert.equal(details.length, CLEAR_PANS.length);
+        details.forEach((record, i) => {
+          const value = (name: string) => record.fields.find((f) => f.name === name)!.value;
+          const shown = (value('left') + value('right')).replace(/\s/g, '');
+          const pan = CLEAR_PANS[i]!;
+          assert.ok(!shown.includes(pan.slice(6, -4)), `split at ${cut}: ${JSON.stringify(value('left'))} + ${JSON.stringify(value('right'))} show the middle of ${pan.slice(0, 6)}…`);
+          assert.match(shown, new RegExp(`^[0-9*]*\\*{${pan.length - 10}}${pan.slice(-4)}$`));
+        });
+      }
+    });
+
     it('prints no control character of a damaged file (no terminal escape sequence), and names where it is', async function () {
       this.timeout(60_000);
       const dir = mkdtempSync(join(tmpdir(), 'bx-explain-'));
@@ -197,7 +218,8 @@ describe('perso: hostile layouts and card data', () => {
         writeFileSync(join(dir, 'perso-v1.yaml'), readFileSync(join(DEFAULT_LAYOUTS_DIR, 'perso-v1.yaml')));
         const result = await runCli(['--config', config, 'perso', 'explain', '--layout', 'careless', GOLDEN]);
         assert.equal(result.code, 0, result.stderr);
-        assert.match(result.stdout, /\n24 +31 +reserved +AN +\[000000\*+0013 +\]\n/);
+        // no PAN field in this layout: the record is masked whole, the ids before the PAN with it
+        assert.match(result.stdout, /\n24 +31 +reserved +AN +\[\*+0013 +\]\n/);
         for (const pan of CLEAR_PANS) assert.ok(!result.stdout.includes(pan), `full PAN ${pan.slice(0, 6)}… printed`);
       } finally {
         rmSync(dir, { recursive: true, force: true });
