@@ -17,7 +17,8 @@ export type SendPausePoint = SendFaultPoint | 'uploading';
 export interface ChildSpec {
   config: Config;
   panKey: string;
-  pauseAt: SendPausePoint;
+  /** none: the send runs to its end (or to its kill), having told the parent `{ started: true }` */
+  pauseAt?: SendPausePoint;
   businessDate: string;
 }
 
@@ -29,6 +30,7 @@ const job = makeSendJob({
   transport: spec.pauseAt === 'uploading' ? stoppingMidUpload(sftp) : sftp,
   faults: { at: (point) => (point === spec.pauseAt ? pauseHere(point) : undefined) },
 });
+if (!spec.pauseAt) process.send?.({ started: true });
 await job.run({ businessDate: spec.businessDate });
 await db.destroy();
 process.stdout.write('finished without reaching its pause point\n');
