@@ -2,7 +2,8 @@
  * A receive run in its own process for the crash tests: BX_CHILD_CONFIG holds the config (JSON),
  * BX_PAUSE_AT the step where it stops, tells the parent (IPC) and waits to be killed with SIGKILL:
  * after-download, after-decrypt, during-apply (inside the transaction, after the first group of
- * records) or before-move (applied and committed, the remote file not yet moved).
+ * records) or before-move (applied and committed, the remote file not yet moved). Without BX_PAUSE_AT
+ * it runs to its end (the random-kill spec kills it at a time of its choosing, timed from `started`).
  */
 import type { Config } from '../../src/config/schema.js';
 import { openDatabase } from '../../src/db/connection.js';
@@ -21,6 +22,8 @@ const job = makeReceiveJob({
   db, config, log: silentLogger, transport: makeSftpTransport(config.sftp, { log: silentLogger }),
   hooks: { afterDownload: at('after-download'), afterDecrypt: at('after-decrypt'), afterApplyGroup: at('during-apply'), beforeRemoteMove: at('before-move') },
 });
+// the random-kill spec times its kill from here (the start of tsx and of the database is not the receive's)
+if (!pauseAt) process.send?.({ started: true });
 await job.run();
 await db.destroy();
 process.stdout.write('finished without reaching its pause point\n');
