@@ -1,7 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../../src/config/schema.js';
-import { codeSpan, codeSpans, readDoc, tableRows } from './doc-tables.js';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../src/config/root.js';
+import { codeOf, codeSpan, codeSpans, readDoc, tableRows } from './doc-tables.js';
 
 /**
  * docs/configuration.md against the schema the config is loaded with: every key of the schema is
@@ -157,5 +160,21 @@ describe('docs/configuration.md against the config schema', () => {
       .filter((k) => !rows.some((cell) => codeSpans(cell).includes(String(k.default!.value)) && codeSpans(cell).includes(k.path)))
       .map((k) => `${k.path} (${String(k.default!.value)})`);
     assert.deepEqual(missing, []);
+  });
+
+  it('names no config key that does not exist, in any doc', () => {
+    const docs = ['README.md', 'src/sandbox/README.md', ...readdirSync(join(PROJECT_ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const sections = Object.keys((configSchema as any).def.in.shape).join('|');
+    // `sftp.afterApply: delete`, `bureaus[1].sftp.host`: the key at the start of a code span
+    const keyAt = new RegExp(`^(?:${sections})(?:\\[\\w*\\])?(?:\\.[A-Za-z0-9]+(?:\\[\\w*\\])?)+`);
+    const known = new Set(keys.map((k) => k.path));
+    const unknown: string[] = [];
+    for (const doc of docs) {
+      for (const { line, code } of codeOf(readDoc(doc))) {
+        const key = keyAt.exec(code)?.[0]?.replace(/\[\w*\]/g, '[i]');
+        if (key && !/\.(yaml|ts)$/.test(key) && !known.has(key) && !known.has(home(key))) unknown.push(`${doc}:${line}: ${key}`);
+      }
+    }
+    assert.deepEqual(unknown, []);
   });
 });
