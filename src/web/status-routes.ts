@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
+import { pageWithState } from './page-state.js';
 import { servedText } from './served-text.js';
 import type { StatusData } from './status-data.js';
 
@@ -107,8 +108,10 @@ export function statusRoutes(data: StatusData, options: { token?: string; hosts?
     }
     if (!isApi) {
       const { file, type } = FILES[path]!;
+      const page = type.startsWith('text/html') && req.method !== 'HEAD';
+      const body = page ? await pageWithState(read(file).toString('utf8'), data) : read(file);
       res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': type });
-      res.end(req.method === 'HEAD' ? undefined : read(file));
+      res.end(req.method === 'HEAD' ? undefined : body);
       return true;
     }
     const json = (code: number, body: unknown): true => {

@@ -56,7 +56,7 @@ describe('status page in a real browser (Chromium), after a real send and receiv
     http = await startHttpServer({ enabled: true, host: '127.0.0.1', port: 0 }, { health: () => daemon!.health(), registry: daemon.metrics.registry, log: silentLogger, page: statusRoutes(data, { token: TOKEN }) });
 
     context = await chromium.launchPersistentContext(join(base, 'chromium-profile'), {
-      executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 },
+      executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 }, locale: 'en-US',
       // the token as a reverse proxy would add it (a browser cannot add it to a navigation itself)
       extraHTTPHeaders: { authorization: `Bearer ${TOKEN}` },
     });
@@ -92,9 +92,9 @@ describe('status page in a real browser (Chromium), after a real send and receiv
     }
     const expected = [...byDate].sort().map(([date, c]) => [date, ...c.map(String)]);
     assert.ok(expected.length > 0 && rows.length > 0);
-    assert.deepEqual(await tableText(page, 'cards-table'), expected);
+    assert.deepEqual(await tableText(page, 'cards-table'), expected.map(([date, ...counts]) => [date, ...counts.map((n) => Number(n).toLocaleString('en-US'))]));
     const [{ n: marked }] = await db('card_contracts').where({ production_status: 'Marked' }).count({ n: '*' });
-    assert.equal(await page.textContent('#waiting'), String(marked));
+    assert.equal(await page.textContent('#waiting'), Number(marked).toLocaleString('en-US'));
     const drawn = await page.$$eval('canvas', (canvases) => canvases.map((c) => Boolean((window as any).Chart?.getChart(c))));
     assert.deepEqual(drawn, [true, true], 'both charts drawn by chart.js');
   });
@@ -103,10 +103,10 @@ describe('status page in a real browser (Chromium), after a real send and receiv
     const runs: Array<{ job: string; trigger: string; outcome: string; cards_sent: number; invalid: number; reports_applied: number }> = await db('job_runs').orderBy('id', 'desc').limit(20);
     assert.ok(runs.length >= 3, 'send and receive by hand, and the daemon\'s receive at start');
     const shown = await tableText(page, 'runs');
-    assert.deepEqual(shown.map((r) => [r[0], r[1], r[4]]), runs.map((r) => [r.job, r.trigger, r.outcome]));
+    assert.deepEqual(shown.map((r) => [r[0], r[1], r[5]]), runs.map((r) => [r.job, r.trigger, r.outcome]));
     const send = runs.find((r) => r.job === 'send')!;
     assert.ok(send.cards_sent > 0);
-    assert.ok(shown.some((r) => r[0] === 'send' && r[5] === `${send.cards_sent} sent, ${send.invalid} Invalid`), JSON.stringify(shown));
+    assert.ok(shown.some((r) => r[0] === 'send' && r[6] === `${send.cards_sent.toLocaleString('en-US')} sent, ${send.invalid} Invalid`), JSON.stringify(shown));
   });
 
   it('shows the active runner, stock, rejection reasons and no unfinished batch, as in the database', async () => {
@@ -116,7 +116,7 @@ describe('status page in a real browser (Chromium), after a real send and receiv
     assert.ok(stock.length > 0, 'the report carried stock levels');
     // the first column is the bureau: the first bureau's stock rows carry no code, and show its own
     const bureau = ex.config.bureaus[0]!.code;
-    assert.deepEqual((await tableText(page, 'stock')).map((r) => r.slice(0, 4)), stock.map((s) => [bureau, s.product_code, String(s.closing), String(s.min_stock)]));
+    assert.deepEqual((await tableText(page, 'stock')).map((r) => r.slice(0, 4)), stock.map((s) => [bureau, s.product_code, Number(s.closing).toLocaleString('en-US'), Number(s.min_stock).toLocaleString('en-US')]));
     // every level a report gave is kept for the trend: here one report, so one point per product
     const history: Array<{ product_code: string; closing: number }> = await db('plastic_stock_history').orderBy('product_code');
     assert.deepEqual(history.map((h) => [h.product_code, Number(h.closing)]), stock.map((s) => [s.product_code, Number(s.closing)]));
@@ -126,7 +126,7 @@ describe('status page in a real browser (Chromium), after a real send and receiv
     const reasons: Array<{ production_status: string; reject_code: string; n: number }> = await db('card_contracts')
       .whereIn('production_status', ['Rejected', 'Invalid']).groupBy('production_status', 'reject_code').select('production_status', 'reject_code').count({ n: '*' });
     const shownReasons = (await tableText(page, 'rejections')).map((r) => r.slice(0, 3).join('|')).sort();
-    assert.deepEqual(shownReasons, reasons.map((r) => `${r.production_status}|${r.reject_code}|${r.n}`).sort());
+    assert.deepEqual(shownReasons, reasons.map((r) => `${r.production_status}|${r.reject_code}|${Number(r.n).toLocaleString('en-US')}`).sort());
     assert.deepEqual(await tableText(page, 'batches'), [['none: every batch reached the bureau']]);
     assert.equal(await page.textContent('#next-cutoff'), await page.evaluate(async () => {
       const s = await (await fetch('/api/status')).json();
@@ -141,7 +141,7 @@ describe('status page in a real browser (Chromium), after a real send and receiv
     assert.equal(api.length, ex.config.bureaus.length);
     const rows = await tableText(page, 'bureaus');
     assert.deepEqual(rows.map((r) => [r[0], r[1], r[2], r[3], r[5], r[6]]), ex.config.bureaus.map((b, i) => [
-      b.code, b.name, [...b.sendAt].sort().join(' '), `${api[i].nextCutOff.businessDate} ${api[i].nextCutOff.time}`, lastSend.outcome, String(unsent),
+      b.code, b.name, [...b.sendAt].sort().join(' '), `${api[i].nextCutOff.businessDate} ${api[i].nextCutOff.time}`, lastSend.outcome, Number(unsent).toLocaleString('en-US'),
     ]));
   });
 

@@ -4,6 +4,8 @@
 
 const REFRESH_MS = 30_000;
 const charts = {};
+/** the zone every time is shown in: the daemon's schedule.timezone (its cut-offs and business dates are of it) */
+let zone = 'UTC';
 
 async function getJson(path) {
   const res = await fetch(path, { headers: { accept: 'application/json' }, cache: 'no-store' });
@@ -36,7 +38,7 @@ function fillTable(id, items, cells, empty) {
   }
   for (const item of items) {
     const row = el('tr');
-    for (const c of cells(item)) row.append(c instanceof Node ? wrap(c) : el('td', c[0], c[1]));
+    for (const c of cells(item)) row.append(c instanceof Node ? wrap(c) : el('td', c[1] === 'num' ? count(c[0]) : c[0], c[1]));
     body.append(row);
   }
 }
@@ -47,35 +49,78 @@ function wrap(node) {
   return td;
 }
 
-const time = (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
+/** A count as people read it (1,000,000 in English), in the browser's language. */
+const count = (n) => (typeof n === 'number' ? n.toLocaleString() : n);
+
+/**
+ * An instant as `YYYY-MM-DD HH:MM:SS` in `zone`, the one the cut-offs and business dates are shown in
+ * (a run's start in UTC beside a cut-off in local time read as an hour early or late).
+ */
+function time(iso) {
+  if (!iso) return '';
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
+  const parts = Object.fromEntries(zoneFormat().formatToParts(at).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
+}
+
+function zoneFormat(options = {}) {
+  const all = { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', ...options };
+  try {
+    return new Intl.DateTimeFormat('en-CA', all);
+  } catch {
+    zone = 'UTC'; // a zone this browser does not know: UTC, and the header says so
+    return new Intl.DateTimeFormat('en-CA', { ...all, timeZone: 'UTC' });
+  }
+}
+
+/** A span as people read it: `0.4 s`, `12 s`, `5 min 3 s`, `3 h 5 min`, `2 d 3 h`. */
+function span(ms) {
+  if (typeof ms !== 'number' || !(ms >= 0)) return '';
+  if (ms < 10_000) return `${Math.round(ms / 100) / 10} s`;
+  const [d, h, m, sec] = [Math.floor(ms / 86_400_000), Math.floor(ms / 3_600_000) % 24, Math.floor(ms / 60_000) % 60, Math.floor(ms / 1000) % 60];
+  if (d) return `${count(d)} d ${h} h`;
+  if (h) return `${h} h ${m} min`;
+  return m ? `${m} min ${sec} s` : `${sec} s`;
+}
+
+/** `Europe/Berlin (GMT+01:00)` at the instant `iso`. */
+function zoneName(iso) {
+  const offset = zoneFormat({ timeZoneName: 'longOffset' }).formatToParts(new Date(iso)).find((p) => p.type === 'timeZoneName')?.value;
+  return offset ? `${zone} (${offset})` : zone;
+}
 
 function runCounts(r) {
-  return r.job === 'send' || r.job.startsWith('send:') ? `${r.cardsSent} sent, ${r.invalid} Invalid` : `${r.reportsApplied} applied, ${r.reportsQuarantined} quarantined`;
+  return r.job === 'send' || r.job.startsWith('send:') ? `${count(r.cardsSent)} sent, ${count(r.invalid)} Invalid` : `${count(r.reportsApplied)} applied, ${count(r.reportsQuarantined)} quarantined`;
 }
 
 function renderStatus(s) {
-  document.getElementById('generated').textContent = `as of ${time(s.generatedAt)} · ${s.schedule.timezone}`;
+  zone = s.schedule.timezone;
+  document.getElementById('generated').textContent = `as of ${time(s.generatedAt)} · times in ${zoneName(s.generatedAt)}`;
+  // a live region: a screen reader announces what changed, so the list is replaced only when it did
   const alerts = document.getElementById('alerts');
-  alerts.replaceChildren(...(s.alerts.length ? s.alerts.map((a) => el('li', `${a.kind}: ${a.message}`, a.severity)) : [el('li', 'none', 'none')]));
+  const items = s.alerts.length ? s.alerts.map((a) => el('li', `${a.kind}: ${a.message}`, a.severity)) : [el('li', 'none', 'none')];
+  const shown = [...alerts.children].map((li) => `${li.className}|${li.textContent}`).join('\n');
+  if (shown !== items.map((li) => `${li.className}|${li.textContent}`).join('\n')) alerts.replaceChildren(...items);
 
   document.getElementById('today').textContent = s.schedule.today;
   document.getElementById('today-note').textContent = s.schedule.todayIsBusinessDay ? 'a business day' : `not a business day: ${s.schedule.todayNot}`;
   const next = s.schedule.nextCutOff;
   document.getElementById('next-cutoff').textContent = next ? `${next.businessDate} ${next.time}` : 'none within a month';
   const of = next && s.bureaus.length > 1 ? ` · ${next.bureau}` : '';
-  document.getElementById('next-cutoff-note').textContent = next ? `${time(next.at)}${of} · receive every ${s.schedule.receiveEveryMinutes} min` : '';
+  document.getElementById('next-cutoff-note').textContent = next ? `in ${span(Date.parse(next.at) - Date.parse(s.generatedAt))}${of} · receive every ${s.schedule.receiveEveryMinutes} min` : '';
   document.getElementById('active-runner').textContent = s.runners.active ?? 'none';
   const standbys = s.runners.present.filter((r) => r.role !== 'active');
   document.getElementById('standbys').textContent = `${standbys.length} standby: ${standbys.map((r) => r.runner).join(', ') || '—'}`;
 
   fillTable('bureaus', s.bureaus, (b) => [
     [b.code], [b.name], [b.sendAt.join(' ')], [b.nextCutOff ? `${b.nextCutOff.businessDate} ${b.nextCutOff.time}` : 'none within a month'],
-    [time(b.lastSend?.startedAt)], [b.lastSend?.outcome ?? 'no send yet', b.lastSend ? `outcome-${b.lastSend.outcome}` : ''],
+    [time(b.lastSend?.startedAt), 'when'], [b.lastSend?.outcome ?? 'no send yet', b.lastSend ? `outcome-${b.lastSend.outcome}` : ''],
     [b.unsent, 'num'], [b.batches.claimed, 'num'], [b.batches.encrypted, 'num'], [b.batches.uploaded, 'num'],
   ], 'no bureau configured');
   fillTable('batches', s.unfinishedBatches, (b) => [[b.bureau], [b.fileName], [b.businessDate], [b.state], [b.records, 'num'], [b.attempts, 'num'], [b.lastError ?? '']], 'none: every batch reached the bureau');
   fillTable('rejections', s.rejections, (r) => [[r.status], [r.code], [r.cards, 'num'], [r.example ?? '']], 'none');
-  fillTable('quarantined', s.quarantined, (q) => [[q.id, 'num'], [q.remoteName], [q.error ?? ''], [time(q.createdAt)], el('code', q.requeue)], 'none');
+  fillTable('quarantined', s.quarantined, (q) => [[q.id, 'num id'], [q.remoteName], [q.error ?? ''], [time(q.createdAt)], el('code', q.requeue)], 'none');
   fillTable('stock', s.stock, (x) => [[x.bureauCode ?? ''], [x.productCode], [x.closing, 'num'], [x.minStock, 'num'], [x.low ? 'LOW' : '', x.low ? 'low-yes' : ''], [x.reportDate ?? '']], 'no stock reported yet');
   fillTable('runners', s.runners.present, (r) => [[r.runner], [r.role], [time(r.startedAt)], [time(r.seenAt)]], 'no daemon running');
   fillTable('leases', s.runners.leases, (l) => [[l.name], [l.owner], [time(l.acquiredAt)], [time(l.expiresAt)], [l.live ? 'yes' : 'expired', l.live ? 'live-yes' : '']], 'none');
@@ -83,7 +128,7 @@ function renderStatus(s) {
 
 function renderRuns(runs) {
   fillTable('runs', runs, (r) => [
-    [r.job], [r.trigger], [time(r.startedAt)], [time(r.finishedAt)], [r.outcome, `outcome-${r.outcome}`], [runCounts(r)],
+    [r.job], [r.trigger], [time(r.startedAt), 'when'], [time(r.finishedAt), 'when'], [span(r.durationMs), 'when'], [r.outcome, `outcome-${r.outcome}`], [runCounts(r)],
     [r.files.join(' ')], [r.runner], [r.error ?? ''],
   ], 'no runs recorded yet');
 }
@@ -96,7 +141,7 @@ function drawChart(id, config) {
 }
 
 function renderCards(c) {
-  document.getElementById('waiting').textContent = String(c.waiting);
+  document.getElementById('waiting').textContent = count(c.waiting);
   fillTable('cards-table', c.days, (d) => [[d.businessDate], [d.claimed, 'num'], [d.sending, 'num'], [d.inProduction, 'num'], [d.shipped, 'num'], [d.rejected, 'num']], 'no batch yet');
   const series = [
     ['being sent', 'sending', '#98a2b3'], ['in production', 'inProduction', '#2e90fa'], ['shipped', 'shipped', '#12b76a'], ['rejected', 'rejected', '#f04438'],
@@ -144,7 +189,10 @@ async function refresh() {
   }
 }
 
-document.addEventListener('DOMContentLoaded', () => {
-  void refresh();
-  setInterval(() => void refresh(), REFRESH_MS);
-});
+// the next refresh 30 s after the last one ended: a slow answer (the database busy) never piles requests up
+async function refreshForever() {
+  await refresh();
+  setTimeout(() => void refreshForever(), REFRESH_MS);
+}
+
+document.addEventListener('DOMContentLoaded', () => void refreshForever());
