@@ -109,6 +109,25 @@ export async function bureausSentTo(trx: Knex.Transaction, contractNumbers: stri
   return found;
 }
 
+/**
+ * The ReportDate of the newest report that changed each of these contracts (ids), from their events;
+ * contracts no report changed are left out. Asked only for cards a report already shipped (few).
+ */
+export async function lastReportDates(trx: Knex.Transaction, ids: number[]): Promise<Map<number, string>> {
+  const found = new Map<number, string>();
+  const unique = [...new Set(ids)];
+  for (let i = 0; i < unique.length; i += LOOKUP_CHUNK) {
+    const rows: Array<{ contract_id: number | string; report_date: string | null }> = await trx('contract_events as e')
+      .join('bureau_reports as r', 'r.id', 'e.source_id')
+      .where('e.source_kind', 'report')
+      .whereIn('e.contract_id', unique.slice(i, i + LOOKUP_CHUNK))
+      .groupBy('e.contract_id')
+      .select('e.contract_id', trx.raw('max(r.report_date) as report_date'));
+    for (const r of rows) if (r.report_date) found.set(Number(r.contract_id), r.report_date);
+  }
+  return found;
+}
+
 export interface RejectionUpdate {
   id: number;
   code: string;

@@ -1,7 +1,7 @@
 import { canonicalId } from '../domain/contract.js';
 import { recordEvents, type NewEvent } from '../db/events.js';
 import {
-  bureausSentTo, contractsByRecordNumber, contractsInBatch, findBatchByFileName, markRejected, markShipped, type ReportedContract, type RejectionUpdate, type ShipmentUpdate, type SourceBatch,
+  bureausSentTo, contractsByRecordNumber, contractsInBatch, findBatchByFileName, lastReportDates, markRejected, markShipped, type ReportedContract, type RejectionUpdate, type ShipmentUpdate, type SourceBatch,
 } from '../db/report-contracts.js';
 import { isBureausRow, rowBureau, type BureauScope } from '../db/bureau-scope.js';
 import type { Db, DbTransaction } from '../db/connection.js';
@@ -165,6 +165,7 @@ async function applyContractGroup(ctx: ApplyContext, batch: SourceBatch | undefi
   const records = group.records as Array<RejectionRecord | ShipmentRecord>;
   const elsewhere = batch && sentElsewhere(batch, ctx.bureau);
   const find: Finder = batch && !elsewhere ? await contractFinder(ctx.trx, batch, records, ctx.bureau) : () => ({ contract: undefined, otherPlastic: false });
+  const newerReport = group.list === 'Shipments' ? await newerReportDates(ctx, records.map((r) => find(r).contract)) : new Map<number, string>();
   const changed = new Map<number, ReportedContract>();
   const events: NewEvent[] = [];
   for (const record of records) {
@@ -195,6 +196,11 @@ async function applyContractGroup(ctx: ApplyContext, batch: SourceBatch | undefi
       anomaly(`contract ${contractNumber} has since been sent again in another batch (${contract.batch_id ?? 'none'}): this report is out of date for it`);
       continue;
     }
+    const newer = newerReport.get(contract.id);
+    if (newer) {
+      anomaly(`shipment of a report dated ${ctx.header.reportDate}, older than the report dated ${newer} that last changed contract ${contractNumber}: not applied`);
+      continue;
+    }
     const next = group.list === 'Rejections' ? rejected(contract, record as RejectionRecord) : shipped(contract, record as ShipmentRecord);
     if (typeof next === 'string') {
       anomaly(next);
@@ -209,6 +215,18 @@ async function applyContractGroup(ctx: ApplyContext, batch: SourceBatch | undefi
   }
   await writeChanges(ctx, group.list, [...changed.values()], events);
   return anomalies;
+}
+
+/**
+ * The shipped cards among `contracts` that a report dated after this one already changed, with that
+ * date. A report uploaded late (yesterday's after today's) otherwise put back yesterday's expected
+ * date, courier and tracking number over today's: the card ends as the newest report says.
+ */
+async function newerReportDates(ctx: ApplyContext, contracts: Array<ReportedContract | undefined>): Promise<Map<number, string>> {
+  const shipped = contracts.filter((c): c is ReportedContract => c?.production_status === 'Shipped').map((c) => c.id);
+  if (!shipped.length) return new Map();
+  const dates = await lastReportDates(ctx.trx, shipped);
+  return new Map([...dates].filter(([, date]) => date > ctx.header.reportDate));
 }
 
 /** An identifier as an anomaly stores it: a PAN-like number that is not one of our cards' is masked. */
