@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { Registry } from 'prom-client';
 import { configSchema } from '../../src/config/schema.js';
+import { startHttpServer } from '../../src/daemon/http.js';
 import { finishRun, startRun } from '../../src/db/runs.js';
+import { silentLogger } from '../../src/log.js';
 import { makeStatusData } from '../../src/web/status-data.js';
+import { statusRoutes } from '../../src/web/status-routes.js';
+import { requireOrSkip } from '../helpers/ci.js';
 import { describeEachDatabase } from '../helpers/db.js';
+
+const CHROMIUM = process.env.BX_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** 500 bureaus: the first sends at 17:00, the others at 11:00 and 15:30, every tenth at 09:15 too. */
 const CODES = Array.from({ length: 500 }, (_, i) => `B${String(i).padStart(3, '0')}`);
@@ -12,6 +22,7 @@ const config = configSchema.parse({
   calendar: { holidays: 'DE' },
   bureaus: CODES.map((code, i) => ({ code, name: `Bureau ${code}`, ...(i ? { sendAt: i % 10 ? ['15:30', '11:00'] : ['09:15', '11:00', '15:30'] } : {}) })),
   routing: { default: 'B000' },
+  http: { enabled: true, port: 0 },
 });
 const jobOf = (code: string) => (code === 'B000' ? 'send' : `send:${code}`);
 
@@ -50,5 +61,27 @@ describeEachDatabase('status page with 500 bureaus: one query for their last sen
     }
     assert.equal(s.bureaus[10]!.lastSend?.outcome, 'failed');
     assert.ok(s.alerts.some((a) => a.kind === 'failure' && /bureau B010/.test(a.message)));
+  });
+
+  it('in Chromium: every bureau listed, in a region that scrolls by itself: the runs are still near the top of the page', async function () {
+    this.timeout(60_000);
+    requireOrSkip(this, existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set BX_CHROMIUM)`);
+    const data = makeStatusData({ db: ctx().db, config, clock: () => new Date('2026-11-26T08:00:00Z') });
+    const http = await startHttpServer(config.http, { health: async () => { throw new Error('not asked'); }, registry: new Registry(), log: silentLogger, page: statusRoutes(data) });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(`${http.url}/`);
+      await page.waitForSelector('body[data-loaded="true"]', { timeout: 30_000 });
+      assert.equal(await page.$$eval('#bureaus tbody tr', (rows) => rows.length), 500);
+      // 500 rows of 30 px pushed the runs 15,000 px down the page
+      const runsTop = await page.$eval('#runs', (t) => t.getBoundingClientRect().top + window.scrollY);
+      assert.ok(runsTop < 3 * 900, `the runs table starts ${Math.round(runsTop)} px down the page`);
+      // the region is reachable by keyboard and named for a screen reader
+      assert.deepEqual(await page.$eval('#bureaus', (t) => [t.parentElement!.tabIndex, t.parentElement!.getAttribute('role'), t.parentElement!.getAttribute('aria-labelledby')]), [0, 'region', 'bureaus-title']);
+    } finally {
+      await browser.close();
+      await http.close();
+    }
   });
 });
