@@ -1,6 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { readdirSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
 import type { Config } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
@@ -12,6 +15,37 @@ import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
 import { clearSendTables } from './fixtures.js';
 import { noUploadDuringClaim } from './mid-upload.js';
 import { contractIdsOf, contractsByStatus, decryptedRecords, filesIn, makeBureauKeys, removeDir, sendConfig, twoBureauServer, type BureauKeys } from './harness.js';
+import type { ChildSpec } from './send-child.js';
+
+const SEND_CHILD = fileURLToPath(new URL('./send-child.ts', import.meta.url));
+
+/** A send running to its end in its own process (send-child.ts without a pause point). */
+export interface SendProcess {
+  child: ChildProcess;
+  /** resolves once the child told us its send starts */
+  started: Promise<void>;
+  /** how it ended: its exit code or the signal that killed it, and everything it wrote */
+  ended: Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>;
+}
+
+export function startSendProcess(spec: Omit<ChildSpec, 'pauseAt'>): SendProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', SEND_CHILD], {
+    env: { ...process.env, BX_SEND_CHILD: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve({ code, signal, output }));
+  });
+  const started = new Promise<void>((resolve, reject) => {
+    child.on('message', (message: { started?: boolean }) => message.started && resolve());
+    void ended.then(({ code, signal }) => reject(new Error(`the send child ended (${signal ?? `exit ${code}`}) before it started:\n${output}`)));
+  });
+  started.catch(() => undefined);
+  return { child, started, ended };
+}
 
 /** A send job on the test sshd, with the given config and extra deps (faults, transport…). */
 export function sendJobFor(db: Knex, cipher: PanCipher, config: Config, sshd: SshdServer, extra: Partial<SendJobDeps> = {}) {
@@ -50,6 +84,33 @@ export async function assertDeliveredExactlyOnce(db: Knex, sshd: SshdServer, key
   assert.deepEqual(batches.map((b: any) => b.file_name).sort(), names, 'one batch per delivered file');
   assert.deepEqual(((await contractsByStatus(db)).InProduction ?? []).sort(), [...expected].sort());
   assert.deepEqual(filesIn(join(config.workDir, 'outbox')), [], 'outbox empty');
+}
+
+const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+/**
+ * Beyond assertDeliveredExactlyOnce: each card names the batch whose file holds it, and each batch
+ * row agrees with its file on the server (size, SHA-256, record count, items).
+ */
+export async function assertBatchesAgree(db: Knex, sshd: SshdServer, keys: BureauKeys): Promise<void> {
+  const inbound = join(sshd.root, 'inbound');
+  for (const name of filesIn(inbound)) {
+    const file = join(inbound, name);
+    const cards = contractIdsOf(decryptedRecords(keys, file));
+    const batch = await db('perso_batches').where({ file_name: name }).first();
+    assert.ok(batch, `a batch row for ${name}`);
+    assert.equal(batch.state, 'sent');
+    assert.equal(Number(batch.enc_size), statSync(file).size, `${name}: the recorded size is the delivered file's`);
+    assert.equal(batch.enc_sha256, sha256Of(file), `${name}: the recorded SHA-256 is the delivered file's`);
+    assert.equal(Number(batch.record_count), cards.length, `${name}: the recorded count is the file's`);
+    const items = await db('batch_items as bi').join('card_contracts as c', 'c.id', 'bi.contract_id').where('bi.batch_id', batch.id)
+      .orderBy('bi.record_number').select('c.contract_number', 'c.production_status', 'c.batch_id');
+    assert.deepEqual(items.map((i: any) => i.contract_number), cards, `${name}: the batch's items are the file's cards, in order`);
+    for (const item of items) {
+      assert.equal(item.production_status, 'InProduction');
+      assert.equal(Number(item.batch_id), Number(batch.id), `card ${item.contract_number} names the batch whose file holds it`);
+    }
+  }
 }
 
 /** Wraps a transport so that uploads fail in the given way (after leaving what a real failure leaves). */

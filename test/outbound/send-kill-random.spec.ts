@@ -2,23 +2,19 @@
 // number of bytes reached the server), restarted and maybe killed again, then run to its end: every
 // card is in exactly one delivered file, whatever the moments were.
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import type { Knex } from 'knex';
 import type { Config } from '../../src/config/schema.js';
 import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import type { SshdServer } from '../helpers/sshd.js';
 import { clearSendTables, contractNumbers, insertCards } from './fixtures.js';
-import { contractIdsOf, decryptedRecords, filesIn, removeDir, sendConfig, type BureauKeys } from './harness.js';
-import { assertDeliveredExactlyOnce, sendJobFor, useSshdAndBureauKeys, withSftp } from './job-harness.js';
+import { filesIn, removeDir, sendConfig, type BureauKeys } from './harness.js';
+import { assertBatchesAgree, assertDeliveredExactlyOnce, sendJobFor, startSendProcess, useSshdAndBureauKeys, withSftp } from './job-harness.js';
 import type { ChildSpec } from './send-child.js';
 
-const CHILD = fileURLToPath(new URL('./send-child.ts', import.meta.url));
 const BUSINESS_DATE = '2026-11-26';
 /** three batches (3 + 3 + 1): a kill can fall in any batch's steps, or between two of them */
 const CARD_COUNT = 7;
@@ -39,65 +35,25 @@ function bytesOnServer(sshd: SshdServer): number {
   return filesIn(dir).reduce((n, name) => n + (statSync(join(dir, name), { throwIfNoEntry: false })?.size ?? 0), 0);
 }
 
-/**
- * Runs the send in a child process and SIGKILLs it at `at` (by then it may have finished: not killed).
- * A child that fails on its own is an error of the send: rejected with its output.
- */
-function runAndKill(spec: ChildSpec, sshd: SshdServer, at: KillAt): Promise<ChildEnd> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-    env: { ...process.env, BX_SEND_CHILD: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+/** Runs the send in a child process and SIGKILLs it at `at` (by then it may have finished: not killed); a failure of its own rejects. */
+async function runAndKill(spec: ChildSpec, sshd: SshdServer, at: KillAt): Promise<ChildEnd> {
+  const send = startSendProcess(spec);
   let killer: NodeJS.Timeout | undefined;
   const kill = () => {
     clearInterval(killer);
-    child.kill('SIGKILL');
+    send.child.kill('SIGKILL');
   };
-  child.on('message', (message: { started?: boolean }) => {
-    if (!message.started) return;
+  void send.started.then(() => {
     if ('afterMs' in at) killer = setTimeout(kill, at.afterMs);
     // polled: the kill lands a little after the bytes did, as a real one would
     else killer = setInterval(() => bytesOnServer(sshd) >= at.afterBytes && kill(), 5);
-  });
-  return new Promise<ChildEnd>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearInterval(killer);
-      clearTimeout(killer);
-      if (signal === 'SIGKILL') resolve({ killed: true, output });
-      else if (code === 0) resolve({ killed: false, output });
-      else reject(new Error(`the send failed on its own (exit ${code ?? signal}):\n${output}`));
-    });
-  });
-}
-
-const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
-
-/**
- * Beyond assertDeliveredExactlyOnce: each card names the batch whose file holds it, and each batch
- * row agrees with its file on the server (size, SHA-256, record count, items).
- */
-async function assertBatchesAgree(db: Knex, sshd: SshdServer, keys: BureauKeys): Promise<void> {
-  const inbound = join(sshd.root, 'inbound');
-  for (const name of filesIn(inbound)) {
-    const file = join(inbound, name);
-    const cards = contractIdsOf(decryptedRecords(keys, file));
-    const batch = await db('perso_batches').where({ file_name: name }).first();
-    assert.ok(batch, `a batch row for ${name}`);
-    assert.equal(batch.state, 'sent');
-    assert.equal(Number(batch.enc_size), statSync(file).size, `${name}: the recorded size is the delivered file's`);
-    assert.equal(batch.enc_sha256, sha256Of(file), `${name}: the recorded SHA-256 is the delivered file's`);
-    assert.equal(Number(batch.record_count), cards.length, `${name}: the recorded count is the file's`);
-    const items = await db('batch_items as bi').join('card_contracts as c', 'c.id', 'bi.contract_id').where('bi.batch_id', batch.id)
-      .orderBy('bi.record_number').select('c.contract_number', 'c.production_status', 'c.batch_id');
-    assert.deepEqual(items.map((i: any) => i.contract_number), cards, `${name}: the batch's items are the file's cards, in order`);
-    for (const item of items) {
-      assert.equal(item.production_status, 'InProduction');
-      assert.equal(Number(item.batch_id), Number(batch.id), `card ${item.contract_number} names the batch whose file holds it`);
-    }
-  }
+  }, () => undefined);
+  const { code, signal, output } = await send.ended;
+  clearInterval(killer);
+  clearTimeout(killer);
+  if (signal === 'SIGKILL') return { killed: true, output };
+  if (code === 0) return { killed: false, output };
+  throw new Error(`the send failed on its own (exit ${code ?? signal}):\n${output}`);
 }
 
 /** The child sends its three files (about 7,000 bytes) within about 6 s of its start on this machine. */
