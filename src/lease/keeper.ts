@@ -54,7 +54,10 @@ export interface LeaseKeeper {
    * meanwhile. Throws when the lease is lost.
    */
   renewWithin(within: LeaseRenewal): Promise<void>;
-  /** Runs `fn` (a transaction renewing through renewWithin) with the background renewal paused. */
+  /**
+   * Runs `fn` (a transaction renewing through renewWithin) with the background renewal paused. When
+   * `fn` fails, the renewals made through it count no more (they were rolled back).
+   */
   duringTransaction<T>(fn: () => Promise<T>): Promise<T>;
   /** stops the loop, then gives the lease back if we still hold it (it expires by itself otherwise) */
   stop(): Promise<void>;
@@ -205,9 +208,20 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
       assertHeld();
     },
     async duringTransaction(fn) {
+      const before = { confirmedAt, term };
       transactions++;
       try {
         return await fn();
+      } catch (err) {
+        // renewals through the transaction went with its rollback (the row's expiry is the one from
+        // before it): counted, they made us believe in a lease that another runner could already
+        // take. A commit that failed may have happened or not: the earlier expiry is the safe one.
+        // (a renewal through it still on its way is ignored: a new term)
+        if (term === before.term) {
+          confirmedAt = before.confirmedAt;
+          term++;
+        }
+        throw err;
       } finally {
         if (--transactions === 0) activeTrx = undefined;
       }

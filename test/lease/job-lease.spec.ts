@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { leaseHolder, renewalThrough } from '../../src/db/lease.js';
+import { acquireLease, leaseHolder, renewalThrough } from '../../src/db/lease.js';
 import { silentLogger } from '../../src/log.js';
 import { holdLease, SEND_LEASE } from '../../src/lease/job-lease.js';
 import { describeEachDatabase } from '../helpers/db.js';
@@ -48,6 +48,26 @@ describeEachDatabase('send lease', (ctx) => {
     const row = await leaseHolder(db, SEND_LEASE);
     assert.ok(row && Number(row.expires_at) > Date.now(), 'the committed expiry lies ahead');
     await lease.release();
+  });
+
+  it('renewed only inside a transaction that then rolled back: counts as it stood before the transaction', async function () {
+    this.timeout(20_000);
+    const { db } = ctx();
+    const ttlMs = 3000;
+    const lease = await holdLease(db, ttlMs, silentLogger);
+    const { expires_at: committed } = (await leaseHolder(db, SEND_LEASE))!;
+    await assert.rejects(lease.duringTransaction(() => db.transaction(async (trx) => {
+      await sleep(ttlMs / 3 + 200);
+      await lease.renewWithin(renewalThrough(trx)); // due: renewed through the transaction alone
+      // past the committed expiry: the rollback puts it back, in the past
+      while (Date.now() <= Number(committed) + 300) await sleep(100);
+      throw new Error('the claim failed');
+    })), /the claim failed/);
+    assert.equal(Number((await leaseHolder(db, SEND_LEASE))!.expires_at), Number(committed), 'the renewals were rolled back');
+    assert.equal(await acquireLease(db, SEND_LEASE, 'other:1:x', 60_000), true, 'another runner may take it now');
+    assert.throws(() => lease.assertHeld(), /lease was lost/, 'and we must not go on as its holder');
+    await lease.release();
+    assert.equal((await leaseHolder(db, SEND_LEASE))!.owner, 'other:1:x');
   });
 
   it('is reported lost once another runner took it over', async () => {
