@@ -39,7 +39,7 @@ const calendar = z.strictObject({
   /** ISO weekdays that are business days: 1 Monday … 7 Sunday */
   workingDays: z.array(z.number().int().min(1).max(7)).default([1, 2, 3, 4, 5]),
   /** public holidays: country code, optionally with region, e.g. DE, DE-BY, US-NY */
-  holidays: z.string().optional(),
+  holidays: text.optional(),
   extraHolidays: z.array(isoDate).default([]),
   extraBusinessDays: z.array(isoDate).default([]),
 });

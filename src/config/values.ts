@@ -23,7 +23,7 @@ export const timeZone = z.string().refine((zone) => {
   }
 }, { error: (issue) => `unknown time zone ${JSON.stringify(issue.input)}: an IANA name such as Europe/Berlin` });
 /** a regular expression (reports.pattern) that compiles */
-export const regex = z.string().refine((text) => {
+export const regex = text.refine((text) => {
   try {
     new RegExp(text.replaceAll('{issuer}', 'X'));
     return true;

@@ -165,6 +165,8 @@ bureaus:
         ['http: { enabled: true, host: "" }', 'http.host'], ['sftp: { privateKeyFile: "" }', 'sftp.privateKeyFile'],
         ['pgp: { bureauPublicKeyFile: "" }', 'pgp.bureauPublicKeyFile'], ['sftp: { inboundDir: "" }', 'sftp.inboundDir'],
         ['workDir: ""', 'workDir'], ['database: { filename: "" }', 'database.filename'],
+        // "" meant no holidays (25 December a business day) and a pattern that matched every file name
+        ['calendar: { holidays: "" }', 'calendar.holidays'], ['reports: { pattern: "" }', 'reports.pattern'],
       ]) refused(write(HEAD + yaml + '\n'), key!, /empty: give a value/);
     });
 
