@@ -128,6 +128,17 @@ export async function lastReportDates(trx: Knex.Transaction, ids: number[]): Pro
   return found;
 }
 
+/**
+ * Whether `err` is the database ending our transaction to break a deadlock or a serialization
+ * conflict (PostgreSQL 40P01, 40001; MariaDB 1213, ER_LOCK_DEADLOCK): nothing of it was written, and
+ * the same work tried again succeeds once the other transaction has ended. A lock wait timeout is not
+ * one: it already waited as long as we allow.
+ */
+export function isDeadlock(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown } | null;
+  return e?.code === '40P01' || e?.code === '40001' || e?.code === 'ER_LOCK_DEADLOCK' || e?.errno === 1213;
+}
+
 export interface RejectionUpdate {
   id: number;
   code: string;

@@ -1,7 +1,7 @@
 import { canonicalId } from '../domain/contract.js';
 import { recordEvents, type NewEvent } from '../db/events.js';
 import {
-  bureausSentTo, contractsByRecordNumber, contractsInBatch, findBatchByFileName, lastReportDates, markRejected, markShipped, type ReportedContract, type RejectionUpdate, type ShipmentUpdate, type SourceBatch,
+  bureausSentTo, contractsByRecordNumber, contractsInBatch, findBatchByFileName, isDeadlock, lastReportDates, markRejected, markShipped, type ReportedContract, type RejectionUpdate, type ShipmentUpdate, type SourceBatch,
 } from '../db/report-contracts.js';
 import { isBureausRow, rowBureau, type BureauScope } from '../db/bureau-scope.js';
 import type { Db, DbTransaction } from '../db/connection.js';
@@ -48,14 +48,32 @@ export interface ReportFile {
  * A parse error in the middle throws an InputError and rolls everything back.
  * A report whose source file is one of ours whose send is not finished throws a
  * SendNotFinishedError, with nothing written: not the report's fault, it is taken again later.
+ * A transaction the database ends to break a deadlock is tried again (APPLY_ATTEMPTS in all).
  */
 export async function applyReportFile(
   db: Db, report: ReportFile,
   options: { read: ReportReadOptions; log: Logger; now: string; bureau?: BureauScope; afterGroup?: () => Promise<void> | void; signal?: AbortSignal },
 ): Promise<{ reportId: number; counts: ReportCounts }> {
-  const { signal, bureau } = options;
+  const { signal } = options;
   checkReportDate(report.header, options.now);
   await checkSendFinished(db, report);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await applyOnce(db, report, options);
+    } catch (err) {
+      // the card system writes the same cards beside us: a deadlock with it ended our transaction, which
+      // wrote nothing; the next attempt waits for its commit and reads the cards as it left them
+      if (!isDeadlock(err) || attempt >= APPLY_ATTEMPTS || signal?.aborted) throw err;
+      options.log.warn({ remoteName: report.remoteName, attempt }, 'the apply met a deadlock with another writer of the cards: tried again');
+    }
+  }
+}
+
+/** Attempts at applying a report whose transaction the database ended to break a deadlock. */
+const APPLY_ATTEMPTS = 3;
+
+async function applyOnce(db: Db, report: ReportFile, options: Parameters<typeof applyReportFile>[2]): Promise<{ reportId: number; counts: ReportCounts }> {
+  const { signal, bureau } = options;
   return db.transaction(async (trx) => {
     signal?.throwIfAborted();
     const reportId = await beginAppliedReport(trx, { ...report, bureauCode: bureau?.code }, options.now);

@@ -2,42 +2,14 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import knexFactory, { type Knex } from 'knex';
 import type { Db } from '../../src/db/connection.js';
 import { anomaliesOf } from '../../src/db/reports.js';
-import { DIALECTS, describeEachDatabase, type TestDatabase } from '../helpers/db.js';
+import { DIALECTS, describeEachDatabase } from '../helpers/db.js';
 import { header, rejection, shipment } from './fixtures.js';
+import { settledOrWaiting } from './harness.js';
 import { applyBuiltReport, contractOf, seedBatch } from './seed.js';
 
 const read = { maxBytes: 50_000_000, issuer: 'BXISSUER', bureau: 'BUREAU01' };
-
-/** Transactions of this database waiting for a row lock (PostgreSQL, MariaDB). */
-async function lockWaiters(db: Knex): Promise<number> {
-  if ((db.client as { config: { client: string } }).config.client === 'pg') {
-    const { rows } = await db.raw("select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'");
-    return rows[0].n;
-  }
-  const [rows] = await db.raw("select count(*) as n from information_schema.innodb_trx where trx_state = 'LOCK WAIT'");
-  return Number(rows[0].n);
-}
-
-/**
- * Resolves once `work` settled or some transaction waits for a lock, watching on a connection of its
- * own (the pool serves the two transactions); 10 s at most: the outcome is asserted either way.
- */
-async function settledOrWaiting(database: TestDatabase['database'], work: Promise<unknown>): Promise<void> {
-  let settled = false;
-  work.then(() => { settled = true; }, () => { settled = true; });
-  const watcher = knexFactory(database.client === 'pg'
-    ? { client: 'pg', connection: database.url, pool: { min: 0, max: 1 } }
-    : { client: 'mysql2', connection: { uri: database.url } as never, pool: { min: 0, max: 1 } });
-  const until = Date.now() + 10_000;
-  try {
-    while (!settled && Date.now() < until && (await lockWaiters(watcher)) === 0) await new Promise((resolve) => setTimeout(resolve, 50));
-  } finally {
-    await watcher.destroy();
-  }
-}
 
 /**
  * The card system writes card_contracts beside us (docs/design.md): a card it changes in its own
