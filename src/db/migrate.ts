@@ -106,7 +106,7 @@ export async function migrateDownAll(db: Db): Promise<string[]> {
  * missing", which sent the operator looking for lost files; and read-only commands, which list only
  * what is missing, ran against it.
  */
-async function refuseNewerSchema(db: Db): Promise<void> {
+export async function refuseNewerSchema(db: Db): Promise<void> {
   if (!(await db.schema.hasTable('knex_migrations'))) return;
   const known = new Set(await new MigrationSource(MIGRATIONS_DIR).getMigrations());
   const recorded: Array<{ name: string }> = await db('knex_migrations').orderBy('id').select('name');
@@ -117,33 +117,63 @@ async function refuseNewerSchema(db: Db): Promise<void> {
     'run that version or a later one against it; this one does not use a schema it does not know');
 }
 
-/** How long a migrator waits for another one (MariaDB) before it gives up. */
+/** How long a migrator waits for another one before it gives up. */
 const MIGRATOR_WAIT_SECONDS = 900;
 
 /**
- * knex's own lock (knex_migrations_lock) is taken in the migration's transaction, which MariaDB
- * commits at the first DDL statement. A second migrator (the daemon starting while `migrate` runs)
- * then failed at once with 'Migration table is already locked', and a migrator killed half-way left
- * the lock taken for good: every later start failed so, until it was cleared by hand. On MariaDB a
- * named lock, which the server releases with the session that holds it, now keeps migrators one at
- * a time: the next waits for it; holding it, any lock left in knex's table is a dead migrator's.
+ * One migrator at a time, the next waiting for it (two daemons starting together, or `migrate` while
+ * the daemon starts), on a lock the server releases with the session that holds it.
+ *
+ * MariaDB: knex's own lock (knex_migrations_lock) is taken in the migration's transaction, which
+ * MariaDB commits at the first DDL statement. A second migrator then failed at once with 'Migration
+ * table is already locked', and a migrator killed half-way left the lock taken for good: every later
+ * start failed so, until it was cleared by hand. Holding the named lock, any lock left in knex's
+ * table is a dead migrator's.
+ *
+ * PostgreSQL: knex's lock row is held by the first migrator's transaction, and the second waited for
+ * it only as long as our sessions wait for a lock (60 s, or the operator's lock_timeout), then
+ * failed: a migration that outlasted that (005 on a large card table waiting for the card system's
+ * transactions) made a second daemon starting together exit. The advisory lock is waited for
+ * MIGRATOR_WAIT_SECONDS.
  */
 async function oneMigratorAtATime<T>(db: Db, migrate: () => Promise<T>): Promise<T> {
-  if (dialectOf(db) !== 'mysql') return migrate();
+  const dialect = dialectOf(db);
+  if (dialect === 'sqlite') return migrate();
   // a connection of its own: the pool may hold one connection only, which knex's migration needs
   const session = knexFactory({ ...db.client.config, pool: { ...db.client.config.pool, min: 0, max: 1 } });
   try {
-    // named per database (the server's lock names are its own, across databases), within their 64 characters
-    const [[{ got }]] = await session.raw(`select get_lock(concat('bureau-exchange migrate ', md5(database())), ?) as got`, [MIGRATOR_WAIT_SECONDS]);
-    if (Number(got) !== 1) throw new Error(`another process has been migrating this database for ${MIGRATOR_WAIT_SECONDS} s: not migrated`);
-    if (await deadMigratorsLock(db)) interrupted.add(db.client.config.connection);
-    await db.migrate.forceFreeMigrationsLock(options());
+    if (!(await takeMigratorsLock(session, dialect))) throw new Error(`another process has been migrating this database for ${MIGRATOR_WAIT_SECONDS} s: not migrated`);
+    if (dialect === 'mysql') {
+      if (await deadMigratorsLock(db)) interrupted.add(db.client.config.connection);
+      await db.migrate.forceFreeMigrationsLock(options());
+    }
     return await migrate();
   } finally {
     interrupted.delete(db.client.config.connection);
-    await session.destroy(); // the session's end releases the named lock
+    await session.destroy(); // the session's end releases the lock
   }
 }
+
+/** The lock of this database's migrators, waited for MIGRATOR_WAIT_SECONDS: false when it was not had by then. */
+async function takeMigratorsLock(session: Knex, dialect: 'pg' | 'mysql'): Promise<boolean> {
+  if (dialect === 'mysql') {
+    // named per database (the server's lock names are its own, across databases), within their 64 characters
+    const [[{ got }]] = await session.raw(`select get_lock(concat('bureau-exchange migrate ', md5(database())), ?) as got`, [MIGRATOR_WAIT_SECONDS]);
+    return Number(got) === 1;
+  }
+  // advisory locks are the current database's; the session waits no longer for it than for any lock
+  await session.raw(`select set_config('lock_timeout', '${MIGRATOR_WAIT_SECONDS}s', false)`);
+  try {
+    await session.raw('select pg_advisory_lock(?)', [PG_MIGRATORS_LOCK]);
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === '55P03') return false; // lock_not_available: the wait ran out
+    throw err;
+  }
+}
+
+/** The key of the migrators' advisory lock on PostgreSQL ('bxmigr' in ASCII). */
+const PG_MIGRATORS_LOCK = 0x62786d696772;
 
 /** Whether knex's lock is taken while we hold the named lock: its migrator died half-way. */
 async function deadMigratorsLock(db: Db): Promise<boolean> {
