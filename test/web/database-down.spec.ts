@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { makeDaemon, type Daemon } from '../../src/daemon/daemon.js';
 import { startHttpServer, type HttpEndpoint } from '../../src/daemon/http.js';
 import { openDatabase, type Db } from '../../src/db/connection.js';
 import { silentLogger } from '../../src/log.js';
 import { makeStatusData } from '../../src/web/status-data.js';
 import { statusRoutes } from '../../src/web/status-routes.js';
-import { requireOrSkip } from '../helpers/ci.js';
 import { testConfig } from '../helpers/config.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import { recordingReceiveJob, recordingSendJob } from '../daemon/fakes.js';
+import { launchChromium } from './chromium.js';
 
-const CHROMIUM = process.env.BX_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describeEachDatabase('status page and probes with the database down', (ctx) => {
   let down: Db;
@@ -51,19 +45,15 @@ describeEachDatabase('status page and probes with the database down', (ctx) => {
 
   it('in Chromium the page says the database does not answer', async function () {
     this.timeout(60_000);
-    requireOrSkip(this, existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set BX_CHROMIUM)`);
-    const profile = mkdtempSync(join(tmpdir(), 'bx-down-page-'));
-    let context: BrowserContext | undefined;
+    const browser = await launchChromium(this);
     try {
-      context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-      const page = context.pages()[0] ?? (await context.newPage());
+      const page = await browser.newPage();
       await page.goto(`${http.url}/`);
       await page.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
       assert.match(await page.textContent('#error') ?? '', /the database does not answer/);
       assert.equal(await page.getAttribute('#error', 'role'), 'alert', 'a screen reader announces it');
     } finally {
-      await context?.close();
-      rmSync(profile, { recursive: true, force: true });
+      await browser.close();
     }
   });
 });

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
 import { Registry } from 'prom-client';
 import { configSchema } from '../../src/config/schema.js';
 import { startHttpServer } from '../../src/daemon/http.js';
@@ -8,11 +6,9 @@ import { finishRun, startRun } from '../../src/db/runs.js';
 import { silentLogger } from '../../src/log.js';
 import { makeStatusData } from '../../src/web/status-data.js';
 import { statusRoutes } from '../../src/web/status-routes.js';
-import { requireOrSkip } from '../helpers/ci.js';
 import { describeEachDatabase } from '../helpers/db.js';
+import { launchChromium } from './chromium.js';
 
-const CHROMIUM = process.env.BX_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** 500 bureaus: the first sends at 17:00, the others at 11:00 and 15:30, every tenth at 09:15 too. */
 const CODES = Array.from({ length: 500 }, (_, i) => `B${String(i).padStart(3, '0')}`);
@@ -65,10 +61,9 @@ describeEachDatabase('status page with 500 bureaus: one query for their last sen
 
   it('in Chromium: every bureau listed, in a region that scrolls by itself: the runs are still near the top of the page', async function () {
     this.timeout(60_000);
-    requireOrSkip(this, existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set BX_CHROMIUM)`);
     const data = makeStatusData({ db: ctx().db, config, clock: () => new Date('2026-11-26T08:00:00Z') });
     const http = await startHttpServer(config.http, { health: async () => { throw new Error('not asked'); }, registry: new Registry(), log: silentLogger, page: statusRoutes(data) });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    const browser = await launchChromium(this);
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       await page.goto(`${http.url}/`);

@@ -1,19 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { Registry } from 'prom-client';
 import { configSchema } from '../../src/config/schema.js';
 import { startHttpServer, type HttpEndpoint } from '../../src/daemon/http.js';
 import { silentLogger } from '../../src/log.js';
 import { makeStatusData } from '../../src/web/status-data.js';
 import { statusRoutes } from '../../src/web/status-routes.js';
-import { requireOrSkip } from '../helpers/ci.js';
 import { describeEachDatabase } from '../helpers/db.js';
+import { launchChromium } from './chromium.js';
 
-const CHROMIUM = process.env.BX_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** BUREAU01 sends at 17:00 Berlin; EMB01 at 11:00 has never sent. */
 const config = configSchema.parse({
@@ -35,10 +30,9 @@ function tableText(page: Page, id: string): Promise<string[][]> {
 describeEachDatabase('the status page as read: times in the schedule zone, large counts, long runs, without JavaScript', (ctx) => {
   let http: HttpEndpoint;
   let browser: Browser | undefined;
-  let profile: string | undefined;
 
   before(async function () {
-    requireOrSkip(this, existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set BX_CHROMIUM)`);
+    browser = await launchChromium(this);
     const { db } = ctx();
     // a send of a million cards that ran from Tuesday 16:59:58 to Friday 15:00:00 Berlin, and its batch's file retried
     await db('job_runs').insert({
@@ -51,13 +45,10 @@ describeEachDatabase('the status page as read: times in the schedule zone, large
     });
     const data = makeStatusData({ db, config, clock: () => NOW });
     http = await startHttpServer(config.http, { health: async () => { throw new Error('not asked'); }, registry: new Registry(), log: silentLogger, page: statusRoutes(data) });
-    profile = mkdtempSync(join(tmpdir(), 'bx-reading-'));
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   });
   after(async () => {
     await browser?.close();
     await http?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('shows every time in the schedule zone, named once; a million as 1,000,000; a run of days as days', async function () {

@@ -15,10 +15,9 @@ import { statusRoutes } from '../../src/web/status-routes.js';
 import { makeProductionJobs } from '../../src/wiring.js';
 import { requireOrSkip } from '../helpers/ci.js';
 import { waitFor } from '../helpers/wait.js';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
 import { exchangeThroughSandbox, type Exchanged } from './sandbox-exchange.js';
 
-const CHROMIUM = process.env.BX_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SCREENSHOTS = join(PROJECT_ROOT, 'artifacts', 'screenshots');
 const TOKEN = 'browser-test-token-0123456789abcdef';
 

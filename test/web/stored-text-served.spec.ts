@@ -1,8 +1,4 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { Registry } from 'prom-client';
 import { startHttpServer, type HttpEndpoint } from '../../src/daemon/http.js';
 import { upsertContract } from '../../src/db/contracts.js';
@@ -11,12 +7,10 @@ import { PanCipher } from '../../src/security/pan.js';
 import { makeStatusData } from '../../src/web/status-data.js';
 import { statusRoutes } from '../../src/web/status-routes.js';
 import { makeCard } from '../helpers/cards.js';
-import { requireOrSkip } from '../helpers/ci.js';
 import { testConfig } from '../helpers/config.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
+import { launchChromium } from './chromium.js';
 
-const CHROMIUM = process.env.BX_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** What reorders, hides or acts on shown text: C0/C1 controls, DEL, bidi marks and isolates, line and paragraph separators. */
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
@@ -78,12 +72,9 @@ describeEachDatabase('stored text with controls, bidi overrides and PANs (rows o
 
   it('in Chromium the page shows no control, bidi mark nor full PAN', async function () {
     this.timeout(60_000);
-    requireOrSkip(this, existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set BX_CHROMIUM)`);
-    const profile = mkdtempSync(join(tmpdir(), 'bx-hostile-page-'));
-    let context: BrowserContext | undefined;
+    const browser = await launchChromium(this);
     try {
-      context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-      const page = context.pages()[0] ?? (await context.newPage());
+      const page = await browser.newPage();
       await page.goto(`${http.url}/`);
       await page.waitForSelector('body[data-loaded="true"]', { timeout: 30_000 });
       // what the page filled in: every cell, list item and line (the HTML's own indentation aside)
@@ -93,8 +84,7 @@ describeEachDatabase('stored text with controls, bidi overrides and PANs (rows o
       assert.doesNotMatch(text, UNSAFE);
       assert.ok(!text.replace(/\D/g, '').includes(PAN), 'a full PAN on the page');
     } finally {
-      await context?.close();
-      rmSync(profile, { recursive: true, force: true });
+      await browser.close();
     }
   });
 });
