@@ -149,9 +149,25 @@ function toJobRun(r: JobRunRow): JobRun {
   return {
     id: Number(r.id), job: r.job, trigger: r.trigger, reason: r.reason, runner: r.runner, businessDate: r.business_date,
     startedAt: r.started_at, finishedAt: r.finished_at, outcome: r.outcome, durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
-    cardsSent: Number(r.cards_sent), invalid: Number(r.invalid), files: r.file_names ? (JSON.parse(r.file_names) as string[]) : [],
+    cardsSent: Number(r.cards_sent), invalid: Number(r.invalid), files: fileNames(r.file_names),
     reportsApplied: Number(r.reports_applied), reportsQuarantined: Number(r.reports_quarantined), error: r.error,
   };
+}
+
+/**
+ * A run's file names as stored: a JSON list of names. A value that is none (a list cut short by a
+ * column or an edit by hand, another JSON value) is shown as the text it is: one such row made
+ * every read of the history throw, and the status page answer 500 from then on.
+ */
+function fileNames(stored: string | null): string[] {
+  if (!stored) return [];
+  try {
+    const names: unknown = JSON.parse(stored);
+    if (Array.isArray(names)) return names.map(String);
+  } catch {
+    // not JSON: the text itself below
+  }
+  return [stored];
 }
 
 /** runner_presence: a daemon and its role, as it last said (standbys hold no lease, so only this names them). */

@@ -88,3 +88,29 @@ describeEachDatabase('stored text with controls, bidi overrides and PANs (rows o
     }
   });
 });
+
+describeEachDatabase('a run whose stored file names are not a JSON list (cut short, or written by hand): the page still answers', (ctx) => {
+  let http: HttpEndpoint;
+
+  before(async () => {
+    const { db } = ctx();
+    const now = '2026-11-27T10:00:00.000Z';
+    const run = { job: 'send', trigger: 'manual', reason: 'r', runner: 'host:1:a', started_at: now, finished_at: now, outcome: 'ok', duration_ms: 1 };
+    // a list cut short (a text column that truncated), a JSON value that is no list, a list with a number in it
+    await db('job_runs').insert([{ ...run, file_names: '["A.pgp","B.p' }, { ...run, file_names: '{"a":1}' }, { ...run, file_names: '["C.pgp",7]' }]);
+    const config = testConfig({ http: { enabled: true, port: 0 } });
+    http = await startHttpServer(config.http, { health: async () => { throw new Error('not asked'); }, registry: new Registry(), log: silentLogger, page: statusRoutes(makeStatusData({ db, config })) });
+  });
+  after(async () => {
+    await http?.close();
+  });
+
+  it('/api/runs and /api/status answer 200, each run with a list of names as text', async () => {
+    const runs = await fetch(`${http.url}/api/runs`);
+    assert.equal(runs.status, 200);
+    assert.deepEqual((await runs.json()).map((r: { files: unknown }) => r.files), [['C.pgp', '7'], ['{"a":1}'], ['["A.pgp","B.p']]);
+    const status = await fetch(`${http.url}/api/status`);
+    assert.equal(status.status, 200);
+    assert.deepEqual((await status.json()).bureaus[0].lastSend.files, ['C.pgp', '7']);
+  });
+});
