@@ -64,5 +64,14 @@ export async function unfinishedBatchList(db: Knex, firstBureau = ''): Promise<A
 /** Every lease with its holder and expiry (the holder's row stays after it expires until another takes it). */
 export async function leaseList(db: Knex): Promise<Array<{ name: string; owner: string; acquiredAt: string; expiresAt: string }>> {
   const rows: any[] = await db('leases').whereNot({ owner: 'mutex' }).orderBy('name');
-  return rows.map((l) => ({ name: l.name, owner: l.owner, acquiredAt: l.acquired_at, expiresAt: new Date(Number(l.expires_at)).toISOString() }));
+  return rows.map((l) => ({ name: l.name, owner: l.owner, acquiredAt: l.acquired_at, expiresAt: instantText(l.expires_at) }));
+}
+
+/**
+ * Epoch milliseconds as an ISO time; a value no date holds (a lease pinned by hand "for ever" past
+ * year 275760) as what it is: toISOString threw on it, and the status page answered 500 from then on.
+ */
+function instantText(ms: number | string): string {
+  const at = new Date(Number(ms));
+  return Number.isNaN(at.getTime()) ? `not a time: ${ms}` : at.toISOString();
 }

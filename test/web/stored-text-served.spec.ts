@@ -89,7 +89,7 @@ describeEachDatabase('stored text with controls, bidi overrides and PANs (rows o
   });
 });
 
-describeEachDatabase('a run whose stored file names are not a JSON list (cut short, or written by hand): the page still answers', (ctx) => {
+describeEachDatabase('a run whose stored file names are not a JSON list, a lease expiring past any date: the page still answers', (ctx) => {
   let http: HttpEndpoint;
 
   before(async () => {
@@ -98,6 +98,8 @@ describeEachDatabase('a run whose stored file names are not a JSON list (cut sho
     const run = { job: 'send', trigger: 'manual', reason: 'r', runner: 'host:1:a', started_at: now, finished_at: now, outcome: 'ok', duration_ms: 1 };
     // a list cut short (a text column that truncated), a JSON value that is no list, a list with a number in it
     await db('job_runs').insert([{ ...run, file_names: '["A.pgp","B.p' }, { ...run, file_names: '{"a":1}' }, { ...run, file_names: '["C.pgp",7]' }]);
+    // a lease pinned by hand past any date (year 275760 is the last a Date holds)
+    await db('leases').insert({ name: 'send:EMB01', owner: 'by-hand', acquired_at: now, expires_at: 9e15 });
     const config = testConfig({ http: { enabled: true, port: 0 } });
     http = await startHttpServer(config.http, { health: async () => { throw new Error('not asked'); }, registry: new Registry(), log: silentLogger, page: statusRoutes(makeStatusData({ db, config })) });
   });
@@ -111,6 +113,8 @@ describeEachDatabase('a run whose stored file names are not a JSON list (cut sho
     assert.deepEqual((await runs.json()).map((r: { files: unknown }) => r.files), [['C.pgp', '7'], ['{"a":1}'], ['["A.pgp","B.p']]);
     const status = await fetch(`${http.url}/api/status`);
     assert.equal(status.status, 200);
-    assert.deepEqual((await status.json()).bureaus[0].lastSend.files, ['C.pgp', '7']);
+    const body = await status.json();
+    assert.deepEqual(body.bureaus[0].lastSend.files, ['C.pgp', '7']);
+    assert.match(body.runners.leases.find((l: { owner: string }) => l.owner === 'by-hand').expiresAt, /^not a time: /);
   });
 });
