@@ -3,10 +3,13 @@
 import { strict as assert } from 'node:assert';
 import { Writable } from 'node:stream';
 import type { Knex } from 'knex';
-import { createLogger } from '../../src/log.js';
+import { importContracts } from '../../src/contracts/import.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 import type { SendFaultPoint } from '../../src/outbound/send-job.js';
 import { PanCipher } from '../../src/security/pan.js';
+import { makeCard } from '../helpers/cards.js';
 import { describeEachDatabase, newPanKey } from '../helpers/db.js';
+import { importFiles, jsonl } from '../contracts/import-files.js';
 import { contractNumbers as ids, DATE, FIRST_FILE, inProductionEvents, insertCards } from './fixtures.js';
 import { assertDeliveredExactlyOnce, remoteFiles, sendJobFor, useSendSuite } from './job-harness.js';
 
@@ -81,4 +84,39 @@ describeEachDatabase('send: a card whose status the card system changes between 
     assert.equal(again.cardsSent, 0);
     assert.deepEqual(remoteFiles(sshd), [FIRST_FILE]);
   });
+
+  for (const point of ['claimed', 'encrypted', 'uploaded', 'confirming'] as SendFaultPoint[]) {
+    it(`an import of a card in flight (at '${point}'), to change its data or set it Invalid, is refused naming the file; the card is sent once as claimed`, async () => {
+      const { db, sshd, keys, config } = suite();
+      await insertCards(db, cipher, 1, 3);
+      const files = importFiles('bx-late-import-');
+      let imported: Awaited<ReturnType<typeof importContracts>> | undefined;
+      let importing: ReturnType<typeof importContracts> | undefined;
+      const faults = {
+        at: async (p: SendFaultPoint) => {
+          if (p !== point) return;
+          const file = files.file('jsonl', jsonl([{ ...makeCard(2), lastName: 'Renamed', productionStatus: 'Invalid' }]));
+          importing = importContracts(db, file, cipher, silentLogger);
+          // inside the confirm's transaction the import waits for its commit (its row locks, SQLite's one connection)
+          if (p !== 'confirming') await importing;
+        },
+      };
+      try {
+        await sendJobFor(db, cipher, config, sshd, { faults }).run({ businessDate: DATE });
+        imported = await importing;
+      } finally {
+        files.remove();
+      }
+      // once confirmed, the card is in production: refused as such
+      const expected = point === 'confirming'
+        ? /contract is InProduction in batch \d+; its data can no longer change/
+        : new RegExp(`contract is being sent in ${FIRST_FILE.replace(/\./g, '\\.')}; its data can no longer change`);
+      assert.equal(imported?.skippedCount, 1, 'the line is refused');
+      assert.match(imported!.skipped[0]!.message, expected);
+      const card = await db('card_contracts as c').join('clients as cl', 'cl.id', 'c.client_id').where('c.contract_number', '1002').first('c.production_status', 'cl.last_name');
+      assert.equal(card.production_status, 'InProduction');
+      assert.notEqual(card.last_name, 'Renamed', 'the card keeps the data its file was made from');
+      await assertDeliveredExactlyOnce(db, sshd, keys, config, ids(1, 3));
+    });
+  }
 });
