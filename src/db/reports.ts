@@ -121,6 +121,14 @@ export async function quarantineReport(
   });
 }
 
+/**
+ * A bureau's reports whose remote move is not recorded as done (remote_state pending), oldest first, at
+ * most `limit`: normally none, a few after a run died between its move and the record of it.
+ */
+export async function reportsMovePending(db: Knex, bureau: BureauScope, limit = 100): Promise<BureauReportRow[]> {
+  return whereBureau(db('bureau_reports').where({ remote_state: 'pending' }), bureau).orderBy('id').limit(limit);
+}
+
 /** Notes that the remote file was moved (or deleted): the last step of a report. */
 export async function markRemoteState(db: Knex, id: number, remoteState: RemoteState, now = nowIso()): Promise<void> {
   await db('bureau_reports').where({ id }).update({ remote_state: remoteState, updated_at: now });

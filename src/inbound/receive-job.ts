@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/connection.js';
 import { nowIso } from '../db/connection.js';
-import { findAppliedReportByClearHash, findReportByHash, markRemoteState, quarantineReport, type BureauReportRow } from '../db/reports.js';
+import { findAppliedReportByClearHash, findReportByHash, markRemoteState, quarantineReport, reportsMovePending, type BureauReportRow } from '../db/reports.js';
 import { digestOfFile } from '../crypto/digest.js';
 import { ReportSignatureError } from '../crypto/report-signature.js';
 import { InputError, PermanentError, TimeLimitError, messageOf } from '../errors.js';
@@ -61,6 +61,8 @@ export interface ReceiveHooks {
   afterDecrypt?(remoteName: string): Promise<void> | void;
   afterApplyGroup?(remoteName: string): Promise<void> | void;
   beforeRemoteMove?(remoteName: string): Promise<void> | void;
+  /** the remote file moved (or deleted), its report's remote_state not yet recorded */
+  afterRemoteMove?(remoteName: string): Promise<void> | void;
 }
 
 export { RECEIVE_LEASE };
@@ -110,6 +112,7 @@ async function receiveOnce(deps: BureauDeps, decryptor: ReportDecryptor, ignored
     cleanInbox(folders);
     const now = () => (deps.clock ?? (() => new Date()))();
     await withSession(deps.transport, async (session) => {
+      await recordMovesDone(deps, session, log);
       const pick = { config: deps.config, log, now, sleep: deps.sleep ?? ((ms: number) => sleep(ms, undefined, { signal: runLimit.signal })), ignored };
       const ready = lastThoseOverTime(await untilAborted(pickReadyReports(session, pick), runLimit.signal), overTime);
       options.progress?.begin('receiving reports', 'reports', ready.length);
@@ -351,6 +354,29 @@ async function contentAppliedBefore(ctx: RunContext, report: ReadyReport, downlo
 }
 
 /**
+ * A run that died between moving a report's remote file and recording it left its row `pending` for
+ * ever: the file is no longer in the outbound folder, so no later run downloads it again. Each run
+ * first records the move of such a report once its file is where its state sends it (processed/ or
+ * failed/, under its name or the name with its hash; gone, for an applied report with
+ * sftp.afterApply: delete). A report still in the outbound folder is left to its normal course.
+ */
+async function recordMovesDone(deps: BureauDeps, session: RemoteSession, log: Logger): Promise<void> {
+  const { sftp } = deps.config;
+  for (const row of await reportsMovePending(deps.db, deps.bureau)) {
+    if (await session.stat(posix.join(sftp.outboundDir, row.remote_name))) continue;
+    const outcome = row.state === 'applied' ? 'processed' : 'failed';
+    const dir = outcome === 'processed' ? sftp.processedDir : sftp.failedDir;
+    const names = [row.remote_name, `${row.remote_name}.${row.sha256.slice(0, 12)}`];
+    let found = false;
+    for (const name of names) if (!found && (await session.stat(posix.join(dir, name)))) found = true;
+    const done = found ? outcome : outcome === 'processed' && sftp.afterApply === 'delete' ? 'deleted' : undefined;
+    if (!done) continue;
+    await markRemoteState(deps.db, row.id, done, nowIso(deps.clock));
+    log.info({ reportId: row.id, remoteName: row.remote_name, remoteState: done }, 'recorded the remote move an earlier run made before it stopped');
+  }
+}
+
+/**
  * Moves the remote file to processed/ or failed/ (or deletes an applied one, by config). A failure
  * is logged and left for the next run: the content hash keeps the report from applying twice.
  */
@@ -361,6 +387,7 @@ async function finishRemote(ctx: RunContext, name: string, reportId: number | nu
     if (outcome === 'processed' && sftp.afterApply === 'delete') {
       await moveSignatureWith(ctx.session, from, null);
       await ctx.session.remove(from);
+      await ctx.deps.hooks?.afterRemoteMove?.(name);
       if (reportId !== null) await markRemoteState(ctx.deps.db, reportId, 'deleted', nowIso(ctx.deps.clock));
       return;
     }
@@ -370,6 +397,7 @@ async function finishRemote(ctx: RunContext, name: string, reportId: number | nu
     await moveSignatureWith(ctx.session, from, to);
     if (await ctx.session.stat(to)) await ctx.session.remove(from); // this very content is already there
     else await ctx.session.move(from, to);
+    await ctx.deps.hooks?.afterRemoteMove?.(name);
     if (reportId !== null) await markRemoteState(ctx.deps.db, reportId, outcome, nowIso(ctx.deps.clock));
   } catch (err) {
     ctx.log.warn({ reportId, err: messageOf(err) }, `could not move the remote report to ${outcome}: retried next run (it will not apply twice)`);

@@ -156,5 +156,33 @@ describe('receive job killed with SIGKILL at each step, then restarted', () => {
         rmSync(workDir, { recursive: true, force: true });
       });
     });
+
+    it('killed after the remote move, before recording it (\'after-remote-move\'): the next run records it; nothing stays pending', async function () {
+      this.timeout(180_000);
+      const { db, database } = ctx();
+      bureau.clear();
+      const workDir = mkdtempSync(join(tmpdir(), 'bx-recv-kill-'));
+      const config: Config = testConfig({
+        workDir, database, sftp: server.sftpConfig(),
+        reports: { signatures: 'off', rsaPrivateKeyFile: ours.keyFile, stableCheckSeconds: 0, decryptWorkers: 1 },
+      });
+      const batch = await seedBatch(db, [900, 901]);
+      const encrypted = encryptRsaReport(Buffer.from(xmlOf({ header: header(batch.fileName), rejections: [rejection(900)], shipments: [shipment(901, { shipped: '2026-11-26' })] })), ours.publicPem);
+      const name = reportName();
+      bureau.put(name, encrypted);
+      const sha256 = createHash('sha256').update(encrypted).digest('hex');
+      const child = await runUntilPaused(CHILD, { BX_CHILD_CONFIG: JSON.stringify(config), BX_PAUSE_AT: 'after-remote-move' }, 'after-remote-move');
+      await child.kill();
+      const row = () => db('bureau_reports').where({ sha256 }).select('state', 'remote_state');
+      assert.deepEqual(await row(), [{ state: 'applied', remote_state: 'pending' }]);
+      assert.deepEqual([bureau.files(), bureau.files('processed')], [[], [name]], 'the file moved: no later run downloads it again');
+      await db('leases').update({ expires_at: Date.now() - 1 });
+
+      const result = await makeReceiveJob({ db, config, log: silentLogger, transport: makeSftpTransport(config.sftp, { log: silentLogger }) }).run();
+      assert.deepEqual([result.applied.length, result.duplicates, result.quarantined.length], [0, 0, 0]);
+      assert.deepEqual(await row(), [{ state: 'applied', remote_state: 'processed' }], 'the move is recorded');
+      for (const n of [900, 901]) assert.equal(await eventsOf({ db } as Scene, batch.ids.get(n)!), 1);
+      rmSync(workDir, { recursive: true, force: true });
+    });
   });
 });
