@@ -2,8 +2,8 @@ import type { LoadedConfig } from './config/load.js';
 import { loadConfig } from './config/load.js';
 import { dataKeyFromEnv } from './config/secrets.js';
 import { existsSync } from 'node:fs';
-import { databaseLabel, openDatabase, pingDatabase, type Db } from './db/connection.js';
-import { migrateLatest, unappliedMigrations } from './db/migrate.js';
+import { databaseLabel, namingDatabase, openDatabase, pingDatabase, type Db } from './db/connection.js';
+import { migrateLatest, refuseNewerSchema, unappliedMigrations } from './db/migrate.js';
 import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { PanCipher } from './security/pan.js';
@@ -57,33 +57,23 @@ export async function openApp(options: GlobalOptions, { migrate = false, readOnl
   }
   const db = openDatabase(config);
   try {
-    if (!databaseMayBeDown) await reachDatabase(db, config);
+    if (!databaseMayBeDown) await namingDatabase(db, () => pingDatabase(db));
     if (readOnly) {
       const pending = await unappliedMigrations(db);
       if (pending.length) throw notMigrated(config, `is not migrated (${pending.length} migration(s) pending: ${pending.join(', ')})`);
     } else if (migrate && config.database.migrateOnStart) {
       const applied = await migrateLatest(db);
       if (applied.length) log.info({ applied }, 'database migrated');
+    } else if (!databaseMayBeDown) {
+      // not migrating here (migrateOnStart off, or the command migrates itself): a schema a newer
+      // version made is refused all the same, before a write meets columns this version does not know
+      await refuseNewerSchema(db);
     }
   } catch (err) {
     await db.destroy();
     throw err;
   }
   return { config, log, db, cipher, close: () => db.destroy() };
-}
-
-/**
- * The first look at the database: a failure there names which database, since the driver's words
- * alone ("connect ECONNREFUSED 127.0.0.1:5432", "read ECONNRESET") do not say it is the database.
- * The error keeps its class and code: the CLI and the daemon decide on those.
- */
-async function reachDatabase(db: Db, config: LoadedConfig): Promise<void> {
-  try {
-    await pingDatabase(db);
-  } catch (err) {
-    if (err instanceof Error) err.message = `database ${databaseLabel(config)}: ${err.message}`;
-    throw err;
-  }
 }
 
 function notMigrated(config: LoadedConfig, what: string): ConfigError {

@@ -1,8 +1,9 @@
 import type { App } from '../app.js';
 import { assertTimezone, makeCalendar } from '../calendar/index.js';
 import { REQUIRED_KEYS, requireKeys } from '../config/load.js';
-import { migrateLatest } from '../db/migrate.js';
-import { messageOf } from '../errors.js';
+import { namingDatabase } from '../db/connection.js';
+import { migrateLatest, refuseNewerSchema } from '../db/migrate.js';
+import { ConfigError, messageOf } from '../errors.js';
 import { makeDaemon, type DaemonDeps } from './daemon.js';
 import { startHttpServer } from './http.js';
 import { everyBureauKeyExpiries } from './key-check.js';
@@ -29,8 +30,14 @@ export async function prepareDaemon({ config, db, log }: App): Promise<void> {
   makeCalendar(config.calendar);
   assertTimezone(config.schedule.timezone);
   if (config.database.migrateOnStart) {
-    const applied = await migrateLatest(db);
+    const applied = await namingDatabase(db, () => migrateLatest(db));
     if (applied.length) log.info({ applied }, 'database migrated');
+  } else {
+    // a schema a newer version made is refused at start; a database that does not answer yet is
+    // waited for as a standby (the check is then not made: the runs meet that database as it is)
+    await refuseNewerSchema(db).catch((err: unknown) => {
+      if (err instanceof ConfigError) throw err;
+    });
   }
 }
 

@@ -212,6 +212,21 @@ export function databaseLabelOf(db: Db): string {
   return databaseLabel({ database: { client, filename: connection.filename ?? '', url: connection.connectionString ?? connection.uri } } as Pick<Config, 'database'>);
 }
 
+/**
+ * Runs `step` against the database; a failure names which database, since the driver's words alone
+ * ("connect ECONNREFUSED 127.0.0.1:5432", "read ECONNRESET") do not say it is the database. The
+ * error keeps its class and code: the CLI and the daemon decide on those.
+ */
+export async function namingDatabase<T>(db: Db, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    const label = databaseLabelOf(db);
+    if (err instanceof Error && !err.message.includes(label)) err.message = `database ${label}: ${err.message}`;
+    throw err;
+  }
+}
+
 export function dialectOf(db: Db): Dialect {
   const name = db.client.config.client as string;
   if (name === 'pg' || name === 'postgres' || name === 'postgresql') return 'pg';
