@@ -92,10 +92,13 @@ const STOCK_HISTORY_LIMIT = 5000;
 /**
  * The levels reported since `since` (report date, YYYY-MM-DD), oldest first, per product. Past the
  * limit the oldest points go, of whichever product: cut in product order, the products last in that
- * order lost their recent points, or vanished from the chart.
+ * order lost their recent points, or vanished from the chart. A point dated later than any report
+ * received at `now` may be (latestReportDate: kept by a version that took any date) is left out: it
+ * stretched the chart to that year and took the place of the newest real points.
  */
-export async function stockHistory(db: Knex, since?: string): Promise<StockPoint[]> {
+export async function stockHistory(db: Knex, since?: string, now = nowIso()): Promise<StockPoint[]> {
   const query = db('plastic_stock_history')
+    .where((q) => q.whereNull('report_date').orWhere('report_date', '<=', latestReportDate(now)))
     .orderBy([{ column: 'report_date', order: 'desc', nulls: 'last' }, { column: 'id', order: 'desc' }]).limit(STOCK_HISTORY_LIMIT);
   if (since) query.where('report_date', '>=', since);
   const rows: Array<{ id: number; bureau_code: string | null; product_code: string; report_date: string | null; closing: number; min_stock: number; recorded_at: string }> = await query;

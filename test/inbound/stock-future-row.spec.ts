@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Db } from '../../src/db/connection.js';
-import { stockLevels } from '../../src/db/stock.js';
+import { stockHistory, stockLevels } from '../../src/db/stock.js';
 import type { ReportInput } from '../../src/inbound/report-format.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import { header } from './fixtures.js';
@@ -37,6 +37,15 @@ describeEachDatabase('inbound/stock: a level dated past the accepted bound', (ct
     await applyBuiltReport(db, dir, stockReport('2026-11-26', 4000), read, NOW);
     const row = await level();
     assert.deepEqual([row?.closing, row?.report_date, row?.low], [4000, '2026-11-26', false], 'today\'s level, not the one dated 2031');
+  });
+
+  it('the trend leaves out a point dated past the bound (it drew the chart up to that year)', async () => {
+    await db('plastic_stock_history').insert({
+      bureau_code: null, product_code: 'FUT02', report_id: null, report_date: '2031-06-30', closing: 1, min_stock: 1000, recorded_at: '2021-06-30T00:00:00.000Z',
+    });
+    await applyBuiltReport(db, dir, { ...stockReport('2026-11-26', 4000), stock: [item('FUT02', 4000)] }, read, NOW);
+    const points = (await stockHistory(db, '2026-01-01', NOW)).filter((p) => p.productCode === 'FUT02');
+    assert.deepEqual(points.map((p) => [p.reportDate, p.closing]), [['2026-11-26', 4000]]);
   });
 
   it('a row dated within the bound (a report dated by the next business day) still wins over an older report', async () => {
