@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { format } from 'node:util';
@@ -98,7 +98,24 @@ function describe(err: unknown): string {
 /** How long a command that has finished may wait for what it left open to close, before the process exits. */
 const EXIT_GRACE_MS = 5_000;
 
-if (process.argv[1] && /(cli\.(ts|js)|bureau-exchange(\.js)?)$/.test(process.argv[1])) {
+/**
+ * Whether this process was started to run the CLI: bin/bureau-exchange.js (also through npm's
+ * node_modules/.bin link) or this file itself. Not a program that imports it: a test, or mocha, whose
+ * own script is lib/cli/cli.js and so matched the file-name test this replaces.
+ */
+function startedAsCli(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  let path: string;
+  try {
+    path = realpathSync(script);
+  } catch {
+    return false;
+  }
+  return path === realpathSync(fileURLToPath(import.meta.url)) || path === realpathSync(join(PROJECT_ROOT, 'bin', 'bureau-exchange.js'));
+}
+
+if (startedAsCli()) {
   process.exitCode = await main(process.argv);
   // The command is over, its result and error written. A handle still open must not keep the process
   // for ever: pg's attempt to connect to a server that took the TCP connection and never answered has
