@@ -31,24 +31,37 @@ function databaseNowMs(db: Knex): Knex.Raw {
   }
 }
 
+/**
+ * A lease statement through the pool waits no longer than `ms` for its answer. A database that
+ * failed over behind the same address can leave every pooled connection half-open and silent: a
+ * statement on one waited until TCP gave up (a quarter of an hour, or never behind a proxy), and the
+ * keeper's loop with it, so a runner whose lease was lost never took it again. knex drops a
+ * connection whose statement ran out of time from the pool: the next statement gets a new one.
+ * Inside a transaction the transaction's own connection is used as it is.
+ */
+function bounded<T extends Knex.QueryBuilder>(db: Knex, query: T, ms: number | undefined): T {
+  return db.isTransaction || ms === undefined ? query : (query.timeout(Math.max(1, Math.round(ms))) as T);
+}
+
 const expiryIn = (db: Knex, ttlMs: number) => db.raw(`(${databaseNowMs(db).toQuery()} + ?)`, [Math.round(ttlMs)]);
 
 /**
- * Takes the lease if it is free, expired, or already ours; returns whether we hold it now. One
+ * Takes the lease if it is free, expired, or already ours; returns whether we hold it now (through
+ * the pool, each statement waits at most the TTL: bounded). One
  * conditional update (the row's lock makes two runners seeing an expired lease take turns, and the
  * second finds it live), else an insert (the primary key lets one of two racing runners in). Works
  * on every dialect (no advisory locks), so SQLite, PostgreSQL and MariaDB behave the same.
  */
 export async function acquireLease(db: Knex, name: string, owner: string, ttlMs: number): Promise<boolean> {
   const at = nowIso();
-  const updated = await db('leases')
+  const updated = await bounded(db, db('leases')
     .where({ name })
     .andWhere((q) => q.where({ owner }).orWhere('expires_at', '<=', databaseNowMs(db)))
     // acquired_at first: MariaDB evaluates each assignment with the ones before it applied
-    .update({ acquired_at: db.raw('CASE WHEN owner = ? THEN acquired_at ELSE ? END', [owner, at]), owner, expires_at: expiryIn(db, ttlMs) });
+    .update({ acquired_at: db.raw('CASE WHEN owner = ? THEN acquired_at ELSE ? END', [owner, at]), owner, expires_at: expiryIn(db, ttlMs) }), ttlMs);
   if (updated === 1) return true;
   try {
-    await db('leases').insert({ name, owner, expires_at: expiryIn(db, ttlMs), acquired_at: at });
+    await bounded(db, db('leases').insert({ name, owner, expires_at: expiryIn(db, ttlMs), acquired_at: at }), ttlMs);
     return true;
   } catch (err) {
     if (isUniqueViolation(err)) return false;
@@ -56,19 +69,21 @@ export async function acquireLease(db: Knex, name: string, owner: string, ttlMs:
   }
 }
 
-/** Extends our lease; false when it was lost (expired and taken by another runner). */
+/** Extends our lease; false when it was lost (expired and taken by another runner). Through the pool, waits at most the TTL (bounded). */
 export async function renewLease(db: Knex, name: string, owner: string, ttlMs: number): Promise<boolean> {
-  const updated = await db('leases').where({ name, owner }).andWhere('expires_at', '>', databaseNowMs(db))
-    .update({ expires_at: expiryIn(db, ttlMs) });
+  const updated = await bounded(db, db('leases').where({ name, owner }).andWhere('expires_at', '>', databaseNowMs(db))
+    .update({ expires_at: expiryIn(db, ttlMs) }), ttlMs);
   return updated === 1;
 }
 
-export async function releaseLease(db: Knex, name: string, owner: string): Promise<void> {
-  await db('leases').where({ name, owner }).delete();
+/** Gives the lease back; `timeoutMs`: how long to wait for the answer through the pool (bounded). */
+export async function releaseLease(db: Knex, name: string, owner: string, timeoutMs?: number): Promise<void> {
+  await bounded(db, db('leases').where({ name, owner }).delete(), timeoutMs);
 }
 
-export async function leaseHolder(db: Knex, name: string): Promise<LeaseRow | undefined> {
-  return db('leases').where({ name }).first();
+/** The lease's row; `timeoutMs`: how long to wait for the answer through the pool (bounded). */
+export async function leaseHolder(db: Knex, name: string, timeoutMs?: number): Promise<LeaseRow | undefined> {
+  return bounded(db, db('leases').where({ name }), timeoutMs).first();
 }
 
 /** Who holds the lease now by the database's clock, or null when nobody does (free or expired). */

@@ -160,14 +160,14 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     if (isHeld) {
       if (monotonicMs() - confirmedAt >= intervalMs / 2) await renewInBackground();
     } else if (standby && !(await take())) {
-      standby.refused(await leaseHolder(db, name));
+      standby.refused(await leaseHolder(db, name, ttlMs));
     } else if (standby) {
       try {
         await standby.taken();
       } catch (err) {
         // not ready to run (e.g. the database failed mid-start): give the lease back and try again later
         isHeld = false;
-        await releaseLease(db, name, owner).catch(() => undefined);
+        await releaseLease(db, name, owner, ttlMs).catch(() => undefined);
         throw err;
       }
     }
@@ -194,7 +194,7 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     name,
     owner,
     take,
-    holder: () => leaseHolder(db, name),
+    holder: () => leaseHolder(db, name, ttlMs),
     start(standby) {
       loop ??= run(standby);
     },
@@ -231,7 +231,7 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
       await loop;
       if (!isHeld) return;
       isHeld = false;
-      await releaseLease(db, name, owner).catch((err) => log.warn({ lease: name, error: messageOf(err) }, 'could not release the lease: it expires by itself'));
+      await releaseLease(db, name, owner, ttlMs).catch((err) => log.warn({ lease: name, error: messageOf(err) }, 'could not release the lease: it expires by itself'));
     },
   };
 }
