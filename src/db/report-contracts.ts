@@ -42,16 +42,6 @@ const CONTRACT_COLUMNS = [
   'c.expected_ship_date', 'c.ship_date', 'c.courier', 'c.tracking_number',
 ];
 
-/**
- * Locks the contract rows a report reads until its commit (PostgreSQL, MariaDB; SQLite has one writer,
- * its transaction began IMMEDIATE). The card system writes card_contracts beside us: unlocked, a card it
- * re-ordered (Marked again) after our read and before our write was set Shipped or Rejected over its
- * change, and the order lost. Locked, its change waits for ours, or ours reads the card after its commit.
- */
-function locked(trx: Knex.Transaction, query: Knex.QueryBuilder): Knex.QueryBuilder {
-  return dialectOf(trx as unknown as Knex) === 'sqlite' ? query : query.forUpdate('c');
-}
-
 function toReported(r: any): ReportedContract {
   return { ...r, id: Number(r.id), batch_id: r.batch_id === null ? null : Number(r.batch_id) };
 }
@@ -66,8 +56,8 @@ export async function contractsByRecordNumber(trx: Knex.Transaction, batchId: nu
   for (let i = 0; i < unique.length; i += LOOKUP_CHUNK) {
     const part = unique.slice(i, i + LOOKUP_CHUNK);
     const dense = part[part.length - 1]! - part[0]! < 2 * part.length;
-    const query = locked(trx, trx('batch_items as bi').join('card_contracts as c', 'c.id', 'bi.contract_id').where('bi.batch_id', batchId)
-      .select('bi.record_number', ...CONTRACT_COLUMNS));
+    const query = trx('batch_items as bi').join('card_contracts as c', 'c.id', 'bi.contract_id').where('bi.batch_id', batchId)
+      .select('bi.record_number', ...CONTRACT_COLUMNS);
     const rows = await (dense ? query.whereBetween('bi.record_number', [part[0]!, part[part.length - 1]!]) : query.whereIn('bi.record_number', part));
     for (const r of rows) {
       const { record_number: recordNumber, ...contract } = r;
@@ -82,12 +72,32 @@ export async function contractsInBatch(trx: Knex.Transaction, batchId: number, c
   const unique = [...new Set(contractNumbers)];
   const found: ReportedContract[] = [];
   for (let i = 0; i < unique.length; i += LOOKUP_CHUNK) {
-    const rows = await locked(trx, trx('card_contracts as c')
+    const rows = await trx('card_contracts as c')
       .join('batch_items as bi', 'bi.contract_id', 'c.id')
       .where('bi.batch_id', batchId)
       .whereIn('c.contract_number', unique.slice(i, i + LOOKUP_CHUNK))
-      .select(...CONTRACT_COLUMNS));
+      .select(...CONTRACT_COLUMNS);
     for (const r of rows) found.push(toReported(r));
+  }
+  return found;
+}
+
+/**
+ * Locks these contracts' rows until the commit and returns them as they are now (PostgreSQL, MariaDB;
+ * SQLite has one writer, its transaction began IMMEDIATE, and nothing changes under it). The card
+ * system writes card_contracts beside us: a card it re-ordered (Marked again) after a report read it and
+ * before the report wrote it was set Shipped or Rejected over that change, and the order lost. Only the
+ * cards a report may change are locked (InProduction, Shipped): a Marked card of an old batch, which a
+ * claim on MariaDB locks too, is not held for as long as a large report takes.
+ */
+export async function lockContracts(trx: Knex.Transaction, ids: number[]): Promise<Map<number, ReportedContract>> {
+  const found = new Map<number, ReportedContract>();
+  if (dialectOf(trx as unknown as Knex) === 'sqlite') return found;
+  const unique = [...new Set(ids)].sort((a, b) => a - b);
+  for (let i = 0; i < unique.length; i += LOOKUP_CHUNK) {
+    // in id order, as every writer of many cards should take them: fewer deadlocks
+    const rows = await trx('card_contracts as c').whereIn('c.id', unique.slice(i, i + LOOKUP_CHUNK)).orderBy('c.id').select(...CONTRACT_COLUMNS).forUpdate();
+    for (const r of rows) found.set(Number(r.id), toReported(r));
   }
   return found;
 }

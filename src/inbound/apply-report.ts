@@ -1,7 +1,7 @@
 import { canonicalId } from '../domain/contract.js';
 import { recordEvents, type NewEvent } from '../db/events.js';
 import {
-  bureausSentTo, contractsByRecordNumber, contractsInBatch, findBatchByFileName, isDeadlock, lastReportDates, markRejected, markShipped, type ReportedContract, type RejectionUpdate, type ShipmentUpdate, type SourceBatch,
+  bureausSentTo, contractsByRecordNumber, contractsInBatch, findBatchByFileName, isDeadlock, lastReportDates, lockContracts, markRejected, markShipped, type ReportedContract, type RejectionUpdate, type ShipmentUpdate, type SourceBatch,
 } from '../db/report-contracts.js';
 import { isBureausRow, rowBureau, type BureauScope } from '../db/bureau-scope.js';
 import type { Db, DbTransaction } from '../db/connection.js';
@@ -290,6 +290,10 @@ async function contractFinder(trx: DbTransaction, batch: SourceBatch, records: A
   // a contract not in the file at all: sent to another bureau? (only looked up for such records, rare)
   const absent = misses.map((r) => canonicalId(r.cardContractId)).filter((n) => !numbersSeen.has(n));
   const elsewhere = bureau && absent.length ? await bureausSentTo(trx, absent) : new Map<string, string | null>();
+  // the cards this report may change, locked and read again: the card system may have changed them since
+  const changeable = [...byKey.values()].filter((c) => c.production_status === 'InProduction' || c.production_status === 'Shipped');
+  const now = await lockContracts(trx, changeable.map((c) => c.id));
+  for (const c of changeable) Object.assign(c, now.get(c.id));
   return (record) => {
     const contract = byKey.get(keyOf(record));
     const number = canonicalId(record.cardContractId);

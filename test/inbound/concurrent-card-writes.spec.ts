@@ -7,6 +7,12 @@ import { anomaliesOf } from '../../src/db/reports.js';
 import { DIALECTS, describeEachDatabase } from '../helpers/db.js';
 import { header, rejection, shipment } from './fixtures.js';
 import { settledOrWaiting } from './harness.js';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { applyReportFile } from '../../src/inbound/apply-report.js';
+import { readReportHeader } from '../../src/inbound/parse-report.js';
+import { buildReportXml } from '../../src/inbound/report-format.js';
+import { silentLogger } from '../../src/log.js';
 import { applyBuiltReport, contractOf, seedBatch } from './seed.js';
 
 const read = { maxBytes: 50_000_000, issuer: 'BXISSUER', bureau: 'BUREAU01' };
@@ -52,4 +58,25 @@ describeEachDatabase('inbound: a card changed by the card system while a report 
       assert.deepEqual(events, [], 'no report event on the re-ordered card');
     });
   }
+
+  it('a card of the report\'s file Marked again, which the report will not change, is not held locked while the report applies (a claim on MariaDB locks it)', async function () {
+    this.timeout(30_000);
+    const batch = await seedBatch(db, [61, 62, 63]);
+    await db('card_contracts').where({ id: batch.ids.get(62) }).update({ production_status: 'Marked', batch_id: null });
+    const xml = buildReportXml({ header: header(batch.fileName), rejections: [], shipments: [shipment(61, { shipped: '2026-11-26', sequence: 1 }), shipment(63, { shipped: '2026-11-26', sequence: 3 })], stock: [] });
+    const sha256 = createHash('sha256').update(xml).digest('hex');
+    const clearFile = join(dir, `${sha256}.xml`);
+    writeFileSync(clearFile, xml);
+    let heldBack: unknown = 'not tried';
+    await applyReportFile(db, { clearFile, header: await readReportHeader(clearFile, read), remoteName: 'R.xml.rsa', sha256, clearSha256: sha256, kind: 'rsa', localPath: clearFile }, {
+      read, log: silentLogger, now: '2026-11-26T07:00:00.000Z',
+      // inside the report's transaction: another writer takes the Marked card at once, or fails
+      afterGroup: async () => {
+        heldBack = await db.transaction(async (trx) => trx('card_contracts').where({ id: batch.ids.get(62) }).forUpdate().noWait().first('id'))
+          .then(() => null, (err: Error) => err.message);
+      },
+    });
+    assert.equal(heldBack, null, 'the Marked card was free to lock');
+    assert.equal((await contractOf(db, 61)).production_status, 'Shipped');
+  });
 }, DIALECTS.filter((d) => d !== 'sqlite'));
