@@ -110,17 +110,23 @@ describe('receive job killed with SIGKILL at each step, then restarted', () => {
     if (keys) rmSync(keys, { recursive: true, force: true });
   });
 
+  /** An empty outbound folder, a new work folder and the config of a run on `database`. */
+  function freshScene(database: Config['database']): { workDir: string; config: Config } {
+    bureau.clear();
+    const workDir = mkdtempSync(join(tmpdir(), 'bx-recv-kill-'));
+    const config: Config = testConfig({
+      workDir, database, sftp: server.sftpConfig(),
+      reports: { signatures: 'off', rsaPrivateKeyFile: ours.keyFile, stableCheckSeconds: 0, decryptWorkers: 1 },
+    });
+    return { workDir, config };
+  }
+
   describeEachDatabase('receive kill -9', (ctx) => {
     POINTS.forEach((point, i) => {
       it(`killed ${point.what} ('${point.at}'): the state is as it died; the restart applies the report exactly once`, async function () {
         this.timeout(180_000);
         const { db, database } = ctx();
-        bureau.clear();
-        const workDir = mkdtempSync(join(tmpdir(), 'bx-recv-kill-'));
-        const config: Config = testConfig({
-          workDir, database, sftp: server.sftpConfig(),
-          reports: { signatures: 'off', rsaPrivateKeyFile: ours.keyFile, stableCheckSeconds: 0, decryptWorkers: 1 },
-        });
+        const { workDir, config } = freshScene(database);
         const cards = Array.from({ length: CARDS_PER_REPORT }, (_, k) => 100 * (i + 1) + k);
         const batch = await seedBatch(db, cards);
         const xml = xmlOf({ header: header(batch.fileName), rejections: [rejection(cards[0]!)], shipments: cards.slice(1).map((n) => shipment(n, { shipped: '2026-11-26' })) });
@@ -160,12 +166,7 @@ describe('receive job killed with SIGKILL at each step, then restarted', () => {
     it('killed after the remote move, before recording it (\'after-remote-move\'): the next run records it; nothing stays pending', async function () {
       this.timeout(180_000);
       const { db, database } = ctx();
-      bureau.clear();
-      const workDir = mkdtempSync(join(tmpdir(), 'bx-recv-kill-'));
-      const config: Config = testConfig({
-        workDir, database, sftp: server.sftpConfig(),
-        reports: { signatures: 'off', rsaPrivateKeyFile: ours.keyFile, stableCheckSeconds: 0, decryptWorkers: 1 },
-      });
+      const { workDir, config } = freshScene(database);
       const batch = await seedBatch(db, [900, 901]);
       const encrypted = encryptRsaReport(Buffer.from(xmlOf({ header: header(batch.fileName), rejections: [rejection(900)], shipments: [shipment(901, { shipped: '2026-11-26' })] })), ours.publicPem);
       const name = reportName();
