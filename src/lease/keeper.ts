@@ -29,8 +29,9 @@ export interface LeaseKeeperOptions {
 /**
  * One lease kept by this process: taken in the database, renewed in the background, checked before
  * each state change, given back at the end. Expiry times are the database's (db/lease.ts); the
- * keeper measures its own time only as elapsed time on the monotonic clock (how long since the last
- * renewal that the database confirmed), which a wrong or stepped wall clock does not disturb.
+ * keeper measures its own time only as elapsed time (how long since the last renewal that the
+ * database confirmed): on the monotonic clock, or the wall clock's when it counted more (a host that
+ * slept), so a wall clock stepped back or wrong never makes a lease last longer.
  */
 export interface LeaseKeeper {
   readonly name: string;
@@ -71,7 +72,12 @@ export interface Standby {
   refused(holder: LeaseRow | undefined): void;
 }
 
-const monotonicMs = () => performance.now();
+/** A moment read on both clocks of this host. */
+interface Moment {
+  monotonic: number;
+  wall: number;
+}
+const moment = (): Moment => ({ monotonic: performance.now(), wall: Date.now() });
 
 export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
   const { db, name, ttlMs, log } = options;
@@ -80,8 +86,8 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
   let isHeld = false;
   /** counts takes and losses: the late answer of a renewal sent before the last one changes nothing */
   let term = 0;
-  /** monotonic time at which the last confirmed take or renewal was sent */
-  let confirmedAt = -Infinity;
+  /** when the last confirmed take or renewal was sent */
+  let confirmedAt: Moment = { monotonic: -Infinity, wall: -Infinity };
   let transactions = 0;
   /** the transaction the job renews through (renewWithin) while it lasts: the background renews through it too */
   let activeTrx: LeaseRenewal | undefined;
@@ -89,10 +95,21 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
   const stopping = new AbortController();
   let loop: Promise<void> | undefined;
 
-  const runsOutAt = () => confirmedAt + ttlMs;
+  /**
+   * Time since the last confirmed renewal: on the monotonic clock, which a step of the wall clock
+   * does not disturb, unless the wall clock counted more. Linux's monotonic clock stands still while
+   * the host sleeps (a suspended laptop or VM): counted alone, a runner waking after its lease had
+   * run out in the database, and been taken by another, went on as its holder until its next renewal.
+   * A wall clock stepped forward makes a renewal due early, never a lease last longer.
+   */
+  const sinceConfirmed = () => {
+    const now = moment();
+    return Math.max(now.monotonic - confirmedAt.monotonic, now.wall - confirmedAt.wall);
+  };
+  const timeLeft = () => ttlMs - sinceConfirmed();
 
   async function take(): Promise<boolean> {
-    const at = monotonicMs();
+    const at = moment();
     if (!(await acquireLease(db, name, owner, ttlMs))) return false;
     isHeld = true;
     term++;
@@ -110,12 +127,12 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
 
   /** `bounded`: the answer is waited for no longer than the lease lasts (the loss itself, onLost, is not bounded) */
   async function renew(via: LeaseRenewal, bounded = false): Promise<void> {
-    const at = monotonicMs();
+    const at = moment();
     const sentIn = term;
     const answer = via.renewLease(name, owner, ttlMs);
     const renewed = await (bounded ? beforeRunningOut(answer) : answer);
     if (sentIn !== term) return;
-    if (renewed) confirmedAt = Math.max(confirmedAt, at);
+    if (renewed && at.monotonic > confirmedAt.monotonic) confirmedAt = at;
     else await lose('the lease expired and was taken by another runner');
   }
 
@@ -126,7 +143,7 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
       await renew(throughPool, true);
     } catch (err) {
       // the database is unreachable: we may go on only while our last renewal has not run out
-      if (monotonicMs() + intervalMs < runsOutAt()) log.warn({ lease: name, error: messageOf(err) }, 'could not renew the lease: trying again');
+      if (intervalMs < timeLeft()) log.warn({ lease: name, error: messageOf(err) }, 'could not renew the lease: trying again');
       else await lose(`the lease could not be renewed before it expired: ${messageOf(err)}`);
     }
   }
@@ -134,7 +151,7 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
   function beforeRunningOut<T>(work: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const ranOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('the database did not answer')), Math.max(0, runsOutAt() - monotonicMs()));
+      timer = setTimeout(() => reject(new Error('the database did not answer')), Math.max(0, timeLeft()));
       if (options.unref) timer.unref();
     });
     return Promise.race([work, ranOut]).finally(() => clearTimeout(timer));
@@ -154,11 +171,11 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     // row lock (PostgreSQL) or connection (SQLite): renew through that transaction instead, so a
     // transaction that waits for other work (the claim waits for the file thread) keeps its lease
     if (transactions > 0) {
-      if (activeTrx && isHeld && monotonicMs() - confirmedAt >= intervalMs / 2) await renewThroughTransaction(activeTrx);
+      if (activeTrx && isHeld && sinceConfirmed() >= intervalMs / 2) await renewThroughTransaction(activeTrx);
       return;
     }
     if (isHeld) {
-      if (monotonicMs() - confirmedAt >= intervalMs / 2) await renewInBackground();
+      if (sinceConfirmed() >= intervalMs / 2) await renewInBackground();
     } else if (standby && !(await take())) {
       standby.refused(await leaseHolder(db, name, ttlMs));
     } else if (standby) {
@@ -184,7 +201,7 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     }
   }
 
-  const held = () => isHeld && monotonicMs() < runsOutAt();
+  const held = () => isHeld && timeLeft() > 0;
   const assertHeld = () => {
     // a renewal that kept failing (database unreachable) counts as lost once the lease ran out
     if (!held()) throw new TransientError(`the ${name} lease was lost; another runner may continue`);
@@ -203,7 +220,7 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     async renewWithin(within) {
       assertHeld();
       if (transactions > 0) activeTrx = within;
-      if (monotonicMs() - confirmedAt < ttlMs / 3) return;
+      if (sinceConfirmed() < ttlMs / 3) return;
       await renew(within);
       assertHeld();
     },

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { Db } from '../../src/db/connection.js';
 import { RUNNER_LEASE, makeRunnerLease, type RunnerLease } from '../../src/lease/runner-lease.js';
-import { leaseHolder } from '../../src/db/lease.js';
+import { performance } from 'node:perf_hooks';
+import { acquireLease, leaseHolder } from '../../src/db/lease.js';
 import { silentLogger } from '../../src/log.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
@@ -62,6 +63,26 @@ describeEachDatabase('runner lease keeper', (ctx) => {
     assert.match(a.events[1]!, /^lost: the lease expired and was taken by another runner/);
     await a.stop();
     assert.equal((await leaseHolder(ctx().db, RUNNER_LEASE))?.owner, 'usurper', 'stop() must not release a lease we no longer hold');
+  });
+
+  it('after a suspend that the monotonic clock did not count (a host asleep), holds the lease no longer than it lasted', async () => {
+    const a = keeper('a', 1_500);
+    a.start();
+    await waitFor('a active', () => a.held());
+    // the host sleeps: nothing of this process runs, and Linux's monotonic clock (performance.now)
+    // stands still; the wall clock and the database's go on
+    const frozenAt = performance.now();
+    const realNow = performance.now;
+    performance.now = () => frozenAt;
+    try {
+      const wakes = Date.now() + 2_000;
+      while (Date.now() < wakes) { /* asleep */ }
+      // woken: another runner takes the lease that expired meanwhile, before a's next renewal says so
+      assert.equal(await acquireLease(ctx().db, RUNNER_LEASE, 'b', 60_000), true);
+      assert.equal(a.held(), false, 'b holds it now: a must not believe it still does');
+    } finally {
+      performance.now = realNow;
+    }
   });
 
   it('gives the lease back when it cannot start (onAcquired fails), and tries again', async () => {
