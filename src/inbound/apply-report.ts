@@ -290,16 +290,23 @@ async function contractFinder(trx: DbTransaction, batch: SourceBatch, records: A
   // a contract not in the file at all: sent to another bureau? (only looked up for such records, rare)
   const absent = misses.map((r) => canonicalId(r.cardContractId)).filter((n) => !numbersSeen.has(n));
   const elsewhere = bureau && absent.length ? await bureausSentTo(trx, absent) : new Map<string, string | null>();
-  // the cards this report may change, locked and read again: the card system may have changed them since
-  const changeable = [...byKey.values()].filter((c) => c.production_status === 'InProduction' || c.production_status === 'Shipped');
-  const now = await lockContracts(trx, changeable.map((c) => c.id));
-  for (const c of changeable) Object.assign(c, now.get(c.id));
+  await lockChangeable(trx, records.map((r) => byKey.get(keyOf(r))));
   return (record) => {
     const contract = byKey.get(keyOf(record));
     const number = canonicalId(record.cardContractId);
     const sentTo = elsewhere.get(number);
     return { contract, otherPlastic: !contract && numbersSeen.has(number), ...(sentTo !== undefined && !isBureausRow(sentTo, bureau!) ? { sentTo } : {}) };
   };
+}
+
+/**
+ * Locks the cards the records name that a report may change (InProduction, Shipped) and reads them
+ * again, in place: the card system may have changed one since the look-up (see lockContracts).
+ */
+async function lockChangeable(trx: DbTransaction, named: Array<ReportedContract | undefined>): Promise<void> {
+  const changeable = [...new Set(named)].filter((c): c is ReportedContract => c?.production_status === 'InProduction' || c?.production_status === 'Shipped');
+  const current = await lockContracts(trx, changeable.map((c) => c.id));
+  for (const c of changeable) Object.assign(c, current.get(c.id));
 }
 
 type Decision = string | null | { state: Partial<ReportedContract> & { production_status: ProductionStatus }; detail: string };
