@@ -65,6 +65,18 @@ describeEachDatabase('runner lease while the database goes silent', (ctx) => {
     url.host = `127.0.0.1:${relay.port}`;
     db = openDatabase({ database: { ...ctx().database, url: url.toString() } });
   });
+  /** Starts keeper 'a' and waits until it is active; returns what it was told ('acquired', 'lost: …'). */
+  async function activeKeeper(): Promise<string[]> {
+    const events: string[] = [];
+    keeper = makeRunnerLease({
+      db, owner: 'a', ttlMs: 1500, intervalMs: 100, log: silentLogger,
+      onAcquired: async () => { events.push('acquired'); },
+      onLost: async (reason) => { events.push(`lost: ${reason}`); },
+    });
+    keeper.start();
+    await waitFor('a active', () => events.length === 1);
+    return events;
+  }
   afterEach(async () => {
     relay?.thaw();
     await keeper?.stop();
@@ -75,19 +87,12 @@ describeEachDatabase('runner lease while the database goes silent', (ctx) => {
 
   it('the holder gives the lease up once it runs out unanswered, and takes it again by itself when the database answers', async function () {
     this.timeout(60_000);
-    const events: string[] = [];
-    keeper = makeRunnerLease({
-      db, owner: 'a', ttlMs: 1500, intervalMs: 100, log: silentLogger,
-      onAcquired: async () => { events.push('acquired'); },
-      onLost: async (reason) => { events.push(`lost: ${reason}`); },
-    });
-    keeper.start();
-    await waitFor('a active', () => events.length === 1);
+    const events = await activeKeeper();
     relay.freeze();
     // a renewal waiting on a silent connection must not keep the daemon scheduling as the runner
     await waitFor('the loss noticed (the lease ran out)', () => events.length >= 2, 10_000);
     assert.match(events[1]!, /^lost: the lease could not be renewed before it expired/);
-    assert.equal(keeper.held(), false);
+    assert.equal(keeper!.held(), false);
     relay.thaw();
     await waitFor('active again', () => events.length >= 3 && keeper!.held(), 20_000);
     assert.equal(events[2], 'acquired');
@@ -96,14 +101,7 @@ describeEachDatabase('runner lease while the database goes silent', (ctx) => {
 
   it('after a failover that left every pooled connection silent, takes the lease again on new connections', async function () {
     this.timeout(60_000);
-    const events: string[] = [];
-    keeper = makeRunnerLease({
-      db, owner: 'a', ttlMs: 1500, intervalMs: 100, log: silentLogger,
-      onAcquired: async () => { events.push('acquired'); },
-      onLost: async (reason) => { events.push(`lost: ${reason}`); },
-    });
-    keeper.start();
-    await waitFor('a active', () => events.length === 1);
+    const events = await activeKeeper();
     // the pool full of idle connections (5), as after a busy run
     await Promise.all(Array.from({ length: 5 }, () => db.transaction(async (trx) => { await trx('leases').first(); await new Promise((r) => setTimeout(r, 100)); })));
     assert.equal(relay.failOver(), 5);
