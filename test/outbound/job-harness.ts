@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,16 +8,46 @@ import type { Knex } from 'knex';
 import type { Config } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { makeSendJob, type SendFaultPoint, type SendJobDeps } from '../../src/outbound/send-job.js';
-import type { PanCipher } from '../../src/security/pan.js';
+import { PanCipher } from '../../src/security/pan.js';
 import type { RemoteSession, Transport } from '../../src/transport/remote.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
-import { clearSendTables } from './fixtures.js';
+import { clearSendTables, insertCards } from './fixtures.js';
 import { noUploadDuringClaim } from './mid-upload.js';
 import { contractIdsOf, contractsByStatus, decryptedRecords, filesIn, makeBureauKeys, removeDir, sendConfig, twoBureauServer, type BureauKeys } from './harness.js';
 import type { ChildSpec } from './send-child.js';
 
 const SEND_CHILD = fileURLToPath(new URL('./send-child.ts', import.meta.url));
+
+/** What a send run in a child process (send-child.ts) starts from: see childSendScene. */
+export interface ChildSendScene {
+  db: Knex;
+  cipher: PanCipher;
+  config: Config;
+  /** the child's spec, without a pause point */
+  spec: Omit<ChildSpec, 'pauseAt'>;
+}
+
+/**
+ * For the specs whose send runs in a child process: empty send tables and server folder, a fresh PAN
+ * key, a config on the test's database (`database`: the child opens its own connection) with files of
+ * `maxCardsPerFile`, and the cards 1…`cards` Marked.
+ */
+export async function childSendScene(
+  db: Knex, database: Config['database'], server: { sshd: SshdServer; keys: BureauKeys },
+  options: { cards: number; maxCardsPerFile: number; businessDate: string; daemon?: Partial<Config['daemon']> },
+): Promise<ChildSendScene> {
+  await clearSendTables(db);
+  for (const name of readdirSync(join(server.sshd.root, 'inbound'))) rmSync(join(server.sshd.root, 'inbound', name), { force: true });
+  const panKey = randomBytes(32);
+  const cipher = new PanCipher(panKey);
+  const base = withSftp(sendConfig(server.keys), server.sshd);
+  const config: Config = {
+    ...base, database, perso: { ...base.perso, maxCardsPerFile: options.maxCardsPerFile }, daemon: { ...base.daemon, ...options.daemon },
+  };
+  await insertCards(db, cipher, 1, options.cards);
+  return { db, cipher, config, spec: { config, panKey: panKey.toString('base64'), businessDate: options.businessDate } };
+}
 
 /** A send running to its end in its own process (send-child.ts without a pause point). */
 export interface SendProcess {

@@ -2,17 +2,14 @@
 // number of bytes reached the server), restarted and maybe killed again, then run to its end: every
 // card is in exactly one delivered file, whatever the moments were.
 import { strict as assert } from 'node:assert';
-import { randomBytes } from 'node:crypto';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import type { Config } from '../../src/config/schema.js';
-import { PanCipher } from '../../src/security/pan.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import type { SshdServer } from '../helpers/sshd.js';
-import { clearSendTables, contractNumbers, insertCards } from './fixtures.js';
-import { filesIn, removeDir, sendConfig, type BureauKeys } from './harness.js';
-import { assertBatchesAgree, assertDeliveredExactlyOnce, sendJobFor, startSendProcess, useSshdAndBureauKeys, withSftp } from './job-harness.js';
+import { contractNumbers } from './fixtures.js';
+import { filesIn, removeDir, type BureauKeys } from './harness.js';
+import { assertBatchesAgree, assertDeliveredExactlyOnce, childSendScene, sendJobFor, startSendProcess, useSshdAndBureauKeys } from './job-harness.js';
 import type { ChildSpec } from './send-child.js';
 
 const BUSINESS_DATE = '2026-11-26';
@@ -75,15 +72,8 @@ describe('send job killed with SIGKILL at random moments, then restarted', () =>
       const { db, database } = ctx();
       const where: string[] = [];
       await fc.assert(fc.asyncProperty(fc.array(killAt, { minLength: 1, maxLength: 2 }), async (kills) => {
-        await clearSendTables(db);
-        for (const name of readdirSync(join(sshd.root, 'inbound'))) rmSync(join(sshd.root, 'inbound', name), { force: true });
-        const panKey = randomBytes(32);
-        const cipher = new PanCipher(panKey);
-        const base = withSftp(sendConfig(keys), sshd);
-        const config: Config = { ...base, database, perso: { ...base.perso, maxCardsPerFile: 3 } };
+        const { cipher, config, spec } = await childSendScene(db, database, { sshd, keys }, { cards: CARD_COUNT, maxCardsPerFile: 3, businessDate: BUSINESS_DATE });
         try {
-          await insertCards(db, cipher, 1, CARD_COUNT);
-          const spec: ChildSpec = { config, panKey: panKey.toString('base64'), businessDate: BUSINESS_DATE };
           for (const at of kills) {
             const end = await runAndKill(spec, sshd, at);
             const states = (await db('perso_batches').orderBy('id').select('state')).map((b: any) => b.state).join(',');

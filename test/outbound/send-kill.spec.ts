@@ -1,18 +1,17 @@
 import { strict as assert } from 'node:assert';
-import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
 import type { Config } from '../../src/config/schema.js';
-import { PanCipher } from '../../src/security/pan.js';
 import { runUntilPaused, waitFor } from '../helpers/crash-child.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import type { SshdServer } from '../helpers/sshd.js';
 import type { ChildSpec, SendPausePoint } from './send-child.js';
-import { clearSendTables, inProductionEvents, insertCards } from './fixtures.js';
-import { contractsByStatus, filesIn, removeDir, sendConfig, type BureauKeys } from './harness.js';
-import { assertDeliveredExactlyOnce, sendJobFor, useSshdAndBureauKeys, withSftp } from './job-harness.js';
+import { inProductionEvents } from './fixtures.js';
+import { contractsByStatus, filesIn, removeDir, type BureauKeys } from './harness.js';
+import { assertDeliveredExactlyOnce, childSendScene, sendJobFor, useSshdAndBureauKeys } from './job-harness.js';
 
 const CHILD = fileURLToPath(new URL('./send-child.ts', import.meta.url));
 const BUSINESS_DATE = '2026-11-26';
@@ -156,16 +155,10 @@ describe('send job killed with SIGKILL at each step, then restarted', () => {
       it(`killed ${point.what} ('${point.at}'): the state is as it died; the restart delivers every card exactly once`, async function () {
         this.timeout(240_000);
         const { db, database } = ctx();
-        await clearSendTables(db);
-        for (const name of readdirSync(join(sshd.root, 'inbound'))) rmSync(join(sshd.root, 'inbound', name), { force: true });
-        const panKey = randomBytes(32);
-        const cipher = new PanCipher(panKey);
-        const base = withSftp(sendConfig(keys), sshd);
-        const config: Config = { ...base, database, perso: { ...base.perso, maxCardsPerFile: 3 } };
+        const { cipher, config, spec: base } = await childSendScene(db, database, { sshd, keys }, { cards: CARDS.length, maxCardsPerFile: 3, businessDate: BUSINESS_DATE });
         const scene: Scene = { db, config, sshd };
-        await insertCards(db, cipher, 1, CARDS.length);
 
-        const spec: ChildSpec = { config, panKey: panKey.toString('base64'), pauseAt: point.at, businessDate: BUSINESS_DATE };
+        const spec: ChildSpec = { ...base, pauseAt: point.at };
         const child = await runUntilPaused(CHILD, { BX_SEND_CHILD: JSON.stringify(spec) }, point.at);
         await point.settle?.(scene);
         await child.kill();

@@ -2,19 +2,13 @@
 // second once the first stood still past its lease (stopped, then woken). One waits or gives up cleanly;
 // never a card in two files.
 import { strict as assert } from 'node:assert';
-import { randomBytes } from 'node:crypto';
-import { readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import fc from 'fast-check';
-import type { Config } from '../../src/config/schema.js';
-import { PanCipher } from '../../src/security/pan.js';
 import { waitFor } from '../helpers/crash-child.js';
 import { describeEachDatabase } from '../helpers/db.js';
 import type { SshdServer } from '../helpers/sshd.js';
-import { clearSendTables, contractNumbers, insertCards } from './fixtures.js';
-import { removeDir, sendConfig, type BureauKeys } from './harness.js';
-import { assertBatchesAgree, assertDeliveredExactlyOnce, sendJobFor, startSendProcess, useSshdAndBureauKeys, withSftp, type SendProcess } from './job-harness.js';
-import type { ChildSpec } from './send-child.js';
+import { contractNumbers } from './fixtures.js';
+import { removeDir, type BureauKeys } from './harness.js';
+import { assertBatchesAgree, assertDeliveredExactlyOnce, childSendScene, sendJobFor, startSendProcess, useSshdAndBureauKeys, type ChildSendScene, type SendProcess } from './job-harness.js';
 
 const BUSINESS_DATE = '2026-11-26';
 const CARD_COUNT = 7;
@@ -40,23 +34,12 @@ describe('two sends of one bureau at once, in two processes', () => {
 
   describeEachDatabase('send race', (ctx) => {
     /** A scene: the cards Marked, an empty server, and the child's spec. */
-    const setUp = async () => {
-      const { db, database } = ctx();
-      await clearSendTables(db);
-      for (const name of readdirSync(join(sshd.root, 'inbound'))) rmSync(join(sshd.root, 'inbound', name), { force: true });
-      const panKey = randomBytes(32);
-      const cipher = new PanCipher(panKey);
-      const base = withSftp(sendConfig(keys), sshd);
-      const config: Config = {
-        ...base, database, perso: { ...base.perso, maxCardsPerFile: 3 }, daemon: { ...base.daemon, leaseTtlSeconds: LEASE_TTL_SECONDS },
-      };
-      await insertCards(db, cipher, 1, CARD_COUNT);
-      const spec: ChildSpec = { config, panKey: panKey.toString('base64'), businessDate: BUSINESS_DATE };
-      return { db, cipher, config, spec };
-    };
+    const setUp = () => childSendScene(ctx().db, ctx().database, { sshd, keys }, {
+      cards: CARD_COUNT, maxCardsPerFile: 3, businessDate: BUSINESS_DATE, daemon: { leaseTtlSeconds: LEASE_TTL_SECONDS },
+    });
 
     /** Whatever the two left undone, one more send finishes; then every card is in exactly one file. */
-    const finishAndCheck = async ({ db, cipher, config }: Awaited<ReturnType<typeof setUp>>) => {
+    const finishAndCheck = async ({ db, cipher, config }: ChildSendScene) => {
       await sendJobFor(db, cipher, config, sshd).run({ businessDate: BUSINESS_DATE });
       await assertDeliveredExactlyOnce(db, sshd, keys, config, CARDS);
       await assertBatchesAgree(db, sshd, keys);
