@@ -141,17 +141,38 @@ async function oneMigratorAtATime<T>(db: Db, migrate: () => Promise<T>): Promise
   if (dialect === 'sqlite') return migrate();
   // a connection of its own: the pool may hold one connection only, which knex's migration needs
   const session = knexFactory({ ...db.client.config, pool: { ...db.client.config.pool, min: 0, max: 1 } });
+  let stopKeepingAlive: () => void = () => undefined;
   try {
     if (!(await takeMigratorsLock(session, dialect))) throw new Error(`another process has been migrating this database for ${MIGRATOR_WAIT_SECONDS} s: not migrated`);
+    stopKeepingAlive = await keepAlive(session, dialect);
     if (dialect === 'mysql') {
       if (await deadMigratorsLock(db)) interrupted.add(db.client.config.connection);
       await db.migrate.forceFreeMigrationsLock(options());
     }
     return await migrate();
   } finally {
+    stopKeepingAlive();
     interrupted.delete(db.client.config.connection);
     await session.destroy(); // the session's end releases the lock
   }
+}
+
+/**
+ * The lock's session is idle while the migration runs on another connection: a server that closes
+ * idle sessions (MariaDB's wait_timeout, which DBAs lower from 8 hours; PostgreSQL's
+ * idle_session_timeout) released the lock under a long migration, and let a second migrator in,
+ * which took the first's knex lock for a dead migrator's and ran the same migrations at once. A
+ * statement every third of that time keeps it; a migrator that died stops them, and its lock goes.
+ */
+async function keepAlive(session: Knex, dialect: 'pg' | 'mysql'): Promise<() => void> {
+  const idleMs = dialect === 'mysql'
+    ? Number((await session.raw('select @@session.wait_timeout as s'))[0][0].s) * 1000
+    // unit ms; no such setting before PostgreSQL 14
+    : Number((await session.raw(`select setting from pg_settings where name = 'idle_session_timeout'`)).rows[0]?.setting ?? 0);
+  if (!(idleMs > 0)) return () => undefined;
+  const timer = setInterval(() => void session.raw('select 1').catch(() => undefined), Math.max(200, Math.floor(idleMs / 3)));
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** The lock of this database's migrators, waited for MIGRATOR_WAIT_SECONDS: false when it was not had by then. */
