@@ -3,7 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { addDays, assertTimezone, isValidDate, makeCalendar, weekdayName } from '../calendar/index.js';
 import { UsageError } from '../errors.js';
 import { bureausOf, wholeNumber } from './options.js';
-import { printTable } from './output.js';
+import { printJson, printTable } from './output.js';
 
 export const order = 60;
 
@@ -34,7 +34,7 @@ export function register(program: Command): void {
         : 'No public holidays are configured (calendar.holidays): every working weekday is a business day, 25 December included.\n';
       if (opts.json) {
         if (notice) process.stderr.write(notice);
-        process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        printJson(rows);
       } else {
         if (notice) process.stdout.write(notice);
         process.stdout.write(`Cut-offs (${config.schedule.timezone}): ${bureaus.map((b) => `${b.code} ${[...b.sendAt].sort().join(' ')}`).join('; ')}\n`);

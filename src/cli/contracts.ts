@@ -10,7 +10,8 @@ import { silentLogger } from '../log.js';
 import { maskPan, maskPansInText } from '../security/mask.js';
 import { PanIntegrityError, PanKeyError, type PanCipher } from '../security/pan.js';
 import { wholeNumber } from './options.js';
-import { printTable, terminalSafe, terminalSafeJson } from './output.js';
+import { terminalSafe } from '../security/shown-text.js';
+import { printJson, printTable } from './output.js';
 
 export const order = 20;
 
@@ -46,7 +47,7 @@ export function register(program: Command): void {
       await withApp(cmd.optsWithGlobals(), async ({ db, cipher }) => {
         const rows = await listContracts(db, { status: opts.status as any, limit });
         const shown = rows.map((r) => present(r, cipher));
-        if (opts.json) shown.forEach((r) => process.stdout.write(terminalSafeJson(r) + '\n'));
+        if (opts.json) shown.forEach((r) => printJson(r, 0));
         else printTable(shown);
       }, { readOnly: true });
     });
@@ -77,7 +78,7 @@ function registerShow(contracts: Command): void {
         const cards = await contractStory(db, contractId);
         if (!cards.length) throw new UsageError(`contract ${contractId}: no such contract (contracts list shows the known ones)`);
         const shown = cards.map(({ panEnc, panLast4, ...card }) => ({ ...maskedStory(card), pan: maskedPan({ contractNumber: card.contractNumber, plasticId: card.plasticId, panEnc, panLast4 }, cipher) }));
-        if (opts.json) process.stdout.write(terminalSafeJson(shown, 2) + '\n');
+        if (opts.json) printJson(shown);
         else shown.forEach((card, i) => printStory(card, i > 0));
       }, { readOnly: true });
     });

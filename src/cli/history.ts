@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { wholeNumber } from './options.js';
 import { bureauOfSendJob, sendLeaseOf } from '../lease/job-lease.js';
 import { bureausOf } from './options.js';
-import { printTable, scrubbed } from './output.js';
+import { printJson, printTable, scrubbed } from './output.js';
 
 export const order = 31;
 
@@ -33,7 +33,7 @@ export function register(program: Command): void {
         // a bureau's sends are its lease's runs: `send` for the first bureau, `send:<CODE>` for the others
         const job = flags.bureau === undefined ? filter.job : sendLeaseOf(config.bureaus, bureausOf(config, flags.bureau)[0]!.code);
         const runs = scrubbed((await listRuns(db, { ...filter, job, exact: flags.bureau !== undefined })).map((r) => ({ ...r, bureau: bureauOfSendJob(config.bureaus, r.job) ?? null })));
-        if (flags.json) process.stdout.write(JSON.stringify(runs, null, 2) + '\n');
+        if (flags.json) printJson(runs);
         else printRuns(runs);
       }, { readOnly: true });
     });

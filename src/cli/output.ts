@@ -1,30 +1,5 @@
 import { scrub } from '../log.js';
-
-/**
- * What a terminal acts on beyond C0 controls: DEL and the C1 controls (the CSI U+009B starts escape
- * sequences that retitle, clear or rewrite a screen), and the characters that reorder or break what is
- * shown (bidirectional marks, overrides and isolates, the line and paragraph separators).
- */
-const ACTS_ON_TERMINAL = String.raw`\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069`;
-const TERMINAL_UNSAFE = new RegExp(`[\\u0000-\\u001f${ACTS_ON_TERMINAL}]`, 'g');
-const JSON_UNSAFE = new RegExp(`[${ACTS_ON_TERMINAL}]`, 'g');
-
-/**
- * Text as a terminal may show it, for text we did not write (a bureau's reason, a stored error, a
- * file name): a line break or tab as a space, so a row stays one line, and every other control or
- * reordering character as U+FFFD, one for one, as `perso explain` shows them.
- */
-export function terminalSafe(text: string): string {
-  return text.replace(/[\r\n\t]/g, ' ').replace(TERMINAL_UNSAFE, '\ufffd');
-}
-
-/**
- * JSON whose values are kept exactly, with the characters JSON.stringify leaves raw that a terminal
- * acts on written as \\uXXXX: the same JSON value, inert on a screen.
- */
-export function terminalSafeJson(value: unknown, indent?: number): string {
-  return JSON.stringify(value, null, indent).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
+import { terminalSafe, terminalSafeJson } from '../security/shown-text.js';
 
 /**
  * Every string of a document through the log scrubber (PANs masked, known secrets cut), as the status
@@ -48,4 +23,13 @@ export function printTable(rows: Array<Record<string, string | number>>, out: No
   const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n';
   out.write(line(keys));
   for (const row of cells) out.write(line(row));
+}
+
+/**
+ * A command's --json result on stdout: the same JSON value, with the characters a terminal acts on
+ * (C1 controls, bidirectional marks, in text stored by an older version or quoted from a bureau)
+ * written as \\uXXXX. `indent` 0: one line (a record per line).
+ */
+export function printJson(value: unknown, indent = 2): void {
+  process.stdout.write(terminalSafeJson(value, indent) + '\n');
 }

@@ -4,7 +4,7 @@ import { loadConfig } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import { explainFile, loadLayout, type ExplainedLine } from '../perso/index.js';
 import { wholeNumber } from './options.js';
-import { printTable } from './output.js';
+import { printJson, printTable } from './output.js';
 
 export const order = 60;
 
@@ -35,7 +35,7 @@ export function register(program: Command): void {
       let shown = 0;
       for await (const record of explainFile(layout, file, selection)) {
         shown++;
-        if (opts.json) process.stdout.write(JSON.stringify(record) + '\n');
+        if (opts.json) printJson(record, 0);
         else printRecord(record);
       }
       if (!shown && (selection.record || selection.line)) {

@@ -12,7 +12,7 @@ import { runManually } from './manual-run.js';
 import { productionReceiveJob, productionTransport } from '../wiring.js';
 import { forEachBureau } from './bureau-runs.js';
 import { bureausOf } from './options.js';
-import { printTable } from './output.js';
+import { printJson, printTable } from './output.js';
 
 export const order = 41;
 
@@ -50,7 +50,7 @@ export function register(program: Command): void {
         } finally {
           stop.dispose();
           const codes = Object.keys(results);
-          if (opts.json && codes.length) process.stdout.write(JSON.stringify(bureaus.length === 1 ? results[codes[0]!] : results, null, 2) + '\n');
+          if (opts.json && codes.length) printJson(bureaus.length === 1 ? results[codes[0]!] : results);
         }
       });
     });

@@ -19,7 +19,7 @@ import { receiveRunCounts, sendRunCounts } from '../daemon/run-history.js';
 import { bureauView, jobNameFor } from '../config/bureau-view.js';
 import { bureausOf } from './options.js';
 import { runManually } from './manual-run.js';
-import { printTable } from './output.js';
+import { printJson, printTable } from './output.js';
 
 export const order = 21;
 
@@ -47,7 +47,7 @@ export function register(program: Command): void {
       const app = await openApp(cmd.optsWithGlobals(), { migrate: false });
       try {
         const outcome = await runOnce(app, flags);
-        if (flags.json) process.stdout.write(JSON.stringify(outcome, null, 2) + '\n');
+        if (flags.json) printJson(outcome);
         else printOutcome(outcome);
         process.exitCode = exitCodeOf(outcome);
       } finally {

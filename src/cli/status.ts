@@ -3,7 +3,7 @@ import { withApp } from '../app.js';
 import { statusSummary, type StatusSummary } from '../db/status-summary.js';
 import { PRODUCTION_STATUSES } from '../domain/contract-status.js';
 import { bureausOf } from './options.js';
-import { printTable, scrubbed } from './output.js';
+import { printJson, printTable, scrubbed } from './output.js';
 
 export const order = 30;
 
@@ -19,7 +19,7 @@ export function register(program: Command): void {
         const codes = config.bureaus.map((b) => b.code);
         const only = opts.bureau === undefined ? undefined : bureausOf(config, opts.bureau)[0]!.code;
         const summary = scrubbed(await statusSummary(db, 10, { bureaus: codes, ...(only ? { only: { code: only, first: only === codes[0] } } : {}) }));
-        if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+        if (opts.json) printJson(summary);
         else printSummary(summary, `bureau-exchange${globals.config ? ` --config ${globals.config}` : ''}`);
       }, { readOnly: true });
     });

@@ -5,6 +5,7 @@
  */
 
 import type { ReportInput } from '../domain/report.js';
+import { escapeXml } from '../security/shown-text.js';
 
 export type { BureauReport, RejectionRecord, ReportHeader, ReportInput, ShipmentRecord, StockItem } from '../domain/report.js';
 
@@ -17,10 +18,6 @@ export const LISTS = {
   Stock: 'Item',
 } as const;
 export type ListName = keyof typeof LISTS;
-
-export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
-}
 
 const el = (name: string, value: string | number | null) =>
   value === null || value === '' ? `<${name}/>` : `<${name}>${escapeXml(String(value))}</${name}>`;

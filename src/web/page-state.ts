@@ -1,4 +1,4 @@
-import { escapeXml } from '../inbound/report-format.js';
+import { escapeXml } from '../security/shown-text.js';
 import { messageOf } from '../errors.js';
 import { servedText } from './served-text.js';
 import type { StatusData } from './status-data.js';

@@ -1,4 +1,4 @@
-import { terminalSafe } from '../cli/output.js';
+import { terminalSafe } from '../security/shown-text.js';
 import { scrub } from '../log.js';
 
 /**

@@ -44,7 +44,8 @@ describeEachDatabase('status and history show stored text with PANs masked and n
       this.timeout(60_000);
       const r = await runCli(['--config', config, ...command, '--json'], env);
       assert.equal(r.code, 0, r.stderr);
-      for (const pan of PANS) assert.ok(!r.stdout.includes(pan), `--json shows the PAN ${pan}`);
+      // the same JSON value, but U+202E (which JSON.stringify leaves raw) written as \u202e
+      clean(r.stdout, `${command.join(' ')} --json`);
       const doc = JSON.parse(r.stdout);
       const error: string = command[0] === 'status' ? doc.quarantined[0].error : doc[0].error;
       // JSON escapes the control characters itself: the document keeps the text, PANs masked
