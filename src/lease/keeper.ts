@@ -132,8 +132,9 @@ export function makeLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     const answer = via.renewLease(name, owner, ttlMs);
     const renewed = await (bounded ? beforeRunningOut(answer) : answer);
     if (sentIn !== term) return;
-    if (renewed && at.monotonic > confirmedAt.monotonic) confirmedAt = at;
-    else await lose('the lease expired and was taken by another runner');
+    if (!renewed) await lose('the lease expired and was taken by another runner');
+    // of two renewals answered out of order, the one sent last counts
+    else if (at.monotonic > confirmedAt.monotonic) confirmedAt = at;
   }
 
   async function renewInBackground(): Promise<void> {

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { acquireLease, leaseHolder, renewalThrough } from '../../src/db/lease.js';
 import { silentLogger } from '../../src/log.js';
@@ -68,6 +69,25 @@ describeEachDatabase('send lease', (ctx) => {
     assert.throws(() => lease.assertHeld(), /lease was lost/, 'and we must not go on as its holder');
     await lease.release();
     assert.equal((await leaseHolder(db, SEND_LEASE))!.owner, 'other:1:x');
+  });
+
+  it('a renewal confirmed while the monotonic clock stood still (a host waking from sleep) keeps the lease', async () => {
+    const { db } = ctx();
+    const ttlMs = 1500;
+    const frozenAt = performance.now();
+    const realNow = performance.now;
+    performance.now = () => frozenAt;
+    try {
+      const lease = await holdLease(db, ttlMs, silentLogger);
+      await sleep(ttlMs / 3 + 100); // on the wall clock: a renewal is due
+      const { expires_at: before } = (await leaseHolder(db, SEND_LEASE))!;
+      await lease.renewWithin(renewalThrough(db));
+      assert.ok(Number((await leaseHolder(db, SEND_LEASE))!.expires_at) > Number(before), 'renewed');
+      lease.assertHeld();
+      await lease.release();
+    } finally {
+      performance.now = realNow;
+    }
   });
 
   it('is reported lost once another runner took it over', async () => {
