@@ -51,5 +51,7 @@ export function serverText(text: string): string {
 }
 
 function isConnectionGone(message: string): boolean {
-  return /no sftp connection|not connected|connection (lost|closed)|channel (closed|open failure)|end of file|ECONNRESET|premature close/i.test(message);
+  // "Unexpected end event" / "close event": ssh2-sftp-client's words for a connection that went away
+  // during a stat or a rename (lstat: _xstat: Unexpected end event)
+  return /no sftp connection|not connected|connection (lost|closed)|channel (closed|open failure)|end of file|ECONNRESET|premature close|unexpected (end|close) event/i.test(message);
 }
