@@ -177,7 +177,7 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
         current = await encrypt(maker, lease, { ...current, state: 'claimed' });
       }
       lease.assertHeld();
-      await session.uploadAtomic(current.outboxPath!, dir, current.fileName, current.encSize!);
+      await session.uploadAtomic(current.outboxPath!, dir, current.fileName, current.encSize!, () => lease.assertHeld());
       return false;
     });
     if (delivered) log.info({ batch: batch.id, file: batch.fileName }, 'file already on the server with the recorded size: not uploaded again');

@@ -27,9 +27,11 @@ export interface RemoteSession {
   stat(path: string): Promise<RemoteEntry | null>;
   /**
    * Writes `source` to `<dir>/<name>.part`, checks the remote size equals `expectedSize`, then
-   * renames it to `<dir>/<name>`. Never overwrites an existing final name.
+   * renames it to `<dir>/<name>`. Never overwrites an existing final name. `beforeRename` is the last
+   * check before the bureau can see the file (the send's lease: a runner frozen past its lease during
+   * the upload must not rename what the runner now holding it is uploading); a throw leaves the `.part`.
    */
-  uploadAtomic(source: Readable | string, dir: string, name: string, expectedSize: number): Promise<void>;
+  uploadAtomic(source: Readable | string, dir: string, name: string, expectedSize: number, beforeRename?: () => void): Promise<void>;
   /**
    * The first half of uploadAtomic, for an upload that starts before its size is known: writes
    * `source` to `<dir>/<name>.part` (a stale one removed first), never when `<dir>/<name>` exists.

@@ -125,8 +125,9 @@ export function makeSftpSession(client: SftpClient, ctx: SftpSessionContext): Re
 
     stat: statOf,
 
-    async uploadAtomic(source, dir, name, expectedSize) {
+    async uploadAtomic(source, dir, name, expectedSize, beforeRename) {
       await session.uploadPart(source, dir, name);
+      beforeRename?.();
       await session.renamePart(dir, name, expectedSize);
     },
 

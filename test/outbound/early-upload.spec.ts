@@ -61,6 +61,35 @@ describeEachDatabase('send: the file uploaded while the claim makes it', (ctx) =
     await assertDeliveredExactlyOnce(db, sshd, keys, config, ['1001', '1002', '1003']);
   });
 
+  it('a runner whose lease ran out while it uploaded does not rename: the runner holding the lease now is the one to', async function () {
+    this.timeout(60_000);
+    const { db, sshd, keys, config } = suite();
+    await insertCards(db, cipher, 1, 3);
+    const short = { ...config, daemon: { ...config.daemon, leaseTtlSeconds: 5 } };
+    const inner = makeSftpTransport(config.sftp, { log: silentLogger });
+    // the upload during the claim fails, so the file goes up after it; meanwhile another runner takes
+    // the lease (as when this one was frozen past its lease), and this one's renewal finds it gone
+    const transport: Transport = {
+      async connect() {
+        const s = await inner.connect();
+        return {
+          ...s,
+          uploadPart: async () => { throw new Error('injected: connection lost during the claim'); },
+          uploadAtomic: async (...a) => {
+            await db('leases').update({ owner: 'another-runner' });
+            await new Promise((resolve) => setTimeout(resolve, 4_000));
+            return s.uploadAtomic(...a);
+          },
+        };
+      },
+    };
+    await assert.rejects(sendJobFor(db, cipher, short, sshd, { transport }).run({ businessDate: DATE }), /lease was lost/);
+    assert.deepEqual(remoteFiles(sshd), [`${FILE}.part`], 'uploaded, not renamed');
+    await db('leases').delete();
+    await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+    await assertDeliveredExactlyOnce(db, sshd, keys, config, ['1001', '1002', '1003']);
+  });
+
   it('a claim that fails while its file goes up leaves nothing on the server; the next run delivers every card once', async function () {
     this.timeout(60_000);
     const { db, sshd, keys, config } = suite();
