@@ -5,8 +5,9 @@ export type ProductionStatus = (typeof PRODUCTION_STATUSES)[number];
 const ALLOWED: Record<ProductionStatus, readonly ProductionStatus[]> = {
   Marked: ['InProduction', 'Invalid', 'Marked'],
   InProduction: ['Rejected', 'Shipped'],
-  // expected shipment → actual shipment is a Shipped → Shipped update
-  Shipped: ['Shipped'],
+  // expected shipment → actual shipment is a Shipped → Shipped update; a card only announced (an
+  // expected date, no ship date) may still be rejected: the receive allows it only then
+  Shipped: ['Shipped', 'Rejected'],
   // an operator (or a new import) may mark a rejected or invalid card again
   Rejected: ['Marked'],
   Invalid: ['Marked', 'Invalid'],

@@ -312,8 +312,12 @@ async function lockChangeable(trx: DbTransaction, named: Array<ReportedContract 
 type Decision = string | null | { state: Partial<ReportedContract> & { production_status: ProductionStatus }; detail: string };
 
 function refusal(contract: ReportedContract, to: ProductionStatus, what: string): string | undefined {
+  // a card the bureau has shipped (its ship date reported) cannot be rejected any more; one it only
+  // announced (an expected date) can: left Shipped, it could never be marked again, its order lost
+  if (to === 'Rejected' && contract.production_status === 'Shipped' && contract.ship_date !== null) {
+    return `${what} after shipment: contract ${contract.contract_number} is already Shipped (${contract.ship_date})`;
+  }
   if (canTransition(contract.production_status, to)) return undefined;
-  if (to === 'Rejected' && contract.production_status === 'Shipped') return `${what} after shipment: contract ${contract.contract_number} is already Shipped`;
   return `${what} not allowed: contract ${contract.contract_number} is ${contract.production_status}`;
 }
 

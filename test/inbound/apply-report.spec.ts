@@ -82,7 +82,7 @@ describeEachDatabase('inbound/apply-report', (ctx) => {
     assert.deepEqual(counts, { rejections: 0, shipments: 1, stockItems: 0, anomalies: 4 });
     const anomalies = await anomaliesOf(db, reportId);
     assert.deepEqual(anomalies.map((a) => [a.element, a.contract_number, a.reason]), [
-      ['BureauReport/Rejections/Rejection[1]', '1023', 'rejection after shipment: contract 1023 is already Shipped'],
+      ['BureauReport/Rejections/Rejection[1]', '1023', 'rejection after shipment: contract 1023 is already Shipped (2026-11-26)'],
       ['BureauReport/Rejections/Rejection[2]', '1024', `contract 1024 was not in ${batch.fileName}`],
       ['BureauReport/Shipments/Shipment[2]', '1022', `plastic 999 is not the plastic of contract 1022 in ${batch.fileName}`],
       ['BureauReport/Shipments/Shipment[3]', '1099', `contract 1099 was not in ${batch.fileName}`],
@@ -96,6 +96,16 @@ describeEachDatabase('inbound/apply-report', (ctx) => {
     assert.equal(unknownFile.counts.anomalies, 1);
     assert.match((await anomaliesOf(db, unknownFile.reportId))[0]!.reason, /is not one of our personalization files/);
     assert.equal(other.ids.size, 1);
+  });
+
+  it('rejects a card whose shipment was only announced (an expected date, no ship date): left Shipped, its order was lost', async () => {
+    const batch = await seedBatch(db, [41]);
+    await apply({ header: header(batch.fileName), shipments: [shipment(41, { expected: '2026-11-28' })] });
+    const { counts } = await apply({ header: header(batch.fileName, '2026-11-27'), rejections: [rejection(41)] });
+    assert.deepEqual(counts, { rejections: 1, shipments: 0, stockItems: 0, anomalies: 0 });
+    assert.equal((await contractOf(db, 41)).production_status, 'Rejected');
+    const events = await db('contract_events').where({ contract_id: batch.ids.get(41), source_kind: 'report' }).orderBy('id');
+    assert.deepEqual(events.map((e: any) => [e.from_status, e.to_status]), [['InProduction', 'Shipped'], ['Shipped', 'Rejected']]);
   });
 
   it('refuses a transition the status rules forbid (a contract still Marked) as an anomaly', async () => {
