@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { rowBureau } from '../db/bureau-scope.js';
 import type { Db } from '../db/connection.js';
 import { countByStatus } from '../db/contracts.js';
+import { lastSuccessOfEachJob } from '../db/runs.js';
 import { stockLevels } from '../db/stock.js';
 import { batchCountsByBureau } from '../db/status-summary.js';
 import { messageOf } from '../errors.js';
@@ -72,7 +73,30 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
     name: 'bx_job_duration_seconds', help: 'job run duration', labelNames: ['job', 'bureau'], registers,
     buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
   });
-  const lastSuccess = new Gauge({ name: 'bx_job_last_success_timestamp_seconds', help: 'end of the last successful run (unix time)', labelNames: ['job', 'bureau'], registers });
+  // read from the run history at the first scrape: kept in memory only, the gauge was missing after a
+  // restart or failover until the next success, so a send failing from then on never looked stale
+  const successes = new Map<string, number>();
+  let historyRead = false;
+  const lastSuccess = new Gauge({
+    name: 'bx_job_last_success_timestamp_seconds', help: 'end of the last successful run (unix time)', labelNames: ['job', 'bureau'], registers,
+    async collect() {
+      if (historyRead) return;
+      const rows = await safely(() => lastSuccessOfEachJob(deps.db), undefined);
+      if (!rows) return;
+      historyRead = true;
+      for (const row of rows) {
+        const labels = successLabels(row.job, deps.bureaus ?? []);
+        if (labels) succeeded(labels, Date.parse(row.finishedAt) / 1000);
+      }
+    },
+  });
+  /** the later of what the gauge shows and `at` */
+  const succeeded = (labels: Record<string, string>, at: number) => {
+    const key = JSON.stringify(labels);
+    if (at <= (successes.get(key) ?? 0)) return;
+    successes.set(key, at);
+    lastSuccess.set(labels, at);
+  };
   const leaseHeld = new Gauge({ name: 'bx_lease_held', help: '1 when this daemon is the active runner', registers });
   const keyDays = new Gauge({ name: 'bx_key_days_to_expiry', help: 'days until an OpenPGP key expires', labelNames: ['purpose', 'fingerprint', 'bureau'], registers });
 
@@ -136,7 +160,7 @@ export function makeMetrics(deps: { db: Db; log: Logger; defaultMetrics?: boolea
     const labels = { job: jobKind(record.job), ...(bureau ? { bureau } : {}) };
     runs.inc({ ...labels, outcome });
     duration.observe(labels, record.durationMs / 1000);
-    if (outcome === 'success' || outcome === 'partial') lastSuccess.set(labels, record.finishedAt.getTime() / 1000);
+    if (outcome === 'success' || outcome === 'partial') succeeded(labels, record.finishedAt.getTime() / 1000);
   }
 
   return {
@@ -182,6 +206,13 @@ function jobKind(job: string): string {
  */
 function stored<T extends Record<string, string>>(labels: T): T {
   return Object.fromEntries(Object.entries(labels).map(([name, value]) => [name, servedText(value)])) as T;
+}
+
+/** A run history job's labels as recordRun gives them: `send` / `send:<CODE>` with its bureau, `receive`; undefined for a bureau no longer configured. */
+function successLabels(job: string, bureaus: readonly string[]): Record<string, string> | undefined {
+  if (!job.startsWith('send')) return { job };
+  const bureau = job === 'send' ? bureaus[0] : job.slice('send:'.length);
+  return bureau !== undefined && bureaus.includes(bureau) ? { job: 'send', bureau } : undefined;
 }
 
 /** `compute`, again only when its last result is a minute old. */

@@ -145,6 +145,16 @@ export async function lastRunOfEachJob(db: Knex, jobs: readonly string[]): Promi
   return new Map(rows.map((r) => [r.job, toJobRun(r)]));
 }
 
+/**
+ * When each job's last run that succeeded (ok or partial) finished, from the history: the daemon's
+ * last-success gauge after a restart or a failover, before its own next success.
+ */
+export async function lastSuccessOfEachJob(db: Knex): Promise<Array<{ job: string; finishedAt: string }>> {
+  const rows: Array<{ job: string; finished_at: string | null }> = await db('job_runs').whereIn('outcome', ['ok', 'partial'])
+    .groupBy('job').select('job').max({ finished_at: 'finished_at' });
+  return rows.filter((r) => r.finished_at).map((r) => ({ job: r.job, finishedAt: r.finished_at! }));
+}
+
 function toJobRun(r: JobRunRow): JobRun {
   return {
     id: Number(r.id), job: r.job, trigger: r.trigger, reason: r.reason, runner: r.runner, businessDate: r.business_date,
