@@ -69,11 +69,28 @@ export function makeSendJob(deps: SendJobDeps): SendJob {
       const lease = await holdLease(db, config.daemon.leaseTtlSeconds * 1000, log, bureau.lease);
       try {
         return await sendAll(made, lease, businessDate, options);
+      } catch (err) {
+        throw leaseLostOr(lease, err);
       } finally {
         await lease.release();
       }
     },
   };
+
+  /**
+   * A run that failed after its lease ran out failed because of it, whatever it met: a runner frozen past
+   * its lease wakes to find the runner now holding it has cleaned the outbox (ENOENT on its file). It is
+   * told as the lease's loss, which says another runner goes on; what it met is kept as the cause.
+   */
+  function leaseLostOr(lease: HeldLease, err: unknown): unknown {
+    try {
+      lease.assertHeld();
+      return err;
+    } catch (lost) {
+      if (!(lost instanceof Error) || (err instanceof Error && err.message.includes(lost.message))) return err;
+      return Object.assign(lost, { message: `${lost.message} (then: ${messageOf(err)})`, cause: err });
+    }
+  }
 
   async function sendAll(made: () => Promise<PersoFileMaker>, lease: HeldLease, businessDate: string, options: SendOptions): Promise<SendResult> {
     const result: SendResult = { batches: [], cardsSent: 0, invalid: [] };

@@ -90,6 +90,28 @@ describeEachDatabase('send: the file uploaded while the claim makes it', (ctx) =
     await assertDeliveredExactlyOnce(db, sshd, keys, config, ['1001', '1002', '1003']);
   });
 
+  it('a run that fails after its lease ran out (the holder now cleaned its outbox file) is told as the lease\'s loss, what it met kept', async function () {
+    this.timeout(60_000);
+    const { db, sshd, keys, config } = suite();
+    await insertCards(db, cipher, 1, 3);
+    const short = { ...config, daemon: { ...config.daemon, leaseTtlSeconds: 5 } };
+    const failing = sendJobFor(db, cipher, short, sshd, {
+      faults: { at: async (point) => {
+        if (point !== 'encrypting') return;
+        await db('leases').update({ owner: 'another-runner' });
+        await new Promise((resolve) => setTimeout(resolve, 4_000));
+        throw new Error("ENOENT: no such file or directory, open 'outbox/x.tmp'");
+      } },
+    });
+    await assert.rejects(failing.run({ businessDate: DATE }), (err: Error) => {
+      assert.match(err.message, /^the send lease was lost; another runner may continue \(then: .*ENOENT/);
+      return true;
+    });
+    await db('leases').delete();
+    await sendJobFor(db, cipher, config, sshd).run({ businessDate: DATE });
+    await assertDeliveredExactlyOnce(db, sshd, keys, config, ['1001', '1002', '1003']);
+  });
+
   it('a claim that fails while its file goes up leaves nothing on the server; the next run delivers every card once', async function () {
     this.timeout(60_000);
     const { db, sshd, keys, config } = suite();
