@@ -96,6 +96,11 @@ interface RunContext {
   log: Logger;
   /** aborts when the report's or the run's time limit is reached */
   signal: AbortSignal;
+  /**
+   * Throws when the run's lease ran out (a process frozen past it): another runner may be taking the
+   * same reports into the same inbox, so this one neither applies nor quarantines from there.
+   */
+  assertHeld(): void;
 }
 
 async function receiveOnce(deps: BureauDeps, decryptor: ReportDecryptor, ignored: Set<string>, overTime: Set<string>, options: ReceiveOptions): Promise<ReceiveResult> {
@@ -122,7 +127,7 @@ async function receiveOnce(deps: BureauDeps, decryptor: ReportDecryptor, ignored
         lease.assertHeld();
         const reportLimit = startTimeLimit(reportTimeLimitSeconds, () =>
           `report ${report.name} exceeded its time limit of ${reportTimeLimitSeconds} s (reports.reportTimeLimitSeconds): the run is stopped, the report stays on the server for the next run`, runLimit.signal);
-        const ctx: RunContext = { deps, session, folders, decryptor, result, log: log.child({ remoteName: report.name }), signal: reportLimit.signal };
+        const ctx: RunContext = { deps, session, folders, decryptor, result, log: log.child({ remoteName: report.name }), signal: reportLimit.signal, assertHeld: () => lease.assertHeld() };
         const work = receiveReport(ctx, report);
         try {
           await untilAborted(work, reportLimit.signal);
@@ -284,6 +289,7 @@ async function decryptParseApply(ctx: RunContext, report: ReadyReport, download:
     stage = 'invalid report';
     const header = await readReportHeader(clearFile, read);
     const localPath = join(ctx.folders.archive, `${download.sha256}.${report.kind}`);
+    ctx.assertHeld();
     const applied = await applyReportFile(ctx.deps.db, {
       clearFile, header, remoteName: report.name, sha256: download.sha256, clearSha256, kind: report.kind, localPath,
     }, { bureau: { code: ctx.deps.bureau.code, first: ctx.deps.bureau.first }, read, log: ctx.log, now: nowIso(ctx.deps.clock), signal: ctx.signal, afterGroup: () => ctx.deps.hooks?.afterApplyGroup?.(report.name) });
@@ -292,6 +298,7 @@ async function decryptParseApply(ctx: RunContext, report: ReadyReport, download:
   } catch (err) {
     // the one decision: content errors quarantine, everything else fails the run (see above)
     if (!(err instanceof InputError) || ctx.signal.aborted) throw err;
+    ctx.assertHeld();
     await quarantine(ctx, report, download, `${err instanceof ReportSignatureError ? 'not authenticated' : stage}: ${err.message}`);
     return null;
   }

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { JobProgress } from '../../src/progress/job-progress.js';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, appendFileSync, statSync } from 'node:fs';
@@ -271,6 +272,25 @@ describeEachDatabase('inbound/receive-job through sshd', (ctx) => {
     assert.deepEqual(again.applied.map((r) => r.remoteName), [name]);
     assert.equal((await contractOf(db, 61)).production_status, 'Shipped');
     assert.deepEqual(await requeueQuarantined({ db, config: fixed, transport: transportOf(fixed), log: silentLogger }, Number(row.id)), []);
+  });
+
+  it('a run whose lease ran out (a process frozen past it) neither quarantines nor applies: the runner holding it now takes the reports', async function () {
+    this.timeout(60_000);
+    const batch = await seedBatch(db, [95]);
+    const [bad, good] = [reportName(), reportName()];
+    bureau.put(bad, encryptRsaReport(Buffer.from('<BureauReport version="1"><Header>'), ours.publicPem));
+    bureau.put(good, encryptRsaReport(Buffer.from(xmlOf({ header: header(batch.fileName), shipments: [shipment(95, { shipped: '2026-11-26' })] })), ours.publicPem));
+    const short = { ...config(), daemon: { ...config().daemon, leaseTtlSeconds: 5 } };
+    const lost = async () => {
+      await db('leases').where({ name: RECEIVE_LEASE }).update({ owner: 'other-host:1:abcd' });
+      await sleep(4_000);
+    };
+    await assert.rejects(run(short, { hooks: { afterDecrypt: lost } }), /the receive lease was lost/);
+    assert.deepEqual(await db('bureau_reports').whereIn('remote_name', [bad, good]).select('id'), [], 'nothing quarantined, nothing applied');
+    assert.deepEqual(bureau.files().sort(), [bad, good].sort(), 'both left on the server');
+    await db('leases').where({ name: RECEIVE_LEASE }).delete();
+    const next = await run();
+    assert.deepEqual([next.applied.map((r) => r.remoteName), next.quarantined.map((r) => r.remoteName)], [[good], [bad]]);
   });
 
   it('refuses to run while another receive run holds the lease', async () => {
