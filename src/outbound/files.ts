@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readdir, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../log.js';
 
@@ -77,6 +77,7 @@ export async function purgeArchive(folders: SendFolders, retentionDays: number, 
 export async function removeStaleTemporaries(folders: SendFolders): Promise<string[]> {
   if (!existsSync(folders.outbox)) return [];
   const stale = (await readdir(folders.outbox)).filter((name) => name.endsWith('.tmp'));
-  for (const name of stale) await unlink(join(folders.outbox, name));
+  // force: a runner frozen past its lease may remove its own .tmp as it wakes and fails
+  for (const name of stale) await rm(join(folders.outbox, name), { force: true });
   return stale;
 }
