@@ -12,6 +12,20 @@ export type DbTransaction = Knex.Transaction;
 export type Dialect = 'sqlite' | 'pg' | 'mysql';
 
 /** Opens the configured database. SQLite: the file (and its folder) is created on first use, private. */
+/**
+ * knex's own messages. "Acquire connection error" repeats, with its stack, the error the caller gets
+ * and reports naming the database (a command printed both); the others go to the console, which the
+ * CLI and the daemon send to stderr through the log scrubber.
+ */
+const KNEX_LOG = {
+  warn: (message: string) => {
+    if (!String(message).startsWith('Acquire connection error')) console.warn(message);
+  },
+  error: (message: string) => console.error(message),
+  deprecate: (method: string, alternative: string) => console.warn(`knex: ${method} is deprecated, use ${alternative}`),
+  debug: () => undefined,
+};
+
 export function openDatabase(config: Pick<Config, 'database'>): Db {
   const { client, filename, url, passwordEnv, pool } = config.database;
   if (client === 'sqlite') {
@@ -41,10 +55,11 @@ export function openDatabase(config: Pick<Config, 'database'>): Db {
   if (client === 'pg') {
     // libpq's parameter, in seconds (at least 2, as libpq counts), which pg reads but never applies
     const connection = { connectionString: url, connectionTimeoutMillis: connectTimeoutMs(url, 'connect_timeout', 1000, 2000), ...secret };
-    return explainConnectTimeouts(knexFactory({ client: 'pg', connection, pool: { ...pool, afterCreate: onConnect(PG_SESSION) } }));
+    return explainConnectTimeouts(knexFactory({ client: 'pg', connection, pool: { ...pool, afterCreate: onConnect(PG_SESSION) }, log: KNEX_LOG }));
   }
   return explainConnectTimeouts(knexFactory({
     client: 'mysql2',
+    log: KNEX_LOG,
     // mysql2's URL parameter, in milliseconds (which its options given here would override)
     connection: { uri: url, connectTimeout: connectTimeoutMs(url, 'connectTimeout', 1, 1), supportBigNumbers: true, bigNumberStrings: true, ...secret } as any,
     pool: { ...pool, afterCreate: onConnect(MYSQL_SESSION) },
