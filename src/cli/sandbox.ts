@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { sandboxEnv, SEED_PATTERN, SEED_USAGE } from '../sandbox/demo.js';
 import { initSandbox } from '../sandbox/init.js';
 import { startSandbox } from '../sandbox/serve.js';
-import { shellWord } from '../sandbox/shell-word.js';
+import { shellWord } from '../security/shown-text.js';
 
 export const order = 80;
 

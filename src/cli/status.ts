@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { withApp } from '../app.js';
 import { statusSummary, type StatusSummary } from '../db/status-summary.js';
 import { PRODUCTION_STATUSES } from '../domain/contract-status.js';
+import { shellWord } from '../security/shown-text.js';
 import { bureausOf } from './options.js';
 import { printJson, printTable, scrubbed } from './output.js';
 
@@ -20,7 +21,7 @@ export function register(program: Command): void {
         const only = opts.bureau === undefined ? undefined : bureausOf(config, opts.bureau)[0]!.code;
         const summary = scrubbed(await statusSummary(db, 10, { bureaus: codes, ...(only ? { only: { code: only, first: only === codes[0] } } : {}) }));
         if (opts.json) printJson(summary);
-        else printSummary(summary, `bureau-exchange${globals.config ? ` --config ${globals.config}` : ''}`);
+        else printSummary(summary, `bureau-exchange${globals.config ? ` --config ${shellWord(globals.config)}` : ''}`);
       }, { readOnly: true });
     });
 }

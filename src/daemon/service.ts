@@ -4,6 +4,7 @@ import { REQUIRED_KEYS, requireKeys } from '../config/load.js';
 import { namingDatabase } from '../db/connection.js';
 import { migrateLatest, refuseNewerSchema } from '../db/migrate.js';
 import { ConfigError, messageOf } from '../errors.js';
+import { shellWord } from '../security/shown-text.js';
 import { makeDaemon, type DaemonDeps } from './daemon.js';
 import { startHttpServer } from './http.js';
 import { everyBureauKeyExpiries } from './key-check.js';
@@ -53,7 +54,7 @@ export async function runDaemonService(app: App, options: ServiceOptions = {}): 
   const jobs = (options.makeJobs ?? ((signal) => makeProductionJobs(app, { signal })))(shutdown.signal);
   const daemon = makeDaemon({ db, config, log, jobs, keyExpiries: (now) => everyBureauKeyExpiries(config, now) });
   const page = config.http.enabled
-    ? statusRoutes(makeStatusData({ db, config, health: () => daemon.health(), command: `bureau-exchange --config ${config.configFile}` }), { token: statusTokenFromEnv(), hosts: [config.http.host] })
+    ? statusRoutes(makeStatusData({ db, config, health: () => daemon.health(), command: `bureau-exchange --config ${shellWord(config.configFile)}` }), { token: statusTokenFromEnv(), hosts: [config.http.host] })
     : undefined;
   const http = config.http.enabled
     ? await startHttpServer(config.http, { health: () => daemon.health(), registry: daemon.metrics.registry, log, page })

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { DemoBureau, DemoOutcome } from './demo.js';
 import { SANDBOX_KEY_FILES } from './keys.js';
-import { shellWord as q } from './shell-word.js';
+import { shellWord as q } from '../security/shown-text.js';
 
 const n = (x: number) => x.toLocaleString('en');
 

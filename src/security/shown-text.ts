@@ -1,6 +1,6 @@
-// Text we did not write (a bureau's reason, a stored error, a file name), made inert where it is
-// shown: on a terminal, in JSON read on a screen, in XML or HTML. The CLI, the status page, the
-// metrics and the report writer use these; masking PANs is mask.ts's.
+// Text we did not write (a bureau's reason, a stored error, a file name, a path), made inert where it
+// is shown: on a terminal, in JSON read on a screen, in XML or HTML, in a command to copy into a
+// shell. The CLI, the status page, the metrics and the report writer use these; masking PANs is mask.ts's.
 
 /**
  * What a terminal acts on beyond C0 controls: DEL and the C1 controls (the CSI U+009B starts escape
@@ -31,4 +31,13 @@ export function terminalSafeJson(value: unknown, indent?: number): string {
 /** The five characters XML and HTML give meaning to, as entities. */
 export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+}
+
+/**
+ * A word (a path) as one shell word, for the commands we print or serve to be copied: left as it is
+ * when made of plain characters, otherwise single-quoted (a space, a quote, `$`, non-ASCII letters in
+ * a folder's name would otherwise split or change the command).
+ */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }

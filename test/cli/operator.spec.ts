@@ -185,6 +185,13 @@ describe('CLI as an operator uses it', function () {
       assert.match(r.stdout, /\nExpected +4 +status Shipped, not shipped yet: expected 2026-12-07 to 2026-12-09\n/);
       assert.match(r.stdout, /Quarantined reports\nid +file[^\n]*\n1 +BXISSUER_REPORT_20261201_000001\.xml\.rsa +decryption failed/);
       assert.ok(r.stdout.includes(`bureau-exchange --config ${config} receive --requeue 1`), r.stdout);
+      // a config in a folder with a space and a $: the command to copy is still one word (the page's too: same shellWord)
+      const spaced = join(dir, 'my $configs');
+      mkdirSync(spaced);
+      const quoted = join(spaced, 'config.yaml');
+      writeFileSync(quoted, readFileSync(config));
+      const q = await runCli(['--config', quoted, 'status'], env);
+      assert.ok(q.stdout.includes(`bureau-exchange --config '${quoted}' receive --requeue 1`), q.stdout);
       const json = JSON.parse((await runCli(['--config', config, 'status', '--json'], env)).stdout);
       assert.deepEqual(json.shipments, { shipped: 2, expected: 4, expectedFrom: '2026-12-07', expectedTo: '2026-12-09' });
       assert.equal(json.quarantined[0].id, 1);
