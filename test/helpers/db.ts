@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import knexFactory from 'knex';
+import knexFactory, { type Knex } from 'knex';
 import type { Config } from '../../src/config/schema.js';
 import { openDatabase, type Db, type Dialect } from '../../src/db/connection.js';
 import { migrateLatest } from '../../src/db/migrate.js';
@@ -111,4 +111,34 @@ export function describeEachDatabase(title: string, suite: (ctx: () => TestDatab
 /** A fresh random PAN data key. */
 export function newPanKey(): Buffer {
   return randomBytes(32);
+}
+
+/** Transactions of this database waiting for a row lock (PostgreSQL, MariaDB). */
+async function lockWaiters(db: Knex): Promise<number> {
+  if ((db.client as { config: { client: string } }).config.client === 'pg') {
+    const { rows } = await db.raw("select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'");
+    return rows[0].n;
+  }
+  const [rows] = await db.raw("select count(*) as n from information_schema.innodb_trx where trx_state = 'LOCK WAIT'");
+  return Number(rows[0].n);
+}
+
+/**
+ * Resolves once `work` settled or `waiters` transactions wait for a lock, polling the server's own
+ * state every 100 ms on a connection of its own (the test's pool serves the transactions; polling
+ * MariaDB's innodb_trx faster was seen to disturb what it watches), and after 10 s at most: the
+ * outcome is asserted either way, and a test must not hang if the server shows a wait otherwise.
+ */
+export async function settledOrWaiting(database: TestDatabase['database'], work: Promise<unknown>, waiters = 1): Promise<void> {
+  let settled = false;
+  work.then(() => { settled = true; }, () => { settled = true; });
+  const watcher = knexFactory(database.client === 'pg'
+    ? { client: 'pg', connection: database.url, pool: { min: 0, max: 1 } }
+    : { client: 'mysql2', connection: { uri: database.url } as never, pool: { min: 0, max: 1 } });
+  const until = Date.now() + 10_000;
+  try {
+    while (!settled && Date.now() < until && (await lockWaiters(watcher)) < waiters) await new Promise((resolve) => setTimeout(resolve, 100));
+  } finally {
+    await watcher.destroy();
+  }
 }

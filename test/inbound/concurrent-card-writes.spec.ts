@@ -6,7 +6,7 @@ import type { Db } from '../../src/db/connection.js';
 import { anomaliesOf } from '../../src/db/reports.js';
 import { DIALECTS, describeEachDatabase } from '../helpers/db.js';
 import { header, rejection, shipment } from './fixtures.js';
-import { settledOrWaiting } from './harness.js';
+import { settledOrWaiting } from '../helpers/db.js';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { applyReportFile } from '../../src/inbound/apply-report.js';

@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import knexFactory, { type Knex } from 'knex';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -11,7 +10,6 @@ import { createLogger, type Logger } from '../../src/log.js';
 import type { Transport } from '../../src/transport/remote.js';
 import { makeSftpTransport } from '../../src/transport/sftp.js';
 import { testConfig } from '../helpers/config.js';
-import type { TestDatabase } from '../helpers/db.js';
 import { createGpgHome, type GpgHome } from '../helpers/gpg.js';
 import { requireSshd, startSshd, type SshdServer } from '../helpers/sshd.js';
 import { BureauFolder, rsaKeyPair } from './fixtures.js';
@@ -80,32 +78,4 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
     timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Transactions of this database waiting for a row lock (PostgreSQL, MariaDB). */
-async function lockWaiters(db: Knex): Promise<number> {
-  if ((db.client as { config: { client: string } }).config.client === 'pg') {
-    const { rows } = await db.raw("select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'");
-    return rows[0].n;
-  }
-  const [rows] = await db.raw("select count(*) as n from information_schema.innodb_trx where trx_state = 'LOCK WAIT'");
-  return Number(rows[0].n);
-}
-
-/**
- * Resolves once `work` settled or some transaction waits for a lock, watching on a connection of its
- * own (the pool serves the two transactions); 10 s at most: the outcome is asserted either way.
- */
-export async function settledOrWaiting(database: TestDatabase['database'], work: Promise<unknown>): Promise<void> {
-  let settled = false;
-  work.then(() => { settled = true; }, () => { settled = true; });
-  const watcher = knexFactory(database.client === 'pg'
-    ? { client: 'pg', connection: database.url, pool: { min: 0, max: 1 } }
-    : { client: 'mysql2', connection: { uri: database.url } as never, pool: { min: 0, max: 1 } });
-  const until = Date.now() + 10_000;
-  try {
-    while (!settled && Date.now() < until && (await lockWaiters(watcher)) === 0) await new Promise((resolve) => setTimeout(resolve, 50));
-  } finally {
-    await watcher.destroy();
-  }
 }

@@ -6,7 +6,8 @@ import { encryptRsaReport } from '../../src/crypto/rsa.js';
 import type { ReceiveResult } from '../../src/jobs.js';
 import { DIALECTS, describeEachDatabase } from '../helpers/db.js';
 import { header, reportName, shipment, xmlOf } from './fixtures.js';
-import { settledOrWaiting, startReceiveBench, within, type ReceiveBench } from './harness.js';
+import { settledOrWaiting } from '../helpers/db.js';
+import { startReceiveBench, within, type ReceiveBench } from './harness.js';
 import { contractOf, seedBatch } from './seed.js';
 
 /**

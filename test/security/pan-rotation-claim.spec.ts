@@ -1,40 +1,9 @@
 import { strict as assert } from 'node:assert';
-import knexFactory, { type Knex } from 'knex';
 import { rotatePans } from '../../src/db/pan-rotation.js';
 import { claimBatch } from '../../src/outbound/claim-step.js';
 import { PanCipher } from '../../src/security/pan.js';
-import { DIALECTS, describeEachDatabase, newPanKey, type TestDatabase } from '../helpers/db.js';
+import { DIALECTS, describeEachDatabase, newPanKey, settledOrWaiting } from '../helpers/db.js';
 import { clearSendTables, insertCards, screenWith } from '../outbound/fixtures.js';
-
-/** Transactions of this database waiting for a lock (PostgreSQL, MariaDB). */
-async function lockWaiters(db: Knex): Promise<number> {
-  const client = (db.client as { config: { client: string } }).config.client;
-  if (client === 'pg') {
-    const { rows } = await db.raw("select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'");
-    return rows[0].n;
-  }
-  const [rows] = await db.raw("select count(*) as n from information_schema.innodb_trx where trx_state = 'LOCK WAIT'");
-  return Number(rows[0].n);
-}
-
-/**
- * Resolves once `done` settled or `waiters` transactions wait for a lock, polling the database's own
- * state on a connection of its own (the test's pool serves the three transactions), and after 10 s at
- * most: the outcome is asserted either way, and the test must not hang if the server shows a wait otherwise.
- */
-async function settledOrWaiting(database: TestDatabase['database'], done: Promise<unknown>, waiters: number): Promise<void> {
-  let settled = false;
-  done.then(() => { settled = true; }, () => { settled = true; });
-  const watcher = knexFactory(database.client === 'pg'
-    ? { client: 'pg', connection: database.url, pool: { min: 0, max: 1 } }
-    : { client: 'mysql2', connection: { uri: database.url } as never, pool: { min: 0, max: 1 } });
-  const until = Date.now() + 10_000;
-  try {
-    while (!settled && Date.now() < until && (await lockWaiters(watcher)) < waiters) await new Promise((resolve) => setTimeout(resolve, 100));
-  } finally {
-    await watcher.destroy();
-  }
-}
 
 // Row locks are what a concurrent claim meets on these two; SQLite has one writer, which a claim waits for.
 const dialects = DIALECTS.filter((d) => d !== 'sqlite');
