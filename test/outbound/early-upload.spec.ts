@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import type { Knex } from 'knex';
+import type { Config } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { buildEncryptedFile } from '../../src/outbound/build.js';
 import { EARLY_UPLOAD_LAG_BYTES, startEarlyUpload } from '../../src/outbound/early-upload.js';
@@ -32,6 +34,18 @@ function watched(inner: Transport, uploadPart?: (real: RemoteSession) => RemoteS
     },
   };
   return { calls, transport };
+}
+
+/** The send's config with the shortest lease (5 s): loseLease then takes effect within a renewal. */
+const withShortLease = (config: Config): Config => ({ ...config, daemon: { ...config.daemon, leaseTtlSeconds: 5 } });
+
+/**
+ * Another runner takes the lease (as when this one stood still past it), and this one's keeper finds
+ * out at its next renewal (every third of the 5 s TTL): the next assertHeld throws.
+ */
+async function loseLease(db: Knex): Promise<void> {
+  await db('leases').update({ owner: 'another-runner' });
+  await new Promise((resolve) => setTimeout(resolve, 4_000));
 }
 
 describeEachDatabase('send: the file uploaded while the claim makes it', (ctx) => {
@@ -65,7 +79,7 @@ describeEachDatabase('send: the file uploaded while the claim makes it', (ctx) =
     this.timeout(60_000);
     const { db, sshd, keys, config } = suite();
     await insertCards(db, cipher, 1, 3);
-    const short = { ...config, daemon: { ...config.daemon, leaseTtlSeconds: 5 } };
+    const short = withShortLease(config);
     const inner = makeSftpTransport(config.sftp, { log: silentLogger });
     // the upload during the claim fails, so the file goes up after it; meanwhile another runner takes
     // the lease (as when this one was frozen past its lease), and this one's renewal finds it gone
@@ -76,8 +90,7 @@ describeEachDatabase('send: the file uploaded while the claim makes it', (ctx) =
           ...s,
           uploadPart: async () => { throw new Error('injected: connection lost during the claim'); },
           uploadAtomic: async (...a) => {
-            await db('leases').update({ owner: 'another-runner' });
-            await new Promise((resolve) => setTimeout(resolve, 4_000));
+            await loseLease(db);
             return s.uploadAtomic(...a);
           },
         };
@@ -94,12 +107,11 @@ describeEachDatabase('send: the file uploaded while the claim makes it', (ctx) =
     this.timeout(60_000);
     const { db, sshd, keys, config } = suite();
     await insertCards(db, cipher, 1, 3);
-    const short = { ...config, daemon: { ...config.daemon, leaseTtlSeconds: 5 } };
+    const short = withShortLease(config);
     const failing = sendJobFor(db, cipher, short, sshd, {
       faults: { at: async (point) => {
         if (point !== 'encrypting') return;
-        await db('leases').update({ owner: 'another-runner' });
-        await new Promise((resolve) => setTimeout(resolve, 4_000));
+        await loseLease(db);
         throw new Error("ENOENT: no such file or directory, open 'outbox/x.tmp'");
       } },
     });
